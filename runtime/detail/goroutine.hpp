@@ -1,0 +1,100 @@
+// goroutine — the schedulable unit: one per root task started by goro::go,
+// goro::spawn or goro::run.
+//
+// A goroutine's record lives inside the promise of its root task frame (no
+// separate allocation). Nested tasks that a goroutine awaits run inside it;
+// when any of them parks, the parking awaitable stores where to continue in
+// `resume_point` and publishes the goroutine to whoever will wake it. The
+// scheduler's queues hold goroutine pointers; running a goroutine means
+// resuming its resume_point on a processor.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <source_location>
+
+namespace goro::detail {
+
+struct registry_shard;
+
+enum class goroutine_kind : std::uint8_t {
+    nested,    // an awaited task: not a goroutine of its own; the fields below are unused
+    detached,  // goro::go: frees itself on completion; an escaping exception is a panic
+    joinable,  // goro::spawn: completion is handed to a join_handle through join_state
+    main,      // the task given to goro::run: its completion stops the runtime
+};
+
+struct goroutine {
+    // Where the scheduler continues this goroutine. Written by the goroutine
+    // itself (on the thread running it) before it publishes itself to a waker;
+    // the publication (a lock release, or a release store/CAS) orders that
+    // write before the waker's ready(), whose queue push orders it before the
+    // processor that pops and resumes it.
+    std::coroutine_handle<> resume_point;
+
+    // Link used by whichever intrusive queue currently holds this goroutine
+    // (the global run queue, a timer or blocking-pool list). A goroutine is in
+    // at most one such queue at a time; the queue's owner guards the field.
+    goroutine* queue_next = nullptr;
+
+    // Registry of live goroutines (for num_goroutines, shutdown and dumps).
+    // Guarded by reg_home's lock.
+    goroutine* reg_prev = nullptr;
+    goroutine* reg_next = nullptr;
+    registry_shard* reg_home = nullptr;
+
+    // What the goroutine is blocked on, for deadlock reports and dumps: a
+    // static string, written by the goroutine before parking, read racily by
+    // the reporter (relaxed: it is diagnostic only).
+    std::atomic<const char*> wait_reason{nullptr};
+
+    std::source_location spawn_site{};
+    std::uint64_t id = 0;
+    goroutine_kind kind = goroutine_kind::nested;
+
+    // For joinable goroutines: nullptr while running with nobody waiting; the
+    // waiting goroutine (a goroutine*) once a join_handle awaits it;
+    // k_join_done once finished; k_join_detached once its handle was dropped.
+    std::atomic<void*> join_state{nullptr};
+
+    // The root frame, destroyed at shutdown if the goroutine never finished.
+    std::coroutine_handle<> root_frame;
+};
+
+inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});
+inline void* const k_join_detached = reinterpret_cast<void*>(std::uintptr_t{2});
+
+// ---- The scheduler's internal interface (defined in runtime/scheduler.cpp) ----
+
+/// The goroutine running on this thread, or nullptr outside a processor.
+goroutine* current_goroutine() noexcept;
+
+/// Makes a parked goroutine runnable. Callable from any thread. On a processor
+/// the goroutine goes to its run-next slot (it runs next, as in Go's ready()).
+void ready(goroutine* g) noexcept;
+
+/// Like ready(), but queues the goroutine behind the processor's other work
+/// instead of in its run-next slot (used by yield and for fairness).
+void ready_later(goroutine* g) noexcept;
+
+/// Registers a new root goroutine and queues it to run. Throws goro::no_runtime
+/// outside a runtime.
+void start_goroutine(goroutine* g, const char* api_name);
+
+/// Called by a finishing root goroutine before its frame may be freed.
+void finish_goroutine(goroutine* g) noexcept;
+
+/// Switches this processor's notion of the running goroutine (symmetric transfer
+/// from a finishing goroutine straight into the goroutine that joins it).
+void switch_to(goroutine* g) noexcept;
+
+/// An exception escaped a detached goroutine: run the panic handler or print
+/// "panic: ..." with the spawn site and terminate (exit status 2, as Go).
+void panic(const std::source_location& spawn_site, std::uint64_t id, std::exception_ptr error) noexcept;
+
+/// The main goroutine has finished: stop the runtime.
+void main_finished() noexcept;
+
+}  // namespace goro::detail

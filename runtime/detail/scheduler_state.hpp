@@ -1,0 +1,142 @@
+// Internal state of the scheduler: processors, the global run queue, the idle
+// list and the counters of the spin/park protocol. Private to runtime/*.cpp;
+// the protocol itself is described at the top of runtime/scheduler.cpp.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "../../io/detail/poller.hpp"
+#include "../blocking.hpp"
+#include "../run.hpp"
+#include "goroutine.hpp"
+#include "timer_heap.hpp"
+#include "work_deque.hpp"
+
+namespace goro::detail {
+
+struct runtime_state;
+
+/// A tiny test-and-test-and-set lock for short critical sections.
+class spinlock {
+public:
+    void lock() noexcept {
+        // acquire: pairs with unlock's release.
+        while (m_locked.exchange(true, std::memory_order_acquire)) {
+            while (m_locked.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+        }
+    }
+    void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> m_locked{false};
+};
+
+/// One shard of the registry of live goroutines (one per processor, so that
+/// goroutines started on different processors do not contend).
+struct registry_shard {
+    spinlock lock;
+    goroutine* head = nullptr;                // guarded by lock
+    std::atomic<std::int64_t> count{0};       // written under lock, read racily (relaxed)
+
+    void insert(goroutine* g) noexcept;
+    void erase(goroutine* g) noexcept;
+};
+
+struct processor {
+    static constexpr std::size_t k_deque_capacity = 256;
+
+    processor(runtime_state& rt, unsigned index);
+
+    runtime_state& rt;
+    const unsigned index;
+
+    // ---- owned by this processor's thread ----
+    work_deque<goroutine, k_deque_capacity> deque;  // thieves steal from the top
+    goroutine* runnext = nullptr;   // the goroutine just readied here; not stealable
+    unsigned runnext_streak = 0;    // consecutive runnext picks (capped for fairness)
+    std::uint32_t tick = 0;         // scheduling rounds, for the 61-tick fairness check
+    goroutine* running = nullptr;   // the goroutine being resumed (read racily by dumps)
+    bool spinning = false;          // counted in runtime_state::nspinning
+    std::uint64_t rng;              // xorshift state for victim selection
+
+    timer_heap timers;              // own lock; fired by this processor
+    registry_shard registry;
+    std::unique_ptr<poller> ring;   // created on the owner thread (single issuer)
+
+    // ---- guarded by runtime_state::sched_lock ----
+    processor* idle_next = nullptr;
+    bool idle = false;              // in the idle list
+    bool handed_spinning = false;   // taken off the idle list by wakep(), counted as spinning
+
+    // Set (exchange) by a waker before writing the eventfd; cleared by the
+    // owner when it wakes, so each park needs at most one write.
+    std::atomic<bool> wake_pending{false};
+
+    std::thread thread;             // empty for processor 0 (the thread that called run)
+};
+
+struct blocking_pool {
+    std::mutex lock;
+    std::condition_variable work_ready;     // idle threads wait here
+    std::condition_variable thread_exited;  // shutdown waits here
+    blocking_job* head = nullptr;           // FIFO of queued jobs; guarded by lock
+    blocking_job* tail = nullptr;
+    unsigned threads = 0;                   // live pool threads; guarded by lock
+    unsigned idle = 0;                      // of which waiting for work
+    unsigned max_threads = 0;               // max_threads - procs
+    bool stopping = false;
+    std::vector<std::thread> finished;      // exited threads not yet joined
+};
+
+struct runtime_state {
+    options opts;
+    unsigned nprocs = 0;
+    std::vector<std::unique_ptr<processor>> procs;
+
+    // sched_lock guards the global run queue and the idle list.
+    std::mutex sched_lock;
+    goroutine* global_head = nullptr;
+    goroutine* global_tail = nullptr;
+    std::atomic<std::size_t> global_size{0};  // written under sched_lock, read racily
+    processor* idle_head = nullptr;
+    std::atomic<unsigned> npidle{0};          // written under sched_lock, read racily
+    std::atomic<unsigned> nspinning{0};
+
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint64_t> next_goroutine_id{1};
+
+    // Jobs handed to the blocking pool whose waiter has not yet been queued
+    // back (a pending source of work: suppresses the deadlock report).
+    std::atomic<std::int64_t> blocking_in_flight{0};
+    blocking_pool pool;
+
+    // Startup: workers report whether their ring came up.
+    std::mutex startup_lock;
+    std::condition_variable startup_cv;
+    unsigned started = 0;
+    std::string startup_failure;
+};
+
+/// The processor of the calling thread, or nullptr.
+processor* current_processor() noexcept;
+
+/// The running runtime, or nullptr.
+runtime_state* current_runtime() noexcept;
+
+/// Pushes onto the global queue (caller holds sched_lock).
+void global_push_locked(runtime_state& rt, goroutine* g) noexcept;
+
+/// Makes a goroutine runnable from a thread that is not a processor.
+void ready_external(runtime_state& rt, goroutine* g) noexcept;
+
+// Blocking pool (runtime/blocking_pool.cpp).
+void pool_submit(runtime_state& rt, blocking_job* job);
+void pool_shutdown(runtime_state& rt) noexcept;
+
+}  // namespace goro::detail

@@ -1,0 +1,77 @@
+// timer_heap — a processor's pending timers, ordered by deadline.
+//
+// Each processor owns one heap; a timer is added to the heap of the processor
+// its task runs on, and that processor fires it (on a scheduling tick, or by
+// waking from park at the heap's earliest deadline). Any thread may remove a
+// timer (stop, reset, a cancelled sleep), so the heap has its own small lock.
+//
+// Timer nodes live in the awaiting frame or in a timer's shared state: no
+// allocation per timer beyond the heap vector's amortized growth.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+namespace goro::detail {
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC, the clock behind std::chrono::steady_clock).
+std::int64_t monotonic_now_ns() noexcept;
+
+class timer_heap;
+
+struct timer_node {
+    static constexpr std::size_t k_not_queued = std::numeric_limits<std::size_t>::max();
+
+    std::int64_t when = 0;                       // deadline, monotonic ns
+    void (*fire)(timer_node* self) noexcept = nullptr;  // runs on the firing processor, outside the lock
+    // Guarded by the lock of the heap holding the node.
+    std::size_t index = k_not_queued;
+    std::uint64_t sequence = 0;                  // FIFO among equal deadlines
+    // Which heap holds the node (set by add, cleared when it fires or is removed).
+    std::atomic<timer_heap*> heap{nullptr};
+};
+
+class timer_heap {
+public:
+    static constexpr std::int64_t k_never = std::numeric_limits<std::int64_t>::max();
+
+    /// Queues `node` (which must not be queued anywhere) to fire at node->when.
+    void add(timer_node* node);
+
+    /// Removes a queued node. Returns false when it was not queued (already
+    /// fired, being fired, or never added).
+    static bool remove(timer_node* node) noexcept;
+
+    /// Fires every node whose deadline is <= now. Returns how many fired.
+    unsigned run_expired(std::int64_t now) noexcept;
+
+    /// Earliest deadline, k_never when empty. Any thread, racy (relaxed).
+    std::int64_t next_deadline() const noexcept { return m_next.load(std::memory_order_relaxed); }
+
+    /// Drops every node without firing it (runtime shutdown).
+    void clear() noexcept;
+
+    std::size_t size() const noexcept;
+
+private:
+    bool remove_locked(timer_node* node) noexcept;
+    bool less(const timer_node* a, const timer_node* b) const noexcept {
+        return a->when < b->when || (a->when == b->when && a->sequence < b->sequence);
+    }
+    void sift_up(std::size_t i) noexcept;
+    void sift_down(std::size_t i) noexcept;
+    void publish_next() noexcept {
+        m_next.store(m_nodes.empty() ? k_never : m_nodes.front()->when, std::memory_order_relaxed);
+    }
+
+    mutable std::mutex m_lock;
+    std::vector<timer_node*> m_nodes;  // binary min-heap; guarded by m_lock
+    std::uint64_t m_sequence = 0;      // guarded by m_lock
+    std::atomic<std::int64_t> m_next{k_never};
+};
+
+}  // namespace goro::detail

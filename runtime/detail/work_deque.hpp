@@ -1,0 +1,123 @@
+// work_deque<T*> — a bounded Chase–Lev work-stealing deque.
+//
+// Papers: D. Chase and Y. Lev, "Dynamic Circular Work-Stealing Deque", SPAA
+// 2005; N. M. Lê, A. Pop, A. Cohen, F. Zappa Nardelli, "Correct and Efficient
+// Work-Stealing for Weak Memory Models", PPoPP 2013 (the C11 orderings used
+// below follow their figure 1, with the buffer fixed in size).
+//
+// Roles: exactly one *owner* thread calls push() and pop() at the bottom;
+// any number of *thieves* call steal() at the top (the owner may steal from
+// its own deque too: it is then one more thief, never concurrent with its own
+// push/pop). The owner's end is LIFO, which keeps fork-join work hot in cache;
+// thieves take the oldest item, usually the biggest piece of work.
+//
+// Invariants:
+//  - top only increases (by thieves' CAS, or the owner's CAS for the last item).
+//  - bottom - top is the number of items, 0 <= bottom - top <= capacity, except
+//    transiently inside pop() where bottom is decremented first (it may then
+//    be top - 1 until pop restores it).
+//  - slot i & mask holds item i for top <= i < bottom; a slot is rewritten only
+//    after top has moved past it, so a thief that read slot t before its CAS
+//    on top either wins the CAS (the item is its) or loses (it never uses it).
+//
+// "Steal half" is done by the caller as repeated single steals: the classic
+// single-item CAS is what the Chase–Lev correctness argument covers (a batch
+// CAS on top races with the owner's CAS-free pops of the items it covers).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace goro::detail {
+
+template <typename T, std::size_t Capacity>
+class work_deque {
+    static_assert((Capacity & (Capacity - 1)) == 0, "capacity must be a power of two");
+    static constexpr std::int64_t k_mask = static_cast<std::int64_t>(Capacity) - 1;
+
+public:
+    enum class steal_result { success, empty, lost_race };
+
+    work_deque() {
+        for (auto& slot : m_slots) slot.store(nullptr, std::memory_order_relaxed);
+    }
+    work_deque(const work_deque&) = delete;
+    work_deque& operator=(const work_deque&) = delete;
+
+    static constexpr std::size_t capacity() noexcept { return Capacity; }
+
+    /// Owner only. Returns false (and stores nothing) when the deque is full.
+    bool push(T* item) noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
+        // acquire: pairs with a thief's CAS on top, so its read of the slot we
+        // are about to overwrite happened before our write.
+        const std::int64_t t = m_top.load(std::memory_order_acquire);
+        if (b - t >= static_cast<std::int64_t>(Capacity)) return false;
+        m_slots[b & k_mask].store(item, std::memory_order_relaxed);
+        // release: publishes the slot and everything the owner wrote into
+        // *item before the push; pairs with the acquire load of bottom in steal().
+        m_bottom.store(b + 1, std::memory_order_release);
+        return true;
+    }
+
+    /// Owner only. Takes the newest item, or returns nullptr when empty.
+    T* pop() noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        m_bottom.store(b, std::memory_order_relaxed);
+        // seq_cst fence: orders our store of bottom before our load of top
+        // (store-load), the race with a thief that loads bottom after reading
+        // top. Without it both could take the last item.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        std::int64_t t = m_top.load(std::memory_order_relaxed);
+        if (t > b) {  // was empty
+            m_bottom.store(b + 1, std::memory_order_relaxed);
+            return nullptr;
+        }
+        T* item = m_slots[b & k_mask].load(std::memory_order_relaxed);
+        if (t == b) {
+            // Last item: race thieves for it through top, as they do.
+            if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed))
+                item = nullptr;  // a thief took it
+            m_bottom.store(b + 1, std::memory_order_relaxed);
+        }
+        return item;
+    }
+
+    /// Any thread. Takes the oldest item into `out`.
+    steal_result steal(T*& out) noexcept {
+        // acquire: pairs with the CAS of other thieves (we read slots after it).
+        std::int64_t t = m_top.load(std::memory_order_acquire);
+        // seq_cst fence: orders the load of top before the load of bottom,
+        // the other half of the store-load race described in pop().
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // acquire: pairs with the release store in push(), making the slot and
+        // the item's contents visible.
+        const std::int64_t b = m_bottom.load(std::memory_order_acquire);
+        if (t >= b) return steal_result::empty;
+        T* item = m_slots[t & k_mask].load(std::memory_order_relaxed);
+        if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                           std::memory_order_relaxed))
+            return steal_result::lost_race;
+        out = item;
+        return steal_result::success;
+    }
+
+    /// Any thread; a racy snapshot, exact only when no one else is operating.
+    std::size_t size_hint() const noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
+        const std::int64_t t = m_top.load(std::memory_order_relaxed);
+        return b > t ? static_cast<std::size_t>(b - t) : 0;
+    }
+    bool empty_hint() const noexcept { return size_hint() == 0; }
+
+private:
+    // top and bottom on separate cache lines: thieves hammer top, the owner bottom.
+    alignas(64) std::atomic<std::int64_t> m_top{0};
+    alignas(64) std::atomic<std::int64_t> m_bottom{0};
+    alignas(64) std::atomic<T*> m_slots[Capacity];
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,144 @@
+// goro::go and goro::spawn — start tasks as goroutines.
+//
+//     goro::go(worker(id));                  // detached, like Go's `go worker(id)`
+//     auto h = goro::spawn(compute(x));      // joinable
+//     int v = co_await std::move(h);         // the value, or the task's exception
+//
+// A detached task whose exception escapes is a panic (see options::panic_handler).
+// Dropping a join_handle detaches the task: it keeps running and its result,
+// including an exception, is discarded (as with Tokio's JoinHandle).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <source_location>
+#include <utility>
+
+#include "error.hpp"
+#include "task.hpp"
+
+namespace goro {
+
+/// Starts `t` as a detached goroutine. Throws goro::no_runtime outside goro::run
+/// and goro::runtime_error ("go of nil func value") for an empty task.
+template <typename T>
+void go(task<T> t, std::source_location site = std::source_location::current()) {
+    auto handle = t.release();
+    if (!handle) throw runtime_error("go of nil func value");
+    auto& p = handle.promise();
+    p.kind = detail::goroutine_kind::detached;
+    p.spawn_site = site;
+    p.root_frame = handle;
+    p.resume_point = handle;
+    try {
+        detail::start_goroutine(&p, "goro::go");
+    } catch (...) {
+        handle.destroy();
+        throw;
+    }
+}
+
+/// The handle of a goroutine started by goro::spawn. Move-only; co_await it
+/// (as an rvalue) for the result. Destroying it unawaited detaches the task.
+template <typename T>
+class [[nodiscard]] join_handle {
+public:
+    using handle_type = std::coroutine_handle<detail::task_promise<T>>;
+
+    join_handle() noexcept = default;
+    explicit join_handle(handle_type h) noexcept : m_handle(h) {}
+    join_handle(join_handle&& other) noexcept : m_handle(std::exchange(other.m_handle, {})) {}
+    join_handle& operator=(join_handle&& other) noexcept {
+        if (this != &other) {
+            detach();
+            m_handle = std::exchange(other.m_handle, {});
+        }
+        return *this;
+    }
+    join_handle(const join_handle&) = delete;
+    join_handle& operator=(const join_handle&) = delete;
+    ~join_handle() { detach(); }
+
+    explicit operator bool() const noexcept { return static_cast<bool>(m_handle); }
+
+    /// True once the task has finished (its result is ready).
+    bool done() const noexcept {
+        return m_handle &&
+               m_handle.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
+    }
+
+    /// Lets the task run on unjoined; its result is discarded.
+    void detach() noexcept {
+        if (!m_handle) return;
+        auto h = std::exchange(m_handle, {});
+        // acq_rel: acquire the finished task's writes before destroying it;
+        // release is harmless.
+        void* old = h.promise().join_state.exchange(detail::k_join_detached, std::memory_order_acq_rel);
+        if (old == detail::k_join_done) h.destroy();
+        // Otherwise the task frees itself when it finishes (see final_awaiter).
+    }
+
+    auto operator co_await() && noexcept {
+        struct awaiter {
+            handle_type h;
+            awaiter(handle_type handle) noexcept : h(handle) {}
+            awaiter(const awaiter&) = delete;
+            awaiter& operator=(const awaiter&) = delete;
+            // Destroyed while suspended (the waiting task was destroyed at
+            // shutdown): let go of the awaited task as a dropped handle would.
+            ~awaiter() {
+                if (!h) return;
+                void* old = h.promise().join_state.exchange(detail::k_join_detached, std::memory_order_acq_rel);
+                if (old == detail::k_join_done) h.destroy();
+            }
+            bool await_ready() const noexcept {
+                // acquire: pairs with the finishing task's exchange, publishing its result.
+                return !h || h.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
+            }
+            bool await_suspend(std::coroutine_handle<> me) {
+                detail::goroutine* self = detail::current_goroutine();
+                if (!self) throw no_runtime("co_await on a goro::join_handle");
+                self->resume_point = me;
+                self->wait_reason.store("join", std::memory_order_relaxed);
+                void* expected = nullptr;
+                // release: publishes resume_point to the finishing task (which
+                // acquires in its exchange); acquire on failure: sees its result.
+                return h.promise().join_state.compare_exchange_strong(
+                    expected, self, std::memory_order_acq_rel, std::memory_order_acquire);
+            }
+            T await_resume() {
+                if (!h) throw runtime_error("goro::join_handle: awaited an empty handle");
+                struct destroy_guard {
+                    handle_type h;
+                    ~destroy_guard() { h.destroy(); }
+                } guard{std::exchange(h, {})};
+                return guard.h.promise().take_result();
+            }
+        };
+        return awaiter{std::exchange(m_handle, {})};
+    }
+
+private:
+    handle_type m_handle;
+};
+
+/// Starts `t` as a goroutine and returns a handle to await its result.
+template <typename T>
+join_handle<T> spawn(task<T> t, std::source_location site = std::source_location::current()) {
+    auto handle = t.release();
+    if (!handle) throw runtime_error("go of nil func value");
+    auto& p = handle.promise();
+    p.kind = detail::goroutine_kind::joinable;
+    p.spawn_site = site;
+    p.root_frame = handle;
+    p.resume_point = handle;
+    try {
+        detail::start_goroutine(&p, "goro::spawn");
+    } catch (...) {
+        handle.destroy();
+        throw;
+    }
+    return join_handle<T>{handle};
+}
+
+}  // namespace goro

@@ -1,0 +1,89 @@
+// goro::run — start the runtime, run a main task to completion, stop.
+//
+//     goro::task<int> main_task() { ...; co_return 0; }
+//     int main() { return goro::run(main_task(), {.procs = 4}); }
+//
+// run() turns the calling thread into logical processor 0 and starts procs-1
+// more worker threads. It returns main's result (or rethrows its exception)
+// as soon as main finishes, as a Go program exits when main returns: tasks
+// still suspended then are destroyed (their destructors run), in-flight I/O is
+// cancelled and drained, blocking calls already running are waited for, and
+// every thread is joined before run() returns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <source_location>
+
+#include "error.hpp"
+#include "task.hpp"
+
+namespace goro {
+
+/// What a panic handler is told about an exception that escaped a detached task.
+struct panic_info {
+    std::exception_ptr error;
+    std::source_location spawn_site;  // where goro::go / goro::spawn was called
+    std::uint64_t goroutine_id;
+};
+
+struct options {
+    /// Logical processors (worker threads running tasks). 0 means the
+    /// GORO_MAXPROCS environment variable if set, else the CPUs this process
+    /// may use (its affinity mask, and a cgroup v2 cpu.max quota).
+    unsigned procs = 0;
+    /// Hard cap on the runtime's OS threads: workers plus blocking-pool threads
+    /// (Go's debug.SetMaxThreads, default 10000). procs > max_threads is an error.
+    unsigned max_threads = 10000;
+    /// Called, on the thread where it happened, when an exception escapes a
+    /// detached task; the task is then gone and the program goes on. When empty,
+    /// goro prints "panic: <what()>" with the spawn site and exits with status 2.
+    std::function<void(const panic_info&)> panic_handler{};
+    /// Stop with "fatal error: all goroutines are asleep - deadlock!" (exit 2)
+    /// when every task is blocked and no timer, I/O or blocking call is pending.
+    /// Turn off if tasks are woken by threads the runtime does not know about.
+    bool detect_deadlock = true;
+    /// A blocking-pool thread idle this long exits.
+    std::chrono::milliseconds blocking_idle_timeout{10'000};
+};
+
+namespace detail {
+/// Runs the runtime until the main goroutine (already set up, not started) finishes.
+void run_runtime(goroutine* main_goroutine, std::coroutine_handle<> main_frame, const options& opts);
+}  // namespace detail
+
+/// Runs `main` on a new runtime and returns its result (rethrowing its exception).
+/// Throws goro::bad_configuration for impossible options, goro::startup_error
+/// when the OS refuses what the runtime needs (io_uring, threads), and
+/// goro::runtime_error when a runtime is already running in this process.
+template <typename T>
+T run(task<T> main, options opts = {}) {
+    auto handle = main.release();
+    if (!handle) throw runtime_error("goro::run: the main task is empty");
+    struct frame_guard {
+        typename task<T>::handle_type h;
+        ~frame_guard() { h.destroy(); }
+    } guard{handle};
+    auto& promise = handle.promise();
+    promise.kind = detail::goroutine_kind::main;
+    promise.root_frame = handle;
+    promise.resume_point = handle;
+    detail::run_runtime(&promise, handle, opts);
+    return promise.take_result();
+}
+
+/// The number of logical processors of the running runtime (GOMAXPROCS).
+/// Throws goro::no_runtime outside goro::run.
+unsigned procs();
+
+/// The number of goroutines that exist now (started and not finished), main included.
+/// Throws goro::no_runtime outside goro::run.
+std::size_t num_goroutines();
+
+/// The CPUs this process may use: the affinity mask, capped by a cgroup v2
+/// cpu.max quota (rounded up). The default for options::procs.
+unsigned usable_cpus() noexcept;
+
+}  // namespace goro

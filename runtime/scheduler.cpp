@@ -1,0 +1,821 @@
+// The scheduler: logical processors, work stealing, parking, shutdown.
+//
+// ## Design
+//
+// A goroutine (detail::goroutine, embedded in its root task's promise) is
+// runnable when it sits in exactly one run queue:
+//
+//   - a processor's `runnext` slot: the goroutine most recently readied by the
+//     goroutine running there (a channel receiver just handed a value, a
+//     joiner, ...). It runs next, on the same processor, so a hand-off between
+//     two tasks costs no thread switch. The slot belongs to its processor alone
+//     (it is not stealable, as Tokio's LIFO slot); to keep a pair of tasks that
+//     ready each other from starving the rest, it is taken at most
+//     k_runnext_cap times in a row.
+//   - a processor's bounded Chase–Lev deque (detail/work_deque.hpp): the owner
+//     pushes and pops at the bottom (LIFO, hot in cache: fork-join code runs
+//     depth-first), thieves steal at the top (the oldest, usually the biggest
+//     piece of work). When it is full, half of it moves to the global queue.
+//   - the global queue (FIFO, under sched_lock): overflow, yields, and
+//     goroutines readied by threads that are not processors.
+//
+// ## Finding work (find_runnable), in order
+//
+//   1. expired timers of this processor fire (they ready goroutines locally);
+//   2. every 61st tick: the global queue, then the top (oldest end) of the own
+//      deque — so neither the global queue nor old local work can starve;
+//   3. runnext (capped), then the own deque;
+//   4. the global queue;
+//   5. completions on this processor's io_uring (submitting pending SQEs);
+//   6. stealing: a spinning processor steals half of a random victim's deque
+//      (one CAS per item, see work_deque.hpp), four rounds over all victims;
+//   7. park on the processor's own ring until a completion, a wake-up or the
+//      earliest timer deadline.
+//
+// ## Spinning and parking (the lost-wake-up protocol)
+//
+// A processor that looks for work to steal is *spinning* (counted in
+// nspinning). At most half of the busy processors spin at once
+// (2 * nspinning < nprocs - npidle). Parked processors sit in the idle list
+// (sched_lock; npidle mirrors its length for lock-free reads).
+//
+// Making work runnable where other processors could run it calls wakep():
+// if some processor is idle and none spins, one idle processor is taken off
+// the list, counted as spinning on its behalf (handed_spinning) and woken
+// through its ring's eventfd. A spinning processor that finds work stops
+// spinning and, if it was the last spinner, calls wakep() itself: so while
+// work keeps appearing there is always someone looking for it.
+//
+// Invariant: **if a goroutine is runnable in a place another processor must
+// look at, either some processor is spinning, or an idle processor is being
+// woken.** The races that could break it, and how they are closed:
+//
+//   - A spinner gives up (nspinning--) just as another processor pushes work
+//     and sees nspinning > 0 (so it skips wakep). The spinner therefore
+//     decrements nspinning *before* it re-checks every deque and the global
+//     queue one last time (marked "lost-wake-up re-check" below); the pusher
+//     pushed before it looked at nspinning. For a push to the pusher's own
+//     deque the ordering is not fenced (no fence on the spawn fast path): the
+//     worst case is that the pusher, which is running, runs the work itself.
+//   - Work readied by a thread that is not a processor (blocking pool) goes to
+//     the global queue under sched_lock, and the waker reads nspinning and the
+//     idle list under that lock. A parking processor decrements nspinning
+//     before it takes sched_lock to re-check the global queue and join the
+//     idle list, so one of the two always sees the other.
+//   - A wake-up sent to a processor that has not yet blocked in io_uring_enter
+//     is not lost: the eventfd counter stays non-zero and the armed read
+//     completes immediately.
+//
+// ## Deadlock detection
+//
+// The last processor to go idle (npidle == nprocs, under sched_lock) checks
+// that nothing could ever make a goroutine runnable again: no timers, no I/O
+// in flight, no blocking-pool job, an empty global queue. Idle processors have
+// empty queues, and cannot change any of that without taking sched_lock first
+// (a woken processor leaves the idle list before running anything). Then the
+// program is deadlocked: it prints Go's message and a list of the goroutines
+// with what each waits on, and exits with status 2.
+//
+// ## Shutdown
+//
+// main's completion sets `stopping` and wakes every processor. Each worker
+// leaves its loop, cancels the I/O in flight on its ring and drains it (the
+// operation records live in task frames), and exits. Processor 0, the thread
+// that called run(), joins the others, stops the blocking pool (waiting for
+// running jobs: their results are written into task frames), clears the timer
+// heaps and then destroys every goroutine that never finished, so that their
+// destructors run and nothing leaks. Goroutines created by those destructors
+// are destroyed too.
+//
+// ## Rejected alternatives
+//
+//   - A FIFO ring per processor (Go, Tokio) instead of Chase–Lev: fairer for
+//     owner pops, but a CAS on every pop; LIFO plus runnext plus the 61-tick
+//     checks gives the same fairness guarantees for what matters.
+//   - Batch "steal half" with one CAS on top: races with the owner's CAS-free
+//     pops (see work_deque.hpp).
+//   - A futex per processor for parking: it could not also wait for I/O and
+//     timers in one system call, which the ring does.
+
+#include <fmt/core.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "detail/scheduler_state.hpp"
+#include "error.hpp"
+#include "go.hpp"
+#include "run.hpp"
+#include "sleep.hpp"
+
+namespace goro::detail {
+namespace {
+
+constexpr unsigned k_runnext_cap = 32;
+constexpr unsigned k_fairness_interval = 61;
+constexpr unsigned k_steal_rounds = 4;
+
+// The one running runtime (one at a time per process).
+std::atomic<runtime_state*> g_runtime{nullptr};
+
+struct thread_context {
+    processor* proc = nullptr;
+};
+
+// Not inlined, and never cached by callers across a co_await: a task can
+// resume on another thread (STYLE.md).
+[[gnu::noinline]] thread_context& this_thread() noexcept {
+    thread_local thread_context ctx;
+    return ctx;
+}
+
+std::uint64_t next_random(std::uint64_t& state) noexcept {
+    // xorshift64*: good enough to pick steal victims.
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1DULL;
+}
+
+}  // namespace
+
+processor* current_processor() noexcept { return this_thread().proc; }
+runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
+
+// ---------------------------------------------------------------- registry
+
+void registry_shard::insert(goroutine* g) noexcept {
+    lock.lock();
+    g->reg_home = this;
+    g->reg_prev = nullptr;
+    g->reg_next = head;
+    if (head) head->reg_prev = g;
+    head = g;
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    lock.unlock();
+}
+
+void registry_shard::erase(goroutine* g) noexcept {
+    lock.lock();
+    if (g->reg_prev)
+        g->reg_prev->reg_next = g->reg_next;
+    else
+        head = g->reg_next;
+    if (g->reg_next) g->reg_next->reg_prev = g->reg_prev;
+    g->reg_prev = g->reg_next = nullptr;
+    g->reg_home = nullptr;
+    count.store(count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    lock.unlock();
+}
+
+// ---------------------------------------------------------------- processor
+
+processor::processor(runtime_state& r, unsigned i)
+    : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345) {}
+
+namespace {
+
+// ---- global queue (sched_lock held) ----
+
+goroutine* global_pop_locked(runtime_state& rt) noexcept {
+    goroutine* g = rt.global_head;
+    if (!g) return nullptr;
+    rt.global_head = g->queue_next;
+    if (!rt.global_head) rt.global_tail = nullptr;
+    g->queue_next = nullptr;
+    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    return g;
+}
+
+// Takes one goroutine to run and moves up to `batch - 1` more into p's deque.
+goroutine* global_take(processor& p, std::size_t batch) {
+    runtime_state& rt = p.rt;
+    if (rt.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
+    std::lock_guard guard(rt.sched_lock);
+    goroutine* first = global_pop_locked(rt);
+    if (!first) return nullptr;
+    const std::size_t share = std::min<std::size_t>(
+        batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
+    for (std::size_t i = 1; i < share; ++i) {
+        goroutine* g = rt.global_head;
+        if (!g) break;
+        if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
+        global_pop_locked(rt);
+    }
+    return first;
+}
+
+// ---- waking processors ----
+
+void notify(processor& p) noexcept {
+    // acq_rel: pairs with the owner's clearing store, so a wake-up sent after
+    // the owner cleared the flag always writes the eventfd again.
+    if (!p.wake_pending.exchange(true, std::memory_order_acq_rel)) p.ring->wake();
+}
+
+// Takes an idle processor off the list (sched_lock held).
+processor* pop_idle_locked(runtime_state& rt) noexcept {
+    processor* p = rt.idle_head;
+    if (!p) return nullptr;
+    rt.idle_head = p->idle_next;
+    p->idle_next = nullptr;
+    p->idle = false;
+    rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    return p;
+}
+
+void remove_idle_locked(runtime_state& rt, processor& p) noexcept {
+    processor** link = &rt.idle_head;
+    while (*link && *link != &p) link = &(*link)->idle_next;
+    if (*link) {
+        *link = p.idle_next;
+        p.idle_next = nullptr;
+        p.idle = false;
+        rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    }
+}
+
+// Wakes one idle processor to spin if none is spinning (see the essay).
+void wakep(runtime_state& rt) noexcept {
+    if (rt.npidle.load(std::memory_order_relaxed) == 0) return;
+    if (rt.nspinning.load(std::memory_order_relaxed) != 0) return;
+    unsigned expected = 0;
+    // seq_cst: the counter is the rendezvous of the store-load race described
+    // in the essay (nspinning vs. the queues).
+    if (!rt.nspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+    processor* p;
+    {
+        std::lock_guard guard(rt.sched_lock);
+        p = pop_idle_locked(rt);
+        if (p) p->handed_spinning = true;
+    }
+    if (!p) {
+        rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
+        return;
+    }
+    notify(*p);
+}
+
+// A spinning processor found work: stop spinning and keep the chain going.
+void stop_spinning(processor& p) noexcept {
+    if (!p.spinning) return;
+    p.spinning = false;
+    if (p.rt.nspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep(p.rt);
+}
+
+// Pushes onto the own deque; on overflow moves half of it (and g) to the global queue.
+void push_local(processor& p, goroutine* g) noexcept {
+    if (p.deque.push(g)) return;
+    runtime_state& rt = p.rt;
+    goroutine* batch[processor::k_deque_capacity / 2 + 1];
+    std::size_t n = 0;
+    while (n < processor::k_deque_capacity / 2) {
+        goroutine* taken = nullptr;
+        auto r = p.deque.steal(taken);
+        if (r == decltype(p.deque)::steal_result::success)
+            batch[n++] = taken;
+        else if (r == decltype(p.deque)::steal_result::empty)
+            break;
+    }
+    batch[n++] = g;
+    std::lock_guard guard(rt.sched_lock);
+    for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
+}
+
+// ---- timers and the ring ----
+
+std::int64_t park_timeout_ns(processor& p) noexcept {
+    const std::int64_t next = p.timers.next_deadline();
+    if (next == timer_heap::k_never) return -1;
+    const std::int64_t now = monotonic_now_ns();
+    return next > now ? next - now : 0;
+}
+
+void run_timers(processor& p) noexcept {
+    const std::int64_t next = p.timers.next_deadline();
+    if (next == timer_heap::k_never) return;
+    const std::int64_t now = monotonic_now_ns();
+    if (next <= now) p.timers.run_expired(now);
+}
+
+// ---- stealing ----
+
+// Steals about half of victim's deque: the first item is returned, the rest
+// go into p's deque.
+goroutine* steal_from(processor& p, processor& victim) noexcept {
+    std::size_t want = (victim.deque.size_hint() + 1) / 2;
+    goroutine* first = nullptr;
+    while (want > 0) {
+        goroutine* g = nullptr;
+        auto r = victim.deque.steal(g);
+        if (r == decltype(victim.deque)::steal_result::empty) break;
+        if (r == decltype(victim.deque)::steal_result::lost_race) continue;
+        --want;
+        if (!first) {
+            first = g;
+        } else if (!p.deque.push(g)) {
+            push_local(p, g);
+            break;
+        }
+    }
+    return first;
+}
+
+goroutine* steal_work(processor& p) noexcept {
+    runtime_state& rt = p.rt;
+    const unsigned n = rt.nprocs;
+    if (n == 1) return nullptr;
+    for (unsigned round = 0; round < k_steal_rounds; ++round) {
+        const unsigned start = static_cast<unsigned>(next_random(p.rng) % n);
+        for (unsigned k = 0; k < n; ++k) {
+            processor& victim = *rt.procs[(start + k) % n];
+            if (&victim == &p) continue;
+            if (goroutine* g = steal_from(p, victim)) return g;
+        }
+        if (rt.global_size.load(std::memory_order_relaxed) != 0) {
+            if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
+        }
+        if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
+    }
+    return nullptr;
+}
+
+bool any_deque_nonempty(runtime_state& rt) noexcept {
+    for (auto& q : rt.procs)
+        if (!q->deque.empty_hint()) return true;
+    return rt.global_size.load(std::memory_order_relaxed) != 0;
+}
+
+// ---- deadlock report ----
+
+[[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
+    std::string out = "fatal error: all goroutines are asleep - deadlock!\n";
+    for (auto& p : rt.procs) {
+        p->registry.lock.lock();
+        for (goroutine* g = p->registry.head; g; g = g->reg_next) {
+            const char* reason = g->wait_reason.load(std::memory_order_relaxed);
+            out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "waiting");
+            if (g->kind == goroutine_kind::main)
+                out += "\tmain task (goro::run)\n";
+            else
+                out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(),
+                                   g->spawn_site.line(), g->spawn_site.function_name());
+        }
+        p->registry.lock.unlock();
+    }
+    std::fputs(out.c_str(), stderr);
+    std::fflush(stderr);
+    std::_Exit(2);
+}
+
+// Called with sched_lock held by the last processor going idle.
+void check_deadlock_locked(runtime_state& rt) noexcept {
+    if (!rt.opts.detect_deadlock || rt.stopping.load(std::memory_order_relaxed)) return;
+    if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
+    if (rt.global_head) return;
+    if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
+    for (auto& p : rt.procs) {
+        if (p->timers.next_deadline() != timer_heap::k_never) return;
+        if (p->ring->in_flight() != 0) return;
+        if (!p->deque.empty_hint() || p->runnext) return;
+    }
+    report_deadlock(rt);
+}
+
+// ---- the work-finding loop ----
+
+goroutine* find_runnable(processor& p) {
+    runtime_state& rt = p.rt;
+    for (;;) {
+        if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
+
+        run_timers(p);
+
+        ++p.tick;
+        if (p.tick % k_fairness_interval == 0) {
+            if (goroutine* g = global_take(p, 1)) return g;
+            goroutine* oldest = nullptr;
+            if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
+            // Also give the ring its turn, even when local work never runs out.
+            if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) p.ring->submit_and_reap();
+        }
+
+        if (p.runnext) {
+            if (p.runnext_streak < k_runnext_cap || p.deque.empty_hint()) {
+                ++p.runnext_streak;
+                return std::exchange(p.runnext, nullptr);
+            }
+            // Cap reached: the runnext goroutine waits behind the oldest local work.
+            p.runnext_streak = 0;
+            goroutine* g = std::exchange(p.runnext, nullptr);
+            goroutine* oldest = nullptr;
+            while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
+            push_local(p, g);
+            if (oldest) return oldest;
+        }
+        p.runnext_streak = 0;
+        if (goroutine* g = p.deque.pop()) return g;
+
+        if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
+
+        if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) {
+            if (p.ring->submit_and_reap() > 0) continue;
+        }
+
+        // Steal, if not too many are spinning already.
+        const unsigned busy = rt.nprocs - rt.npidle.load(std::memory_order_relaxed);
+        if (p.spinning || 2 * rt.nspinning.load(std::memory_order_relaxed) < busy) {
+            if (!p.spinning) {
+                p.spinning = true;
+                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+            }
+            if (goroutine* g = steal_work(p)) {
+                stop_spinning(p);
+                return g;
+            }
+        }
+
+        // ---- park ----
+        const bool was_spinning = p.spinning;
+        if (p.spinning) {
+            p.spinning = false;
+            // seq_cst: ordered before the re-checks below (store-load race with pushers).
+            rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
+        }
+        {
+            std::unique_lock guard(rt.sched_lock);
+            if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
+            if (goroutine* g = global_pop_locked(rt)) {
+                guard.unlock();
+                if (was_spinning) wakep(rt);
+                return g;
+            }
+            p.idle = true;
+            p.idle_next = rt.idle_head;
+            rt.idle_head = &p;
+            rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            check_deadlock_locked(rt);
+        }
+        if (was_spinning && any_deque_nonempty(rt)) {
+            // Lost-wake-up re-check: someone may have pushed work while we were
+            // counted as spinning, and skipped waking anyone because of it.
+            std::lock_guard guard(rt.sched_lock);
+            if (p.idle) remove_idle_locked(rt, p);
+            p.handed_spinning = false;
+            p.spinning = true;
+            rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+            continue;
+        }
+
+        p.ring->park(park_timeout_ns(p));
+        // relaxed is enough: the exchange in notify() that follows any later
+        // wake-up is an RMW, so it reads this store or a later one.
+        p.wake_pending.store(false, std::memory_order_release);
+        {
+            std::lock_guard guard(rt.sched_lock);
+            if (p.idle) {
+                remove_idle_locked(rt, p);  // woken by a timer or I/O, not by wakep()
+            } else if (p.handed_spinning) {
+                p.handed_spinning = false;
+                p.spinning = true;  // wakep() counted us in nspinning
+            }
+        }
+    }
+}
+
+void run_goroutine(processor& p, goroutine* g) noexcept {
+    p.running = g;
+    g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    g->resume_point.resume();
+    p.running = nullptr;
+}
+
+void worker_loop(processor& p) {
+    while (goroutine* g = find_runnable(p)) {
+        run_goroutine(p, g);
+        // Submit what the goroutine queued (batched per round, see poller.hpp):
+        // cheap when nothing is pending.
+    }
+    // Stopping: cancel and drain this ring's I/O; its records live in task frames.
+    p.ring->cancel_all_and_drain();
+}
+
+void worker_main(processor& p) {
+    this_thread().proc = &p;
+    try {
+        p.ring = std::make_unique<poller>();
+    } catch (const std::exception& e) {
+        std::lock_guard guard(p.rt.startup_lock);
+        if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
+        ++p.rt.started;
+        p.rt.startup_cv.notify_all();
+        this_thread().proc = nullptr;
+        return;
+    }
+    {
+        std::lock_guard guard(p.rt.startup_lock);
+        ++p.rt.started;
+        p.rt.startup_cv.notify_all();
+    }
+    // Wait until every processor is up (or startup failed) before running anything.
+    {
+        std::unique_lock guard(p.rt.startup_lock);
+        p.rt.startup_cv.wait(guard, [&] { return p.rt.started == p.rt.nprocs; });
+        if (!p.rt.startup_failure.empty()) {
+            guard.unlock();
+            p.ring.reset();
+            this_thread().proc = nullptr;
+            return;
+        }
+    }
+    worker_loop(p);
+    this_thread().proc = nullptr;
+}
+
+unsigned env_procs() {
+    const char* s = std::getenv("GORO_MAXPROCS");
+    if (!s || !*s) return 0;
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 1'000'000)
+        throw bad_configuration(fmt::format("goro: GORO_MAXPROCS={:?} is not a positive integer", s));
+    return static_cast<unsigned>(v);
+}
+
+}  // namespace
+
+void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
+    g->queue_next = nullptr;
+    if (rt.global_tail)
+        rt.global_tail->queue_next = g;
+    else
+        rt.global_head = g;
+    rt.global_tail = g;
+    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void ready_external(runtime_state& rt, goroutine* g) noexcept {
+    processor* to_wake = nullptr;
+    {
+        std::lock_guard guard(rt.sched_lock);
+        global_push_locked(rt, g);
+        // Under sched_lock: a processor about to park re-checks the global
+        // queue under this lock after leaving the spinning count (see essay).
+        if (rt.nspinning.load(std::memory_order_seq_cst) == 0) {
+            to_wake = pop_idle_locked(rt);
+            if (to_wake) {
+                to_wake->handed_spinning = true;
+                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+            }
+        }
+    }
+    if (to_wake) notify(*to_wake);
+}
+
+// ---------------------------------------------------------------- goroutine interface
+
+goroutine* current_goroutine() noexcept {
+    processor* p = current_processor();
+    return p ? p->running : nullptr;
+}
+
+void switch_to(goroutine* g) noexcept {
+    if (processor* p = current_processor()) {
+        p->running = g;
+        g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    }
+}
+
+void ready(goroutine* g) noexcept {
+    processor* p = current_processor();
+    if (!p) {
+        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        return;
+    }
+    if (goroutine* displaced = std::exchange(p->runnext, g)) {
+        push_local(*p, displaced);
+        wakep(p->rt);
+    }
+}
+
+void ready_later(goroutine* g) noexcept {
+    processor* p = current_processor();
+    if (!p) {
+        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        return;
+    }
+    // Behind everything local: the global queue is FIFO and checked every 61
+    // ticks and whenever the local queues run dry.
+    {
+        std::lock_guard guard(p->rt.sched_lock);
+        global_push_locked(p->rt, g);
+    }
+    wakep(p->rt);
+}
+
+void start_goroutine(goroutine* g, const char* api_name) {
+    processor* p = current_processor();
+    runtime_state* rt = p ? &p->rt : current_runtime();
+    if (!rt) throw no_runtime(api_name);
+    g->id = rt->next_goroutine_id.fetch_add(1, std::memory_order_relaxed);
+    if (p) {
+        p->registry.insert(g);
+        push_local(*p, g);
+        wakep(*rt);
+    } else {
+        rt->procs[0]->registry.insert(g);
+        ready_external(*rt, g);
+    }
+}
+
+void finish_goroutine(goroutine* g) noexcept {
+    if (registry_shard* home = g->reg_home) home->erase(g);
+}
+
+void panic(const std::source_location& site, std::uint64_t id, std::exception_ptr error) noexcept {
+    runtime_state* rt = current_runtime();
+    if (rt && rt->opts.panic_handler) {
+        try {
+            rt->opts.panic_handler(panic_info{error, site, id});
+            return;
+        } catch (...) {
+            error = std::current_exception();  // the handler itself threw: that is the panic
+        }
+    }
+    std::string what;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+        what = "(unknown exception type)";
+    }
+    std::string out = fmt::format("panic: {}\n\ngoroutine {} [running]:\n\tspawned at {}:{} in {}\n",
+                                  what, id, site.file_name(), site.line(), site.function_name());
+    std::fputs(out.c_str(), stderr);
+    std::fflush(stderr);
+    std::_Exit(2);
+}
+
+void main_finished() noexcept {
+    runtime_state* rt = current_runtime();
+    if (!rt) return;
+    rt->stopping.store(true, std::memory_order_release);
+    for (auto& p : rt->procs)
+        if (p->ring) notify(*p);
+}
+
+void add_timer(timer_node* node, const char* api_name) {
+    processor* p = current_processor();
+    if (!p) throw no_runtime(api_name);
+    p->timers.add(node);
+}
+
+void submit_blocking(blocking_job* job) {
+    runtime_state* rt = current_runtime();
+    if (!rt) throw no_runtime("goro::blocking");
+    pool_submit(*rt, job);
+}
+
+// ---------------------------------------------------------------- run
+
+void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const options& opts) {
+    (void)main_frame;
+    if (current_processor()) throw runtime_error("goro::run called from inside a running goro task");
+    unsigned nprocs = opts.procs;
+    if (nprocs == 0) nprocs = env_procs();
+    if (nprocs == 0) nprocs = usable_cpus();
+    if (opts.max_threads == 0 || nprocs > opts.max_threads)
+        throw bad_configuration(fmt::format(
+            "goro::run: procs ({}) exceeds max_threads ({}): the workers alone would exceed the "
+            "thread limit; raise options::max_threads or lower procs",
+            nprocs, opts.max_threads));
+
+    auto rt = std::make_unique<runtime_state>();
+    rt->opts = opts;
+    rt->nprocs = nprocs;
+    rt->pool.max_threads = opts.max_threads - nprocs;
+    for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
+
+    runtime_state* expected = nullptr;
+    if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
+        throw runtime_error("goro::run: another goro runtime is already running in this process");
+    struct unpublish {
+        ~unpublish() { g_runtime.store(nullptr, std::memory_order_release); }
+    } unpublish_guard;
+
+    // The main goroutine is registered and queued before any worker runs.
+    main_g->id = rt->next_goroutine_id.fetch_add(1, std::memory_order_relaxed);
+    rt->procs[0]->registry.insert(main_g);
+    {
+        std::lock_guard guard(rt->sched_lock);
+        global_push_locked(*rt, main_g);
+    }
+
+    // Start workers 1..n-1; this thread is processor 0.
+    for (unsigned i = 1; i < nprocs; ++i) {
+        processor& p = *rt->procs[i];
+        try {
+            p.thread = std::thread([&p] { worker_main(p); });
+        } catch (const std::system_error& e) {
+            std::lock_guard guard(rt->startup_lock);
+            if (rt->startup_failure.empty())
+                rt->startup_failure = fmt::format("goro::run: cannot start worker thread {}: {}", i, e.what());
+            rt->nprocs = i;  // only the started ones will report
+            break;
+        }
+    }
+    worker_main(*rt->procs[0]);
+    for (auto& p : rt->procs)
+        if (p->thread.joinable()) p->thread.join();
+
+    if (!rt->startup_failure.empty()) {
+        registry_shard& shard = rt->procs[0]->registry;
+        if (main_g->reg_home) shard.erase(main_g);
+        throw startup_error(rt->startup_failure);
+    }
+
+    // ---- shutdown: every worker has stopped and drained its ring ----
+    pool_shutdown(*rt);
+    for (auto& p : rt->procs) p->timers.clear();
+    // Destroy every goroutine that never finished. A destructor may start or
+    // ready other goroutines (they land in the queues, which are dropped), so
+    // loop until the registry is empty.
+    for (bool again = true; again;) {
+        again = false;
+        for (auto& p : rt->procs) {
+            for (;;) {
+                p->registry.lock.lock();
+                goroutine* g = p->registry.head;
+                p->registry.lock.unlock();
+                if (!g) break;
+                p->registry.erase(g);
+                again = true;
+                if (g == main_g) continue;  // run() destroys main's frame itself
+                if (g->kind == goroutine_kind::joinable &&
+                    g->join_state.load(std::memory_order_relaxed) != k_join_detached) {
+                    // A join_handle (or an awaiter holding one) still owns the
+                    // frame: mark it finished so that the owner's destructor,
+                    // which runs when its own frame is destroyed, frees it.
+                    g->join_state.store(k_join_done, std::memory_order_relaxed);
+                    continue;
+                }
+                g->root_frame.destroy();
+            }
+        }
+    }
+    for (auto& p : rt->procs) p->ring.reset();
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+unsigned procs() {
+    detail::runtime_state* rt = detail::current_runtime();
+    if (!rt) throw no_runtime("goro::procs");
+    return rt->nprocs;
+}
+
+std::size_t num_goroutines() {
+    detail::runtime_state* rt = detail::current_runtime();
+    if (!rt) throw no_runtime("goro::num_goroutines");
+    std::int64_t n = 0;
+    for (auto& p : rt->procs) n += p->registry.count.load(std::memory_order_relaxed);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+unsigned usable_cpus() noexcept {
+    unsigned cpus = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&set));
+    if (cpus == 0) {
+        const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+        cpus = n > 0 ? static_cast<unsigned>(n) : 1;
+    }
+    // cgroup v2: "max 100000" (no quota) or "<quota> <period>".
+    std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+    std::string quota;
+    long long period = 0;
+    if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+        const long long q = std::atoll(quota.c_str());
+        if (q > 0) {
+            const unsigned limit = static_cast<unsigned>((q + period - 1) / period);
+            cpus = std::max(1u, std::min(cpus, limit));
+        }
+    }
+    return cpus;
+}
+
+}  // namespace goro

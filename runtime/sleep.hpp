@@ -1,0 +1,70 @@
+// goro::sleep / goro::sleep_until — time.Sleep: park the task, not the thread.
+//
+//     co_await goro::sleep(10ms);
+//     co_await goro::sleep_until(std::chrono::steady_clock::now() + 1s);
+//
+// The timer goes into the heap of the processor the task runs on; that
+// processor wakes it when the deadline passes (checking on every scheduling
+// tick, or waking from park at the earliest deadline). A duration <= 0 still
+// yields once, as Go's time.Sleep(0) reschedules.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+
+#include "detail/goroutine.hpp"
+#include "detail/timer_heap.hpp"
+#include "error.hpp"
+
+namespace goro {
+
+namespace detail {
+
+/// Queues `node` on the current processor's timer heap. Throws no_runtime outside a processor.
+void add_timer(timer_node* node, const char* api_name);
+
+struct sleep_awaiter : timer_node {
+    goroutine* sleeper = nullptr;
+
+    explicit sleep_awaiter(std::int64_t deadline_ns) noexcept { when = deadline_ns; }
+    sleep_awaiter(const sleep_awaiter&) = delete;
+    sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+    // A sleeping task destroyed at shutdown takes its timer out of the heap.
+    ~sleep_awaiter() { timer_heap::remove(this); }
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> me) {
+        sleeper = current_goroutine();
+        if (!sleeper) throw no_runtime("goro::sleep");
+        sleeper->resume_point = me;
+        sleeper->wait_reason.store("sleep", std::memory_order_relaxed);
+        fire = [](timer_node* self) noexcept { ready(static_cast<sleep_awaiter*>(self)->sleeper); };
+        add_timer(this, "goro::sleep");
+    }
+    void await_resume() const noexcept {}
+};
+
+}  // namespace detail
+
+template <typename Clock, typename Duration>
+[[nodiscard]] detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
+    const auto remaining = deadline - Clock::now();
+    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count();
+    return detail::sleep_awaiter{detail::monotonic_now_ns() + ns};
+}
+
+template <typename Rep, typename Period>
+[[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
+    // Saturate instead of overflowing for huge durations (e.g. hours::max()).
+    using ns = std::chrono::nanoseconds;
+    const std::int64_t now = detail::monotonic_now_ns();
+    std::int64_t delta;
+    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2))
+        delta = ns::max().count() / 2;
+    else
+        delta = std::chrono::duration_cast<ns>(d).count();
+    return detail::sleep_awaiter{delta > 0 ? now + delta : now};
+}
+
+}  // namespace goro

@@ -1,0 +1,172 @@
+// goro::task<T> — a lazy, move-only coroutine returning T.
+//
+// A task does nothing until it is awaited (co_await t), started as a
+// goroutine (goro::go / goro::spawn) or given to goro::run. Awaiting it
+// transfers control symmetrically into the task and, when it finishes, back to
+// the awaiter: an await chain of any depth uses no native stack. An exception
+// thrown in the task is stored and rethrown in the awaiter.
+//
+// Frames come from detail::allocate_frame (per-thread size-class lists).
+// The promise embeds the goroutine record used when the task is a root.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "detail/frame_allocator.hpp"
+#include "detail/goroutine.hpp"
+
+namespace goro {
+
+template <typename T = void>
+class task;
+
+namespace detail {
+
+struct task_promise_base : goroutine {
+    std::coroutine_handle<> continuation;  // the awaiter, for nested tasks
+    std::exception_ptr exception;
+
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { free_frame(frame, size); }
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <typename Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+            task_promise_base& p = self.promise();
+            switch (p.kind) {
+                case goroutine_kind::nested:
+                    return p.continuation;
+                case goroutine_kind::detached: {
+                    std::exception_ptr error = std::move(p.exception);
+                    const std::source_location site = p.spawn_site;
+                    const std::uint64_t id = p.id;
+                    finish_goroutine(&p);
+                    self.destroy();
+                    if (error) panic(site, id, std::move(error));
+                    return std::noop_coroutine();
+                }
+                case goroutine_kind::joinable: {
+                    finish_goroutine(&p);
+                    // acq_rel: release publishes the result to the joiner (it
+                    // acquires join_state); acquire sees the joiner's resume_point.
+                    void* waiter = p.join_state.exchange(k_join_done, std::memory_order_acq_rel);
+                    if (waiter == k_join_detached) {
+                        self.destroy();  // nobody will ever read the result
+                        return std::noop_coroutine();
+                    }
+                    if (waiter == nullptr) return std::noop_coroutine();  // joiner comes later
+                    auto* joiner = static_cast<goroutine*>(waiter);
+                    switch_to(joiner);
+                    return joiner->resume_point;  // run the joiner right here
+                }
+                case goroutine_kind::main:
+                    finish_goroutine(&p);
+                    main_finished();
+                    return std::noop_coroutine();
+            }
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+};
+
+template <typename T>
+struct task_promise final : task_promise_base {
+    std::variant<std::monostate, T> value;
+
+    task<T> get_return_object() noexcept;
+
+    template <typename U = T>
+        requires std::is_convertible_v<U&&, T>
+    void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        value.template emplace<1>(std::forward<U>(v));
+    }
+
+    T take_result() {
+        if (exception) std::rethrow_exception(exception);
+        return std::move(std::get<1>(value));
+    }
+};
+
+template <>
+struct task_promise<void> final : task_promise_base {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take_result() {
+        if (exception) std::rethrow_exception(exception);
+    }
+};
+
+}  // namespace detail
+
+template <typename T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : m_handle(h) {}
+    task(task&& other) noexcept : m_handle(std::exchange(other.m_handle, {})) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            if (m_handle) m_handle.destroy();
+            m_handle = std::exchange(other.m_handle, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() {
+        if (m_handle) m_handle.destroy();
+    }
+
+    /// True when the task holds a coroutine (a default-constructed or moved-from task does not).
+    explicit operator bool() const noexcept { return static_cast<bool>(m_handle); }
+
+    auto operator co_await() && noexcept {
+        struct awaiter {
+            handle_type child;
+            bool await_ready() const noexcept { return !child; }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+                child.promise().continuation = parent;
+                return child;  // symmetric transfer into the child
+            }
+            T await_resume() {
+                if (!child) throw std::logic_error("goro::task: awaited an empty task");
+                return child.promise().take_result();
+            }
+        };
+        return awaiter{m_handle};
+    }
+    // co_await on an lvalue task is allowed too: the task stays owned by the caller.
+    auto operator co_await() & noexcept { return std::move(*this).operator co_await(); }
+
+    /// Gives up ownership of the coroutine (used by go/spawn/run).
+    handle_type release() noexcept { return std::exchange(m_handle, {}); }
+
+private:
+    handle_type m_handle;
+};
+
+namespace detail {
+template <typename T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<task_promise<T>>::from_promise(*this)};
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+}  // namespace goro

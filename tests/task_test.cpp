@@ -1,0 +1,161 @@
+// goro::task, goro::go, goro::spawn, goro::group: values, exceptions, depth.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <goro/goro.hpp>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+goro::task<int> value(int v) { co_return v; }
+
+goro::task<int> add(int a, int b) {
+    int x = co_await value(a);
+    int y = co_await value(b);
+    co_return x + y;
+}
+
+goro::task<int> thrower() {
+    throw std::runtime_error("boom");
+    co_return 0;
+}
+
+goro::task<long> chain(int depth) {
+    if (depth == 0) co_return 0;
+    co_return 1 + co_await chain(depth - 1);
+}
+
+goro::task<std::string> move_only_result() {
+    auto p = std::make_unique<std::string>("moved");
+    co_return std::move(*p);
+}
+
+}  // namespace
+
+TEST_CASE("run returns main's value", "[task]") {
+    REQUIRE(goro::run(add(2, 40), {.procs = 1}) == 42);
+    REQUIRE(goro::run(move_only_result(), {.procs = 2}) == "moved");
+}
+
+TEST_CASE("an exception in main is rethrown by run", "[task]") {
+    REQUIRE_THROWS_WITH(goro::run(thrower(), {.procs = 1}), "boom");
+}
+
+TEST_CASE("exceptions propagate through nested awaits", "[task]") {
+    auto main_task = []() -> goro::task<std::string> {
+        try {
+            co_await thrower();
+        } catch (const std::runtime_error& e) {
+            co_return std::string("caught ") + e.what();
+        }
+        co_return "not caught";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == "caught boom");
+}
+
+TEST_CASE("an await chain one million deep does not overflow the stack", "[task]") {
+    REQUIRE(goro::run(chain(1'000'000), {.procs = 1}) == 1'000'000);
+}
+
+TEST_CASE("spawn returns the value through the join handle", "[task]") {
+    auto main_task = []() -> goro::task<long> {
+        std::vector<goro::join_handle<int>> handles;
+        for (int i = 0; i < 1000; ++i) handles.push_back(goro::spawn(value(i)));
+        long sum = 0;
+        for (auto& h : handles) sum += co_await std::move(h);
+        co_return sum;
+    };
+    for (unsigned procs : {1u, 2u, 4u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 999L * 1000 / 2);
+}
+
+TEST_CASE("a spawned task's exception reaches whoever awaits the handle", "[task]") {
+    auto main_task = []() -> goro::task<std::string> {
+        auto h = goro::spawn(thrower());
+        co_await goro::sleep(1ms);
+        try {
+            co_await std::move(h);
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no exception";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == "boom");
+}
+
+TEST_CASE("dropping a join handle detaches the task, which still runs", "[task]") {
+    static std::atomic<int> ran{0};
+    ran = 0;
+    auto child = []() -> goro::task<int> {
+        co_await goro::sleep(1ms);
+        ran.fetch_add(1);
+        co_return 1;
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        { auto h = goro::spawn(child()); }       // dropped before it finishes
+        auto done = goro::spawn(value(5));
+        co_await goro::sleep(1ms);
+        { auto h2 = std::move(done); }          // dropped after it finished
+        while (ran.load() == 0) co_await goro::sleep(1ms);
+        co_return ran.load();
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 1);
+}
+
+TEST_CASE("group waits for every task and rethrows the first failure", "[task][group]") {
+    static std::atomic<int> finished{0};
+    finished = 0;
+    auto worker = [](int i) -> goro::task<> {
+        co_await goro::sleep(std::chrono::microseconds(100 * (i % 5)));
+        finished.fetch_add(1);
+        if (i == 7) throw std::runtime_error("worker 7 failed");
+    };
+    auto main_task = [&]() -> goro::task<std::string> {
+        goro::group g;
+        for (int i = 0; i < 20; ++i) g.go(worker(i));
+        try {
+            co_await g.wait();
+        } catch (const std::runtime_error& e) {
+            co_return std::string(e.what()) + " after " + std::to_string(finished.load());
+        }
+        co_return "no error";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == "worker 7 failed after 20");
+}
+
+TEST_CASE("group wait with no tasks completes at once", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g;
+        co_await g.wait();
+        co_return 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 1);
+}
+
+TEST_CASE("APIs that need a runtime fail clearly outside one", "[task]") {
+    REQUIRE_THROWS_AS(goro::go(value(1)), goro::no_runtime);
+    REQUIRE_THROWS_AS(goro::procs(), goro::no_runtime);
+    REQUIRE_THROWS_AS(goro::num_goroutines(), goro::no_runtime);
+    REQUIRE_THROWS_WITH(goro::go(value(1)), Catch::Contains("outside goro::run"));
+}
+
+TEST_CASE("go of an empty task is a runtime error", "[task]") {
+    auto main_task = []() -> goro::task<std::string> {
+        try {
+            goro::go(goro::task<>{});
+        } catch (const goro::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == "go of nil func value");
+}
+
+TEST_CASE("impossible configurations are rejected at start-up", "[task]") {
+    REQUIRE_THROWS_AS(goro::run(value(1), {.procs = 8, .max_threads = 4}), goro::bad_configuration);
+    REQUIRE_THROWS_WITH(goro::run(value(1), {.procs = 8, .max_threads = 4}), Catch::Contains("max_threads"));
+}
