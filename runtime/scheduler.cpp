@@ -608,6 +608,16 @@ void ready(goroutine* g) noexcept {
     }
 }
 
+void ready_local(goroutine* g) noexcept {
+    processor* p = current_processor();
+    if (!p) {
+        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        return;
+    }
+    push_local(*p, g);
+    wakep(p->rt);
+}
+
 void ready_later(goroutine* g) noexcept {
     processor* p = current_processor();
     if (!p) {

@@ -39,7 +39,7 @@ struct sleep_awaiter : timer_node {
         if (!sleeper) throw no_runtime("goro::sleep");
         sleeper->resume_point = me;
         sleeper->wait_reason.store("sleep", std::memory_order_relaxed);
-        fire = [](timer_node* self) noexcept { ready(static_cast<sleep_awaiter*>(self)->sleeper); };
+        fire = [](timer_node* self) noexcept { ready_local(static_cast<sleep_awaiter*>(self)->sleeper); };
         add_timer(this, "goro::sleep");
     }
     void await_resume() const noexcept {}

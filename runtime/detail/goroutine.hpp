@@ -79,6 +79,11 @@ void ready(goroutine* g) noexcept;
 /// instead of in its run-next slot (used by yield and for fairness).
 void ready_later(goroutine* g) noexcept;
 
+/// Like ready(), but pushes onto the processor's deque (stealable, LIFO for the
+/// owner) without displacing its run-next slot: for batches of wake-ups such as
+/// I/O completions and fired timers.
+void ready_local(goroutine* g) noexcept;
+
 /// Registers a new root goroutine and queues it to run. Throws goro::no_runtime
 /// outside a runtime.
 void start_goroutine(goroutine* g, const char* api_name);
