@@ -153,34 +153,59 @@ runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_or
 
 // ---------------------------------------------------------------- registry
 
-void registry_shard::insert(goroutine* g) noexcept {
-    lock.lock();
-    g->reg_home = this;
-    g->reg_prev = nullptr;
-    g->reg_next = head;
-    if (head) head->reg_prev = g;
-    head = g;
-    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    lock.unlock();
+void registry::grow(std::size_t slots) {
+    chunk c{std::make_unique<std::atomic<goroutine*>[]>(slots), slots};
+    for (std::size_t i = 0; i < slots; ++i) c.slots[i].store(nullptr, std::memory_order_relaxed);
+    // Readers index chunks[] below chunk_count only; reserve() keeps the vector
+    // from moving while it has room, and past that readers only run when the
+    // owner is parked (dumps) or stopped (shutdown).
+    chunks.push_back(std::move(c));
+    chunk& added = chunks.back();
+    for (std::size_t i = slots; i-- > 0;) free_slots.push_back(&added.slots[i]);
+    total_slots += slots;
+    // release: publishes the new chunk to readers (for_each acquires).
+    chunk_count.store(chunks.size(), std::memory_order_release);
 }
 
-void registry_shard::erase(goroutine* g) noexcept {
-    lock.lock();
-    if (g->reg_prev)
-        g->reg_prev->reg_next = g->reg_next;
-    else
-        head = g->reg_next;
-    if (g->reg_next) g->reg_next->reg_prev = g->reg_prev;
-    g->reg_prev = g->reg_next = nullptr;
+void registry::scan_free_slots() {
+    free_slots.clear();
+    for (auto& c : chunks)
+        for (std::size_t i = c.size; i-- > 0;)
+            // relaxed: only the owner (us) ever stores a non-null pointer, so a
+            // null read here can only become non-null through our own insert.
+            if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots.push_back(&c.slots[i]);
+}
+
+void registry::insert(goroutine* g) {
+    if (free_slots.empty()) {
+        if (total_slots > 0) scan_free_slots();
+        if (free_slots.size() < total_slots / 4 || free_slots.empty())
+            grow(std::max<std::size_t>(1024, total_slots / 4));
+    }
+    std::atomic<goroutine*>* slot = free_slots.back();
+    free_slots.pop_back();
+    g->reg_slot = slot;
+    g->reg_home = this;
+    // release: publishes the goroutine's fields to readers of the registry.
+    slot->store(g, std::memory_order_release);
+}
+
+void registry::erase(goroutine* g, bool owner_thread) noexcept {
+    std::atomic<goroutine*>* slot = g->reg_slot;
+    if (!slot) return;
+    registry* home = g->reg_home;
+    g->reg_slot = nullptr;
     g->reg_home = nullptr;
-    count.store(count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    lock.unlock();
+    // release: the slot may be reused by the owner, which then overwrites it;
+    // nothing about g is read through the slot after this.
+    slot->store(nullptr, std::memory_order_release);
+    if (owner_thread) home->free_slots.push_back(slot);  // vector has room: it held this slot once
 }
 
 // ---------------------------------------------------------------- processor
 
 processor::processor(runtime_state& r, unsigned i)
-    : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345) {}
+    : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), next_id(2 * (i + 1)) {}
 
 namespace {
 
@@ -359,19 +384,20 @@ bool any_deque_nonempty(runtime_state& rt) noexcept {
 
 [[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
     std::string out = "fatal error: all goroutines are asleep - deadlock!\n";
-    for (auto& p : rt.procs) {
-        p->registry.lock.lock();
-        for (goroutine* g = p->registry.head; g; g = g->reg_next) {
-            const char* reason = g->wait_reason.load(std::memory_order_relaxed);
-            out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "waiting");
-            if (g->kind == goroutine_kind::main)
-                out += "\tmain task (goro::run)\n";
-            else
-                out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(),
-                                   g->spawn_site.line(), g->spawn_site.function_name());
-        }
-        p->registry.lock.unlock();
+    auto describe = [&](goroutine* g) {
+        const char* reason = g->wait_reason.load(std::memory_order_relaxed);
+        out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "waiting");
+        if (g->kind == goroutine_kind::main)
+            out += "\tmain task (goro::run)\n";
+        else
+            out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(), g->spawn_site.line(),
+                               g->spawn_site.function_name());
+    };
+    {
+        std::lock_guard guard(rt.external_lock);
+        rt.external_goroutines.for_each(describe);
     }
+    for (auto& p : rt.procs) p->goroutines.for_each(describe);
     std::fputs(out.c_str(), stderr);
     std::fflush(stderr);
     std::_Exit(2);
@@ -635,21 +661,35 @@ void ready_later(goroutine* g) noexcept {
 
 void start_goroutine(goroutine* g, const char* api_name) {
     processor* p = current_processor();
-    runtime_state* rt = p ? &p->rt : current_runtime();
-    if (!rt) throw no_runtime(api_name);
-    g->id = rt->next_goroutine_id.fetch_add(1, std::memory_order_relaxed);
     if (p) {
-        p->registry.insert(g);
+        g->id = p->next_id;
+        p->next_id += 2 * p->rt.nprocs;
+        p->goroutines.insert(g);
+        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         push_local(*p, g);
-        wakep(*rt);
-    } else {
-        rt->procs[0]->registry.insert(g);
-        ready_external(*rt, g);
+        wakep(p->rt);
+        return;
     }
+    runtime_state* rt = current_runtime();
+    if (!rt) throw no_runtime(api_name);
+    {
+        std::lock_guard guard(rt->external_lock);
+        g->id = 2 * rt->external_next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+        rt->external_goroutines.insert(g);
+        rt->external_live.fetch_add(1, std::memory_order_relaxed);
+    }
+    ready_external(*rt, g);
 }
 
 void finish_goroutine(goroutine* g) noexcept {
-    if (registry_shard* home = g->reg_home) home->erase(g);
+    processor* p = current_processor();
+    if (p) {
+        registry::erase(g, g->reg_home == &p->goroutines);
+        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    } else if (runtime_state* rt = current_runtime()) {
+        registry::erase(g, false);
+        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+    }
 }
 
 void panic(const std::source_location& site, std::uint64_t id, std::exception_ptr error) noexcept {
@@ -725,8 +765,10 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     } unpublish_guard;
 
     // The main goroutine is registered and queued before any worker runs.
-    main_g->id = rt->next_goroutine_id.fetch_add(1, std::memory_order_relaxed);
-    rt->procs[0]->registry.insert(main_g);
+    main_g->id = 1;
+    rt->external_next_id.store(1, std::memory_order_relaxed);
+    rt->external_goroutines.insert(main_g);
+    rt->external_live.store(1, std::memory_order_relaxed);
     {
         std::lock_guard guard(rt->sched_lock);
         global_push_locked(*rt, main_g);
@@ -750,8 +792,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         if (p->thread.joinable()) p->thread.join();
 
     if (!rt->startup_failure.empty()) {
-        registry_shard& shard = rt->procs[0]->registry;
-        if (main_g->reg_home) shard.erase(main_g);
+        registry::erase(main_g, false);
         throw startup_error(rt->startup_failure);
     }
 
@@ -760,28 +801,27 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     for (auto& p : rt->procs) p->timers.clear();
     // Destroy every goroutine that never finished. A destructor may start or
     // ready other goroutines (they land in the queues, which are dropped), so
-    // loop until the registry is empty.
-    for (bool again = true; again;) {
-        again = false;
-        for (auto& p : rt->procs) {
-            for (;;) {
-                p->registry.lock.lock();
-                goroutine* g = p->registry.head;
-                p->registry.lock.unlock();
-                if (!g) break;
-                p->registry.erase(g);
-                again = true;
-                if (g == main_g) continue;  // run() destroys main's frame itself
-                if (g->kind == goroutine_kind::joinable &&
-                    g->join_state.load(std::memory_order_relaxed) != k_join_detached) {
-                    // A join_handle (or an awaiter holding one) still owns the
-                    // frame: mark it finished so that the owner's destructor,
-                    // which runs when its own frame is destroyed, frees it.
-                    g->join_state.store(k_join_done, std::memory_order_relaxed);
-                    continue;
-                }
-                g->root_frame.destroy();
+    // loop until no registry holds anything.
+    std::vector<goroutine*> victims;
+    for (;;) {
+        victims.clear();
+        auto collect = [&](goroutine* g) { victims.push_back(g); };
+        rt->external_goroutines.for_each(collect);
+        for (auto& p : rt->procs) p->goroutines.for_each(collect);
+        if (victims.empty()) break;
+        for (goroutine* g : victims) {
+            if (!g->reg_slot) continue;  // already gone (destroyed with another frame)
+            registry::erase(g, false);
+            if (g == main_g) continue;  // run() destroys main's frame itself
+            if (g->kind == goroutine_kind::joinable &&
+                g->join_state.load(std::memory_order_relaxed) != k_join_detached) {
+                // A join_handle (or an awaiter holding one) still owns the
+                // frame: mark it finished so that the owner's destructor,
+                // which runs when its own frame is destroyed, frees it.
+                g->join_state.store(k_join_done, std::memory_order_relaxed);
+                continue;
             }
+            g->root_frame.destroy();
         }
     }
     for (auto& p : rt->procs) p->ring.reset();
@@ -800,8 +840,8 @@ unsigned procs() {
 std::size_t num_goroutines() {
     detail::runtime_state* rt = detail::current_runtime();
     if (!rt) throw no_runtime("goro::num_goroutines");
-    std::int64_t n = 0;
-    for (auto& p : rt->procs) n += p->registry.count.load(std::memory_order_relaxed);
+    std::int64_t n = rt->external_live.load(std::memory_order_relaxed);
+    for (auto& p : rt->procs) n += p->live_delta.load(std::memory_order_relaxed);
     return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 

@@ -17,7 +17,7 @@
 
 namespace goro::detail {
 
-struct registry_shard;
+struct registry;
 
 enum class goroutine_kind : std::uint8_t {
     nested,    // an awaited task: not a goroutine of its own; the fields below are unused
@@ -39,11 +39,11 @@ struct goroutine {
     // at most one such queue at a time; the queue's owner guards the field.
     goroutine* queue_next = nullptr;
 
-    // Registry of live goroutines (for num_goroutines, shutdown and dumps).
-    // Guarded by reg_home's lock.
-    goroutine* reg_prev = nullptr;
-    goroutine* reg_next = nullptr;
-    registry_shard* reg_home = nullptr;
+    // This goroutine's slot in the registry of live goroutines (for shutdown
+    // and dumps), and the registry holding it. Written when the goroutine is
+    // started and when it finishes (see scheduler_state.hpp, registry).
+    std::atomic<goroutine*>* reg_slot = nullptr;
+    registry* reg_home = nullptr;
 
     // What the goroutine is blocked on, for deadlock reports and dumps: a
     // static string, written by the goroutine before parking, read racily by

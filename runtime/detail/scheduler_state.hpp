@@ -37,15 +37,53 @@ private:
     std::atomic<bool> m_locked{false};
 };
 
-/// One shard of the registry of live goroutines (one per processor, so that
-/// goroutines started on different processors do not contend).
-struct registry_shard {
-    spinlock lock;
-    goroutine* head = nullptr;                // guarded by lock
-    std::atomic<std::int64_t> count{0};       // written under lock, read racily (relaxed)
+/// The live goroutines started on one processor, for shutdown (destroy what
+/// never finished) and for dumps. Designed so that starting and finishing a
+/// goroutine costs no atomic read-modify-write:
+///
+///  - slots live in chunks that never move; a goroutine's record points at its
+///    slot (reg_slot). Only the owner processor writes a goroutine pointer into
+///    a slot (insert); anyone clears it (erase: a release store of nullptr), so
+///    a slot read as nullptr by the owner is certainly free.
+///  - the owner keeps a list of free slots. Slots it clears itself go straight
+///    back on it; slots cleared by other processors are found by a scan when
+///    the list runs dry. A scan costs O(slots) and is followed by at least
+///    slots/4 cheap inserts (if less than a quarter was free, the registry
+///    grows by a quarter instead), so inserts are O(1) amortized.
+///  - readers (shutdown, dumps) walk the chunks with acquire loads.
+///
+/// The registry of a thread that is not a processor (external) is the same
+/// structure with its owner role taken under a mutex.
+struct registry {
+    struct chunk {
+        std::unique_ptr<std::atomic<goroutine*>[]> slots;
+        std::size_t size;
+    };
+    std::vector<chunk> chunks;                       // owner writes; appended only
+    std::atomic<std::size_t> chunk_count{0};          // published count for readers
+    std::vector<std::atomic<goroutine*>*> free_slots; // owner only
+    std::size_t total_slots = 0;                      // owner only
 
-    void insert(goroutine* g) noexcept;
-    void erase(goroutine* g) noexcept;
+    registry() { chunks.reserve(64); }
+
+    /// Owner only.
+    void insert(goroutine* g);
+    /// Any thread. `owner_thread` tells whether the caller owns this registry.
+    static void erase(goroutine* g, bool owner_thread) noexcept;
+    /// Any thread; a racy snapshot (exact when nothing runs).
+    template <typename F>
+    void for_each(F&& fn) const {
+        const std::size_t n = chunk_count.load(std::memory_order_acquire);
+        for (std::size_t c = 0; c < n; ++c)
+            for (std::size_t i = 0; i < chunks[c].size; ++i)
+                // acquire: pairs with the release store in insert(), making the
+                // goroutine's fields visible to the reader.
+                if (goroutine* g = chunks[c].slots[i].load(std::memory_order_acquire)) fn(g);
+    }
+
+private:
+    void grow(std::size_t slots);
+    void scan_free_slots();
 };
 
 struct processor {
@@ -66,7 +104,11 @@ struct processor {
     std::uint64_t rng;              // xorshift state for victim selection
 
     timer_heap timers;              // own lock; fired by this processor
-    registry_shard registry;
+    registry goroutines;            // started here and not finished
+    // Goroutines started here minus goroutines finished here (owner writes
+    // with load+store; num_goroutines() sums every processor's, racily).
+    std::atomic<std::int64_t> live_delta{0};
+    std::uint64_t next_id;          // ids handed out here: index+1, +nprocs, ...
     std::unique_ptr<poller> ring;   // created on the owner thread (single issuer)
 
     // ---- guarded by runtime_state::sched_lock ----
@@ -109,7 +151,13 @@ struct runtime_state {
     std::atomic<unsigned> nspinning{0};
 
     std::atomic<bool> stopping{false};
-    std::atomic<std::uint64_t> next_goroutine_id{1};
+
+    // Goroutines started by threads that are not processors (the main
+    // goroutine, go() from a blocking-pool thread); guarded by external_lock.
+    std::mutex external_lock;
+    registry external_goroutines;
+    std::atomic<std::int64_t> external_live{0};
+    std::atomic<std::uint64_t> external_next_id{0};
 
     // Jobs handed to the blocking pool whose waiter has not yet been queued
     // back (a pending source of work: suppresses the deadlock report).
