@@ -43,7 +43,8 @@ struct task_promise_base : goroutine {
             task_promise_base& p = self.promise();
             switch (p.kind) {
                 case goroutine_kind::nested:
-                    return p.continuation;
+                    // No continuation: the task was resumed by hand, not awaited.
+                    return p.continuation ? p.continuation : std::noop_coroutine();
                 case goroutine_kind::detached: {
                     std::exception_ptr error = std::move(p.exception);
                     const std::source_location site = p.spawn_site;

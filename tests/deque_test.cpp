@@ -1,0 +1,142 @@
+// work_deque: the bounded Chase–Lev deque under concurrent thieves.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "../runtime/detail/work_deque.hpp"
+
+namespace {
+
+struct item {
+    int id;
+};
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int k_scale = 10;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr int k_scale = 10;
+#else
+constexpr int k_scale = 1;
+#endif
+#else
+constexpr int k_scale = 1;
+#endif
+
+}  // namespace
+
+TEST_CASE("deque: owner push/pop is LIFO, steal is FIFO", "[sched][deque]") {
+    goro::detail::work_deque<item, 8> dq;
+    item items[8];
+    for (int i = 0; i < 8; ++i) {
+        items[i].id = i;
+        REQUIRE(dq.push(&items[i]));
+    }
+    item extra{99};
+    REQUIRE_FALSE(dq.push(&extra));  // full
+    item* stolen = nullptr;
+    REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);
+    REQUIRE(stolen->id == 0);
+    REQUIRE(dq.pop()->id == 7);
+    REQUIRE(dq.pop()->id == 6);
+    REQUIRE(dq.size_hint() == 5);
+    while (dq.pop()) {}
+    REQUIRE(dq.pop() == nullptr);
+    REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::empty);
+}
+
+// Every item pushed is taken exactly once, by the owner or by one of the
+// thieves, across millions of operations and wrap-arounds of a small buffer.
+TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[sched][deque][stress]") {
+    constexpr int k_items = 2'000'000 / k_scale;
+    constexpr int k_thieves = 3;
+    goro::detail::work_deque<item, 64> dq;  // small capacity: many wrap-arounds
+    std::vector<item> items(k_items);
+    std::vector<std::atomic<int>> taken(k_items);
+    for (int i = 0; i < k_items; ++i) items[i].id = i;
+    std::atomic<bool> done{false};
+    std::atomic<long> stolen_count{0};
+
+    std::vector<std::thread> thieves;
+    for (int t = 0; t < k_thieves; ++t) {
+        thieves.emplace_back([&] {
+            long mine = 0;
+            while (!done.load(std::memory_order_acquire)) {
+                item* it = nullptr;
+                if (dq.steal(it) == decltype(dq)::steal_result::success) {
+                    taken[it->id].fetch_add(1, std::memory_order_relaxed);
+                    ++mine;
+                }
+            }
+            stolen_count.fetch_add(mine);
+        });
+    }
+
+    long popped = 0;
+    int next = 0;
+    unsigned rng = 12345;
+    while (next < k_items) {
+        rng = rng * 1103515245 + 12345;
+        const int burst = 1 + (rng >> 16) % 48;
+        for (int k = 0; k < burst && next < k_items; ++k) {
+            if (!dq.push(&items[next])) break;
+            ++next;
+        }
+        const int pops = (rng >> 8) % 40;
+        for (int k = 0; k < pops; ++k) {
+            item* it = dq.pop();
+            if (!it) break;
+            taken[it->id].fetch_add(1, std::memory_order_relaxed);
+            ++popped;
+        }
+    }
+    while (item* it = dq.pop()) {
+        taken[it->id].fetch_add(1, std::memory_order_relaxed);
+        ++popped;
+    }
+    done.store(true, std::memory_order_release);
+    for (auto& t : thieves) t.join();
+
+    long lost = 0, duplicated = 0;
+    for (auto& n : taken) {
+        if (n.load() == 0) ++lost;
+        if (n.load() > 1) ++duplicated;
+    }
+    INFO("popped " << popped << ", stolen " << stolen_count.load());
+    REQUIRE(lost == 0);
+    REQUIRE(duplicated == 0);
+    REQUIRE(popped + stolen_count.load() == k_items);
+    REQUIRE(stolen_count.load() > 0);  // the thieves did take part
+}
+
+// The last-item race: owner pop and thief steal on a one-element deque.
+TEST_CASE("deque stress: last item goes to exactly one of owner and thief", "[sched][deque][stress]") {
+    constexpr int k_rounds = 200'000 / k_scale;
+    goro::detail::work_deque<item, 4> dq;
+    item it{0};
+    std::atomic<int> phase{0};  // owner publishes round r as 2r+1
+    std::atomic<int> thief_got{0};
+    std::thread thief([&] {
+        for (int r = 0; r < k_rounds; ++r) {
+            while (phase.load(std::memory_order_acquire) != 2 * r + 1) {}
+            item* x = nullptr;
+            thief_got.store(dq.steal(x) == decltype(dq)::steal_result::success ? 1 : 0, std::memory_order_relaxed);
+            phase.store(2 * r + 2, std::memory_order_release);
+        }
+    });
+    int both = 0, neither = 0;
+    for (int r = 0; r < k_rounds; ++r) {
+        REQUIRE(dq.push(&it));
+        phase.store(2 * r + 1, std::memory_order_release);
+        const bool owner_got = dq.pop() != nullptr;
+        while (phase.load(std::memory_order_acquire) != 2 * r + 2) {}
+        const bool thief = thief_got.load(std::memory_order_relaxed) == 1;
+        if (owner_got && thief) ++both;
+        if (!owner_got && !thief) ++neither;
+    }
+    thief.join();
+    REQUIRE(both == 0);
+    REQUIRE(neither == 0);
+}

@@ -1,0 +1,270 @@
+// The scheduler: spawn storms, parallelism, yields, parking, counts, shutdown.
+#include <catch2/catch.hpp>
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <goro/goro.hpp>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::stress_divisor;
+using goro_test::watchdog;
+
+namespace {
+
+goro::task<> mark(std::vector<std::atomic<std::uint8_t>>& seen, int i) {
+    seen[i].fetch_add(1, std::memory_order_relaxed);
+    co_return;
+}
+
+}  // namespace
+
+// go-semantics item 67: work stealing never loses or duplicates a task.
+TEST_CASE("item 67: a spawn storm from one producer runs every task exactly once", "[sched][stress]") {
+    const int n = 1'000'000 / stress_divisor;
+    for (unsigned procs : {1u, 2u, 4u, 8u}) {
+        watchdog dog("spawn storm", 120s);
+        std::vector<std::atomic<std::uint8_t>> seen(n);
+        auto main_task = [&]() -> goro::task<int> {
+            goro::group g;
+            for (int i = 0; i < n; ++i) g.go(mark(seen, i));
+            co_await g.wait();
+            co_return 0;
+        };
+        goro::run(main_task(), {.procs = procs});
+        int missing = 0, duplicated = 0;
+        for (auto& s : seen) {
+            missing += s.load() == 0;
+            duplicated += s.load() > 1;
+        }
+        INFO("procs = " << procs);
+        REQUIRE(missing == 0);
+        REQUIRE(duplicated == 0);
+    }
+}
+
+// go-semantics item 65: with P processors, P runnable tasks run at the same time.
+TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "[sched]") {
+    for (unsigned procs : {2u, 4u}) {
+        watchdog dog("lockstep parallelism", 60s);
+        std::atomic<int> x{0};
+        std::set<std::thread::id> threads;
+        std::mutex threads_lock;
+        auto spinner = [&](int p) -> goro::task<> {
+            {
+                std::lock_guard guard(threads_lock);
+                threads.insert(std::this_thread::get_id());
+            }
+            // Each task advances x only on its own turn: this deadlocks unless
+            // all `procs` tasks are running simultaneously.
+            for (int i = 0; i < 1000; ++i) {
+                while (x.load(std::memory_order_acquire) != static_cast<int>(procs) * i + p) {}
+                x.fetch_add(1, std::memory_order_acq_rel);
+            }
+            co_return;
+        };
+        auto main_task = [&]() -> goro::task<int> {
+            std::vector<goro::join_handle<void>> hs;
+            for (unsigned p = 1; p < procs; ++p) hs.push_back(goro::spawn(spinner(static_cast<int>(p))));
+            co_await spinner(0);
+            for (auto& h : hs) co_await std::move(h);
+            co_return 0;
+        };
+        goro::run(main_task(), {.procs = procs});
+        REQUIRE(x.load() == static_cast<int>(procs) * 1000);
+        REQUIRE(threads.size() == procs);
+    }
+}
+
+// go-semantics item 63: yield lets the other tasks run; on one processor two
+// yielding tasks interleave.
+TEST_CASE("item 63: yields interleave two tasks on one processor", "[sched]") {
+    std::string trace;
+    auto printer = [&](char base) -> goro::task<> {
+        for (int i = 0; i < 5; ++i) {
+            trace += static_cast<char>(base + i);
+            co_await goro::yield();
+        }
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        auto a = goro::spawn(printer('a'));
+        auto b = goro::spawn(printer('A'));
+        co_await std::move(a);
+        co_await std::move(b);
+        co_return 0;
+    };
+    goro::run(main_task(), {.procs = 1});
+    // Both started before either finished, and they alternate.
+    REQUIRE(trace.size() == 10);
+    for (std::size_t i = 1; i < trace.size(); ++i) {
+        INFO("trace = " << trace);
+        REQUIRE(std::islower(static_cast<unsigned char>(trace[i])) !=
+                std::islower(static_cast<unsigned char>(trace[i - 1])));
+    }
+}
+
+TEST_CASE("item 63: a spinner calling yield does not stop a sleeper on one processor", "[sched][timer]") {
+    watchdog dog("yield spinner vs sleeper", 30s);
+    std::atomic<bool> stop{false};
+    auto spinner = [&]() -> goro::task<> {
+        while (!stop.load()) co_await goro::yield();
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        goro::go(spinner());
+        co_await goro::sleep(10ms);  // must fire although the spinner never blocks
+        stop = true;
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+}
+
+// go-semantics item 68: stackless tasks are not pre-empted; a spinner that
+// never suspends keeps its processor, and the others run once it suspends.
+TEST_CASE("item 68: a task that never suspends starves others on one processor until it yields", "[sched]") {
+    std::atomic<bool> other_ran{false};
+    bool saw_other_while_spinning = false;
+    auto other = [&]() -> goro::task<> {
+        other_ran = true;
+        co_return;
+    };
+    auto spinner = [&]() -> goro::task<> {
+        const auto until = std::chrono::steady_clock::now() + 20ms;
+        while (std::chrono::steady_clock::now() < until)
+            if (other_ran.load()) saw_other_while_spinning = true;
+        co_return;
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        auto o = goro::spawn(other());
+        auto s = goro::spawn(spinner());  // newest: runs first (LIFO)
+        co_await std::move(s);
+        co_await std::move(o);
+        co_return 0;
+    };
+    goro::run(main_task(), {.procs = 1});
+    REQUIRE_FALSE(saw_other_while_spinning);
+    REQUIRE(other_ran.load());
+}
+
+// A lost wake-up makes these hang (and the watchdog abort). Processors park
+// and are woken by spawns, by other processors and by blocking-pool threads.
+TEST_CASE("park/wake stress: no lost wake-ups", "[sched][stress]") {
+    const int rounds = 20'000 / stress_divisor;
+    for (unsigned procs : {2u, 4u}) {
+        watchdog dog("park/wake stress", 120s);
+        auto tiny = [](int i) -> goro::task<int> {
+            if (i % 3 == 0) co_await goro::yield();
+            co_return i;
+        };
+        auto main_task = [&]() -> goro::task<long> {
+            long sum = 0;
+            for (int i = 0; i < rounds; ++i) {
+                // Other processors are parked most of the time: each spawn may
+                // have to wake one, and the join parks main.
+                sum += co_await goro::spawn(tiny(i));
+                if (i % 64 == 0) sum += co_await goro::blocking([i] { return i % 2; });
+                if (i % 1000 == 0) co_await goro::sleep(50us);
+            }
+            co_return sum;
+        };
+        long expected = 0;
+        for (int i = 0; i < rounds; ++i) expected += i + (i % 64 == 0 ? i % 2 : 0);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+    }
+}
+
+TEST_CASE("park/wake stress: fan-out of sleepers across processors", "[sched][stress]") {
+    watchdog dog("sleeper fan-out", 120s);
+    const int n = 20'000 / stress_divisor;
+    auto sleeper = [](int i) -> goro::task<int> {
+        co_await goro::sleep(std::chrono::microseconds(i % 100));
+        co_return 1;
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        std::vector<goro::join_handle<int>> hs;
+        for (int i = 0; i < n; ++i) hs.push_back(goro::spawn(sleeper(i)));
+        int total = 0;
+        for (auto& h : hs) total += co_await std::move(h);
+        co_return total;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 4}) == n);
+}
+
+// go-semantics item 66: NumGoroutine counts live tasks, main included.
+TEST_CASE("item 66: num_goroutines counts main and live tasks only", "[sched]") {
+    auto main_task = []() -> goro::task<int> {
+        REQUIRE(goro::num_goroutines() == 1);
+        goro::group g;
+        for (int i = 0; i < 1000; ++i) g.go([]() -> goro::task<> { co_await goro::sleep(20ms); }());
+        REQUIRE(goro::num_goroutines() == 1001);
+        co_await g.wait();
+        // The group's children have finished once wait returns.
+        REQUIRE(goro::num_goroutines() == 1);
+        co_return 0;
+    };
+    goro::run(main_task(), {.procs = 2});
+}
+
+TEST_CASE("procs: options, GORO_MAXPROCS, and the default", "[sched]") {
+    auto report = []() -> goro::task<unsigned> { co_return goro::procs(); };
+    REQUIRE(goro::run(report(), {.procs = 3}) == 3);
+    ::setenv("GORO_MAXPROCS", "5", 1);
+    REQUIRE(goro::run(report()) == 5);
+    ::setenv("GORO_MAXPROCS", "zero", 1);
+    REQUIRE_THROWS_AS(goro::run(report()), goro::bad_configuration);
+    ::unsetenv("GORO_MAXPROCS");
+    REQUIRE(goro::run(report()) == goro::usable_cpus());
+    REQUIRE(goro::usable_cpus() >= 1);
+}
+
+namespace {
+struct lifetime_counter {
+    std::atomic<int>* destroyed;
+    explicit lifetime_counter(std::atomic<int>* d) : destroyed(d) {}
+    lifetime_counter(const lifetime_counter&) = delete;
+    ~lifetime_counter() { destroyed->fetch_add(1); }
+};
+}  // namespace
+
+TEST_CASE("shutdown destroys suspended tasks and runs their destructors", "[sched]") {
+    std::atomic<int> destroyed{0};
+    std::atomic<int> started{0};
+    auto sleeper = [&]() -> goro::task<> {
+        lifetime_counter c(&destroyed);
+        started.fetch_add(1);
+        co_await goro::sleep(1h);
+    };
+    auto joiner = [&](goro::join_handle<void> h) -> goro::task<> {
+        lifetime_counter c(&destroyed);
+        started.fetch_add(1);
+        co_await std::move(h);  // waits on a task that sleeps for an hour
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        for (int i = 0; i < 100; ++i) goro::go(sleeper());
+        for (int i = 0; i < 10; ++i) goro::go(joiner(goro::spawn(sleeper())));
+        auto kept = goro::spawn(sleeper());  // handle still owned by main at exit
+        while (started.load() < 120) co_await goro::sleep(1ms);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+    REQUIRE(destroyed.load() == 121);
+}
+
+TEST_CASE("run can be called again after it returns, and not while running", "[sched]") {
+    auto nested = []() -> goro::task<int> {
+        try {
+            goro::run([]() -> goro::task<int> { co_return 1; }(), {.procs = 1});
+        } catch (const goro::runtime_error&) {
+            co_return 1;
+        }
+        co_return 0;
+    };
+    for (int i = 0; i < 3; ++i) REQUIRE(goro::run(nested(), {.procs = 2}) == 1);
+}
