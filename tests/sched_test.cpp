@@ -53,8 +53,9 @@ TEST_CASE("item 67: a spawn storm from one producer runs every task exactly once
 
 // go-semantics item 65: with P processors, P runnable tasks run at the same time.
 TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "[sched]") {
+    constexpr int k_steps = 300;
     for (unsigned procs : {2u, 4u}) {
-        watchdog dog("lockstep parallelism", 60s);
+        watchdog dog("lockstep parallelism", 120s);
         std::atomic<int> x{0};
         std::set<std::thread::id> threads;
         std::mutex threads_lock;
@@ -65,8 +66,9 @@ TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "
             }
             // Each task advances x only on its own turn: this deadlocks unless
             // all `procs` tasks are running simultaneously.
-            for (int i = 0; i < 1000; ++i) {
-                while (x.load(std::memory_order_acquire) != static_cast<int>(procs) * i + p) {}
+            // (The OS-level yield lets 4 worker threads share a 2-core machine.)
+            for (int i = 0; i < k_steps; ++i) {
+                while (x.load(std::memory_order_acquire) != static_cast<int>(procs) * i + p) std::this_thread::yield();
                 x.fetch_add(1, std::memory_order_acq_rel);
             }
             co_return;
@@ -79,7 +81,7 @@ TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "
             co_return 0;
         };
         goro::run(main_task(), {.procs = procs});
-        REQUIRE(x.load() == static_cast<int>(procs) * 1000);
+        REQUIRE(x.load() == static_cast<int>(procs) * k_steps);
         REQUIRE(threads.size() == procs);
     }
 }
@@ -199,11 +201,19 @@ TEST_CASE("park/wake stress: fan-out of sleepers across processors", "[sched][st
 
 // go-semantics item 66: NumGoroutine counts live tasks, main included.
 TEST_CASE("item 66: num_goroutines counts main and live tasks only", "[sched]") {
+    static std::atomic<bool> release{false};
+    release = false;
     auto main_task = []() -> goro::task<int> {
         REQUIRE(goro::num_goroutines() == 1);
         goro::group g;
-        for (int i = 0; i < 1000; ++i) g.go([]() -> goro::task<> { co_await goro::sleep(20ms); }());
+        for (int i = 0; i < 1000; ++i)
+            g.go([]() -> goro::task<> {
+                while (!release.load()) co_await goro::sleep(1ms);
+            }());
         REQUIRE(goro::num_goroutines() == 1001);
+        co_await goro::sleep(5ms);  // let them run on every processor
+        REQUIRE(goro::num_goroutines() == 1001);
+        release = true;
         co_await g.wait();
         // The group's children have finished once wait returns.
         REQUIRE(goro::num_goroutines() == 1);

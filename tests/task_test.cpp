@@ -61,9 +61,10 @@ TEST_CASE("exceptions propagate through nested awaits", "[task]") {
 }
 
 TEST_CASE("an await chain one million deep does not overflow the stack", "[task]") {
-    // Symmetric transfer keeps the native stack flat; sanitizer builds (whose
-    // frames are far bigger) use a 100,000-deep chain.
-    const int depth = 1'000'000 / goro_test::stress_divisor;
+    // Symmetric transfer keeps the native stack flat in optimized builds. The
+    // sanitizers' function entry/exit hooks turn the transfer's tail call into
+    // a real call, so sanitizer builds check a 10,000-deep chain only.
+    const int depth = goro_test::stress_divisor == 1 ? 1'000'000 : 10'000;
     REQUIRE(goro::run(chain(depth), {.procs = 1}) == depth);
 }
 
