@@ -22,8 +22,9 @@
 // ## Finding work (find_runnable), in order
 //
 //   1. expired timers of this processor fire (they ready goroutines locally);
-//   2. every 61st tick: the global queue, then the top (oldest end) of the own
-//      deque — so neither the global queue nor old local work can starve;
+//   2. every 61st tick: the ring's completions, then the global queue, and
+//      every 976th tick the top (oldest end) of the own deque — so neither
+//      I/O, nor the global queue, nor old local work can starve;
 //   3. runnext (capped), then the own deque;
 //   4. the global queue;
 //   5. completions on this processor's io_uring (submitting pending SQEs);
@@ -122,6 +123,7 @@ namespace {
 
 constexpr unsigned k_runnext_cap = 32;
 constexpr unsigned k_fairness_interval = 61;
+constexpr unsigned k_oldest_interval = 61 * 16;
 constexpr unsigned k_steal_rounds = 4;
 
 // The one running runtime (one at a time per process).
@@ -428,11 +430,18 @@ goroutine* find_runnable(processor& p) {
 
         ++p.tick;
         if (p.tick % k_fairness_interval == 0) {
-            if (goroutine* g = global_take(p, 1)) return g;
-            goroutine* oldest = nullptr;
-            if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
-            // Also give the ring its turn, even when local work never runs out.
+            // Give the ring its turn even when local work never runs out (its
+            // completions go to the deque), then the global queue.
             if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) p.ring->submit_and_reap();
+            if (goroutine* g = global_take(p, 1)) return g;
+            // Rarely, the oldest local goroutine: the owner's LIFO end alone
+            // could postpone it forever. Rarely, because in fork-join code the
+            // oldest item is the root of a big unexplored subtree and running
+            // it early only widens the frontier (memory, deque overflow).
+            if (p.tick % k_oldest_interval == 0) {
+                goroutine* oldest = nullptr;
+                if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
+            }
         }
 
         if (p.runnext) {
@@ -577,6 +586,66 @@ unsigned env_procs() {
         throw bad_configuration(fmt::format("goro: GORO_MAXPROCS={:?} is not a positive integer", s));
     return static_cast<unsigned>(v);
 }
+
+// GORO_DEBUG=schedtrace=N: every N ms, one line on stderr with the state of
+// the scheduler (Go's GODEBUG=schedtrace). Racy reads: diagnostic only.
+unsigned schedtrace_interval_ms() {
+    const char* env = std::getenv("GORO_DEBUG");
+    if (!env) return 0;
+    const char* key = std::strstr(env, "schedtrace=");
+    if (!key) return 0;
+    const long v = std::strtol(key + std::strlen("schedtrace="), nullptr, 10);
+    return v > 0 ? static_cast<unsigned>(v) : 0;
+}
+
+class schedtrace_monitor {
+public:
+    schedtrace_monitor(runtime_state& rt, unsigned interval_ms) : m_rt(rt), m_interval(interval_ms) {
+        if (m_interval == 0) return;
+        m_start = std::chrono::steady_clock::now();
+        m_thread = std::thread([this] { loop(); });
+    }
+    ~schedtrace_monitor() {
+        if (!m_thread.joinable()) return;
+        {
+            std::lock_guard guard(m_lock);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    void loop() {
+        std::unique_lock guard(m_lock);
+        while (!m_cv.wait_for(guard, std::chrono::milliseconds(m_interval), [this] { return m_stop; })) {
+            std::string queues;
+            std::int64_t live = m_rt.external_live.load(std::memory_order_relaxed);
+            for (auto& p : m_rt.procs) {
+                queues += fmt::format("{}{}", queues.empty() ? "" : " ", p->deque.size_hint());
+                live += p->live_delta.load(std::memory_order_relaxed);
+            }
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                  m_start).count();
+            std::fputs(fmt::format("SCHED {}ms: procs={} idleprocs={} spinning={} globrunq={} goroutines={} "
+                                   "blocking={} runqueues=[{}]\n",
+                                   ms, m_rt.nprocs, m_rt.npidle.load(std::memory_order_relaxed),
+                                   m_rt.nspinning.load(std::memory_order_relaxed),
+                                   m_rt.global_size.load(std::memory_order_relaxed), live,
+                                   m_rt.blocking_in_flight.load(std::memory_order_relaxed), queues)
+                           .c_str(),
+                       stderr);
+        }
+    }
+
+    runtime_state& m_rt;
+    unsigned m_interval;
+    std::chrono::steady_clock::time_point m_start;
+    std::mutex m_lock;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;
+};
 
 }  // namespace
 
@@ -787,7 +856,10 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             break;
         }
     }
-    worker_main(*rt->procs[0]);
+    {
+        schedtrace_monitor trace(*rt, schedtrace_interval_ms());
+        worker_main(*rt->procs[0]);
+    }
     for (auto& p : rt->procs)
         if (p->thread.joinable()) p->thread.join();
 
