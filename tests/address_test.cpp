@@ -334,6 +334,22 @@ TEST_CASE("goro.net error codes read like Go's", "[net][address]") {
     CHECK(std::error_code(errc::closed) != std::errc::timed_out);
 }
 
+namespace {
+
+// Like goro::context_errc: 1 maps to timed_out, 2 to operation_canceled.
+const std::error_category& timeout_like_category() {
+    static const struct : std::error_category {
+        const char* name() const noexcept override { return "test.timeout_like"; }
+        std::string message(int) const override { return "test"; }
+        std::error_condition default_error_condition(int code) const noexcept override {
+            return code == 1 ? std::errc::timed_out : std::errc::operation_canceled;
+        }
+    } instance;
+    return instance;
+}
+
+}  // namespace
+
 TEST_CASE("is_timeout and is_closed", "[net][address]") {
     using goro::net::is_closed;
     using goro::net::is_timeout;
@@ -346,6 +362,9 @@ TEST_CASE("is_timeout and is_closed", "[net][address]") {
     CHECK_FALSE(is_timeout(std::error_code(ECONNRESET, std::system_category())));
     CHECK_FALSE(is_timeout(std::error_code()));
     CHECK_FALSE(is_timeout(std::error_code(ETIMEDOUT, goro::net::net_category())));
+    CHECK(is_timeout(std::error_code(1, timeout_like_category())));
+    CHECK_FALSE(is_timeout(std::error_code(2, timeout_like_category())));
+    CHECK_FALSE(is_closed(std::error_code(2, timeout_like_category())));  // canceled is not closed
 
     CHECK(is_closed(errc::closed));
     CHECK(is_closed(std::error_code(ECANCELED, std::system_category())));

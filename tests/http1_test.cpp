@@ -4,6 +4,8 @@
 // whole-buffer parse does.
 #include <catch2/catch.hpp>
 
+#include <ctime>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -266,6 +268,30 @@ TEST_CASE("field values lose surrounding whitespace but keep inner tabs and obs-
     CHECK(req.header("E") == "caf\xc3\xa9"sv);
 }
 
+TEST_CASE("a bad byte is found at any position of a long field value", "[http]") {
+    // The value check runs eight bytes at a time; try every offset in and
+    // around a word, and the bytes next to the class boundaries.
+    request req;
+    std::size_t used = 0;
+    for (std::size_t at = 0; at < 24; ++at) {
+        for (int bad : {0x00, 0x01, 0x08, 0x0a, 0x0b, 0x0d, 0x1f, 0x7f}) {
+            std::string value(24, 'v');
+            value[at] = static_cast<char>(bad);
+            const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX: y" + value + "z\r\n\r\n";
+            INFO("byte " << bad << " at " << at);
+            CHECK(goro::http::parse_request(head, req, used) == parse_status::bad_request);
+        }
+        for (int good : {0x09, 0x20, 0x21, 0x7e, 0x80, 0xa0, 0xff}) {
+            std::string value(24, 'v');
+            value[at] = static_cast<char>(good);
+            const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX: y" + value + "z\r\n\r\n";
+            INFO("byte " << good << " at " << at);
+            REQUIRE(goro::http::parse_request(head, req, used) == parse_status::complete);
+            CHECK(req.header("x") == "y" + value + "z");
+        }
+    }
+}
+
 TEST_CASE("Content-Length must be plain digits, fit, and agree with itself", "[http]") {
     check_cases({
         {simple_get("Content-Length: abc\r\n"), parse_status::bad_request},
@@ -458,6 +484,16 @@ TEST_CASE("format_date writes an IMF-fixdate", "[http]") {
     CHECK(std::string_view(buf, sizeof buf) == "Tue, 29 Feb 2000 00:00:00 GMT");
     REQUIRE(goro::http::format_date(buf, sizeof buf, 4102444799) == goro::http::k_date_size);
     CHECK(std::string_view(buf, sizeof buf) == "Thu, 31 Dec 2099 23:59:59 GMT");
+    REQUIRE(goro::http::format_date(buf, sizeof buf, 253402300799) == goro::http::k_date_size);
+    CHECK(std::string_view(buf, sizeof buf) == "Fri, 31 Dec 9999 23:59:59 GMT");
+    REQUIRE(goro::http::format_date(buf, sizeof buf, -62167219200) == goro::http::k_date_size);
+    CHECK(std::string_view(buf, sizeof buf) == "Sat, 01 Jan 0000 00:00:00 GMT");
+    REQUIRE(goro::http::format_date(buf, sizeof buf, -1) == goro::http::k_date_size);
+    CHECK(std::string_view(buf, sizeof buf) == "Wed, 31 Dec 1969 23:59:59 GMT");
+    CHECK(goro::http::format_date(buf, sizeof buf, 253402300800) == 0);
+    CHECK(goro::http::format_date(buf, sizeof buf, -62167219201) == 0);
+    CHECK(goro::http::format_date(buf, sizeof buf, std::numeric_limits<std::time_t>::max()) == 0);
+    CHECK(goro::http::format_date(buf, sizeof buf, std::numeric_limits<std::time_t>::min()) == 0);
     CHECK(goro::http::format_date(buf, sizeof buf - 1, 0) == 0);
 }
 

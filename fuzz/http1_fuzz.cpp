@@ -1,0 +1,186 @@
+// libFuzzer target for goro::http::parse_request (io/http1.hpp).
+//
+// Parses arbitrary bytes as a request head and checks the parser's promises:
+//   * `consumed` is 0 unless complete; when complete it is > 0, at most the
+//     buffer and k_max_head_size, and the head ends in CR LF CR LF;
+//   * every view in the request lies inside the consumed bytes; names are
+//     tokens, values have no CR, LF or surrounding whitespace;
+//   * incremental == whole: for inputs up to k_prefix_limit bytes, every
+//     prefix is `incomplete` until the first final verdict, and that verdict
+//     and every longer prefix's equal the whole-buffer result, field by
+//     field. Each prefix is copied into its own exactly-sized allocation, so
+//     AddressSanitizer catches a read past the end of a prefix too;
+//   * pipelining: the bytes after a complete head parse again, same rules.
+// The response writers get the parsed strings as input as well.
+//
+// Build and run (the fuzzer runtime is Debian's libclang-rt-19-dev):
+//   clang++-19 -g -O1 -fsanitize=fuzzer,address,undefined -std=c++20 -I. \
+//       fuzz/http1_fuzz.cpp io/http1.cpp -o /tmp/http1_fuzz
+//   /tmp/http1_fuzz -max_total_time=60 -dict=fuzz/http1.dict -max_len=9000 \
+//       /tmp/http1_corpus fuzz/corpus
+// (new inputs go to the first directory; keep fuzz/corpus for small seeds).
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "io/http1.hpp"
+
+namespace {
+
+using goro::http::parse_status;
+using goro::http::request;
+
+constexpr std::size_t k_prefix_limit = 600;
+
+[[noreturn]] void broken(const char* what, int line) {
+    std::fprintf(stderr, "http1_fuzz: invariant broken at line %d: %s\n", line, what);
+    std::abort();
+}
+
+#define FUZZ_CHECK(cond)                        \
+    do {                                        \
+        if (!(cond)) broken(#cond, __LINE__);   \
+    } while (0)
+
+bool inside(std::string_view part, std::string_view whole) {
+    return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+}
+
+bool is_tchar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// Offsets of the request's views, to compare parses of different copies.
+struct shape {
+    parse_status status;
+    std::size_t consumed;
+    std::size_t method_at, method_len, target_at, target_len;
+    int version_minor;
+    bool keep_alive, chunked;
+    std::size_t content_length, header_count;
+
+    bool operator==(const shape&) const = default;
+};
+
+shape shape_of(parse_status s, std::size_t consumed, const request& r, const char* base) {
+    shape out{};
+    out.status = s;
+    out.consumed = consumed;
+    if (s == parse_status::complete) {
+        out.method_at = static_cast<std::size_t>(r.method.data() - base);
+        out.method_len = r.method.size();
+        out.target_at = static_cast<std::size_t>(r.target.data() - base);
+        out.target_len = r.target.size();
+        out.version_minor = r.version_minor;
+        out.keep_alive = r.keep_alive;
+        out.chunked = r.chunked;
+        out.content_length = r.content_length;
+        out.header_count = r.header_count;
+    }
+    return out;
+}
+
+void check_result(std::string_view buf, parse_status s, const request& r, std::size_t consumed) {
+    if (s != parse_status::complete) {
+        FUZZ_CHECK(consumed == 0);
+        if (s == parse_status::incomplete) {
+            FUZZ_CHECK(buf.size() < goro::http::k_max_head_size);
+            FUZZ_CHECK(goro::http::error_response(s).empty());
+        } else {
+            FUZZ_CHECK(!goro::http::error_response(s).empty());
+            FUZZ_CHECK(goro::http::status_code(s) >= 400);
+        }
+        return;
+    }
+    FUZZ_CHECK(consumed > 0);
+    FUZZ_CHECK(consumed <= buf.size());
+    FUZZ_CHECK(consumed <= goro::http::k_max_head_size);
+    const std::string_view head = buf.substr(0, consumed);
+    FUZZ_CHECK(head.size() >= 4 && head.substr(head.size() - 4) == "\r\n\r\n");
+    FUZZ_CHECK(!r.method.empty() && inside(r.method, head));
+    FUZZ_CHECK(!r.target.empty() && inside(r.target, head));
+    for (char c : r.method) FUZZ_CHECK(is_tchar(c));
+    for (char c : r.target) FUZZ_CHECK(static_cast<unsigned char>(c) > 0x20 && c != 0x7f);
+    FUZZ_CHECK(r.version_minor == 0 || r.version_minor == 1);
+    FUZZ_CHECK(r.header_count <= goro::http::k_max_headers);
+    FUZZ_CHECK(!(r.chunked && r.content_length != 0));
+    FUZZ_CHECK(!(r.chunked && r.version_minor == 0));
+    if (r.version_minor == 1) FUZZ_CHECK(r.header("host").has_value());
+    for (const auto& h : r.headers()) {
+        FUZZ_CHECK(!h.name.empty() && inside(h.name, head));
+        FUZZ_CHECK(h.value.empty() || inside(h.value, head));
+        for (char c : h.name) FUZZ_CHECK(is_tchar(c));
+        for (char c : h.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
+        if (!h.value.empty()) {
+            FUZZ_CHECK(h.value.front() != ' ' && h.value.front() != '\t');
+            FUZZ_CHECK(h.value.back() != ' ' && h.value.back() != '\t');
+        }
+        auto found = r.header(h.name);
+        FUZZ_CHECK(found.has_value());
+    }
+
+    // The writers must stay inside their buffer whatever they are given.
+    static char out[16384];
+    const auto ct = r.header("content-type").value_or("");
+    std::size_t n = goro::http::format_response(out, sizeof out, 200, "", ct, r.target, r.keep_alive);
+    FUZZ_CHECK(n <= sizeof out);
+    if (n != 0) FUZZ_CHECK(std::string_view(out, n).ends_with(r.target));
+    n = goro::http::format_response(out, 64, 404, r.method, "", r.target, false);
+    FUZZ_CHECK(n <= 64);
+}
+
+// Parses a private, exactly-sized copy of buf[0, n).
+shape parse_prefix(std::string_view buf, std::size_t n) {
+    auto copy = std::make_unique<char[]>(n == 0 ? 1 : n);
+    if (n != 0) std::memcpy(copy.get(), buf.data(), n);
+    const std::string_view prefix(copy.get(), n);
+    request r;
+    std::size_t consumed = 999999;
+    parse_status s = goro::http::parse_request(prefix, r, consumed);
+    check_result(prefix, s, r, consumed);
+    return shape_of(s, consumed, r, copy.get());
+}
+
+void check_one(std::string_view buf) {
+    request r;
+    std::size_t consumed = 999999;
+    const parse_status s = goro::http::parse_request(buf, r, consumed);
+    check_result(buf, s, r, consumed);
+    const shape whole = shape_of(s, consumed, r, buf.data());
+
+    if (buf.size() <= k_prefix_limit) {
+        bool decided = false;
+        for (std::size_t n = 0; n <= buf.size(); ++n) {
+            shape p = parse_prefix(buf, n);
+            if (!decided && p.status == parse_status::incomplete) continue;
+            decided = true;
+            FUZZ_CHECK(p == whole);
+        }
+        if (!decided) FUZZ_CHECK(whole.status == parse_status::incomplete);
+    } else if (s != parse_status::incomplete) {
+        // Spot checks: a verdict reached by the whole buffer survives more bytes.
+        if (s == parse_status::complete) FUZZ_CHECK(parse_prefix(buf, consumed) == whole);
+        FUZZ_CHECK(parse_prefix(buf, buf.size() - 1).status == parse_status::incomplete ||
+                   parse_prefix(buf, buf.size() - 1) == whole);
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view buf(reinterpret_cast<const char*>(data), size);
+    // Parse the input, then whatever follows each complete head (pipelining).
+    for (int i = 0; i < 8; ++i) {
+        check_one(buf);
+        request r;
+        std::size_t consumed = 0;
+        if (goro::http::parse_request(buf, r, consumed) != parse_status::complete) break;
+        buf.remove_prefix(consumed);
+    }
+    return 0;
+}
