@@ -14,9 +14,6 @@
 namespace goro::detail {
 namespace {
 
-// user_data of the cancellation requests themselves: their CQEs are ignored.
-constexpr std::uint64_t k_ignored_user_data = 1;
-
 std::string io_uring_unavailable_message(int err) {
     std::string msg = "goro: cannot use io_uring (io_uring_setup: ";
     msg += std::strerror(err);
@@ -117,8 +114,64 @@ io_uring_sqe* poller::get_sqe() noexcept {
     return sqe;
 }
 
+void poller::reserve(unsigned n) noexcept {
+    while (io_uring_sq_space_left(m_ring) < n) io_uring_submit(m_ring);
+}
+
 bool poller::has_pending_submissions() const noexcept {
-    return io_uring_sq_ready(m_ring) != 0;
+    // The mailbox counts as pending work: its cancellations must be submitted.
+    return io_uring_sq_ready(m_ring) != 0 || m_mailbox_nonempty.load(std::memory_order_relaxed);
+}
+
+void poller::cancel_local(std::uint64_t target) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, target, 0);
+    io_uring_sqe_set_data64(sqe, k_ignored_user_data);
+}
+
+void poller::post_cancel(remote_cancel* node) noexcept {
+    {
+        std::lock_guard guard(m_mailbox_lock);
+        if (node->queued) return;  // already asked; the owner has not drained it yet
+        node->queued = true;
+        node->prev = nullptr;
+        node->next = m_mailbox_head;
+        if (m_mailbox_head) m_mailbox_head->prev = node;
+        m_mailbox_head = node;
+        // release: pairs with the acquire load in drain_mailbox.
+        m_mailbox_nonempty.store(true, std::memory_order_release);
+    }
+    wake();
+}
+
+void poller::withdraw_cancel(remote_cancel* node) noexcept {
+    std::lock_guard guard(m_mailbox_lock);
+    if (!node->queued) return;
+    if (node->prev)
+        node->prev->next = node->next;
+    else
+        m_mailbox_head = node->next;
+    if (node->next) node->next->prev = node->prev;
+    node->prev = node->next = nullptr;
+    node->queued = false;
+    if (!m_mailbox_head) m_mailbox_nonempty.store(false, std::memory_order_relaxed);
+}
+
+void poller::drain_mailbox() noexcept {
+    // acquire: pairs with post_cancel's release store (the lock below would
+    // order it anyway; the flag only spares the lock when nothing was posted).
+    if (!m_mailbox_nonempty.load(std::memory_order_acquire)) return;
+    std::lock_guard guard(m_mailbox_lock);
+    while (remote_cancel* node = m_mailbox_head) {
+        m_mailbox_head = node->next;
+        node->prev = node->next = nullptr;
+        node->queued = false;
+        // The target is still in flight on this ring: it withdraws the node
+        // (under this lock, on this thread) before its completion returns, and
+        // the node is only ever posted while its target is in flight.
+        cancel_local(node->target);
+    }
+    m_mailbox_nonempty.store(false, std::memory_order_relaxed);
 }
 
 void poller::wake() noexcept {
@@ -143,13 +196,17 @@ unsigned poller::reap() noexcept {
             const unsigned flags = cqe->flags;
             if (data == k_ignored_user_data || data == 0) continue;
             auto* op = reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(data));
-            if (op != &m_wake_op) {
-                if (!(flags & IORING_CQE_F_MORE)) {
-                    add_in_flight(-1);
-                    ++completed;
-                }
-            }
+            const bool counted = op != &m_wake_op && !(flags & IORING_CQE_F_MORE);
             op->complete(op, res, flags);
+            // Only after complete() has made the waiter runnable (pushed it on
+            // this processor's deque): the deadlock check reads in_flight()
+            // and then the deques of a processor that may still be listed
+            // idle while it reaps, and must never see "no I/O, no work" in
+            // between. The release store pairs with in_flight()'s acquire.
+            if (counted) {
+                add_in_flight(-1);
+                ++completed;
+            }
         }
         if (seen == 0) break;
         io_uring_cq_advance(m_ring, seen);
@@ -158,6 +215,7 @@ unsigned poller::reap() noexcept {
 }
 
 unsigned poller::submit_and_reap() noexcept {
+    drain_mailbox();
     if (m_in_flight.load(std::memory_order_relaxed) > 0 || io_uring_sq_ready(m_ring) != 0 || io_uring_cq_has_overflow(m_ring)) {
         // One system call: submit the batch and (with DEFER_TASKRUN) run the
         // deferred completion work so that ready CQEs become visible.
@@ -170,6 +228,7 @@ unsigned poller::submit_and_reap() noexcept {
 }
 
 unsigned poller::park(std::int64_t timeout_ns) noexcept {
+    drain_mailbox();
     io_uring_cqe* cqe = nullptr;
     if (io_uring_cq_ready(m_ring) == 0) {
         if (timeout_ns < 0) {

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 struct io_uring;
@@ -30,10 +31,26 @@ struct io_uring_sqe;
 
 namespace goro::detail {
 
+/// user_data of requests whose completions are ignored (cancellations, linked
+/// timeouts): reap() skips them without touching in_flight().
+inline constexpr std::uint64_t k_ignored_user_data = 1;
+
 /// An in-flight io_uring operation. `complete` runs on the owning processor's
 /// thread with the CQE's res and flags.
 struct io_operation {
     void (*complete)(io_operation* self, int res, unsigned flags) noexcept = nullptr;
+};
+
+/// A request, posted by any thread, that the owner of a ring cancel the
+/// operation whose user_data is `target` (SINGLE_ISSUER forbids other threads
+/// to submit the cancellation themselves). The node lives next to the
+/// operation it cancels (io/detail/io_op.hpp); the links are guarded by the
+/// mailbox lock of the poller it is posted to.
+struct remote_cancel {
+    std::uint64_t target = 0;
+    remote_cancel* prev = nullptr;
+    remote_cancel* next = nullptr;
+    bool queued = false;
 };
 
 class poller {
@@ -61,15 +78,39 @@ public:
     /// completions that arrived; returns how many user operations completed.
     unsigned park(std::int64_t timeout_ns) noexcept;
 
+    /// Owner thread. Like get_sqe(), but guarantees that `n` consecutive SQEs
+    /// can be taken without an intervening flush (for linked requests: a flush
+    /// between an operation and its IORING_OP_LINK_TIMEOUT would cut the link).
+    void reserve(unsigned n) noexcept;
+
     /// Any thread. Makes a park() in progress (or the next one) return.
     void wake() noexcept;
+
+    /// Any thread. Asks the owner to cancel `node->target`: the node is queued
+    /// in the mailbox (unless already queued) and the owner woken. The owner
+    /// drains the mailbox before each submit (submit_and_reap, park), turning
+    /// each node into an IORING_OP_ASYNC_CANCEL. The node must stay valid until
+    /// drained or withdrawn.
+    void post_cancel(remote_cancel* node) noexcept;
+
+    /// Any thread (in practice the owner, when the target completes). Removes
+    /// the node from the mailbox if it is still queued, so that the memory
+    /// holding it may be reused.
+    void withdraw_cancel(remote_cancel* node) noexcept;
+
+    /// Owner thread. Cancels the operation whose user_data is `target` (an SQE,
+    /// submitted with the next batch; its own completion is ignored).
+    void cancel_local(std::uint64_t target) noexcept;
 
     /// Owner thread. Cancels every user operation in flight and waits until all
     /// of them have completed (their records may then be freed).
     void cancel_all_and_drain() noexcept;
 
-    /// User operations submitted and not yet completed (owner writes; others read racily).
-    std::int64_t in_flight() const noexcept { return m_in_flight.load(std::memory_order_relaxed); }
+    /// User operations submitted and not yet completed (owner writes; others
+    /// read racily). acquire: pairs with the release store in add_in_flight,
+    /// so a reader that sees an operation counted out also sees the run-queue
+    /// push its completion made (see reap()).
+    std::int64_t in_flight() const noexcept { return m_in_flight.load(std::memory_order_acquire); }
 
     /// True when SQEs were prepared but not yet handed to the kernel.
     bool has_pending_submissions() const noexcept;
@@ -81,6 +122,7 @@ public:
 
 private:
     unsigned reap() noexcept;
+    void drain_mailbox() noexcept;
     void arm_wake_read() noexcept;
     static void on_wake_read(io_operation* self, int res, unsigned flags) noexcept;
 
@@ -88,17 +130,28 @@ private:
     int m_wake_fd = -1;
     bool m_defer_taskrun = false;
     // Only the owner writes (load + store, no read-modify-write needed); other
-    // threads read it racily (relaxed) for the deadlock detector, which only
-    // looks while the owner is parked.
+    // threads read it (acquire) for the deadlock detector. A completion is
+    // counted out only after its waiter was pushed on a run queue (reap), and
+    // the release store publishes that push.
     std::atomic<std::int64_t> m_in_flight{0};
     void add_in_flight(std::int64_t delta) noexcept {
-        m_in_flight.store(m_in_flight.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+        m_in_flight.store(m_in_flight.load(std::memory_order_relaxed) + delta, std::memory_order_release);
     }
     std::uint64_t m_wake_buffer = 0;
     struct wake_op : io_operation {
         poller* owner;
     } m_wake_op{};
     std::string m_setup;
+
+    // The cross-thread cancellation mailbox: a doubly linked list of
+    // remote_cancel nodes. Written by any thread under m_mailbox_lock; drained
+    // by the owner. m_mailbox_nonempty lets the owner skip the lock when empty:
+    // set (release) by post_cancel after linking the node, under the lock;
+    // read (acquire) by the owner before it takes the lock. A stale "false"
+    // only delays the drain until after the wake() that post_cancel sends.
+    std::mutex m_mailbox_lock;
+    remote_cancel* m_mailbox_head = nullptr;
+    std::atomic<bool> m_mailbox_nonempty{false};
 };
 
 }  // namespace goro::detail

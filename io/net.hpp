@@ -1,0 +1,38 @@
+// goro::net — Go's net package on io_uring. The umbrella header:
+//
+//     #include "io/net.hpp"     // or <goro/io/net.hpp> after install
+//
+// Pieces: address.hpp (goro::net::address), net_error.hpp (errc, is_timeout,
+// is_closed), deadline.hpp, socket.hpp (handles, streams, the result
+// conventions), tcp.hpp, udp.hpp, unix.hpp, and resolve() below.
+//
+// How it runs: every operation is one io_uring request submitted on the ring
+// of the processor running the task (io/detail/io_op.hpp, io/detail/poller.hpp);
+// a blocked task holds no thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "address.hpp"
+#include "deadline.hpp"
+#include "net_error.hpp"
+#include "socket.hpp"
+#include "tcp.hpp"
+#include "udp.hpp"
+#include "unix.hpp"
+
+namespace goro::net {
+
+/// Resolves host (a name or a numeric IP) to addresses with the given port,
+/// with getaddrinfo on the blocking pool (goro::blocking). Errors: the
+/// parse errors of address.hpp for malformed input, EAI_* failures as
+/// std::errc::host_unreachable-like system codes (see resolve.cpp), and
+/// "no such host" as std::errc::no_such_device_or_address.
+[[nodiscard]] task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port);
+/// "host:port".
+[[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port);
+
+}  // namespace goro::net
