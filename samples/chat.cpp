@@ -9,7 +9,7 @@
 // Run:  build-release/samples/chat          (terminates by itself)
 #include <goro/goro.hpp>
 
-#include "runtime/channel.hpp"  // in-tree path; installed: <goro/runtime/channel.hpp>
+#include <goro/runtime/channel.hpp>
 
 #include <cstdio>
 #include <map>

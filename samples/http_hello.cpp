@@ -11,7 +11,7 @@
 // Prints "listening <addr>" once listening (benchmarks/compare.py waits for
 // it) and runs until killed.
 #include <goro/goro.hpp>
-#include "io/http1.hpp"  // in-tree path; installed: <goro/io/http1.hpp>
+#include <goro/io/http1.hpp>
 
 #include <cstdio>
 #include <cstdlib>

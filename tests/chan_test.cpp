@@ -1,8 +1,9 @@
-// NB: never co_await inside REQUIRE(): Catch's macro repeats the expression in an
-// unevaluated-at-run-time operand, and GCC's coroutine lowering still awaits it.
-//
 // goro::chan — go-semantics.md sections A–D (items 1–13, 15, 22) and the
 // channel invariants of chan.go.
+//
+// NB: never co_await inside REQUIRE(): Catch's macro repeats the expression in
+// an operand that is not evaluated at run time, and GCC's coroutine lowering
+// still awaits it.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>

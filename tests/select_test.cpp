@@ -370,7 +370,7 @@ TEST_CASE("item 10 (select) [HARD]: close wakes senders and receivers parked in 
 
 TEST_CASE("item 21 [HARD]: chaotic mix of plain and select senders/receivers (TestSelectStress)", "[select][stress]") {
     for (unsigned procs : k_procs) {
-        const int n = 100'000 / k_scale / 10;
+        const int n = 100'000 / k_scale / (k_scale > 1 ? 4 : 1);
         std::atomic<long> counts[4] = {};
         run_on(
             [](int n, std::atomic<long>* counts) -> task<> {
@@ -428,7 +428,7 @@ struct payload {
 
 TEST_CASE("item 3 (select) [HARD]: select-send hand-off of heap objects is intact", "[select][stress]") {
     const int workers = 100;
-    const int per = 100'000 / k_scale / 10;
+    const int per = 100'000 / k_scale / (k_scale > 1 ? 10 : 1);
     std::atomic<long> corrupt{0}, total{0};
     run_on(
         [](int workers, int per, std::atomic<long>* corrupt, std::atomic<long>* total) -> task<> {

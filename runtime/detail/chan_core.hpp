@@ -1,0 +1,152 @@
+// chan_core — the type-independent parts of a goro channel: the per-channel
+// lock, the waiter record (Go's sudog) and the FIFO wait queue. Internal.
+//
+// See runtime/channel.hpp for the design essay and the invariants.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "goroutine.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace goro::detail {
+
+void chan_lock_backoff() noexcept;  // sched_yield; in channel.cpp (keeps <sched.h> out of the header)
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+/// A test-and-test-and-set spinlock. Channel critical sections are a few
+/// dozen instructions (a pointer unlink, one move of T), so spinning beats a
+/// futex-based std::mutex on the uncontended and lightly contended paths that
+/// the benchmarks exercise (measured: see benchmarks/chan_throughput.cpp). A
+/// holder can be pre-empted by the OS, so after a short spin we yield the
+/// thread instead of burning the core.
+class chan_lock {
+public:
+    void lock() noexcept {
+        // acquire: pairs with the release in unlock(); everything the previous
+        // holder wrote under the lock is visible to us.
+        if (!m_locked.exchange(true, std::memory_order_acquire)) return;
+        lock_slow();
+    }
+    bool try_lock() noexcept {
+        return !m_locked.load(std::memory_order_relaxed) && !m_locked.exchange(true, std::memory_order_acquire);
+    }
+    void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+
+private:
+    void lock_slow() noexcept {
+        unsigned spins = 0;
+        for (;;) {
+            // relaxed: only a hint; the exchange below re-checks with acquire.
+            while (m_locked.load(std::memory_order_relaxed)) {
+                if (++spins < 128)
+                    cpu_relax();
+                else
+                    chan_lock_backoff();
+            }
+            if (!m_locked.exchange(true, std::memory_order_acquire)) return;
+        }
+    }
+    std::atomic<bool> m_locked{false};
+};
+
+/// The part of a select shared by all its case waiters: who won.
+/// `done` is 0 while the select is parked and undecided; the first waker
+/// (a channel operation, close, or the select's timer) CASes it to the
+/// winning case index + 1. Losers leave the waiter alone (and the channel
+/// operation that lost unlinks that waiter and looks for another partner).
+struct select_core {
+    // Written by wakers (CAS, under the lock of the waker's channel, or by the
+    // timer fire on the select's own processor); read by the select after it
+    // resumes (ordered by ready()). acq_rel on the CAS: the winner's later
+    // writes into the case slot are ordered by the ready() hand-off anyway; acq_rel
+    // keeps the word itself coherent across the racing channels' locks.
+    std::atomic<int> done{0};
+};
+
+/// A goroutine parked on a channel (Go's sudog). Lives in the awaiting frame.
+/// All fields except `g`/`sel`/`index` (set before the waiter is published) are
+/// guarded by the lock of the channel whose queue holds the waiter.
+struct chan_waiter {
+    chan_waiter* next = nullptr;
+    chan_waiter* prev = nullptr;
+    goroutine* g = nullptr;
+    // Sender: points at the T to send (the waker moves from it).
+    // Receiver: points at the std::optional<T> to fill (the waker emplaces into it).
+    void* elem = nullptr;
+    select_core* sel = nullptr;  // null for a plain send/recv
+    int index = 0;               // the case index, for select
+    bool queued = false;         // linked into a wait queue (guarded by the channel lock)
+    // Set by the waker before ready(): true = the communication happened,
+    // false = woken by close. Read by the owner after it resumes.
+    bool success = false;
+};
+
+/// A FIFO of parked waiters. Guarded by the owning channel's lock.
+struct wait_queue {
+    chan_waiter* head = nullptr;
+    chan_waiter* tail = nullptr;
+
+    bool empty() const noexcept { return head == nullptr; }
+
+    void enqueue(chan_waiter* w) noexcept {
+        w->next = nullptr;
+        w->prev = tail;
+        if (tail)
+            tail->next = w;
+        else
+            head = w;
+        tail = w;
+        w->queued = true;
+    }
+
+    void unlink(chan_waiter* w) noexcept {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        else
+            tail = w->prev;
+        w->next = w->prev = nullptr;
+        w->queued = false;
+    }
+
+    /// Removes and returns the first waiter that can still be completed: a
+    /// plain waiter, or a select waiter whose select we win (CAS done 0 ->
+    /// index+1). A select waiter whose select was already won elsewhere is
+    /// dropped from the queue (its owner sees queued == false and skips it).
+    chan_waiter* dequeue() noexcept {
+        for (;;) {
+            chan_waiter* w = head;
+            if (!w) return nullptr;
+            unlink(w);
+            if (w->sel) {
+                int expected = 0;
+                if (!w->sel->done.compare_exchange_strong(expected, w->index + 1, std::memory_order_acq_rel,
+                                                          std::memory_order_relaxed))
+                    continue;  // someone else has won the race to complete this select
+            }
+            return w;
+        }
+    }
+};
+
+/// Per-thread fast random numbers (select's poll order). Not inlined: never
+/// cache a thread_local's address across a co_await.
+std::uint32_t fast_rand() noexcept;
+
+}  // namespace goro::detail
