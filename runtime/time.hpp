@@ -1,0 +1,244 @@
+// goro::after, goro::timer, goro::ticker, goro::after_func — Go's time package
+// timers, with Go >= 1.23 semantics (synchronous timer channels: no stale
+// values after stop() or reset()).
+//
+//     auto c = goro::after(50ms);                // time.After: a chan that receives once
+//     co_await c.recv();
+//
+//     goro::timer t(1s);                         // time.NewTimer
+//     co_await goro::select(t.c().recv_case(), work.recv_case());
+//     bool was_pending = t.stop();               // Stop
+//     t.reset(2s);                               // Reset
+//
+//     goro::ticker tk(10ms);                     // time.NewTicker (drops ticks for slow receivers)
+//     while (...) co_await tk.c().recv();
+//     tk.stop();
+//
+//     goro::timer h = goro::after_func(10ms, [] { ... });   // time.AfterFunc: f runs as a new task
+//     h.stop();
+//
+// Timers, tickers and after_func must be created (and reset) inside a goro
+// task: they are queued on the timer heap of the processor the task runs on,
+// which fires them on its scheduling ticks (so a task busy in a yield loop
+// does not delay them) or by waking from park at the earliest deadline.
+// stop() may be called from anywhere.
+//
+// Channel values are std::chrono::steady_clock time points: the time the timer
+// fired (not when it was received). The channels have capacity 1 internally;
+// goro cannot make their len() report 0 as Go does, so between the firing and
+// the receive len() is 1 (a documented divergence). What Go 1.23 guarantees
+// does hold: once stop() or reset() returns, no value from the old schedule
+// can be received; stop()/reset() return true iff the old schedule had not
+// delivered a value to a receiver yet (a buffered, unreceived value is
+// drained and counts as pending).
+//
+// ---- Design ----
+//
+// A detail::timer_state (heap-allocated, reference-counted) is the
+// timer_node in the heap plus the channel, the period and the callback. Its
+// small lock (`lock`) orders firing against stop/reset:
+//   - fire (on the owning processor, outside the heap lock) takes the lock and
+//     delivers only if the timer is still `armed` and its node has not been
+//     queued again (a reset re-queues the same node: a fire still in flight
+//     for the old schedule sees node->heap != nullptr and drops itself);
+//   - stop/reset take the lock, remove the node from its heap, clear `armed`
+//     and drain the channel, so any fire that runs later drops itself.
+// References: one per user handle (timer/ticker object, or none for after())
+// and one per queued node, released when that node fires (or is removed).
+// So a fire in flight keeps the state alive even if the user dropped it.
+// States whose nodes are still queued when the runtime shuts down (timer heaps
+// are cleared without firing) are never freed: a global registry keeps them
+// reachable (no leak report) and bounded by what was pending at shutdown.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+#include "channel.hpp"
+#include "detail/chan_core.hpp"
+#include "detail/timer_heap.hpp"
+#include "error.hpp"
+#include "go.hpp"
+#include "task.hpp"
+
+namespace goro {
+
+using time_point = std::chrono::steady_clock::time_point;
+
+namespace detail {
+
+struct timer_state : timer_node {
+    // One per handle and per queued node. relaxed increments (made by an
+    // existing owner); acq_rel decrement so the last owner sees all writes.
+    std::atomic<std::uint32_t> refs{1};
+    chan_lock lock;
+    // Guarded by `lock`: the current schedule has neither delivered nor been stopped.
+    bool armed = false;
+    std::int64_t period = 0;                // ticker period in ns; 0 = one-shot. Guarded by `lock`.
+    chan<time_point> ch = chan<time_point>::nil();  // set at creation; nil for after_func
+    std::function<task<void>()> func;       // after_func's action; set at creation
+    // Registry links (guarded by the registry's mutex, in time.cpp).
+    timer_state* reg_prev = nullptr;
+    timer_state* reg_next = nullptr;
+
+    timer_state() noexcept = default;
+    timer_state(const timer_state&) = delete;
+    timer_state& operator=(const timer_state&) = delete;
+
+    static timer_state* create(chan<time_point> c, std::int64_t period_ns, std::function<task<void>()> f);
+    void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept;
+
+    /// Arms at `deadline_ns` (lock held). Must run on a processor.
+    void arm_locked(std::int64_t deadline_ns, const char* api);
+    /// Disarms (lock held): removes the node and drains the channel.
+    /// Returns whether the old schedule was still pending.
+    bool disarm_locked() noexcept;
+
+    static void on_fire(timer_node* node) noexcept;
+};
+
+/// Now + d in monotonic ns, saturating for huge durations; d <= 0 gives now.
+template <typename Rep, typename Period>
+std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+    using ns = std::chrono::nanoseconds;
+    const std::int64_t now = monotonic_now_ns();
+    if (d <= std::chrono::duration<Rep, Period>::zero()) return now;
+    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2)) return now + ns::max().count() / 2;
+    return now + std::chrono::duration_cast<ns>(d).count();
+}
+
+template <typename Rep, typename Period>
+std::int64_t to_ns(std::chrono::duration<Rep, Period> d) noexcept {
+    using ns = std::chrono::nanoseconds;
+    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2)) return ns::max().count() / 2;
+    return std::chrono::duration_cast<ns>(d).count();
+}
+
+}  // namespace detail
+
+/// time.NewTimer / time.AfterFunc's *Timer. Move-only; destroying it stops it.
+class timer {
+public:
+    /// NewTimer(d): c() receives the firing time once d has passed.
+    template <typename Rep, typename Period>
+    explicit timer(std::chrono::duration<Rep, Period> d)
+        : timer(detail::deadline_after(d), chan<time_point>(std::size_t{1}), {}) {}
+
+    timer(timer&& o) noexcept : m_state(std::exchange(o.m_state, nullptr)) {}
+    timer& operator=(timer&& o) noexcept {
+        if (this != &o) {
+            destroy();
+            m_state = std::exchange(o.m_state, nullptr);
+        }
+        return *this;
+    }
+    timer(const timer&) = delete;
+    timer& operator=(const timer&) = delete;
+    ~timer() { destroy(); }
+
+    /// The timer's channel (t.C). Nil for an after_func timer.
+    const chan<time_point>& c() const noexcept { return m_state->ch; }
+    const chan<time_point>& channel() const noexcept { return m_state->ch; }
+
+    /// Stop: true if the timer was pending (it had not delivered a value to a
+    /// receiver); afterwards nothing from this schedule can be received.
+    bool stop() noexcept;
+
+    /// Reset(d): stop(), then re-arm to fire after d. Returns what stop() would.
+    /// Must be called from a goro task.
+    template <typename Rep, typename Period>
+    bool reset(std::chrono::duration<Rep, Period> d) {
+        return reset_at(detail::deadline_after(d));
+    }
+
+private:
+    template <typename Rep, typename Period, typename F>
+    friend timer after_func(std::chrono::duration<Rep, Period> d, F f);
+
+    timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<void>()> f);
+    bool reset_at(std::int64_t deadline_ns);
+    void destroy() noexcept;
+
+    detail::timer_state* m_state = nullptr;
+};
+
+/// time.NewTicker: c() receives a tick every period; a slow receiver misses
+/// ticks (at most one is pending; it carries the earliest missed time).
+class ticker {
+public:
+    /// Throws goro::runtime_error("non-positive interval for NewTicker") for d <= 0.
+    template <typename Rep, typename Period>
+    explicit ticker(std::chrono::duration<Rep, Period> d) : ticker(detail::to_ns(d)) {}
+
+    ticker(ticker&& o) noexcept : m_state(std::exchange(o.m_state, nullptr)) {}
+    ticker& operator=(ticker&& o) noexcept {
+        if (this != &o) {
+            destroy();
+            m_state = std::exchange(o.m_state, nullptr);
+        }
+        return *this;
+    }
+    ticker(const ticker&) = delete;
+    ticker& operator=(const ticker&) = delete;
+    ~ticker() { destroy(); }
+
+    const chan<time_point>& c() const noexcept { return m_state->ch; }
+    const chan<time_point>& channel() const noexcept { return m_state->ch; }
+
+    /// Stop: no more ticks (a pending unreceived tick is discarded).
+    void stop() noexcept;
+
+    /// Reset(d): stops and restarts with period d, next tick after d.
+    /// Throws goro::runtime_error("non-positive interval for Ticker.Reset") for d <= 0.
+    template <typename Rep, typename Period>
+    void reset(std::chrono::duration<Rep, Period> d) {
+        reset_ns(detail::to_ns(d));
+    }
+
+private:
+    explicit ticker(std::int64_t period_ns);
+    void reset_ns(std::int64_t period_ns);
+    void destroy() noexcept;
+
+    detail::timer_state* m_state = nullptr;
+};
+
+/// time.After(d): a channel that receives the firing time once, after d.
+/// Must be called from a goro task.
+chan<time_point> after_ns(std::int64_t deadline_ns);
+
+template <typename Rep, typename Period>
+[[nodiscard]] chan<time_point> after(std::chrono::duration<Rep, Period> d) {
+    return after_ns(detail::deadline_after(d));
+}
+
+/// time.Tick(d): a ticker's channel that is never stopped; nil for d <= 0.
+chan<time_point> tick_ns(std::int64_t period_ns);
+
+template <typename Rep, typename Period>
+[[nodiscard]] chan<time_point> tick(std::chrono::duration<Rep, Period> d) {
+    return tick_ns(detail::to_ns(d));
+}
+
+/// time.AfterFunc(d, f): after d, runs f as a new goroutine (f returns void or
+/// a goro::task<>). The returned timer has a nil channel; stop() prevents the
+/// call if it has not started. Must be called from a goro task.
+template <typename Rep, typename Period, typename F>
+[[nodiscard]] timer after_func(std::chrono::duration<Rep, Period> d, F f) {
+    std::function<task<void>()> fn;
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>)
+        fn = [f = std::move(f)]() mutable -> task<void> {
+            f();
+            co_return;
+        };
+    else
+        fn = [f = std::move(f)]() mutable -> task<void> { co_await f(); };
+    return timer(detail::deadline_after(d), chan<time_point>::nil(), std::move(fn));
+}
+
+}  // namespace goro

@@ -1,0 +1,199 @@
+// The deadlock detector (runtime/scheduler.cpp, check_deadlock_locked):
+// go-semantics.md section P, items 79 and 81, plus item 34 (a recursive
+// once). Every scenario runs in a child process (the report exits with 2).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include <goro/goro.hpp>
+
+#include "support/child_process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* k_banner = "fatal error: all goroutines are asleep - deadlock!";
+
+// Runs `make_main()` as goro's main task in a child with the given procs.
+template <typename MakeMain>
+goro_test::child_result run_child(MakeMain make_main, unsigned procs, std::chrono::milliseconds limit = 10s) {
+    return goro_test::run_in_child(
+        [&] {
+            goro::run(make_main(), {.procs = procs});
+            return 0;
+        },
+        limit);
+}
+
+void expect_deadlock(const goro_test::child_result& r, const char* reason) {
+    INFO(r.stderr_text);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.stderr_text, Catch::StartsWith(k_banner));
+    CHECK_THAT(r.stderr_text, Catch::Contains(std::string("[") + reason + "]"));
+}
+
+}  // namespace
+
+TEST_CASE("item 79: main blocked on a mutex it holds is reported", "[deadlock]") {
+    for (unsigned procs : {1u, 2u}) {
+        auto r = run_child(
+            [] {
+                return []() -> goro::task<> {
+                    goro::mutex m;
+                    co_await m.lock();
+                    co_await m.lock();
+                }();
+            },
+            procs);
+        expect_deadlock(r, "sync.Mutex.Lock");
+        CHECK_THAT(r.stderr_text, Catch::Contains("main task"));
+    }
+}
+
+TEST_CASE("item 79: main blocked on a wait_group, with a helper blocked on a channel", "[deadlock]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::wait_group wg;
+                goro::chan<int> never;
+                wg.add(1);
+                goro::go([](goro::chan<int> c, goro::wait_group& w) -> goro::task<> {
+                    co_await c.recv();
+                    w.done();
+                }(never, wg));
+                co_await wg.wait();
+            }();
+        },
+        2);
+    expect_deadlock(r, "sync.WaitGroup.Wait");
+    CHECK_THAT(r.stderr_text, Catch::Contains("[chan receive]"));
+    CHECK_THAT(r.stderr_text, Catch::Contains("spawned at"));
+}
+
+TEST_CASE("item 79: main blocked on a cond, rw_mutex and semaphore", "[deadlock]") {
+    auto cond_case = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::mutex m;
+                goro::cond c;
+                co_await m.lock();
+                co_await c.wait(m);
+            }();
+        },
+        2);
+    expect_deadlock(cond_case, "sync.Cond.Wait");
+
+    auto rw_case = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::rw_mutex rw;
+                co_await rw.lock_shared();
+                co_await rw.lock();  // a writer waiting on its own read lock
+            }();
+        },
+        1);
+    expect_deadlock(rw_case, "sync.RWMutex.Lock");
+
+    auto sem_case = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::semaphore s(1);
+                co_await s.acquire(1);
+                co_await s.acquire(1);
+            }();
+        },
+        2);
+    expect_deadlock(sem_case, "semacquire");
+}
+
+TEST_CASE("item 79: main in an empty select is reported within 1 s", "[deadlock]") {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run_child([] { return []() -> goro::task<> { co_await goro::select(); }(); }, 2);
+    const auto took = std::chrono::steady_clock::now() - start;
+    expect_deadlock(r, "select (no cases)");
+    CHECK(took < 1s);
+}
+
+TEST_CASE("item 34: a recursive once.call deadlocks and is reported", "[deadlock]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::once o;
+                co_await o.call([&o]() -> goro::task<> { co_await o.call([] {}); });
+            }();
+        },
+        1);
+    expect_deadlock(r, "sync.Mutex.Lock");
+}
+
+TEST_CASE("item 81: a sleeping task that will wake main suppresses the report", "[deadlock]") {
+    for (unsigned procs : {1u, 2u}) {
+        auto r = run_child(
+            [] {
+                return []() -> goro::task<> {
+                    goro::chan<int> c;
+                    goro::go([](goro::chan<int> ch) -> goro::task<> {
+                        co_await goro::sleep(200ms);
+                        co_await ch.send(1);
+                    }(c));
+                    co_await c.recv();
+                }();
+            },
+            procs);
+        INFO(r.stderr_text);
+        CHECK(r.exit_status == 0);
+        CHECK(r.stderr_text.empty());
+    }
+}
+
+TEST_CASE("item 81: a partial deadlock is not reported while main runs", "[deadlock]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                static goro::mutex a, b;  // outlive the stuck tasks (destroyed at shutdown)
+                goro::chan<int> both_locked(2);
+                auto stuck = [](goro::mutex& first, goro::mutex& second, goro::chan<int> c) -> goro::task<> {
+                    co_await first.lock();
+                    co_await c.send(1);
+                    co_await goro::sleep(10ms);
+                    co_await second.lock();  // lock-order inversion: never returns
+                };
+                goro::go(stuck(a, b, both_locked));
+                goro::go(stuck(b, a, both_locked));
+                co_await both_locked.recv();
+                co_await both_locked.recv();
+                co_await goro::sleep(200ms);  // the two are deadlocked; main is not
+            }();
+        },
+        2);
+    INFO(r.stderr_text);
+    CHECK(r.exit_status == 0);
+    CHECK(r.stderr_text.empty());
+}
+
+TEST_CASE("item 81: a wait_group released by a task that sleeps first is not a deadlock", "[deadlock]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                goro::wait_group wg;
+                goro::mutex m;
+                co_await m.lock();
+                wg.add(1);
+                goro::go([](goro::mutex& mu, goro::wait_group& w) -> goro::task<> {
+                    co_await goro::sleep(100ms);
+                    mu.unlock();  // unlock by another task (not owned)
+                    w.done();
+                }(m, wg));
+                co_await wg.wait();
+                co_await m.lock();
+                m.unlock();
+            }();
+        },
+        1);
+    INFO(r.stderr_text);
+    CHECK(r.exit_status == 0);
+    CHECK(r.stderr_text.empty());
+}
