@@ -118,6 +118,16 @@
 #include "run.hpp"
 #include "sleep.hpp"
 
+// Scheduler invariants, checked in every build: a broken one is a bug, and
+// continuing would hang the program silently.
+#define GORO_SCHED_ASSERT(cond)                                                                       \
+    do {                                                                                              \
+        if (!(cond)) {                                                                                \
+            std::fprintf(stderr, "goro: scheduler invariant broken in %s: %s\n", __func__, #cond); \
+            std::abort();                                                                             \
+        }                                                                                             \
+    } while (0)
+
 namespace goro::detail {
 namespace {
 
@@ -504,10 +514,18 @@ goroutine* find_runnable(processor& p) {
             // Lost-wake-up re-check: someone may have pushed work while we were
             // counted as spinning, and skipped waking anyone because of it.
             std::lock_guard guard(rt.sched_lock);
-            if (p.idle) remove_idle_locked(rt, p);
-            p.handed_spinning = false;
+            if (p.idle) {
+                remove_idle_locked(rt, p);
+                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+            } else {
+                // A waker took us off the idle list meanwhile and already
+                // counted us in nspinning (handed_spinning): take that count
+                // over instead of adding a second one, which would leak and
+                // make every later waker believe someone is spinning.
+                GORO_SCHED_ASSERT(p.handed_spinning);
+                p.handed_spinning = false;
+            }
             p.spinning = true;
-            rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
             continue;
         }
 
