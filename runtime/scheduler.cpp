@@ -554,6 +554,12 @@ void run_goroutine(processor& p, goroutine* g) noexcept {
 
 void worker_loop(processor& p) {
     while (goroutine* g = find_runnable(p)) {
+        // A processor woken to spin (handed_spinning) may find work in its own
+        // queues or the global queue rather than by stealing: it must leave the
+        // spinning count before running it, or wakers would keep believing that
+        // someone is looking for work (and, if it was the last spinner, pass
+        // the role on: stop_spinning() calls wakep()).
+        stop_spinning(p);
         run_goroutine(p, g);
         // Submit what the goroutine queued (batched per round, see poller.hpp):
         // cheap when nothing is pending.
