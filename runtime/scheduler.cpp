@@ -344,6 +344,20 @@ void run_timers(processor& p) noexcept {
     if (next <= now) p.timers.run_expired(now);
 }
 
+// Submits and reaps without blocking. A reap may consume a wake-up written to
+// the eventfd (the armed read completes), so wake_pending must be cleared after
+// it: otherwise the flag stays set with no wake-up left in the eventfd, and
+// the next notify() (e.g. the one announcing shutdown) would skip its write and
+// leave this processor parked forever. Clearing without consuming is harmless
+// (the next notify writes again); whatever a notify racing with the clear
+// announced is re-checked before parking (stopping and the idle list, under
+// sched_lock).
+unsigned poll_ring(processor& p) noexcept {
+    const unsigned completed = p.ring->submit_and_reap();
+    p.wake_pending.store(false, std::memory_order_release);
+    return completed;
+}
+
 // ---- stealing ----
 
 // Steals about half of victim's deque: the first item is returned, the rest
@@ -442,7 +456,7 @@ goroutine* find_runnable(processor& p) {
         if (p.tick % k_fairness_interval == 0) {
             // Give the ring its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
-            if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) p.ring->submit_and_reap();
+            if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) poll_ring(p);
             if (goroutine* g = global_take(p, 1)) return g;
             // Rarely, the oldest local goroutine: the owner's LIFO end alone
             // could postpone it forever. Rarely, because in fork-join code the
@@ -473,7 +487,7 @@ goroutine* find_runnable(processor& p) {
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
 
         if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) {
-            if (p.ring->submit_and_reap() > 0) continue;
+            if (poll_ring(p) > 0) continue;
         }
 
         // Steal, if not too many are spinning already.
