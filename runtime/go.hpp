@@ -95,16 +95,30 @@ public:
                 // acquire: pairs with the finishing task's exchange, publishing its result.
                 return !h || h.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
             }
-            bool await_suspend(std::coroutine_handle<> me) {
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
                 detail::goroutine* self = detail::current_goroutine();
                 if (!self) throw no_runtime("co_await on a goro::join_handle");
                 self->resume_point = me;
                 self->wait_reason.store("join", std::memory_order_relaxed);
+                auto& child = h.promise();
+                if (detail::take_local_unstarted(&child)) {
+                    // Fork-join fast path: the task never ran and is now ours
+                    // alone (off every queue), so run it right here and have it
+                    // come back to us directly, with no atomic hand-off and no
+                    // trip through the scheduler (as a Cilk-style "work-first"
+                    // join). Relaxed: nothing else can look at it.
+                    child.join_state.store(self, std::memory_order_relaxed);
+                    child.joined_in_place = true;
+                    detail::switch_to(&child);
+                    return child.resume_point;
+                }
                 void* expected = nullptr;
                 // release: publishes resume_point to the finishing task (which
                 // acquires in its exchange); acquire on failure: sees its result.
-                return h.promise().join_state.compare_exchange_strong(
-                    expected, self, std::memory_order_acq_rel, std::memory_order_acquire);
+                if (child.join_state.compare_exchange_strong(expected, self, std::memory_order_acq_rel,
+                                                             std::memory_order_acquire))
+                    return std::noop_coroutine();
+                return me;  // finished meanwhile: continue at once
             }
             T await_resume() {
                 if (!h) throw runtime_error("goro::join_handle: awaited an empty handle");

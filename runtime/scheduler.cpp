@@ -23,8 +23,9 @@
 //
 //   1. expired timers of this processor fire (they ready goroutines locally);
 //   2. every 61st tick: the ring's completions, then the global queue, and
-//      every 976th tick the top (oldest end) of the own deque — so neither
-//      I/O, nor the global queue, nor old local work can starve;
+//      the top (oldest end) of the own deque if that item has been waiting
+//      there for k_local_starvation_ns — so neither I/O, nor the global
+//      queue, nor old local work can starve;
 //   3. runnext (capped), then the own deque;
 //   4. the global queue;
 //   5. completions on this processor's io_uring (submitting pending SQEs);
@@ -133,22 +134,32 @@ namespace {
 
 constexpr unsigned k_runnext_cap = 32;
 constexpr unsigned k_fairness_interval = 61;
-constexpr unsigned k_oldest_interval = 61 * 16;
+// How long the oldest item of a processor's own deque may wait (the owner's
+// LIFO end keeps taking newer work) before the owner runs it out of turn.
+// Deliberately a time, not a tick count: in fork-join code the oldest item is
+// the root of a big unexplored subtree, and running it early only widens the
+// frontier (more live frames, deque overflow into the global queue, whose
+// FIFO order widens it further); measured on skynet, a 976-tick rule did that
+// a thousand times per run. 10 ms is Go's preemption quantum.
+constexpr std::int64_t k_local_starvation_ns = 10'000'000;
 constexpr unsigned k_steal_rounds = 4;
+// Goroutines a processor may run in place (join_handle's fork-join fast path)
+// before going back through its scheduling loop. Symmetric transfer is a tail
+// call in optimized builds, but not at -O0 nor under the sanitizers: there
+// every transfer nests a native frame, and a fork-join program would chain
+// millions of them. Going through the loop now and then (one trip per 64
+// joins, unmeasurable in release) keeps the stack bounded everywhere.
+constexpr unsigned k_max_in_place_runs = 64;
 
 // The one running runtime (one at a time per process).
 std::atomic<runtime_state*> g_runtime{nullptr};
 
-struct thread_context {
-    processor* proc = nullptr;
-};
-
-// Not inlined, and never cached by callers across a co_await: a task can
-// resume on another thread (STYLE.md).
-[[gnu::noinline]] thread_context& this_thread() noexcept {
-    thread_local thread_context ctx;
-    return ctx;
-}
+// The processor this thread runs, or nullptr. Read directly only by the
+// (non-coroutine) functions of this file; everyone else goes through
+// current_processor(), which is never inlined: a task can resume on another
+// thread, so a coroutine must not cache a thread_local's address across a
+// co_await (STYLE.md), and an out-of-line call cannot be cached.
+thread_local processor* t_processor = nullptr;
 
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
@@ -160,7 +171,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 }  // namespace
 
-processor* current_processor() noexcept { return this_thread().proc; }
+[[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
 runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 // ---------------------------------------------------------------- registry
@@ -445,6 +456,28 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
 
 // ---- the work-finding loop ----
 
+// The top of p's deque, if the same item has sat there for k_local_starvation_ns
+// (called every k_fairness_interval ticks; reads the clock only while the top
+// is not moving).
+goroutine* take_starving_oldest(processor& p) noexcept {
+    const std::int64_t top = p.deque.top_hint();
+    if (top != p.watched_top || p.deque.empty_hint()) {
+        p.watched_top = top;
+        p.watched_since_ns = 0;
+        return nullptr;
+    }
+    const std::int64_t now = monotonic_now_ns();
+    if (p.watched_since_ns == 0) {
+        p.watched_since_ns = now;
+        return nullptr;
+    }
+    if (now - p.watched_since_ns < k_local_starvation_ns) return nullptr;
+    p.watched_since_ns = 0;
+    goroutine* oldest = nullptr;
+    if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
+    return nullptr;
+}
+
 goroutine* find_runnable(processor& p) {
     runtime_state& rt = p.rt;
     for (;;) {
@@ -458,14 +491,9 @@ goroutine* find_runnable(processor& p) {
             // completions go to the deque), then the global queue.
             if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) poll_ring(p);
             if (goroutine* g = global_take(p, 1)) return g;
-            // Rarely, the oldest local goroutine: the owner's LIFO end alone
-            // could postpone it forever. Rarely, because in fork-join code the
-            // oldest item is the root of a big unexplored subtree and running
-            // it early only widens the frontier (memory, deque overflow).
-            if (p.tick % k_oldest_interval == 0) {
-                goroutine* oldest = nullptr;
-                if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
-            }
+            // The oldest local goroutine, once it has waited too long: the
+            // owner's LIFO end alone could postpone it forever.
+            if (goroutine* g = take_starving_oldest(p)) return g;
         }
 
         if (p.runnext) {
@@ -560,6 +588,7 @@ goroutine* find_runnable(processor& p) {
 }
 
 void run_goroutine(processor& p, goroutine* g) noexcept {
+    p.in_place_runs = 0;  // a fresh native stack below this resume
     p.running = g;
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
     g->resume_point.resume();
@@ -583,7 +612,7 @@ void worker_loop(processor& p) {
 }
 
 void worker_main(processor& p) {
-    this_thread().proc = &p;
+    t_processor = &p;
     try {
         p.ring = std::make_unique<poller>();
     } catch (const std::exception& e) {
@@ -591,7 +620,7 @@ void worker_main(processor& p) {
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
         ++p.rt.started;
         p.rt.startup_cv.notify_all();
-        this_thread().proc = nullptr;
+        t_processor = nullptr;
         return;
     }
     {
@@ -606,12 +635,12 @@ void worker_main(processor& p) {
         if (!p.rt.startup_failure.empty()) {
             guard.unlock();
             p.ring.reset();
-            this_thread().proc = nullptr;
+            t_processor = nullptr;
             return;
         }
     }
     worker_loop(p);
-    this_thread().proc = nullptr;
+    t_processor = nullptr;
 }
 
 unsigned env_procs() {
@@ -718,19 +747,19 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 // ---------------------------------------------------------------- goroutine interface
 
 goroutine* current_goroutine() noexcept {
-    processor* p = current_processor();
+    processor* p = t_processor;
     return p ? p->running : nullptr;
 }
 
 void switch_to(goroutine* g) noexcept {
-    if (processor* p = current_processor()) {
+    if (processor* p = t_processor) {
         p->running = g;
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
 
 void ready(goroutine* g) noexcept {
-    processor* p = current_processor();
+    processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
         return;
@@ -742,7 +771,7 @@ void ready(goroutine* g) noexcept {
 }
 
 void ready_local(goroutine* g) noexcept {
-    processor* p = current_processor();
+    processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
         return;
@@ -752,7 +781,7 @@ void ready_local(goroutine* g) noexcept {
 }
 
 void ready_later(goroutine* g) noexcept {
-    processor* p = current_processor();
+    processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
         return;
@@ -767,7 +796,7 @@ void ready_later(goroutine* g) noexcept {
 }
 
 void start_goroutine(goroutine* g, const char* api_name) {
-    processor* p = current_processor();
+    processor* p = t_processor;
     if (p) {
         g->id = p->next_id;
         p->next_id += 2 * p->rt.nprocs;
@@ -788,8 +817,22 @@ void start_goroutine(goroutine* g, const char* api_name) {
     ready_external(*rt, g);
 }
 
+bool take_local_unstarted(goroutine* g) noexcept {
+    processor* p = t_processor;
+    if (!p || p->in_place_runs >= k_max_in_place_runs || p->deque.peek_bottom() != g) return false;
+    goroutine* taken = p->deque.pop();
+    if (taken == g) {
+        ++p->in_place_runs;
+        return true;
+    }
+    // A thief took the last item between the peek and the pop (taken is then
+    // nullptr); anything else would be a deque bug, but keep it runnable.
+    if (taken) push_local(*p, taken);
+    return false;
+}
+
 void finish_goroutine(goroutine* g) noexcept {
-    processor* p = current_processor();
+    processor* p = t_processor;
     if (p) {
         registry::erase(g, g->reg_home == &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);

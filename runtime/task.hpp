@@ -56,6 +56,14 @@ struct task_promise_base : goroutine {
                 }
                 case goroutine_kind::joinable: {
                     finish_goroutine(&p);
+                    if (p.joined_in_place) {
+                        // Run in place by its joiner (join_handle's awaiter):
+                        // only this thread knows it, no hand-off to race with.
+                        auto* joiner = static_cast<goroutine*>(p.join_state.load(std::memory_order_relaxed));
+                        p.join_state.store(k_join_done, std::memory_order_relaxed);
+                        switch_to(joiner);
+                        return joiner->resume_point;
+                    }
                     // acq_rel: release publishes the result to the joiner (it
                     // acquires join_state); acquire sees the joiner's resume_point.
                     void* waiter = p.join_state.exchange(k_join_done, std::memory_order_acq_rel);

@@ -93,6 +93,92 @@ TEST_CASE("a spawned task's exception reaches whoever awaits the handle", "[task
     REQUIRE(goro::run(main_task(), {.procs = 2}) == "boom");
 }
 
+// A handle awaited while its task still sits, never started, at the bottom of
+// the joiner's own deque is run in place (fork-join fast path, see go.hpp):
+// on one processor a spawn followed at once by its join always takes it.
+namespace {
+
+goro::task<long> fork_join_fib(int n) {
+    if (n < 2) co_return n;
+    auto left = goro::spawn(fork_join_fib(n - 1));
+    const long right = co_await fork_join_fib(n - 2);
+    const long l = co_await std::move(left);
+    co_return l + right;
+}
+
+goro::task<int> parks_then_returns(int v) {
+    co_await goro::yield();
+    co_await goro::sleep(1ms);
+    co_return v;
+}
+
+}  // namespace
+
+TEST_CASE("fork-join: spawn then join at once gives every value (joined in place)", "[task][join]") {
+    auto main_task = []() -> goro::task<long> {
+        const long v = co_await fork_join_fib(20);
+        // Every joined goroutine finished: only main is left.
+        co_return goro::num_goroutines() == 1 ? v : -1;
+    };
+    for (unsigned procs : {1u, 2u, 4u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 6765);
+}
+
+TEST_CASE("fork-join: a task joined in place may park and resume elsewhere", "[task][join]") {
+    auto main_task = []() -> goro::task<long> {
+        long sum = 0;
+        for (int i = 0; i < 200; ++i) {
+            auto h = goro::spawn(parks_then_returns(i));
+            const int v = co_await std::move(h);
+            sum += v;
+        }
+        co_return sum;
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 199L * 200 / 2);
+}
+
+TEST_CASE("fork-join: an exception of a task joined in place reaches the joiner", "[task][join]") {
+    auto main_task = []() -> goro::task<std::string> {
+        auto h = goro::spawn(thrower());
+        try {
+            co_await std::move(h);
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no exception";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == "boom");
+}
+
+TEST_CASE("fork-join: shutdown destroys a joiner and the task it runs in place", "[task][join]") {
+    static std::atomic<int> destroyed{0};
+    destroyed = 0;
+    struct counted {
+        counted() = default;
+        counted(const counted&) = delete;
+        ~counted() { destroyed.fetch_add(1); }
+    };
+    static std::atomic<bool> child_parked{false};
+    child_parked = false;
+    auto child = []() -> goro::task<int> {
+        counted c;
+        child_parked = true;
+        co_await goro::sleep(1h);
+        co_return 1;
+    };
+    auto parent = [child]() -> goro::task<> {
+        counted c;
+        auto h = goro::spawn(child());
+        co_await std::move(h);  // runs the child in place; it parks for an hour
+    };
+    auto main_task = [parent]() -> goro::task<int> {
+        goro::go(parent());
+        while (!child_parked.load()) co_await goro::sleep(1ms);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+    REQUIRE(destroyed.load() == 2);
+}
+
 TEST_CASE("dropping a join handle detaches the task, which still runs", "[task]") {
     static std::atomic<int> ran{0};
     ran = 0;

@@ -8,23 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu_relax.hpp"
 #include "goroutine.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace goro::detail {
 
 void chan_lock_backoff() noexcept;  // sched_yield; in channel.cpp (keeps <sched.h> out of the header)
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-}
 
 /// A test-and-test-and-set spinlock. Channel critical sections are a few
 /// dozen instructions (a pointer unlink, one move of T), so spinning beats a

@@ -136,16 +136,18 @@ struct frame_cache {
     }
 };
 
-// Not inlined: a coroutine may resume on another thread, and the address of a
-// thread_local must never be reused across a suspension point (STYLE.md).
-[[gnu::noinline]] frame_cache& this_thread_cache() noexcept {
+// Inlined only into allocate_frame and free_frame, which are never inlined
+// into their callers (coroutine frames' operator new/delete): a coroutine may
+// resume on another thread, and the address of a thread_local must never be
+// reused across a suspension point (STYLE.md).
+frame_cache& this_thread_cache() noexcept {
     thread_local frame_cache cache;
     return cache;
 }
 
 }  // namespace
 
-void* allocate_frame(std::size_t size) {
+[[gnu::noinline]] void* allocate_frame(std::size_t size) {
 #ifndef GORO_BYPASS_FRAME_POOL
     if (size <= k_max_pooled_size) {
         const std::size_t cls = class_of(size);
@@ -163,7 +165,7 @@ void* allocate_frame(std::size_t size) {
     return ::operator new(size);
 }
 
-void free_frame(void* frame, std::size_t size) noexcept {
+[[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
 #ifndef GORO_BYPASS_FRAME_POOL
     if (size <= k_max_pooled_size) {
         const std::size_t cls = class_of(size);

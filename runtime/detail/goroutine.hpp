@@ -54,6 +54,12 @@ struct goroutine {
     std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
 
+    // Set by a joiner that took this goroutine, never started, off its own
+    // processor's deque and ran it in place (see take_local_unstarted): no
+    // other thread can then see it finish, so completion skips the atomic
+    // join_state hand-off. Written before the goroutine first runs.
+    bool joined_in_place = false;
+
     // For joinable goroutines: nullptr while running with nobody waiting; the
     // waiting goroutine (a goroutine*) once a join_handle awaits it;
     // k_join_done once finished; k_join_detached once its handle was dropped.
@@ -87,6 +93,11 @@ void ready_local(goroutine* g) noexcept;
 /// Registers a new root goroutine and queues it to run. Throws goro::no_runtime
 /// outside a runtime.
 void start_goroutine(goroutine* g, const char* api_name);
+
+/// If `g` (started, never run) is the newest item of this processor's deque,
+/// takes it off so that the caller may run it in place; false otherwise
+/// (another processor stole it, or newer work sits above it).
+bool take_local_unstarted(goroutine* g) noexcept;
 
 /// Called by a finishing root goroutine before its frame may be freed.
 void finish_goroutine(goroutine* g) noexcept;

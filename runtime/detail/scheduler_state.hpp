@@ -102,6 +102,9 @@ struct processor {
     goroutine* running = nullptr;   // the goroutine being resumed (read racily by dumps)
     bool spinning = false;          // counted in runtime_state::nspinning
     std::uint64_t rng;              // xorshift state for victim selection
+    std::int64_t watched_top = -1;  // deque top at the last fairness check
+    std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)
+    unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
 
     timer_heap timers;              // own lock; fired by this processor
     registry goroutines;            // started here and not finished
