@@ -48,7 +48,10 @@ TEST_CASE("blocking rethrows the function's exception in the task", "[blocking]"
     REQUIRE(goro::run(main_task(), {.procs = 2}) == "pool boom");
 }
 
-TEST_CASE("blocking calls beyond the thread cap wait their turn; none is lost", "[blocking][stress]") {
+// go-semantics item 78: blocking offload is bounded by the thread limit (io_uring
+// waits cost no thread: tests/net_test.cpp, item 69). Divergence: at the cap goro
+// queues the call instead of dying of "thread exhaustion".
+TEST_CASE("item 78: blocking calls beyond the thread cap wait their turn; none is lost", "[blocking][stress]") {
     goro_test::watchdog dog("blocking cap", 120s);
     constexpr unsigned k_procs = 2, k_max_threads = 6;  // at most 4 pool threads
     std::atomic<int> running{0}, peak{0}, done{0};

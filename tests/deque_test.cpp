@@ -58,6 +58,7 @@ TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[
     for (int i = 0; i < k_items; ++i) items[i].id = i;
     std::atomic<bool> done{false};
     std::atomic<long> stolen_count{0};
+    std::atomic<long> live_steals{0};  // for the owner's mid-way wait below
 
     std::vector<std::thread> thieves;
     for (int t = 0; t < k_thieves; ++t) {
@@ -68,6 +69,7 @@ TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[
                 if (dq.steal(it) == decltype(dq)::steal_result::success) {
                     taken[it->id].fetch_add(1, std::memory_order_relaxed);
                     ++mine;
+                    live_steals.fetch_add(1, std::memory_order_relaxed);
                 }
             }
             stolen_count.fetch_add(mine);
@@ -77,7 +79,16 @@ TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[
     long popped = 0;
     int next = 0;
     unsigned rng = 12345;
+    bool waited_for_thieves = false;
     while (next < k_items) {
+        if (!waited_for_thieves && next >= k_items / 2) {
+            // Half-way, make sure the thieves take part (on a loaded machine
+            // they may not have been scheduled yet): leave work in the deque
+            // and wait until one of them has stolen something.
+            waited_for_thieves = true;
+            while (dq.size_hint() < 8 && next < k_items && dq.push(&items[next])) ++next;
+            while (live_steals.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+        }
         rng = rng * 1103515245 + 12345;
         const int burst = 1 + (rng >> 16) % 48;
         for (int k = 0; k < burst && next < k_items; ++k) {

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -277,4 +278,85 @@ TEST_CASE("run can be called again after it returns, and not while running", "[s
         co_return 0;
     };
     for (int i = 0; i < 3; ++i) REQUIRE(goro::run(nested(), {.procs = 2}) == 1);
+}
+
+// go-semantics item 62: `go f(args)` evaluates the arguments in the calling
+// task; when main returns the program ends without waiting for other tasks.
+// (Divergence, documented in the README: goro then destroys those tasks, so
+// their destructors run; Go just exits.)
+TEST_CASE("item 62: go evaluates arguments at the call; run returns without waiting for other tasks", "[sched]") {
+    std::vector<int> seen;
+    auto record = [&](int v) -> goro::task<> {
+        seen.push_back(v);
+        co_return;
+    };
+    auto sleeper = []() -> goro::task<> { co_await goro::sleep(1h); };
+    auto main_task = [&]() -> goro::task<int> {
+        int i = 0;
+        goro::go(record(i++));  // the argument is 0, whenever the task runs
+        goro::go(record(i++));
+        for (int k = 0; k < 100; ++k) goro::go(sleeper());
+        while (seen.size() < 2) co_await goro::yield();
+        co_return i;
+    };
+    watchdog dog("main returns while tasks sleep", 60s);
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 2);
+    // Orders of magnitude only: the sleepers (one hour) were not waited for.
+    REQUIRE(std::chrono::steady_clock::now() - start < 30s);
+    std::sort(seen.begin(), seen.end());  // the order they ran in is the scheduler's business
+    REQUIRE(seen == std::vector<int>{0, 1});
+}
+
+// go-semantics item 64: GOMAXPROCS bounds the tasks running user code at
+// once. goro fixes procs at start-up (options::procs, GORO_MAXPROCS; there
+// is no set_maxprocs to flip while running): at most `procs` tasks are ever
+// between two suspension points at the same moment.
+TEST_CASE("item 64: procs bounds how many tasks run at once", "[sched]") {
+    for (unsigned procs : {1u, 2u}) {
+        watchdog dog("procs gauge", 120s);
+        std::atomic<int> running{0}, peak{0};
+        auto spinner = [&]() -> goro::task<> {
+            for (int burst = 0; burst < 200 / stress_divisor + 5; ++burst) {
+                const int now = running.fetch_add(1) + 1;
+                int p = peak.load();
+                while (now > p && !peak.compare_exchange_weak(p, now)) {}
+                std::atomic<int> work{0};
+                for (int spin = 0; spin < 2000; ++spin) work.fetch_add(1, std::memory_order_relaxed);
+                running.fetch_sub(1);  // before the suspension point
+                co_await goro::yield();
+            }
+        };
+        auto main_task = [&]() -> goro::task<int> {
+            goro::group g;
+            for (int i = 0; i < 8; ++i) g.go(spinner());
+            co_await g.wait();
+            co_return 0;
+        };
+        goro::run(main_task(), {.procs = procs});
+        INFO("procs = " << procs);
+        REQUIRE(peak.load() >= 1);
+        REQUIRE(peak.load() <= static_cast<int>(procs));
+    }
+}
+
+// go-semantics item 77: the thread limit defaults to 10,000 and counts OS
+// threads (workers and the blocking pool), not tasks. (Divergence, see the
+// README: going over it is not fatal in goro; blocking calls queue instead,
+// tests/blocking_test.cpp item 78.)
+TEST_CASE("item 77: max_threads defaults to 10,000 and limits threads, not tasks", "[sched]") {
+    REQUIRE(goro::options{}.max_threads == 10'000);
+    auto waiter = [](goro::chan<int> gate) -> goro::task<> { co_await gate.recv(); };
+    auto main_task = [waiter]() -> goro::task<std::size_t> {
+        goro::chan<int> gate;
+        goro::group g;
+        for (int i = 0; i < 20'000; ++i) g.go(waiter(gate));
+        co_await goro::sleep(10ms);  // let them all park (not needed for the count)
+        const std::size_t live = goro::num_goroutines();
+        gate.close();
+        co_await g.wait();
+        co_return live;
+    };
+    // 20,000 tasks alive at once with a cap of 4 threads.
+    REQUIRE(goro::run(main_task(), {.procs = 2, .max_threads = 4}) == 20'001);
 }
