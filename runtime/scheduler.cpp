@@ -113,6 +113,7 @@
 #include <fstream>
 #include <string>
 
+#include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
 #include "error.hpp"
 #include "go.hpp"
@@ -453,21 +454,7 @@ bool any_deque_nonempty(runtime_state& rt) noexcept {
 // ---- deadlock report ----
 
 [[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
-    std::string out = "fatal error: all goroutines are asleep - deadlock!\n";
-    auto describe = [&](goroutine* g) {
-        const char* reason = g->wait_reason.load(std::memory_order_relaxed);
-        out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "waiting");
-        if (g->kind == goroutine_kind::main)
-            out += "\tmain task (goro::run)\n";
-        else
-            out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(), g->spawn_site.line(),
-                               g->spawn_site.function_name());
-    };
-    {
-        std::lock_guard guard(rt.external_lock);
-        rt.external_goroutines.for_each(describe);
-    }
-    for (auto& p : rt.procs) p->goroutines.for_each(describe);
+    const std::string out = "fatal error: all goroutines are asleep - deadlock!\n" + describe_goroutines(rt);
     std::fputs(out.c_str(), stderr);
     std::fflush(stderr);
     std::_Exit(2);
@@ -515,6 +502,8 @@ goroutine* find_runnable(processor& p) {
     runtime_state& rt = p.rt;
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
+        // relaxed: a hint; a dump re-checks under its lock (goroutine_dump.cpp).
+        if (rt.stop_world.load(std::memory_order_relaxed)) [[unlikely]] world_stop_point(rt);
 
         run_timers(p);
 
@@ -983,6 +972,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     }
     {
         schedtrace_monitor trace(*rt, schedtrace_interval_ms());
+        quit_signal_dumper quit_dumper(*rt);
         worker_main(*rt->procs[0]);
     }
     for (auto& p : rt->procs)

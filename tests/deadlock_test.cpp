@@ -3,6 +3,7 @@
 // once). Every scenario runs in a child process (the report exits with 2).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -196,4 +197,54 @@ TEST_CASE("item 81: a wait_group released by a task that sleeps first is not a d
     INFO(r.stderr_text);
     CHECK(r.exit_status == 0);
     CHECK(r.stderr_text.empty());
+}
+
+// DESIGN.md: "a task dump on SIGQUIT with each task's state and spawn site",
+// as Go prints every goroutine and exits with status 2.
+namespace {
+goro::task<> blocked_receiver(goro::chan<int> c) { co_await c.recv(); }
+}  // namespace
+
+TEST_CASE("SIGQUIT prints every goroutine with its state and spawn site, then exits 2", "[deadlock][dump]") {
+    for (unsigned procs : {1u, 2u}) {
+        auto r = run_child(
+            [] {
+                return []() -> goro::task<> {
+                    goro::chan<int> c;
+                    goro::go(blocked_receiver(c));
+                    co_await goro::sleep(10ms);  // let it park
+                    ::raise(SIGQUIT);            // handled on this thread: only wakes the dump thread
+                    co_await goro::sleep(1h);    // a timer pending: no deadlock report
+                }();
+            },
+            procs);
+        INFO("procs = " << procs << "\n" << r.stderr_text);
+        CHECK_FALSE(r.timed_out);
+        CHECK(r.exit_status == 2);
+        CHECK_THAT(r.stderr_text, Catch::StartsWith("SIGQUIT: quit"));
+        CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [sleep]"));
+        CHECK_THAT(r.stderr_text, Catch::Contains("main task (goro::run)"));
+        CHECK_THAT(r.stderr_text, Catch::Contains("[chan receive]"));
+        CHECK_THAT(r.stderr_text, Catch::Contains("deadlock_test.cpp"));
+        CHECK_THAT(r.stderr_text, !Catch::Contains("racy snapshot"));
+    }
+}
+
+TEST_CASE("SIGQUIT during a goroutine that never suspends still dumps (after a second)", "[deadlock][dump]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                ::raise(SIGQUIT);
+                static std::atomic<bool> never{false};
+                while (!never.load()) {}  // never reaches the scheduler again
+                co_return;
+            }();
+        },
+        1);
+    INFO(r.stderr_text);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_status == 2);
+    CHECK_THAT(r.stderr_text, Catch::StartsWith("SIGQUIT: quit"));
+    CHECK_THAT(r.stderr_text, Catch::Contains("racy snapshot"));
+    CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 ["));
 }

@@ -160,6 +160,14 @@ struct runtime_state {
 
     std::atomic<bool> stopping{false};
 
+    // Stop-the-world for goroutine dumps (goroutine_dump.cpp): processors
+    // check stop_world at the top of their scheduling loop and wait on
+    // stw_cv, counted in stw_stopped (guarded by stw_lock).
+    std::atomic<bool> stop_world{false};
+    std::mutex stw_lock;
+    std::condition_variable stw_cv;
+    unsigned stw_stopped = 0;
+
     // Goroutines started by threads that are not processors (the main
     // goroutine, go() from a blocking-pool thread); guarded by external_lock.
     std::mutex external_lock;

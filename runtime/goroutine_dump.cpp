@@ -1,0 +1,161 @@
+// Goroutine dumps (deadlock report, SIGQUIT). See detail/goroutine_dump.hpp.
+//
+// SIGQUIT path: the signal handler only writes to an eventfd (async-signal
+// safe). A dump thread, blocked reading that eventfd for the life of the run,
+// then asks the processors to stop (runtime_state::stop_world): each one
+// checks the flag at the top of its scheduling loop and waits there, so no
+// goroutine runs, finishes or is freed while the registries are read. Parked
+// processors count as stopped: one that wakes up checks the flag before
+// running anything. A processor stuck in a goroutine that never suspends
+// cannot stop; after a second the dump is written anyway (marked as racy),
+// since a stuck program is exactly what people send SIGQUIT to.
+
+#include "detail/goroutine_dump.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "detail/scheduler_state.hpp"
+
+namespace goro::detail {
+
+std::string describe_goroutines(runtime_state& rt) {
+    std::string out;
+    auto describe = [&](goroutine* g) {
+        const char* reason = g->wait_reason.load(std::memory_order_relaxed);
+        out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "runnable or running");
+        if (g->kind == goroutine_kind::main)
+            out += "\tmain task (goro::run)\n";
+        else
+            out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(), g->spawn_site.line(),
+                               g->spawn_site.function_name());
+    };
+    {
+        std::lock_guard guard(rt.external_lock);
+        rt.external_goroutines.for_each(describe);
+    }
+    for (auto& p : rt.procs) p->goroutines.for_each(describe);
+    return out;
+}
+
+void world_stop_point(runtime_state& rt) noexcept {
+    std::unique_lock guard(rt.stw_lock);
+    ++rt.stw_stopped;
+    rt.stw_cv.notify_all();
+    rt.stw_cv.wait(guard, [&] { return !rt.stop_world.load(std::memory_order_relaxed); });
+    --rt.stw_stopped;
+}
+
+namespace {
+
+// The eventfd the handler writes to; -1 when no dumper is installed.
+std::atomic<int> g_quit_fd{-1};
+
+void on_sigquit(int) {
+    const int saved_errno = errno;
+    const int fd = g_quit_fd.load(std::memory_order_relaxed);
+    if (fd >= 0) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+    }
+    errno = saved_errno;
+}
+
+// Asks every processor to stop and waits until each is stopped or parked
+// (at most `patience`). Returns whether the world did stop.
+bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience) {
+    // seq_cst: ordered before the idle count read below; a processor leaving
+    // the idle list afterwards re-checks the flag before running anything.
+    rt.stop_world.store(true, std::memory_order_seq_cst);
+    for (auto& p : rt.procs) {
+        // Parked processors need not wake, but waking them is harmless and
+        // lets them stop at the flag rather than race past it later.
+        if (!p->wake_pending.exchange(true, std::memory_order_acq_rel)) p->ring->wake();
+    }
+    std::unique_lock guard(rt.stw_lock);
+    return rt.stw_cv.wait_for(guard, patience, [&] { return rt.stw_stopped >= rt.nprocs; });
+}
+
+}  // namespace
+
+struct quit_signal_dumper::impl {
+    runtime_state& rt;
+    int fd = -1;
+    struct sigaction previous {};
+    std::atomic<bool> closing{false};
+    std::thread thread;
+
+    explicit impl(runtime_state& r) : rt(r) {}
+
+    void loop() {
+        for (;;) {
+            std::uint64_t value = 0;
+            const ssize_t n = ::read(fd, &value, sizeof value);
+            if (n < 0 && errno == EINTR) continue;
+            if (closing.load(std::memory_order_acquire)) return;
+            if (n != sizeof value) continue;
+            dump_and_exit();  // the world is never restarted: Go exits too
+        }
+    }
+
+    [[noreturn]] void dump_and_exit() {
+        const bool stopped = stop_the_world(rt, std::chrono::seconds(1));
+        std::string out = "SIGQUIT: quit\n";
+        if (!stopped)
+            out += "(some processor is running a goroutine that does not suspend; the list below is a racy "
+                   "snapshot)\n";
+        out += describe_goroutines(rt);
+        std::fputs(out.c_str(), stderr);
+        std::fflush(stderr);
+        std::_Exit(2);
+    }
+};
+
+quit_signal_dumper::quit_signal_dumper(runtime_state& rt) {
+    struct sigaction current {};
+    if (::sigaction(SIGQUIT, nullptr, &current) != 0 || current.sa_handler != SIG_DFL ||
+        (current.sa_flags & SA_SIGINFO))
+        return;  // the program handles (or ignores) SIGQUIT itself
+    auto* state = new impl(rt);
+    state->fd = ::eventfd(0, EFD_CLOEXEC);
+    if (state->fd < 0) {
+        delete state;
+        return;  // no dump on SIGQUIT; never a reason to fail the run
+    }
+    try {
+        state->thread = std::thread([state] { state->loop(); });
+    } catch (...) {
+        ::close(state->fd);
+        delete state;
+        return;
+    }
+    g_quit_fd.store(state->fd, std::memory_order_relaxed);
+    struct sigaction action {};
+    action.sa_handler = on_sigquit;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(SIGQUIT, &action, &state->previous);
+    m_impl = state;
+}
+
+quit_signal_dumper::~quit_signal_dumper() {
+    if (!m_impl) return;
+    ::sigaction(SIGQUIT, &m_impl->previous, nullptr);
+    g_quit_fd.store(-1, std::memory_order_relaxed);
+    m_impl->closing.store(true, std::memory_order_release);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(m_impl->fd, &one, sizeof one);
+    m_impl->thread.join();
+    ::close(m_impl->fd);
+    delete m_impl;
+}
+
+}  // namespace goro::detail
