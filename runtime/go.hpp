@@ -28,7 +28,7 @@ void go(task<T> t, std::source_location site = std::source_location::current()) 
     auto& p = handle.promise();
     p.kind = detail::goroutine_kind::detached;
     p.spawn_site = site;
-    p.root_frame = handle;
+    p.frame_link = handle;
     p.resume_point = handle;
     try {
         detail::start_goroutine(&p, "goro::go");
@@ -144,7 +144,7 @@ join_handle<T> spawn(task<T> t, std::source_location site = std::source_location
     auto& p = handle.promise();
     p.kind = detail::goroutine_kind::joinable;
     p.spawn_site = site;
-    p.root_frame = handle;
+    p.frame_link = handle;
     p.resume_point = handle;
     try {
         detail::start_goroutine(&p, "goro::spawn");

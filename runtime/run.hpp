@@ -52,6 +52,10 @@ struct options {
 namespace detail {
 /// Runs the runtime until the main goroutine (already set up, not started) finishes.
 void run_runtime(goroutine* main_goroutine, std::coroutine_handle<> main_frame, const options& opts);
+// time.cpp: bracket a runtime's life, so that the end of the last running
+// runtime frees the timers still pending at its shutdown (see time.hpp).
+void runtime_lifetime_begin() noexcept;
+void runtime_lifetime_end() noexcept;
 }  // namespace detail
 
 /// Runs `main` on a new runtime and returns its result (rethrowing its exception).
@@ -68,9 +72,17 @@ T run(task<T> main, options opts = {}) {
     } guard{handle};
     auto& promise = handle.promise();
     promise.kind = detail::goroutine_kind::main;
-    promise.root_frame = handle;
+    promise.frame_link = handle;
     promise.resume_point = handle;
-    detail::run_runtime(&promise, handle, opts);
+    {
+        struct lifetime {
+            lifetime() noexcept { detail::runtime_lifetime_begin(); }
+            ~lifetime() { detail::runtime_lifetime_end(); }  // also when start-up throws
+            lifetime(const lifetime&) = delete;
+            lifetime& operator=(const lifetime&) = delete;
+        } const bracket;
+        detail::run_runtime(&promise, handle, opts);
+    }
     return promise.take_result();
 }
 

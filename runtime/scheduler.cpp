@@ -1008,7 +1008,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
                 g->join_state.store(k_join_done, std::memory_order_relaxed);
                 continue;
             }
-            g->root_frame.destroy();
+            g->frame_link.destroy();
         }
     }
     for (auto& p : rt->procs) p->ring.reset();

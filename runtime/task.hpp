@@ -27,14 +27,10 @@ class task;
 namespace detail {
 
 struct task_promise_base : goroutine {
-    std::coroutine_handle<> continuation;  // the awaiter, for nested tasks
-    std::exception_ptr exception;
-
     static void* operator new(std::size_t size) { return allocate_frame(size); }
     static void operator delete(void* frame, std::size_t size) noexcept { free_frame(frame, size); }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
-    void unhandled_exception() noexcept { exception = std::current_exception(); }
 
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
@@ -44,9 +40,9 @@ struct task_promise_base : goroutine {
             switch (p.kind) {
                 case goroutine_kind::nested:
                     // No continuation: the task was resumed by hand, not awaited.
-                    return p.continuation ? p.continuation : std::noop_coroutine();
+                    return p.frame_link ? p.frame_link : std::noop_coroutine();
                 case goroutine_kind::detached: {
-                    std::exception_ptr error = std::move(p.exception);
+                    std::exception_ptr error = self.promise().take_exception();
                     const std::source_location site = p.spawn_site;
                     const std::uint64_t id = p.id;
                     finish_goroutine(&p);
@@ -90,26 +86,39 @@ struct task_promise_base : goroutine {
 
 template <typename T>
 struct task_promise final : task_promise_base {
-    std::variant<std::monostate, T> value;
+    // The result or the exception, never both: one variant keeps the frame
+    // small (a spawned task<long> fits a 128-byte frame).
+    std::variant<std::monostate, T, std::exception_ptr> outcome;
 
     task<T> get_return_object() noexcept;
 
     template <typename U = T>
         requires std::is_convertible_v<U&&, T>
     void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-        value.template emplace<1>(std::forward<U>(v));
+        outcome.template emplace<1>(std::forward<U>(v));
+    }
+    void unhandled_exception() noexcept { outcome.template emplace<2>(std::current_exception()); }
+
+    /// The exception the task ended with (null if none), taken out.
+    std::exception_ptr take_exception() noexcept {
+        if (outcome.index() != 2) return nullptr;
+        return std::move(std::get<2>(outcome));
     }
 
     T take_result() {
-        if (exception) std::rethrow_exception(exception);
-        return std::move(std::get<1>(value));
+        if (outcome.index() == 2) std::rethrow_exception(std::get<2>(outcome));
+        return std::move(std::get<1>(outcome));
     }
 };
 
 template <>
 struct task_promise<void> final : task_promise_base {
+    std::exception_ptr exception;
+
     task<void> get_return_object() noexcept;
     void return_void() noexcept {}
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+    std::exception_ptr take_exception() noexcept { return std::move(exception); }
     void take_result() {
         if (exception) std::rethrow_exception(exception);
     }
@@ -148,7 +157,7 @@ public:
             handle_type child;
             bool await_ready() const noexcept { return !child; }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
-                child.promise().continuation = parent;
+                child.promise().frame_link = parent;
                 return child;  // symmetric transfer into the child
             }
             T await_resume() {

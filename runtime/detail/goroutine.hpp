@@ -65,8 +65,12 @@ struct goroutine {
     // k_join_done once finished; k_join_detached once its handle was dropped.
     std::atomic<void*> join_state{nullptr};
 
-    // The root frame, destroyed at shutdown if the goroutine never finished.
-    std::coroutine_handle<> root_frame;
+    // nested: the coroutine awaiting this task (resumed when it finishes;
+    // null when it was resumed by hand). Any other kind: the goroutine's own
+    // root frame, destroyed at shutdown if it never finished. One field for
+    // both keeps a task frame in a smaller size class (a root task is never
+    // awaited as a nested one: go/spawn/run take it by value).
+    std::coroutine_handle<> frame_link;
 };
 
 inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});
