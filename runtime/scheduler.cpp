@@ -209,27 +209,27 @@ void registry::insert(goroutine* g) {
     std::atomic<goroutine*>* slot = free_slots.back();
     free_slots.pop_back();
     g->reg_slot = slot;
-    g->reg_home = this;
+    g->reg_home = index;
     // release: publishes the goroutine's fields to readers of the registry.
     slot->store(g, std::memory_order_release);
 }
 
-void registry::erase(goroutine* g, bool owner_thread) noexcept {
+void registry::erase(goroutine* g, registry* mine) noexcept {
     std::atomic<goroutine*>* slot = g->reg_slot;
     if (!slot) return;
-    registry* home = g->reg_home;
+    const bool owner_thread = mine && mine->index == g->reg_home;
     g->reg_slot = nullptr;
-    g->reg_home = nullptr;
     // release: the slot may be reused by the owner, which then overwrites it;
     // nothing about g is read through the slot after this.
     slot->store(nullptr, std::memory_order_release);
-    if (owner_thread) home->free_slots.push_back(slot);  // vector has room: it held this slot once
+    if (owner_thread) mine->free_slots.push_back(slot);  // vector has room: it held this slot once
 }
 
 // ---------------------------------------------------------------- processor
 
 processor::processor(runtime_state& r, unsigned i)
-    : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), next_id(2 * (i + 1)) {}
+    : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), goroutines(static_cast<std::uint16_t>(i)),
+      next_id(2 * (i + 1)) {}
 
 namespace {
 
@@ -859,10 +859,10 @@ bool take_local_unstarted(goroutine* g) noexcept {
 void finish_goroutine(goroutine* g) noexcept {
     processor* p = t_processor;
     if (p) {
-        registry::erase(g, g->reg_home == &p->goroutines);
+        registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     } else if (runtime_state* rt = current_runtime()) {
-        registry::erase(g, false);
+        registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
     }
 }
@@ -933,6 +933,9 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             "goro::run: procs ({}) exceeds max_threads ({}): the workers alone would exceed the "
             "thread limit; raise options::max_threads or lower procs",
             nprocs, opts.max_threads));
+    if (nprocs >= k_external_registry)
+        throw bad_configuration(fmt::format("goro::run: procs ({}) is more than goro supports ({})", nprocs,
+                                            k_external_registry - 1));
 
     auto rt = std::make_unique<runtime_state>();
     rt->opts = opts;
@@ -979,7 +982,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         if (p->thread.joinable()) p->thread.join();
 
     if (!rt->startup_failure.empty()) {
-        registry::erase(main_g, false);
+        registry::erase(main_g, nullptr);
         throw startup_error(rt->startup_failure);
     }
 
@@ -998,7 +1001,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         if (victims.empty()) break;
         for (goroutine* g : victims) {
             if (!g->reg_slot) continue;  // already gone (destroyed with another frame)
-            registry::erase(g, false);
+            registry::erase(g, nullptr);
             if (g == main_g) continue;  // run() destroys main's frame itself
             if (g->kind == goroutine_kind::joinable &&
                 g->join_state.load(std::memory_order_relaxed) != k_join_detached) {

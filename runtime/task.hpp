@@ -86,28 +86,22 @@ struct task_promise_base : goroutine {
 
 template <typename T>
 struct task_promise final : task_promise_base {
-    // The result or the exception, never both: one variant keeps the frame
-    // small (a spawned task<long> fits a 128-byte frame).
-    std::variant<std::monostate, T, std::exception_ptr> outcome;
+    std::variant<std::monostate, T> value;
+    std::exception_ptr exception;
 
     task<T> get_return_object() noexcept;
 
     template <typename U = T>
         requires std::is_convertible_v<U&&, T>
     void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-        outcome.template emplace<1>(std::forward<U>(v));
+        value.template emplace<1>(std::forward<U>(v));
     }
-    void unhandled_exception() noexcept { outcome.template emplace<2>(std::current_exception()); }
-
-    /// The exception the task ended with (null if none), taken out.
-    std::exception_ptr take_exception() noexcept {
-        if (outcome.index() != 2) return nullptr;
-        return std::move(std::get<2>(outcome));
-    }
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+    std::exception_ptr take_exception() noexcept { return std::move(exception); }
 
     T take_result() {
-        if (outcome.index() == 2) std::rethrow_exception(std::get<2>(outcome));
-        return std::move(std::get<1>(outcome));
+        if (exception) std::rethrow_exception(exception);
+        return std::move(std::get<1>(value));
     }
 };
 

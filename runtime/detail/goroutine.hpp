@@ -40,10 +40,9 @@ struct goroutine {
     goroutine* queue_next = nullptr;
 
     // This goroutine's slot in the registry of live goroutines (for shutdown
-    // and dumps), and the registry holding it. Written when the goroutine is
-    // started and when it finishes (see scheduler_state.hpp, registry).
+    // and dumps). Written when the goroutine is started and when it finishes
+    // (see scheduler_state.hpp, registry); reg_home below names the registry.
     std::atomic<goroutine*>* reg_slot = nullptr;
-    registry* reg_home = nullptr;
 
     // What the goroutine is blocked on, for deadlock reports and dumps: a
     // static string, written by the goroutine before parking, read racily by
@@ -53,6 +52,11 @@ struct goroutine {
     std::source_location spawn_site{};
     std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
+
+    // The registry holding reg_slot: the index of the processor whose registry
+    // it is, or k_external_registry. (An index rather than a pointer: it fits
+    // in padding, which keeps a spawned task's frame in a smaller size class.)
+    std::uint16_t reg_home = 0;
 
     // Set by a joiner that took this goroutine, never started, off its own
     // processor's deque and ran it in place (see take_local_unstarted): no
@@ -72,6 +76,8 @@ struct goroutine {
     // awaited as a nested one: go/spawn/run take it by value).
     std::coroutine_handle<> frame_link;
 };
+
+inline constexpr std::uint16_t k_external_registry = 0xFFFF;
 
 inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});
 inline void* const k_join_detached = reinterpret_cast<void*>(std::uintptr_t{2});

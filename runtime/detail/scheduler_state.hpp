@@ -64,12 +64,15 @@ struct registry {
     std::vector<std::atomic<goroutine*>*> free_slots; // owner only
     std::size_t total_slots = 0;                      // owner only
 
-    registry() { chunks.reserve(64); }
+    explicit registry(std::uint16_t id) : index(id) { chunks.reserve(64); }
+
+    const std::uint16_t index;  // the processor's index, or k_external_registry
 
     /// Owner only.
     void insert(goroutine* g);
-    /// Any thread. `owner_thread` tells whether the caller owns this registry.
-    static void erase(goroutine* g, bool owner_thread) noexcept;
+    /// Any thread. `mine`: the registry the caller owns (or null); if g lives
+    /// there, its slot goes straight back on the free list.
+    static void erase(goroutine* g, registry* mine) noexcept;
     /// Any thread; a racy snapshot (exact when nothing runs).
     template <typename F>
     void for_each(F&& fn) const {
@@ -171,7 +174,7 @@ struct runtime_state {
     // Goroutines started by threads that are not processors (the main
     // goroutine, go() from a blocking-pool thread); guarded by external_lock.
     std::mutex external_lock;
-    registry external_goroutines;
+    registry external_goroutines{k_external_registry};
     std::atomic<std::int64_t> external_live{0};
     std::atomic<std::uint64_t> external_next_id{0};
 
