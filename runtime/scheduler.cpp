@@ -31,8 +31,16 @@
 //   5. completions on this processor's io_uring (submitting pending SQEs);
 //   6. stealing: a spinning processor steals half of a random victim's deque
 //      (one CAS per item, see work_deque.hpp), four rounds over all victims;
+//      in the last round it also fires a victim's due timers (a victim busy
+//      in one long goroutine would fire them late);
 //   7. park on the processor's own ring until a completion, a wake-up or the
-//      earliest timer deadline.
+//      earliest timer deadline (its own, or a running processor's: see
+//      park_timeout_ns).
+//
+// Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
+// started and is still the newest item of the joiner's own deque pops it and
+// runs it in place (take_local_unstarted), at most k_max_in_place_runs times
+// before the next trip through this loop.
 //
 // ## Spinning and parking (the lost-wake-up protocol)
 //
