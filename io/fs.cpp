@@ -38,15 +38,27 @@ result<void> file::close() noexcept {
     return m_state->close();
 }
 
-task<result<void>> file::write_all(std::string_view data) const {
+namespace {
+
+// write_all with and without a context (`ctx` is empty or one goro::context).
+template <typename... Ctx>
+task<result<void>> write_all_loop(const file* f, std::string_view data, Ctx... ctx) {
     std::size_t done = 0;
     while (done < data.size()) {
-        result<std::size_t> n = co_await write(data.data() + done, data.size() - done);
+        result<std::size_t> n = co_await f->write(data.data() + done, data.size() - done, ctx...);
         if (!n) co_return n.error();
         if (*n == 0) co_return std::make_error_code(std::errc::io_error);
         done += *n;
     }
     co_return result<void>{};
+}
+
+}  // namespace
+
+task<result<void>> file::write_all(std::string_view data) const { return write_all_loop(this, data); }
+
+task<result<void>> file::write_all(std::string_view data, context ctx) const {
+    return write_all_loop(this, data, std::move(ctx));
 }
 
 task<result<std::string>> read_file(std::string path) {

@@ -12,6 +12,15 @@
 // at end of file; operations after close() fail with net::errc::closed; OS
 // failures are std::system_category() codes. A file handle is a cheap
 // copyable reference to one open file; the last copy closes it.
+//
+// read, write, read_at, write_at and write_all take a goro::context last:
+// when it is done while the request waits (a pipe or FIFO with no writer, a
+// slow device), the request is cancelled and returns ctx.err(); a context
+// already done fails at once. A regular file's read may finish before the
+// cancellation reaches it; it then returns its data.
+//
+//     auto [ctx, cancel] = goro::with_timeout(goro::background(), 1s);
+//     auto n = co_await fifo.read(buf, sizeof buf, ctx);   // ctx.err() after 1 s
 #pragma once
 
 #include <fcntl.h>
@@ -21,8 +30,10 @@
 #include <string>
 #include <string_view>
 
+#include "../runtime/context.hpp"
 #include "../runtime/result.hpp"
 #include "../runtime/task.hpp"
+#include "detail/ctx_io.hpp"
 #include "detail/io_op.hpp"
 #include "net_error.hpp"
 
@@ -40,6 +51,9 @@ struct file_io : goro::detail::io_awaiter {
         reason = is_write ? "IO wait (file write)" : "IO wait (file read)";
     }
 };
+
+/// file_io bound to a goro::context.
+using ctx_file_io = goro::detail::ctx_io<file_io>;
 
 struct fsync_io : goro::detail::io_awaiter {
     fsync_io(goro::detail::fd_state* f, bool data_only) noexcept {
@@ -87,6 +101,24 @@ public:
     }
     /// Writes everything at the cursor (looping over short writes).
     [[nodiscard]] task<result<void>> write_all(std::string_view data) const;
+
+    /// The same, cancelled by ctx (see the file comment): ctx.err() once it is done.
+    [[nodiscard]] detail::ctx_file_io read_at(void* data, std::size_t size, std::uint64_t offset,
+                                              const context& ctx) const noexcept {
+        return detail::ctx_file_io(ctx, m_state.get(), data, size, offset, false);
+    }
+    [[nodiscard]] detail::ctx_file_io write_at(const void* data, std::size_t size, std::uint64_t offset,
+                                               const context& ctx) const noexcept {
+        return detail::ctx_file_io(ctx, m_state.get(), const_cast<void*>(data), size, offset, true);
+    }
+    [[nodiscard]] detail::ctx_file_io read(void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_file_io(ctx, m_state.get(), data, size, k_cursor, false);
+    }
+    [[nodiscard]] detail::ctx_file_io write(const void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_file_io(ctx, m_state.get(), const_cast<void*>(data), size, k_cursor, true);
+    }
+    /// ctx.err() once ctx is done; a prefix of data may have been written.
+    [[nodiscard]] task<result<void>> write_all(std::string_view data, context ctx) const;
 
     [[nodiscard]] detail::fsync_io fsync() const noexcept { return {m_state.get(), false}; }
     [[nodiscard]] detail::fsync_io fdatasync() const noexcept { return {m_state.get(), true}; }

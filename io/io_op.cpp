@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "../runtime/context.hpp"
 #include "../runtime/detail/scheduler_state.hpp"
 #include "../runtime/detail/timer_heap.hpp"
 #include "../runtime/error.hpp"
@@ -81,7 +82,7 @@ void cancel(io_request& req) noexcept {
     processor* p = current_processor();
     poller* mine = p ? p->ring.get() : nullptr;
     if (req.ring == mine)
-        mine->cancel_local(req.cancel_node.target);
+        mine->cancel_local(&req.cancel_node);
     else
         req.ring->post_cancel(&req.cancel_node);
 }
@@ -120,6 +121,8 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
                 const std::int64_t deadline = effective_deadline(*req);
                 if (f->closed) {
                     res = k_res_closed;
+                } else if (req->ctx_res != 0) {
+                    res = req->ctx_res;  // cancelled by its context (cancel_for_context)
                 } else if (deadline != 0 && monotonic_now_ns() >= deadline) {
                     res = k_res_timeout;
                 } else if (req->armed_deadline != 0 && req->armed_deadline == req->own_deadline &&
@@ -137,6 +140,7 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
             if (req->dir == io_dir::read && res > 0 && static_cast<std::size_t>(res) == req->len)
                 f->read_would_block = false;  // a full buffer: more may be waiting
             unlink_pending(*f, *req);
+            req->submitted = false;
             if (--f->inflight == 0 && f->closed && f->fd >= 0) fd_to_close = std::exchange(f->fd, -1);
         }
         if (fd_to_close >= 0) ::close(fd_to_close);
@@ -144,8 +148,46 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
         res = k_res_timeout;
     }
     req->res = res;
+    // ASYNC_CANCELs aimed at this request are still in flight: their
+    // completions point into it, so the task (and the frame holding the
+    // request) waits for them; the last one readies it (cancel_complete).
+    // Owner thread: cancel_local and both completions run here.
+    if (req->cancel_node.in_flight != 0) {
+        req->awaiting_cancels = true;
+        return;
+    }
     // Do not touch *req after this: the task may run (and be stolen) at once.
     ready_local(req->g);
+}
+
+// The cancellation of a request on `file` is still wanted: the file was
+// closed, the request's context is done, or its deadline moved since it was
+// armed. Caller holds req.file->lock.
+bool cancel_wanted(const io_request& req) noexcept {
+    return req.file->closed || req.ctx_res != 0 || effective_deadline(req) != req.armed_deadline;
+}
+
+// The completion of an ASYNC_CANCEL made from req.cancel_node (see "Cancelling
+// reliably"). Runs on the owner thread of req.ring.
+void cancel_complete(io_operation* op, int res, unsigned) noexcept {
+    auto* node = static_cast<request_cancel*>(op);
+    io_request* req = node->owner;
+    --node->in_flight;
+    if (req->awaiting_cancels) {  // the request completed before this cancellation did
+        if (node->in_flight == 0) {
+            req->awaiting_cancels = false;
+            // Do not touch *req after this (see io_complete).
+            ready_local(req->g);
+        }
+        return;
+    }
+    if (res != -ENOENT) return;  // cancelled (0), or interrupted in a worker (-EALREADY): it will complete
+    // Not found, yet not completed (its completion would have set
+    // awaiting_cancels: this cancellation was still counted): the request was
+    // between two states. Ask again while the reason holds. Only requests on
+    // a file are ever cancelled individually.
+    std::lock_guard guard(req->file->lock);
+    if (req->submitted && cancel_wanted(*req)) req->ring->cancel_local(&req->cancel_node);
 }
 
 }  // namespace
@@ -157,6 +199,8 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
     req.g = self;
     req.complete = &io_complete;
     req.cancel_node.target = reinterpret_cast<std::uintptr_t>(static_cast<io_operation*>(&req));
+    req.cancel_node.complete = &cancel_complete;
+    req.cancel_node.owner = &req;
     self->resume_point = h;
     self->wait_reason.store(reason, std::memory_order_relaxed);
     poller* ring = p->ring.get();
@@ -164,6 +208,10 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
         std::lock_guard guard(f->lock);
         if (f->closed) {
             req.res = k_res_closed;
+            return false;
+        }
+        if (req.ctx_res != 0) {  // its context was cancelled before the request got here
+            req.res = req.ctx_res;
             return false;
         }
         const std::int64_t deadline = effective_deadline(req);
@@ -186,6 +234,7 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
         if (f->pending) f->pending->prev = &req;
         f->pending = &req;
         ++f->inflight;
+        req.submitted = true;
         submit(req, ring, deadline);
         return true;
     }
@@ -200,7 +249,20 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
 std::error_code io_error(int res) noexcept {
     if (res == k_res_closed) return make_error_code(net::errc::closed);
     if (res == k_res_timeout) return make_error_code(net::errc::timeout);
+    if (res == k_res_ctx_canceled) return make_error_code(context_errc::canceled);
+    if (res == k_res_ctx_deadline) return make_error_code(context_errc::deadline_exceeded);
     return {-res, std::system_category()};
+}
+
+void cancel_for_context(io_request& req, int code) noexcept {
+    fd_state* f = req.file;
+    std::lock_guard guard(f->lock);
+    if (req.ctx_res != 0) return;  // a context is cancelled once
+    req.ctx_res = code;
+    // In flight: the completion (-ECANCELED, or the real result if the
+    // operation finished first) reports ctx_res. Not yet started: io_start
+    // sees ctx_res. Completed: nothing reads ctx_res any more.
+    if (req.submitted) cancel(req);
 }
 
 fd_state* closed_fd_state() noexcept {
@@ -244,35 +306,48 @@ void fd_state::set_deadline(bool read, bool write, std::int64_t when_ns) noexcep
 
 // ---- fast paths ----
 
+namespace {
+
+// A non-blocking system call's outcome as a ring result: the count, -EAGAIN
+// when it would block (EWOULDBLOCK is the same value on Linux, but say so),
+// or -errno.
+int nonblocking_result(ssize_t n) noexcept {
+    if (n >= 0) return static_cast<int>(n);
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+// Points the request's msghdr at its one buffer and at `name` (the peer
+// address: recvmsg's room for the sender, sendmsg's destination). The msghdr
+// lives in the request, so the kernel may read it until the completion.
+msghdr* fill_msghdr(io_request* r, socklen_t name_len) noexcept {
+    r->iov.iov_base = r->buf;
+    r->iov.iov_len = r->len;
+    r->msg = msghdr{};
+    r->msg.msg_iov = &r->iov;
+    r->msg.msg_iovlen = 1;
+    r->msg.msg_name = const_cast<void*>(r->addr);
+    r->msg.msg_namelen = name_len;
+    return &r->msg;
+}
+
+// recvmsg's room for the sender is `mode` (address::capacity()); sendmsg's
+// destination length is addr_len.
+socklen_t recv_name_len(const io_request* r) noexcept { return static_cast<socklen_t>(r->mode); }
+
+}  // namespace
+
 int attempt_recv(io_request* r) noexcept {
-    const ssize_t n = ::recv(r->fd, r->buf, r->len, r->flags | MSG_DONTWAIT);
-    return n >= 0 ? static_cast<int>(n) : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    return nonblocking_result(::recv(r->fd, r->buf, r->len, r->flags | MSG_DONTWAIT));
 }
 int attempt_send(io_request* r) noexcept {
-    const ssize_t n = ::send(r->fd, r->buf, r->len, r->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-    return n >= 0 ? static_cast<int>(n) : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    return nonblocking_result(::send(r->fd, r->buf, r->len, r->flags | MSG_DONTWAIT | MSG_NOSIGNAL));
 }
 int attempt_recvmsg(io_request* r) noexcept {
-    r->iov.iov_base = r->buf;
-    r->iov.iov_len = r->len;
-    r->msg = msghdr{};
-    r->msg.msg_iov = &r->iov;
-    r->msg.msg_iovlen = 1;
-    r->msg.msg_name = const_cast<void*>(r->addr);
-    r->msg.msg_namelen = r->mode;
-    const ssize_t n = ::recvmsg(r->fd, &r->msg, r->flags | MSG_DONTWAIT);
-    return n >= 0 ? static_cast<int>(n) : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    return nonblocking_result(::recvmsg(r->fd, fill_msghdr(r, recv_name_len(r)), r->flags | MSG_DONTWAIT));
 }
 int attempt_sendmsg(io_request* r) noexcept {
-    r->iov.iov_base = r->buf;
-    r->iov.iov_len = r->len;
-    r->msg = msghdr{};
-    r->msg.msg_iov = &r->iov;
-    r->msg.msg_iovlen = 1;
-    r->msg.msg_name = const_cast<void*>(r->addr);
-    r->msg.msg_namelen = r->addr_len;
-    const ssize_t n = ::sendmsg(r->fd, &r->msg, r->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-    return n >= 0 ? static_cast<int>(n) : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    return nonblocking_result(
+        ::sendmsg(r->fd, fill_msghdr(r, r->addr_len), r->flags | MSG_DONTWAIT | MSG_NOSIGNAL));
 }
 
 // ---- prep functions ----
@@ -296,24 +371,10 @@ void prep_connect(io_request* r, io_uring_sqe* sqe) noexcept {
     io_uring_prep_connect(sqe, r->fd, static_cast<const sockaddr*>(r->addr), r->addr_len);
 }
 void prep_recvmsg(io_request* r, io_uring_sqe* sqe) noexcept {
-    r->iov.iov_base = r->buf;
-    r->iov.iov_len = r->len;
-    r->msg = msghdr{};
-    r->msg.msg_iov = &r->iov;
-    r->msg.msg_iovlen = 1;
-    r->msg.msg_name = const_cast<void*>(r->addr);
-    r->msg.msg_namelen = r->mode;
-    io_uring_prep_recvmsg(sqe, r->fd, &r->msg, static_cast<unsigned>(r->flags));
+    io_uring_prep_recvmsg(sqe, r->fd, fill_msghdr(r, recv_name_len(r)), static_cast<unsigned>(r->flags));
 }
 void prep_sendmsg(io_request* r, io_uring_sqe* sqe) noexcept {
-    r->iov.iov_base = r->buf;
-    r->iov.iov_len = r->len;
-    r->msg = msghdr{};
-    r->msg.msg_iov = &r->iov;
-    r->msg.msg_iovlen = 1;
-    r->msg.msg_name = const_cast<void*>(r->addr);
-    r->msg.msg_namelen = r->addr_len;
-    io_uring_prep_sendmsg(sqe, r->fd, &r->msg, static_cast<unsigned>(r->flags) | MSG_NOSIGNAL);
+    io_uring_prep_sendmsg(sqe, r->fd, fill_msghdr(r, r->addr_len), static_cast<unsigned>(r->flags) | MSG_NOSIGNAL);
 }
 void prep_openat(io_request* r, io_uring_sqe* sqe) noexcept {
     io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(r->addr), r->flags | O_CLOEXEC, r->mode);

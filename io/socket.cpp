@@ -72,11 +72,15 @@ result<void> stream_socket::shutdown(int how) const noexcept {
     return {};
 }
 
-task<result<void>> stream_socket::read_exact(void* data, std::size_t size) const {
-    auto* p = static_cast<char*>(data);
+namespace {
+
+// read_exact / write_all with and without a context: `ctx` is empty or one
+// goro::context, held by value in this frame for every read or write.
+template <typename... Ctx>
+task<result<void>> read_exact_loop(const stream_socket* s, char* p, std::size_t size, Ctx... ctx) {
     std::size_t done = 0;
     while (done < size) {
-        result<std::size_t> n = co_await read(p + done, size - done);
+        result<std::size_t> n = co_await s->read(p + done, size - done, ctx...);
         if (!n) co_return n.error();
         if (*n == 0) co_return make_error_code(done == 0 ? io_errc::eof : io_errc::unexpected_eof);
         done += *n;
@@ -84,15 +88,30 @@ task<result<void>> stream_socket::read_exact(void* data, std::size_t size) const
     co_return result<void>{};
 }
 
-task<result<void>> stream_socket::write_all(const void* data, std::size_t size) const {
-    const auto* p = static_cast<const char*>(data);
+template <typename... Ctx>
+task<result<void>> write_all_loop(const stream_socket* s, const char* p, std::size_t size, Ctx... ctx) {
     std::size_t done = 0;
     while (done < size) {
-        result<std::size_t> n = co_await write(p + done, size - done);
+        result<std::size_t> n = co_await s->write(p + done, size - done, ctx...);
         if (!n) co_return n.error();
         done += *n;
     }
     co_return result<void>{};
+}
+
+}  // namespace
+
+task<result<void>> stream_socket::read_exact(void* data, std::size_t size) const {
+    return read_exact_loop(this, static_cast<char*>(data), size);
+}
+task<result<void>> stream_socket::read_exact(void* data, std::size_t size, context ctx) const {
+    return read_exact_loop(this, static_cast<char*>(data), size, std::move(ctx));
+}
+task<result<void>> stream_socket::write_all(const void* data, std::size_t size) const {
+    return write_all_loop(this, static_cast<const char*>(data), size);
+}
+task<result<void>> stream_socket::write_all(const void* data, std::size_t size, context ctx) const {
+    return write_all_loop(this, static_cast<const char*>(data), size, std::move(ctx));
 }
 
 namespace detail {

@@ -17,7 +17,24 @@
 //   - close() while blocked, or use after close: goro::net::errc::closed
 //     ("use of closed network connection");
 //   - anything the kernel reports (ECONNRESET, EPIPE, ECONNREFUSED, ...):
-//     std::system_category() codes. SIGPIPE is never raised (MSG_NOSIGNAL).
+//     std::system_category() codes. SIGPIPE is never raised (MSG_NOSIGNAL);
+//   - a goro::context passed to the operation was cancelled or its deadline
+//     passed: exactly ctx.err() (goro::context_errc::canceled or
+//     deadline_exceeded; is_timeout() holds for the latter).
+//
+// Every blocking operation has an overload taking a goro::context last, as Go
+// code passes a ctx: when the context is done while the operation waits, the
+// operation is cancelled on the ring and returns ctx.err(); a context already
+// done fails at once, without any I/O. The context applies to that one call
+// only (deadlines set on the socket still apply too; the first to fire wins).
+//
+//     auto [ctx, cancel] = goro::with_timeout(parent, 5s);
+//     auto n = co_await conn.read(buf, ctx);
+//     if (!n && n.error() == ctx.err()) ...  // cancelled, or the 5 s passed
+//
+// The awaiter keeps its own copy of the context; as with every awaiter here,
+// await it in the expression that made it (the buffer and the handle must
+// outlive it). read_exact and write_all take the context by value.
 #pragma once
 
 #include <chrono>
@@ -27,10 +44,12 @@
 #include <span>
 #include <string_view>
 
+#include "../runtime/context.hpp"
 #include "../runtime/result.hpp"
 #include "../runtime/task.hpp"
 #include "address.hpp"
 #include "deadline.hpp"
+#include "detail/ctx_io.hpp"
 #include "detail/io_op.hpp"
 #include "net_error.hpp"
 
@@ -87,6 +106,9 @@ struct stream_io : goro::detail::io_awaiter {
     }
 };
 
+/// stream_io bound to a goro::context.
+using ctx_stream_io = goro::detail::ctx_io<stream_io>;
+
 }  // namespace detail
 
 /// A connected byte stream (TCP or Unix): Go's net.Conn.
@@ -100,6 +122,16 @@ public:
     }
     [[nodiscard]] detail::stream_io read(std::span<char> b) const noexcept { return read(b.data(), b.size()); }
     [[nodiscard]] detail::stream_io read(std::span<std::byte> b) const noexcept { return read(b.data(), b.size()); }
+    /// read() that ctx cancels (see the file comment): ctx.err() once it is done.
+    [[nodiscard]] detail::ctx_stream_io read(void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_stream_io(ctx, state(), data, size, false);
+    }
+    [[nodiscard]] detail::ctx_stream_io read(std::span<char> b, const context& ctx) const noexcept {
+        return read(b.data(), b.size(), ctx);
+    }
+    [[nodiscard]] detail::ctx_stream_io read(std::span<std::byte> b, const context& ctx) const noexcept {
+        return read(b.data(), b.size(), ctx);
+    }
 
     /// One send: writes at most size bytes, returns how many (see write_all).
     [[nodiscard]] detail::stream_io write(const void* data, std::size_t size) const noexcept {
@@ -109,15 +141,38 @@ public:
     [[nodiscard]] detail::stream_io write(std::span<const std::byte> b) const noexcept {
         return write(b.data(), b.size());
     }
+    /// write() that ctx cancels: ctx.err() once it is done (then nothing of
+    /// this call was sent; a send that completes first returns its count).
+    [[nodiscard]] detail::ctx_stream_io write(const void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_stream_io(ctx, state(), const_cast<void*>(data), size, true);
+    }
+    [[nodiscard]] detail::ctx_stream_io write(std::string_view s, const context& ctx) const noexcept {
+        return write(s.data(), s.size(), ctx);
+    }
+    [[nodiscard]] detail::ctx_stream_io write(std::span<const std::byte> b, const context& ctx) const noexcept {
+        return write(b.data(), b.size(), ctx);
+    }
 
     /// Reads exactly size bytes: io_errc::eof if the stream ended first with
     /// nothing read, io_errc::unexpected_eof if it ended part-way.
     [[nodiscard]] task<result<void>> read_exact(void* data, std::size_t size) const;
     [[nodiscard]] task<result<void>> read_exact(std::span<char> b) const { return read_exact(b.data(), b.size()); }
+    /// read_exact() that ctx cancels: ctx.err() once it is done, whatever
+    /// part of the buffer was filled by then.
+    [[nodiscard]] task<result<void>> read_exact(void* data, std::size_t size, context ctx) const;
+    [[nodiscard]] task<result<void>> read_exact(std::span<char> b, context ctx) const {
+        return read_exact(b.data(), b.size(), std::move(ctx));
+    }
 
     /// Writes all of size bytes (looping over short sends), or the first error.
     [[nodiscard]] task<result<void>> write_all(const void* data, std::size_t size) const;
     [[nodiscard]] task<result<void>> write_all(std::string_view s) const { return write_all(s.data(), s.size()); }
+    /// write_all() that ctx cancels: ctx.err() once it is done (a prefix of
+    /// the data may have been sent).
+    [[nodiscard]] task<result<void>> write_all(const void* data, std::size_t size, context ctx) const;
+    [[nodiscard]] task<result<void>> write_all(std::string_view s, context ctx) const {
+        return write_all(s.data(), s.size(), std::move(ctx));
+    }
 
     /// shutdown(2): SHUT_WR sends FIN (the peer reads EOF) and keeps reading
     /// possible: a half-closed connection, as Go's CloseWrite.

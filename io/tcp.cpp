@@ -32,15 +32,24 @@ result<void> tcp_stream::set_nodelay(bool on) const noexcept {
 }
 
 task<result<tcp_stream>> tcp_stream::connect(address addr, std::chrono::nanoseconds timeout) {
+    return dial(std::move(addr), timeout, context{});
+}
+
+task<result<tcp_stream>> tcp_stream::connect(std::string_view host_port, std::chrono::nanoseconds timeout) {
+    return dial(host_port, timeout, context{});
+}
+
+task<result<tcp_stream>> tcp_stream::dial(address addr, std::chrono::nanoseconds timeout, context ctx) {
     if (addr.family() != AF_INET && addr.family() != AF_INET6)
         co_return std::make_error_code(std::errc::address_family_not_supported);
+    if (const std::error_code e = ctx.err()) co_return e;  // done already: not even a socket
     const std::int64_t deadline =
         timeout == std::chrono::nanoseconds::max() ? 0 : detail::timeout_ns(timeout);
     result<int> fd = detail::open_socket(addr.family(), SOCK_STREAM);
     if (!fd) co_return fd.error();
     tcp_stream s(*fd);
     nodelay(*fd);
-    result<std::size_t> r = co_await detail::connect_io(s.state(), addr, deadline);
+    result<std::size_t> r = co_await goro::detail::ctx_io<detail::connect_io>(ctx, s.state(), addr, deadline);
     if (!r) {
         (void)s.close();
         co_return r.error();
@@ -48,9 +57,10 @@ task<result<tcp_stream>> tcp_stream::connect(address addr, std::chrono::nanoseco
     co_return s;
 }
 
-task<result<tcp_stream>> tcp_stream::connect(std::string_view host_port, std::chrono::nanoseconds timeout) {
+task<result<tcp_stream>> tcp_stream::dial(std::string_view host_port, std::chrono::nanoseconds timeout,
+                                          context ctx) {
     result<address> a = address::parse(host_port);
-    if (a) co_return co_await connect(*a, timeout);
+    if (a) co_return co_await dial(*a, timeout, ctx);
     if (a.error() != errc::host_name_needs_resolve) co_return a.error();
     const std::int64_t deadline =
         timeout == std::chrono::nanoseconds::max() ? 0 : detail::timeout_ns(timeout);
@@ -63,10 +73,10 @@ task<result<tcp_stream>> tcp_stream::connect(std::string_view host_port, std::ch
             left = std::chrono::nanoseconds(
                 deadline - std::chrono::duration_cast<std::chrono::nanoseconds>(
                                deadline_clock::now().time_since_epoch()).count());
-        result<tcp_stream> s = co_await connect(candidate, left);
+        result<tcp_stream> s = co_await dial(candidate, left, ctx);
         if (s) co_return s;
         last = s.error();
-        if (is_timeout(last)) break;
+        if (is_timeout(last) || ctx.err()) break;  // out of time, or cancelled: stop trying
     }
     co_return last;
 }

@@ -10,6 +10,11 @@
 //     auto c = co_await goro::net::tcp_stream::connect("127.0.0.1:8080", 2s);
 //     co_await c->write_all("hello");
 //
+//     // Go's DialContext / Accept bounded by a context (see socket.hpp):
+//     auto [ctx, cancel] = goro::with_timeout(goro::background(), 2s);
+//     auto d = co_await goro::net::tcp_stream::connect(addr, ctx);
+//     auto a = co_await l.accept(ctx);      // ctx.err() once ctx is done
+//
 // A server that must survive running out of descriptors (EMFILE, ENFILE) or
 // memory for sockets should back off and retry rather than stop: serve()
 // below does that (5 ms doubling to 1 s, as Go's net/http server), and
@@ -36,9 +41,25 @@ public:
     /// each of its addresses tried in turn.
     [[nodiscard]] static task<result<tcp_stream>> connect(
         std::string_view host_port, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+    /// Dials addr until it connects, fails or ctx is done (then ctx.err():
+    /// context_errc::canceled, or deadline_exceeded for a context with a
+    /// deadline: with_timeout(parent, 2s) is a dial timeout). Go's DialContext.
+    [[nodiscard]] static task<result<tcp_stream>> connect(address addr, context ctx) {
+        return dial(std::move(addr), std::chrono::nanoseconds::max(), std::move(ctx));
+    }
+    /// "host:port" under ctx; host names resolve first (resolution itself is
+    /// not interrupted by ctx, the connects that follow are).
+    [[nodiscard]] static task<result<tcp_stream>> connect(std::string_view host_port, context ctx) {
+        return dial(host_port, std::chrono::nanoseconds::max(), std::move(ctx));
+    }
 
     /// TCP_NODELAY (Go sets it by default; goro does too for connect and accept).
     result<void> set_nodelay(bool on) const noexcept;
+
+private:
+    // The connects above: timeout (max = none) and ctx (background() = none) both apply.
+    static task<result<tcp_stream>> dial(address addr, std::chrono::nanoseconds timeout, context ctx);
+    static task<result<tcp_stream>> dial(std::string_view host_port, std::chrono::nanoseconds timeout, context ctx);
 };
 
 class tcp_listener : public socket_handle {
@@ -54,6 +75,10 @@ public:
     /// Waits for the next connection. Go's Accept.
     [[nodiscard]] detail::accept_io<tcp_stream> accept() const noexcept {
         return detail::accept_io<tcp_stream>{state()};
+    }
+    /// accept() that ctx cancels: ctx.err() once it is done.
+    [[nodiscard]] goro::detail::ctx_io<detail::accept_io<tcp_stream>> accept(const context& ctx) const noexcept {
+        return goro::detail::ctx_io<detail::accept_io<tcp_stream>>(ctx, state());
     }
 };
 

@@ -6,7 +6,11 @@
 //     auto d = co_await s.recv_from(buf);     // d->size, d->from
 //
 // connect() fixes the peer: then send()/recv() exchange datagrams with it
-// only. Deadlines and close() behave as for TCP (socket.hpp).
+// only. Deadlines, close() and a goro::context given as the last argument
+// behave as for TCP (socket.hpp):
+//
+//     auto [ctx, cancel] = goro::with_timeout(goro::background(), 500ms);
+//     auto d = co_await s.recv_from(buf, ctx);   // ctx.err() if nothing came in time
 #pragma once
 
 #include <span>
@@ -89,6 +93,24 @@ public:
     [[nodiscard]] detail::recv_from_io recv_from(std::span<char> b) const noexcept {
         return recv_from(b.data(), b.size());
     }
+    /// send_to / recv_from that ctx cancels: ctx.err() once it is done.
+    [[nodiscard]] goro::detail::ctx_io<detail::send_to_io> send_to(const void* data, std::size_t size,
+                                                                   const address& to,
+                                                                   const context& ctx) const noexcept {
+        return goro::detail::ctx_io<detail::send_to_io>(ctx, state(), data, size, to);
+    }
+    [[nodiscard]] goro::detail::ctx_io<detail::send_to_io> send_to(std::string_view s, const address& to,
+                                                                   const context& ctx) const noexcept {
+        return send_to(s.data(), s.size(), to, ctx);
+    }
+    [[nodiscard]] goro::detail::ctx_io<detail::recv_from_io> recv_from(void* data, std::size_t size,
+                                                                       const context& ctx) const noexcept {
+        return goro::detail::ctx_io<detail::recv_from_io>(ctx, state(), data, size);
+    }
+    [[nodiscard]] goro::detail::ctx_io<detail::recv_from_io> recv_from(std::span<char> b,
+                                                                       const context& ctx) const noexcept {
+        return recv_from(b.data(), b.size(), ctx);
+    }
 
     /// Connected mode.
     [[nodiscard]] detail::stream_io send(const void* data, std::size_t size) const noexcept {
@@ -99,6 +121,19 @@ public:
         return {state(), data, size, false};
     }
     [[nodiscard]] detail::stream_io recv(std::span<char> b) const noexcept { return recv(b.data(), b.size()); }
+    /// Connected mode, cancelled by ctx: ctx.err() once it is done.
+    [[nodiscard]] detail::ctx_stream_io send(const void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_stream_io(ctx, state(), const_cast<void*>(data), size, true);
+    }
+    [[nodiscard]] detail::ctx_stream_io send(std::string_view s, const context& ctx) const noexcept {
+        return send(s.data(), s.size(), ctx);
+    }
+    [[nodiscard]] detail::ctx_stream_io recv(void* data, std::size_t size, const context& ctx) const noexcept {
+        return detail::ctx_stream_io(ctx, state(), data, size, false);
+    }
+    [[nodiscard]] detail::ctx_stream_io recv(std::span<char> b, const context& ctx) const noexcept {
+        return recv(b.data(), b.size(), ctx);
+    }
 
     [[nodiscard]] result<address> peer_address() const;
 };

@@ -12,18 +12,23 @@ namespace {
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 }  // namespace
 
-task<result<unix_stream>> unix_stream::connect(std::string path) {
+task<result<unix_stream>> unix_stream::connect(std::string path) { return connect(std::move(path), context{}); }
+
+task<result<unix_stream>> unix_stream::connect(address addr) { return connect(std::move(addr), context{}); }
+
+task<result<unix_stream>> unix_stream::connect(std::string path, context ctx) {
     result<address> a = address::unix_path(path);
     if (!a) co_return a.error();
-    co_return co_await connect(*a);
+    co_return co_await connect(*a, std::move(ctx));
 }
 
-task<result<unix_stream>> unix_stream::connect(address addr) {
+task<result<unix_stream>> unix_stream::connect(address addr, context ctx) {
     if (addr.family() != AF_UNIX) co_return std::make_error_code(std::errc::address_family_not_supported);
+    if (const std::error_code e = ctx.err()) co_return e;  // done already: not even a socket
     result<int> fd = detail::open_socket(AF_UNIX, SOCK_STREAM);
     if (!fd) co_return fd.error();
     unix_stream s(*fd);
-    result<std::size_t> r = co_await detail::connect_io(s.state(), addr, 0);
+    result<std::size_t> r = co_await goro::detail::ctx_io<detail::connect_io>(ctx, s.state(), addr, 0);
     if (!r) {
         (void)s.close();
         co_return r.error();

@@ -80,6 +80,14 @@ namespace detail {
 
 ctx_node::~ctx_node() {
     // Nothing to unlink from the parent: it holds weak pointers, pruned lazily.
+    // Callbacks still linked can never run now: drop them. No lock: the last
+    // owner is gone, and weak observers (after_func's stop) fail to lock us.
+    while (ctx_callback* cb = callbacks) {
+        callbacks = cb->next;
+        cb->linked = false;
+        cb->next = cb->prev = nullptr;
+        if (cb->drop) cb->drop(cb);  // may free cb
+    }
 }
 
 void ctx_node::cancel(context_errc e, std::error_code cause_code, bool remove_from_parent) noexcept {
@@ -140,19 +148,26 @@ bool ctx_register(const context& ctx, ctx_callback* cb) noexcept {
     return true;
 }
 
-void ctx_unregister(const context& ctx, ctx_callback* cb) noexcept {
-    const auto& n = ctx_access::node(ctx);
-    ctx_node* root = n ? n->cancel_root : nullptr;
-    if (!root) return;
-    std::lock_guard guard(root->mu);  // waits for a callback running under it
-    if (!cb->linked) return;
+namespace {
+bool unregister_from(ctx_node& root, ctx_callback* cb) noexcept {
+    std::lock_guard guard(root.mu);  // waits for a callback running under it
+    if (!cb->linked) return false;
     if (cb->prev)
         cb->prev->next = cb->next;
     else
-        root->callbacks = cb->next;
+        root.callbacks = cb->next;
     if (cb->next) cb->next->prev = cb->prev;
     cb->next = cb->prev = nullptr;
     cb->linked = false;
+    return true;
+}
+}  // namespace
+
+bool ctx_unregister(const context& ctx, ctx_callback* cb) noexcept {
+    const auto& n = ctx_access::node(ctx);
+    ctx_node* root = n ? n->cancel_root : nullptr;
+    if (!root) return false;
+    return unregister_from(*root, cb);
 }
 
 // ---- sleep(d, ctx) ----
@@ -230,6 +245,14 @@ std::size_t context::debug_children() const noexcept {
     return n;
 }
 
+std::size_t context::debug_callbacks() const noexcept {
+    if (!m_node || !m_node->cancel_root) return 0;
+    std::lock_guard guard(m_node->cancel_root->mu);
+    std::size_t n = 0;
+    for (const detail::ctx_callback* cb = m_node->cancel_root->callbacks; cb; cb = cb->next) ++n;
+    return n;
+}
+
 void cancel_func::operator()() const noexcept {
     if (m_node) m_node->cancel(context_errc::canceled, {}, true);
 }
@@ -295,20 +318,29 @@ void ctx_after_func::on_cancel(ctx_callback* cb) noexcept {
     auto* self = static_cast<ctx_after_func*>(cb);
     int expected = 0;
     if (self->state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) self->start();
-    // The registration's reference ends. This may destroy the record and its
-    // context handle while we hold the node's lock: safe, because whoever runs
-    // cancel() holds its own strong reference to the node (cancel_func, the
-    // deadline timer's locked weak pointer, the parent's locked child).
+    // cancel() unlinked us: the registration's reference ends. This may
+    // destroy the record (never the node: the record only observes it).
     self->keep_alive.reset();
+}
+
+void ctx_after_func::on_drop(ctx_callback* cb) noexcept {
+    // ~ctx_node unlinked us: the context can never be done; f never runs.
+    static_cast<ctx_after_func*>(cb)->keep_alive.reset();  // may destroy the record
 }
 
 }  // namespace detail
 
 context_after_func after_func_impl(const context& ctx, std::function<task<void>()> fn) {
     auto rec = std::make_shared<detail::ctx_after_func>();
-    rec->ctx = ctx;
     rec->action = std::move(fn);
     rec->fn = &detail::ctx_after_func::on_cancel;
+    rec->drop = &detail::ctx_after_func::on_drop;
+    const auto& n = detail::ctx_access::node(ctx);
+    detail::ctx_node* root = n ? n->cancel_root : nullptr;
+    if (!root) return context_after_func(rec);  // never done: nothing to register, f never runs
+    rec->root = root->self;
+    // Before registering: once linked, a cancel on another thread may end
+    // this reference at any moment.
     rec->keep_alive = rec;
     if (!detail::ctx_register(ctx, rec.get())) {  // already done: call at once
         rec->keep_alive.reset();
@@ -320,10 +352,12 @@ context_after_func after_func_impl(const context& ctx, std::function<task<void>(
 
 bool context_after_func::stop() noexcept {
     if (!m_rec) return false;
-    detail::ctx_unregister(m_rec->ctx, m_rec.get());  // waits for a callback in flight
+    bool unlinked = false;
+    // The node is gone: its destructor dropped the registration already.
+    if (auto root = m_rec->root.lock()) unlinked = detail::unregister_from(*root, m_rec.get());  // waits for a callback in flight
     int expected = 0;
     const bool stopped = m_rec->state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel);
-    if (stopped) m_rec->keep_alive.reset();  // unregistered: the registration's reference ends
+    if (unlinked) m_rec->keep_alive.reset();  // we unlinked it: the registration's reference is ours to end
     return stopped;
 }
 

@@ -78,6 +78,11 @@ struct ctx_callback {
     ctx_callback* next = nullptr;
     ctx_callback* prev = nullptr;
     void (*fn)(ctx_callback* self) noexcept = nullptr;
+    // Called (instead of fn) for a callback still linked when its node is
+    // destroyed: nothing can cancel that context any more. Only for callbacks
+    // that do not keep the node alive themselves (after_func's record); a
+    // callback in a waiting frame holds a context and never sees this.
+    void (*drop)(ctx_callback* self) noexcept = nullptr;
     bool linked = false;  // guarded by the node's lock
 };
 
@@ -114,7 +119,8 @@ struct ctx_node {
 bool ctx_register(const context& ctx, ctx_callback* cb) noexcept;
 struct ctx_access;
 /// Unregisters `cb` (no-op if it already ran); waits for a running callback.
-void ctx_unregister(const context& ctx, ctx_callback* cb) noexcept;
+/// Returns true if this call unlinked it (it had neither run nor been dropped).
+bool ctx_unregister(const context& ctx, ctx_callback* cb) noexcept;
 
 }  // namespace detail
 
@@ -144,6 +150,9 @@ public:
 
     /// Test hook: how many live children are registered with this context.
     std::size_t debug_children() const noexcept;
+    /// Test hook: how many waiting operations (sleeps, acquires, I/O) are
+    /// registered for cancellation with this context's cancellable root.
+    std::size_t debug_callbacks() const noexcept;
 
 private:
     friend struct detail::ctx_access;
@@ -224,13 +233,26 @@ std::error_code cause(const context& ctx) noexcept;
 // ---------------------------------------------------------------- AfterFunc
 
 namespace detail {
+// Ownership (no cycle, so nothing leaks when a context is dropped uncancelled):
+// the handle and, while the record is linked into its node's callback list,
+// the registration (`keep_alive`) own the record; the record only observes
+// the node (`root`, weak). Whoever unlinks the record from the list ends the
+// registration's reference, exactly once: cancel (on_cancel), stop()
+// (ctx_unregister returned true) or the node's destructor (on_drop: every
+// handle to the context and its cancel funcs are gone, it can never be done,
+// so f is dropped without running). A context that can never be done
+// registers nothing and takes no registration reference at all.
 struct ctx_after_func : ctx_callback {
-    context ctx;                                // keeps the node alive while registered
+    std::weak_ptr<ctx_node> root;               // the cancellable root it is registered with
     std::function<task<void>()> action;
     // 0 pending, 1 started, 2 stopped. CAS (acq_rel) by the callback and stop().
     std::atomic<int> state{0};
-    std::shared_ptr<ctx_after_func> keep_alive;  // the registration's reference; cleared when it ends
+    // The registration's reference: written at creation, then only by the
+    // party that unlinks the record (under the node's lock, or in ~ctx_node
+    // when no other owner of the node is left).
+    std::shared_ptr<ctx_after_func> keep_alive;
     static void on_cancel(ctx_callback* cb) noexcept;
+    static void on_drop(ctx_callback* cb) noexcept;
     void start() noexcept;
 };
 }  // namespace detail
@@ -253,7 +275,12 @@ context_after_func after_func_impl(const context& ctx, std::function<task<void>(
 /// context.AfterFunc(ctx, f): runs f (returning void or a goro::task<>) in a
 /// new task once ctx is done, or at once if it is done already. Cancel does
 /// not wait for f. The cancel that triggers it must run inside a goro task
-/// (f is started as a goroutine on the cancelling processor).
+/// (f is started as a goroutine on the cancelling processor). The
+/// registration does not keep ctx alive: if every context handle and cancel
+/// func of ctx's cancellable root is dropped without cancelling it (Go vet's
+/// "lostcancel"), f is destroyed without running; a never-done ctx
+/// (background()) never runs f. Go's GC would run f if an ancestor were later
+/// cancelled; goro's parents do not own their children.
 template <typename F>
 [[nodiscard]] context_after_func after_func(const context& ctx, F f) {
     std::function<task<void>()> fn;

@@ -4,6 +4,8 @@
 //     co_await m.lock();  ...  m.unlock();
 //     { auto g = co_await m.scoped_lock(); ... }   // unlocks at scope exit
 //     if (m.try_lock()) { ...; m.unlock(); }
+//     std::error_code e = co_await m.lock(ctx);       // gives up when ctx is done
+//     if (!e) { ...; m.unlock(); }
 //
 // Like Go's mutex it is not owned by a task: any task may unlock it. Unlocking
 // an unlocked mutex is a fatal error ("fatal error: sync: unlock of unlocked
@@ -38,11 +40,34 @@
 // waiter in normal mode must retry and may park again, which an awaiter
 // cannot do after it resumed. Its frame comes from the frame allocator and
 // only contended locks pay for it.
+//
+// lock(ctx) (no Go equivalent in sync; the shape of x/sync/semaphore's
+// Acquire(ctx)): a context that is already done fails at once, even if the
+// mutex is free. Otherwise the slow path registers a context callback before
+// it first parks. The callback, under m_queue_lock, acts only on a waiter that
+// is still *queued*: it unlinks it, decrements the count and wakes it with
+// `cancelled`. A waiter that an unlocker already popped is left alone:
+//   - starvation mode: the lock was handed to it (`granted`): it returns
+//     success, the cancel lost the race (it owns the lock: no lost hand-off);
+//   - normal mode: it was woken and owns the `woken` bit. Before it would park
+//     again it re-checks ctx.err() under m_queue_lock; if done, it gives the
+//     bit back with a CAS that requires the lock to still be held (or the
+//     mutex starving), so the holder's unlock, which skipped waking anybody
+//     while `woken` was set, now sees it clear and wakes the next waiter.
+//     (A plain fetch_and could clear the bit just after that holder unlocked
+//     and returned early: the waiters behind would then sleep forever.)
+// `starving` is only ever cleared by unlock_slow's hand-off path, never by a
+// cancellation: while it is set and `locked` is clear an unlocker is on its
+// way to hand the lock over, and clearing it under that unlocker's feet would
+// let a newcomer take the lock just before the hand-off (two owners). If the
+// cancelled waiter was the last one, that unlocker finds the list empty and
+// clears `starving` itself.
 #pragma once
 
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <system_error>
 #include <utility>
 
 #include "detail/chan_core.hpp"
@@ -52,6 +77,7 @@
 namespace goro {
 
 class mutex;
+class context;
 
 /// Unlocks its mutex when destroyed (std::unique_lock for goro::mutex). Move-only.
 class [[nodiscard]] mutex_guard {
@@ -114,8 +140,33 @@ public:
         }
     };
 
+    /// The awaiter of lock(ctx): co_await gives a std::error_code.
+    class [[nodiscard]] ctx_lock_awaiter {
+    public:
+        ctx_lock_awaiter(mutex& m, const context& ctx) noexcept : m_mutex(&m), m_ctx(&ctx) {}
+        bool await_ready() noexcept;  // sync.cpp: ctx.err(), then the fast path
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);  // sync.cpp
+        std::error_code await_resume() {
+            if (m_slow) return std::move(m_slow).operator co_await().await_resume();  // rethrows no_runtime
+            return m_err;
+        }
+
+    private:
+        mutex* m_mutex;
+        const context* m_ctx;
+        std::error_code m_err;           // the outcome when no slow path ran
+        task<std::error_code> m_slow;    // the contended path (owns a copy of the context)
+    };
+
     /// co_await m.lock(): Lock.
     lock_awaiter lock() noexcept { return lock_awaiter(*this); }
+    /// co_await m.lock(ctx) -> std::error_code: {} once the mutex is locked by
+    /// the caller, or ctx.err() (canceled / deadline_exceeded) if ctx is done
+    /// before the lock is acquired; the mutex is then not held and the waiter
+    /// has left the queue. A ctx that is already done fails even if the mutex
+    /// is free. A cancel racing with a hand-off may lose: the result then is
+    /// {} and the caller owns the lock. Needs runtime/context.hpp for `ctx`.
+    ctx_lock_awaiter lock(const context& ctx) noexcept { return ctx_lock_awaiter(*this, ctx); }
     /// co_await m.scoped_lock() -> mutex_guard that unlocks at scope exit.
     scoped_awaiter scoped_lock() noexcept { return scoped_awaiter(*this); }
 
@@ -143,6 +194,8 @@ public:
 
     /// Test hook: true when locked (a racy snapshot).
     bool is_locked() const noexcept { return m_state.load(std::memory_order_relaxed) & k_locked; }
+    /// Test hook: how many tasks are parked in the queue (a racy snapshot).
+    std::uint32_t debug_waiters() const noexcept { return m_state.load(std::memory_order_relaxed) >> k_waiter_shift; }
 
 private:
     friend class cond;
@@ -162,9 +215,11 @@ private:
     }
     bool lock_spin() noexcept;         // try_lock, then a short spin while the holder runs (sync.cpp)
     task<void> lock_slow();            // sync.cpp
+    task<std::error_code> lock_slow_ctx(context ctx);  // sync.cpp; by value: the frame owns a copy
     void unlock_slow(std::uint32_t now_state) noexcept;  // sync.cpp
 
     struct park_op;
+    struct ctx_park_op;
 
     // The word described at the top of this file. CAS/RMW from any thread;
     // waiter-count and woken/starving changes happen under m_queue_lock.

@@ -4,6 +4,8 @@
 //     co_await rw.lock_shared(); ... rw.unlock_shared();    // RLock / RUnlock
 //     co_await rw.lock();        ... rw.unlock();           // Lock / Unlock
 //     rw.try_lock(), rw.try_lock_shared()
+//     std::error_code e = co_await rw.lock(ctx);         // also lock_shared(ctx):
+//     if (!e) { ...; rw.unlock(); }                       // gives up when ctx is done
 //
 // As in Go: once a writer waits, new readers block until that writer has
 // acquired and released the lock (so recursive read-locking can deadlock);
@@ -16,15 +18,31 @@
 // their frames). Unlockers grant ownership to the tasks they wake (the count or
 // writer flag is updated for them under the lock), so a woken task never
 // retries. Critical sections are a few instructions.
+//
+// lock(ctx) / lock_shared(ctx) (in sync.cpp): a context that is already done
+// fails at once. Otherwise a context callback is registered before parking; it
+// acts, under m_lock, only on a waiter still queued (one that was granted the
+// lock keeps it: the cancel lost the race). Removing a queued *writer* can
+// unblock readers: they park behind a waiting writer (writer preference) and
+// are otherwise admitted only by a writer's unlock. So when the cancelled
+// writer leaves no writer holding or waiting, every parked reader is admitted
+// at once (else a reader holder's unlock_shared, finding no writer to hand to,
+// would leave them parked forever).
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <system_error>
 
 #include "detail/chan_core.hpp"
 #include "detail/wait_list.hpp"
+#include "task.hpp"
 
 namespace goro {
+
+class context;
 
 class rw_mutex {
 public:
@@ -77,10 +95,36 @@ public:
         bool m_parked = false;
     };
 
+    /// The awaiter of lock(ctx) / lock_shared(ctx): co_await gives a std::error_code.
+    class [[nodiscard]] ctx_lock_awaiter {
+    public:
+        ctx_lock_awaiter(rw_mutex& m, const context& ctx, bool shared) noexcept
+            : m_rw(&m), m_ctx(&ctx), m_shared(shared) {}
+        bool await_ready() noexcept;  // sync.cpp: ctx.err(), then try_lock / try_lock_shared
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);  // sync.cpp
+        std::error_code await_resume() {
+            if (m_slow) return std::move(m_slow).operator co_await().await_resume();  // rethrows no_runtime
+            return m_err;
+        }
+
+    private:
+        rw_mutex* m_rw;
+        const context* m_ctx;
+        bool m_shared;
+        std::error_code m_err;          // the outcome when no slow path ran
+        task<std::error_code> m_slow;   // the parking path (owns a copy of the context)
+    };
+
     /// co_await rw.lock(): Lock (exclusive).
     lock_awaiter<false> lock() noexcept { return lock_awaiter<false>(*this); }
     /// co_await rw.lock_shared(): RLock.
     lock_awaiter<true> lock_shared() noexcept { return lock_awaiter<true>(*this); }
+    /// co_await rw.lock(ctx) -> std::error_code: {} once write-locked, or
+    /// ctx.err() if ctx is done first (nothing held, the waiter has left the
+    /// queue; an already-done ctx fails at once). Needs runtime/context.hpp.
+    ctx_lock_awaiter lock(const context& ctx) noexcept { return ctx_lock_awaiter(*this, ctx, false); }
+    /// co_await rw.lock_shared(ctx) -> std::error_code: as lock(ctx), for RLock.
+    ctx_lock_awaiter lock_shared(const context& ctx) noexcept { return ctx_lock_awaiter(*this, ctx, true); }
 
     bool try_lock() noexcept {
         m_lock.lock();
@@ -137,7 +181,34 @@ public:
         detail::ready_chain(woken);
     }
 
+    /// Test hook: how many tasks are parked (readers and writers; a snapshot).
+    std::size_t debug_waiters() noexcept {
+        m_lock.lock();
+        std::size_t n = 0;
+        for (const detail::wait_list* q : {&m_readers_q, &m_writers_q})
+            for (const detail::sync_waiter* w = q->head; w; w = w->next) ++n;
+        m_lock.unlock();
+        return n;
+    }
+
 private:
+    struct ctx_park_op;
+    task<std::error_code> lock_slow_ctx(context ctx, bool shared);  // sync.cpp; by value: the frame owns a copy
+    // After a queued writer left (cancelled): if no writer holds or waits any
+    // more, admits every parked reader. Returns them chained through `next`
+    // (ready them unlocked). Lock held.
+    detail::sync_waiter* admit_readers_locked() noexcept {
+        if (m_writer || !m_writers_q.empty()) return nullptr;
+        detail::sync_waiter* woken = nullptr;
+        detail::sync_waiter** tail = &woken;
+        while (detail::sync_waiter* w = m_readers_q.pop_front()) {
+            ++m_readers;
+            *tail = w;
+            tail = &w->next;
+        }
+        return woken;
+    }
+
     bool try_lock_locked() noexcept {
         if (m_writer || m_readers != 0 || !m_writers_q.empty()) return false;
         m_writer = true;

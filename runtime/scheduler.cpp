@@ -31,11 +31,8 @@
 //   5. completions on this processor's io_uring (submitting pending SQEs);
 //   6. stealing: a spinning processor steals half of a random victim's deque
 //      (one CAS per item, see work_deque.hpp), four rounds over all victims;
-//      in the last round it also fires a victim's due timers (a victim busy
-//      in one long goroutine would fire them late);
 //   7. park on the processor's own ring until a completion, a wake-up or the
-//      earliest timer deadline (its own, or a running processor's: see
-//      park_timeout_ns).
+//      earliest timer deadline.
 //
 // Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
 // started and is still the newest item of the joiner's own deque pops it and
@@ -350,28 +347,8 @@ void push_local(processor& p, goroutine* g) noexcept {
 
 // ---- timers and the ring ----
 
-// How long p may park: until its own earliest timer, or the earliest timer of
-// a processor that is running (not idle). A running processor checks its
-// timers only between goroutines, so one goroutine that computes for a long
-// time would make them late; the idle processor wakes up and fires them
-// instead (steal_work). Idle processors' timers are left to their owners,
-// which park with their own deadline: waking everyone for every timer would
-// be a thundering herd. The deadline is published in rt.idle_timer_watch so
-// that a running processor adding an earlier timer wakes someone (add_timer).
-// Best effort: the idle flags and heap deadlines are read racily, and a miss
-// only delays a timer by the run time of the goroutine holding its processor,
-// which is what happens without any of this.
 std::int64_t park_timeout_ns(processor& p) noexcept {
-    runtime_state& rt = p.rt;
-    std::int64_t next = p.timers.next_deadline();
-    {
-        std::lock_guard guard(rt.sched_lock);  // guards the idle flags
-        for (auto& q : rt.procs)
-            if (q.get() != &p && !q->idle) next = std::min(next, q->timers.next_deadline());
-        // Only lowered here (under sched_lock), reset by a processor that wakes.
-        if (next < rt.idle_timer_watch.load(std::memory_order_relaxed))
-            rt.idle_timer_watch.store(next, std::memory_order_relaxed);
-    }
+    const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return -1;
     const std::int64_t now = monotonic_now_ns();
     return next > now ? next - now : 0;
@@ -421,16 +398,6 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
     return first;
 }
 
-// Fires victim's expired timers here (see park_timeout_ns); what they ready
-// lands in p's queues. Any processor may run a heap: it has its own lock.
-goroutine* steal_timers(processor& p, processor& victim) noexcept {
-    const std::int64_t next = victim.timers.next_deadline();
-    if (next == timer_heap::k_never || next > monotonic_now_ns()) return nullptr;
-    if (victim.timers.run_expired(monotonic_now_ns()) == 0) return nullptr;
-    if (goroutine* g = std::exchange(p.runnext, nullptr)) return g;
-    return p.deque.pop();
-}
-
 goroutine* steal_work(processor& p) noexcept {
     runtime_state& rt = p.rt;
     const unsigned n = rt.nprocs;
@@ -441,9 +408,6 @@ goroutine* steal_work(processor& p) noexcept {
             processor& victim = *rt.procs[(start + k) % n];
             if (&victim == &p) continue;
             if (goroutine* g = steal_from(p, victim)) return g;
-            // Last round: a busy victim's timers that are due (Go's stealWork does the same).
-            if (round == k_steal_rounds - 1)
-                if (goroutine* g = steal_timers(p, victim)) return g;
         }
         if (rt.global_size.load(std::memory_order_relaxed) != 0) {
             if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
@@ -602,9 +566,6 @@ goroutine* find_runnable(processor& p) {
         }
 
         p.ring->park(park_timeout_ns(p));
-        // Whatever deadline we watched, nobody may count on it any more: the
-        // next timer added by a running processor wakes someone (conservative).
-        rt.idle_timer_watch.store(timer_heap::k_never, std::memory_order_relaxed);
         // relaxed is enough: the exchange in notify() that follows any later
         // wake-up is an RMW, so it reads this store or a later one.
         p.wake_pending.store(false, std::memory_order_release);
@@ -912,14 +873,6 @@ void add_timer(timer_node* node, const char* api_name) {
     processor* p = current_processor();
     if (!p) throw no_runtime(api_name);
     p->timers.add(node);
-    // If processors are parked and none of them will wake up by this timer's
-    // deadline, wake one: should this processor stay busy in one goroutine,
-    // the woken one fires the timer (see park_timeout_ns). One relaxed load
-    // per timer in the common case.
-    runtime_state& rt = p->rt;
-    if (rt.npidle.load(std::memory_order_relaxed) != 0 &&
-        node->when < rt.idle_timer_watch.load(std::memory_order_relaxed))
-        wakep(rt);
 }
 
 void submit_blocking(blocking_job* job) {

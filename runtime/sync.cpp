@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "context.hpp"
 #include "detail/timer_heap.hpp"
 #include "mutex.hpp"
 #include "run.hpp"
+#include "rw_mutex.hpp"
 
 namespace goro {
 
@@ -48,12 +50,19 @@ bool mutex::lock_spin() noexcept {
 // (returns false: no suspension) or registers the waiter and parks.
 struct mutex::park_op {
     mutex* m;
+    // lock(ctx): the context to give up on (its callback is registered by the
+    // caller for as long as this op can park); null for plain lock().
+    const context* ctx = nullptr;
     detail::sync_waiter waiter{};
     bool woken = false;     // we were woken once (normal mode): we own the woken bit, queue at the front
     bool acquired = false;  // took the lock without parking
     bool parked = false;
+    // Gave up because ctx is done: set under m_queue_lock, either by
+    // await_suspend (not parking) or by the cancel callback (which unlinked
+    // the waiter and readies the task: ready() orders it before we resume).
+    bool cancelled = false;
 
-    explicit park_op(mutex* mu) noexcept : m(mu) {}
+    explicit park_op(mutex* mu, const context* c = nullptr) noexcept : m(mu), ctx(c) {}
     park_op(const park_op&) = delete;
     park_op& operator=(const park_op&) = delete;
     ~park_op() {
@@ -87,6 +96,26 @@ struct mutex::park_op {
                 }
                 continue;
             }
+            // Lost-wake-up re-check for lock(ctx): a cancel callback that ran
+            // while we were not queued did nothing; it ran after ctx's err was
+            // stored, and its m_queue_lock critical section is ordered before
+            // ours, so err() shows it. A callback that runs after we unlock
+            // finds us queued. Give up instead of parking.
+            if (ctx && ctx->err()) {
+                if (woken) {
+                    // Hand the woken bit back, but only while the lock is still
+                    // held (or starving): then its holder's unlock sees the bit
+                    // clear and wakes the next waiter (see mutex.hpp).
+                    // relaxed: m_queue_lock orders this with the list.
+                    if (!m->m_state.compare_exchange_weak(s, s & ~k_woken, std::memory_order_relaxed,
+                                                          std::memory_order_relaxed))
+                        continue;  // the state moved (perhaps unlocked): look again
+                    woken = false;
+                }
+                m->m_queue_lock.unlock();
+                cancelled = true;
+                return false;
+            }
             std::uint32_t n = s + k_waiter;
             if (woken) n &= ~k_woken;
             if (starving && (s & k_locked)) n |= k_starving;
@@ -117,6 +146,75 @@ task<void> mutex::lock_slow() {
         if (op.acquired || op.waiter.granted) co_return;  // granted: handed over in starvation mode
         op.woken = true;  // woken in normal mode: compete again
     }
+}
+
+// lock(ctx)'s park op: park_op plus the context callback (both in the frame of
+// lock_slow_ctx). The callback runs on the cancelling thread under the
+// context's lock; unregistering (under that lock) waits for it, so it never
+// touches a dead frame.
+struct mutex::ctx_park_op : park_op, detail::ctx_callback {
+    bool registered = false;
+
+    ctx_park_op(mutex* mu, const context* c) noexcept : park_op(mu, c) { fn = &on_cancel; }
+    ~ctx_park_op() {
+        // First the callback (it could still unlink us and ready a dying
+        // task), then ~park_op leaves the queue if we were destroyed parked.
+        if (registered) detail::ctx_unregister(*ctx, this);
+    }
+
+    static void on_cancel(detail::ctx_callback* cb) noexcept {
+        auto* op = static_cast<ctx_park_op*>(cb);
+        mutex* m = op->m;
+        m->m_queue_lock.lock();
+        // Not queued: running (it re-checks err() before parking again), or
+        // already popped by an unlocker (granted the lock, or woken and owning
+        // the woken bit): leave it alone, the hand-off stands.
+        if (!op->waiter.queued) {
+            m->m_queue_lock.unlock();
+            return;
+        }
+        m->m_waiters.unlink(&op->waiter);
+        // The count equals the list length under m_queue_lock. `starving` is
+        // left set even if the list is now empty: only the hand-off path of
+        // unlock_slow clears it (see mutex.hpp). relaxed: m_queue_lock orders it.
+        m->m_state.fetch_sub(k_waiter, std::memory_order_relaxed);
+        op->cancelled = true;
+        detail::goroutine* g = op->waiter.g;
+        m->m_queue_lock.unlock();
+        detail::ready(g);  // orders `cancelled` before the task resumes
+    }
+};
+
+task<std::error_code> mutex::lock_slow_ctx(context ctx) {
+    ctx_park_op op(this, &ctx);
+    // Registered before the first park, so a cancel can always reach a parked
+    // waiter. Not registered: ctx became done since await_ready checked.
+    if (!detail::ctx_register(ctx, &op)) co_return ctx.err();
+    op.registered = true;
+    std::error_code result;
+    for (;;) {
+        co_await op;
+        if (op.acquired || op.waiter.granted) break;  // ours (granted: handed over in starvation mode)
+        if (op.cancelled) {
+            result = ctx.err();
+            break;
+        }
+        op.woken = true;  // woken in normal mode: compete again
+    }
+    op.registered = false;
+    detail::ctx_unregister(ctx, &op);  // waits for a callback in flight (it found us not queued)
+    co_return result;
+}
+
+bool mutex::ctx_lock_awaiter::await_ready() noexcept {
+    // x/sync/semaphore's rule: a context already done fails, even if the lock is free.
+    if ((m_err = m_ctx->err())) return true;
+    return m_mutex->lock_fast();
+}
+
+std::coroutine_handle<> mutex::ctx_lock_awaiter::await_suspend(std::coroutine_handle<> h) {
+    m_slow = m_mutex->lock_slow_ctx(*m_ctx);
+    return std::move(m_slow).operator co_await().await_suspend(h);
 }
 
 void mutex::unlock_slow(std::uint32_t s) noexcept {
@@ -150,7 +248,12 @@ void mutex::unlock_slow(std::uint32_t s) noexcept {
     // bit was dropped by unlock(), but `starving` keeps newcomers out.
     m_queue_lock.lock();
     detail::sync_waiter* w = m_waiters.pop_front();
-    if (!w) {  // cannot happen (starving implies waiters); leave the mutex usable
+    if (!w) {
+        // The waiters that made the mutex starve were all cancelled (lock(ctx))
+        // since our unlock(): nobody to hand over to. Leave starvation mode;
+        // `locked` is already clear, so the mutex is free. A newcomer cannot
+        // have taken it meanwhile: `starving` kept it out (it queued instead,
+        // and then w would not be null).
         m_state.fetch_and(~k_starving, std::memory_order_relaxed);
         m_queue_lock.unlock();
         return;
@@ -166,6 +269,101 @@ void mutex::unlock_slow(std::uint32_t s) noexcept {
     detail::goroutine* g = w->g;
     m_queue_lock.unlock();
     detail::ready(g);  // ready()'s queue hand-off orders our critical section before its own
+}
+
+// ---- rw_mutex::lock(ctx) / lock_shared(ctx) (design notes in rw_mutex.hpp) ----
+
+struct rw_mutex::ctx_park_op : detail::ctx_callback {
+    rw_mutex* rw;
+    const context* ctx;
+    bool shared;
+    detail::sync_waiter waiter{};
+    bool registered = false;
+    bool parked = false;     // linked at some point (guarded by rw->m_lock until we resume)
+    bool acquired = false;   // took the lock without parking
+    // Gave up because ctx is done: set under rw->m_lock by await_suspend (not
+    // parking) or by on_cancel (which unlinked us and readies the task).
+    bool cancelled = false;
+
+    ctx_park_op(rw_mutex* m, const context* c, bool sh) noexcept : rw(m), ctx(c), shared(sh) { fn = &on_cancel; }
+    ctx_park_op(const ctx_park_op&) = delete;
+    ctx_park_op& operator=(const ctx_park_op&) = delete;
+    ~ctx_park_op() {
+        if (registered) detail::ctx_unregister(*ctx, this);  // first: the callback touches the queue
+        if (parked) {  // destroyed while parked (runtime shutdown): leave the queue
+            rw->m_lock.lock();
+            if (waiter.queued) queue().unlink(&waiter);
+            rw->m_lock.unlock();
+        }
+    }
+    detail::wait_list& queue() const noexcept { return shared ? rw->m_readers_q : rw->m_writers_q; }
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+        detail::goroutine* self = detail::prepare_park(h, shared ? "sync.RWMutex.RLock" : "sync.RWMutex.Lock",
+                                                       "goro::rw_mutex::lock");
+        rw->m_lock.lock();
+        if (shared ? rw->try_lock_shared_locked() : rw->try_lock_locked()) {
+            rw->m_lock.unlock();
+            acquired = true;
+            return false;
+        }
+        // Lost-wake-up re-check: a cancel callback that ran before this
+        // critical section found nothing queued; its err store is ordered
+        // before it (and it before us through m_lock). One that runs after
+        // finds us queued.
+        if (ctx->err()) {
+            rw->m_lock.unlock();
+            cancelled = true;
+            return false;
+        }
+        waiter.g = self;
+        parked = true;
+        queue().push_back(&waiter);
+        rw->m_lock.unlock();  // publication: the frame belongs to the unlocker or the callback now
+        return true;
+    }
+    void await_resume() noexcept { parked = false; }
+
+    static void on_cancel(detail::ctx_callback* cb) noexcept {
+        auto* op = static_cast<ctx_park_op*>(cb);
+        rw_mutex* rw = op->rw;
+        rw->m_lock.lock();
+        // Not queued: not parked yet (it re-checks err() first) or already
+        // granted the lock by an unlocker: the grant stands.
+        if (!op->waiter.queued) {
+            rw->m_lock.unlock();
+            return;
+        }
+        op->queue().unlink(&op->waiter);
+        op->cancelled = true;
+        // A departing writer may have been all that kept parked readers out.
+        detail::sync_waiter* admitted = op->shared ? nullptr : rw->admit_readers_locked();
+        detail::goroutine* g = op->waiter.g;
+        rw->m_lock.unlock();
+        detail::ready_chain(admitted);
+        detail::ready(g);  // orders `cancelled` before the task resumes
+    }
+};
+
+task<std::error_code> rw_mutex::lock_slow_ctx(context ctx, bool shared) {
+    ctx_park_op op(this, &ctx, shared);
+    if (!detail::ctx_register(ctx, &op)) co_return ctx.err();  // done since await_ready checked
+    op.registered = true;
+    co_await op;  // one park: an unlocker grants ownership to the task it wakes
+    op.registered = false;
+    detail::ctx_unregister(ctx, &op);  // waits for a callback in flight
+    co_return op.cancelled ? ctx.err() : std::error_code{};
+}
+
+bool rw_mutex::ctx_lock_awaiter::await_ready() noexcept {
+    if ((m_err = m_ctx->err())) return true;  // already done: fail even if free
+    return m_shared ? m_rw->try_lock_shared() : m_rw->try_lock();
+}
+
+std::coroutine_handle<> rw_mutex::ctx_lock_awaiter::await_suspend(std::coroutine_handle<> h) {
+    m_slow = m_rw->lock_slow_ctx(*m_ctx, m_shared);
+    return std::move(m_slow).operator co_await().await_suspend(h);
 }
 
 }  // namespace goro

@@ -3,6 +3,7 @@
 #include "time.hpp"
 
 #include <mutex>
+#include <vector>
 
 #include "sleep.hpp"  // detail::add_timer
 
@@ -22,6 +23,18 @@ struct timer_registry {
 timer_registry& timers_registry() noexcept {
     static timer_registry* r = new timer_registry;  // never destroyed: states may outlive static destruction
     return *r;
+}
+
+// How many runtimes are running (between runtime_lifetime_begin and _end).
+// Held across the shutdown reclamation, so no runtime starts during it.
+struct runtime_census {
+    std::mutex lock;
+    unsigned running = 0;  // guarded by lock
+};
+
+runtime_census& census() noexcept {
+    static runtime_census* c = new runtime_census;  // never destroyed, like the registry
+    return *c;
 }
 
 time_point to_time_point(std::int64_t ns) noexcept {
@@ -68,6 +81,7 @@ void timer_state::arm_locked(std::int64_t deadline_ns, const char* api) {
         refs.fetch_sub(1, std::memory_order_relaxed);  // the handle still holds one
         throw;
     }
+    heap_ref = true;
     armed = true;
 }
 
@@ -76,6 +90,7 @@ bool timer_state::disarm_locked() noexcept {
     armed = false;
     if (timer_heap::remove(this)) {
         pending = true;
+        heap_ref = false;
         refs.fetch_sub(1, std::memory_order_relaxed);  // the heap's reference; the caller holds another
     }
     // A value delivered to the buffer but not received belongs to the old
@@ -84,13 +99,39 @@ bool timer_state::disarm_locked() noexcept {
     return pending;
 }
 
+bool timer_state::disarm_for_rearm_locked() noexcept {
+    bool pending = disarm_locked();
+    // A fire in flight: a processor popped the node (reading `when` under its
+    // heap's lock) and will call on_fire, but remove() saw the node gone
+    // through a relaxed load of `heap`, which does not order that read before
+    // our write of `when` in arm_locked (TSan reports it; timer stealing makes
+    // the popper another thread). Let that fire run first: it takes `lock`,
+    // finds itself stale (armed is false) and clears heap_ref; its unlock and
+    // our re-lock order its pop, and so its read, before our write. It runs
+    // soon (it is in the batch its processor is firing) and needs no lock we
+    // hold while we wait. Disarm again each time: a concurrent reset may have
+    // re-armed the timer while we did not hold the lock.
+    while (heap_ref && heap.load(std::memory_order_relaxed) == nullptr) {
+        lock.unlock();
+        cpu_relax();
+        lock.lock();
+        pending = disarm_locked() || pending;
+    }
+    return pending;
+}
+
 void timer_state::on_fire(timer_node* node) noexcept {
     auto* t = static_cast<timer_state*>(node);
     const std::int64_t now = monotonic_now_ns();
     t->lock.lock();
+    // Not queued again (by a reset): this fire consumes the outstanding
+    // queueing reference (released below). relaxed: `heap` is written under
+    // the heap's lock by add/remove, and a re-queue happens under t->lock.
+    const bool requeued = t->heap.load(std::memory_order_relaxed) != nullptr;
+    if (!requeued) t->heap_ref = false;
     // Stale: stopped since it was queued (armed == false), or re-queued by a
     // reset (the node is in a heap again: that later schedule will fire).
-    const bool current = t->armed && t->heap.load(std::memory_order_relaxed) == nullptr;
+    const bool current = t->armed && !requeued;
     if (current) {
         if (t->period > 0) {
             // Ticker: deliver if there is room (drop ticks for slow receivers;
@@ -101,6 +142,7 @@ void timer_state::on_fire(timer_node* node) noexcept {
             t->when += t->period * (missed + 1);
             t->add_ref();
             add_timer(t, "goro::ticker");  // on this processor: fire runs on one
+            t->heap_ref = true;
         } else {
             t->armed = false;
             if (t->ch) {
@@ -113,6 +155,57 @@ void timer_state::on_fire(timer_node* node) noexcept {
     }
     t->lock.unlock();
     t->release();  // the reference of the node that just fired
+}
+
+void runtime_lifetime_begin() noexcept {
+    runtime_census& c = census();
+    std::lock_guard guard(c.lock);
+    ++c.running;
+}
+
+void runtime_lifetime_end() noexcept {
+    runtime_census& c = census();
+    std::lock_guard guard(c.lock);  // held throughout: no runtime starts while we reclaim
+    if (--c.running != 0) return;   // another runtime runs: its fires may be in flight
+    // No runtime is running, so no fire is in flight: every outstanding
+    // heap_ref belongs to a node that a shutdown dropped. Pin the states first
+    // (a state whose count already reached 0 is being freed: skip it; its
+    // release() needs the registry lock to unlink, so it is still valid here).
+    std::vector<timer_state*> pinned;
+    {
+        timer_registry& r = timers_registry();
+        std::lock_guard reg(r.lock);
+        for (timer_state* t = r.head; t; t = t->reg_next) {
+            std::uint32_t n = t->refs.load(std::memory_order_relaxed);
+            // relaxed: the registry lock keeps t valid; the pin only has to be atomic.
+            while (n != 0 && !t->refs.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+            }
+            if (n != 0) pinned.push_back(t);
+        }
+    }
+    for (timer_state* t : pinned) {
+        unsigned drop = 1;  // our pin
+        t->lock.lock();
+        if (t->heap_ref) {
+            t->heap_ref = false;
+            t->armed = false;  // the schedule died with its heap: stop() reports not pending
+            ++drop;
+        }
+        if (t->phantom_handle) {
+            t->phantom_handle = false;
+            ++drop;
+        }
+        t->lock.unlock();
+        while (drop--) t->release();
+    }
+}
+
+std::size_t debug_live_timer_states() noexcept {
+    timer_registry& r = timers_registry();
+    std::lock_guard guard(r.lock);
+    std::size_t n = 0;
+    for (timer_state* t = r.head; t; t = t->reg_next) ++n;
+    return n;
 }
 
 }  // namespace detail
@@ -142,7 +235,7 @@ bool timer::stop() noexcept {
 
 bool timer::reset_at(std::int64_t deadline_ns) {
     m_state->lock.lock();
-    const bool pending = m_state->disarm_locked();
+    const bool pending = m_state->disarm_for_rearm_locked();
     try {
         m_state->arm_locked(deadline_ns, "goro::timer::reset");
     } catch (...) {
@@ -185,7 +278,7 @@ void ticker::stop() noexcept {
 void ticker::reset_ns(std::int64_t period_ns) {
     if (period_ns <= 0) throw runtime_error("non-positive interval for Ticker.Reset");
     m_state->lock.lock();
-    (void)m_state->disarm_locked();
+    (void)m_state->disarm_for_rearm_locked();
     m_state->period = period_ns;
     try {
         m_state->arm_locked(detail::monotonic_now_ns() + period_ns, "goro::ticker::reset");
@@ -223,10 +316,11 @@ chan<time_point> after_ns(std::int64_t deadline_ns) {
 chan<time_point> tick_ns(std::int64_t period_ns) {
     if (period_ns <= 0) return chan<time_point>::nil();
     // Go: "the underlying Ticker cannot be recovered by the garbage collector;
-    // it leaks". The handle's reference is never released (the registry keeps
-    // the state reachable).
+    // it leaks". The handle's reference is released only when the runtimes
+    // have ended (runtime_lifetime_end): nothing can tick any more then.
     auto* t = detail::timer_state::create(chan<time_point>(std::size_t{1}), period_ns, {});
     t->lock.lock();
+    t->phantom_handle = true;
     try {
         t->arm_locked(detail::monotonic_now_ns() + period_ns, "goro::tick");
     } catch (...) {

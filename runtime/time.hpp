@@ -24,9 +24,12 @@
 // stop() may be called from anywhere.
 //
 // Channel values are std::chrono::steady_clock time points: the time the timer
-// fired (not when it was received). The channels have capacity 1 internally;
-// goro cannot make their len() report 0 as Go does, so between the firing and
-// the receive len() is 1 (a documented divergence). What Go 1.23 guarantees
+// fired (not when it was received). The channels have capacity 1 internally,
+// and chan<T> has no way yet to present them as unbuffered the way Go 1.23's
+// chanlen/chancap do for timer channels: cap() reports 1, and between the
+// firing and the receive len() reports 1 (a documented divergence; it needs a
+// "timer channel" flag in runtime/channel.hpp that len() and cap() honour,
+// and the hidden test "[pending]" in tests/time_test.cpp). What Go 1.23 guarantees
 // does hold: once stop() or reset() returns, no value from the old schedule
 // can be received; stop()/reset() return true iff the old schedule had not
 // delivered a value to a receiver yet (a buffered, unreceived value is
@@ -46,13 +49,25 @@
 // References: one per user handle (timer/ticker object, or none for after())
 // and one per queued node, released when that node fires (or is removed).
 // So a fire in flight keeps the state alive even if the user dropped it.
-// States whose nodes are still queued when the runtime shuts down (timer heaps
-// are cleared without firing) are never freed: a global registry keeps them
-// reachable (no leak report) and bounded by what was pending at shutdown.
+//
+// Shutdown. A runtime clears its timer heaps without firing them, so the
+// reference of a node still queued then would never be released, and with
+// it the state, its channel and after_func's f (with all it captured). A
+// global registry lists every live state, and `heap_ref` says whether a
+// queued node's reference is outstanding. goro::run brackets every runtime
+// with runtime_lifetime_begin/end (a global count under a mutex, in
+// time.cpp): when the last running runtime has ended, no fire can be in
+// flight anywhere (a fire runs on a processor, between a heap pop and the
+// state's lock, so it cannot be told apart from a cleared node while
+// runtimes run), and the mutex keeps new runtimes from starting meanwhile;
+// then every outstanding `heap_ref` belongs to a cleared node: it is dropped
+// (and tick()'s never-released handle reference with it). With runtimes
+// overlapping in time, reclamation waits until none is running.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
@@ -78,6 +93,15 @@ struct timer_state : timer_node {
     chan_lock lock;
     // Guarded by `lock`: the current schedule has neither delivered nor been stopped.
     bool armed = false;
+    // Guarded by `lock`: the node is queued (or was, until a shutdown cleared
+    // its heap) and that queueing's reference has not been released: set by
+    // arm_locked; cleared by a successful remove, or by the fire of that
+    // queueing (a fire for an older schedule, the node having been re-queued
+    // by reset, leaves it set).
+    bool heap_ref = false;
+    // tick(): the handle reference nobody will ever release (Go: "it leaks");
+    // dropped by shutdown reclamation. Guarded by `lock`.
+    bool phantom_handle = false;
     std::int64_t period = 0;                // ticker period in ns; 0 = one-shot. Guarded by `lock`.
     chan<time_point> ch = chan<time_point>::nil();  // set at creation; nil for after_func
     std::function<task<void>()> func;       // after_func's action; set at creation
@@ -98,9 +122,23 @@ struct timer_state : timer_node {
     /// Disarms (lock held): removes the node and drains the channel.
     /// Returns whether the old schedule was still pending.
     bool disarm_locked() noexcept;
+    /// disarm_locked() before a re-arm (reset): also waits (dropping the lock
+    /// meanwhile) for a fire in flight, so that rewriting `when` cannot race
+    /// with that firing processor's read of it. Lock held on entry and exit.
+    bool disarm_for_rearm_locked() noexcept;
 
     static void on_fire(timer_node* node) noexcept;
 };
+
+/// Bracket one runtime's life (goro::run, run.hpp): the end of the last
+/// running runtime frees the states of timers still pending at its shutdown
+/// (design notes above).
+void runtime_lifetime_begin() noexcept;
+void runtime_lifetime_end() noexcept;
+
+/// Test hook: how many timer states are alive (timers, tickers, after,
+/// after_func, context deadlines), a snapshot.
+std::size_t debug_live_timer_states() noexcept;
 
 /// Now + d in monotonic ns, saturating for huge durations; d <= 0 gives now.
 template <typename Rep, typename Period>

@@ -6,20 +6,17 @@
 // still awaits it.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <goro/goro.hpp>
+
+#include "support/child_process.hpp"
 
 using namespace std::chrono_literals;
 using goro::chan;
@@ -44,32 +41,6 @@ const unsigned k_procs[] = {1, 2, 4};
 template <typename T>
 T run_on(task<T> t, unsigned procs = 2) {
     return goro::run(std::move(t), {.procs = procs});
-}
-
-// Runs `scenario` in a child process; returns its exit status (or 128+signal)
-// and captures stderr.
-template <typename Fn>
-int in_child(Fn scenario, std::string& err) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        alarm(20);
-        scenario();
-        std::_Exit(0);
-    }
-    close(fds[1]);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 task<> recv_into(chan<int> c, std::atomic<int>* done, std::atomic<int>* got) {
@@ -547,15 +518,16 @@ TEST_CASE("item 13: nil channel operations block forever; non-blocking ones repo
 }
 
 TEST_CASE("item 15: a receive on a nil channel alone in the program is a deadlock", "[chan]") {
-    std::string err;
-    const int status = in_child(
+    const auto r = goro_test::run_in_child(
         [] {
             goro::run([]() -> task<> { co_await chan<int>::nil().recv(); }(), {.procs = 2});
+            return 0;  // not reached: the deadlock report exits with status 2
         },
-        err);
-    REQUIRE(status == 2);
-    REQUIRE(err.find("all goroutines are asleep - deadlock!") != std::string::npos);
-    REQUIRE(err.find("chan receive (nil chan)") != std::string::npos);
+        20s);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.exit_status == 2);
+    REQUIRE(r.stderr_text.find("all goroutines are asleep - deadlock!") != std::string::npos);
+    REQUIRE(r.stderr_text.find("chan receive (nil chan)") != std::string::npos);
 }
 
 TEST_CASE("a channel handle has reference semantics; move-only values work", "[chan]") {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -419,4 +421,54 @@ TEST_CASE("item 22 (ctx): tasks parked in sleep(d, ctx) and acquire(n, ctx) are 
     REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
     delete sem;
     sem = nullptr;
+}
+
+TEST_CASE("item 60: an after_func(ctx, f) that never runs leaks nothing (ASan: detect_leaks)", "[ctx]") {
+    // Go's GC collects an AfterFunc whose context can never be done; goro must
+    // free the record and f (and what f captured) once nothing can cancel the
+    // context. The token counts the copies of f still alive.
+    auto token = std::make_shared<int>(0);
+    auto main_task = [](std::shared_ptr<int> tok) -> goro::task<int> {
+        {  // a context that can never be done: nothing registered, f never runs
+            auto h = goro::after_func(goro::background(), [tok] { ++*tok; });
+            (void)h;
+        }
+        {  // cancellable, dropped uncancelled (Go vet's lostcancel): f dropped with the node
+            auto [c, cancel] = goro::with_cancel(goro::background());
+            auto h = goro::after_func(c, [tok] { ++*tok; });
+            (void)h;
+        }
+        {  // a deadline an hour away, dropped: the deadline timer is stopped with the node
+            auto [c, cancel] = goro::with_timeout(goro::background(), 1h);
+            auto h = goro::after_func(c, [tok] { ++*tok; });
+        }
+        {  // the handle dropped first, the context later: still freed
+            const long base = tok.use_count();
+            auto [c, cancel] = goro::with_cancel(goro::background());
+            { auto h = goro::after_func(c, [tok] { ++*tok; }); }
+            if (tok.use_count() != base + 1) co_return 1;  // still registered: f may yet run
+        }
+        {  // a stop() after the node died: true (f was prevented), and no double release
+            std::optional<goro::context_after_func> h;
+            {
+                auto [c, cancel] = goro::with_cancel(goro::background());
+                h.emplace(goro::after_func(c, [tok] { ++*tok; }));
+            }
+            if (!h->stop()) co_return 2;
+            if (h->stop()) co_return 3;
+        }
+        // Still registered when the runtime shuts down: the parked task's
+        // frame (context, cancel func, handle) is destroyed by run().
+        goro::chan<int> armed(1);
+        goro::go([](std::shared_ptr<int> t, goro::chan<int> a) -> goro::task<> {
+            auto [c, cancel] = goro::with_cancel(goro::background());
+            auto h = goro::after_func(c, [t] { ++*t; });
+            co_await a.send(1);
+            co_await goro::chan<int>::nil().recv();  // parked until shutdown
+        }(tok, armed));
+        co_await armed.recv();
+        co_return *tok;  // f never ran
+    };
+    REQUIRE(goro::run(main_task(token), {.procs = 2}) == 0);
+    REQUIRE(token.use_count() == 1);  // every copy of every f was destroyed
 }

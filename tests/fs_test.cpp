@@ -2,13 +2,18 @@
 // cursor, fsync, close, read_file/write_file).
 //
 // No co_await inside a REQUIRE (see net_test.cpp): await first, then assert.
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <string>
 
 #include "goro.hpp"
+#include "support/ctx_check.hpp"
 
+using namespace std::chrono_literals;
 using goro::task;
 namespace fs = goro::fs;
 
@@ -120,6 +125,185 @@ task<int> many_files_main(std::string base) {
 
 TEST_CASE("fs: 64 tasks write and read their own files concurrently [stress]", "[fs][stress]") {
     for (unsigned procs : {1u, 4u}) run_or_skip(many_files_main(temp_path("many-")), procs);
+}
+
+// ---------------------------------------------------------------- contexts
+//
+// A regular file's reads and writes finish too fast to be cancelled in
+// flight; pipes and eventfds block, so they carry the "woken by cancel" cases.
+
+task<std::error_code> read_cursor(fs::file f, std::size_t n, goro::context ctx) {
+    char buf[64];
+    auto r = co_await f.read(buf, n, ctx);
+    co_return r ? std::error_code{} : r.error();
+}
+
+task<std::error_code> write_cursor(fs::file f, std::string data, goro::context ctx) {
+    auto r = co_await f.write(data.data(), data.size(), ctx);
+    co_return r ? std::error_code{} : r.error();
+}
+
+task<std::error_code> read_at_8(fs::file f, goro::context ctx) {
+    std::uint64_t v = 0;
+    auto r = co_await f.read_at(&v, sizeof v, 0, ctx);
+    co_return r ? std::error_code{} : r.error();
+}
+
+task<std::error_code> write_at_1(fs::file f, goro::context ctx) {
+    const std::uint64_t one = 1;
+    auto r = co_await f.write_at(&one, sizeof one, 0, ctx);
+    co_return r ? std::error_code{} : r.error();
+}
+
+task<std::error_code> write_all_ctx(fs::file f, std::string data, goro::context ctx) {
+    auto r = co_await f.write_all(data, std::move(ctx));
+    co_return r ? std::error_code{} : r.error();
+}
+
+// Writes into the pipe until it is full (O_NONBLOCK only for that: io_uring
+// reports EAGAIN instead of waiting on a file opened non-blocking).
+std::size_t fill_pipe(int fd) {
+    ::fcntl(fd, F_SETPIPE_SZ, 4096);
+    const int fl = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    const std::string chunk(4096, 'f');
+    std::size_t filled = 0;
+    for (;;) {
+        const ssize_t n = ::write(fd, chunk.data(), chunk.size());
+        if (n <= 0) break;
+        filled += static_cast<std::size_t>(n);
+    }
+    ::fcntl(fd, F_SETFL, fl);
+    return filled;
+}
+
+task<int> ctx_pipe_main() {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    fs::file r(fds[0]), w(fds[1]);
+    // read at the cursor: an empty pipe whose writer stays open.
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return read_cursor(r, 1, std::move(c)); });
+    {
+        auto put = co_await w.write("a", 1);
+        REQUIRE(put);
+        co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return read_cursor(r, 1, std::move(c)); });
+        // The byte is still there, and a read under a live context gets it;
+        // then nothing is registered and cancelling is harmless.
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        char c = 0;
+        auto got = co_await r.read(&c, 1, ctx);
+        REQUIRE(got);
+        REQUIRE(*got == 1);
+        REQUIRE(c == 'a');
+        auto h = goro::spawn(read_cursor(r, 1, ctx));
+        co_await goro_test::until_registered(ctx);
+        auto put2 = co_await w.write("b", 1);
+        REQUIRE(put2);
+        const std::error_code ec = co_await std::move(h);
+        REQUIRE_FALSE(ec);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+    }
+    // write at the cursor: a full pipe nobody reads.
+    const std::size_t filled = fill_pipe(fds[1]);
+    REQUIRE(filled > 0);
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return write_cursor(w, "X", std::move(c)); });
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return write_all_ctx(w, "XX", std::move(c)); });
+    co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return write_cursor(w, "X", std::move(c)); });
+    {
+        // A parked write completes once the reader makes room; the cancelled
+        // ones wrote nothing.
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        auto h = goro::spawn(write_cursor(w, "w", ctx));
+        co_await goro_test::until_registered(ctx);
+        std::string drained;
+        while (drained.size() < filled + 1) {
+            char buf[4096];
+            auto n = co_await r.read(buf, sizeof buf);
+            REQUIRE(n);
+            REQUIRE(*n > 0);
+            drained.append(buf, *n);
+        }
+        const std::error_code ec = co_await std::move(h);
+        REQUIRE_FALSE(ec);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+        REQUIRE(drained == std::string(filled, 'f') + "w");
+    }
+    co_return 0;
+}
+
+TEST_CASE("fs context: read and write on a pipe are woken by cancel and by a deadline", "[fs][ctx]") {
+    for (unsigned procs : {1u, 4u}) run_or_skip(ctx_pipe_main(), procs);
+}
+
+task<int> ctx_at_main(std::string path) {
+    // read_at / write_at on an eventfd: a read waits for a non-zero counter,
+    // a write for room below the counter's maximum.
+    const int efd = ::eventfd(0, EFD_CLOEXEC);
+    REQUIRE(efd >= 0);
+    fs::file e(efd);
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return read_at_8(e, std::move(c)); });
+    const std::uint64_t almost_full = 0xfffffffffffffffe;
+    REQUIRE(::write(efd, &almost_full, sizeof almost_full) == sizeof almost_full);
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return write_at_1(e, std::move(c)); });
+    co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return write_at_1(e, std::move(c)); });
+    // Done already: read_at fails at once although the counter is set; the
+    // counter is left as it was (the cancelled writes added nothing).
+    co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return read_at_8(e, std::move(c)); });
+    {
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        std::uint64_t v = 0;
+        auto r = co_await e.read_at(&v, sizeof v, 0, ctx);
+        REQUIRE(r);
+        REQUIRE(v == almost_full);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+    }
+    // A regular file: completed operations, then cancel; a done context
+    // writes nothing.
+    auto f = co_await fs::file::open(path, O_RDWR | O_CREAT | O_TRUNC);
+    REQUIRE(f);
+    {
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        auto w = co_await f->write_at("hello", 5, 0, ctx);
+        REQUIRE(w);
+        REQUIRE(*w == 5);
+        char buf[5];
+        auto r = co_await f->read_at(buf, 5, 0, ctx);
+        REQUIRE(r);
+        REQUIRE(std::string(buf, *r) == "hello");
+        auto wc = co_await f->write("abc", 3, ctx);
+        REQUIRE(wc);
+        auto wa = co_await f->write_all("de", ctx);
+        REQUIRE(wa);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+        auto late = co_await f->write_at("XXXXX", 5, 0, ctx);
+        REQUIRE(late.error() == goro::context_errc::canceled);
+        auto late_all = co_await f->write_all("XX", ctx);
+        REQUIRE(late_all.error() == goro::context_errc::canceled);
+        auto late_read = co_await f->read(buf, 5, ctx);
+        REQUIRE(late_read.error() == goro::context_errc::canceled);
+    }
+    REQUIRE(f->close());
+    auto text = co_await fs::read_file(path);
+    REQUIRE(text);
+    REQUIRE(*text == "abcde");
+    // A closed file reports closed whatever the context.
+    {
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        char c;
+        auto r = co_await f->read(&c, 1, ctx);
+        REQUIRE(r.error() == goro::net::errc::closed);
+        cancel();
+    }
+    ::unlink(path.c_str());
+    co_return 0;
+}
+
+TEST_CASE("fs context: read_at and write_at honour a context; completed ones leave nothing registered", "[fs][ctx]") {
+    for (unsigned procs : {1u, 2u}) run_or_skip(ctx_at_main(temp_path("ctx")), procs);
 }
 
 }  // namespace

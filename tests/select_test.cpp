@@ -6,17 +6,14 @@
 // still awaits it.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <goro/goro.hpp>
+
+#include "support/child_process.hpp"
 
 using namespace std::chrono_literals;
 using goro::chan;
@@ -41,30 +38,6 @@ const unsigned k_procs[] = {1, 2, 4};
 template <typename T>
 T run_on(task<T> t, unsigned procs = 2) {
     return goro::run(std::move(t), {.procs = procs});
-}
-
-template <typename Fn>
-int in_child(Fn scenario, std::string& err) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        alarm(20);
-        scenario();
-        std::_Exit(0);
-    }
-    close(fds[1]);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace
@@ -159,19 +132,25 @@ TEST_CASE("item 15: select {} and all-nil selects block forever while others run
 }
 
 TEST_CASE("item 15: select {} alone in the program is reported as a deadlock", "[select][deadlock]") {
-    std::string err;
-    int status = in_child([] { goro::run([]() -> task<> { co_await goro::select(); }(), {.procs = 2}); }, err);
-    REQUIRE(status == 2);
-    REQUIRE(err.find("all goroutines are asleep - deadlock!") != std::string::npos);
-    REQUIRE(err.find("select (no cases)") != std::string::npos);
-    err.clear();
-    status = in_child(
+    auto r = goro_test::run_in_child(
+        [] {
+            goro::run([]() -> task<> { co_await goro::select(); }(), {.procs = 2});
+            return 0;  // not reached: the deadlock report exits with status 2
+        },
+        20s);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.exit_status == 2);
+    REQUIRE(r.stderr_text.find("all goroutines are asleep - deadlock!") != std::string::npos);
+    REQUIRE(r.stderr_text.find("select (no cases)") != std::string::npos);
+    r = goro_test::run_in_child(
         [] {
             goro::run([]() -> task<> { co_await goro::select(chan<int>::nil().recv_case()); }(), {.procs = 1});
+            return 0;
         },
-        err);
-    REQUIRE(status == 2);
-    REQUIRE(err.find("all goroutines are asleep - deadlock!") != std::string::npos);
+        20s);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.exit_status == 2);
+    REQUIRE(r.stderr_text.find("all goroutines are asleep - deadlock!") != std::string::npos);
 }
 
 TEST_CASE("item 16: operands and send values evaluated once, in order; losing recv targets untouched", "[select]") {

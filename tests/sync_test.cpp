@@ -4,9 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <goro/goro.hpp>
@@ -753,4 +758,531 @@ TEST_CASE("item 22 (sync): tasks parked on every primitive are destroyed cleanly
         delete p;
         p = nullptr;
     });
+}
+
+// ---------------------------------------------------------------- Mutex / RWMutex with a context
+//
+// lock(ctx) has no Go sync equivalent; it follows x/sync/semaphore's
+// Acquire(ctx) (item 38's "a failed Acquire leaves the semaphore unchanged")
+// and must keep item 27 (mutual exclusion) and item 29 (starvation hand-off).
+
+namespace {
+
+// Parks the calling task until `cond()` holds, yielding (not sleeping) in between.
+template <typename Cond>
+goro::task<> until(Cond cond) {
+    while (!cond()) co_await goro::yield();
+}
+
+}  // namespace
+
+TEST_CASE("item 38/27: mutex lock(ctx) cancelled while waiting leaves the queue; the mutex stays usable",
+          "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        goro_test::watchdog dog("mutex lock(ctx) cancel", 30s);
+        auto main_task = []() -> goro::task<int> {
+            goro::mutex m;
+            co_await m.lock();
+            auto [ctx, cancel] = goro::with_cancel(goro::background());
+            goro::chan<std::error_code> result(1);
+            goro::go([](goro::mutex& mu, goro::context c, goro::chan<std::error_code> out) -> goro::task<> {
+                const std::error_code e = co_await mu.lock(c);
+                co_await out.send(e);
+            }(m, ctx, result));
+            co_await until([&] { return m.debug_waiters() == 1; });  // parked in the queue
+            cancel();
+            const auto e = co_await result.recv();
+            if (!e || *e != goro::context_errc::canceled) co_return 1;
+            if (m.debug_waiters() != 0) co_return 2;  // it left the queue
+            m.unlock();
+            // A departed waiter must not be handed the lock: others get it.
+            if (!m.try_lock()) co_return 3;
+            m.unlock();
+            goro::chan<int> done(1);
+            co_await m.lock();
+            goro::go([](goro::mutex& mu, goro::chan<int> out) -> goro::task<> {
+                co_await mu.lock();
+                mu.unlock();
+                co_await out.send(1);
+            }(m, done));
+            co_await until([&] { return m.debug_waiters() == 1; });
+            m.unlock();
+            const auto d = co_await done.recv();
+            co_return d ? 0 : 4;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 38/27: mutex lock(ctx) with a done context fails at once, even when free", "[sync]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::mutex m;
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        cancel();
+        const std::error_code e = co_await m.lock(ctx);
+        if (e != goro::context_errc::canceled) co_return 1;
+        if (m.is_locked()) co_return 2;  // nothing taken
+        // A background context never fails: lock(ctx) is lock().
+        const std::error_code ok = co_await m.lock(goro::background());
+        if (ok || !m.is_locked()) co_return 3;
+        m.unlock();
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("item 38/27: mutex lock(ctx) with a timeout gives deadline_exceeded; a later lock(ctx) succeeds",
+          "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        auto main_task = []() -> goro::task<int> {
+            goro::mutex m;
+            co_await m.lock();
+            auto [tctx, tcancel] = goro::with_timeout(goro::background(), 20ms);
+            const std::error_code e = co_await m.lock(tctx);  // held by us: can only time out
+            if (e != goro::context_errc::deadline_exceeded || !goro::is_timeout(e)) co_return 1;
+            if (m.debug_waiters() != 0) co_return 2;
+            // Now a waiter with a long timeout gets the lock when we unlock.
+            auto [lctx, lcancel] = goro::with_timeout(goro::background(), 1h);
+            goro::chan<std::error_code> result(1);
+            goro::go([](goro::mutex& mu, goro::context c, goro::chan<std::error_code> out) -> goro::task<> {
+                const std::error_code r = co_await mu.lock(c);
+                if (!r) mu.unlock();
+                co_await out.send(r);
+            }(m, lctx, result));
+            co_await until([&] { return m.debug_waiters() == 1; });
+            m.unlock();
+            const auto r = co_await result.recv();
+            if (!r || *r) co_return 3;
+            co_return m.is_locked() ? 4 : 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 29/38: cancelling every waiter of a starving mutex leaves it usable", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        goro_test::watchdog dog("starving mutex cancel", 30s);
+        auto main_task = []() -> goro::task<int> {
+            goro::mutex m;
+            auto [ctx, cancel] = goro::with_cancel(goro::background());
+            goro::wait_group wg;
+            std::atomic<int> ok{0}, failed{0};
+            co_await m.lock();
+            // Waiters that wait > 1 ms and are woken while the lock is re-taken
+            // set `starving`; then all are cancelled while we still hold it.
+            for (int i = 0; i < 8; ++i) {
+                wg.add(1);
+                goro::go([](goro::mutex& mu, goro::context c, std::atomic<int>& o, std::atomic<int>& f,
+                            goro::wait_group& w) -> goro::task<> {
+                    const std::error_code e = co_await mu.lock(c);
+                    if (!e) {
+                        o.fetch_add(1);
+                        mu.unlock();
+                    } else {
+                        f.fetch_add(1);
+                    }
+                    w.done();
+                }(m, ctx, ok, failed, wg));
+            }
+            co_await until([&] { return m.debug_waiters() == 8; });
+            co_await goro::sleep(2ms);  // ages the waiters past 1 ms (not synchronisation)
+            // Re-take the lock right after the unlock: the woken head waiter
+            // either has not run yet (it owns the woken bit and must hand it
+            // back when it finds the context done: one processor), or it lost
+            // the race, set `starving` and re-queued at the front (several):
+            // either way every waiter is then cancelled while we hold the lock.
+            m.unlock();
+            co_await m.lock();
+            cancel();
+            co_await wg.wait();
+            if (ok.load() + failed.load() != 8) co_return 1;
+            if (m.debug_waiters() != 0) co_return 2;
+            m.unlock();
+            if (!m.try_lock()) co_return 3;  // not stuck in starvation mode
+            m.unlock();
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 27/29/38 [HARD]: mutex stress, random waiters cancelled or timed out", "[sync][stress]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        goro_test::watchdog dog("mutex lock(ctx) stress", 120s);
+        auto main_task = []() -> goro::task<int> {
+            goro::mutex m;
+            goro::wait_group wg;
+            long counter = 0;             // plain: guarded by m
+            std::atomic<long> acquired{0}, gave_up{0};
+            std::atomic<int> overlap{0};
+            std::atomic<bool> inside{false};
+            const int tasks = 24, per = 1500 / k_div;
+            for (int t = 0; t < tasks; ++t) {
+                wg.add(1);
+                goro::go([](goro::mutex& mu, goro::wait_group& w, long& c, std::atomic<long>& acq,
+                            std::atomic<long>& quit, std::atomic<int>& ov, std::atomic<bool>& in, int n,
+                            unsigned seed) -> goro::task<> {
+                    auto next = [&seed] {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        return seed;
+                    };
+                    for (int i = 0; i < n; ++i) {
+                        const unsigned kind = next() % 4;
+                        std::error_code e;
+                        if (kind == 0) {
+                            co_await mu.lock();
+                        } else if (kind == 1) {
+                            // Timed out by its own deadline timer.
+                            auto [ctx, cancel] = goro::with_timeout(goro::background(),
+                                                                    std::chrono::microseconds(next() % 300));
+                            e = co_await mu.lock(ctx);
+                        } else if (kind == 2) {
+                            // Cancelled by another task (an after_func goroutine).
+                            auto [ctx, cancel] = goro::with_cancel(goro::background());
+                            goro::timer killer =
+                                goro::after_func(std::chrono::microseconds(next() % 300), [c = cancel] { c(); });
+                            e = co_await mu.lock(ctx);
+                        } else {
+                            auto [ctx, cancel] = goro::with_cancel(goro::background());
+                            e = co_await mu.lock(ctx);  // never cancelled
+                        }
+                        if (e) {
+                            quit.fetch_add(1);
+                            continue;
+                        }
+                        if (in.exchange(true)) ov.fetch_add(1);
+                        ++c;
+                        acq.fetch_add(1);
+                        if (next() % 64 == 0)
+                            co_await goro::sleep(1500us);  // old waiters: starvation mode
+                        else if (next() % 4 == 0)
+                            co_await goro::yield();  // let waiters queue up
+                        in.store(false);
+                        mu.unlock();
+                    }
+                    w.done();
+                }(m, wg, counter, acquired, gave_up, overlap, inside, per, 0x9e3779b9u * (t + 1)));
+            }
+            co_await wg.wait();
+            if (overlap.load() != 0) co_return 1;
+            if (counter != acquired.load()) co_return 2;
+            if (acquired.load() + gave_up.load() != long{tasks} * per) co_return 3;
+            if (m.debug_waiters() != 0) co_return 4;
+            if (!m.try_lock()) co_return 5;  // free, and not stuck starving
+            m.unlock();
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 32/38: a cancelled waiting writer lets the readers parked behind it in", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        goro_test::watchdog dog("rw_mutex writer cancel", 30s);
+        auto main_task = []() -> goro::task<int> {
+            goro::rw_mutex rw;
+            co_await rw.lock_shared();  // R1
+            auto [ctx, cancel] = goro::with_cancel(goro::background());
+            goro::chan<std::error_code> wres(1);
+            goro::go([](goro::rw_mutex& m, goro::context c, goro::chan<std::error_code> out) -> goro::task<> {
+                const std::error_code e = co_await m.lock(c);
+                if (!e) m.unlock();
+                co_await out.send(e);
+            }(rw, ctx, wres));
+            co_await until([&] { return rw.debug_waiters() == 1; });  // W parked
+            goro::chan<int> rdone(1);
+            goro::go([](goro::rw_mutex& m, goro::chan<int> out) -> goro::task<> {
+                co_await m.lock_shared();  // R2: parks behind W (writer preference)
+                co_await out.send(1);
+                m.unlock_shared();
+            }(rw, rdone));
+            co_await until([&] { return rw.debug_waiters() == 2; });
+            if (rdone.try_recv()) co_return 1;
+            cancel();
+            const auto e = co_await wres.recv();
+            if (!e || *e != goro::context_errc::canceled) co_return 2;
+            const auto r2 = co_await rdone.recv();  // admitted while R1 still holds its read lock
+            if (!r2) co_return 3;
+            rw.unlock_shared();
+            co_await until([&] { return rw.try_lock(); });  // R2 unlocks after its send
+            rw.unlock();
+            co_return rw.debug_waiters() == 0 ? 0 : 4;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 31/38: rw_mutex lock_shared(ctx) / lock(ctx): cancel, done context, timeout", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        auto main_task = []() -> goro::task<int> {
+            goro::rw_mutex rw;
+            co_await rw.lock();
+            auto [ctx, cancel] = goro::with_cancel(goro::background());
+            goro::chan<std::error_code> res(1);
+            goro::go([](goro::rw_mutex& m, goro::context c, goro::chan<std::error_code> out) -> goro::task<> {
+                const std::error_code e = co_await m.lock_shared(c);
+                if (!e) m.unlock_shared();
+                co_await out.send(e);
+            }(rw, ctx, res));
+            co_await until([&] { return rw.debug_waiters() == 1; });
+            cancel();
+            const auto e = co_await res.recv();
+            if (!e || *e != goro::context_errc::canceled) co_return 1;
+            if (rw.debug_waiters() != 0) co_return 2;
+            // Done context: fails at once, even on a free lock.
+            const std::error_code d = co_await rw.lock_shared(ctx);
+            if (d != goro::context_errc::canceled) co_return 3;
+            // Timeout while the writer (us) holds it.
+            auto [tctx, tcancel] = goro::with_timeout(goro::background(), 20ms);
+            const std::error_code t = co_await rw.lock(tctx);
+            if (t != goro::context_errc::deadline_exceeded) co_return 4;
+            rw.unlock();
+            // Free: lock(ctx) and lock_shared(ctx) succeed.
+            const std::error_code w = co_await rw.lock(goro::background());
+            if (w) co_return 5;
+            rw.unlock();
+            auto [lctx, lcancel] = goro::with_cancel(goro::background());
+            const std::error_code s1 = co_await rw.lock_shared(lctx);
+            const std::error_code s2 = co_await rw.lock_shared(lctx);
+            if (s1 || s2) co_return 6;
+            rw.unlock_shared();
+            rw.unlock_shared();
+            if (!rw.try_lock()) co_return 7;
+            rw.unlock();
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 30/32/38 [HARD]: rw_mutex stress, random readers and writers cancelled", "[sync][stress]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        goro_test::watchdog dog("rw_mutex lock(ctx) stress", 120s);
+        auto main_task = []() -> goro::task<int> {
+            goro::rw_mutex rw;
+            goro::wait_group wg;
+            std::atomic<int> activity{0}, bad{0};
+            const int tasks = 16, per = 1000 / k_div;
+            for (int t = 0; t < tasks; ++t) {
+                wg.add(1);
+                goro::go([](goro::rw_mutex& m, goro::wait_group& w, std::atomic<int>& act, std::atomic<int>& b,
+                            int n, unsigned seed) -> goro::task<> {
+                    auto next = [&seed] {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        return seed;
+                    };
+                    for (int i = 0; i < n; ++i) {
+                        const bool writer = next() % 4 == 0;
+                        auto [ctx, cancel] = goro::with_cancel(goro::background());
+                        std::optional<goro::timer> killer;  // cancels from another task
+                        if (next() % 2)
+                            killer.emplace(goro::after_func(std::chrono::microseconds(next() % 200), [c = cancel] { c(); }));
+                        std::error_code e;
+                        if (writer)
+                            e = co_await m.lock(ctx);
+                        else
+                            e = co_await m.lock_shared(ctx);
+                        if (e) continue;
+                        if (writer) {
+                            if (act.fetch_add(10000) != 0) b.fetch_add(1);
+                            if (next() % 4 == 0) co_await goro::yield();  // let waiters queue up
+                            if (act.fetch_sub(10000) != 10000) b.fetch_add(1);
+                            m.unlock();
+                        } else {
+                            const int a = act.fetch_add(1) + 1;
+                            if (a < 1 || a > 9999) b.fetch_add(1);
+                            if (next() % 4 == 0) co_await goro::yield();
+                            act.fetch_sub(1);
+                            m.unlock_shared();
+                        }
+                    }
+                    w.done();
+                }(rw, wg, activity, bad, per, 0x85ebca6bu * (t + 1)));
+            }
+            co_await wg.wait();
+            if (bad.load() != 0) co_return 1;
+            if (rw.debug_waiters() != 0) co_return 2;
+            if (!rw.try_lock()) co_return 3;
+            rw.unlock();
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+// ---------------------------------------------------------------- OnceFunc / OnceValue / OnceValues
+
+TEST_CASE("item 34: once_func runs f once; concurrent callers park until it finished", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        auto main_task = []() -> goro::task<int> {
+            int counter = 0;  // plain: the once's synchronization must order it
+            auto init = goro::once_func([&counter]() -> goro::task<> {
+                co_await goro::sleep(2ms);  // the others arrive while f runs (one processor: they must park)
+                ++counter;
+            });
+            std::atomic<int> bad{0};
+            goro::wait_group wg;
+            for (int i = 0; i < 10; ++i) {
+                wg.add(1);
+                goro::go([](goro::once_fn<void> g, int& c, std::atomic<int>& b, goro::wait_group& w) -> goro::task<> {
+                    co_await g();
+                    if (c != 1) b.fetch_add(1);
+                    w.done();
+                }(init, counter, bad, wg));
+            }
+            co_await wg.wait();
+            co_await init();  // done: the fast path
+            if (!init.done()) co_return 1;
+            co_return bad.load() == 0 && counter == 1 ? 0 : 2;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 34: once_value gives every caller the same value; f runs once", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        auto main_task = []() -> goro::task<int> {
+            std::atomic<int> calls{0};
+            auto value = goro::once_value([&calls]() -> goro::task<std::string> {
+                calls.fetch_add(1);
+                co_await goro::sleep(1ms);
+                co_return std::string("the value");
+            });
+            goro::chan<std::string> got(16);
+            goro::wait_group wg;
+            for (int i = 0; i < 16; ++i) {
+                wg.add(1);
+                goro::go([](goro::once_fn<std::string> g, goro::chan<std::string> out, goro::wait_group& w)
+                             -> goro::task<> {
+                    std::string v = co_await g();
+                    co_await out.send(std::move(v));
+                    w.done();
+                }(value, got, wg));
+            }
+            co_await wg.wait();
+            for (int i = 0; i < 16; ++i) {
+                auto v = got.try_recv();
+                if (!v || *v.value != "the value") co_return 1;
+            }
+            // A synchronous f works too.
+            auto answer = goro::once_value([&calls] {
+                calls.fetch_add(1);
+                return 42;
+            });
+            const int a1 = co_await answer();
+            const int a2 = co_await answer();
+            co_return calls.load() == 2 && a1 == 42 && a2 == 42 ? 0 : 2;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 34: once_values returns both results of one call", "[sync]") {
+    auto main_task = []() -> goro::task<int> {
+        int calls = 0;
+        auto both = goro::once_values([&calls] {
+            ++calls;
+            return std::pair<int, std::string>(7, "seven");
+        });
+        auto [n1, s1] = co_await both();
+        auto [n2, s2] = co_await both();
+        auto three = goro::once_values([]() -> goro::task<std::tuple<int, int, int>> { co_return std::tuple(1, 2, 3); });
+        auto [x, y, z] = co_await three();
+        co_return calls == 1 && n1 == 7 && n2 == 7 && s1 == "seven" && s2 == "seven" && x + y + z == 6 ? 0 : 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("item 34: if f throws, every call rethrows the same exception and f ran once", "[sync]") {
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs = " << procs);
+        auto main_task = []() -> goro::task<int> {
+            std::atomic<int> calls{0};
+            auto g = goro::once_func([&calls]() -> goro::task<> {
+                calls.fetch_add(1);
+                co_await goro::yield();
+                throw std::runtime_error("once_func boom");
+            });
+            auto v = goro::once_value([&calls]() -> int {
+                calls.fetch_add(1);
+                throw std::runtime_error("once_value boom");
+            });
+            // Concurrent callers: each records the exception it got.
+            goro::chan<std::exception_ptr> errs(8);
+            goro::wait_group wg;
+            for (int i = 0; i < 8; ++i) {
+                wg.add(1);
+                goro::go([](goro::once_fn<void> f, goro::chan<std::exception_ptr> out, goro::wait_group& w)
+                             -> goro::task<> {
+                    std::exception_ptr e;
+                    try {
+                        co_await f();
+                    } catch (const std::runtime_error&) {
+                        e = std::current_exception();
+                    }
+                    co_await out.send(e);
+                    w.done();
+                }(g, errs, wg));
+            }
+            co_await wg.wait();
+            std::exception_ptr first;
+            for (int i = 0; i < 8; ++i) {
+                auto e = errs.try_recv();
+                if (!e || !*e.value) co_return 1;
+                if (!first) first = *e.value;
+                if (*e.value != first) co_return 2;  // the same exception object
+            }
+            try {
+                std::rethrow_exception(first);
+            } catch (const std::runtime_error& e) {
+                if (std::string(e.what()) != "once_func boom") co_return 3;
+            }
+            std::exception_ptr v1, v2;
+            try {
+                (void)co_await v();
+            } catch (const std::runtime_error&) {
+                v1 = std::current_exception();
+            }
+            try {
+                (void)co_await v();
+            } catch (const std::runtime_error&) {
+                v2 = std::current_exception();
+            }
+            if (!v1 || v1 != v2) co_return 4;
+            co_return calls.load() == 2 ? 0 : 5;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("item 34: calling a once_func from inside its own f deadlocks (reported)", "[sync][deadlock]") {
+    const auto r = goro_test::run_in_child(
+        [] {
+            goro::run(
+                []() -> goro::task<> {
+                    goro::once_fn<void>* self = nullptr;
+                    auto g = goro::once_func([&self]() -> goro::task<> { co_await (*self)(); });
+                    self = &g;
+                    co_await g();
+                }(),
+                {.procs = 2});
+            return 0;  // not reached
+        },
+        20s);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.exit_status == 2);
+    REQUIRE(r.stderr_text.find("all goroutines are asleep - deadlock!") != std::string::npos);
 }

@@ -115,21 +115,3 @@ TEST_CASE("a million tasks suspended at once fit in memory", "[timer][stress]") 
     REQUIRE(woke.load() == n);
 }
 
-// A processor checks its own timers only between goroutines. When one
-// goroutine computes for a long time, an idle processor fires that
-// processor's due timers instead (Go's stealWork does the same), also for a
-// timer armed after the idle processor parked.
-TEST_CASE("an idle processor fires the timers of a processor stuck in a long computation", "[timer]") {
-    goro_test::watchdog dog("timer stealing", 120s);
-    std::atomic<bool> fired{false};
-    auto main_task = [&]() -> goro::task<int> {
-        co_await goro::sleep(20ms);  // let the other processor park
-        // Armed on this processor, which then never reaches its scheduler
-        // until the timer has fired elsewhere (or 60 s have passed).
-        auto t = goro::after_func(1ms, [&] { fired.store(true); });
-        const auto give_up = std::chrono::steady_clock::now() + 60s;
-        while (!fired.load() && std::chrono::steady_clock::now() < give_up) {}
-        co_return fired.load() ? 1 : 0;
-    };
-    REQUIRE(goro::run(main_task(), {.procs = 2}) == 1);
-}

@@ -60,10 +60,43 @@
 // withdraws the node from the mailbox (on A, the only thread that drains it)
 // before the frame holding it can be reused.
 //
+// ## Cancelling reliably
+//
+// An ASYNC_CANCEL can miss its target: the kernel answers -ENOENT not only
+// for a request that completed but also for one caught between two states
+// (an async poll that fired at once, whose retry is about to be handed to an
+// io-wq worker: a Unix connect to a full backlog does that). The request then
+// blocks in the worker, and a one-shot cancel would leave it blocked forever.
+// So each ASYNC_CANCEL's completion comes back to its request (the
+// cancel_node is its io_operation): -ENOENT while the request is still in
+// flight and its cancellation still wanted (closed, context done, deadline
+// moved) asks again with the next batch, by which time the request has
+// settled somewhere the kernel can find it. And because those completions
+// point into the request, the request's own completion does not release the
+// task while any is outstanding: the last one does (awaiting_cancels). This
+// also means a late cancellation can never hit the next request that reuses
+// the same frame.
+//
+// ## Contexts
+//
+// An operation given a goro::context (ctx_io<Op>, io/detail/ctx_io.hpp) is
+// cancelled through the same path as close() and deadline changes: the
+// context's cancel callback (runtime/context.hpp, ctx_callback) calls
+// cancel_for_context(), which records the context's outcome in the request
+// (ctx_res) and, if the request is on a ring, cancels it there — directly or
+// through that ring's mailbox. The -ECANCELED completion is then reported as
+// the context's error (context_errc::canceled or deadline_exceeded). A request
+// whose context is done before it reaches a ring fails at once, without any
+// system call (io_start checks ctx_res under the lock). The callback is
+// registered before the request is published and unregistered on the
+// awaiting thread after it completes, never under fd_state::lock.
+//
 // ## Locking
 //
 // fd_state::lock guards the pending list, inflight, closed and the deadlines.
-// Lock order: fd_state::lock, then a poller's mailbox lock.
+// Lock order: a context's lock (its cancel callbacks run under it), then
+// fd_state::lock, then a poller's mailbox lock. Nothing takes a context's lock
+// while holding fd_state::lock.
 #pragma once
 
 #include <sys/socket.h>
@@ -108,6 +141,12 @@ namespace goro::detail {
 struct io_request;
 
 enum class io_dir : std::uint8_t { none, read, write };
+
+/// A request's cancellation record: its mailbox node, and the io_operation of
+/// the ASYNC_CANCELs made for it (see "Cancelling reliably").
+struct request_cancel : remote_cancel {
+    io_request* owner = nullptr;  // set by io_start
+};
 
 /// State shared by every handle to one socket or file. Heap-allocated once
 /// per open file (by the handle that owns it).
@@ -154,6 +193,13 @@ struct io_request : io_operation {
     int fd = -1;                 // for requests with file == nullptr
     io_dir dir = io_dir::none;
     bool redo = false;           // a deadline changed: re-prepare on -ECANCELED (file->lock)
+    // Linked in file->pending and on a ring, not yet completed: only then may
+    // a canceller touch ring and cancel_node. Set by io_start, cleared by the
+    // completion; guarded by file->lock.
+    bool submitted = false;
+    // 0, or the k_res_ctx_* outcome recorded by the request's context when it
+    // was cancelled (cancel_for_context). Guarded by file->lock.
+    int ctx_res = 0;
     std::int64_t own_deadline = 0;   // per-operation timeout, monotonic ns (0 = none)
     std::int64_t armed_deadline = 0; // the deadline the link timeout carries (0 = none)
 
@@ -173,7 +219,11 @@ struct io_request : io_operation {
     poller* ring = nullptr;      // the ring the request was submitted on
     io_request* prev = nullptr;  // file->pending links; guarded by file->lock
     io_request* next = nullptr;
-    remote_cancel cancel_node{};
+    request_cancel cancel_node{};
+    // The request completed (res is final) while ASYNC_CANCELs aimed at it
+    // were in flight; the last of them readies the task. Owner thread of
+    // `ring` only (both completions run there).
+    bool awaiting_cancels = false;
     std::int64_t timeout_spec[2] = {0, 0};  // __kernel_timespec for the link timeout
     int res = 0;
 
@@ -185,12 +235,20 @@ struct io_request : io_operation {
 // Result codes beyond errno (res is negative errno otherwise).
 inline constexpr int k_res_closed = INT_MIN + 1;
 inline constexpr int k_res_timeout = INT_MIN + 2;
+inline constexpr int k_res_ctx_canceled = INT_MIN + 3;  // the context was cancelled
+inline constexpr int k_res_ctx_deadline = INT_MIN + 4;  // the context's deadline passed
 
 /// Parks the calling goroutine and submits `req` (see the file comment).
 /// Returns false when the request finished without submission (closed file,
 /// past deadline): then req.res holds the outcome and the caller must not
 /// suspend. Throws no_runtime outside a runtime.
 bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason);
+
+/// A context cancelled `req` (which must have a file): records `code`
+/// (k_res_ctx_*) and cancels the request if it is on a ring; a request not yet
+/// started then fails at once with that code, a completed one is unaffected.
+/// Any thread; called with the context's lock held, takes req.file->lock.
+void cancel_for_context(io_request& req, int code) noexcept;
 
 /// A file state that is closed forever: what empty handles operate on.
 [[nodiscard]] fd_state* closed_fd_state() noexcept;

@@ -14,18 +14,22 @@
 namespace goro::detail {
 namespace {
 
+// What the user reads when goro::run cannot start: what failed, why it
+// probably failed, and what to change. goro has no fallback: its processors
+// park on their rings and its I/O goes through them.
 std::string io_uring_unavailable_message(int err) {
-    std::string msg = "goro: cannot use io_uring (io_uring_setup: ";
+    std::string msg = "goro: cannot start: io_uring is unavailable (io_uring_setup failed: ";
     msg += std::strerror(err);
-    msg += "). ";
+    msg += "); goro needs io_uring for its I/O and to park its processors. ";
     int disabled = 0;
     if (std::ifstream f{"/proc/sys/kernel/io_uring_disabled"}; f >> disabled && disabled != 0) {
         msg += "The kernel has io_uring disabled (sysctl kernel.io_uring_disabled=" +
                std::to_string(disabled) + "); set it to 0, or run as a member of the group in "
                "kernel.io_uring_group.";
     } else if (err == EPERM || err == EACCES) {
-        msg += "A seccomp profile or security policy (e.g. a container runtime's default) blocks "
-               "io_uring; allow the io_uring_setup/io_uring_enter/io_uring_register system calls.";
+        msg += "A seccomp profile or security policy (e.g. a container runtime's default profile) blocks "
+               "io_uring; allow the io_uring_setup, io_uring_enter and io_uring_register system calls "
+               "(Docker, Podman: --security-opt seccomp=<a profile that allows them>).";
     } else if (err == ENOSYS) {
         msg += "This kernel has no io_uring; goro needs Linux 5.19 or newer.";
     } else if (err == ENOMEM) {
@@ -123,10 +127,12 @@ bool poller::has_pending_submissions() const noexcept {
     return io_uring_sq_ready(m_ring) != 0 || m_mailbox_nonempty.load(std::memory_order_relaxed);
 }
 
-void poller::cancel_local(std::uint64_t target) noexcept {
+void poller::cancel_local(remote_cancel* node) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, target, 0);
-    io_uring_sqe_set_data64(sqe, k_ignored_user_data);
+    io_uring_prep_cancel64(sqe, node->target, 0);
+    io_uring_sqe_set_data(sqe, static_cast<io_operation*>(node));
+    ++node->in_flight;
+    note_submitted();
 }
 
 void poller::post_cancel(remote_cancel* node) noexcept {
@@ -169,7 +175,7 @@ void poller::drain_mailbox() noexcept {
         // The target is still in flight on this ring: it withdraws the node
         // (under this lock, on this thread) before its completion returns, and
         // the node is only ever posted while its target is in flight.
-        cancel_local(node->target);
+        cancel_local(node);
     }
     m_mailbox_nonempty.store(false, std::memory_order_relaxed);
 }

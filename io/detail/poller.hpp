@@ -31,8 +31,8 @@ struct io_uring_sqe;
 
 namespace goro::detail {
 
-/// user_data of requests whose completions are ignored (cancellations, linked
-/// timeouts): reap() skips them without touching in_flight().
+/// user_data of requests whose completions are ignored (linked timeouts, the
+/// shutdown's cancel-everything): reap() skips them without touching in_flight().
 inline constexpr std::uint64_t k_ignored_user_data = 1;
 
 /// An in-flight io_uring operation. `complete` runs on the owning processor's
@@ -41,16 +41,26 @@ struct io_operation {
     void (*complete)(io_operation* self, int res, unsigned flags) noexcept = nullptr;
 };
 
-/// A request, posted by any thread, that the owner of a ring cancel the
-/// operation whose user_data is `target` (SINGLE_ISSUER forbids other threads
-/// to submit the cancellation themselves). The node lives next to the
-/// operation it cancels (io/detail/io_op.hpp); the links are guarded by the
-/// mailbox lock of the poller it is posted to.
-struct remote_cancel {
+/// A request that the owner of a ring cancel the operation whose user_data is
+/// `target`: posted by any thread (SINGLE_ISSUER forbids other threads to
+/// submit the cancellation themselves) or used directly by the owner. The node
+/// lives next to the operation it cancels (io/detail/io_op.hpp).
+///
+/// It is also the io_operation of every IORING_OP_ASYNC_CANCEL made from it:
+/// `complete` receives the cancellation's result (0: found and cancelled;
+/// -EALREADY: running, interrupted; -ENOENT: not found, because the target
+/// completed or because it was between two states in the kernel, e.g. an
+/// async poll that fired and was being handed to an io-wq worker). So the
+/// node, and the operation around it, must stay valid until every such
+/// cancellation has completed: `in_flight` counts them.
+struct remote_cancel : io_operation {
     std::uint64_t target = 0;
-    remote_cancel* prev = nullptr;
+    remote_cancel* prev = nullptr;  // mailbox links: guarded by the mailbox lock
     remote_cancel* next = nullptr;
-    bool queued = false;
+    bool queued = false;            // guarded by the mailbox lock
+    // ASYNC_CANCELs made from this node and not yet completed. Owner thread
+    // only: incremented by cancel_local, decremented by `complete`.
+    unsigned in_flight = 0;
 };
 
 class poller {
@@ -98,9 +108,10 @@ public:
     /// holding it may be reused.
     void withdraw_cancel(remote_cancel* node) noexcept;
 
-    /// Owner thread. Cancels the operation whose user_data is `target` (an SQE,
-    /// submitted with the next batch; its own completion is ignored).
-    void cancel_local(std::uint64_t target) noexcept;
+    /// Owner thread. Cancels the operation whose user_data is node->target (an
+    /// SQE, submitted with the next batch). Counts the cancellation in
+    /// node->in_flight and in in_flight(); its completion calls node->complete.
+    void cancel_local(remote_cancel* node) noexcept;
 
     /// Owner thread. Cancels every user operation in flight and waits until all
     /// of them have completed (their records may then be freed).

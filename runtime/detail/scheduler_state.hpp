@@ -155,11 +155,6 @@ struct runtime_state {
     processor* idle_head = nullptr;
     std::atomic<unsigned> npidle{0};          // written under sched_lock, read racily
     std::atomic<unsigned> nspinning{0};
-    // The earliest deadline some parked processor will wake up at to fire
-    // running processors' timers; k_never when nobody is known to watch.
-    // Lowered under sched_lock by a parking processor, reset by a waking one,
-    // read racily by add_timer (see park_timeout_ns in scheduler.cpp).
-    std::atomic<std::int64_t> idle_timer_watch{timer_heap::k_never};
 
     std::atomic<bool> stopping{false};
 
