@@ -80,8 +80,21 @@ bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience) {
         // lets them stop at the flag rather than race past it later.
         if (!p->wake_pending.exchange(true, std::memory_order_acq_rel)) p->ring->wake();
     }
-    std::unique_lock guard(rt.stw_lock);
-    return rt.stw_cv.wait_for(guard, patience, [&] { return rt.stw_stopped >= rt.nprocs; });
+    // Parked processors count as stopped: one that wakes up leaves the idle
+    // list (under sched_lock) and checks the flag before running anything.
+    // The idle count changes without notifying stw_cv, hence the polling.
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+        unsigned idle;
+        {
+            std::lock_guard guard(rt.sched_lock);
+            idle = rt.npidle.load(std::memory_order_relaxed);
+        }
+        std::unique_lock guard(rt.stw_lock);
+        if (rt.stw_stopped + idle >= rt.nprocs) return true;
+        if (std::chrono::steady_clock::now() >= give_up) return false;
+        rt.stw_cv.wait_for(guard, std::chrono::milliseconds(5));
+    }
 }
 
 }  // namespace
