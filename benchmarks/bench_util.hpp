@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fmt/core.h>
+#include <goro/goro.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,16 @@ inline void figure(const char* name, double value, const char* unit) {
 [[noreturn]] inline void fail(const std::string& message) {
     fmt::print(stderr, "{}\n", message);
     std::exit(1);
+}
+
+/// Runs `once` (a function returning goro::task<double>) once as a warm-up,
+/// then `runs` more times, and gives the median of the timed runs.
+template <typename Once>
+goro::task<double> median_after_warmup(Once once, int runs) {
+    co_await once();  // warm-up
+    std::vector<double> ts;
+    for (int i = 0; i < runs; ++i) ts.push_back(co_await once());
+    co_return median(std::move(ts));
 }
 
 /// Resident set size of this process in MB (VmRSS / 1024).

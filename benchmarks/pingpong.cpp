@@ -13,6 +13,8 @@
 
 #include <goro/goro.hpp>
 
+#include "bench_util.hpp"
+
 namespace {
 
 constexpr int k_trips = 1'000'000;
@@ -48,17 +50,11 @@ goro::task<double> once() {
     co_return std::chrono::duration<double, std::nano>(el).count() / k_trips;
 }
 
-goro::task<double> bench() {
-    co_await once();  // warm-up
-    std::vector<double> ts;
-    for (int i = 0; i < 3; ++i) ts.push_back(co_await once());
-    std::sort(ts.begin(), ts.end());
-    co_return ts[1];
-}
+goro::task<double> timed_median() { return bench::median_after_warmup(once, 3); }
 
 }  // namespace
 
 int main() {
-    const double ns = goro::run(bench());
+    const double ns = goro::run(timed_median());
     std::printf("pingpong %.2f ns/op\n", ns);
 }

@@ -15,6 +15,8 @@
 
 #include <goro/goro.hpp>
 
+#include "bench_util.hpp"
+
 namespace {
 
 constexpr std::int64_t k_size = 1'000'000;
@@ -47,17 +49,11 @@ goro::task<double> once() {
     co_return std::chrono::duration<double, std::milli>(el).count();
 }
 
-goro::task<double> bench() {
-    co_await once();  // warm-up
-    std::vector<double> ts;
-    for (int i = 0; i < 5; ++i) ts.push_back(co_await once());
-    std::sort(ts.begin(), ts.end());
-    co_return ts[2];
-}
+goro::task<double> timed_median() { return bench::median_after_warmup(once, 5); }
 
 }  // namespace
 
 int main() {
-    const double ms = goro::run(bench());
+    const double ms = goro::run(timed_median());
     std::printf("skynet_chan_1m %.2f ms\n", ms);
 }
