@@ -83,7 +83,7 @@ void* new_slab() {
 }
 
 // Takes a batch for class `cls`: a recycled one, or fresh blocks from a slab.
-free_block* refill(std::size_t cls) {
+[[maybe_unused]] free_block* refill(std::size_t cls) {  // unused when sanitizers bypass the pool
     central_class& c = central()[cls];
     std::lock_guard guard(c.lock);
     if (!c.batches.empty()) {
@@ -140,7 +140,7 @@ struct frame_cache {
 // into their callers (coroutine frames' operator new/delete): a coroutine may
 // resume on another thread, and the address of a thread_local must never be
 // reused across a suspension point (STYLE.md).
-frame_cache& this_thread_cache() noexcept {
+[[maybe_unused]] frame_cache& this_thread_cache() noexcept {  // (idem)
     thread_local frame_cache cache;
     return cache;
 }
