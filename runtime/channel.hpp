@@ -135,6 +135,10 @@ struct chan_state {
     std::atomic<std::uint32_t> refs{1};
     chan_lock lock;
     bool closed = false;
+    // A timer's channel (time.hpp): a one-slot buffer inside, but presented
+    // as unbuffered by len() and cap(), as Go 1.23 does for timer channels.
+    // Set once at creation, before the handle is shared.
+    bool timer_channel = false;
     const std::size_t cap;
     // Elements in the buffer. Written under lock; read racily by len()
     // (relaxed: len() is a snapshot, as in Go).
@@ -544,10 +548,14 @@ public:
         detail::ready_all(woken);
     }
 
-    /// Number of buffered elements (a snapshot); 0 for nil.
-    std::size_t len() const noexcept { return m_state ? m_state->qcount.load(std::memory_order_relaxed) : 0; }
-    /// Buffer capacity; 0 for unbuffered and nil.
-    std::size_t cap() const noexcept { return m_state ? m_state->cap : 0; }
+    /// Number of buffered elements (a snapshot); 0 for nil and for timer
+    /// channels (which look unbuffered, as in Go 1.23).
+    std::size_t len() const noexcept {
+        if (!m_state || m_state->timer_channel) return 0;
+        return m_state->qcount.load(std::memory_order_relaxed);
+    }
+    /// Buffer capacity; 0 for unbuffered, nil and timer channels.
+    std::size_t cap() const noexcept { return m_state && !m_state->timer_channel ? m_state->cap : 0; }
 
     bool is_nil() const noexcept { return m_state == nullptr; }
     explicit operator bool() const noexcept { return m_state != nullptr; }
@@ -573,6 +581,15 @@ public:
         const bool ok = m_state->invariants_hold();
         m_state->lock.unlock();
         return ok;
+    }
+
+    /// Internal (time.hpp): the channel of a timer or ticker. One slot inside,
+    /// so the firing never blocks; len() and cap() report 0 as for an
+    /// unbuffered channel.
+    static chan make_timer_channel_() {
+        chan c(std::size_t{1});
+        c.m_state->timer_channel = true;
+        return c;
     }
 
 private:

@@ -256,7 +256,7 @@ void timer::destroy() noexcept {
 
 ticker::ticker(std::int64_t period_ns) {
     if (period_ns <= 0) throw runtime_error("non-positive interval for NewTicker");
-    m_state = detail::timer_state::create(chan<time_point>(std::size_t{1}), period_ns, {});
+    m_state = detail::timer_state::create(chan<time_point>::make_timer_channel_(), period_ns, {});
     m_state->lock.lock();
     try {
         m_state->arm_locked(detail::monotonic_now_ns() + period_ns, "goro::ticker");
@@ -298,7 +298,7 @@ void ticker::destroy() noexcept {
 // ---- After / Tick ----
 
 chan<time_point> after_ns(std::int64_t deadline_ns) {
-    chan<time_point> c(std::size_t{1});
+    auto c = chan<time_point>::make_timer_channel_();
     auto* t = detail::timer_state::create(c, 0, {});
     t->lock.lock();
     try {
@@ -318,7 +318,7 @@ chan<time_point> tick_ns(std::int64_t period_ns) {
     // Go: "the underlying Ticker cannot be recovered by the garbage collector;
     // it leaks". The handle's reference is released only when the runtimes
     // have ended (runtime_lifetime_end): nothing can tick any more then.
-    auto* t = detail::timer_state::create(chan<time_point>(std::size_t{1}), period_ns, {});
+    auto* t = detail::timer_state::create(chan<time_point>::make_timer_channel_(), period_ns, {});
     t->lock.lock();
     t->phantom_handle = true;
     try {

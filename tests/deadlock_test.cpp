@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <string>
 
 #include <goro/goro.hpp>
@@ -18,10 +19,15 @@ namespace {
 constexpr const char* k_banner = "fatal error: all goroutines are asleep - deadlock!";
 
 // Runs `make_main()` as goro's main task in a child with the given procs.
+// SIGQUIT starts with its default action in the child: a shell that runs the
+// suite as a background job hands its children SIGQUIT ignored, and goro
+// leaves an ignored SIGQUIT alone.
 template <typename MakeMain>
-goro_test::child_result run_child(MakeMain make_main, unsigned procs, std::chrono::milliseconds limit = 10s) {
+goro_test::child_result run_child(MakeMain make_main, unsigned procs, std::chrono::milliseconds limit = 10s,
+                                  void (*sigquit_action)(int) = SIG_DFL) {
     return goro_test::run_in_child(
         [&] {
+            ::signal(SIGQUIT, sigquit_action);
             goro::run(make_main(), {.procs = procs});
             return 0;
         },
@@ -248,4 +254,19 @@ TEST_CASE("SIGQUIT during a goroutine that never suspends still dumps (after a s
     CHECK_THAT(r.stderr_text, Catch::StartsWith("SIGQUIT: quit"));
     CHECK_THAT(r.stderr_text, Catch::Contains("racy snapshot"));
     CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 ["));
+}
+
+TEST_CASE("SIGQUIT ignored by the program: no dump, the program goes on", "[deadlock][dump]") {
+    auto r = run_child(
+        [] {
+            return []() -> goro::task<> {
+                ::raise(SIGQUIT);  // ignored: nothing happens
+                co_await goro::sleep(10ms);
+            }();
+        },
+        2, 10s, SIG_IGN);
+    INFO(r.stderr_text);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_status == 0);
+    CHECK(r.stderr_text.empty());
 }
