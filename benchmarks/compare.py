@@ -5,8 +5,8 @@
                                   [--only name,name] [--skip-http] [--markdown]
 
 Each benchmark program (goro and Go alike) prints one line per figure on
-stdout:  `<figure_name> <value> <unit>`  with unit one of ms, ns/op, MB (lower
-is better) or Mmsg/s, req/s (higher is better). Other stdout lines are ignored.
+stdout:  `<figure_name> <value> <unit>`  with unit one of ms, ns/op, MB, threads
+(lower is better) or Mmsg/s, req/s (higher is better). Other stdout lines are ignored.
 
 For every row (benchmark, procs) the goro and the Go program are run
 interleaved (goro, go, goro, go, ...) --rounds times each; the table shows the
@@ -58,12 +58,13 @@ BENCHMARKS = [
     "select",
     "skynet_chan",
     "tcp_echo",
+    "idle_conns",
 ]
 HTTP = "http_hello"
 # Extra rows with pinned procs (the default-procs row always exists).
 PINNED = {"pingpong": [1, 2]}
 
-LOWER_IS_BETTER = {"ms", "ns/op", "MB"}
+LOWER_IS_BETTER = {"ms", "ns/op", "MB", "threads"}
 HIGHER_IS_BETTER = {"Mmsg/s", "req/s"}
 UNITS = LOWER_IS_BETTER | HIGHER_IS_BETTER
 FIGURE_RE = re.compile(
