@@ -17,7 +17,29 @@ struct open_io : goro::detail::io_awaiter {
     }
 };
 
+// An open under a context. The context's cancel path (cancel_for_context)
+// works on a request's file: an open has none yet, so it carries a stand-in
+// that is never closed and never owns a descriptor, which lists the request
+// as pending while it is on the ring.
+struct cancellable_open_io : open_io {
+    cancellable_open_io(const std::string& path, int open_flags, unsigned open_mode) noexcept
+        : open_io(path, open_flags, open_mode) {
+        file = &m_no_file;
+    }
+    cancellable_open_io(const cancellable_open_io&) = delete;
+    cancellable_open_io& operator=(const cancellable_open_io&) = delete;
+
+private:
+    goro::detail::fd_state m_no_file{-1};
+};
+
 }  // namespace
+
+task<result<file>> file::open(std::string path, int flags, unsigned mode, context ctx) {
+    result<std::size_t> fd = co_await goro::detail::ctx_io<cancellable_open_io>(ctx, path, flags, mode);
+    if (!fd) co_return fd.error();
+    co_return file(static_cast<int>(*fd));
+}
 
 file::file(int fd) : m_state(std::make_shared<goro::detail::fd_state>(fd)) {}
 

@@ -13,10 +13,14 @@
 // failures are std::system_category() codes. A file handle is a cheap
 // copyable reference to one open file; the last copy closes it.
 //
-// read, write, read_at, write_at and write_all take a goro::context last:
-// when it is done while the request waits (a pipe or FIFO with no writer, a
-// slow device), the request is cancelled and returns ctx.err(); a context
-// already done fails at once. A regular file's read may finish before the
+// Opening a FIFO waits for its other end, as open(2) and Go's os.OpenFile
+// do (the open runs in a kernel worker, never as the ring's non-blocking
+// inline attempt, which would not wait).
+//
+// open, read, write, read_at, write_at, write_all, fsync and fdatasync take a
+// goro::context last: when it is done while the request waits (a FIFO with
+// no other end, a slow device), the request is cancelled and returns
+// ctx.err(); a context already done fails at once. A regular file's read may finish before the
 // cancellation reaches it; it then returns its data.
 //
 //     auto [ctx, cancel] = goro::with_timeout(goro::background(), 1s);
@@ -64,6 +68,9 @@ struct fsync_io : goro::detail::io_awaiter {
     }
 };
 
+/// fsync_io bound to a goro::context.
+using ctx_fsync_io = goro::detail::ctx_io<fsync_io>;
+
 }  // namespace detail
 
 /// "Use the file cursor" as an offset.
@@ -77,6 +84,10 @@ public:
 
     /// openat(AT_FDCWD, path, flags | O_CLOEXEC, mode).
     [[nodiscard]] static task<result<file>> open(std::string path, int flags = O_RDONLY, unsigned mode = 0644);
+    /// The same, cancelled by ctx: ctx.err() once it is done (an open that
+    /// can block: a FIFO waiting for its other end, a slow network mount).
+    /// An open that completed before the cancel took effect returns the file.
+    [[nodiscard]] static task<result<file>> open(std::string path, int flags, unsigned mode, context ctx);
     /// O_WRONLY | O_CREAT | O_TRUNC (Go's os.Create, but write-only).
     [[nodiscard]] static task<result<file>> create(std::string path, unsigned mode = 0644) {
         return open(std::move(path), O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -122,6 +133,13 @@ public:
 
     [[nodiscard]] detail::fsync_io fsync() const noexcept { return {m_state.get(), false}; }
     [[nodiscard]] detail::fsync_io fdatasync() const noexcept { return {m_state.get(), true}; }
+    /// fsync / fdatasync cancelled by ctx (ctx.err() once it is done).
+    [[nodiscard]] detail::ctx_fsync_io fsync(const context& ctx) const noexcept {
+        return detail::ctx_fsync_io(ctx, m_state.get(), false);
+    }
+    [[nodiscard]] detail::ctx_fsync_io fdatasync(const context& ctx) const noexcept {
+        return detail::ctx_fsync_io(ctx, m_state.get(), true);
+    }
 
     /// Closes the file (after any request in flight on it completes).
     result<void> close() noexcept;

@@ -107,6 +107,15 @@ bool stopping() noexcept {
     return rt == nullptr || rt->stopping.load(std::memory_order_relaxed);
 }
 
+// A request that a cancel (or a signal) stopped. Besides ECANCELED and EINTR,
+// a request cancelled while a kernel worker was blocked in it (an open
+// waiting on a FIFO) completes with the kernel's internal restart codes
+// (ERESTARTSYS 512, ERESTARTNOINTR 513, ERESTARTNOHAND 514,
+// ERESTART_RESTARTBLOCK 516), which must never reach the user as such.
+bool interrupted(int res) noexcept {
+    return res == -ECANCELED || res == -EINTR || res == -512 || res == -513 || res == -514 || res == -516;
+}
+
 void io_complete(io_operation* op, int res, unsigned) noexcept {
     auto* req = static_cast<io_request*>(op);
     if (fd_state* f = req->file) {
@@ -117,7 +126,7 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
             // after the request completed): take it out before the frame that
             // holds it can be reused.
             req->ring->withdraw_cancel(&req->cancel_node);
-            if (res == -ECANCELED || res == -EINTR) {
+            if (interrupted(res)) {
                 const std::int64_t deadline = effective_deadline(*req);
                 if (f->closed) {
                     res = k_res_closed;
@@ -144,8 +153,9 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
             if (--f->inflight == 0 && f->closed && f->fd >= 0) fd_to_close = std::exchange(f->fd, -1);
         }
         if (fd_to_close >= 0) ::close(fd_to_close);
-    } else if (res == -ECANCELED && req->own_deadline != 0 && monotonic_now_ns() >= req->own_deadline) {
-        res = k_res_timeout;
+    } else if (interrupted(res)) {
+        const bool timed_out = req->own_deadline != 0 && monotonic_now_ns() >= req->own_deadline;
+        res = timed_out ? k_res_timeout : -ECANCELED;
     }
     req->res = res;
     // ASYNC_CANCELs aimed at this request are still in flight: their
@@ -378,6 +388,11 @@ void prep_sendmsg(io_request* r, io_uring_sqe* sqe) noexcept {
 }
 void prep_openat(io_request* r, io_uring_sqe* sqe) noexcept {
     io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(r->addr), r->flags | O_CLOEXEC, r->mode);
+    // Straight to a kernel worker: an inline attempt opens with O_NONBLOCK,
+    // which gives a FIFO a reader at once without waiting for a writer (and a
+    // writer ENXIO), unlike open(2) and Go's os.OpenFile. The worker opens as
+    // open(2) does, and a context or shutdown can still cancel it there.
+    io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 void prep_fsync(io_request* r, io_uring_sqe* sqe) noexcept {
     io_uring_prep_fsync(sqe, r->fd, static_cast<unsigned>(r->flags));

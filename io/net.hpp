@@ -34,5 +34,10 @@ namespace goro::net {
 [[nodiscard]] task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port);
 /// "host:port".
 [[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port);
+/// The same, bounded by ctx: ctx.err() once it is done. getaddrinfo itself
+/// cannot be interrupted: it finishes on its pool thread with nobody waiting
+/// (as Go's cgo resolver does), holding that thread until it returns.
+[[nodiscard]] task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, context ctx);
+[[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port, context ctx);
 
 }  // namespace goro::net

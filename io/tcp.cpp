@@ -64,7 +64,18 @@ task<result<tcp_stream>> tcp_stream::dial(std::string_view host_port, std::chron
     if (a.error() != errc::host_name_needs_resolve) co_return a.error();
     const std::int64_t deadline =
         timeout == std::chrono::nanoseconds::max() ? 0 : detail::timeout_ns(timeout);
-    result<std::vector<address>> all = co_await resolve(host_port);
+    result<std::vector<address>> all = std::make_error_code(std::errc::host_unreachable);
+    if (timeout == std::chrono::nanoseconds::max()) {
+        all = co_await resolve(host_port, ctx);
+    } else {
+        // The lookup counts against the timeout too; running out of it there
+        // is the same timeout error as in a connect.
+        auto [lookup_ctx, cancel] = with_timeout(ctx, timeout);
+        all = co_await resolve(host_port, lookup_ctx);
+        cancel();
+        if (!all && all.error() == context_errc::deadline_exceeded && !ctx.err())
+            co_return make_error_code(errc::timeout);
+    }
     if (!all) co_return all.error();
     std::error_code last = std::make_error_code(std::errc::host_unreachable);
     for (const address& candidate : *all) {

@@ -47,8 +47,8 @@ public:
     [[nodiscard]] static task<result<tcp_stream>> connect(address addr, context ctx) {
         return dial(std::move(addr), std::chrono::nanoseconds::max(), std::move(ctx));
     }
-    /// "host:port" under ctx; host names resolve first (resolution itself is
-    /// not interrupted by ctx, the connects that follow are).
+    /// "host:port" under ctx; host names resolve first, and ctx bounds the
+    /// lookup too (see resolve() in net.hpp).
     [[nodiscard]] static task<result<tcp_stream>> connect(std::string_view host_port, context ctx) {
         return dial(host_port, std::chrono::nanoseconds::max(), std::move(ctx));
     }

@@ -4,6 +4,7 @@
 // No co_await inside a REQUIRE (see net_test.cpp): await first, then assert.
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -304,6 +305,67 @@ task<int> ctx_at_main(std::string path) {
 
 TEST_CASE("fs context: read_at and write_at honour a context; completed ones leave nothing registered", "[fs][ctx]") {
     for (unsigned procs : {1u, 2u}) run_or_skip(ctx_at_main(temp_path("ctx")), procs);
+}
+
+task<std::error_code> open_ctx(std::string path, int flags, goro::context ctx) {
+    auto f = co_await fs::file::open(std::move(path), flags, 0644, std::move(ctx));
+    co_return f ? std::error_code{} : f.error();
+}
+
+task<std::error_code> fsync_ctx(fs::file f, goro::context ctx) {
+    auto r = co_await f.fsync(ctx);
+    co_return r ? std::error_code{} : r.error();
+}
+
+task<int> ctx_open_main(std::string dir) {
+    // Opening a FIFO for reading waits for a writer: the open blocks on the
+    // ring until the context stops it.
+    const std::string fifo = dir + "-fifo";
+    ::unlink(fifo.c_str());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    co_await goro_test::expect_ctx_wakes([&](goro::context c) { return open_ctx(fifo, O_RDONLY, std::move(c)); });
+    co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return open_ctx(fifo, O_RDONLY, std::move(c)); });
+    {
+        // Under a live context the open completes once a writer comes.
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        auto h = goro::spawn(open_ctx(fifo, O_RDONLY, ctx));
+        co_await goro_test::until_registered(ctx);
+        // A non-blocking writer's open fails with ENXIO until the reader's
+        // open is inside the kernel, waiting.
+        int writer;
+        while ((writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO)
+            co_await goro::sleep(1ms);
+        const std::error_code ec = co_await std::move(h);
+        if (writer >= 0) ::close(writer);
+        REQUIRE(writer >= 0);
+        REQUIRE_FALSE(ec);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+    }
+    ::unlink(fifo.c_str());
+    // A plain file opens under a context, and fsync honours one.
+    const std::string path = dir + "-sync";
+    auto f = co_await fs::file::open(path, O_RDWR | O_CREAT | O_TRUNC, 0600, goro::background());
+    REQUIRE(f);
+    co_await goro_test::expect_ctx_done_fails_at_once([&](goro::context c) { return fsync_ctx(*f, std::move(c)); });
+    {
+        auto [ctx, cancel] = goro::with_timeout(goro::background(), 10s);
+        const std::error_code ec = co_await fsync_ctx(*f, ctx);
+        REQUIRE_FALSE(ec);
+        auto d = co_await f->fdatasync(ctx);
+        REQUIRE(d);
+        REQUIRE(ctx.debug_callbacks() == 0);
+        cancel();
+    }
+    (void)f->close();
+    ::unlink(path.c_str());
+    auto missing = co_await fs::file::open(dir + "-missing", O_RDONLY, 0, goro::background());
+    REQUIRE(missing.error() == std::errc::no_such_file_or_directory);
+    co_return 0;
+}
+
+TEST_CASE("fs context: open (a FIFO waiting for a writer) and fsync honour a context", "[fs][ctx]") {
+    for (unsigned procs : {1u, 2u}) run_or_skip(ctx_open_main(temp_path("open")), procs);
 }
 
 }  // namespace

@@ -226,6 +226,68 @@ TEST_CASE("tcp: connect resolves host names with getaddrinfo on the blocking poo
     run_or_skip(connect_by_name_main(), 2);
 }
 
+// The pool has one thread (max_threads = procs + 1), held by a blocking call
+// until the test lets it go: a lookup queued behind it cannot finish, so
+// only the context can end the wait, deterministically.
+task<int> resolve_ctx_main() {
+    std::atomic<bool> holding{false}, release{false};
+    auto hog = goro::spawn([](std::atomic<bool>* holding, std::atomic<bool>* release) -> task<int> {
+        co_return co_await goro::blocking([holding, release] {
+            holding->store(true);
+            while (!release->load()) std::this_thread::sleep_for(1ms);
+            return 0;
+        });
+    }(&holding, &release));
+    while (!holding.load()) co_await goro::sleep(1ms);  // the hog has the pool's only thread
+    {
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        auto h = goro::spawn(goro::net::resolve("localhost:80", ctx));
+        co_await goro::sleep(20ms);  // the lookup is (most likely) queued for the pool by now
+        cancel();
+        auto r = co_await std::move(h);
+        REQUIRE(r.error() == goro::context_errc::canceled);
+    }
+    {
+        auto [ctx, cancel] = goro::with_timeout(goro::background(), 20ms);
+        auto r = co_await goro::net::resolve("localhost", 80, ctx);
+        REQUIRE(r.error() == goro::context_errc::deadline_exceeded);
+        auto d = co_await tcp_stream::connect("localhost:80", ctx);  // already done: at once
+        REQUIRE(d.error() == goro::context_errc::deadline_exceeded);
+        cancel();
+    }
+    {
+        // A timeout given to connect bounds the lookup too, as a timeout.
+        auto d = co_await tcp_stream::connect("localhost:80", 20ms);
+        REQUIRE(goro::net::is_timeout(d.error()));
+    }
+    release.store(true);
+    co_await std::move(hog);
+    {
+        // With the pool free the lookups finish (the abandoned ones too, with
+        // nobody waiting), and numeric hosts never needed the pool.
+        auto [ctx, cancel] = goro::with_timeout(goro::background(), 10s);
+        auto r = co_await goro::net::resolve("localhost:80", ctx);
+        REQUIRE(r);
+        REQUIRE_FALSE(r->empty());
+        auto n = co_await goro::net::resolve("::1", 80, ctx);
+        REQUIRE(n);
+        REQUIRE((*n)[0].to_string() == "[::1]:80");
+        auto bad = co_await goro::net::resolve("[::1", ctx);
+        REQUIRE_FALSE(bad);
+        cancel();
+    }
+    co_return 0;
+}
+
+TEST_CASE("tcp: a lookup under a context or a connect timeout stops waiting for getaddrinfo", "[net][ctx]") {
+    if (g_no_uring) return;
+    try {
+        goro::run(resolve_ctx_main(), {.procs = 1, .max_threads = 2});
+    } catch (const goro::startup_error& e) {
+        WARN("SKIPPED: io_uring unavailable: " << e.what());
+    }
+}
+
 // ---------------------------------------------------------------- deadlines
 
 task<int> past_deadline_main() {
