@@ -291,23 +291,37 @@ struct chan_state {
     }
 };
 
-// Woken waiters of a close: read `g` and `next` before ready(), after which the
-// waiter's frame may be running (and reusing the record) on another thread.
-inline void ready_all(chan_waiter* list) noexcept {
-    while (list) {
-        chan_waiter* next = list->next;
-        goroutine* g = list->g;
-        ready_local(g);
-        list = next;
+// Shared by send_awaiter and recv_awaiter.
+
+// await_suspend with the channel's lock held (taken by await_ready, which
+// found nothing to pair with): park the current goroutine on q with `elem`
+// as its slot, and publish it by unlocking. After the unlock the frame
+// belongs to the waker, so the caller sets its own "parked" flag first.
+template <typename T>
+void park_on(chan_state<T>* ch, wait_queue& q, chan_waiter& w, void* elem, std::coroutine_handle<> h,
+             const char* reason, const char* api) {
+    goroutine* self;
+    try {
+        self = prepare_park(h, reason, api);
+    } catch (...) {
+        ch->lock.unlock();
+        throw;
     }
+    w.g = self;
+    w.elem = elem;
+    q.push_back(&w);
+    ch->lock.unlock();  // publication
 }
 
-inline goroutine* park_self(std::coroutine_handle<> h, const char* reason, const char* api) {
-    goroutine* self = current_goroutine();
-    if (!self) throw no_runtime(api);
-    self->resume_point = h;  // before publishing self
-    self->wait_reason.store(reason, std::memory_order_relaxed);
-    return self;
+// An awaiter destroyed while parked (runtime shutdown, threads stopped). If
+// the waiter is no longer queued (woken but never resumed, or detached by
+// the channel's destruction) the channel may already be gone: do not touch it.
+template <typename T>
+void unpark_on_destroy(chan_state<T>* ch, wait_queue& q, chan_waiter& w) noexcept {
+    if (!w.queued) return;
+    ch->lock.lock();
+    chan_state<T>::unlink_if_queued(q, w);
+    ch->lock.unlock();
 }
 
 template <typename T>
@@ -317,15 +331,7 @@ public:
     send_awaiter(const send_awaiter&) = delete;
     send_awaiter& operator=(const send_awaiter&) = delete;
     ~send_awaiter() {
-        // Destroyed while parked (runtime shutdown, threads stopped). If the
-        // waiter is no longer queued (woken but never resumed, or detached by
-        // the channel's destruction) the channel may already be gone: do not
-        // touch it.
-        if (m_parked && m_waiter.queued) {
-            m_ch->lock.lock();
-            chan_state<T>::unlink_if_queued(m_ch->sendq, m_waiter);
-            m_ch->lock.unlock();
-        }
+        if (m_parked) unpark_on_destroy(m_ch, m_ch->sendq, m_waiter);
     }
 
     bool await_ready() {
@@ -349,21 +355,11 @@ public:
     void await_suspend(std::coroutine_handle<> h) {
         if (!m_ch) {
             // Parked forever, published to nobody (a deadlock if alone).
-            park_self(h, "chan send (nil chan)", "goro::chan::send");
+            prepare_park(h, "chan send (nil chan)", "goro::chan::send");
             return;
         }
-        goroutine* self;
-        try {
-            self = park_self(h, "chan send", "goro::chan::send");
-        } catch (...) {
-            m_ch->lock.unlock();
-            throw;
-        }
-        m_waiter.g = self;
-        m_waiter.elem = &m_value;
         m_parked = true;
-        m_ch->sendq.enqueue(&m_waiter);
-        m_ch->lock.unlock();  // publication: the frame belongs to the waker now
+        park_on(m_ch, m_ch->sendq, m_waiter, &m_value, h, "chan send", "goro::chan::send");
     }
 
     void await_resume() {
@@ -386,11 +382,7 @@ public:
     recv_awaiter(const recv_awaiter&) = delete;
     recv_awaiter& operator=(const recv_awaiter&) = delete;
     ~recv_awaiter() {
-        if (m_parked && m_waiter.queued) {  // as in send_awaiter
-            m_ch->lock.lock();
-            chan_state<T>::unlink_if_queued(m_ch->recvq, m_waiter);
-            m_ch->lock.unlock();
-        }
+        if (m_parked) unpark_on_destroy(m_ch, m_ch->recvq, m_waiter);
     }
 
     bool await_ready() {
@@ -413,21 +405,11 @@ public:
 
     void await_suspend(std::coroutine_handle<> h) {
         if (!m_ch) {
-            park_self(h, "chan receive (nil chan)", "goro::chan::recv");
+            prepare_park(h, "chan receive (nil chan)", "goro::chan::recv");
             return;
         }
-        goroutine* self;
-        try {
-            self = park_self(h, "chan receive", "goro::chan::recv");
-        } catch (...) {
-            m_ch->lock.unlock();
-            throw;
-        }
-        m_waiter.g = self;
-        m_waiter.elem = &m_slot;
         m_parked = true;
-        m_ch->recvq.enqueue(&m_waiter);
-        m_ch->lock.unlock();  // publication
+        park_on(m_ch, m_ch->recvq, m_waiter, &m_slot, h, "chan receive", "goro::chan::recv");
     }
 
     std::optional<T> await_resume() noexcept {
@@ -545,7 +527,7 @@ public:
         m_state->lock.lock();
         detail::chan_waiter* woken = m_state->close_locked();  // unlocks itself if it throws
         m_state->lock.unlock();
-        detail::ready_all(woken);
+        detail::ready_chain(woken);
     }
 
     /// Number of buffered elements (a snapshot); 0 for nil and for timer

@@ -109,7 +109,7 @@ struct recv_case {
         w.sel = sel;
         w.index = index;
         w.success = false;
-        ch->recvq.enqueue(&w);
+        ch->recvq.push_back(&w);
     }
     void unlink() noexcept { chan_state<T>::unlink_if_queued(ch->recvq, w); }
     void after_wake() const noexcept {}  // closed while parked: slot stays nullopt
@@ -152,7 +152,7 @@ struct send_case {
         w.sel = sel;
         w.index = index;
         w.success = false;
-        ch->sendq.enqueue(&w);
+        ch->sendq.push_back(&w);
     }
     void unlink() noexcept { chan_state<T>::unlink_if_queued(ch->sendq, w); }
     void after_wake() const {
@@ -304,12 +304,12 @@ public:
     void await_suspend(std::coroutine_handle<> h) {
         if (m_live == 0) {
             // select {} or only nil cases: parked forever, published to nobody.
-            detail::park_self(h, N == 0 ? "select (no cases)" : "select", "goro::select");
+            detail::prepare_park(h, N == 0 ? "select (no cases)" : "select", "goro::select");
             return;
         }
         detail::goroutine* self;
         try {
-            self = detail::park_self(h, "select", "goro::select");
+            self = detail::prepare_park(h, "select", "goro::select");
         } catch (...) {
             unlock_all();
             throw;

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 
+#include "../error.hpp"
 #include "cpu_relax.hpp"
 #include "goroutine.hpp"
+#include "intrusive_fifo.hpp"
 
 namespace goro::detail {
 
@@ -102,45 +105,15 @@ struct chan_waiter {
 };
 
 /// A FIFO of parked waiters. Guarded by the owning channel's lock.
-struct wait_queue {
-    chan_waiter* head = nullptr;
-    chan_waiter* tail = nullptr;
-
-    bool empty() const noexcept { return head == nullptr; }
-
-    void enqueue(chan_waiter* w) noexcept {
-        w->next = nullptr;
-        w->prev = tail;
-        if (tail)
-            tail->next = w;
-        else
-            head = w;
-        tail = w;
-        w->queued = true;
-    }
-
-    void unlink(chan_waiter* w) noexcept {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            head = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            tail = w->prev;
-        w->next = w->prev = nullptr;
-        w->queued = false;
-    }
-
+struct wait_queue : intrusive_fifo<chan_waiter> {
     /// Removes and returns the first waiter that can still be completed: a
     /// plain waiter, or a select waiter whose select we win (CAS done 0 ->
     /// index+1). A select waiter whose select was already won elsewhere is
     /// dropped from the queue (its owner sees queued == false and skips it).
     chan_waiter* dequeue() noexcept {
         for (;;) {
-            chan_waiter* w = head;
+            chan_waiter* w = pop_front();
             if (!w) return nullptr;
-            unlink(w);
             if (w->sel) {
                 int expected = 0;
                 if (!w->sel->done.compare_exchange_strong(expected, w->index + 1, std::memory_order_acq_rel,
@@ -151,6 +124,31 @@ struct wait_queue {
         }
     }
 };
+
+/// Step 1 of every parking protocol (channels, select, the sync primitives):
+/// the current goroutine, with its resume point and wait reason set, ready to
+/// be published to a waker. Throws no_runtime outside a runtime.
+inline goroutine* prepare_park(std::coroutine_handle<> h, const char* reason, const char* api) {
+    goroutine* self = current_goroutine();
+    if (!self) throw no_runtime(api);
+    self->resume_point = h;  // before publishing self
+    self->wait_reason.store(reason, std::memory_order_relaxed);
+    return self;
+}
+
+/// Wakes a list of waiters collected under a lock and chained through `next`
+/// after they were unlinked (a close, a wait group reaching zero, a
+/// broadcast). Reads `next` and `g` before ready(): after it the waiter's
+/// frame may already be running, and reusing the record, on another thread.
+template <typename Waiter>
+void ready_chain(Waiter* list) noexcept {
+    while (list) {
+        Waiter* next = list->next;
+        goroutine* g = list->g;
+        ready_local(g);
+        list = next;
+    }
+}
 
 /// Per-thread fast random numbers (select's poll order). Not inlined: never
 /// cache a thread_local's address across a co_await.

@@ -1,4 +1,4 @@
-// wait_list — the intrusive FIFO of parked goroutines shared by the sync
+// wait_list — the FIFO of parked goroutines (an intrusive_fifo) shared by the sync
 // primitives (mutex, rw_mutex, wait_group, cond, semaphore). Internal.
 //
 // A sync_waiter lives in the frame of the parked task (no allocation per
@@ -12,6 +12,7 @@
 
 #include "chan_core.hpp"
 #include "goroutine.hpp"
+#include "intrusive_fifo.hpp"
 #include "../error.hpp"
 
 namespace goro::detail {
@@ -26,72 +27,10 @@ struct sync_waiter {
     bool granted = false;         // set by the waker before ready(): ownership handed over
 };
 
-struct wait_list {
-    sync_waiter* head = nullptr;
-    sync_waiter* tail = nullptr;
+/// FIFO of parked sync waiters (push_back, push_front, unlink, pop_front).
+using wait_list = intrusive_fifo<sync_waiter>;
 
-    bool empty() const noexcept { return head == nullptr; }
-
-    void push_back(sync_waiter* w) noexcept {
-        w->next = nullptr;
-        w->prev = tail;
-        if (tail)
-            tail->next = w;
-        else
-            head = w;
-        tail = w;
-        w->queued = true;
-    }
-    void push_front(sync_waiter* w) noexcept {
-        w->prev = nullptr;
-        w->next = head;
-        if (head)
-            head->prev = w;
-        else
-            tail = w;
-        head = w;
-        w->queued = true;
-    }
-    void unlink(sync_waiter* w) noexcept {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            head = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            tail = w->prev;
-        w->next = w->prev = nullptr;
-        w->queued = false;
-    }
-    sync_waiter* pop_front() noexcept {
-        sync_waiter* w = head;
-        if (w) unlink(w);
-        return w;
-    }
-};
-
-/// Step 1 of the parking protocol: the current goroutine, with its resume
-/// point and wait reason set. Throws no_runtime outside a runtime.
-inline goroutine* prepare_park(std::coroutine_handle<> h, const char* reason, const char* api) {
-    goroutine* self = current_goroutine();
-    if (!self) throw no_runtime(api);
-    self->resume_point = h;  // before publishing self
-    self->wait_reason.store(reason, std::memory_order_relaxed);
-    return self;
-}
-
-/// Wakes a list of waiters collected under a lock (chained through `next`
-/// after they were unlinked). Reads `next`/`g` before ready(): after ready()
-/// the waiter's frame may already be running on another thread.
-inline void ready_chain(sync_waiter* list) noexcept {
-    while (list) {
-        sync_waiter* next = list->next;
-        goroutine* g = list->g;
-        ready_local(g);
-        list = next;
-    }
-}
+// prepare_park() and ready_chain() are in chan_core.hpp (channels use them too).
 
 /// Prints "fatal error: <msg>" and exits with status 2, as Go's throw() does for
 /// unrecoverable sync misuse (an unlock of an unlocked mutex). In sync.cpp.
