@@ -10,8 +10,8 @@ package main
 
 import (
 	"fmt"
+	"goro-peers/bench"
 	"os"
-	"sort"
 	"sync"
 	"time"
 )
@@ -71,23 +71,6 @@ func once() float64 {
 	return float64(total) / el.Seconds() / 1e6
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func main() {
-	for i := 0; i < warmups; i++ {
-		once()
-	}
-	ts := make([]float64, 0, runs)
-	for i := 0; i < runs; i++ {
-		ts = append(ts, once())
-	}
-	fmt.Printf("chan_throughput %.2f Mmsg/s\n", median(ts))
+	fmt.Printf("chan_throughput %.2f Mmsg/s\n", bench.MedianAfterWarmup(warmups, runs, once))
 }

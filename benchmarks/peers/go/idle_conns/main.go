@@ -8,18 +8,18 @@
 // the server ends, as goro's benchmarks/idle_conns.cpp does with fork.
 //
 // Prints: idle_10k_conns_rss <MB> MB
-//         idle_10k_conns_threads <N> threads
+//
+//	idle_10k_conns_threads <N> threads
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"goro-peers/bench"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,29 +31,6 @@ const conns = 10_000
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "idle_conns: "+format+"\n", args...)
 	os.Exit(1)
-}
-
-func vmRSSkB() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		fail("%v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "VmRSS:") {
-			fields := strings.Fields(line[len("VmRSS:"):])
-			if len(fields) > 0 {
-				kb, err := strconv.ParseInt(fields[0], 10, 64)
-				if err == nil {
-					return kb
-				}
-			}
-		}
-	}
-	fail("VmRSS not found")
-	return 0
 }
 
 func threadCount() int {
@@ -138,7 +115,10 @@ func main() {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond) // let the last reads park in the netpoller
-	kb := vmRSSkB()
+	kb, err := bench.VmRSSkB()
+	if err != nil {
+		fail("%v", err)
+	}
 	threads := threadCount()
 	if _, err := control.Write([]byte("w")); err != nil {
 		fail("control: %v", err)

@@ -8,38 +8,16 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"goro-peers/bench"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 const tasks = 1_000_000
-
-func vmRSSkB() (int64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "VmRSS:") {
-			fields := strings.Fields(line[len("VmRSS:"):])
-			if len(fields) < 1 {
-				break
-			}
-			return strconv.ParseInt(fields[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("VmRSS not found in /proc/self/status")
-}
 
 func main() {
 	gate := make(chan struct{})
@@ -64,7 +42,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "idle_tasks: only %d goroutines alive\n", n)
 		os.Exit(1)
 	}
-	kb, err := vmRSSkB()
+	kb, err := bench.VmRSSkB()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "idle_tasks: %v\n", err)
 		os.Exit(1)

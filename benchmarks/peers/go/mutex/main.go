@@ -8,8 +8,8 @@ package main
 
 import (
 	"fmt"
+	"goro-peers/bench"
 	"os"
-	"sort"
 	"sync"
 	"time"
 )
@@ -47,23 +47,6 @@ func once() float64 {
 	return float64(el.Nanoseconds()) / total
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func main() {
-	for i := 0; i < warmups; i++ {
-		once()
-	}
-	ts := make([]float64, 0, runs)
-	for i := 0; i < runs; i++ {
-		ts = append(ts, once())
-	}
-	fmt.Printf("mutex %.2f ns/op\n", median(ts))
+	fmt.Printf("mutex %.2f ns/op\n", bench.MedianAfterWarmup(warmups, runs, once))
 }

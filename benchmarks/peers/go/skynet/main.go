@@ -8,8 +8,8 @@ package main
 
 import (
 	"fmt"
+	"goro-peers/bench"
 	"os"
-	"sort"
 	"sync"
 	"time"
 )
@@ -55,23 +55,6 @@ func once() float64 {
 	return float64(el.Nanoseconds()) / 1e6
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func main() {
-	for i := 0; i < warmups; i++ {
-		once()
-	}
-	ts := make([]float64, 0, runs)
-	for i := 0; i < runs; i++ {
-		ts = append(ts, once())
-	}
-	fmt.Printf("skynet_1m %.2f ms\n", median(ts))
+	fmt.Printf("skynet_1m %.2f ms\n", bench.MedianAfterWarmup(warmups, runs, once))
 }

@@ -15,8 +15,8 @@ package main
 
 import (
 	"fmt"
+	"goro-peers/bench"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,24 +64,7 @@ func once(ds []time.Duration) float64 {
 	return float64(el.Nanoseconds()) / 1e6
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 func main() {
 	ds := durations()
-	for i := 0; i < warmups; i++ {
-		once(ds)
-	}
-	ts := make([]float64, 0, runs)
-	for i := 0; i < runs; i++ {
-		ts = append(ts, once(ds))
-	}
-	fmt.Printf("timers_100k %.2f ms\n", median(ts))
+	fmt.Printf("timers_100k %.2f ms\n", bench.MedianAfterWarmup(warmups, runs, func() float64 { return once(ds) }))
 }
