@@ -1,7 +1,6 @@
 // goro::blocking: results, exceptions, the thread cap, idle retirement.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,20 +10,9 @@
 #include <goro/goro.hpp>
 
 #include "support/watchdog.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
-
-namespace {
-int thread_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
-}
-}  // namespace
 
 TEST_CASE("blocking returns the value and runs off the worker threads", "[blocking]") {
     auto main_task = []() -> goro::task<int> {
@@ -68,11 +56,11 @@ TEST_CASE("item 78: blocking calls beyond the thread cap wait their turn; none i
     };
     int baseline_threads = 0;
     auto main_task = [&]() -> goro::task<int> {
-        baseline_threads = thread_count();  // workers, the watchdog, any sanitizer thread
+        baseline_threads = goro_test::thread_count();  // workers, the watchdog, any sanitizer thread
         goro::group g;
         for (int i = 0; i < 200; ++i) g.go(job());
         co_await goro::sleep(5ms);
-        peak_threads = thread_count();
+        peak_threads = goro_test::thread_count();
         co_await g.wait();
         co_return 0;
     };
@@ -98,14 +86,14 @@ TEST_CASE("no pool thread left: blocking fails clearly instead of hanging", "[bl
 
 TEST_CASE("idle pool threads retire", "[blocking]") {
     auto main_task = []() -> goro::task<int> {
-        const int before = thread_count();
+        const int before = goro_test::thread_count();
         goro::group g;
         for (int i = 0; i < 4; ++i)
             g.go([]() -> goro::task<> { co_await goro::blocking([] { std::this_thread::sleep_for(5ms); }); }());
         co_await g.wait();
-        const int during = thread_count();
+        const int during = goro_test::thread_count();
         co_await goro::sleep(300ms);  // > blocking_idle_timeout below
-        const int after = thread_count();
+        const int after = goro_test::thread_count();
         REQUIRE(during > before);
         REQUIRE(after == before);
         co_return 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../runtime/detail/work_deque.hpp"
+#include "support/watchdog.hpp"
 
 namespace {
 
@@ -13,17 +14,7 @@ struct item {
     int id;
 };
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int k_scale = 10;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int k_scale = 10;
-#else
-constexpr int k_scale = 1;
-#endif
-#else
-constexpr int k_scale = 1;
-#endif
+constexpr int k_scale = goro_test::stress_divisor;  // sanitizer builds: 10x fewer iterations
 
 }  // namespace
 

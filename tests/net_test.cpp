@@ -7,7 +7,6 @@
 // assertion expression (the try block and handler temporaries around it) —
 // the awaiting task never resumed. Await first, then assert.
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -35,6 +34,7 @@
 #include "support/child_process.hpp"
 #include "support/ctx_check.hpp"
 #include "support/watchdog.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
 using goro::task;
@@ -57,16 +57,6 @@ bool run_or_skip(task<T> main, unsigned procs) {
         WARN("SKIPPED: io_uring unavailable: " << e.what());
         return false;
     }
-}
-
-std::size_t thread_count() {
-    std::size_t n = 0;
-    DIR* d = ::opendir("/proc/self/task");
-    if (!d) return 0;
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n;
 }
 
 struct pair_result {
@@ -800,7 +790,7 @@ task<many_result> many_connections_main(std::size_t n, int control) {
     co_await goro::sleep(50ms);  // let the last reads reach the ring
     many_result out;
     out.n = n;
-    out.threads_while_blocked = thread_count();
+    out.threads_while_blocked = goro_test::thread_count();
     REQUIRE(::write(control, "w", 1) == 1);
     co_await wg.wait();
     out.woken = woken.load();

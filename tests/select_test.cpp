@@ -14,6 +14,7 @@
 #include <goro/goro.hpp>
 
 #include "support/child_process.hpp"
+#include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using goro::chan;
@@ -21,17 +22,7 @@ using goro::task;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int k_scale = 10;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int k_scale = 10;
-#else
-constexpr int k_scale = 1;
-#endif
-#else
-constexpr int k_scale = 1;
-#endif
+constexpr int k_scale = goro_test::stress_divisor;  // sanitizer builds: 10x fewer iterations
 
 const unsigned k_procs[] = {1, 2, 4};
 

@@ -1,7 +1,6 @@
 // goro::sleep / sleep_until: ordering, many sleepers, no thread per sleeper.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 
 #include <atomic>
 #include <vector>
@@ -9,20 +8,9 @@
 #include <goro/goro.hpp>
 
 #include "support/watchdog.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
-
-namespace {
-int thread_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
-}
-}  // namespace
 
 TEST_CASE("sleep lasts at least its duration", "[timer]") {
     auto main_task = []() -> goro::task<double> {
@@ -87,7 +75,7 @@ TEST_CASE("100,000 concurrent sleepers use no thread each and all wake", "[timer
         const auto start = std::chrono::steady_clock::now();
         goro::group g;
         for (int i = 0; i < n; ++i) g.go(sleeper(i));
-        max_threads = thread_count();
+        max_threads = goro_test::thread_count();
         co_await g.wait();
         co_return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
