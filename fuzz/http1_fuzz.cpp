@@ -13,12 +13,12 @@
 //   * pipelining: the bytes after a complete head parse again, same rules.
 // The response writers get the parsed strings as input as well.
 //
-// Build and run (the fuzzer runtime is Debian's libclang-rt-19-dev):
-//   clang++-19 -g -O1 -fsanitize=fuzzer,address,undefined -std=c++20 -I. \
-//       fuzz/http1_fuzz.cpp io/http1.cpp -o /tmp/http1_fuzz
-//   /tmp/http1_fuzz -max_total_time=60 -dict=fuzz/http1.dict -max_len=9000 \
-//       /tmp/http1_corpus fuzz/corpus
+// Build and run (clang only; the fuzzer runtime is Debian's libclang-rt-19-dev):
+//   CXX=clang++-19 meson setup build-fuzz -Dfuzz=true -Dtests=false && ninja -C build-fuzz http1_fuzz
+//   build-fuzz/http1_fuzz -max_total_time=60 -dict=fuzz/http1.dict -max_len=9000 /tmp/http1_corpus fuzz/corpus
 // (new inputs go to the first directory; keep fuzz/corpus for small seeds).
+// Every build also runs this target over fuzz/corpus as a plain test
+// (tests/http1_corpus_test.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
