@@ -423,7 +423,7 @@ TEST_CASE("item 10 [HARD]: close wakes every parked sender, which throws channel
     }
 }
 
-TEST_CASE("item 11: run-time errors share goro::runtime_error and use Go's wording", "[chan]") {
+TEST_CASE("items 11, 84: run-time errors share goro::runtime_error and use Go's wording", "[chan]") {
     run_on([]() -> task<> {
         chan<int> c;
         c.close();

@@ -235,7 +235,7 @@ TEST_CASE("APIs that need a runtime fail clearly outside one", "[task]") {
     REQUIRE_THROWS_WITH(goro::go(value(1)), Catch::Contains("outside goro::run"));
 }
 
-TEST_CASE("go of an empty task is a runtime error", "[task]") {
+TEST_CASE("item 84: go of an empty task is a runtime error (\"go of nil func value\")", "[task]") {
     auto main_task = []() -> goro::task<std::string> {
         try {
             goro::go(goro::task<>{});
