@@ -797,6 +797,11 @@ task<many_result> many_connections_main(std::size_t n, int control) {
     co_return out;
 }
 
+// It also drives the rings past their sizes: 10,000 reads go through 256-entry
+// submission queues (submitted early whenever a queue fills) and the 10,000
+// completions that the client's bytes cause overflow the 512-entry completion
+// queues (the kernel keeps the excess and hands it over later); every reader
+// must still wake with its byte.
 TEST_CASE("item 69: 10,000 connections blocked in read use about procs threads [stress]", "[net][stress]") {
     goro_test::watchdog dog("10,000 connections", 120s);  // a client that cannot connect leaves accept waiting
     rlimit lim{};
