@@ -798,10 +798,11 @@ task<many_result> many_connections_main(std::size_t n, int control) {
 }
 
 // It also drives the rings past their sizes: 10,000 reads go through 256-entry
-// submission queues (submitted early whenever a queue fills) and the 10,000
-// completions that the client's bytes cause overflow the 512-entry completion
-// queues (the kernel keeps the excess and hands it over later); every reader
-// must still wake with its byte.
+// submission queues (get_sqe submits early whenever a queue is full), and the
+// client's 10,000 bytes complete them in bursts larger than the 512-entry
+// completion queues can hold at once (the kernel keeps the excess on its
+// overflow list); every reader must still wake with its byte. (Whether a
+// given run overflows depends on timing; the test does not observe it.)
 TEST_CASE("item 69: 10,000 connections blocked in read use about procs threads [stress]", "[net][stress]") {
     goro_test::watchdog dog("10,000 connections", 120s);  // a client that cannot connect leaves accept waiting
     rlimit lim{};
