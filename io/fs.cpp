@@ -7,12 +7,20 @@
 namespace goro::fs {
 namespace {
 
+// How an open reaches the kernel. The ring first tries an open inline, with
+// O_NONBLOCK added; for regular files that is the fast path (no worker
+// thread). For a FIFO it is not open(2): a reader gets a descriptor at once
+// without waiting for a writer (and its reads then see end of file), and a
+// writer gets ENXIO without waiting for a reader. So a FIFO is opened again
+// in a kernel worker, which waits for the other end as open(2) does.
+enum class open_path { inline_first, in_worker };
+
 struct open_io : goro::detail::io_awaiter {
-    explicit open_io(const std::string& path, int open_flags, unsigned open_mode) noexcept {
+    open_io(const std::string& path, int open_flags, unsigned open_mode, open_path how) noexcept {
         addr = path.c_str();
         flags = open_flags;
         mode = open_mode;
-        prep = &goro::detail::prep_openat;
+        prep = how == open_path::in_worker ? &goro::detail::prep_openat_in_worker : &goro::detail::prep_openat;
         reason = "IO wait (open)";
     }
 };
@@ -22,8 +30,8 @@ struct open_io : goro::detail::io_awaiter {
 // that is never closed and never owns a descriptor, which lists the request
 // as pending while it is on the ring.
 struct cancellable_open_io : open_io {
-    cancellable_open_io(const std::string& path, int open_flags, unsigned open_mode) noexcept
-        : open_io(path, open_flags, open_mode) {
+    cancellable_open_io(const std::string& path, int open_flags, unsigned open_mode, open_path how) noexcept
+        : open_io(path, open_flags, open_mode, how) {
         file = &m_no_file;
     }
     cancellable_open_io(const cancellable_open_io&) = delete;
@@ -33,12 +41,42 @@ private:
     goro::detail::fd_state m_no_file{-1};
 };
 
+// One ring open, under ctx when there is one.
+task<result<std::size_t>> ring_open(const std::string& path, int flags, unsigned mode, open_path how,
+                                    const context* ctx) {
+    if (ctx) co_return co_await goro::detail::ctx_io<cancellable_open_io>(*ctx, path, flags, mode, how);
+    co_return co_await open_io(path, flags, mode, how);
+}
+
+bool is_fifo(int fd) noexcept {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+task<result<file>> open_file(std::string path, int flags, unsigned mode, const context* ctx) {
+    result<std::size_t> fd = co_await ring_open(path, flags, mode, open_path::inline_first, ctx);
+    if (flags & O_NONBLOCK) {
+        // Asked for: the inline semantics are the caller's.
+    } else if (!fd && fd.error() == std::errc::no_such_device_or_address && (flags & O_ACCMODE) == O_WRONLY) {
+        // A FIFO with no reader yet (or a device that is absent: the worker
+        // then reports ENXIO too).
+        fd = co_await ring_open(path, flags, mode, open_path::in_worker, ctx);
+    } else if (fd && (flags & O_ACCMODE) == O_RDONLY && is_fifo(static_cast<int>(*fd))) {
+        // Hold the early descriptor until the worker's open has returned:
+        // the FIFO never loses its last reader in between, so a writer that
+        // the early open let through cannot get EPIPE.
+        const int early = static_cast<int>(*fd);
+        fd = co_await ring_open(path, flags, mode, open_path::in_worker, ctx);
+        ::close(early);
+    }
+    if (!fd) co_return fd.error();
+    co_return file(static_cast<int>(*fd));
+}
+
 }  // namespace
 
 task<result<file>> file::open(std::string path, int flags, unsigned mode, context ctx) {
-    result<std::size_t> fd = co_await goro::detail::ctx_io<cancellable_open_io>(ctx, path, flags, mode);
-    if (!fd) co_return fd.error();
-    co_return file(static_cast<int>(*fd));
+    co_return co_await open_file(std::move(path), flags, mode, &ctx);  // ctx lives in this frame
 }
 
 file::file(int fd) : m_state(std::make_shared<goro::detail::fd_state>(fd)) {}
@@ -50,9 +88,7 @@ int file::native_handle() const noexcept {
 }
 
 task<result<file>> file::open(std::string path, int flags, unsigned mode) {
-    result<std::size_t> fd = co_await open_io(path, flags, mode);
-    if (!fd) co_return fd.error();
-    co_return file(static_cast<int>(*fd));
+    return open_file(std::move(path), flags, mode, nullptr);
 }
 
 result<void> file::close() noexcept {

@@ -14,8 +14,8 @@
 // copyable reference to one open file; the last copy closes it.
 //
 // Opening a FIFO waits for its other end, as open(2) and Go's os.OpenFile
-// do (the open runs in a kernel worker, never as the ring's non-blocking
-// inline attempt, which would not wait).
+// do: the ring's fast inline open does not wait (it adds O_NONBLOCK), so a
+// FIFO is opened again in a kernel worker, which does (see fs.cpp).
 //
 // open, read, write, read_at, write_at, write_all, fsync and fdatasync take a
 // goro::context last: when it is done while the request waits (a FIFO with

@@ -388,10 +388,11 @@ void prep_sendmsg(io_request* r, io_uring_sqe* sqe) noexcept {
 }
 void prep_openat(io_request* r, io_uring_sqe* sqe) noexcept {
     io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(r->addr), r->flags | O_CLOEXEC, r->mode);
-    // Straight to a kernel worker: an inline attempt opens with O_NONBLOCK,
-    // which gives a FIFO a reader at once without waiting for a writer (and a
-    // writer ENXIO), unlike open(2) and Go's os.OpenFile. The worker opens as
-    // open(2) does, and a context or shutdown can still cancel it there.
+}
+void prep_openat_in_worker(io_request* r, io_uring_sqe* sqe) noexcept {
+    prep_openat(r, sqe);
+    // Straight to a kernel worker, which opens as open(2) does (a FIFO waits
+    // for its other end); a context or shutdown can still cancel it there.
     io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 }
 void prep_fsync(io_request* r, io_uring_sqe* sqe) noexcept {

@@ -364,6 +364,55 @@ task<int> ctx_open_main(std::string dir) {
     co_return 0;
 }
 
+task<int> fifo_open_main(std::string fifo) {
+    ::unlink(fifo.c_str());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    {
+        // A reader's open waits for a writer, then reads what it writes.
+        auto h = goro::spawn(fs::file::open(fifo, O_RDONLY));
+        co_await goro::sleep(20ms);
+        REQUIRE_FALSE(h.done());  // no writer yet: still waiting (open(2) semantics)
+        int writer;
+        while ((writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO)
+            co_await goro::sleep(1ms);
+        REQUIRE(writer >= 0);
+        auto r = co_await std::move(h);
+        REQUIRE(r);
+        REQUIRE(::write(writer, "hi", 2) == 2);
+        ::close(writer);
+        char buf[8];
+        auto n = co_await r->read(buf, sizeof buf);
+        REQUIRE(n);
+        REQUIRE(std::string(buf, *n) == "hi");
+    }
+    {
+        // A writer's open waits for a reader (where the ring alone says ENXIO).
+        auto h = goro::spawn(fs::file::open(fifo, O_WRONLY));
+        co_await goro::sleep(20ms);
+        REQUIRE_FALSE(h.done());
+        const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // never waits
+        REQUIRE(reader >= 0);
+        auto w = co_await std::move(h);
+        REQUIRE(w);
+        auto put = co_await w->write("yo", 2);
+        REQUIRE(put);
+        char buf[8];
+        REQUIRE(::read(reader, buf, sizeof buf) == 2);
+        ::close(reader);
+    }
+    {
+        // O_NONBLOCK keeps the non-blocking meaning: a writer without a reader fails.
+        auto w = co_await fs::file::open(fifo, O_WRONLY | O_NONBLOCK);
+        REQUIRE(w.error() == std::errc::no_such_device_or_address);
+    }
+    ::unlink(fifo.c_str());
+    co_return 0;
+}
+
+TEST_CASE("fs: opening a FIFO waits for the other end, as open(2) does", "[fs]") {
+    for (unsigned procs : {1u, 2u}) run_or_skip(fifo_open_main(temp_path("fifo")), procs);
+}
+
 TEST_CASE("fs context: open (a FIFO waiting for a writer) and fsync honour a context", "[fs][ctx]") {
     for (unsigned procs : {1u, 2u}) run_or_skip(ctx_open_main(temp_path("open")), procs);
 }

@@ -283,6 +283,7 @@ void prep_connect(io_request*, io_uring_sqe*) noexcept;
 void prep_recvmsg(io_request*, io_uring_sqe*) noexcept;
 void prep_sendmsg(io_request*, io_uring_sqe*) noexcept;
 void prep_openat(io_request*, io_uring_sqe*) noexcept;
+void prep_openat_in_worker(io_request*, io_uring_sqe*) noexcept;
 void prep_fsync(io_request*, io_uring_sqe*) noexcept;
 
 }  // namespace goro::detail
