@@ -80,6 +80,7 @@ task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port)
 task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, context ctx) {
     if (std::error_code e = ctx.err()) co_return e;
     if (std::optional<address> a = numeric(host, port)) co_return std::vector<address>{*a};
+    if (ctx.done().is_nil()) co_return co_await resolve(std::move(host), port);  // never cancelled: no detached task
     chan<lookup_outcome> answer(std::size_t{1});
     goro::go(detached_lookup(std::move(host), port, answer));
     std::optional<lookup_outcome> got;

@@ -11,7 +11,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "io/http1.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -40,15 +43,21 @@ TEST_CASE("http fuzz target: truncations and byte flips of a valid request", "[h
     const std::string valid =
         "POST /upload?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n"
         "Connection: keep-alive\r\nX-Pad: a b c\r\n\r\nhelloGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    // The seed itself must be what it claims (a complete head, then a body of
+    // 5 and a second request), or the variants below exercise nothing.
+    goro::http::request req;
+    std::size_t used = 0;
+    REQUIRE(goro::http::parse_request(valid, req, used) == goro::http::parse_status::complete);
+    REQUIRE(valid.substr(used, 5) == "hello");
+    REQUIRE(goro::http::parse_request(std::string_view(valid).substr(used + 5), req, used) ==
+            goro::http::parse_status::complete);
+    // The target aborts on a broken promise: surviving every call is the check.
     for (std::size_t n = 0; n <= valid.size(); ++n) feed(valid.substr(0, n));
     const char flips[] = {'\0', '\r', '\n', ' ', '\t', ':', '\x7f', '\xff'};
-    std::size_t runs = 0;
     for (std::size_t i = 0; i < valid.size(); ++i)
         for (char c : flips) {
             std::string mutated = valid;
             mutated[i] = c;
             feed(mutated);
-            ++runs;
         }
-    REQUIRE(runs == valid.size() * std::size(flips));
 }
