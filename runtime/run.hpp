@@ -94,8 +94,9 @@ unsigned procs();
 /// Throws goro::no_runtime outside goro::run.
 std::size_t num_goroutines();
 
-/// The CPUs this process may use: the affinity mask, capped by a cgroup v2
-/// cpu.max quota (rounded up). The default for options::procs.
+/// The CPUs this process may use: the affinity mask, capped by the CPU quota
+/// of its cgroup and the cgroup's ancestors (v2 cpu.max, v1 cpu.cfs_quota_us;
+/// rounded up, at least 1). The default for options::procs.
 unsigned usable_cpus() noexcept;
 
 }  // namespace goro

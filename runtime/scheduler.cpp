@@ -115,9 +115,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
+#include "detail/cgroup_cpu_limit.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
 #include "error.hpp"
@@ -1005,18 +1005,7 @@ unsigned usable_cpus() noexcept {
         const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
         cpus = n > 0 ? static_cast<unsigned>(n) : 1;
     }
-    // cgroup v2: "max 100000" (no quota) or "<quota> <period>".
-    std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
-    std::string quota;
-    long long period = 0;
-    if (cpu_max >> quota >> period && quota != "max" && period > 0) {
-        const long long q = std::atoll(quota.c_str());
-        if (q > 0) {
-            const unsigned limit = static_cast<unsigned>((q + period - 1) / period);
-            cpus = std::max(1u, std::min(cpus, limit));
-        }
-    }
-    return cpus;
+    return detail::procs_for_cpu_limit(cpus, detail::cgroup_cpu_limit());
 }
 
 }  // namespace goro
