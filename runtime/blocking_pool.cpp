@@ -1,8 +1,8 @@
 // The blocking pool: OS threads for goro::blocking calls.
 //
-// Threads are created on demand (when a job is queued and no pool thread is
-// idle) up to options::max_threads - procs, and exit after
-// options::blocking_idle_timeout without work. Jobs are served FIFO; at the
+// Threads are created on demand (when a job is queued and the idle pool
+// threads are fewer than the queued jobs) up to options::max_threads - procs,
+// and exit after options::blocking_idle_timeout without work. Jobs are served FIFO; at the
 // cap they wait in the queue, their tasks parked. Every thread is joined:
 // retired threads by the next thread creation or at shutdown, live ones at
 // shutdown (after the job they are running returns; queued jobs that never
@@ -65,6 +65,7 @@ void pool_thread_main(runtime_state& rt, pool_thread_record* self) {
         if (blocking_job* job = pool.head) {
             pool.head = job->next;
             if (!pool.head) pool.tail = nullptr;
+            --pool.queued;
             guard.unlock();
             job->run(job);
             finish_job(rt, job);  // job (in the waiter's frame) may be gone after this
@@ -94,7 +95,10 @@ void pool_submit(runtime_state& rt, blocking_job* job) {
     else
         pool.head = job;
     pool.tail = job;
-    if (pool.idle > 0) {
+    ++pool.queued;
+    if (pool.queued <= pool.idle) {
+        // Every queued job, this one included, has an idle thread to wake
+        // (each notify unblocks a different waiter).
         pool.work_ready.notify_one();
         return;
     }
@@ -102,6 +106,7 @@ void pool_submit(runtime_state& rt, blocking_job* job) {
         if (pool.max_threads == 0) {
             // No pool thread can ever exist: fail this call instead of hanging.
             pool.head = pool.tail = nullptr;
+            pool.queued = 0;
             rt.blocking_in_flight.fetch_sub(1, std::memory_order_relaxed);
             throw bad_configuration(fmt::format(
                 "goro::blocking: no thread is left for the blocking pool (max_threads == procs == {}); "
@@ -128,6 +133,7 @@ void pool_submit(runtime_state& rt, blocking_job* job) {
         if (pool.threads > 0) return;  // an existing thread will get to it
         // Unqueue the job (it is the only one: no thread means none queued before).
         pool.head = pool.tail = nullptr;
+        pool.queued = 0;
         rt.blocking_in_flight.fetch_sub(1, std::memory_order_relaxed);
         throw startup_error(fmt::format("goro::blocking: cannot create a pool thread: {}", e.what()));
     }
@@ -140,6 +146,7 @@ void pool_shutdown(runtime_state& rt) noexcept {
     std::unique_lock guard(pool.lock);
     pool.stopping = true;
     pool.head = pool.tail = nullptr;  // queued jobs never start
+    pool.queued = 0;
     pool.work_ready.notify_all();
     pool.thread_exited.wait(guard, [&] { return pool.threads == 0; });
     auto all = std::move(records());

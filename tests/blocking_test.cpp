@@ -72,6 +72,45 @@ TEST_CASE("item 78: blocking calls beyond the thread cap wait their turn; none i
     REQUIRE(peak_threads - baseline_threads <= static_cast<int>(k_max_threads - k_procs));
 }
 
+// Two calls queued back to back while one pool thread is idle: the idle
+// thread counts as idle until it has woken, so the second call must not rely
+// on it. Here each call waits for the other (a pipe's reader and writer in
+// miniature): sharing one thread would deadlock below the cap. Each gives up
+// after 10 s, so that the bug fails the test instead of hanging it.
+TEST_CASE("blocking: calls queued together get a thread each while below the cap", "[blocking][stress]") {
+    goro_test::watchdog dog("blocking pair", 300s);
+    const int rounds = 200 / goro_test::stress_divisor;
+    int stuck = 0;
+    for (int round = 0; round < rounds; ++round) {
+        std::atomic<int> arrived{0};
+        int met = 0;
+        auto rendezvous = [&]() -> goro::task<> {
+            const bool ok = co_await goro::blocking([&] {
+                arrived.fetch_add(1);
+                const auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (arrived.load() < 2) {
+                    if (std::chrono::steady_clock::now() > give_up) return false;
+                    std::this_thread::sleep_for(50us);
+                }
+                return true;
+            });
+            met += ok ? 1 : 0;  // both run on the one processor: no race on met
+        };
+        auto main_task = [&]() -> goro::task<int> {
+            co_await goro::blocking([] {});  // one pool thread...
+            co_await goro::sleep(2ms);         // ...now idle (waiting for work)
+            goro::group g;
+            g.go(rendezvous());  // both submit before the idle thread can wake:
+            g.go(rendezvous());  // they run back to back on the one processor
+            co_await g.wait();
+            co_return 0;
+        };
+        goro::run(main_task(), {.procs = 1});
+        if (met != 2) ++stuck;
+    }
+    REQUIRE(stuck == 0);
+}
+
 TEST_CASE("no pool thread left: blocking fails clearly instead of hanging", "[blocking]") {
     auto main_task = []() -> goro::task<std::string> {
         try {

@@ -137,6 +137,12 @@ struct blocking_pool {
     blocking_job* tail = nullptr;
     unsigned threads = 0;                   // live pool threads; guarded by lock
     unsigned idle = 0;                      // of which waiting for work
+    // Jobs in the FIFO. A submit starts a new thread unless the idle threads
+    // outnumber the queued jobs: an idle thread counts as idle until it has
+    // taken the lock again, so comparing with `idle` alone would let two
+    // quick submits share one woken thread, and a job that waits for the
+    // other (a pipe's reader and writer) would hang below the cap.
+    std::size_t queued = 0;
     unsigned max_threads = 0;               // max_threads - procs
     bool stopping = false;
     std::vector<std::thread> finished;      // exited threads not yet joined
