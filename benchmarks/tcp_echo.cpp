@@ -17,7 +17,7 @@
 #include <cstring>
 #include <vector>
 
-#include "goro.hpp"
+#include <goro/goro.hpp>
 
 namespace {
 

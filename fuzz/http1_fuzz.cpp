@@ -27,7 +27,7 @@
 #include <memory>
 #include <string_view>
 
-#include "io/http1.hpp"
+#include <goro/io/http1.hpp>
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "io/address.hpp"
-#include "io/net_error.hpp"
+#include <goro/io/address.hpp>
+#include <goro/io/net_error.hpp>
 
 using goro::net::address;
 using goro::net::errc;

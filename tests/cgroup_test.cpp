@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "runtime/detail/cgroup_cpu_limit.hpp"
+#include <goro/runtime/detail/cgroup_cpu_limit.hpp>
 #include "support/child_process.hpp"
 #include <goro/goro.hpp>
 

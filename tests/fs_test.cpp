@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "goro.hpp"
+#include <goro/goro.hpp>
 #include "support/ctx_check.hpp"
 
 using namespace std::chrono_literals;

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/http1.hpp"
+#include <goro/io/http1.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 

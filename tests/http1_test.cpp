@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/http1.hpp"
+#include <goro/io/http1.hpp>
 
 using goro::http::parse_status;
 using goro::http::request;

@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "goro.hpp"
+#include <goro/goro.hpp>
 #include "support/child_process.hpp"
 #include "support/ctx_check.hpp"
 #include "support/watchdog.hpp"

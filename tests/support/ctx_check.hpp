@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <system_error>
 
-#include "goro.hpp"
+#include <goro/goro.hpp>
 
 namespace goro_test {
 
