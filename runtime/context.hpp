@@ -46,6 +46,7 @@
 
 #include "channel.hpp"
 #include "detail/goroutine.hpp"
+#include "detail/deadline_ns.hpp"
 #include "detail/timer_heap.hpp"
 #include "detail/wait_list.hpp"
 #include "semaphore.hpp"
@@ -196,8 +197,7 @@ struct context_and_cancel {
 
 template <typename Clock, typename Duration>
 [[nodiscard]] context_and_cancel with_deadline(const context& parent, std::chrono::time_point<Clock, Duration> tp) {
-    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(tp - Clock::now());
-    return with_deadline_ns(parent, detail::monotonic_now_ns() + left.count());
+    return with_deadline_ns(parent, detail::deadline_at(tp));
 }
 template <typename Rep, typename Period>
 [[nodiscard]] context_and_cancel with_timeout(const context& parent, std::chrono::duration<Rep, Period> d) {

@@ -75,6 +75,7 @@
 #include "channel.hpp"
 #include "detail/chan_core.hpp"
 #include "detail/goroutine.hpp"
+#include "detail/deadline_ns.hpp"
 #include "detail/timer_heap.hpp"
 #include "error.hpp"
 
@@ -206,14 +207,7 @@ struct select_timer : timer_node {
 /// `case <-time.After(d):` — proceeds once `d` has passed since the select was built.
 template <typename Rep, typename Period, typename F = detail::no_callback>
 [[nodiscard]] detail::timeout_case_t<F> timeout_case(std::chrono::duration<Rep, Period> d, F f = {}) {
-    using ns = std::chrono::nanoseconds;
-    const std::int64_t now = detail::monotonic_now_ns();
-    std::int64_t delta;
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2))
-        delta = ns::max().count() / 2;
-    else
-        delta = std::chrono::duration_cast<ns>(d).count();
-    return detail::timeout_case_t<F>{delta > 0 ? now + delta : now, std::move(f)};
+    return detail::timeout_case_t<F>{detail::deadline_after(d), std::move(f)};
 }
 
 /// `default:` — runs when no other case can proceed; the select then never suspends.

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "detail/goroutine.hpp"
+#include "detail/deadline_ns.hpp"
 #include "detail/timer_heap.hpp"
 #include "error.hpp"
 
@@ -47,24 +48,16 @@ struct sleep_awaiter : timer_node {
 
 }  // namespace detail
 
+/// Any clock's time point; time_point::max() sleeps "forever" (saturates).
 template <typename Clock, typename Duration>
 [[nodiscard]] detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
-    const auto remaining = deadline - Clock::now();
-    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count();
-    return detail::sleep_awaiter{detail::monotonic_now_ns() + ns};
+    return detail::sleep_awaiter{detail::deadline_at(deadline)};
 }
 
+/// d <= 0 only yields to the timer check; huge durations saturate.
 template <typename Rep, typename Period>
 [[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
-    // Saturate instead of overflowing for huge durations (e.g. hours::max()).
-    using ns = std::chrono::nanoseconds;
-    const std::int64_t now = detail::monotonic_now_ns();
-    std::int64_t delta;
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2))
-        delta = ns::max().count() / 2;
-    else
-        delta = std::chrono::duration_cast<ns>(d).count();
-    return detail::sleep_awaiter{delta > 0 ? now + delta : now};
+    return detail::sleep_awaiter{detail::deadline_after(d)};
 }
 
 }  // namespace goro

@@ -73,6 +73,7 @@
 
 #include "channel.hpp"
 #include "detail/chan_core.hpp"
+#include "detail/deadline_ns.hpp"
 #include "detail/timer_heap.hpp"
 #include "error.hpp"
 #include "go.hpp"
@@ -138,21 +139,9 @@ void runtime_lifetime_end() noexcept;
 /// after_func, context deadlines), a snapshot.
 std::size_t debug_live_timer_states() noexcept;
 
-/// Now + d in monotonic ns, saturating for huge durations; d <= 0 gives now.
-template <typename Rep, typename Period>
-std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
-    using ns = std::chrono::nanoseconds;
-    const std::int64_t now = monotonic_now_ns();
-    if (d <= std::chrono::duration<Rep, Period>::zero()) return now;
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2)) return now + ns::max().count() / 2;
-    return now + std::chrono::duration_cast<ns>(d).count();
-}
-
 template <typename Rep, typename Period>
 std::int64_t to_ns(std::chrono::duration<Rep, Period> d) noexcept {
-    using ns = std::chrono::nanoseconds;
-    if (d >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(ns::max() / 2)) return ns::max().count() / 2;
-    return std::chrono::duration_cast<ns>(d).count();
+    return saturating_ns(d);
 }
 
 }  // namespace detail
