@@ -156,6 +156,82 @@ TEST_CASE("item 68: a task that never suspends starves others on one processor u
     REQUIRE(other_ran.load());
 }
 
+// Fairness (issue 2, item 4). Each test below would hang, and its watchdog
+// abort, if the policy it names were removed; each also bounds how long the
+// victim waited, in the scheduler's own units, to an order of magnitude.
+
+// A pair handing a token back and forth through unbuffered channels wakes
+// its partner into runnext each time: without the runnext cap (and the
+// 61-tick check of the oldest local task) a third task queued on the same
+// processor would never run.
+TEST_CASE("fairness: a channel ping-pong pair does not starve a queued task", "[sched][fairness]") {
+    watchdog dog("runnext starvation", 60s);
+    std::atomic<bool> stop{false};
+    long handoffs = 0;          // one processor: plain counters are safe
+    long handoffs_before_victim = -1;
+    goro::chan<int> ping, pong;
+    auto player = [&](goro::chan<int> in, goro::chan<int> out, bool serves) -> goro::task<> {
+        // Each player closes only its own outgoing channel, and sends nothing
+        // after: the partner then sees its incoming channel closed.
+        if (serves) co_await out.send(0);
+        for (;;) {
+            auto v = co_await in.recv();
+            if (!v) break;
+            ++handoffs;
+            if (stop.load()) {
+                out.close();
+                break;
+            }
+            co_await out.send(*v + 1);
+        }
+    };
+    auto victim = [&]() -> goro::task<> {
+        handoffs_before_victim = handoffs;
+        stop = true;
+        co_return;
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        goro::group g;
+        g.go(victim());  // queued first: the oldest local task
+        g.go(player(ping, pong, false));
+        g.go(player(pong, ping, true));
+        co_await g.wait();
+        co_return 0;
+    };
+    goro::run(main_task(), {.procs = 1});
+    INFO("hand-offs before the queued task ran: " << handoffs_before_victim);
+    REQUIRE(handoffs_before_victim >= 0);
+    REQUIRE(handoffs_before_victim < 1000);  // the cap is 32 hand-offs; 61 ticks for the oldest
+}
+
+// A chain of tasks, each spawning its successor, keeps the local queue busy
+// forever. A task readied from outside the processor (a blocking-pool
+// completion goes to the global queue) must still run: the global queue is
+// checked every 61st tick. Timers must fire too (checked every tick).
+TEST_CASE("fairness: the global queue and timers are served while local work never runs out", "[sched][fairness]") {
+    watchdog dog("global queue starvation", 60s);
+    std::atomic<bool> stop{false};
+    long chain_length = 0;
+    struct chain {
+        static goro::task<> link(std::atomic<bool>& stop, long& length) {
+            ++length;
+            if (!stop.load()) goro::go(link(stop, length));
+            co_return;
+        }
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        goro::go(chain::link(stop, chain_length));
+        const int v = co_await goro::blocking([] { return 7; });  // resumed through the global queue
+        const long after_blocking = chain_length;
+        co_await goro::sleep(1ms);                                  // resumed by a timer
+        const long after_sleep = chain_length;
+        stop = true;
+        co_return v == 7 && after_blocking > 0 && after_sleep > after_blocking ? 0 : 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+    REQUIRE(chain_length > 0);
+}
+
 // A lost wake-up makes these hang (and the watchdog abort). Processors park
 // and are woken by spawns, by other processors and by blocking-pool threads.
 TEST_CASE("park/wake stress: no lost wake-ups", "[sched][stress]") {
