@@ -2,8 +2,12 @@
 #include <catch2/catch.hpp>
 
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <goro/goro.hpp>
@@ -109,44 +113,87 @@ TEST_CASE("sleepers wake in deadline order on one processor", "[timer]") {
     REQUIRE(order == std::vector<int>{10, 20, 30, 40, 50});
 }
 
-TEST_CASE("100,000 concurrent sleepers use no thread each and all wake", "[timer][stress]") {
+TEST_CASE("100,000 concurrent sleepers use no thread each and all wake near their deadline", "[timer][stress]") {
     goro_test::watchdog dog("100k sleepers", 120s);
     const int n = 100'000 / goro_test::stress_divisor;
-    std::atomic<int> woke{0};
+    std::vector<std::int64_t> lateness_us(static_cast<std::size_t>(n), -1);
     int max_threads = 0;
     auto sleeper = [&](int i) -> goro::task<> {
-        co_await goro::sleep(std::chrono::milliseconds(20 + i % 30));
-        woke.fetch_add(1, std::memory_order_relaxed);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + i % 30);
+        co_await goro::sleep_until(deadline);
+        lateness_us[static_cast<std::size_t>(i)] =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - deadline).count();
     };
-    auto main_task = [&]() -> goro::task<double> {
+    std::int64_t spawn_us = 0;
+    auto main_task = [&]() -> goro::task<int> {
         const auto start = std::chrono::steady_clock::now();
         goro::group g;
         for (int i = 0; i < n; ++i) g.go(sleeper(i));
+        spawn_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
         max_threads = goro_test::thread_count();
-        co_await g.wait();
-        co_return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    };
-    const double seconds = goro::run(main_task(), {.procs = 2});
-    REQUIRE(woke.load() == n);
-    REQUIRE(max_threads <= 2 + 4);  // workers (plus the watchdog and Catch's own)
-    REQUIRE(seconds < 30.0);        // order of magnitude only: 50 ms of sleeping
-}
-
-TEST_CASE("a million tasks suspended at once fit in memory", "[timer][stress]") {
-    goro_test::watchdog dog("1M suspended", 300s);
-    const int n = 1'000'000 / goro_test::stress_divisor;
-    std::atomic<int> woke{0};
-    auto sleeper = [&]() -> goro::task<> {
-        co_await goro::sleep(200ms);
-        woke.fetch_add(1, std::memory_order_relaxed);
-    };
-    auto main_task = [&]() -> goro::task<int> {
-        goro::group g;
-        for (int i = 0; i < n; ++i) g.go(sleeper());
         co_await g.wait();
         co_return 0;
     };
     goro::run(main_task(), {.procs = 2});
-    REQUIRE(woke.load() == n);
+    REQUIRE(max_threads <= 2 + 4);  // workers (plus the watchdog and Catch's own)
+    std::sort(lateness_us.begin(), lateness_us.end());
+    REQUIRE(lateness_us.front() >= 0);  // every sleeper woke (-1: never), none early
+    const std::int64_t median = lateness_us[lateness_us.size() / 2];
+    const std::int64_t p99 = lateness_us[lateness_us.size() * 99 / 100];
+    INFO("lateness: median " << median << " us, p99 " << p99 << " us; spawning took " << spawn_us << " us");
+    // Orders of magnitude only (a shared, noisy machine): the sleeps are
+    // 20-50 ms; a sleeper that waited for some sweep of all the others, or
+    // for a coarse tick, would be late by about as much again. The tail is
+    // bounded by the spawn storm instead: while main spawns without pause, a
+    // woken sleeper that overflows its processor's queue waits behind the
+    // spawns already in the global queue (FIFO, as in Go).
+    REQUIRE(median < 20'000);
+    REQUIRE(p99 < spawn_us + 100'000);
+}
+
+namespace {
+
+long rss_kb() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    return -1;
+}
+
+}  // namespace
+
+// The target: a million suspended tasks in under 300 MB (Go needs
+// about 2.5 GB). The benchmark idle_tasks measures it; this test holds the
+// order of magnitude. Shutdown then destroys them all.
+TEST_CASE("a million tasks suspended at once fit in memory, and shutdown destroys them", "[timer][stress]") {
+    goro_test::watchdog dog("1M suspended", 300s);
+    const int n = 1'000'000 / goro_test::stress_divisor;
+    std::atomic<int> started{0}, destroyed{0};
+    struct on_destroy {
+        std::atomic<int>* count;
+        ~on_destroy() { count->fetch_add(1, std::memory_order_relaxed); }
+    };
+    auto sleeper = [&]() -> goro::task<> {
+        on_destroy guard{&destroyed};
+        started.fetch_add(1, std::memory_order_relaxed);
+        co_await goro::sleep(std::chrono::hours(1));  // still asleep when main returns
+    };
+    long growth_kb = -1;
+    auto main_task = [&]() -> goro::task<int> {
+        const long before = rss_kb();
+        for (int i = 0; i < n; ++i) goro::go(sleeper());
+        while (started.load(std::memory_order_relaxed) < n) co_await goro::sleep(1ms);
+        growth_kb = rss_kb() - before;
+        co_return 0;
+    };
+    goro::run(main_task(), {.procs = 2});
+    REQUIRE(destroyed.load() == n);
+    const double bytes_per_task = growth_kb * 1024.0 / n;
+    INFO("RSS growth " << growth_kb / 1024 << " MB for " << n << " tasks: " << bytes_per_task << " bytes each");
+    REQUIRE(growth_kb > 0);
+    // Release: 300 bytes a task is the 300 MB for a million. The
+    // sanitizers add redzones and shadow memory to every frame.
+    REQUIRE(bytes_per_task < (goro_test::stress_divisor == 1 ? 300.0 : 3000.0));
 }
 
