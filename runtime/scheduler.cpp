@@ -164,7 +164,11 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // (non-coroutine) functions of this file; everyone else goes through
 // current_processor(), which is never inlined: a task can resume on another
 // thread, so a coroutine must not cache a thread_local's address across a
-// co_await (STYLE.md), and an out-of-line call cannot be cached.
+// co_await (STYLE.md), and an out-of-line call cannot be cached. The
+// functions here that read it and that coroutines call (ready,
+// current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
+// same reason: with LTO or a unity build they could otherwise be inlined
+// into a coroutine body.
 thread_local processor* t_processor = nullptr;
 
 std::uint64_t next_random(std::uint64_t& state) noexcept {
@@ -740,19 +744,19 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 // ---------------------------------------------------------------- goroutine interface
 
-goroutine* current_goroutine() noexcept {
+[[gnu::noinline]] goroutine* current_goroutine() noexcept {
     processor* p = t_processor;
     return p ? p->running : nullptr;
 }
 
-void switch_to(goroutine* g) noexcept {
+[[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_processor) {
         p->running = g;
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
 
-void ready(goroutine* g) noexcept {
+[[gnu::noinline]] void ready(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
@@ -764,7 +768,7 @@ void ready(goroutine* g) noexcept {
     }
 }
 
-void ready_local(goroutine* g) noexcept {
+[[gnu::noinline]] void ready_local(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
@@ -774,7 +778,7 @@ void ready_local(goroutine* g) noexcept {
     wakep(p->rt);
 }
 
-void ready_later(goroutine* g) noexcept {
+[[gnu::noinline]] void ready_later(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
         if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
@@ -789,7 +793,7 @@ void ready_later(goroutine* g) noexcept {
     wakep(p->rt);
 }
 
-void start_goroutine(goroutine* g, const char* api_name) {
+[[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
     processor* p = t_processor;
     if (p) {
         g->id = p->next_id;
@@ -811,7 +815,7 @@ void start_goroutine(goroutine* g, const char* api_name) {
     ready_external(*rt, g);
 }
 
-bool take_local_unstarted(goroutine* g) noexcept {
+[[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p || p->in_place_runs >= k_max_in_place_runs || p->deque.peek_bottom() != g) return false;
     goroutine* taken = p->deque.pop();
@@ -825,7 +829,7 @@ bool take_local_unstarted(goroutine* g) noexcept {
     return false;
 }
 
-void finish_goroutine(goroutine* g) noexcept {
+[[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
     processor* p = t_processor;
     if (p) {
         registry::erase(g, &p->goroutines);

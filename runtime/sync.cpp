@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "context.hpp"
+#include "detail/scheduler_state.hpp"
 #include "detail/timer_heap.hpp"
 #include "mutex.hpp"
 #include "run.hpp"
@@ -27,15 +28,10 @@ bool mutex::lock_spin() noexcept {
     // Spin briefly only when another processor may be running the holder
     // (Go's sync_runtime_canSpin: multicore, few iterations). With one
     // processor the holder is parked or queued behind us: spinning is useless.
-    static thread_local unsigned cached_procs = 0;  // read/written by this thread only, never across a co_await
-    if (cached_procs == 0) {
-        try {
-            cached_procs = procs();
-        } catch (...) {
-            cached_procs = 1;
-        }
-    }
-    if (cached_procs < 2) return false;
+    // (Read each time, not cached in a thread_local: a thread can serve
+    // several runs, with different procs, one after the other.)
+    const detail::runtime_state* rt = detail::current_runtime();
+    if (!rt || rt->nprocs < 2) return false;
     for (int round = 0; round < 4; ++round) {
         for (int i = 0; i < 30; ++i) detail::cpu_relax();
         // relaxed: a hint; try_lock re-checks with an acquire CAS.
