@@ -5,8 +5,10 @@
 //     int v = co_await std::move(h);         // the value, or the task's exception
 //
 // A detached task whose exception escapes is a panic (see options::panic_handler).
-// Dropping a join_handle detaches the task: it keeps running and its result,
-// including an exception, is discarded (as with Tokio's JoinHandle).
+// Dropping a join_handle detaches the task: it keeps running, its value is
+// discarded, and an exception escaping it after that is a panic, as for
+// goro::go. A task that had already finished when its handle was dropped
+// delivered its outcome to the handle: dropping discards it, exception or not.
 #pragma once
 
 #include <atomic>
@@ -67,7 +69,8 @@ public:
                m_handle.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
     }
 
-    /// Lets the task run on unjoined; its result is discarded.
+    /// Lets the task run on unjoined: its value is discarded, and an exception
+    /// it throws from now on is a panic (as for goro::go).
     void detach() noexcept {
         if (!m_handle) return;
         auto h = std::exchange(m_handle, {});

@@ -64,7 +64,14 @@ struct task_promise_base : goroutine {
                     // acquires join_state); acquire sees the joiner's resume_point.
                     void* waiter = p.join_state.exchange(k_join_done, std::memory_order_acq_rel);
                     if (waiter == k_join_detached) {
-                        self.destroy();  // nobody will ever read the result
+                        // Its handle was dropped before it finished: it ran
+                        // detached, so an exception escaping it is a panic, as
+                        // for goro::go (nobody could ever see it otherwise).
+                        std::exception_ptr error = self.promise().take_exception();
+                        const std::source_location site = p.spawn_site;
+                        const std::uint64_t id = p.id;
+                        self.destroy();
+                        if (error) panic(site, id, std::move(error));
                         return std::noop_coroutine();
                     }
                     if (waiter == nullptr) return std::noop_coroutine();  // joiner comes later

@@ -13,7 +13,7 @@
 
 #include <chrono>
 #include <mutex>
-#include <pthread.h>
+#include <unistd.h>  // gettid
 #include <string>
 
 namespace {
@@ -26,7 +26,7 @@ void busy_work() {
     while (std::chrono::steady_clock::now() < until) {}
 }
 
-std::string thread_name() { return fmt::format("thread {:#x}", static_cast<unsigned long>(pthread_self()) & 0xffffff); }
+std::string thread_name() { return fmt::format("OS thread {}", static_cast<long>(::gettid())); }  // the kernel's thread id, as top -H shows it
 
 goro::task<> print_alphabet(char first) {
     for (int round = 0; round < 3; ++round) {

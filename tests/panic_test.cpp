@@ -37,6 +37,36 @@ TEST_CASE("item 82: an uncaught exception in a detached task prints panic and ex
     REQUIRE_THAT(result.stderr_text, !Catch::Contains("deadlock"));
 }
 
+TEST_CASE("a spawned task whose handle was dropped panics like a detached one", "[panic]") {
+    auto result = goro_test::run_in_child([] {
+        auto thrower = []() -> goro::task<int> {
+            co_await goro::sleep(1ms);
+            throw std::runtime_error("dropped handle boom");
+        };
+        auto main_task = [&]() -> goro::task<int> {
+            { auto h = goro::spawn(thrower()); }  // dropped before it finishes: detached
+            co_await goro::sleep(1h);
+            co_return 0;
+        };
+        goro::run(main_task(), {.procs = 2});
+        return 0;
+    });
+    REQUIRE(result.exit_status == 2);
+    REQUIRE_THAT(result.stderr_text, Catch::StartsWith("panic: dropped handle boom"));
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("panic_test.cpp"));  // spawn site
+}
+
+TEST_CASE("a handle dropped after its task failed discards the exception", "[panic]") {
+    auto main_task = []() -> goro::task<int> {
+        auto thrower = []() -> goro::task<int> { throw std::runtime_error("seen by nobody"); co_return 0; };
+        auto h = goro::spawn(thrower());
+        while (!h.done()) co_await goro::yield();
+        { auto dropped = std::move(h); }  // the outcome was delivered to the handle
+        co_return 5;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 5);
+}
+
 TEST_CASE("item 82: the panicking task's destructors ran before the report", "[panic]") {
     auto result = goro_test::run_in_child([] {
         auto thrower = []() -> goro::task<> {

@@ -16,6 +16,19 @@ namespace {
 
 goro::task<int> value(int v) { co_return v; }
 
+// Resumes `t` by hand on this thread (no runtime) until it first suspends or
+// ends; rethrows what escaped it. Suspending is a failure here: every
+// awaitable that needs a runtime must say so instead.
+void goro_test_drive(goro::task<> t) {
+    auto h = t.release();
+    h.resume();
+    const bool finished = h.done();
+    std::exception_ptr error = h.promise().take_exception();
+    h.destroy();
+    if (error) std::rethrow_exception(error);
+    if (!finished) throw std::logic_error("suspended outside a runtime");
+}
+
 goro::task<int> add(int a, int b) {
     int x = co_await value(a);
     int y = co_await value(b);
@@ -219,6 +232,41 @@ TEST_CASE("group waits for every task and rethrows the first failure", "[task][g
     REQUIRE(goro::run(main_task(), {.procs = 2}) == "worker 7 failed after 20");
 }
 
+// errgroup: the error that wait returns is the first one to happen, not the
+// first task's: task 0 fails late, task 1 early; every task still finishes.
+TEST_CASE("group rethrows the failure that happened first, after every task finished", "[task][group]") {
+    static std::atomic<int> finished{0};
+    finished = 0;
+    auto late = []() -> goro::task<> {
+        co_await goro::sleep(30ms);
+        finished.fetch_add(1);
+        throw std::runtime_error("late failure");
+    };
+    auto early = []() -> goro::task<> {
+        finished.fetch_add(1);
+        throw std::runtime_error("early failure");
+        co_return;
+    };
+    auto fine = []() -> goro::task<> {
+        co_await goro::sleep(10ms);
+        finished.fetch_add(1);
+    };
+    auto main_task = [&]() -> goro::task<std::string> {
+        finished = 0;
+        goro::group g;
+        g.go(late());
+        g.go(early());
+        g.go(fine());
+        try {
+            co_await g.wait();
+        } catch (const std::runtime_error& e) {
+            co_return std::string(e.what()) + " after " + std::to_string(finished.load());
+        }
+        co_return "no error";
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == "early failure after 3");
+}
+
 TEST_CASE("group wait with no tasks completes at once", "[task][group]") {
     auto main_task = []() -> goro::task<int> {
         goro::group g;
@@ -233,6 +281,22 @@ TEST_CASE("APIs that need a runtime fail clearly outside one", "[task]") {
     REQUIRE_THROWS_AS(goro::procs(), goro::no_runtime);
     REQUIRE_THROWS_AS(goro::num_goroutines(), goro::no_runtime);
     REQUIRE_THROWS_WITH(goro::go(value(1)), Catch::Contains("outside goro::run"));
+    REQUIRE_THROWS_AS(goro::spawn(value(1)), goro::no_runtime);
+    // Awaitables made outside a runtime fail when awaited there: drive them
+    // from a coroutine resumed by hand on this (non-worker) thread.
+    auto awaits = [](int which) -> goro::task<> {
+        if (which == 0) co_await goro::yield();
+        if (which == 1) co_await goro::sleep(1ms);
+        if (which == 2) {
+            goro::group g;
+            co_await g.wait();  // an empty group completes without the runtime
+            g.go(value(1));     // starting a task needs one
+        }
+    };
+    for (int which = 0; which < 3; ++which) {
+        INFO("case " << which);
+        REQUIRE_THROWS_AS(goro_test_drive(awaits(which)), goro::no_runtime);
+    }
 }
 
 TEST_CASE("item 84: go of an empty task is a runtime error (\"go of nil func value\")", "[task]") {
