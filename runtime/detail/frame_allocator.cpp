@@ -16,8 +16,10 @@
 // A frame freed on another thread than its allocator's simply joins the
 // freeing thread's list: lists are per thread, so no list is ever corrupted.
 //
-// Sanitizer builds bypass all of this so that AddressSanitizer sees every
-// frame's real lifetime (a recycled frame would hide a use-after-free).
+// Sanitizer builds route allocate_frame/free_frame around all of this so
+// that AddressSanitizer sees every frame's real lifetime (a recycled frame
+// would hide a use-after-free); the pool stays reachable through
+// pool_allocate_frame/pool_free_frame for its own stress test.
 
 #include "frame_allocator.hpp"
 
@@ -58,9 +60,14 @@ constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) *
 // Global state per size class: batches of free blocks handed between threads,
 // and the current slab being carved. Guarded by `lock`; only touched when a
 // thread's own list runs empty or overflows (once per k_batch_blocks frames).
+struct batch {
+    free_block* head;
+    std::size_t count;  // k_batch_blocks, or fewer for what an exiting thread had left
+};
+
 struct central_class {
     std::mutex lock;
-    std::vector<free_block*> batches;  // each a list of k_batch_blocks blocks
+    std::vector<batch> batches;
     char* slab_cursor = nullptr;
     char* slab_end = nullptr;
 };
@@ -83,13 +90,13 @@ void* new_slab() {
 }
 
 // Takes a batch for class `cls`: a recycled one, or fresh blocks from a slab.
-[[maybe_unused]] free_block* refill(std::size_t cls) {  // unused when sanitizers bypass the pool
+batch refill(std::size_t cls) {
     central_class& c = central()[cls];
     std::lock_guard guard(c.lock);
     if (!c.batches.empty()) {
-        free_block* batch = c.batches.back();
+        const batch b = c.batches.back();
         c.batches.pop_back();
-        return batch;
+        return b;
     }
     const std::size_t bytes = block_bytes(cls);
     free_block* head = nullptr;
@@ -103,16 +110,17 @@ void* new_slab() {
         block->next = head;
         head = block;
     }
-    return head;
+    return {head, k_batch_blocks};
 }
 
-void give_back(std::size_t cls, free_block* batch) {
+void give_back(std::size_t cls, batch b) {
     central_class& c = central()[cls];
     std::lock_guard guard(c.lock);
-    c.batches.push_back(batch);
+    c.batches.push_back(b);
 }
 
-// One per thread. Only its own thread reads or writes it.
+// One per thread. Only its own thread reads or writes it. Invariant:
+// lengths[cls] is the exact length of the list at heads[cls].
 struct frame_cache {
     std::array<free_block*, k_class_count> heads{};
     std::array<std::size_t, k_class_count> lengths{};
@@ -121,8 +129,8 @@ struct frame_cache {
         // Hand everything back so that other threads reuse it.
         for (std::size_t cls = 0; cls < k_class_count; ++cls) {
             while (heads[cls]) {
-                free_block* batch = heads[cls];
-                free_block* tail = batch;
+                free_block* first = heads[cls];
+                free_block* tail = first;
                 std::size_t n = 1;
                 while (n < k_batch_blocks && tail->next) {
                     tail = tail->next;
@@ -130,7 +138,11 @@ struct frame_cache {
                 }
                 heads[cls] = tail->next;
                 tail->next = nullptr;
-                give_back(cls, batch);
+                try {
+                    give_back(cls, {first, n});
+                } catch (...) {
+                    return;  // no memory to record it: these blocks stay unused
+                }
             }
         }
     }
@@ -140,61 +152,77 @@ struct frame_cache {
 // into their callers (coroutine frames' operator new/delete): a coroutine may
 // resume on another thread, and the address of a thread_local must never be
 // reused across a suspension point (STYLE.md).
-[[maybe_unused]] frame_cache& this_thread_cache() noexcept {  // (idem)
+frame_cache& this_thread_cache() noexcept {
     thread_local frame_cache cache;
     return cache;
+}
+
+// The pool itself, inlined into the exported functions below (which are
+// never inlined into their callers: see this_thread_cache).
+[[gnu::always_inline]] inline void* pool_allocate(std::size_t size) {
+    if (size > k_max_pooled_size) return ::operator new(size);
+    const std::size_t cls = class_of(size);
+    frame_cache& cache = this_thread_cache();
+    if (!cache.heads[cls]) {
+        const batch b = refill(cls);
+        cache.heads[cls] = b.head;
+        cache.lengths[cls] = b.count;
+    }
+    free_block* block = cache.heads[cls];
+    cache.heads[cls] = block->next;
+    --cache.lengths[cls];
+    return block;
+}
+
+[[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
+    if (size > k_max_pooled_size) {
+        ::operator delete(frame);
+        return;
+    }
+    const std::size_t cls = class_of(size);
+    frame_cache& cache = this_thread_cache();
+    auto* block = static_cast<free_block*>(frame);
+    block->next = cache.heads[cls];
+    cache.heads[cls] = block;
+    if (++cache.lengths[cls] >= 2 * k_batch_blocks) {
+        // Overflow: detach the newest k_batch_blocks blocks as one batch.
+        free_block* first = cache.heads[cls];
+        free_block* tail = first;
+        for (std::size_t i = 1; i < k_batch_blocks; ++i) tail = tail->next;
+        cache.heads[cls] = tail->next;
+        tail->next = nullptr;
+        cache.lengths[cls] -= k_batch_blocks;
+        try {
+            give_back(cls, {first, k_batch_blocks});
+        } catch (...) {
+            // vector growth failed: keep the blocks locally instead.
+            tail->next = cache.heads[cls];
+            cache.heads[cls] = first;
+            cache.lengths[cls] += k_batch_blocks;
+        }
+    }
 }
 
 }  // namespace
 
 [[gnu::noinline]] void* allocate_frame(std::size_t size) {
-#ifndef GORO_BYPASS_FRAME_POOL
-    if (size <= k_max_pooled_size) {
-        const std::size_t cls = class_of(size);
-        frame_cache& cache = this_thread_cache();
-        free_block* block = cache.heads[cls];
-        if (!block) {
-            block = refill(cls);
-            cache.lengths[cls] = k_batch_blocks;
-        }
-        cache.heads[cls] = block->next;
-        --cache.lengths[cls];
-        return block;
-    }
-#endif
+#ifdef GORO_BYPASS_FRAME_POOL
     return ::operator new(size);
+#else
+    return pool_allocate(size);
+#endif
 }
 
 [[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
-#ifndef GORO_BYPASS_FRAME_POOL
-    if (size <= k_max_pooled_size) {
-        const std::size_t cls = class_of(size);
-        frame_cache& cache = this_thread_cache();
-        auto* block = static_cast<free_block*>(frame);
-        block->next = cache.heads[cls];
-        cache.heads[cls] = block;
-        if (++cache.lengths[cls] >= 2 * k_batch_blocks) {
-            // Overflow: detach the newest k_batch_blocks blocks as one batch.
-            free_block* batch = cache.heads[cls];
-            free_block* tail = batch;
-            for (std::size_t i = 1; i < k_batch_blocks; ++i) tail = tail->next;
-            cache.heads[cls] = tail->next;
-            tail->next = nullptr;
-            cache.lengths[cls] -= k_batch_blocks;
-            try {
-                give_back(cls, batch);
-            } catch (...) {
-                // vector growth failed: keep the blocks locally instead.
-                tail->next = cache.heads[cls];
-                cache.heads[cls] = batch;
-                cache.lengths[cls] += k_batch_blocks;
-            }
-        }
-        return;
-    }
-#endif
+#ifdef GORO_BYPASS_FRAME_POOL
     (void)size;
     ::operator delete(frame);
+#else
+    pool_free(frame, size);
+#endif
 }
+
+[[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }
+[[gnu::noinline]] void pool_free_frame(void* frame, std::size_t size) noexcept { pool_free(frame, size); }
 
 }  // namespace goro::detail
