@@ -409,7 +409,7 @@ COLUMNS = [
     ("goro_spread", "goro spread"),
     ("go_median", "Go median"),
     ("go_spread", "Go spread"),
-    ("speedup", "goro/Go speedup"),
+    ("speedup", "speedup over Go"),
 ]
 NUMERIC = {"goro_median", "go_median", "speedup"}
 

@@ -15,6 +15,7 @@
 #include "../blocking.hpp"
 #include "../run.hpp"
 #include "goroutine.hpp"
+#include "spin_mutex.hpp"
 #include "timer_heap.hpp"
 #include "work_deque.hpp"
 
@@ -154,7 +155,7 @@ struct runtime_state {
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.
-    std::mutex sched_lock;
+    spin_mutex sched_lock;
     goroutine* global_head = nullptr;
     goroutine* global_tail = nullptr;
     std::atomic<std::size_t> global_size{0};  // written under sched_lock, read racily
