@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "../runtime/detail/deadline_ns.hpp"
+
 namespace goro::net {
 
 using deadline_clock = std::chrono::steady_clock;
@@ -33,23 +35,15 @@ inline std::int64_t deadline_ns(deadline_point t) noexcept {
 
 inline std::int64_t deadline_ns(std::chrono::system_clock::time_point t) noexcept {
     if (t == std::chrono::system_clock::time_point{}) return 0;
-    const auto now_sys = std::chrono::system_clock::now();
-    const auto now_steady = deadline_clock::now();
-    // Saturate instead of overflowing for far-away times (time_point::max()).
-    const auto delta = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        t > now_sys ? std::chrono::duration<double>(t - now_sys) : -std::chrono::duration<double>(now_sys - t));
-    const double target = static_cast<double>(now_steady.time_since_epoch().count()) + static_cast<double>(delta.count());
-    if (target >= 9.0e18) return INT64_MAX;
-    return target < 1 ? 1 : static_cast<std::int64_t>(target);
+    // Saturating, by its distance from the wall clock's now (deadline_ns.hpp).
+    const std::int64_t ns = goro::detail::deadline_at(t);
+    return ns < 1 ? 1 : ns;
 }
 
 /// now + timeout, saturating: a timeout <= 0 is already past; a huge one is "never".
 inline std::int64_t timeout_ns(std::chrono::nanoseconds timeout) noexcept {
-    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         deadline_clock::now().time_since_epoch()).count();
     if (timeout.count() <= 0) return 1;
-    if (timeout.count() > INT64_MAX - now) return INT64_MAX;
-    return now + timeout.count();
+    return goro::detail::deadline_after(timeout);
 }
 
 }  // namespace detail

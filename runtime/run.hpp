@@ -31,8 +31,8 @@ struct panic_info {
 
 struct options {
     /// Logical processors (worker threads running tasks). 0 means the
-    /// GORO_MAXPROCS environment variable if set, else the CPUs this process
-    /// may use (its affinity mask, and a cgroup v2 cpu.max quota).
+    /// GORO_MAXPROCS environment variable if set, else usable_cpus(): the CPUs
+    /// this process may use (its affinity mask, capped by its cgroups' quota).
     unsigned procs = 0;
     /// Hard cap on the runtime's OS threads: workers plus blocking-pool threads
     /// (Go's debug.SetMaxThreads, default 10000). procs > max_threads is an error.

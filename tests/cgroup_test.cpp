@@ -16,6 +16,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <goro/runtime/detail/cgroup_cpu_limit.hpp>
 #include "support/child_process.hpp"
@@ -126,6 +127,26 @@ TEST_CASE("cgroup v2: a container's views of its own cgroup", "[sched][cgroup]")
     }
 }
 
+TEST_CASE("cgroup v2: only the mount that shows our cgroup counts", "[sched][cgroup]") {
+    fake_root f;
+    f.write("proc/self/cgroup", "0::/app\n");
+    // A second cgroup2 mount of some delegated subtree comes first; it does
+    // not show /app, so its quota is someone else's.
+    f.write("proc/self/mountinfo",
+            "29 25 0:26 /delegated /mnt/delegated rw - cgroup2 cgroup2 rw\n"
+            "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+    f.write("mnt/delegated/cpu.max", "50000 100000\n");
+    f.write("sys/fs/cgroup/app/cpu.max", "300000 100000\n");
+    REQUIRE(cgroup_cpu_limit(f.root()) == std::optional<double>(3.0));
+
+    // Outside our namespace's root: "/../x" leads nowhere, not out of the mount.
+    f.write("proc/self/cgroup", "0::/../escape\n");
+    f.write("proc/self/mountinfo", "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+    f.write("sys/fs/cgroup/cpu.max", "max 100000\n");
+    f.write("sys/escape/cpu.max", "10000 100000\n");  // what a naive join would read
+    REQUIRE_FALSE(cgroup_cpu_limit(f.root()).has_value());
+}
+
 TEST_CASE("cgroup v1 and hybrid: cpu.cfs_quota_us over cpu.cfs_period_us", "[sched][cgroup]") {
     fake_root f;
     // A hybrid host (this project's own machine looks like this): the cpu
@@ -230,7 +251,14 @@ TEST_CASE("cgroup: a process put in a cgroup with a one-CPU quota runs one proce
         auto report = []() -> goro::task<int> { co_return static_cast<int>(goro::procs()); };
         return goro::run(report());
     });
-    ::rmdir(dir.c_str());
+    // The child has exited, but the kernel may take a moment to empty the
+    // cgroup: retry the removal briefly, then say what was left behind.
+    bool removed = false;
+    for (int attempt = 0; attempt < 50 && !removed; ++attempt) {
+        removed = ::rmdir(dir.c_str()) == 0;
+        if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!removed) WARN("could not remove " << dir);
     INFO(r.stderr_text);
     if (r.exit_status == 90) {
         WARN("could make " << dir << " but not move a process into it; the fake trees above still ran");

@@ -47,14 +47,16 @@ bool intact(const stamped& s) {
     return true;
 }
 
-// A mutex-guarded hand-off queue between threads (the pool is the subject,
-// not this).
+// A bounded, mutex-guarded hand-off queue between threads (the pool is the
+// subject, not this). Bounded so that starved consumers cannot let the live
+// frames, and with them the pool's never-returned slabs, grow without limit.
 class handoff {
 public:
     void push(std::vector<stamped>&& batch) {
-        std::lock_guard guard(m_lock);
+        std::unique_lock guard(m_lock);
+        m_cv.wait(guard, [&] { return m_items.size() < k_capacity; });
         m_items.push_back(std::move(batch));
-        m_cv.notify_one();
+        m_cv.notify_all();
     }
     bool pop(std::vector<stamped>& out) {
         std::unique_lock guard(m_lock);
@@ -62,6 +64,7 @@ public:
         if (m_items.empty()) return false;
         out = std::move(m_items.front());
         m_items.pop_front();
+        m_cv.notify_all();
         return true;
     }
     void close() {
@@ -71,6 +74,7 @@ public:
     }
 
 private:
+    static constexpr std::size_t k_capacity = 64;
     std::mutex m_lock;
     std::condition_variable m_cv;
     std::deque<std::vector<stamped>> m_items;

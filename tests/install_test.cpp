@@ -183,7 +183,7 @@ TEST_CASE("goro as a meson subproject: dependency('goro') finds goro_dep", "[ins
 
     const stdfs::path build_dir = tmp.dir / "build";
     // -O0 keeps the rebuild of goro short; the point here is the wiring.
-    const auto setup = shell("CXX=" + std::string(GORO_CXX) + " meson setup --buildtype=debug " + quoted(build_dir) + " " +
+    const auto setup = shell("CXX=" + quoted(GORO_CXX) + " meson setup --buildtype=debug " + quoted(build_dir) + " " +
                              quoted(project));
     INFO(setup.output);
     REQUIRE(setup.status == 0);

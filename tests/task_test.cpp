@@ -236,16 +236,19 @@ TEST_CASE("group waits for every task and rethrows the first failure", "[task][g
 // first task's: task 0 fails late, task 1 early; every task still finishes.
 TEST_CASE("group rethrows the failure that happened first, after every task finished", "[task][group]") {
     static std::atomic<int> finished{0};
+    static std::atomic<bool> early_failing{false};
     finished = 0;
     auto late = []() -> goro::task<> {
-        co_await goro::sleep(30ms);
+        while (!early_failing.load()) co_await goro::sleep(1ms);  // fails only after early did
+        co_await goro::sleep(10ms);
         finished.fetch_add(1);
         throw std::runtime_error("late failure");
     };
     auto early = []() -> goro::task<> {
+        co_await goro::sleep(1ms);
         finished.fetch_add(1);
+        early_failing = true;
         throw std::runtime_error("early failure");
-        co_return;
     };
     auto fine = []() -> goro::task<> {
         co_await goro::sleep(10ms);
@@ -253,6 +256,7 @@ TEST_CASE("group rethrows the failure that happened first, after every task fini
     };
     auto main_task = [&]() -> goro::task<std::string> {
         finished = 0;
+        early_failing = false;
         goro::group g;
         g.go(late());
         g.go(early());

@@ -110,6 +110,11 @@ std::vector<cgroup_mount> read_cgroup_mounts(const std::string& root) {
 // The part of `path` below the mount's root, or nullopt when the mount does
 // not show it. "/a/b" under root "/" is "/a/b"; under "/a" it is "/b".
 std::optional<std::string> path_below(const std::string& path, const std::string& mount_root) {
+    // A process outside its cgroup namespace's root sees paths like
+    // "/../sibling": nothing under this mount, and never a path to follow.
+    if (path == "/.." || path.find("/../") != std::string::npos ||
+        (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
+        return std::nullopt;
     if (mount_root == "/") return path == "/" ? std::string() : path;
     if (path == mount_root) return std::string();
     if (path.size() > mount_root.size() && path.compare(0, mount_root.size(), mount_root) == 0 &&
@@ -149,21 +154,29 @@ std::optional<double> cgroup_cpu_limit(const std::string& root) {
     const std::vector<cgroup_mount> mounts = read_cgroup_mounts(root);
     std::optional<double> limit;
     for (const cpu_hierarchy& h : read_process_cgroups(root)) {
+        // The mount that shows this process's cgroup; failing that (a
+        // container whose view was set up by hand), the top of the first
+        // mount of that version, the best there is to read.
+        const cgroup_mount* chosen = nullptr;
+        std::string below;
         for (const cgroup_mount& m : mounts) {
             if (m.version != h.version) continue;
-            const std::optional<std::string> below = path_below(h.cgroup_path, m.root);
-            // A mount that does not show our cgroup (a container whose view
-            // was set up by hand): its top directory is the best we know.
-            std::string top = root + m.mount_point;
-            if (top.size() > 1 && top.back() == '/') top.pop_back();
-            std::string dir = top + below.value_or("");
-            // From the process's own cgroup up to the top of the mount.
-            for (;;) {
-                limit = tighter(limit, quota_in(h.version, dir));
-                if (dir.size() <= top.size()) break;
-                dir.erase(dir.rfind('/'));
+            if (const std::optional<std::string> b = path_below(h.cgroup_path, m.root)) {
+                chosen = &m;
+                below = *b;
+                break;
             }
-            if (below) break;  // one mount per hierarchy is enough
+            if (!chosen) chosen = &m;
+        }
+        if (!chosen) continue;
+        std::string top = root + chosen->mount_point;
+        if (top.size() > 1 && top.back() == '/') top.pop_back();
+        std::string dir = top + below;
+        // From the process's own cgroup up to the top of the mount.
+        for (;;) {
+            limit = tighter(limit, quota_in(h.version, dir));
+            if (dir.size() <= top.size()) break;
+            dir.erase(dir.rfind('/'));
         }
     }
     return limit;

@@ -53,6 +53,7 @@ struct free_block {
 };
 
 constexpr std::size_t class_of(std::size_t size) noexcept {
+    if (size == 0) size = 1;  // (no coroutine frame is empty; the exported pool functions take any size)
     return (size + k_class_granularity - 1) / k_class_granularity - 1;
 }
 constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) * k_class_granularity; }
