@@ -41,15 +41,10 @@ struct task_promise_base : goroutine {
                 case goroutine_kind::nested:
                     // No continuation: the task was resumed by hand, not awaited.
                     return p.frame_link ? p.frame_link : std::noop_coroutine();
-                case goroutine_kind::detached: {
-                    std::exception_ptr error = self.promise().take_exception();
-                    const std::source_location site = p.spawn_site;
-                    const std::uint64_t id = p.id;
+                case goroutine_kind::detached:
                     finish_goroutine(&p);
-                    self.destroy();
-                    if (error) panic(site, id, std::move(error));
+                    destroy_unawaited(self);
                     return std::noop_coroutine();
-                }
                 case goroutine_kind::joinable: {
                     finish_goroutine(&p);
                     if (p.joined_in_place) {
@@ -67,11 +62,7 @@ struct task_promise_base : goroutine {
                         // Its handle was dropped before it finished: it ran
                         // detached, so an exception escaping it is a panic, as
                         // for goro::go (nobody could ever see it otherwise).
-                        std::exception_ptr error = self.promise().take_exception();
-                        const std::source_location site = p.spawn_site;
-                        const std::uint64_t id = p.id;
-                        self.destroy();
-                        if (error) panic(site, id, std::move(error));
+                        destroy_unawaited(self);
                         return std::noop_coroutine();
                     }
                     if (waiter == nullptr) return std::noop_coroutine();  // joiner comes later
@@ -87,6 +78,19 @@ struct task_promise_base : goroutine {
             return std::noop_coroutine();
         }
         void await_resume() const noexcept {}
+
+        // The end of a task that nobody will await (goro::go, or a spawned
+        // task whose handle was dropped): frees its frame, then panics if an
+        // exception escaped it (the panic needs nothing from the frame).
+        template <typename Promise>
+        static void destroy_unawaited(std::coroutine_handle<Promise> self) noexcept {
+            task_promise_base& p = self.promise();
+            std::exception_ptr error = self.promise().take_exception();
+            const std::source_location site = p.spawn_site;
+            const std::uint64_t id = p.id;
+            self.destroy();
+            if (error) panic(site, id, std::move(error));
+        }
     };
     final_awaiter final_suspend() noexcept { return {}; }
 };

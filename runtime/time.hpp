@@ -139,11 +139,6 @@ void runtime_lifetime_end() noexcept;
 /// after_func, context deadlines), a snapshot.
 std::size_t debug_live_timer_states() noexcept;
 
-template <typename Rep, typename Period>
-std::int64_t to_ns(std::chrono::duration<Rep, Period> d) noexcept {
-    return saturating_ns(d);
-}
-
 }  // namespace detail
 
 /// time.NewTimer / time.AfterFunc's *Timer. Move-only; destroying it stops it.
@@ -198,7 +193,7 @@ class ticker {
 public:
     /// Throws goro::runtime_error("non-positive interval for NewTicker") for d <= 0.
     template <typename Rep, typename Period>
-    explicit ticker(std::chrono::duration<Rep, Period> d) : ticker(detail::to_ns(d)) {}
+    explicit ticker(std::chrono::duration<Rep, Period> d) : ticker(detail::saturating_ns(d)) {}
 
     ticker(ticker&& o) noexcept : m_state(std::exchange(o.m_state, nullptr)) {}
     ticker& operator=(ticker&& o) noexcept {
@@ -222,7 +217,7 @@ public:
     /// Throws goro::runtime_error("non-positive interval for Ticker.Reset") for d <= 0.
     template <typename Rep, typename Period>
     void reset(std::chrono::duration<Rep, Period> d) {
-        reset_ns(detail::to_ns(d));
+        reset_ns(detail::saturating_ns(d));
     }
 
 private:
@@ -247,7 +242,7 @@ chan<time_point> tick_ns(std::int64_t period_ns);
 
 template <typename Rep, typename Period>
 [[nodiscard]] chan<time_point> tick(std::chrono::duration<Rep, Period> d) {
-    return tick_ns(detail::to_ns(d));
+    return tick_ns(detail::saturating_ns(d));
 }
 
 /// time.AfterFunc(d, f): after d, runs f as a new goroutine (f returns void or

@@ -20,6 +20,7 @@
 
 #include <goro/runtime/detail/cgroup_cpu_limit.hpp>
 #include "support/child_process.hpp"
+#include "support/temp_dir.hpp"
 #include <goro/goro.hpp>
 
 namespace {
@@ -30,22 +31,14 @@ using goro::detail::procs_for_cpu_limit;
 
 // A fake root: files are written relative to it, and it is removed at the end.
 struct fake_root {
-    stdfs::path dir;
-    fake_root() {
-        std::string tmpl = (stdfs::temp_directory_path() / "goro-cgroup-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        dir = tmpl;
-    }
-    ~fake_root() { stdfs::remove_all(dir); }
-    fake_root(const fake_root&) = delete;
-    fake_root& operator=(const fake_root&) = delete;
+    goro_test::temp_dir tmp{"goro-cgroup"};
 
     void write(const std::string& relative, const std::string& text) const {
-        const stdfs::path p = dir / relative;
+        const stdfs::path p = tmp.dir / relative;
         stdfs::create_directories(p.parent_path());
         std::ofstream(p) << text;
     }
-    std::string root() const { return dir.string(); }
+    std::string root() const { return tmp.dir.string(); }
 };
 
 constexpr const char* k_v2_host_mounts =

@@ -19,21 +19,12 @@
 #include <sstream>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 namespace stdfs = std::filesystem;
 
-struct temp_dir {
-    stdfs::path dir;
-    temp_dir() {
-        std::string tmpl = (stdfs::temp_directory_path() / "goro-install-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        dir = tmpl;
-    }
-    ~temp_dir() { stdfs::remove_all(dir); }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
 
 struct command_result {
     int status = -1;
@@ -65,6 +56,21 @@ void write_file(const stdfs::path& p, const std::string& text) {
     std::ofstream(p) << text;
 }
 
+// Builds `source` with the compiler of this build and the flags that
+// pkg-config gives for goro (under `pkg_config_env`), runs the program, and
+// returns what it printed; both steps must succeed.
+std::string build_and_run(const stdfs::path& source, const std::string& pkg_config_env) {
+    const stdfs::path program = stdfs::path(source).replace_extension();
+    const auto build = shell(std::string(GORO_CXX) + " -std=c++20 -O1 " + quoted(source) + " -o " + quoted(program) +
+                             " $(" + pkg_config_env + " pkg-config --cflags --libs goro)");
+    INFO(build.output);
+    REQUIRE(build.status == 0);
+    const auto run = shell(quoted(program));
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    return run.output;
+}
+
 // A program that touches the main parts of the public API: tasks, spawn and
 // join, a buffered channel closed by its producer, and the run loop.
 constexpr const char* k_app = R"(#include <goro/goro.hpp>
@@ -94,7 +100,7 @@ int main() { return goro::run(main_task(), {.procs = 2}); }
 }  // namespace
 
 TEST_CASE("meson install: headers under include/goro, a goro.pc that builds a program", "[install]") {
-    temp_dir tmp;
+    goro_test::temp_dir tmp("goro-install");
     const stdfs::path dest = tmp.dir / "dest";
     const auto install = shell("meson install -C " + quoted(GORO_BUILD_DIR) + " --no-rebuild --quiet --destdir " + quoted(dest));
     INFO(install.output);
@@ -136,14 +142,7 @@ TEST_CASE("meson install: headers under include/goro, a goro.pc that builds a pr
     const auto flags = shell(env + " pkg-config --cflags --libs goro");
     INFO(flags.output);
     REQUIRE(flags.status == 0);
-    const auto build = shell(std::string(GORO_CXX) + " -std=c++20 -O1 " + quoted(tmp.dir / "app.cpp") + " -o " +
-                             quoted(tmp.dir / "app") + " $(" + env + " pkg-config --cflags --libs goro)");
-    INFO(build.output);
-    REQUIRE(build.status == 0);
-    const auto run = shell(quoted(tmp.dir / "app"));
-    INFO(run.output);
-    REQUIRE(run.status == 0);
-    REQUIRE(run.output == "144 55 2\n");
+    REQUIRE(build_and_run(tmp.dir / "app.cpp", env) == "144 55 2\n");
 
     // The README's ten-line example, exactly as printed there, builds the same
     // way and prints the sum of (i % 100)^2 over 100,000 tasks.
@@ -159,19 +158,11 @@ TEST_CASE("meson install: headers under include/goro, a goro.pc that builds a pr
     const auto close = md.find("```", body);
     REQUIRE(close != std::string::npos);
     write_file(tmp.dir / "ten_lines.cpp", md.substr(body, close - body));
-    const auto build_example = shell(std::string(GORO_CXX) + " -std=c++20 -O1 " + quoted(tmp.dir / "ten_lines.cpp") +
-                                     " -o " + quoted(tmp.dir / "ten_lines") + " $(" + env +
-                                     " pkg-config --cflags --libs goro)");
-    INFO(build_example.output);
-    REQUIRE(build_example.status == 0);
-    const auto run_example = shell(quoted(tmp.dir / "ten_lines"));
-    INFO(run_example.output);
-    REQUIRE(run_example.status == 0);
-    REQUIRE(run_example.output == "328350000\n");
+    REQUIRE(build_and_run(tmp.dir / "ten_lines.cpp", env) == "328350000\n");
 }
 
 TEST_CASE("goro as a meson subproject: dependency('goro') finds goro_dep", "[install]") {
-    temp_dir tmp;
+    goro_test::temp_dir tmp("goro-install");
     const stdfs::path project = tmp.dir / "app";
     write_file(project / "main.cpp", k_app);
     write_file(project / "meson.build",
