@@ -171,6 +171,9 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // into a coroutine body.
 thread_local processor* t_processor = nullptr;
 
+// Set on the thread that runs run()'s final destroy loop, for its duration.
+thread_local bool t_tearing_down = false;
+
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
     state ^= state >> 12;
@@ -182,6 +185,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 }  // namespace
 
 [[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
+[[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 // ---------------------------------------------------------------- registry
@@ -958,6 +962,10 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     // ready other goroutines (they land in the queues, which are dropped), so
     // loop until no registry holds anything.
     std::vector<goroutine*> victims;
+    t_tearing_down = true;
+    struct tearing_down_scope {
+        ~tearing_down_scope() { t_tearing_down = false; }
+    } tearing_down_guard;
     for (;;) {
         victims.clear();
         auto collect = [&](goroutine* g) { victims.push_back(g); };
