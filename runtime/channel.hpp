@@ -73,6 +73,7 @@
 #include <utility>
 
 #include "detail/chan_core.hpp"
+#include "detail/foreign_entry.hpp"
 #include "detail/frame_allocator.hpp"
 #include "detail/goroutine.hpp"
 #include "error.hpp"
@@ -492,6 +493,7 @@ public:
     /// select with a send case and a default does in Go.
     bool try_send(T value) const {
         if (!m_state) return false;
+        const detail::foreign_entry entry;  // may be called from any thread
         m_state->lock.lock();
         goroutine_ptr wake = nullptr;
         const auto r = m_state->send_locked(value, &wake);
@@ -507,6 +509,7 @@ public:
     try_recv_result<T> try_recv() const {
         try_recv_result<T> out;
         if (!m_state) return out;
+        const detail::foreign_entry entry;  // may be called from any thread
         m_state->lock.lock();
         goroutine_ptr wake = nullptr;
         const auto r = m_state->recv_locked(out.value, &wake);
@@ -524,6 +527,7 @@ public:
     /// Wakes every parked receiver (they get nullopt) and sender (they throw).
     void close() const {
         if (!m_state) throw close_of_nil_channel();
+        const detail::foreign_entry entry;  // may be called from any thread
         m_state->lock.lock();
         detail::chan_waiter* woken = m_state->close_locked();  // unlocks itself if it throws
         m_state->lock.unlock();

@@ -41,6 +41,7 @@ public:
 
     /// Signal: wakes one waiting task, the one that waited longest.
     void signal() noexcept {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         detail::sync_waiter* w = m_waiters.pop_front();
         m_lock.unlock();
@@ -49,6 +50,7 @@ public:
 
     /// Broadcast: wakes every waiting task.
     void broadcast() noexcept {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         detail::sync_waiter* woken = nullptr;
         detail::sync_waiter** tail = &woken;

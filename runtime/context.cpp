@@ -254,10 +254,12 @@ std::size_t context::debug_callbacks() const noexcept {
 }
 
 void cancel_func::operator()() const noexcept {
+    const detail::foreign_entry entry;  // may be called from any thread
     if (m_node) m_node->cancel(context_errc::canceled, {}, true);
 }
 
 void cancel_func::operator()(std::error_code c) const noexcept {
+    const detail::foreign_entry entry;  // may be called from any thread
     if (m_node) m_node->cancel(context_errc::canceled, c, true);
 }
 

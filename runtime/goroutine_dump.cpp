@@ -11,6 +11,7 @@
 // since a stuck program is exactly what people send SIGQUIT to.
 
 #include "detail/goroutine_dump.hpp"
+#include "detail/fatal.hpp"
 
 #include <fmt/core.h>
 #include <signal.h>
@@ -126,9 +127,7 @@ struct quit_signal_dumper::impl {
             out += "(some processor is running a goroutine that does not suspend; the list below is a racy "
                    "snapshot)\n";
         out += describe_goroutines(rt);
-        std::fputs(out.c_str(), stderr);
-        std::fflush(stderr);
-        std::_Exit(2);
+        fatal_exit(out);
     }
 };
 

@@ -4,11 +4,19 @@
 //     int main() { return goro::run(main_task(), {.procs = 4}); }
 //
 // run() turns the calling thread into logical processor 0 and starts procs-1
-// more worker threads. It returns main's result (or rethrows its exception)
-// as soon as main finishes, as a Go program exits when main returns: tasks
-// still suspended then are destroyed (their destructors run), in-flight I/O is
-// cancelled and drained, blocking calls already running are waited for, and
-// every thread is joined before run() returns.
+// more worker threads. It returns main's result as soon as main finishes, as
+// a Go program exits when main returns: tasks still suspended then are
+// destroyed (their destructors run), in-flight I/O is cancelled and drained,
+// blocking calls already running are waited for, and every thread is joined
+// before run() returns.
+//
+// An exception escaping the main task is rethrown by run() after that
+// shutdown. The main task is a goroutine, so if nothing catches it the
+// program ends as Go's does on a panic: "panic: <what()>", "goroutine 1" and
+// the call site of run() on stderr, exit status 2 (no abort, no core dump).
+// A caller may catch it instead (tests do). goro's own start-up and
+// configuration errors (goro::startup_error, goro::bad_configuration) that
+// nobody catches end the same way with their one-line message.
 #pragma once
 
 #include <chrono>
@@ -17,6 +25,7 @@
 #include <functional>
 #include <source_location>
 
+#include "detail/fatal.hpp"
 #include "error.hpp"
 #include "task.hpp"
 
@@ -58,12 +67,15 @@ void runtime_lifetime_begin() noexcept;
 void runtime_lifetime_end() noexcept;
 }  // namespace detail
 
-/// Runs `main` on a new runtime and returns its result (rethrowing its exception).
-/// Throws goro::bad_configuration for impossible options, goro::startup_error
-/// when the OS refuses what the runtime needs (io_uring, threads), and
-/// goro::runtime_error when a runtime is already running in this process.
+/// Runs `main` on a new runtime and returns its result (rethrowing its
+/// exception: uncaught, it is a panic, see above). Throws
+/// goro::bad_configuration for impossible options (or GORO_MAXPROCS),
+/// goro::startup_error when the OS refuses what the runtime needs (io_uring,
+/// threads), and goro::runtime_error when a runtime is already running in
+/// this process.
 template <typename T>
-T run(task<T> main, options opts = {}) {
+T run(task<T> main, options opts = {}, std::source_location site = std::source_location::current()) {
+    detail::install_uncaught_handler();
     auto handle = main.release();
     if (!handle) throw runtime_error("goro::run: the main task is empty");
     struct frame_guard {
@@ -83,6 +95,7 @@ T run(task<T> main, options opts = {}) {
         } const bracket;
         detail::run_runtime(&promise, handle, opts);
     }
+    if (promise.exception) detail::note_main_exception(promise.exception, site);
     return promise.take_result();
 }
 

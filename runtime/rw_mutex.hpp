@@ -141,6 +141,7 @@ public:
 
     /// Unlock: admits every waiting reader, or else the next writer.
     void unlock() noexcept {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         if (!m_writer) {
             m_lock.unlock();
@@ -165,6 +166,7 @@ public:
 
     /// RUnlock: the last reader out hands the lock to a waiting writer.
     void unlock_shared() noexcept {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         if (m_readers == 0) {
             m_lock.unlock();

@@ -118,6 +118,8 @@
 #include <string>
 
 #include "detail/cgroup_cpu_limit.hpp"
+#include "detail/fatal.hpp"
+#include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
 #include "error.hpp"
@@ -174,6 +176,21 @@ thread_local processor* t_processor = nullptr;
 // Set on the thread that runs run()'s final destroy loop, for its duration.
 thread_local bool t_tearing_down = false;
 
+// Threads that are not processors and are inside a goro call now (the
+// outermost foreign_entry of each): see foreign_entry.hpp for the protocol.
+std::atomic<std::uint64_t> g_foreign_inside{0};
+// This thread's foreign_entry nesting depth.
+thread_local unsigned t_foreign_depth = 0;
+
+// Shutdown's half of the foreign-entry protocol: waits until no foreign
+// thread is inside a goro call. seq_cst: the load of the Dekker pair (the
+// caller stored runtime_state::closed, or unpublished the runtime, before);
+// it also acquires the leaving threads' release decrements. Calls are short
+// and never wait for shutdown, so this ends.
+void wait_for_foreign_calls() noexcept {
+    while (g_foreign_inside.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
     state ^= state >> 12;
@@ -186,6 +203,21 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 [[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
+
+[[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
+    if (t_processor || t_tearing_down) return;
+    m_counted = true;
+    // seq_cst: the store half of the Dekker pair with shutdown's `closed`
+    // (foreign_entry.hpp): it precedes every later look at the runtime.
+    if (t_foreign_depth++ == 0) g_foreign_inside.fetch_add(1, std::memory_order_seq_cst);
+}
+
+[[gnu::noinline]] foreign_entry::~foreign_entry() {
+    if (!m_counted) return;
+    // release: whatever this thread did to the runtime happens before
+    // shutdown, whose wait acquires the count.
+    if (--t_foreign_depth == 0) g_foreign_inside.fetch_sub(1, std::memory_order_release);
+}
 runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 // ---------------------------------------------------------------- registry
@@ -193,6 +225,11 @@ runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_or
 void registry::grow(std::size_t slots) {
     chunk c{std::make_unique<std::atomic<goroutine*>[]>(slots), slots};
     for (std::size_t i = 0; i < slots; ++i) c.slots[i].store(nullptr, std::memory_order_relaxed);
+    // Room for every slot on the free list, reserved here, where running out
+    // of memory is an ordinary std::bad_alloc from insert() (the caller's
+    // goro::go or spawn throws it, and nothing has changed yet): erase() is
+    // noexcept and pushes freed slots back, and it must never reallocate.
+    free_slots.reserve(total_slots + slots);
     // Readers index chunks[] below chunk_count only; reserve() keeps the vector
     // from moving while it has room, and past that readers only run when the
     // owner is parked (dumps) or stopped (shutdown).
@@ -235,7 +272,12 @@ void registry::erase(goroutine* g, registry* mine) noexcept {
     // release: the slot may be reused by the owner, which then overwrites it;
     // nothing about g is read through the slot after this.
     slot->store(nullptr, std::memory_order_release);
-    if (owner_thread) mine->free_slots.push_back(slot);  // vector has room: it held this slot once
+    if (owner_thread) {
+        // Never reallocates: grow() reserved room for every slot, and the
+        // free list holds each slot at most once.
+        GORO_SCHED_ASSERT(mine->free_slots.size() < mine->free_slots.capacity());
+        mine->free_slots.push_back(slot);
+    }
 }
 
 // ---------------------------------------------------------------- processor
@@ -434,10 +476,7 @@ bool any_deque_nonempty(runtime_state& rt) noexcept {
 // ---- deadlock report ----
 
 [[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
-    const std::string out = "fatal error: all goroutines are asleep - deadlock!\n" + describe_goroutines(rt);
-    std::fputs(out.c_str(), stderr);
-    std::fflush(stderr);
-    std::_Exit(2);
+    fatal_exit("fatal error: all goroutines are asleep - deadlock!\n" + describe_goroutines(rt));
 }
 
 // Called with sched_lock held by the last processor going idle.
@@ -728,6 +767,19 @@ void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
     rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// ready() and friends on a thread that is not a processor (inside a
+// foreign_entry, or a legacy caller outside any). Once shutdown has closed
+// the runtime nothing is queued: every goroutine still suspended is about to
+// be destroyed, and the caller may touch none of them after unlocking.
+void ready_from_outside(goroutine* g) noexcept {
+    runtime_state* rt = current_runtime();
+    if (!rt) return;
+    // seq_cst: the load half of the Dekker pair with the entry's increment
+    // (foreign_entry.hpp).
+    if (rt->closed.load(std::memory_order_seq_cst)) return;
+    ready_external(*rt, g);
+}
+
 void ready_external(runtime_state& rt, goroutine* g) noexcept {
     processor* to_wake = nullptr;
     {
@@ -763,7 +815,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 [[gnu::noinline]] void ready(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
-        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        ready_from_outside(g);
         return;
     }
     if (goroutine* displaced = std::exchange(p->runnext, g)) {
@@ -775,7 +827,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
-        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        ready_from_outside(g);
         return;
     }
     push_local(*p, g);
@@ -785,7 +837,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
     processor* p = t_processor;
     if (!p) {
-        if (runtime_state* rt = current_runtime()) ready_external(*rt, g);
+        ready_from_outside(g);
         return;
     }
     // Behind everything local: the global queue is FIFO and checked every 61
@@ -808,8 +860,15 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         wakep(p->rt);
         return;
     }
+    // From outside the processors (a plain thread, a blocking-pool job, or a
+    // destructor run by shutdown): registered in the external registry.
+    foreign_entry entry;
     runtime_state* rt = current_runtime();
     if (!rt) throw no_runtime(api_name);
+    // seq_cst: the Dekker load (foreign_entry.hpp). Shutdown's own thread
+    // may still start goroutines (from destructors); they are destroyed in
+    // its loop, so they need not run.
+    if (rt->closed.load(std::memory_order_seq_cst) && !t_tearing_down) throw no_runtime(api_name);
     {
         std::lock_guard guard(rt->external_lock);
         g->id = 2 * rt->external_next_id.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -842,31 +901,6 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
     }
-}
-
-void panic(const std::source_location& site, std::uint64_t id, std::exception_ptr error) noexcept {
-    runtime_state* rt = current_runtime();
-    if (rt && rt->opts.panic_handler) {
-        try {
-            rt->opts.panic_handler(panic_info{error, site, id});
-            return;
-        } catch (...) {
-            error = std::current_exception();  // the handler itself threw: that is the panic
-        }
-    }
-    std::string what;
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        what = e.what();
-    } catch (...) {
-        what = "(unknown exception type)";
-    }
-    std::string out = fmt::format("panic: {}\n\ngoroutine {} [running]:\n\tspawned at {}:{} in {}\n",
-                                  what, id, site.file_name(), site.line(), site.function_name());
-    std::fputs(out.c_str(), stderr);
-    std::fflush(stderr);
-    std::_Exit(2);
 }
 
 void main_finished() noexcept {
@@ -916,7 +950,13 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
         throw runtime_error("goro::run: another goro runtime is already running in this process");
     struct unpublish {
-        ~unpublish() { g_runtime.store(nullptr, std::memory_order_release); }
+        ~unpublish() {
+            // seq_cst: a foreign thread that counts itself in after this sees
+            // no runtime; one counted in before it is waited for before rt,
+            // declared first and so destroyed after this guard, is freed.
+            g_runtime.store(nullptr, std::memory_order_seq_cst);
+            wait_for_foreign_calls();
+        }
     } unpublish_guard;
 
     // The main goroutine is registered and queued before any worker runs.
@@ -957,6 +997,11 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
 
     // ---- shutdown: every worker has stopped and drained its ring ----
     pool_shutdown(*rt);
+    // Close the runtime to foreign threads and wait for those inside a call
+    // (foreign_entry.hpp): from here on nobody readies a goroutine, and no
+    // new one starts except from the destructors run below.
+    rt->closed.store(true, std::memory_order_seq_cst);
+    wait_for_foreign_calls();
     for (auto& p : rt->procs) p->timers.clear();
     // Destroy every goroutine that never finished. A destructor may start or
     // ready other goroutines (they land in the queues, which are dropped), so
@@ -995,12 +1040,14 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
 namespace goro {
 
 unsigned procs() {
+    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
     detail::runtime_state* rt = detail::current_runtime();
     if (!rt) throw no_runtime("goro::procs");
     return rt->nprocs;
 }
 
 std::size_t num_goroutines() {
+    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
     detail::runtime_state* rt = detail::current_runtime();
     if (!rt) throw no_runtime("goro::num_goroutines");
     std::int64_t n = rt->external_live.load(std::memory_order_relaxed);

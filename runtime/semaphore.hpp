@@ -110,6 +110,7 @@ public:
 
     /// Release(n). Throws semaphore_overrelease if more than held.
     void release(std::int64_t n = 1) {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         if (m_cur - n < 0) {
             m_lock.unlock();

@@ -3,8 +3,10 @@
 // shared by the mutexes.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "context.hpp"
+#include "detail/fatal.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/timer_heap.hpp"
 #include "mutex.hpp"
@@ -15,11 +17,7 @@ namespace goro {
 
 namespace detail {
 
-void sync_fatal(const char* msg) noexcept {
-    std::fprintf(stderr, "fatal error: %s\n", msg);
-    std::fflush(stderr);
-    std::_Exit(2);
-}
+void sync_fatal(const char* msg) noexcept { fatal_exit(std::string("fatal error: ") + msg + "\n"); }
 
 }  // namespace detail
 
@@ -214,6 +212,7 @@ std::coroutine_handle<> mutex::ctx_lock_awaiter::await_suspend(std::coroutine_ha
 }
 
 void mutex::unlock_slow(std::uint32_t s) noexcept {
+    const detail::foreign_entry entry;  // unlock may be called from any thread
     if (!(s & k_starving)) {
         // Lock-free pre-check (re-done under the lock): nobody to wake, or the
         // lock was re-taken / a woken waiter is on its way. A waiter that is

@@ -227,6 +227,7 @@ timer::timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<vo
 
 bool timer::stop() noexcept {
     if (!m_state) return false;
+    const detail::foreign_entry entry;  // may be called from any thread
     m_state->lock.lock();
     const bool pending = m_state->disarm_locked();
     m_state->lock.unlock();
@@ -270,6 +271,7 @@ ticker::ticker(std::int64_t period_ns) {
 
 void ticker::stop() noexcept {
     if (!m_state) return;
+    const detail::foreign_entry entry;  // may be called from any thread
     m_state->lock.lock();
     (void)m_state->disarm_locked();
     m_state->lock.unlock();

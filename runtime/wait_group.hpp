@@ -46,6 +46,7 @@ public:
     /// Add(delta). Throws negative_wait_group_counter if the counter would go
     /// below zero (the counter is left unchanged then).
     void add(std::int64_t delta = 1) {
+        const detail::foreign_entry entry;  // may be called from any thread
         m_lock.lock();
         const std::int64_t v = m_count.load(std::memory_order_relaxed) + delta;
         if (v < 0) {

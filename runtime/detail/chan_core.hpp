@@ -11,6 +11,7 @@
 
 #include "../error.hpp"
 #include "cpu_relax.hpp"
+#include "foreign_entry.hpp"
 #include "goroutine.hpp"
 #include "intrusive_fifo.hpp"
 

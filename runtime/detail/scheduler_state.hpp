@@ -164,6 +164,10 @@ struct runtime_state {
     std::atomic<unsigned> nspinning{0};
 
     std::atomic<bool> stopping{false};
+    // Set by shutdown once the workers and the blocking pool have stopped:
+    // from then on threads outside the runtime ready nobody and start no
+    // goroutine (foreign_entry.hpp). seq_cst on both sides.
+    std::atomic<bool> closed{false};
 
     // Stop-the-world for goroutine dumps (goroutine_dump.cpp): processors
     // check stop_world at the top of their scheduling loop and wait on
