@@ -182,8 +182,6 @@ struct chan_state {
         std::size_t n = qcount.load(std::memory_order_relaxed);
         for (std::size_t i = 0, x = recvx; i < n; ++i, x = (x + 1 == cap ? 0 : x + 1)) buffer()[x].~T();
         const std::size_t bytes = buffer_offset() + cap * sizeof(T);
-        const std::size_t c = cap;
-        (void)c;
         this->~chan_state();
         if constexpr (k_pooled)
             free_frame(this, bytes);

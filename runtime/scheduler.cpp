@@ -127,14 +127,13 @@
 #include "run.hpp"
 #include "sleep.hpp"
 
-// Scheduler invariants, checked in every build: a broken one is a bug, and
-// continuing would hang the program silently.
-#define GORO_SCHED_ASSERT(cond)                                                                       \
-    do {                                                                                              \
-        if (!(cond)) {                                                                                \
-            std::fprintf(stderr, "goro: scheduler invariant broken in %s: %s\n", __func__, #cond); \
-            std::abort();                                                                             \
-        }                                                                                             \
+// Scheduler invariants cheap enough to check in every build: a broken one
+// is a bug, and continuing would hang the program silently. (GORO_ASSERT,
+// detail/invariant.hpp, checks the dearer ones in checked builds only.)
+#define GORO_SCHED_ASSERT(cond)                                                          \
+    do {                                                                                 \
+        if (!(cond)) [[unlikely]]                                                        \
+            ::goro::detail::invariant_broken(#cond, __FILE__, __LINE__, __func__); \
     } while (0)
 
 namespace goro::detail {
@@ -251,6 +250,8 @@ void registry::scan_free_slots() {
 }
 
 void registry::insert(goroutine* g) {
+    GORO_ASSERT(index == k_external_registry || current_processor() == nullptr ||
+                current_processor()->index == index);  // owner only
     if (free_slots.empty()) {
         if (total_slots > 0) scan_free_slots();
         if (free_slots.size() < total_slots / 4 || free_slots.empty())
@@ -291,6 +292,7 @@ namespace {
 // ---- global queue (sched_lock held) ----
 
 goroutine* global_pop_locked(runtime_state& rt) noexcept {
+    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     goroutine* g = rt.global_head;
     if (!g) return nullptr;
     rt.global_head = g->queue_next;
@@ -328,6 +330,7 @@ void notify(processor& p) noexcept {
 
 // Takes an idle processor off the list (sched_lock held).
 processor* pop_idle_locked(runtime_state& rt) noexcept {
+    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     processor* p = rt.idle_head;
     if (!p) return nullptr;
     rt.idle_head = p->idle_next;
@@ -338,6 +341,7 @@ processor* pop_idle_locked(runtime_state& rt) noexcept {
 }
 
 void remove_idle_locked(runtime_state& rt, processor& p) noexcept {
+    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     processor** link = &rt.idle_head;
     while (*link && *link != &p) link = &(*link)->idle_next;
     if (*link) {
@@ -481,6 +485,7 @@ bool any_deque_nonempty(runtime_state& rt) noexcept {
 
 // Called with sched_lock held by the last processor going idle.
 void check_deadlock_locked(runtime_state& rt) noexcept {
+    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     if (!rt.opts.detect_deadlock || rt.stopping.load(std::memory_order_relaxed)) return;
     if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
     if (rt.global_head) return;
@@ -613,8 +618,10 @@ goroutine* find_runnable(processor& p) {
         }
 
         p.ring->park(park_timeout_ns(p));
-        // relaxed is enough: the exchange in notify() that follows any later
-        // wake-up is an RMW, so it reads this store or a later one.
+        // release: pairs with the acq_rel exchange in notify(), so a waker
+        // that sees the flag clear also sees what this processor did before
+        // (relaxed would do for the flag itself: the exchange is an RMW and
+        // reads this store or a later one).
         p.wake_pending.store(false, std::memory_order_release);
         {
             std::lock_guard guard(rt.sched_lock);
@@ -654,6 +661,7 @@ void worker_loop(processor& p) {
 
 void worker_main(processor& p) {
     t_processor = &p;
+    p.deque.bind_owner();
     try {
         p.ring = std::make_unique<poller>();
     } catch (const std::exception& e) {
@@ -758,6 +766,7 @@ private:
 }  // namespace
 
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
+    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     g->queue_next = nullptr;
     if (rt.global_tail)
         rt.global_tail->queue_next = g;
@@ -944,6 +953,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->opts = opts;
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
+    rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
 
     runtime_state* expected = nullptr;
@@ -961,9 +971,13 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
 
     // The main goroutine is registered and queued before any worker runs.
     main_g->id = 1;
-    rt->external_next_id.store(1, std::memory_order_relaxed);
-    rt->external_goroutines.insert(main_g);
-    rt->external_live.store(1, std::memory_order_relaxed);
+    {
+        // Under the lock: the runtime is published already, and a foreign
+        // thread may be starting a goroutine in this registry right now.
+        std::lock_guard guard(rt->external_lock);
+        rt->external_goroutines.insert(main_g);
+        rt->external_live.fetch_add(1, std::memory_order_relaxed);
+    }
     {
         std::lock_guard guard(rt->sched_lock);
         global_push_locked(*rt, main_g);

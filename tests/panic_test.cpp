@@ -1,11 +1,16 @@
 // Panics: an exception escaping a detached task (go-semantics items 82, 83).
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 
 #include <goro/goro.hpp>
 
 #include "support/child_process.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
 
@@ -141,4 +146,74 @@ TEST_CASE("a panic handler lets the program go on", "[panic]") {
                                             if (std::string(e.what()) == "handled boom") handled.fetch_add(1);
                                         }
                                     }}) == 10);
+}
+
+// ---- the main task is a goroutine too, and fatal exits keep the output ----
+
+TEST_CASE("an exception escaping the main task, caught by nobody, is a panic: exit 2, no abort", "[panic]") {
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> goro::task<> {
+            co_await goro::sleep(1ms);
+            throw goro::channel_closed();
+        };
+        // noexcept: nothing above run() catches it, as in a program's main().
+        [&]() noexcept { goro::run(main_task(), {.procs = 2}); }();
+        return 0;
+    });
+    REQUIRE(result.exit_status == 2);  // not 134 (SIGABRT)
+    REQUIRE_THAT(result.stderr_text, Catch::StartsWith("panic: send on closed channel"));
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("goroutine 1 [running]"));
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("panic_test.cpp"));  // where run() was called
+    REQUIRE_THAT(result.stderr_text, !Catch::Contains("terminate called"));
+}
+
+TEST_CASE("a caller of run() may still catch the main task's exception", "[panic]") {
+    auto main_task = []() -> goro::task<int> {
+        throw std::runtime_error("caught by the caller");
+        co_return 0;
+    };
+    REQUIRE_THROWS_WITH(goro::run(main_task(), {.procs = 1}), "caught by the caller");
+    // ... and a later runtime runs normally.
+    REQUIRE(goro::run([]() -> goro::task<int> { co_return 7; }(), {.procs = 1}) == 7);
+}
+
+TEST_CASE("a bad GORO_MAXPROCS, uncaught, is one line on stderr and exit 2", "[panic]") {
+    auto result = goro_test::run_in_child([] {
+        ::setenv("GORO_MAXPROCS", "abc", 1);
+        [&]() noexcept { goro::run([]() -> goro::task<> { co_return; }()); }();
+        return 0;
+    });
+    REQUIRE(result.exit_status == 2);
+    REQUIRE(result.stderr_text == "goro: GORO_MAXPROCS=\"abc\" is not a positive integer\n");
+}
+
+TEST_CASE("what a program printed before a panic or a deadlock reaches a pipe or a file", "[panic]") {
+    goro_test::temp_dir tmp("goro-flush");
+    for (const bool deadlock : {false, true}) {
+        const std::string out_path = (tmp.dir / (deadlock ? "deadlock.out" : "panic.out")).string();
+        auto result = goro_test::run_in_child([&] {
+            // stdout to a file: fully buffered, as into a pipe.
+            if (!std::freopen(out_path.c_str(), "w", stdout)) return 3;
+            auto main_task = [deadlock]() -> goro::task<int> {
+                std::printf("printed before the end\n");
+                if (deadlock) {
+                    goro::chan<int> never;
+                    co_await never.recv();
+                } else {
+                    goro::go([]() -> goro::task<> {
+                        throw std::runtime_error("boom");
+                        co_return;
+                    }());
+                    co_await goro::sleep(1h);
+                }
+                co_return 0;
+            };
+            return goro::run(main_task(), {.procs = 1});
+        });
+        REQUIRE(result.exit_status == 2);
+        std::ifstream printed(out_path);
+        std::string line;
+        std::getline(printed, line);
+        CHECK(line == "printed before the end");
+    }
 }

@@ -43,6 +43,7 @@ std::string io_uring_unavailable_message(int err) {
 }  // namespace
 
 poller::poller(unsigned entries) {
+    m_owner.bind();  // constructed on the owner thread
     m_ring = new io_uring{};
     // Try the newest flags first and fall back: DEFER_TASKRUN (6.1) needs
     // SINGLE_ISSUER (6.0); COOP_TASKRUN (5.19) is the fallback that still avoids
@@ -108,6 +109,7 @@ void poller::on_wake_read(io_operation* self, int, unsigned) noexcept {
 }
 
 io_uring_sqe* poller::get_sqe() noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     io_uring_sqe* sqe = io_uring_get_sqe(m_ring);
     while (!sqe) {
         // Submission queue full: hand the batch to the kernel now. With
@@ -119,6 +121,7 @@ io_uring_sqe* poller::get_sqe() noexcept {
 }
 
 void poller::reserve(unsigned n) noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     while (io_uring_sq_space_left(m_ring) < n) io_uring_submit(m_ring);
 }
 
@@ -128,6 +131,7 @@ bool poller::has_pending_submissions() const noexcept {
 }
 
 void poller::cancel_local(remote_cancel* node) noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, node->target, 0);
     io_uring_sqe_set_data(sqe, static_cast<io_operation*>(node));
@@ -221,6 +225,7 @@ unsigned poller::reap() noexcept {
 }
 
 unsigned poller::submit_and_reap() noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     drain_mailbox();
     if (m_in_flight.load(std::memory_order_relaxed) > 0 || io_uring_sq_ready(m_ring) != 0 || io_uring_cq_has_overflow(m_ring)) {
         // One system call: submit the batch and (with DEFER_TASKRUN) run the
@@ -234,6 +239,7 @@ unsigned poller::submit_and_reap() noexcept {
 }
 
 unsigned poller::park(std::int64_t timeout_ns) noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     drain_mailbox();
     io_uring_cqe* cqe = nullptr;
     if (io_uring_cq_ready(m_ring) == 0) {
@@ -251,6 +257,7 @@ unsigned poller::park(std::int64_t timeout_ns) noexcept {
 }
 
 void poller::cancel_all_and_drain() noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     if (m_in_flight.load(std::memory_order_relaxed) > 0) {
         io_uring_sqe* sqe = get_sqe();
         // Cancel every request on the ring; the wake read is cancelled too (it

@@ -26,6 +26,8 @@
 #include <mutex>
 #include <string>
 
+#include "../../runtime/detail/invariant.hpp"
+
 struct io_uring;
 struct io_uring_sqe;
 
@@ -138,6 +140,9 @@ private:
     static void on_wake_read(io_operation* self, int res, unsigned flags) noexcept;
 
     io_uring* m_ring = nullptr;
+    // The thread that made the ring, the only one that may submit and reap
+    // (SINGLE_ISSUER); checked in checked builds (invariant.hpp).
+    owner_thread m_owner;
     int m_wake_fd = -1;
     bool m_defer_taskrun = false;
     // Only the owner writes (load + store, no read-modify-write needed); other

@@ -23,21 +23,6 @@ namespace goro::detail {
 
 struct runtime_state;
 
-/// A tiny test-and-test-and-set lock for short critical sections.
-class spinlock {
-public:
-    void lock() noexcept {
-        // acquire: pairs with unlock's release.
-        while (m_locked.exchange(true, std::memory_order_acquire)) {
-            while (m_locked.load(std::memory_order_relaxed)) __builtin_ia32_pause();
-        }
-    }
-    void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
-
-private:
-    std::atomic<bool> m_locked{false};
-};
-
 /// The live goroutines started on one processor, for shutdown (destroy what
 /// never finished) and for dumps. Designed so that starting and finishing a
 /// goroutine costs no atomic read-modify-write:

@@ -42,6 +42,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "invariant.hpp"
+
 namespace goro::detail {
 
 template <typename T, std::size_t Capacity>
@@ -60,8 +62,12 @@ public:
 
     static constexpr std::size_t capacity() noexcept { return Capacity; }
 
+    /// Checked builds: from now on only the calling thread may push and pop.
+    void bind_owner() noexcept { m_owner.bind(); }
+
     /// Owner only. Returns false (and stores nothing) when the deque is full.
     bool push(T* item) noexcept {
+        GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
         // acquire: pairs with a thief's CAS on top, so its read of the slot we
         // are about to overwrite happened before our write.
@@ -76,6 +82,7 @@ public:
 
     /// Owner only. Takes the newest item, or returns nullptr when empty.
     T* pop() noexcept {
+        GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
         // seq_cst exchange, then a seq_cst load of top: the store-load race
         // with a thief that reads top and then bottom (see the header). A
@@ -102,6 +109,7 @@ public:
     /// Owner only. The newest item without taking it (nullptr when empty); a
     /// thief may take it at any time, so only pop() decides who owns it.
     T* peek_bottom() const noexcept {
+        GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
         const std::int64_t t = m_top.load(std::memory_order_relaxed);
         if (b <= t) return nullptr;
@@ -139,6 +147,7 @@ private:
     // top and bottom on separate cache lines: thieves hammer top, the owner bottom.
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
+    owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
     alignas(64) std::atomic<T*> m_slots[Capacity];
 };
 
