@@ -51,6 +51,7 @@ BENCHMARKS = [
     "spawn_join",
     "fib",
     "timers",
+    "sleepers",
     "idle_tasks",
     "pingpong",
     "chan_throughput",

@@ -15,9 +15,11 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "detail/frame_allocator.hpp"
 #include "detail/goroutine.hpp"
+#include "detail/group_state.hpp"
 
 namespace goro {
 
@@ -27,6 +29,16 @@ class task;
 namespace detail {
 
 struct task_promise_base : goroutine {
+    // A group member's frame holds a reference to its group's state (see
+    // detail/group_state.hpp), dropped here: whether the task finished (its
+    // final awaiter destroys the frame) or is destroyed unfinished at
+    // shutdown, which runs no final awaiter and must wake nobody.
+    ~task_promise_base() {
+        // relaxed: written before the goroutine was started (published by its queue push).
+        if (kind == goroutine_kind::group_member)
+            release(static_cast<group_state*>(join_state.load(std::memory_order_relaxed)));
+    }
+
     static void* operator new(std::size_t size) { return allocate_frame(size); }
     static void operator delete(void* frame, std::size_t size) noexcept { free_frame(frame, size); }
 
@@ -69,6 +81,17 @@ struct task_promise_base : goroutine {
                     auto* joiner = static_cast<goroutine*>(waiter);
                     switch_to(joiner);
                     return joiner->resume_point;  // run the joiner right here
+                }
+                case goroutine_kind::group_member: {
+                    finish_goroutine(&p);
+                    // relaxed: set before the goroutine started (see ~task_promise_base).
+                    auto* st = static_cast<group_state*>(p.join_state.load(std::memory_order_relaxed));
+                    std::vector<goroutine*> to_wake = member_finished(st, self.promise().take_exception());
+                    // Free the frame (and its reference) first: a woken waiter
+                    // holds a reference of its own, and this frame is nobody's.
+                    self.destroy();
+                    for (goroutine* g : to_wake) ready(g);
+                    return std::noop_coroutine();
                 }
                 case goroutine_kind::main:
                     finish_goroutine(&p);

@@ -117,10 +117,10 @@ TEST_CASE("item 57: deadlines: exceeded, in the past, earliest ancestor governs,
 
         const auto t0 = clk::now();
         auto [p, pcancel] = goro::with_timeout(goro::background(), 50ms);
-        auto [c, ccancel] = goro::with_timeout(p, 4s);
+        auto [c, ccancel] = goro::with_timeout(p, 1h);  // only the parent's deadline can end it
         if (!c.deadline() || *c.deadline() > clk::now() + 1s) co_return 3;  // the parent's is sooner
         co_await c.done().recv();
-        if (ms_since(t0) > 2000 || ms_since(t0) < 40) co_return 4;
+        if (ms_since(t0) < 40) co_return 4;  // not before the parent's deadline
         if (c.err() != goro::context_errc::deadline_exceeded) co_return 5;
         if (!goro::is_timeout(c.err())) co_return 6;
 
@@ -161,9 +161,7 @@ TEST_CASE("item 58: simultaneous cancels across a tree never deadlock", "[ctx][s
                     }(cf, wg));
                 }
                 for (auto& n : nodes) {
-                    const auto t0 = clk::now();
-                    co_await n.done().recv();
-                    if (ms_since(t0) > 1000) co_return 1;
+                    co_await n.done().recv();  // only the cancels can end it
                 }
                 co_await wg.wait();
             }
@@ -241,9 +239,7 @@ TEST_CASE("sleep(d, ctx): full sleep, cancelled, deadline, already done", "[ctx]
                 co_await goro::sleep(10ms);
                 f();
             }(cancel));
-            const auto t1 = clk::now();
-            if (co_await goro::sleep(1h, c) != goro::context_errc::canceled) co_return 3;
-            if (ms_since(t1) > 1000) co_return 4;
+            if (co_await goro::sleep(1h, c) != goro::context_errc::canceled) co_return 3;  // not the hour
             if (co_await goro::sleep(1h, c) != goro::context_errc::canceled) co_return 5;  // already done
 
             auto [t, tcancel] = goro::with_timeout(bg, 15ms);
@@ -288,9 +284,7 @@ TEST_CASE("item 38: context-bounded semaphore acquire; a failed acquire leaves i
         auto [c, cancel] = goro::with_timeout(goro::background(), 10ms);
         if (co_await sem.acquire(1, c)) co_return 1;
         if (co_await sem.acquire(1, c)) co_return 2;
-        const auto t0 = clk::now();
         if (co_await sem.acquire(1, c) != goro::context_errc::deadline_exceeded) co_return 3;
-        if (ms_since(t0) > 1000) co_return 4;
         sem.release(2);
         if (!sem.try_acquire(2)) co_return 5;  // the failed acquire took nothing
         sem.release(2);
@@ -311,10 +305,10 @@ TEST_CASE("item 42: cancelling a queued large waiter wakes the smaller ones behi
             co_return co_await s.acquire(10, ctx);
         }(sem, c));
         co_await goro::sleep(100ms);
-        const auto t0 = clk::now();
-        auto [c2, cancel2] = goro::with_timeout(goro::background(), 1s);
+        // A hang guard only (far above any delay of a noisy machine): without
+        // the wake-up the acquire would fail when it expires.
+        auto [c2, cancel2] = goro::with_timeout(goro::background(), 10s);
         if (co_await sem.acquire(1, c2)) co_return 1;  // must succeed once the big one gives up
-        if (ms_since(t0) > 1000) co_return 2;
         if ((co_await std::move(big)) != goro::context_errc::deadline_exceeded) co_return 3;
         sem.release(2);
         co_return sem.try_acquire(10) ? 0 : 4;

@@ -76,6 +76,12 @@ task<pair_result> tcp_pair() {
     co_return pair_result{l, c, s};
 }
 
+// Bounds on how long a deadline-bound operation took are hang guards only:
+// they tell "our deadline ended it" from "it never ends" or "the kernel's own
+// timeout (minutes) ended it", and are far above any figure (a shared, noisy
+// machine): the latencies themselves are benchmark business.
+constexpr std::int64_t k_hang_guard_ms = 10'000;
+
 std::int64_t ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -335,13 +341,13 @@ task<int> future_deadline_main() {
             break;
         }
     }
-    REQUIRE(ms_since(t0) < 2000);
+    REQUIRE(ms_since(t0) < k_hang_guard_ms);
     // Accept with a 10 ms deadline returns (TestAcceptTimeoutMustReturn).
     p.listener.set_deadline(std::chrono::steady_clock::now() + 10ms);
     const auto t1 = std::chrono::steady_clock::now();
     auto a = co_await p.listener.accept();
     REQUIRE(a.error() == goro::net::errc::timeout);
-    REQUIRE(ms_since(t1) < 1000);
+    REQUIRE(ms_since(t1) < k_hang_guard_ms);
     co_return 0;
 }
 
@@ -371,7 +377,7 @@ task<int> various_deadlines_main() {
                 REQUIRE(goro::net::is_timeout(n.error()));
                 break;
             }
-            REQUIRE(ms_since(t0) < 5000);
+            REQUIRE(ms_since(t0) < k_hang_guard_ms);
         }
     }
     stop = true;
@@ -424,7 +430,7 @@ task<int> moved_deadline_main(int rounds) {
         p.client.set_read_deadline(goro::net::deadline_point{} + 123s);
         const std::error_code ec = co_await std::move(reader);
         REQUIRE(ec == goro::net::errc::timeout);
-        REQUIRE(ms_since(t0) < 5000);
+        REQUIRE(ms_since(t0) < k_hang_guard_ms);
         // Extending the deadline while blocked keeps the read blocked.
         p.client.set_read_deadline(std::chrono::steady_clock::now() + 1h);
         auto reader2 = goro::spawn([](tcp_stream s) -> task<std::size_t> {
@@ -525,7 +531,7 @@ task<int> dial_timeout_main() {
     auto c = co_await tcp_stream::connect(addr, 50ms);
     REQUIRE_FALSE(c);
     REQUIRE(goro::net::is_timeout(c.error()));
-    REQUIRE(ms_since(t0) < 2000);
+    REQUIRE(ms_since(t0) < k_hang_guard_ms);
     // A timeout of nanoseconds::max() must not overflow: it means none (the
     // connect waits; a deadline on nothing else ends it here, so only check
     // that a huge finite one behaves as a long timeout).
@@ -574,7 +580,7 @@ task<int> close_unblocks_main(int rounds) {
             auto awaited_ = co_await std::move(recv_h);
             REQUIRE(awaited_ == goro::net::errc::closed);
         }
-        REQUIRE(ms_since(t0) < 5000);
+        REQUIRE(ms_since(t0) < k_hang_guard_ms);
     }
     co_return 0;
 }

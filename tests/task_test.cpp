@@ -280,6 +280,113 @@ TEST_CASE("group wait with no tasks completes at once", "[task][group]") {
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 1);
 }
 
+// A group task is its own goroutine (one frame, no wrapper) holding a
+// reference to the group's state: the group still gets the first error and
+// waits for every task, including tasks of other kinds of result, and a task
+// may outlive its group object (its failure is then nobody's: not a panic).
+TEST_CASE("group members report to the group and may outlive the group object", "[task][group]") {
+    static std::atomic<int> finished{0};
+    auto fails = []() -> goro::task<int> {
+        co_await goro::sleep(1ms);
+        finished.fetch_add(1);
+        throw std::runtime_error("first");
+    };
+    auto fails_last = [](const goro::group* g) -> goro::task<std::string> {
+        while (g->pending() > 1) co_await goro::yield();  // every other task has finished
+        finished.fetch_add(1);
+        throw std::runtime_error("second");
+    };
+    auto orphan = [](goro::chan<int> gate) -> goro::task<> {
+        co_await gate.recv();
+        finished.fetch_add(1);
+        throw std::runtime_error("nobody hears this");
+    };
+    auto main_task = [&]() -> goro::task<std::string> {
+        finished = 0;
+        goro::group g;
+        g.go(fails_last(&g));
+        g.go(fails());
+        for (int i = 0; i < 50; ++i) g.go(value(i));
+        std::string got;
+        try {
+            co_await g.wait();
+        } catch (const std::runtime_error& e) {
+            got = e.what();
+        }
+        if (g.pending() != 0) co_return "pending after wait";
+        try {
+            co_await g.wait();  // again: the same first error
+        } catch (const std::runtime_error& e) {
+            got += std::string(" ") + e.what();
+        }
+        co_return got + " after " + std::to_string(finished.load());
+    };
+    auto outlived = [&]() -> goro::task<int> {
+        finished = 0;
+        goro::chan<int> gate;
+        {
+            goro::group g;
+            for (int i = 0; i < 10; ++i) g.go(orphan(gate));
+        }  // the group goes; its tasks keep its state alive
+        gate.close();
+        while (finished.load() < 10) co_await goro::sleep(1ms);
+        co_return finished.load();
+    };
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == "first first after 2");
+        REQUIRE(goro::run(outlived(), {.procs = procs}) == 10);
+    }
+}
+
+namespace {
+
+std::atomic<int> g_destroyed{0};
+
+struct count_destroyed {
+    ~count_destroyed() { g_destroyed.fetch_add(1); }
+};
+
+goro::task<> stuck_member(goro::chan<int> never) {
+    count_destroyed guard;
+    co_await never.recv();
+}
+
+goro::task<> stuck_group_waiter(goro::chan<int> never, std::atomic<bool>* parked) {
+    count_destroyed guard;
+    goro::group g;
+    for (int i = 0; i < 20; ++i) g.go(stuck_member(never));
+    parked->store(true);
+    co_await g.wait();  // never completes: destroyed at shutdown
+    throw std::logic_error("woken at shutdown");
+}
+
+}  // namespace
+
+// Runtime shutdown destroys group tasks that never finished, and a task
+// parked in wait() on them: each destroyed task drops its reference to the
+// group's state without waking anyone, and the last one frees it (ASan and
+// LSan watch this under the sanitizer builds).
+TEST_CASE("shutdown destroys unfinished group tasks and their waiter cleanly", "[task][group]") {
+    auto main_task = [](bool group_outlives) -> goro::task<int> {
+        goro::chan<int> never;
+        std::atomic<bool> parked{false};
+        goro::go(stuck_group_waiter(never, &parked));
+        while (!parked.load()) co_await goro::sleep(1ms);
+        if (group_outlives) {
+            goro::group g;  // gone at co_return, before its tasks: they keep its state
+            for (int i = 0; i < 20; ++i) g.go(stuck_member(never));
+            co_await goro::sleep(1ms);
+        }
+        co_return 7;
+    };
+    for (bool group_outlives : {false, true}) {
+        g_destroyed = 0;
+        REQUIRE(goro::run(main_task(group_outlives), {.procs = 2}) == 7);
+        REQUIRE(g_destroyed.load() == (group_outlives ? 41 : 21));
+    }
+}
+
 TEST_CASE("APIs that need a runtime fail clearly outside one", "[task]") {
     REQUIRE_THROWS_AS(goro::go(value(1)), goro::no_runtime);
     REQUIRE_THROWS_AS(goro::procs(), goro::no_runtime);

@@ -24,6 +24,9 @@ enum class goroutine_kind : std::uint8_t {
     detached,  // goro::go: frees itself on completion; an escaping exception is a panic
     joinable,  // goro::spawn: completion is handed to a join_handle through join_state
     main,      // the task given to goro::run: its completion stops the runtime
+    // goro::group::go: frees itself on completion and reports to its group
+    // (its exception included) through the group_state that join_state holds
+    group_member,
 };
 
 struct goroutine {
@@ -67,6 +70,8 @@ struct goroutine {
     // For joinable goroutines: nullptr while running with nobody waiting; the
     // waiting goroutine (a goroutine*) once a join_handle awaits it;
     // k_join_done once finished; k_join_detached once its handle was dropped.
+    // For group members: their group's detail::group_state*, a counted
+    // reference (see group_state.hpp), set before the goroutine starts.
     std::atomic<void*> join_state{nullptr};
 
     // nested: the coroutine awaiting this task (resumed when it finishes;
