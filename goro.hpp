@@ -23,4 +23,5 @@
 #include "runtime/wait_group.hpp"
 #include "runtime/yield.hpp"
 #include "io/fs.hpp"
+#include "io/io_error.hpp"
 #include "io/net.hpp"

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include "../runtime/context.hpp"
-#include "../runtime/detail/scheduler_state.hpp"
+#include "../runtime/detail/goroutine.hpp"
+#include "../runtime/detail/invariant.hpp"
+#include "../runtime/detail/netpoll.hpp"
 #include "../runtime/detail/timer_heap.hpp"
 #include "../runtime/error.hpp"
 #include "net_error.hpp"
@@ -17,6 +20,7 @@
 namespace goro {
 
 namespace {
+
 struct io_category_impl final : std::error_category {
     const char* name() const noexcept override { return "goro.io"; }
     std::string message(int c) const override {
@@ -38,6 +42,15 @@ const std::error_category& io_category() noexcept {
 
 namespace goro::detail {
 namespace {
+
+// The io_uring of the processor running on this thread, or null: the
+// scheduler's netpoll (runtime/detail/netpoll.hpp) is this driver.
+poller* current_ring() noexcept {
+    netpoll_driver* n = current_netpoll();
+    GORO_ASSERT(!n || std::string_view(n->name()) == "io_uring");
+    return static_cast<poller*>(n);
+}
+
 
 // The deadline a request on `file` runs under now: the earlier of the file's
 // deadline for its direction and the request's own timeout (0 = none).
@@ -79,8 +92,7 @@ void submit(io_request& req, poller* ring, std::int64_t deadline) noexcept {
 // through its mailbox otherwise. Caller holds req.file->lock (which keeps the
 // request in flight, hence its cancel node valid, until the call returns).
 void cancel(io_request& req) noexcept {
-    processor* p = current_processor();
-    poller* mine = p ? p->ring.get() : nullptr;
+    poller* mine = current_ring();
     if (req.ring == mine)
         mine->cancel_local(&req.cancel_node);
     else
@@ -102,10 +114,7 @@ void unlink_pending(fd_state& f, io_request& req) noexcept {
     return (++streak & 63u) != 0;
 }
 
-bool stopping() noexcept {
-    runtime_state* rt = current_runtime();
-    return rt == nullptr || rt->stopping.load(std::memory_order_relaxed);
-}
+bool stopping() noexcept { return runtime_stopping(); }
 
 // A request that a cancel (or a signal) stopped. Besides ECANCELED and EINTR,
 // a request cancelled while a kernel worker was blocked in it (an open
@@ -204,8 +213,8 @@ void cancel_complete(io_operation* op, int res, unsigned) noexcept {
 
 bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
     goroutine* self = current_goroutine();
-    processor* p = current_processor();
-    if (!self || !p) throw no_runtime("goro I/O");
+    poller* ring = current_ring();
+    if (!self || !ring) throw no_runtime("goro I/O");
     req.g = self;
     req.complete = &io_complete;
     req.cancel_node.target = reinterpret_cast<std::uintptr_t>(static_cast<io_operation*>(&req));
@@ -213,7 +222,6 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
     req.cancel_node.owner = &req;
     self->resume_point = h;
     self->wait_reason.store(reason, std::memory_order_relaxed);
-    poller* ring = p->ring.get();
     if (fd_state* f = req.file) {
         std::lock_guard guard(f->lock);
         if (f->closed) {

@@ -54,7 +54,7 @@ void finish_job(runtime_state& rt, blocking_job* job) noexcept {
             rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
         }
     }
-    if (to_wake && !to_wake->wake_pending.exchange(true, std::memory_order_acq_rel)) to_wake->ring->wake();
+    if (to_wake && !to_wake->wake_pending.exchange(true, std::memory_order_acq_rel)) to_wake->netpoll->wake();
 }
 
 void pool_thread_main(runtime_state& rt, pool_thread_record* self) {

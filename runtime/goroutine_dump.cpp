@@ -79,7 +79,7 @@ bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience) {
     for (auto& p : rt.procs) {
         // Parked processors need not wake, but waking them is harmless and
         // lets them stop at the flag rather than race past it later.
-        if (!p->wake_pending.exchange(true, std::memory_order_acq_rel)) p->ring->wake();
+        if (!p->wake_pending.exchange(true, std::memory_order_acq_rel)) p->netpoll->wake();
     }
     // Parked processors count as stopped: one that wakes up leaves the idle
     // list (under sched_lock) and checks the flag before running anything.
@@ -123,6 +123,9 @@ struct quit_signal_dumper::impl {
     [[noreturn]] void dump_and_exit() {
         const bool stopped = stop_the_world(rt, std::chrono::seconds(1));
         std::string out = "SIGQUIT: quit\n";
+        out += "netpoll: ";
+        out += rt.netpoll_name;
+        out += "\n";
         if (!stopped)
             out += "(some processor is running a goroutine that does not suspend; the list below is a racy "
                    "snapshot)\n";

@@ -103,6 +103,10 @@ T run(task<T> main, options opts = {}, std::source_location site = std::source_l
 /// Throws goro::no_runtime outside goro::run.
 unsigned procs();
 
+/// The netpoller (I/O driver) of the running runtime: "io_uring". Throws
+/// goro::no_runtime outside goro::run.
+const char* netpoller();
+
 /// The number of goroutines that exist now (started and not finished), main included.
 /// Throws goro::no_runtime outside goro::run.
 std::size_t num_goroutines();

@@ -22,16 +22,17 @@
 // ## Finding work (find_runnable), in order
 //
 //   1. expired timers of this processor fire (they ready goroutines locally);
-//   2. every 61st tick: the ring's completions, then the global queue, and
+//   2. every 61st tick: the netpoll's completions, then the global queue, and
 //      the top (oldest end) of the own deque if that item has been waiting
 //      there for k_local_starvation_ns — so neither I/O, nor the global
 //      queue, nor old local work can starve;
 //   3. runnext (capped), then the own deque;
 //   4. the global queue;
-//   5. completions on this processor's io_uring (submitting pending SQEs);
+//   5. completions of this processor's netpoll (its I/O driver, see
+//      detail/netpoll.hpp: today an io_uring; queued requests are submitted);
 //   6. stealing: a spinning processor steals half of a random victim's deque
 //      (one CAS per item, see work_deque.hpp), four rounds over all victims;
-//   7. park on the processor's own ring until a completion, a wake-up or the
+//   7. park on the processor's own netpoll until a completion, a wake-up or the
 //      earliest timer deadline.
 //
 // Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
@@ -105,7 +106,6 @@
 //     timers in one system call, which the ring does.
 
 #include <fmt/core.h>
-#include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -201,6 +201,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 }  // namespace
 
 [[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
+[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_processor ? t_processor->netpoll.get() : nullptr; }
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 
 [[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
@@ -325,7 +326,7 @@ goroutine* global_take(processor& p, std::size_t batch) {
 void notify(processor& p) noexcept {
     // acq_rel: pairs with the owner's clearing store, so a wake-up sent after
     // the owner cleared the flag always writes the eventfd again.
-    if (!p.wake_pending.exchange(true, std::memory_order_acq_rel)) p.ring->wake();
+    if (!p.wake_pending.exchange(true, std::memory_order_acq_rel)) p.netpoll->wake();
 }
 
 // Takes an idle processor off the list (sched_lock held).
@@ -399,7 +400,7 @@ void push_local(processor& p, goroutine* g) noexcept {
     for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
 }
 
-// ---- timers and the ring ----
+// ---- timers and the netpoll ----
 
 std::int64_t park_timeout_ns(processor& p) noexcept {
     const std::int64_t next = p.timers.next_deadline();
@@ -423,8 +424,8 @@ void run_timers(processor& p) noexcept {
 // (the next notify writes again); whatever a notify racing with the clear
 // announced is re-checked before parking (stopping and the idle list, under
 // sched_lock).
-unsigned poll_ring(processor& p) noexcept {
-    const unsigned completed = p.ring->submit_and_reap();
+unsigned poll_netpoll(processor& p) noexcept {
+    const unsigned completed = p.netpoll->poll();
     p.wake_pending.store(false, std::memory_order_release);
     return completed;
 }
@@ -492,7 +493,7 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
     for (auto& p : rt.procs) {
         if (p->timers.next_deadline() != timer_heap::k_never) return;
-        if (p->ring->in_flight() != 0) return;
+        if (p->netpoll->in_flight() != 0) return;
         if (!p->deque.empty_hint() || p->runnext) return;
     }
     report_deadlock(rt);
@@ -533,9 +534,9 @@ goroutine* find_runnable(processor& p) {
 
         ++p.tick;
         if (p.tick % k_fairness_interval == 0) {
-            // Give the ring its turn even when local work never runs out (its
+            // Give the netpoll its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
-            if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) poll_ring(p);
+            if (p.netpoll->has_work()) poll_netpoll(p);
             if (goroutine* g = global_take(p, 1)) return g;
             // The oldest local goroutine, once it has waited too long: the
             // owner's LIFO end alone could postpone it forever.
@@ -560,8 +561,8 @@ goroutine* find_runnable(processor& p) {
 
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
 
-        if (p.ring->in_flight() > 0 || p.ring->has_pending_submissions()) {
-            if (poll_ring(p) > 0) continue;
+        if (p.netpoll->has_work()) {
+            if (poll_netpoll(p) > 0) continue;
         }
 
         // Steal, if not too many are spinning already.
@@ -617,7 +618,7 @@ goroutine* find_runnable(processor& p) {
             continue;
         }
 
-        p.ring->park(park_timeout_ns(p));
+        p.netpoll->park(park_timeout_ns(p));
         // release: pairs with the acq_rel exchange in notify(), so a waker
         // that sees the flag clear also sees what this processor did before
         // (relaxed would do for the flag itself: the exchange is an RMW and
@@ -652,18 +653,18 @@ void worker_loop(processor& p) {
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
         run_goroutine(p, g);
-        // Submit what the goroutine queued (batched per round, see poller.hpp):
+        // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
-    // Stopping: cancel and drain this ring's I/O; its records live in task frames.
-    p.ring->cancel_all_and_drain();
+    // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
+    p.netpoll->cancel_all_and_drain();
 }
 
 void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
     try {
-        p.ring = std::make_unique<poller>();
+        p.netpoll = make_netpoll();
     } catch (const std::exception& e) {
         std::lock_guard guard(p.rt.startup_lock);
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
@@ -683,7 +684,7 @@ void worker_main(processor& p) {
         p.rt.startup_cv.wait(guard, [&] { return p.rt.started == p.rt.nprocs; });
         if (!p.rt.startup_failure.empty()) {
             guard.unlock();
-            p.ring.reset();
+            p.netpoll.reset();
             t_processor = nullptr;
             return;
         }
@@ -744,11 +745,12 @@ private:
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                                   m_start).count();
             std::fputs(fmt::format("SCHED {}ms: procs={} idleprocs={} spinning={} globrunq={} goroutines={} "
-                                   "blocking={} runqueues=[{}]\n",
+                                   "blocking={} netpoll={} runqueues=[{}]\n",
                                    ms, m_rt.nprocs, m_rt.npidle.load(std::memory_order_relaxed),
                                    m_rt.nspinning.load(std::memory_order_relaxed),
                                    m_rt.global_size.load(std::memory_order_relaxed), live,
-                                   m_rt.blocking_in_flight.load(std::memory_order_relaxed), queues)
+                                   m_rt.blocking_in_flight.load(std::memory_order_relaxed),
+                                   m_rt.netpoll_name, queues)
                            .c_str(),
                        stderr);
         }
@@ -912,12 +914,18 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     }
 }
 
+bool runtime_stopping() noexcept {
+    runtime_state* rt = current_runtime();
+    // relaxed: a hint for I/O retries; shutdown's own ordering is elsewhere.
+    return rt == nullptr || rt->stopping.load(std::memory_order_relaxed);
+}
+
 void main_finished() noexcept {
     runtime_state* rt = current_runtime();
     if (!rt) return;
     rt->stopping.store(true, std::memory_order_release);
     for (auto& p : rt->procs)
-        if (p->ring) notify(*p);
+        if (p->netpoll) notify(*p);
 }
 
 void add_timer(timer_node* node, const char* api_name) {
@@ -954,6 +962,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
     rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
+    rt->netpoll_name = netpoll_kind();
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
 
     runtime_state* expected = nullptr;
@@ -1046,7 +1055,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             g->frame_link.destroy();
         }
     }
-    for (auto& p : rt->procs) p->ring.reset();
+    for (auto& p : rt->procs) p->netpoll.reset();
 }
 
 }  // namespace goro::detail
@@ -1058,6 +1067,13 @@ unsigned procs() {
     detail::runtime_state* rt = detail::current_runtime();
     if (!rt) throw no_runtime("goro::procs");
     return rt->nprocs;
+}
+
+const char* netpoller() {
+    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
+    detail::runtime_state* rt = detail::current_runtime();
+    if (!rt) throw no_runtime("goro::netpoller");
+    return rt->netpoll_name;
 }
 
 std::size_t num_goroutines() {

@@ -13,6 +13,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/child_process.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -439,4 +440,18 @@ TEST_CASE("item 77: max_threads defaults to 10,000 and limits threads, not tasks
     };
     // 20,000 tasks alive at once with a cap of 4 threads.
     REQUIRE(goro::run(main_task(), {.procs = 2, .max_threads = 4}) == 20'001);
+}
+
+TEST_CASE("goro::netpoller names the I/O driver; schedtrace shows it", "[sched][netpoll]") {
+    REQUIRE_THROWS_AS(goro::netpoller(), goro::no_runtime);
+    auto main_task = []() -> goro::task<std::string> { co_return goro::netpoller(); };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == "io_uring");
+    // GORO_DEBUG=schedtrace: Go's SCHED line, with the driver in it.
+    auto result = goro_test::run_in_child([] {
+        ::setenv("GORO_DEBUG", "schedtrace=5", 1);
+        goro::run([]() -> goro::task<> { co_await goro::sleep(std::chrono::milliseconds(30)); }(), {.procs = 1});
+        return 0;
+    });
+    REQUIRE(result.exit_status == 0);
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("SCHED ") && Catch::Contains("netpoll=io_uring"));
 }

@@ -110,31 +110,12 @@
 #include <system_error>
 
 #include "../../runtime/detail/goroutine.hpp"
+#include "../io_error.hpp"
 #include "../../runtime/result.hpp"
 #include "poller.hpp"
 
 struct io_uring_sqe;
 
-namespace goro {
-
-/// End-of-stream outcomes (category "goro.io"). read() reports a clean end of
-/// stream as a successful 0, like POSIX read; the helpers that need a whole
-/// buffer (read_exact) report these codes, like Go's io.EOF and
-/// io.ErrUnexpectedEOF.
-enum class io_errc : int {
-    eof = 1,         ///< "EOF": the stream ended before any byte was read
-    unexpected_eof,  ///< "unexpected EOF": the stream ended part-way through
-};
-
-[[nodiscard]] const std::error_category& io_category() noexcept;
-[[nodiscard]] inline std::error_code make_error_code(io_errc e) noexcept {
-    return {static_cast<int>(e), io_category()};
-}
-
-}  // namespace goro
-
-template <>
-struct std::is_error_code_enum<goro::io_errc> : std::true_type {};
 
 namespace goro::detail {
 

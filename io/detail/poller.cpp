@@ -277,4 +277,7 @@ void poller::cancel_all_and_drain() noexcept {
     }
 }
 
+const char* netpoll_kind() noexcept { return "io_uring"; }
+std::unique_ptr<netpoll_driver> make_netpoll() { return std::make_unique<poller>(); }
+
 }  // namespace goro::detail

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "../../runtime/detail/invariant.hpp"
+#include "../../runtime/detail/netpoll.hpp"
 
 struct io_uring;
 struct io_uring_sqe;
@@ -65,13 +66,13 @@ struct remote_cancel : io_operation {
     unsigned in_flight = 0;
 };
 
-class poller {
+class poller final : public netpoll_driver {
 public:
     /// Sets up a ring with the best flags the kernel accepts. Throws
     /// goro::startup_error with a message saying why and what to do when
     /// io_uring cannot be used here.
     explicit poller(unsigned entries = 256);
-    ~poller();
+    ~poller() override;
     poller(const poller&) = delete;
     poller& operator=(const poller&) = delete;
 
@@ -88,7 +89,7 @@ public:
     /// Owner thread. Submits pending SQEs and blocks until a completion, a
     /// wake() or the timeout (nanoseconds; negative = no timeout). Runs the
     /// completions that arrived; returns how many user operations completed.
-    unsigned park(std::int64_t timeout_ns) noexcept;
+    unsigned park(std::int64_t timeout_ns) noexcept override;
 
     /// Owner thread. Like get_sqe(), but guarantees that `n` consecutive SQEs
     /// can be taken without an intervening flush (for linked requests: a flush
@@ -96,7 +97,7 @@ public:
     void reserve(unsigned n) noexcept;
 
     /// Any thread. Makes a park() in progress (or the next one) return.
-    void wake() noexcept;
+    void wake() noexcept override;
 
     /// Any thread. Asks the owner to cancel `node->target`: the node is queued
     /// in the mailbox (unless already queued) and the owner woken. The owner
@@ -117,16 +118,21 @@ public:
 
     /// Owner thread. Cancels every user operation in flight and waits until all
     /// of them have completed (their records may then be freed).
-    void cancel_all_and_drain() noexcept;
+    void cancel_all_and_drain() noexcept override;
 
     /// User operations submitted and not yet completed (owner writes; others
     /// read racily). acquire: pairs with the release store in add_in_flight,
     /// so a reader that sees an operation counted out also sees the run-queue
     /// push its completion made (see reap()).
-    std::int64_t in_flight() const noexcept { return m_in_flight.load(std::memory_order_acquire); }
+    std::int64_t in_flight() const noexcept override { return m_in_flight.load(std::memory_order_acquire); }
 
     /// True when SQEs were prepared but not yet handed to the kernel.
     bool has_pending_submissions() const noexcept;
+
+    // ---- the rest of the scheduler's interface (runtime/detail/netpoll.hpp) ----
+    unsigned poll() noexcept override { return submit_and_reap(); }
+    bool has_work() const noexcept override { return in_flight() > 0 || has_pending_submissions(); }
+    const char* name() const noexcept override { return "io_uring"; }
 
     /// The setup flags the ring ended up with, for diagnostics ("single_issuer|defer_taskrun").
     const std::string& setup_description() const noexcept { return m_setup; }

@@ -128,6 +128,9 @@ void panic(const std::source_location& spawn_site, std::uint64_t id, std::except
 /// The main goroutine has finished: stop the runtime.
 void main_finished() noexcept;
 
+/// True when no runtime runs, or the running one is stopping (main finished).
+bool runtime_stopping() noexcept;
+
 /// True on the thread that destroys the goroutines still suspended when run()
 /// returns (every worker has stopped by then, and that thread is the only one
 /// touching their frames). A primitive destroyed with tasks parked on it

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "../../io/detail/poller.hpp"
 #include "../blocking.hpp"
 #include "../run.hpp"
 #include "goroutine.hpp"
+#include "netpoll.hpp"
 #include "spin_mutex.hpp"
 #include "timer_heap.hpp"
 #include "work_deque.hpp"
@@ -101,7 +101,7 @@ struct processor {
     // with load+store; num_goroutines() sums every processor's, racily).
     std::atomic<std::int64_t> live_delta{0};
     std::uint64_t next_id;          // ids handed out here: index+1, +nprocs, ...
-    std::unique_ptr<poller> ring;   // created on the owner thread (single issuer)
+    std::unique_ptr<netpoll_driver> netpoll;  // the I/O driver; created on the owner thread
 
     // ---- guarded by runtime_state::sched_lock ----
     processor* idle_next = nullptr;
@@ -137,6 +137,7 @@ struct blocking_pool {
 struct runtime_state {
     options opts;
     unsigned nprocs = 0;
+    const char* netpoll_name = "";  // netpoll_kind(), set before the runtime is published
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.
