@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <new>
 
+#include "../../runtime/detail/fatal.hpp"
 #include "../../runtime/error.hpp"
 
 namespace goro::detail {
@@ -38,6 +40,37 @@ std::string io_uring_unavailable_message(int err) {
         msg += "The process is out of file descriptors.";
     }
     return msg;
+}
+
+// EAGAIN and EBUSY from io_uring_enter: the kernel is short of room (a full
+// CQ it cannot flush its overflow into, or no memory for a request) and asks
+// for completions to be reaped before a retry. When no completion comes to
+// reap, enter() waits up to k_room_wait_ns for one before each retry, and
+// gives up after k_max_room_waits such retries in a row (at most about 10 s):
+// a kernel that refuses every submission that long will not recover, and
+// retrying forever would be a silent hang or spin.
+constexpr long k_room_wait_ns = 10'000'000;
+constexpr unsigned k_max_room_waits = 1000;  // enter()'s message says so
+
+// The one report of an io_uring_enter that failed for good: names the call
+// (`what`: which liburing submit or wait made it) and the errno, exits 2.
+// No allocation: it may run when memory is what ran out.
+[[noreturn]] void enter_failed(const char* what, int err, const char* detail = "") noexcept {
+    const char* text = strerrordesc_np(err);
+    const char* name = strerrorname_np(err);
+    char message[256];
+    std::snprintf(message, sizeof message, "fatal error: goro: io_uring_enter (%s): %s (%s)%s\n", what,
+                  text ? text : "unknown error", name ? name : "unknown errno", detail);
+    fatal_exit(message);
+}
+
+// The oldest CQE on the ring, or null; no system call (unlike
+// io_uring_peek_cqe, which may enter the kernel to flush an overflow).
+io_uring_cqe* first_cqe(io_uring* ring) noexcept {
+    unsigned head;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(ring, head, cqe) break;
+    return cqe;
 }
 
 }  // namespace
@@ -108,13 +141,86 @@ void poller::on_wake_read(io_operation* self, int, unsigned) noexcept {
     static_cast<wake_op*>(self)->owner->arm_wake_read();
 }
 
+// Makes one io_uring_enter through liburing (`call` returns liburing's
+// result: >= 0, or -errno) and retries it until the kernel accepts it; `what`
+// names the call in the fatal error. Returns the call's result: >= 0, -ETIME
+// (a timed wait's normal end) or, for a wait, -EINTR/-EAGAIN/-EBUSY (below).
+//
+//   EINTR: a signal. A submission is retried at once (each retry needs a new
+//     signal: no spin); a wait returns, and its caller, the scheduler loop,
+//     parks again with a timeout computed afresh.
+//   EAGAIN, EBUSY: the kernel wants room. The CQEs on the ring are moved to
+//     the backlog (stash_completions): that frees the CQ, and the kernel can
+//     flush its overflow and finish the requests it held. No handler runs
+//     here: get_sqe() and reserve() are called from completion handlers and
+//     with an fd's lock held, and a handler run here could take that lock
+//     again; reap() runs the backlog. A submission then retries; a wait
+//     returns, since it has completions to run. If there was nothing to move,
+//     wait_for_room() waits (boundedly) for a completion before the retry.
+//   Anything else: fatal (enter_failed). EPERM (a seccomp filter), EBADF,
+//     EEXIST (not the single issuer), EBADR (the kernel dropped a CQE): a
+//     ring that cannot enter the kernel, or lost a completion, cannot go on.
+template <typename Call>
+int poller::enter(enter_kind kind, const char* what, Call call) noexcept {
+    GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
+    unsigned room_waits = 0;
+    for (;;) {
+        const int ret = call();
+        if (ret >= 0 || ret == -ETIME) return ret;
+        const int err = -ret;
+        if (err == EINTR) {
+            if (kind == enter_kind::wait) return ret;
+            continue;
+        }
+        if (err != EAGAIN && err != EBUSY) enter_failed(what, err);
+        if (stash_completions()) {
+            room_waits = 0;
+            if (kind == enter_kind::wait) return ret;
+            continue;
+        }
+        if (++room_waits > k_max_room_waits) enter_failed(what, err, "; still no room after 1000 retries");
+        wait_for_room();
+    }
+}
+
+int poller::submit() noexcept {
+    return enter(enter_kind::submit, "submit", [this] { return io_uring_submit(m_ring); });
+}
+
+bool poller::stash_completions() noexcept {
+    bool any = false;
+    while (io_uring_cqe* cqe = first_cqe(m_ring)) {
+        try {
+            m_backlog.push_back(completion{cqe->user_data, cqe->res, cqe->flags});
+        } catch (const std::bad_alloc&) {
+            fatal_exit("fatal error: goro: out of memory holding io_uring completions\n");
+        }
+        io_uring_cqe_seen(m_ring, cqe);
+        any = true;
+    }
+    return any;
+}
+
+void poller::wait_for_room() noexcept {
+    // A wait for one completion, submitting nothing (the kernel uses the
+    // timeout argument: IORING_FEAT_EXT_ARG, Linux 5.11): what the kernel
+    // holds in its overflow list or in flight lands on the CQ meanwhile.
+    __kernel_timespec ts{};
+    ts.tv_nsec = k_room_wait_ns;
+    io_uring_cqe* cqe = nullptr;
+    const int ret = io_uring_wait_cqe_timeout(m_ring, &cqe, &ts);
+    // A timeout, a signal or still no room: the caller retries (and counts).
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+        enter_failed("wait for room", -ret);
+}
+
 io_uring_sqe* poller::get_sqe() noexcept {
     GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     io_uring_sqe* sqe = io_uring_get_sqe(m_ring);
     while (!sqe) {
         // Submission queue full: hand the batch to the kernel now. With
         // SUBMIT_ALL the kernel consumes every SQE even if one fails early.
-        io_uring_submit(m_ring);
+        submit();
         sqe = io_uring_get_sqe(m_ring);
     }
     return sqe;
@@ -122,12 +228,14 @@ io_uring_sqe* poller::get_sqe() noexcept {
 
 void poller::reserve(unsigned n) noexcept {
     GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
-    while (io_uring_sq_space_left(m_ring) < n) io_uring_submit(m_ring);
+    while (io_uring_sq_space_left(m_ring) < n) submit();
 }
 
 bool poller::has_pending_submissions() const noexcept {
-    // The mailbox counts as pending work: its cancellations must be submitted.
-    return io_uring_sq_ready(m_ring) != 0 || m_mailbox_nonempty.load(std::memory_order_relaxed);
+    // The mailbox counts as pending work: its cancellations must be submitted;
+    // so do stashed completions (enter()): they must be handled.
+    return io_uring_sq_ready(m_ring) != 0 || m_mailbox_nonempty.load(std::memory_order_relaxed) ||
+           m_backlog_head != m_backlog.size();
 }
 
 void poller::cancel_local(remote_cancel* node) noexcept {
@@ -193,33 +301,38 @@ void poller::wake() noexcept {
 
 unsigned poller::reap() noexcept {
     unsigned completed = 0;
-    // Loop: a completion handler may queue a new SQE (the wake read re-arms
-    // itself) but never waits, so this terminates once the CQ is empty.
+    // One completion at a time, the backlog (older) first, each taken off the
+    // ring or the backlog before its handler runs: a handler may queue SQEs
+    // (the wake read re-arms itself), and a full SQ may make get_sqe() stash
+    // the rest of the CQ (enter()); nothing is ever handled twice. Handlers
+    // never wait, so this ends once both are empty.
     for (;;) {
-        io_uring_cqe* cqe = nullptr;
-        unsigned head;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(m_ring, head, cqe) {
-            ++seen;
-            const std::uint64_t data = cqe->user_data;
-            const int res = cqe->res;
-            const unsigned flags = cqe->flags;
-            if (data == k_ignored_user_data || data == 0) continue;
-            auto* op = reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(data));
-            const bool counted = op != &m_wake_op && !(flags & IORING_CQE_F_MORE);
-            op->complete(op, res, flags);
-            // Only after complete() has made the waiter runnable (pushed it on
-            // this processor's deque): the deadlock check reads in_flight()
-            // and then the deques of a processor that may still be listed
-            // idle while it reaps, and must never see "no I/O, no work" in
-            // between. The release store pairs with in_flight()'s acquire.
-            if (counted) {
-                add_in_flight(-1);
-                ++completed;
+        completion c;
+        if (m_backlog_head < m_backlog.size()) {
+            c = m_backlog[m_backlog_head++];
+            if (m_backlog_head == m_backlog.size()) {
+                m_backlog.clear();
+                m_backlog_head = 0;
             }
+        } else if (io_uring_cqe* cqe = first_cqe(m_ring)) {
+            c = completion{cqe->user_data, cqe->res, cqe->flags};
+            io_uring_cqe_seen(m_ring, cqe);
+        } else {
+            break;
         }
-        if (seen == 0) break;
-        io_uring_cq_advance(m_ring, seen);
+        if (c.user_data == k_ignored_user_data || c.user_data == 0) continue;
+        auto* op = reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(c.user_data));
+        const bool counted = op != &m_wake_op && !(c.flags & IORING_CQE_F_MORE);
+        op->complete(op, c.res, c.flags);
+        // Only after complete() has made the waiter runnable (pushed it on
+        // this processor's deque): the deadlock check reads in_flight() and
+        // then the deques of a processor that may still be listed idle while
+        // it reaps, and must never see "no I/O, no work" in between. The
+        // release store pairs with in_flight()'s acquire.
+        if (counted) {
+            add_in_flight(-1);
+            ++completed;
+        }
     }
     return completed;
 }
@@ -231,9 +344,10 @@ unsigned poller::submit_and_reap() noexcept {
         // One system call: submit the batch and (with DEFER_TASKRUN) run the
         // deferred completion work so that ready CQEs become visible.
         if (m_defer_taskrun)
-            io_uring_submit_and_get_events(m_ring);
+            enter(enter_kind::submit, "submit and get events",
+                  [this] { return io_uring_submit_and_get_events(m_ring); });
         else if (io_uring_sq_ready(m_ring) != 0 || io_uring_cq_has_overflow(m_ring))
-            io_uring_submit(m_ring);
+            submit();
     }
     return reap();
 }
@@ -241,16 +355,19 @@ unsigned poller::submit_and_reap() noexcept {
 unsigned poller::park(std::int64_t timeout_ns) noexcept {
     GORO_ASSERT(m_owner.is_current());  // owner thread only (single issuer)
     drain_mailbox();
-    io_uring_cqe* cqe = nullptr;
-    if (io_uring_cq_ready(m_ring) == 0) {
+    // Completions already here (on the ring or stashed): run them, no wait.
+    if (io_uring_cq_ready(m_ring) == 0 && m_backlog_head == m_backlog.size()) {
         if (timeout_ns < 0) {
-            io_uring_submit_and_wait(m_ring, 1);
+            enter(enter_kind::wait, "submit and wait", [this] { return io_uring_submit_and_wait(m_ring, 1); });
         } else {
             __kernel_timespec ts{};
             ts.tv_sec = timeout_ns / 1'000'000'000;
             ts.tv_nsec = timeout_ns % 1'000'000'000;
-            // Returns -ETIME on timeout and -EINTR on a signal: both just end the park.
-            io_uring_submit_and_wait_timeout(m_ring, &cqe, 1, &ts, nullptr);
+            // -ETIME (the timeout) and -EINTR (a signal) just end the park.
+            enter(enter_kind::wait, "submit and wait with timeout", [this, &ts] {
+                io_uring_cqe* cqe = nullptr;
+                return io_uring_submit_and_wait_timeout(m_ring, &cqe, 1, &ts, nullptr);
+            });
         }
     }
     return reap();

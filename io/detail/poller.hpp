@@ -18,6 +18,13 @@
 // flushed on the spot, so no operation is ever dropped. CQ overflow is left to
 // the kernel (IORING_FEAT_NODROP): overflowed CQEs are flushed back on the
 // next io_uring_enter, which reap() performs whenever operations are in flight.
+//
+// Every io_uring_enter (each liburing submit or wait) goes through enter(),
+// which judges its result in one place: EINTR, EAGAIN and EBUSY are retried
+// (the last two after making room, see enter()), -ETIME ends a timed wait,
+// and anything else ends the process with a fatal error naming the call and
+// the errno (exit 2): a ring that cannot enter the kernel cannot run I/O or
+// park, and retrying it would only spin.
 #pragma once
 
 #include <atomic>
@@ -25,6 +32,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "../../runtime/detail/invariant.hpp"
 #include "../../runtime/detail/netpoll.hpp"
@@ -126,7 +134,8 @@ public:
     /// push its completion made (see reap()).
     std::int64_t in_flight() const noexcept override { return m_in_flight.load(std::memory_order_acquire); }
 
-    /// True when SQEs were prepared but not yet handed to the kernel.
+    /// Owner thread. True when SQEs were prepared but not yet handed to the
+    /// kernel, or completions are waiting to be handled (submit_and_reap does both).
     bool has_pending_submissions() const noexcept;
 
     // ---- the rest of the scheduler's interface (runtime/detail/netpoll.hpp) ----
@@ -140,6 +149,16 @@ public:
     io_uring* ring() noexcept { return m_ring; }
 
 private:
+    // How enter() treats EINTR, and EAGAIN/EBUSY once it has made room:
+    // a submission retries until the kernel took it; a wait returns to its
+    // caller (a signal, or completions it collected, end the wait).
+    enum class enter_kind { submit, wait };
+    template <typename Call>
+    int enter(enter_kind kind, const char* what, Call call) noexcept;
+    int submit() noexcept;
+    bool stash_completions() noexcept;
+    void wait_for_room() noexcept;
+
     unsigned reap() noexcept;
     void drain_mailbox() noexcept;
     void arm_wake_read() noexcept;
@@ -164,6 +183,17 @@ private:
         poller* owner;
     } m_wake_op{};
     std::string m_setup;
+
+    // CQEs taken off the ring by stash_completions() (when the kernel wants
+    // room and handlers cannot run: see enter()) and not yet handled; reap()
+    // handles them first, oldest first. Owner thread only.
+    struct completion {
+        std::uint64_t user_data;
+        int res;
+        unsigned flags;
+    };
+    std::vector<completion> m_backlog;
+    std::size_t m_backlog_head = 0;
 
     // The cross-thread cancellation mailbox: a doubly linked list of
     // remote_cancel nodes. Written by any thread under m_mailbox_lock; drained
