@@ -207,9 +207,21 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 [[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
     if (t_processor || t_tearing_down) return;
     m_counted = true;
-    // seq_cst: the store half of the Dekker pair with shutdown's `closed`
-    // (foreign_entry.hpp): it precedes every later look at the runtime.
-    if (t_foreign_depth++ == 0) g_foreign_inside.fetch_add(1, std::memory_order_seq_cst);
+    if (t_foreign_depth++ != 0) return;  // nested: the outermost entry counts
+    for (;;) {
+        // seq_cst: the store half of the Dekker pair with shutdown's `closed`
+        // (foreign_entry.hpp): it precedes every later look at the runtime.
+        g_foreign_inside.fetch_add(1, std::memory_order_seq_cst);
+        runtime_state* rt = g_runtime.load(std::memory_order_seq_cst);
+        if (!rt || !rt->closed.load(std::memory_order_seq_cst)) return;
+        // Closed: shutdown is destroying the suspended goroutines, whose
+        // waiter records this call could otherwise read after unlocking a
+        // primitive (ready_chain reads `next`). Step out and wait until the
+        // runtime is unpublished (every frame gone, nothing left parked);
+        // reading g_runtime only, never *rt, which is freed after that.
+        g_foreign_inside.fetch_sub(1, std::memory_order_release);
+        while (g_runtime.load(std::memory_order_acquire) == rt) std::this_thread::yield();
+    }
 }
 
 [[gnu::noinline]] foreign_entry::~foreign_entry() {

@@ -15,16 +15,25 @@
 //   ---------------                      ----------------------
 //   foreign_inside += 1   (seq_cst)      runtime_state::closed = true (seq_cst)
 //   ... unlink a waiter under a lock     wait until foreign_inside == 0
-//   ready(g): if closed (seq_cst)        destroy the suspended goroutines
-//             drop the wake-up           unpublish the runtime,
-//             else queue g globally      wait until foreign_inside == 0, free it
+//   if closed (seq_cst): step out,       destroy the suspended goroutines
+//     wait until unpublished, retry      unpublish the runtime,
+//   ready(g): if closed (seq_cst)        wait until foreign_inside == 0, free it
+//             drop the wake-up
+//             else queue g globally
 //   foreign_inside -= 1   (release)
 //
 // Either the shutdown thread sees the count (and waits until the thread has
-// left), or the thread sees `closed` (and touches no goroutine after
-// unlocking: the ones it unlinked are about to be destroyed anyway, and their
-// destructors find them unlinked). goro::go and goro::spawn from outside see
-// `closed` and throw goro::no_runtime; the frame is destroyed, not leaked.
+// left), or the thread sees `closed`. A call already inside when shutdown
+// closes the runtime finishes, but readies nobody (the tasks it unlinked are
+// about to be destroyed anyway, and their destructors find them unlinked). A
+// call that arrives once the runtime is closed steps out and waits until
+// shutdown has destroyed every suspended task and unpublished the runtime:
+// it then runs against no runtime, where nothing is parked any more (so it
+// can never read a waiter record of a frame being destroyed); goro::go and
+// goro::spawn then throw goro::no_runtime and destroy the task unrun. (The
+// wait is bounded by shutdown itself; it would only deadlock if a destructor
+// run by shutdown waited for that very thread: do not join such threads from
+// a task's destructor.)
 //
 // An entry is a no-op on a processor thread (those are stopped before
 // shutdown begins) and on the shutdown thread itself (destructors of the
