@@ -8,7 +8,9 @@
 //
 // wait() never returns spuriously: only signal() or broadcast() wake it. It
 // must be called with m locked, and returns with m locked. Non-copyable and
-// non-movable.
+// non-movable. Destroying a cond while tasks wait on it is fatal ("sync:
+// goro::cond destroyed while N tasks wait on it"), except at the end of
+// goro::run (see runtime/detail/wait_list.hpp).
 //
 // Design: a FIFO of waiter records (in the waiting frames) under a small lock.
 // wait() links its waiter BEFORE unlocking the mutex, so a signal sent by the
@@ -28,6 +30,7 @@ namespace goro {
 class cond {
 public:
     cond() noexcept = default;
+    ~cond() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::cond"); }
     cond(const cond&) = delete;
     cond& operator=(const cond&) = delete;
     cond(cond&&) = delete;
@@ -73,11 +76,9 @@ private:
         park_op(const park_op&) = delete;
         park_op& operator=(const park_op&) = delete;
         ~park_op() {
-            if (parked) {  // destroyed while parked (runtime shutdown)
-                c->m_lock.lock();
-                if (waiter.queued) c->m_waiters.unlink(&waiter);
-                c->m_lock.unlock();
-            }
+            // Destroyed while parked (runtime shutdown): leave the queue if still linked.
+            if (parked && detail::parked_op_must_leave(waiter))  // then c is alive
+                detail::leave_list(c->m_lock, c->m_waiters, waiter);
         }
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> h) {

@@ -354,10 +354,9 @@ public:
     sem_ctx_acquire& operator=(const sem_ctx_acquire&) = delete;
     ~sem_ctx_acquire() {
         if (m_registered) {  // destroyed while parked (runtime shutdown)
-            ctx_unregister(*m_ctx, this);
-            m_sem->m_lock.lock();
-            if (m_waiter.queued) m_sem->m_waiters.unlink(&m_waiter);
-            m_sem->m_lock.unlock();
+            ctx_unregister(*m_ctx, this);  // first: the callback touches the queue
+            if (parked_op_must_leave(m_waiter))  // then m_sem is alive
+                leave_list(m_sem->m_lock, m_sem->queue_for(m_waiter.amount), m_waiter);
         }
     }
 
@@ -402,8 +401,8 @@ public:
         }
         m_waiter.g = self;
         m_parked = true;
-        // Too big to ever fit: wait only for the context, blocking nobody.
-        if (m_waiter.amount <= m_sem->m_size) m_sem->m_waiters.push_back(&m_waiter);
+        // Too big to ever fit: wait only for the context (in m_never), blocking nobody.
+        m_sem->queue_for(m_waiter.amount).push_back(&m_waiter);
         m_sem->m_lock.unlock();  // publication
         return true;
     }
@@ -422,6 +421,10 @@ private:
         }
     }
     static void on_cancel(ctx_callback* cb) noexcept {
+        // At teardown (a context cancelled by a frame being destroyed) the
+        // task will never run again and the semaphore may be gone
+        // (wait_list.hpp): touch nothing.
+        if (tearing_down()) return;
         auto* self = static_cast<sem_ctx_acquire*>(cb);
         Sem* s = self->m_sem;
         s->m_lock.lock();
@@ -434,7 +437,7 @@ private:
         sync_waiter* others = nullptr;
         if (self->m_parked) {
             const bool was_head = s->m_waiters.head == &self->m_waiter;
-            if (self->m_waiter.queued) s->m_waiters.unlink(&self->m_waiter);
+            if (self->m_waiter.queued) s->queue_for(self->m_waiter.amount).unlink(&self->m_waiter);
             // x/sync: a cancelled head may have been blocking smaller waiters.
             if (was_head) others = s->grant_locked();
             wake = self->m_waiter.g;

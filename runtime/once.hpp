@@ -9,7 +9,9 @@
 // Go, if the action throws, that call rethrows, the once still counts as done,
 // and later calls do nothing. A call() from inside the action on the same
 // once deadlocks, as in Go (the deadlock detector reports it if nothing else
-// runs). Non-copyable and non-movable.
+// runs). Non-copyable and non-movable. Destroying a once while calls wait on
+// it is fatal ("sync: goro::once destroyed while N tasks wait on it"), except
+// at the end of goro::run (see runtime/detail/wait_list.hpp).
 //
 // Design (Go's sync.Once): an atomic `done` flag for the fast path (acquire
 // load; the release store is the last thing the action's caller does) and a
@@ -63,6 +65,9 @@ namespace goro {
 class once {
 public:
     once() noexcept = default;
+    // The waiters are parked on m_mutex: check it here, under our own name
+    // (m_mutex's destructor then finds its list empty).
+    ~once() { m_mutex.destroy_wait_lists("goro::once"); }
     once(const once&) = delete;
     once& operator=(const once&) = delete;
     once(once&&) = delete;

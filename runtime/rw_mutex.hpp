@@ -12,6 +12,9 @@
 // when a writer unlocks, every reader that was waiting is admitted before the
 // next writer. Misuse is fatal (exit status 2): "sync: Unlock of unlocked
 // RWMutex", "sync: RUnlock of unlocked RWMutex". Non-copyable, non-movable.
+// Destroying it while tasks are parked on it is fatal ("sync: goro::rw_mutex
+// destroyed while N tasks wait on it"), except at the end of goro::run (see
+// runtime/detail/wait_list.hpp).
 //
 // Design: all state under one small lock (detail::chan_lock): active readers,
 // whether a writer holds it, and two FIFOs of parked tasks (waiter records in
@@ -47,6 +50,7 @@ class context;
 class rw_mutex {
 public:
     rw_mutex() noexcept = default;
+    ~rw_mutex() { detail::destroy_wait_lists(m_lock, {&m_readers_q, &m_writers_q}, "goro::rw_mutex"); }
     rw_mutex(const rw_mutex&) = delete;
     rw_mutex& operator=(const rw_mutex&) = delete;
     rw_mutex(rw_mutex&&) = delete;
@@ -59,11 +63,9 @@ public:
         lock_awaiter(const lock_awaiter&) = delete;
         lock_awaiter& operator=(const lock_awaiter&) = delete;
         ~lock_awaiter() {
-            if (m_parked) {  // destroyed while parked (runtime shutdown)
-                m_rw->m_lock.lock();
-                if (m_waiter.queued) (Shared ? m_rw->m_readers_q : m_rw->m_writers_q).unlink(&m_waiter);
-                m_rw->m_lock.unlock();
-            }
+            // Destroyed while parked (runtime shutdown): leave the queue if still linked.
+            if (m_parked && detail::parked_op_must_leave(m_waiter))  // then m_rw is alive
+                detail::leave_list(m_rw->m_lock, Shared ? m_rw->m_readers_q : m_rw->m_writers_q, m_waiter);
         }
         bool await_ready() noexcept {
             m_rw->m_lock.lock();

@@ -10,13 +10,18 @@
 // size can never succeed: without a context it blocks forever; with one it
 // waits for the context and does not block anybody else. release() of more
 // than is held throws goro::semaphore_overrelease ("semaphore: released more
-// than held"). Non-copyable and non-movable.
+// than held"). Non-copyable and non-movable. Destroying a semaphore while
+// tasks wait on it is fatal ("sync: goro::semaphore destroyed while N tasks
+// wait on it"), except at the end of goro::run (see
+// runtime/detail/wait_list.hpp).
 //
 // Design: size, current and the FIFO of waiters (records in the waiting
 // frames) under one small lock. release() grants units to waiters from the
 // head while they fit (the woken task owns its units already). A cancelled
 // waiter unlinks itself under the lock and, if it was at the head, lets the
 // waiters behind it through (x/sync's notifyWaiters after a cancelled head).
+// A request larger than the size waits in a list of its own, m_never: it is
+// never granted and blocks nobody, but the destructor must see it.
 #pragma once
 
 #include <coroutine>
@@ -43,6 +48,7 @@ class sem_ctx_acquire;
 class semaphore {
 public:
     explicit semaphore(std::int64_t size) noexcept : m_size(size) {}
+    ~semaphore() { detail::destroy_wait_lists(m_lock, {&m_waiters, &m_never}, "goro::semaphore"); }
     semaphore(const semaphore&) = delete;
     semaphore& operator=(const semaphore&) = delete;
     semaphore(semaphore&&) = delete;
@@ -54,11 +60,9 @@ public:
         acquire_awaiter(const acquire_awaiter&) = delete;
         acquire_awaiter& operator=(const acquire_awaiter&) = delete;
         ~acquire_awaiter() {
-            if (m_parked) {  // destroyed while parked (runtime shutdown)
-                m_sem->m_lock.lock();
-                if (m_waiter.queued) m_sem->m_waiters.unlink(&m_waiter);
-                m_sem->m_lock.unlock();
-            }
+            // Destroyed while parked (runtime shutdown): leave the queue if still linked.
+            if (m_parked && detail::parked_op_must_leave(m_waiter))  // then m_sem is alive
+                detail::leave_list(m_sem->m_lock, m_sem->queue_for(m_waiter.amount), m_waiter);
         }
         bool await_ready() noexcept {
             m_sem->m_lock.lock();
@@ -78,10 +82,10 @@ public:
             }
             m_waiter.g = self;
             m_parked = true;
-            // A request larger than the size never fits: it parks published to
-            // nobody (blocks forever, as x/sync does without a deadline) and
-            // does not block smaller requests.
-            if (m_waiter.amount <= m_sem->m_size) m_sem->m_waiters.push_back(&m_waiter);
+            // A request larger than the size never fits: it parks in m_never
+            // (blocks forever, as x/sync does without a deadline) and does
+            // not block smaller requests.
+            m_sem->queue_for(m_waiter.amount).push_back(&m_waiter);
             m_sem->m_lock.unlock();  // publication
         }
         void await_resume() noexcept { m_parked = false; }
@@ -128,6 +132,9 @@ private:
     template <typename Sem>
     friend class detail::sem_ctx_acquire;
 
+    // The list a request for n units waits in: m_never if it can never fit.
+    detail::wait_list& queue_for(std::int64_t n) noexcept { return n <= m_size ? m_waiters : m_never; }
+
     bool try_acquire_locked(std::int64_t n) noexcept {
         if (m_size - m_cur >= n && m_waiters.empty()) {
             m_cur += n;
@@ -155,6 +162,9 @@ private:
     const std::int64_t m_size;
     std::int64_t m_cur = 0;       // units held; guarded by m_lock
     detail::wait_list m_waiters;  // guarded by m_lock
+    // Requests larger than m_size: never granted, linked only so that a
+    // cancel and the destructor find them. Guarded by m_lock.
+    detail::wait_list m_never;
 };
 
 }  // namespace goro

@@ -1,6 +1,8 @@
 // The non-template parts of the sync primitives: goro::mutex's contended
-// paths (see the design notes in runtime/mutex.hpp) and the fatal-error exit
-// shared by the mutexes.
+// paths (see the design notes in runtime/mutex.hpp), the fatal-error exit
+// shared by the mutexes, and what every primitive with a wait list does when
+// destroyed with tasks parked on it (see runtime/detail/wait_list.hpp).
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -19,7 +21,38 @@ namespace detail {
 
 void sync_fatal(const char* msg) noexcept { fatal_exit(std::string("fatal error: ") + msg + "\n"); }
 
+void destroyed_with_waiters(chan_lock& lock, std::initializer_list<wait_list*> lists, const char* what) noexcept {
+    if (!tearing_down()) {
+        std::size_t n = 0;
+        for (wait_list* l : lists)
+            for (const sync_waiter* w = l->head; w; w = w->next) ++n;
+        lock.unlock();
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "sync: %s destroyed while %zu %s on it", what, n,
+                      n == 1 ? "task waits" : "tasks wait");
+        sync_fatal(msg);
+    }
+    // Teardown: every worker has stopped and this is the only thread running
+    // (the one destroying the suspended frames), so nobody can be linking,
+    // popping or cancelling a waiter concurrently. Orphan each waiter: once
+    // unlinked (queued == false) its park op's destructor leaves the dead
+    // primitive alone (parked_op_must_leave), and its context callback, if
+    // any, does nothing at teardown. Its task is never resumed.
+    for (wait_list* l : lists)
+        while (sync_waiter* w = l->pop_front()) w->g = nullptr;  // never readied again
+    lock.unlock();
+}
+
 }  // namespace detail
+
+mutex::~mutex() { destroy_wait_lists("goro::mutex"); }
+
+void mutex::destroy_wait_lists(const char* what) noexcept {
+    // A fast-path lock or unlock touches only m_state, never the list: the
+    // check costs nothing on those paths. Count and list are both dropped
+    // with the mutex: neither is adjusted when the waiters are orphaned.
+    detail::destroy_wait_lists(m_queue_lock, {&m_waiters}, what);
+}
 
 bool mutex::lock_spin() noexcept {
     if (try_lock()) return true;
@@ -60,7 +93,9 @@ struct mutex::park_op {
     park_op(const park_op&) = delete;
     park_op& operator=(const park_op&) = delete;
     ~park_op() {
-        if (parked) {  // destroyed while parked (runtime shutdown): leave the queue
+        // Destroyed while parked (runtime shutdown): leave the queue, unless we
+        // are no longer linked (the mutex may be gone then: wait_list.hpp).
+        if (parked && detail::parked_op_must_leave(waiter)) {
             m->m_queue_lock.lock();
             if (waiter.queued) {
                 m->m_waiters.unlink(&waiter);
@@ -157,6 +192,10 @@ struct mutex::ctx_park_op : park_op, detail::ctx_callback {
     }
 
     static void on_cancel(detail::ctx_callback* cb) noexcept {
+        // At teardown (a context cancelled by a frame being destroyed) the
+        // task will never run again and the mutex may be gone (wait_list.hpp):
+        // touch nothing; the op's destructor unlinks a waiter still queued.
+        if (detail::tearing_down()) return;
         auto* op = static_cast<ctx_park_op*>(cb);
         mutex* m = op->m;
         m->m_queue_lock.lock();
@@ -285,11 +324,9 @@ struct rw_mutex::ctx_park_op : detail::ctx_callback {
     ctx_park_op& operator=(const ctx_park_op&) = delete;
     ~ctx_park_op() {
         if (registered) detail::ctx_unregister(*ctx, this);  // first: the callback touches the queue
-        if (parked) {  // destroyed while parked (runtime shutdown): leave the queue
-            rw->m_lock.lock();
-            if (waiter.queued) queue().unlink(&waiter);
-            rw->m_lock.unlock();
-        }
+        // Destroyed while parked (runtime shutdown): leave the queue if still linked.
+        if (parked && detail::parked_op_must_leave(waiter))  // then rw is alive
+            detail::leave_list(rw->m_lock, queue(), waiter);
     }
     detail::wait_list& queue() const noexcept { return shared ? rw->m_readers_q : rw->m_writers_q; }
 
@@ -321,6 +358,8 @@ struct rw_mutex::ctx_park_op : detail::ctx_callback {
     void await_resume() noexcept { parked = false; }
 
     static void on_cancel(detail::ctx_callback* cb) noexcept {
+        // At teardown: touch nothing, as mutex::ctx_park_op::on_cancel.
+        if (detail::tearing_down()) return;
         auto* op = static_cast<ctx_park_op*>(cb);
         rw_mutex* rw = op->rw;
         rw->m_lock.lock();

@@ -8,7 +8,9 @@
 // every waiter is released; on a zero counter it does not suspend. A group
 // can be reused once wait() returned. A negative counter throws
 // goro::negative_wait_group_counter ("sync: negative WaitGroup counter").
-// Non-copyable and non-movable.
+// Non-copyable and non-movable. Destroying a group while tasks wait on it is
+// fatal ("sync: goro::wait_group destroyed while N tasks wait on it"), except
+// at the end of goro::run (see runtime/detail/wait_list.hpp).
 //
 // Design: a counter and a FIFO of parked waiters under one small lock
 // (detail::chan_lock). The counter is also read without the lock by
@@ -38,6 +40,7 @@ struct negative_wait_group_counter : runtime_error {
 class wait_group {
 public:
     wait_group() noexcept = default;
+    ~wait_group() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::wait_group"); }
     wait_group(const wait_group&) = delete;
     wait_group& operator=(const wait_group&) = delete;
     wait_group(wait_group&&) = delete;
@@ -79,11 +82,9 @@ public:
         wait_awaiter(const wait_awaiter&) = delete;
         wait_awaiter& operator=(const wait_awaiter&) = delete;
         ~wait_awaiter() {
-            if (m_parked) {  // destroyed while parked (runtime shutdown)
-                m_wg->m_lock.lock();
-                if (m_waiter.queued) m_wg->m_waiters.unlink(&m_waiter);
-                m_wg->m_lock.unlock();
-            }
+            // Destroyed while parked (runtime shutdown): leave the queue if still linked.
+            if (m_parked && detail::parked_op_must_leave(m_waiter))  // then m_wg is alive
+                detail::leave_list(m_wg->m_lock, m_wg->m_waiters, m_waiter);
         }
         bool await_ready() noexcept {
             m_wg->m_lock.lock();
