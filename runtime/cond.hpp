@@ -8,9 +8,8 @@
 //
 // wait() never returns spuriously: only signal() or broadcast() wake it. It
 // must be called with m locked, and returns with m locked. Non-copyable and
-// non-movable. Destroying a cond while tasks wait on it is fatal ("sync:
-// goro::cond destroyed while N tasks wait on it"), except at the end of
-// goro::run (see runtime/detail/wait_list.hpp).
+// non-movable. Destroying a cond while tasks wait on it is safe: they stay
+// parked for good (see runtime/detail/wait_list.hpp).
 //
 // Design: a FIFO of waiter records (in the waiting frames) under a small lock.
 // wait() links its waiter BEFORE unlocking the mutex, so a signal sent by the
@@ -30,7 +29,7 @@ namespace goro {
 class cond {
 public:
     cond() noexcept = default;
-    ~cond() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::cond"); }
+    ~cond() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::cond destroyed"); }
     cond(const cond&) = delete;
     cond& operator=(const cond&) = delete;
     cond(cond&&) = delete;

@@ -348,6 +348,8 @@ class [[nodiscard]] sem_ctx_acquire : ctx_callback {
 public:
     sem_ctx_acquire(Sem& s, std::int64_t n, const context& c) noexcept : m_sem(&s), m_ctx(&c) {
         m_waiter.amount = n;
+        m_waiter.ctx = &c;  // for a destruction of the semaphore (wait_list.hpp)
+        m_waiter.ctx_cb = this;
         fn = &on_cancel;
     }
     sem_ctx_acquire(const sem_ctx_acquire&) = delete;

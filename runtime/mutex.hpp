@@ -11,9 +11,8 @@
 // an unlocked mutex is a fatal error ("fatal error: sync: unlock of unlocked
 // mutex", exit status 2), as in Go it cannot be recovered. Non-copyable and
 // non-movable (Go: "must not be copied after first use"). Destroying a mutex
-// that tasks are parked on is fatal too ("sync: goro::mutex destroyed while N
-// tasks wait on it"), except while goro::run destroys the tasks still
-// suspended when it returns (see runtime/detail/wait_list.hpp).
+// that tasks are parked on is safe: they stay parked for good, as on a nil
+// channel (see runtime/detail/wait_list.hpp).
 //
 // ---- Design (after Go's sync/mutex.go) ----
 //
@@ -112,7 +111,7 @@ private:
 class mutex {
 public:
     mutex() noexcept = default;
-    ~mutex();  // sync.cpp: fatal if tasks are parked on it (wait_list.hpp)
+    ~mutex();  // sync.cpp: orphans tasks still parked on it (wait_list.hpp)
     mutex(const mutex&) = delete;
     mutex& operator=(const mutex&) = delete;
     mutex(mutex&&) = delete;
@@ -222,8 +221,8 @@ private:
     task<void> lock_slow();            // sync.cpp
     task<std::error_code> lock_slow_ctx(context ctx);  // sync.cpp; by value: the frame owns a copy
     void unlock_slow(std::uint32_t now_state) noexcept;  // sync.cpp
-    // The destructor's check (detail::destroy_wait_lists), naming `what`.
-    void destroy_wait_lists(const char* what) noexcept;  // sync.cpp
+    // The destructor's step (detail::destroy_wait_lists); `orphan_reason` is a static string.
+    void destroy_wait_lists(const char* orphan_reason) noexcept;  // sync.cpp
 
     struct park_op;
     struct ctx_park_op;

@@ -10,8 +10,7 @@
 // and later calls do nothing. A call() from inside the action on the same
 // once deadlocks, as in Go (the deadlock detector reports it if nothing else
 // runs). Non-copyable and non-movable. Destroying a once while calls wait on
-// it is fatal ("sync: goro::once destroyed while N tasks wait on it"), except
-// at the end of goro::run (see runtime/detail/wait_list.hpp).
+// it is safe: they stay parked for good (see runtime/detail/wait_list.hpp).
 //
 // Design (Go's sync.Once): an atomic `done` flag for the fast path (acquire
 // load; the release store is the last thing the action's caller does) and a
@@ -67,7 +66,7 @@ public:
     once() noexcept = default;
     // The waiters are parked on m_mutex: check it here, under our own name
     // (m_mutex's destructor then finds its list empty).
-    ~once() { m_mutex.destroy_wait_lists("goro::once"); }
+    ~once() { m_mutex.destroy_wait_lists("goro::once destroyed"); }
     once(const once&) = delete;
     once& operator=(const once&) = delete;
     once(once&&) = delete;

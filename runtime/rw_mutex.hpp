@@ -12,9 +12,8 @@
 // when a writer unlocks, every reader that was waiting is admitted before the
 // next writer. Misuse is fatal (exit status 2): "sync: Unlock of unlocked
 // RWMutex", "sync: RUnlock of unlocked RWMutex". Non-copyable, non-movable.
-// Destroying it while tasks are parked on it is fatal ("sync: goro::rw_mutex
-// destroyed while N tasks wait on it"), except at the end of goro::run (see
-// runtime/detail/wait_list.hpp).
+// Destroying it while tasks are parked on it is safe: they stay parked for
+// good (see runtime/detail/wait_list.hpp).
 //
 // Design: all state under one small lock (detail::chan_lock): active readers,
 // whether a writer holds it, and two FIFOs of parked tasks (waiter records in
@@ -50,7 +49,7 @@ class context;
 class rw_mutex {
 public:
     rw_mutex() noexcept = default;
-    ~rw_mutex() { detail::destroy_wait_lists(m_lock, {&m_readers_q, &m_writers_q}, "goro::rw_mutex"); }
+    ~rw_mutex() { detail::destroy_wait_lists(m_lock, {&m_readers_q, &m_writers_q}, "goro::rw_mutex destroyed"); }
     rw_mutex(const rw_mutex&) = delete;
     rw_mutex& operator=(const rw_mutex&) = delete;
     rw_mutex(rw_mutex&&) = delete;

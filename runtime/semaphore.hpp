@@ -11,8 +11,7 @@
 // waits for the context and does not block anybody else. release() of more
 // than is held throws goro::semaphore_overrelease ("semaphore: released more
 // than held"). Non-copyable and non-movable. Destroying a semaphore while
-// tasks wait on it is fatal ("sync: goro::semaphore destroyed while N tasks
-// wait on it"), except at the end of goro::run (see
+// tasks wait on it is safe: they stay parked for good (see
 // runtime/detail/wait_list.hpp).
 //
 // Design: size, current and the FIFO of waiters (records in the waiting
@@ -48,7 +47,7 @@ class sem_ctx_acquire;
 class semaphore {
 public:
     explicit semaphore(std::int64_t size) noexcept : m_size(size) {}
-    ~semaphore() { detail::destroy_wait_lists(m_lock, {&m_waiters, &m_never}, "goro::semaphore"); }
+    ~semaphore() { detail::destroy_wait_lists(m_lock, {&m_waiters, &m_never}, "goro::semaphore destroyed"); }
     semaphore(const semaphore&) = delete;
     semaphore& operator=(const semaphore&) = delete;
     semaphore(semaphore&&) = delete;

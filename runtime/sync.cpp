@@ -21,31 +21,38 @@ namespace detail {
 
 void sync_fatal(const char* msg) noexcept { fatal_exit(std::string("fatal error: ") + msg + "\n"); }
 
-void destroyed_with_waiters(chan_lock& lock, std::initializer_list<wait_list*> lists, const char* what) noexcept {
-    if (!tearing_down()) {
-        std::size_t n = 0;
-        for (wait_list* l : lists)
-            for (const sync_waiter* w = l->head; w; w = w->next) ++n;
-        lock.unlock();
-        char msg[160];
-        std::snprintf(msg, sizeof msg, "sync: %s destroyed while %zu %s on it", what, n,
-                      n == 1 ? "task waits" : "tasks wait");
-        sync_fatal(msg);
+void destroyed_with_waiters(chan_lock& lock, std::initializer_list<wait_list*> lists,
+                            const char* orphan_reason) noexcept {
+    // Under the lock: unlink every waiter (queued = false: no waker finds it,
+    // and its park op's destructor will leave this primitive alone) and
+    // forget its task, which is never readied again. The orphans are chained
+    // through `next`, now ours alone.
+    sync_waiter* orphans = nullptr;
+    for (wait_list* l : lists) {
+        while (sync_waiter* w = l->pop_front()) {
+            // relaxed: diagnostic only (dumps and the deadlock report).
+            if (w->g) w->g->wait_reason.store(orphan_reason, std::memory_order_relaxed);
+            w->g = nullptr;
+            w->next = orphans;
+            orphans = w;
+        }
     }
-    // Teardown: every worker has stopped and this is the only thread running
-    // (the one destroying the suspended frames), so nobody can be linking,
-    // popping or cancelling a waiter concurrently. Orphan each waiter: once
-    // unlinked (queued == false) its park op's destructor leaves the dead
-    // primitive alone (parked_op_must_leave), and its context callback, if
-    // any, does nothing at teardown. Its task is never resumed.
-    for (wait_list* l : lists)
-        while (sync_waiter* w = l->pop_front()) w->g = nullptr;  // never readied again
     lock.unlock();
+    // Unlocked: a context callback in flight takes this lock, finds its
+    // waiter unlinked and does nothing; unregistering waits for it, and no
+    // cancel reaches the waiter afterwards. The waiter records stay valid:
+    // parked frames are destroyed only by run()'s teardown, on this thread if
+    // that is where we are.
+    while (orphans) {
+        sync_waiter* next = orphans->next;
+        if (orphans->ctx_cb) ctx_unregister(*orphans->ctx, orphans->ctx_cb);
+        orphans = next;
+    }
 }
 
 }  // namespace detail
 
-mutex::~mutex() { destroy_wait_lists("goro::mutex"); }
+mutex::~mutex() { destroy_wait_lists("goro::mutex destroyed"); }
 
 void mutex::destroy_wait_lists(const char* what) noexcept {
     // A fast-path lock or unlock touches only m_state, never the list: the
@@ -184,7 +191,11 @@ task<void> mutex::lock_slow() {
 struct mutex::ctx_park_op : park_op, detail::ctx_callback {
     bool registered = false;
 
-    ctx_park_op(mutex* mu, const context* c) noexcept : park_op(mu, c) { fn = &on_cancel; }
+    ctx_park_op(mutex* mu, const context* c) noexcept : park_op(mu, c) {
+        fn = &on_cancel;
+        waiter.ctx = c;  // for a destruction of the mutex (wait_list.hpp)
+        waiter.ctx_cb = this;
+    }
     ~ctx_park_op() {
         // First the callback (it could still unlink us and ready a dying
         // task), then ~park_op leaves the queue if we were destroyed parked.
@@ -319,7 +330,11 @@ struct rw_mutex::ctx_park_op : detail::ctx_callback {
     // parking) or by on_cancel (which unlinked us and readies the task).
     bool cancelled = false;
 
-    ctx_park_op(rw_mutex* m, const context* c, bool sh) noexcept : rw(m), ctx(c), shared(sh) { fn = &on_cancel; }
+    ctx_park_op(rw_mutex* m, const context* c, bool sh) noexcept : rw(m), ctx(c), shared(sh) {
+        fn = &on_cancel;
+        waiter.ctx = c;  // for a destruction of the rw_mutex (wait_list.hpp)
+        waiter.ctx_cb = this;
+    }
     ctx_park_op(const ctx_park_op&) = delete;
     ctx_park_op& operator=(const ctx_park_op&) = delete;
     ~ctx_park_op() {

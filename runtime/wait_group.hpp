@@ -9,8 +9,7 @@
 // can be reused once wait() returned. A negative counter throws
 // goro::negative_wait_group_counter ("sync: negative WaitGroup counter").
 // Non-copyable and non-movable. Destroying a group while tasks wait on it is
-// fatal ("sync: goro::wait_group destroyed while N tasks wait on it"), except
-// at the end of goro::run (see runtime/detail/wait_list.hpp).
+// safe: they stay parked for good (see runtime/detail/wait_list.hpp).
 //
 // Design: a counter and a FIFO of parked waiters under one small lock
 // (detail::chan_lock). The counter is also read without the lock by
@@ -40,7 +39,7 @@ struct negative_wait_group_counter : runtime_error {
 class wait_group {
 public:
     wait_group() noexcept = default;
-    ~wait_group() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::wait_group"); }
+    ~wait_group() { detail::destroy_wait_lists(m_lock, {&m_waiters}, "goro::wait_group destroyed"); }
     wait_group(const wait_group&) = delete;
     wait_group& operator=(const wait_group&) = delete;
     wait_group(wait_group&&) = delete;

@@ -719,13 +719,8 @@ TEST_CASE("item 39: releasing more than held throws 'semaphore: released more th
 
 TEST_CASE("item 40: an acquire larger than the size does not block smaller ones", "[sync]") {
     auto main_task = []() -> goro::task<int> {
-        // Shared with the acquire that never succeeds: it is still parked when
-        // main returns, and destroying a semaphore that a task waits on is
-        // fatal (sync_destroy_test.cpp). Its frame keeps the semaphore alive
-        // until run() destroys it.
-        auto shared_sem = std::make_shared<goro::semaphore>(2);
-        goro::semaphore& sem = *shared_sem;
-        goro::go([](std::shared_ptr<goro::semaphore> s) -> goro::task<> { co_await s->acquire(3); }(shared_sem));
+        goro::semaphore sem(2);
+        goro::go([](goro::semaphore& s) -> goro::task<> { co_await s.acquire(3); }(sem));  // never succeeds
         co_await goro::sleep(1ms);
         goro::wait_group wg;
         for (int i = 0; i < 6; ++i) {
