@@ -165,7 +165,7 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // (non-coroutine) functions of this file; everyone else goes through
 // current_processor(), which is never inlined: a task can resume on another
 // thread, so a coroutine must not cache a thread_local's address across a
-// co_await (STYLE.md), and an out-of-line call cannot be cached. The
+// co_await (compilers have been caught reusing it), and an out-of-line call cannot be cached. The
 // functions here that read it and that coroutines call (ready,
 // current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
 // same reason: with LTO or a unity build they could otherwise be inlined
@@ -224,8 +224,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
     }
 }
 
-[[gnu::noinline]] foreign_entry::~foreign_entry() {
-    if (!m_counted) return;
+[[gnu::noinline]] void foreign_entry::leave() noexcept {
     // release: whatever this thread did to the runtime happens before
     // shutdown, whose wait acquires the count.
     if (--t_foreign_depth == 0) g_foreign_inside.fetch_sub(1, std::memory_order_release);

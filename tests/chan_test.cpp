@@ -1,4 +1,4 @@
-// goro::chan — go-semantics.md sections A–D (items 1–13, 15, 22) and the
+// goro::chan — docs/go-behaviours.md, sections A–D (items 1–13, 15, 22) and the
 // channel invariants of chan.go.
 //
 // NB: never co_await inside REQUIRE(): Catch's macro repeats the expression in

@@ -1,4 +1,4 @@
-// goro::context (go-semantics.md section L), sleep(d, ctx), and the
+// goro::context (docs/go-behaviours.md, section L), sleep(d, ctx), and the
 // context-bounded semaphore acquire (items 38 and 42).
 #include <catch2/catch.hpp>
 

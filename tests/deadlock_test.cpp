@@ -1,5 +1,5 @@
 // The deadlock detector (runtime/scheduler.cpp, check_deadlock_locked):
-// go-semantics.md section P, items 79 and 81, plus item 34 (a recursive
+// docs/go-behaviours.md, section P, items 79 and 81, plus item 34 (a recursive
 // once). Every scenario runs in a child process (the report exits with 2).
 #include <catch2/catch.hpp>
 
@@ -204,8 +204,8 @@ TEST_CASE("item 81: a wait_group released by a task that sleeps first is not a d
     CHECK(r.stderr_text.empty());
 }
 
-// DESIGN.md: "a task dump on SIGQUIT with each task's state and spawn site",
-// as Go prints every goroutine and exits with status 2.
+// The README's promise: a task dump on SIGQUIT with each task's state and
+// spawn site, as Go prints every goroutine and exits with status 2.
 namespace {
 goro::task<> blocked_receiver(goro::chan<int> c) { co_await c.recv(); }
 }  // namespace

@@ -1,5 +1,6 @@
-// goro::net on io_uring: go-semantics.md section N (items 69-76) and the
-// robustness requirements of DESIGN.md "Netpoller (io/)".
+// goro::net on io_uring: docs/go-behaviours.md, section N (items 69-76), and
+// the netpoller's robustness promises (io/detail/io_op.hpp: close, deadlines,
+// cancellation; accept loops that survive EMFILE and resets).
 //
 // Catch2 is not thread-safe: assertions run only in the main task after the
 // tasks they check have been joined (or in the test body after run returns).

@@ -1,4 +1,4 @@
-// Panics: an exception escaping a detached task (go-semantics items 82, 83).
+// Panics: an exception escaping a detached task (docs/go-behaviours.md, items 82, 83).
 #include <catch2/catch.hpp>
 
 #include <cstdio>

@@ -29,7 +29,7 @@ goro::task<> mark(std::vector<std::atomic<std::uint8_t>>& seen, int i) {
 
 }  // namespace
 
-// go-semantics item 67: work stealing never loses or duplicates a task.
+// docs/go-behaviours.md item 67: work stealing never loses or duplicates a task.
 TEST_CASE("item 67: a spawn storm from one producer runs every task exactly once", "[sched][stress]") {
     const int n = 1'000'000 / stress_divisor;
     for (unsigned procs : {1u, 2u, 4u, 8u}) {
@@ -53,7 +53,7 @@ TEST_CASE("item 67: a spawn storm from one producer runs every task exactly once
     }
 }
 
-// go-semantics item 65: with P processors, P runnable tasks run at the same time.
+// docs/go-behaviours.md item 65: with P processors, P runnable tasks run at the same time.
 TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "[sched]") {
     constexpr int k_steps = 300;
     for (unsigned procs : {2u, 4u}) {
@@ -88,7 +88,7 @@ TEST_CASE("item 65: tasks run in parallel on several threads (lockstep spin)", "
     }
 }
 
-// go-semantics item 63: yield lets the other tasks run; on one processor two
+// docs/go-behaviours.md item 63: yield lets the other tasks run; on one processor two
 // yielding tasks interleave.
 TEST_CASE("item 63: yields interleave two tasks on one processor", "[sched]") {
     std::string trace;
@@ -130,7 +130,7 @@ TEST_CASE("item 63: a spinner calling yield does not stop a sleeper on one proce
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
 }
 
-// go-semantics item 68: stackless tasks are not pre-empted; a spinner that
+// docs/go-behaviours.md item 68: stackless tasks are not pre-empted; a spinner that
 // never suspends keeps its processor, and the others run once it suspends.
 TEST_CASE("item 68: a task that never suspends starves others on one processor until it yields", "[sched]") {
     std::atomic<bool> other_ran{false};
@@ -277,7 +277,7 @@ TEST_CASE("park/wake stress: fan-out of sleepers across processors", "[sched][st
     REQUIRE(goro::run(main_task(), {.procs = 4}) == n);
 }
 
-// go-semantics item 66: NumGoroutine counts live tasks, main included.
+// docs/go-behaviours.md item 66: NumGoroutine counts live tasks, main included.
 TEST_CASE("item 66: num_goroutines counts main and live tasks only", "[sched]") {
     static std::atomic<bool> release{false};
     release = false;
@@ -361,7 +361,7 @@ TEST_CASE("run can be called again after it returns, and not while running", "[s
     for (int i = 0; i < 3; ++i) REQUIRE(goro::run(nested(), {.procs = 2}) == 1);
 }
 
-// go-semantics item 62: `go f(args)` evaluates the arguments in the calling
+// docs/go-behaviours.md item 62: `go f(args)` evaluates the arguments in the calling
 // task; when main returns the program ends without waiting for other tasks.
 // (Divergence, documented in the README: goro then destroys those tasks, so
 // their destructors run; Go just exits.)
@@ -389,7 +389,7 @@ TEST_CASE("item 62: go evaluates arguments at the call; run returns without wait
     REQUIRE(seen == std::vector<int>{0, 1});
 }
 
-// go-semantics item 64: GOMAXPROCS bounds the tasks running user code at
+// docs/go-behaviours.md item 64: GOMAXPROCS bounds the tasks running user code at
 // once. goro fixes procs at start-up (options::procs, GORO_MAXPROCS; there
 // is no set_maxprocs to flip while running): at most `procs` tasks are ever
 // between two suspension points at the same moment.
@@ -421,7 +421,7 @@ TEST_CASE("item 64: procs bounds how many tasks run at once", "[sched]") {
     }
 }
 
-// go-semantics item 77: the thread limit defaults to 10,000 and counts OS
+// docs/go-behaviours.md item 77: the thread limit defaults to 10,000 and counts OS
 // threads (workers and the blocking pool), not tasks. (Divergence, see the
 // README: going over it is not fatal in goro; blocking calls queue instead,
 // tests/blocking_test.cpp item 78.)

@@ -1,4 +1,4 @@
-// goro::select — go-semantics.md section E (items 14–22) and the select
+// goro::select — docs/go-behaviours.md, section E (items 14–22) and the select
 // variants of items 3 and 10.
 //
 // NB: never co_await inside REQUIRE(): Catch's macro repeats the expression in

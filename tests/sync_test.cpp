@@ -1,4 +1,4 @@
-// goro::wait_group, mutex, rw_mutex, once, cond, semaphore (go-semantics.md
+// goro::wait_group, mutex, rw_mutex, once, cond, semaphore (docs/go-behaviours.md,
 // sections F-J). Misuse that is fatal in Go runs in a child process.
 #include <catch2/catch.hpp>
 

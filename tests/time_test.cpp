@@ -1,4 +1,4 @@
-// goro::after, timer, ticker, after_func, tick (go-semantics.md section K,
+// goro::after, timer, ticker, after_func, tick (docs/go-behaviours.md, section K,
 // Go >= 1.23 synchronous timer semantics). Timing bounds are generous.
 #include <catch2/catch.hpp>
 
@@ -386,7 +386,7 @@ TEST_CASE("item 53: a ticker drops ticks for a slow receiver", "[timer]") {
 
 TEST_CASE("item 46: run() returns with unfired after_func / after / ticker pending: nothing leaks (ASan)",
           "[timer]") {
-    // Go simply exits; goro's rule (DESIGN.md, shutdown) is that nothing
+    // Go simply exits; goro's rule (runtime/run.hpp, shutdown) is that nothing
     // leaks. Run under ASan with detect_leaks=1. The token counts the copies
     // of f still alive once run() has returned.
     const std::size_t before = goro::detail::debug_live_timer_states();

@@ -49,12 +49,15 @@ namespace goro::detail {
 
 class foreign_entry {
 public:
-    foreign_entry() noexcept;  // scheduler.cpp
-    ~foreign_entry();
+    foreign_entry() noexcept;  // scheduler.cpp (one call; a no-op on a processor)
+    ~foreign_entry() {
+        if (m_counted) leave();
+    }
     foreign_entry(const foreign_entry&) = delete;
     foreign_entry& operator=(const foreign_entry&) = delete;
 
 private:
+    void leave() noexcept;  // scheduler.cpp
     bool m_counted = false;
 };
 

@@ -152,7 +152,7 @@ struct frame_cache {
 // Inlined only into allocate_frame and free_frame, which are never inlined
 // into their callers (coroutine frames' operator new/delete): a coroutine may
 // resume on another thread, and the address of a thread_local must never be
-// reused across a suspension point (STYLE.md).
+// reused across a suspension point (compilers have been caught doing it).
 frame_cache& this_thread_cache() noexcept {
     thread_local frame_cache cache;
     return cache;
