@@ -19,6 +19,7 @@
 #include "runtime/semaphore.hpp"
 #include "runtime/sleep.hpp"
 #include "runtime/task.hpp"
+#include "runtime/version.hpp"
 #include "runtime/time.hpp"
 #include "runtime/wait_group.hpp"
 #include "runtime/yield.hpp"

@@ -426,3 +426,9 @@ TEST_CASE("impossible configurations are rejected at start-up", "[task]") {
     REQUIRE_THROWS_AS(goro::run(value(1), {.procs = 8, .max_threads = 4}), goro::bad_configuration);
     REQUIRE_THROWS_WITH(goro::run(value(1), {.procs = 8, .max_threads = 4}), Catch::Contains("max_threads"));
 }
+
+TEST_CASE("the version macros agree with meson.build's project version", "[task]") {
+    REQUIRE(std::string(GORO_VERSION_STRING) == GORO_PROJECT_VERSION);
+    REQUIRE(GORO_VERSION_NUMBER ==
+            GORO_VERSION_MAJOR * 10000 + GORO_VERSION_MINOR * 100 + GORO_VERSION_PATCH);
+}
