@@ -30,7 +30,8 @@ namespace goro::net {
 /// with getaddrinfo on the blocking pool (goro::blocking). Errors: the
 /// parse errors of address.hpp for malformed input, EAI_* failures as
 /// std::errc::host_unreachable-like system codes (see resolve.cpp), and
-/// "no such host" as std::errc::no_such_device_or_address.
+/// errc::no_such_host ("no such host", equal to
+/// std::errc::no_such_device_or_address) for a name that does not exist.
 [[nodiscard]] task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port);
 /// "host:port".
 [[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port);

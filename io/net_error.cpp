@@ -27,12 +27,15 @@ public:
         case errc::invalid_path: return "invalid unix socket path";
         case errc::closed: return "use of closed network connection";
         case errc::timeout: return "i/o timeout";
+        case errc::no_such_host: return "no such host";
         }
         return "unknown goro.net error " + std::to_string(code);
     }
 
     std::error_condition default_error_condition(int code) const noexcept override {
         if (static_cast<errc>(code) == errc::timeout) return std::errc::timed_out;
+        // getaddrinfo's EAI_NONAME, which goro reported as this errno before.
+        if (static_cast<errc>(code) == errc::no_such_host) return std::errc::no_such_device_or_address;
         return {code, *this};
     }
 };

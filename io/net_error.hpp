@@ -39,6 +39,8 @@ enum class errc : int {
     invalid_path,             ///< an empty Unix socket path or one holding a NUL byte
     closed,                   ///< "use of closed network connection" (Go's wording)
     timeout,                  ///< "i/o timeout" (Go's wording): a deadline passed
+    no_such_host,             ///< "no such host" (Go's wording): a name that resolves to nothing;
+                              ///< equivalent to std::errc::no_such_device_or_address
 };
 
 /// The "goro.net" category. One instance per process (defined in net_error.cpp).

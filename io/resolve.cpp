@@ -9,6 +9,7 @@
 #include "../runtime/channel.hpp"
 #include "../runtime/go.hpp"
 #include "../runtime/select.hpp"
+#include "detail/listen_address.hpp"
 #include "net.hpp"
 
 namespace goro::net {
@@ -46,7 +47,7 @@ lookup_outcome lookup(const std::string& host, std::uint16_t port) {
 result<std::vector<address>> to_result(lookup_outcome o) {
     if (o.rc == EAI_SYSTEM) return std::error_code(o.err, std::system_category());
     if (o.rc == EAI_NONAME || o.rc == EAI_NODATA || (o.rc == 0 && o.list.empty()))
-        return std::make_error_code(std::errc::no_such_device_or_address);  // Go: "no such host"
+        return make_error_code(errc::no_such_host);  // Go: "no such host"
     if (o.rc == EAI_AGAIN) return std::make_error_code(std::errc::resource_unavailable_try_again);
     if (o.rc == EAI_MEMORY) return std::make_error_code(std::errc::not_enough_memory);
     if (o.rc != 0) return std::make_error_code(std::errc::host_unreachable);
@@ -101,5 +102,39 @@ task<result<std::vector<address>>> resolve(std::string_view text, context ctx) {
     if (!hp) co_return hp.error();
     co_return co_await resolve(std::string(hp->host), hp->port, std::move(ctx));
 }
+
+namespace detail {
+
+result<listen_address> listen_address_for(std::string_view text, int socktype) {
+    result<net::host_port> hp = split_host_port(text);
+    if (!hp) return hp.error();
+    if (hp->host.empty()) return listen_address{address::any_v6(hp->port), true};
+    result<address> a = address::parse(text);
+    if (a) return listen_address{*a, false};
+    if (a.error() != errc::host_name_needs_resolve) return a.error();
+    // A host name: looked up here, on the calling thread (see the header).
+    const std::string host(hp->host);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    hints.ai_flags = AI_ADDRCONFIG;
+    addrinfo* res = nullptr;
+    lookup_outcome o;
+    o.rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    o.err = errno;
+    if (o.rc == 0) {
+        if (res) {
+            address first = address::from_sockaddr(res->ai_addr, res->ai_addrlen);
+            first.set_port(hp->port);
+            o.list.push_back(first);
+        }
+        ::freeaddrinfo(res);
+    }
+    result<std::vector<address>> found = to_result(std::move(o));
+    if (!found) return found.error();
+    return listen_address{found->front(), false};
+}
+
+}  // namespace detail
 
 }  // namespace goro::net

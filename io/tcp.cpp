@@ -11,6 +11,7 @@
 
 #include "../runtime/go.hpp"
 #include "../runtime/sleep.hpp"
+#include "detail/listen_address.hpp"
 #include "net.hpp"
 
 namespace goro::net {
@@ -92,12 +93,16 @@ task<result<tcp_stream>> tcp_stream::dial(std::string_view host_port, std::chron
     co_return last;
 }
 
-result<tcp_listener> tcp_listener::listen(const address& addr, listen_options opts) {
+namespace {
+
+result<tcp_listener> listen_on(const address& addr, listen_options opts, bool dual_stack) {
     if (addr.family() != AF_INET && addr.family() != AF_INET6)
         return std::make_error_code(std::errc::address_family_not_supported);
     result<int> fd = detail::open_socket(addr.family(), SOCK_STREAM);
     if (!fd) return fd.error();
     tcp_listener l(*fd);
+    const int zero = 0;
+    if (dual_stack && ::setsockopt(*fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) return last_error();
     const int one = 1;
     if (::setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return last_error();
     if (opts.reuse_port && ::setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
@@ -107,10 +112,20 @@ result<tcp_listener> tcp_listener::listen(const address& addr, listen_options op
     return l;
 }
 
+}  // namespace
+
+result<tcp_listener> tcp_listener::listen(const address& addr, listen_options opts) {
+    return listen_on(addr, opts, false);
+}
+
 result<tcp_listener> tcp_listener::listen(std::string_view host_port, listen_options opts) {
-    result<address> a = address::parse(host_port);
-    if (!a) return a.error();
-    return listen(*a, opts);
+    result<detail::listen_address> where = detail::listen_address_for(host_port, SOCK_STREAM);
+    if (!where) return where.error();
+    result<tcp_listener> l = listen_on(where->addr, opts, where->dual_stack);
+    // ":port" on a kernel without IPv6: IPv4 only.
+    if (!l && where->dual_stack && l.error() == std::errc::address_family_not_supported)
+        return listen_on(address::any_v4(where->addr.port()), opts, false);
+    return l;
 }
 
 task<result<void>> serve(tcp_listener listener, std::function<task<void>(tcp_stream)> handler) {

@@ -69,7 +69,10 @@ public:
     /// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. Port 0 picks a
     /// free port: see local_address().
     [[nodiscard]] static result<tcp_listener> listen(const address& addr, listen_options opts = {});
-    /// "host:port" with a numeric host (see address::parse).
+    /// "host:port", as Go's net.Listen takes it: ":port" listens on every
+    /// address, IPv6 and IPv4 on one socket; a numeric host on that address; a
+    /// host name ("localhost:8080") on its first address, looked up on this
+    /// thread (see io/detail/listen_address.hpp).
     [[nodiscard]] static result<tcp_listener> listen(std::string_view host_port, listen_options opts = {});
 
     /// Waits for the next connection. Go's Accept.

@@ -1,10 +1,13 @@
 // UDP sockets.
 #include "udp.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "detail/listen_address.hpp"
 
 namespace goro::net {
 namespace {
@@ -27,9 +30,19 @@ result<udp_socket> udp_socket::bind(const address& addr) {
 }
 
 result<udp_socket> udp_socket::bind(std::string_view host_port) {
-    result<address> a = address::parse(host_port);
-    if (!a) return a.error();
-    return bind(*a);
+    result<detail::listen_address> where = detail::listen_address_for(host_port, SOCK_DGRAM);
+    if (!where) return where.error();
+    if (!where->dual_stack) return bind(where->addr);
+    // ":port": both families on one socket, as Go; IPv4 only without IPv6.
+    result<udp_socket> s = open(AF_INET6);
+    if (!s) {
+        if (s.error() == std::errc::address_family_not_supported) return bind(address::any_v4(where->addr.port()));
+        return s;
+    }
+    const int zero = 0;
+    if (::setsockopt(s->native_handle(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) return last_error();
+    if (::bind(s->native_handle(), where->addr.data(), where->addr.size()) != 0) return last_error();
+    return s;
 }
 
 result<void> udp_socket::connect(const address& peer) const noexcept {

@@ -74,6 +74,8 @@ public:
 
     /// A socket bound to addr (port 0: any free port).
     [[nodiscard]] static result<udp_socket> bind(const address& addr);
+    /// "host:port" as tcp_listener::listen takes it (":port" is dual-stack, a
+    /// host name is looked up on this thread).
     [[nodiscard]] static result<udp_socket> bind(std::string_view host_port);
     /// An unbound socket of the family (AF_INET or AF_INET6).
     [[nodiscard]] static result<udp_socket> open(int family = AF_INET);

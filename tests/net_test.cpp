@@ -41,6 +41,8 @@ using namespace std::chrono_literals;
 using goro::task;
 using goro::net::tcp_listener;
 using goro::net::tcp_stream;
+using goro::result;
+using goro::net::address;
 
 namespace {
 
@@ -216,11 +218,75 @@ task<int> connect_by_name_main() {
     REQUIRE((*r)[0].to_string() == "127.0.0.1:80");
     auto bad = co_await goro::net::resolve("no-such-host.invalid", 80);
     REQUIRE_FALSE(bad);
+    // Go's wording; still equal to the errno condition reported before.
+    REQUIRE(bad.error() == goro::net::errc::no_such_host);
+    REQUIRE(bad.error() == std::errc::no_such_device_or_address);
+    REQUIRE(bad.error().message() == "no such host");
     co_return 0;
 }
 
 TEST_CASE("tcp: connect resolves host names with getaddrinfo on the blocking pool", "[net]") {
     run_or_skip(connect_by_name_main(), 2);
+}
+
+// One connection to `addr` through `l`: connect, accept, one byte each way.
+task<bool> one_round_trip(tcp_listener& l, address addr) {
+    auto accepted = goro::spawn([](tcp_listener& lst) -> task<result<tcp_stream>> { co_return co_await lst.accept(); }(l));
+    auto c = co_await tcp_stream::connect(addr);
+    if (!c) co_return false;
+    auto s = co_await std::move(accepted);
+    if (!s) co_return false;
+    auto w = co_await c->write_all("x");
+    if (!w) co_return false;
+    char b = 0;
+    auto r = co_await s->read_exact(&b, 1);
+    co_return r && b == 'x';
+}
+
+bool ipv6_loopback_works() {
+    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    const address a = address::loopback_v6(0);
+    const bool ok = ::bind(fd, a.data(), a.size()) == 0;
+    ::close(fd);
+    return ok;
+}
+
+task<int> listen_forms_main() {
+    // A host name resolves (as Go's Listen does), to a loopback address here.
+    auto by_name = tcp_listener::listen("localhost:0");
+    REQUIRE(by_name);
+    const address named = by_name->local_address().value();
+    REQUIRE(named.is_loopback());
+    const bool named_ok = co_await one_round_trip(*by_name, named);
+    REQUIRE(named_ok);
+    // ":port" listens on every address, IPv4 and IPv6 on one socket.
+    auto any = tcp_listener::listen(":0");
+    REQUIRE(any);
+    const std::uint16_t port = any->local_address()->port();
+    const bool v4_ok = co_await one_round_trip(*any, address::loopback_v4(port));
+    REQUIRE(v4_ok);
+    if (ipv6_loopback_works()) {
+        const bool v6_ok = co_await one_round_trip(*any, address::loopback_v6(port));
+        REQUIRE(v6_ok);
+    } else {
+        WARN("no IPv6 loopback here: only the IPv4 half of \":port\" checked");
+    }
+    // The same for UDP.
+    auto u = goro::net::udp_socket::bind(":0");
+    REQUIRE(u);
+    auto un = goro::net::udp_socket::bind("localhost:0");
+    REQUIRE(un);
+    REQUIRE(un->local_address()->is_loopback());
+    // A name that does not exist fails as Go says it.
+    auto none = tcp_listener::listen("no-such-host.invalid:0");
+    REQUIRE_FALSE(none);
+    REQUIRE(none.error() == goro::net::errc::no_such_host);
+    co_return 0;
+}
+
+TEST_CASE("tcp: listen takes a host name and \":port\" listens dual-stack, as Go", "[net]") {
+    run_or_skip(listen_forms_main(), 2);
 }
 
 // The pool has one thread (max_threads = procs + 1), held by a blocking call
