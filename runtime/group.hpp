@@ -8,6 +8,18 @@
 // the group instead of being panics. wait() may be awaited more than once and
 // also waits for tasks added while it waits.
 //
+// errgroup.WithContext and SetLimit:
+//
+//     goro::group g(parent);              // g.ctx() is cancelled at the first
+//     g.set_limit(8);                     // failure, and when wait() returns
+//     for (auto& url : urls) g.go(fetch(url, g.ctx()));   // at most 8 run at once
+//     co_await g.wait();
+//
+// With a limit, Go's g.Go blocks its caller until a task finishes; goro's
+// go() does not block (it is not awaited): a task beyond the limit waits in
+// the group, in order, and starts when a running one finishes. try_go (Go's
+// TryGo) starts a task only if the limit allows, and otherwise drops it.
+//
 // A group task costs what a goro::go task costs: one frame, no wrapper (see
 // detail/group_state.hpp for how it reports to the group). The group object
 // may be destroyed while its tasks run; they finish unobserved then.
@@ -17,7 +29,9 @@
 #include <exception>
 #include <mutex>
 #include <source_location>
+#include <string>
 
+#include "context.hpp"
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
 #include "error.hpp"
@@ -28,35 +42,44 @@ namespace goro {
 class group {
 public:
     group() : m_state(new detail::group_state) {}
+    /// errgroup.WithContext: ctx() is a child of `parent`, cancelled when a
+    /// task of the group first fails, or when wait() returns, whichever is
+    /// first (as Go's).
+    explicit group(const context& parent) : m_state(new detail::group_state) {
+        auto [child, cancel] = with_cancel(parent);
+        m_ctx = std::move(child);
+        m_state->cancel = [cancel = std::move(cancel)] { cancel(); };
+    }
     ~group() { detail::release(m_state); }
+
+    /// The group's context (background() for a group made without one).
+    const context& ctx() const noexcept { return m_ctx; }
+
+    /// errgroup.SetLimit: at most n tasks of the group run at once; n < 0
+    /// removes the limit. Throws goro::runtime_error while tasks are active,
+    /// as Go panics.
+    void set_limit(std::ptrdiff_t n) {
+        std::lock_guard guard(m_state->lock);
+        if (m_state->active != 0)
+            throw runtime_error("errgroup: modify limit while " + std::to_string(m_state->active) +
+                                " goroutines in the group are still active");
+        m_state->limit = n < 0 ? -1 : n;
+    }
+
+    /// errgroup.TryGo: starts `t` only if the limit lets it run now; false (and
+    /// `t` is destroyed unrun) otherwise.
+    template <typename T>
+    bool try_go(task<T> t, std::source_location site = std::source_location::current()) {
+        return start(std::move(t), site, false);
+    }
     group(const group&) = delete;
     group& operator=(const group&) = delete;
 
-    /// Starts `t` as a goroutine belonging to this group.
+    /// Starts `t` as a goroutine belonging to this group (beyond the limit:
+    /// queued until a running task finishes).
     template <typename T>
     void go(task<T> t, std::source_location site = std::source_location::current()) {
-        auto handle = t.release();
-        if (!handle) throw runtime_error("go of nil func value");
-        {
-            std::lock_guard guard(m_state->lock);
-            ++m_state->pending;
-        }
-        detail::retain(m_state);  // the task's reference: its promise's destructor drops it
-        auto& p = handle.promise();
-        p.kind = detail::goroutine_kind::group_member;
-        // relaxed: start_goroutine's queue push publishes the record.
-        p.join_state.store(m_state, std::memory_order_relaxed);
-        p.spawn_site = site;
-        p.frame_link = handle;
-        p.resume_point = handle;
-        try {
-            detail::start_goroutine(&p, "goro::group::go");
-        } catch (...) {
-            handle.destroy();  // drops the task's reference
-            std::lock_guard guard(m_state->lock);
-            --m_state->pending;
-            throw;
-        }
+        (void)start(std::move(t), site, true);
     }
 
     class [[nodiscard]] wait_awaiter {
@@ -85,6 +108,8 @@ public:
         }
         void await_resume() {
             m_parked = nullptr;
+            // Go: Wait cancels the group's context when it returns.
+            if (m_state->cancel) m_state->cancel();
             std::lock_guard guard(m_state->lock);
             if (m_state->first_error) std::rethrow_exception(m_state->first_error);
         }
@@ -105,7 +130,54 @@ public:
     }
 
 private:
+    template <typename T>
+    bool start(task<T> t, const std::source_location& site, bool queue_if_full) {
+        auto handle = t.release();
+        if (!handle) throw runtime_error("go of nil func value");
+        auto& p = handle.promise();
+        // relaxed: start_goroutine's queue push (or the group lock, for a
+        // queued task) publishes the record.
+        p.join_state.store(m_state, std::memory_order_relaxed);
+        p.spawn_site = site;
+        p.frame_link = handle;
+        p.resume_point = handle;
+        {
+            std::lock_guard guard(m_state->lock);
+            const bool full =
+                m_state->limit >= 0 && static_cast<std::ptrdiff_t>(m_state->active) >= m_state->limit;
+            if (full && !queue_if_full) {
+                handle.destroy();  // kind is still nested: it holds no reference
+                return false;
+            }
+            ++m_state->pending;
+            if (full) {
+                // Owned by the state until a finishing task starts it.
+                p.queue_next = nullptr;
+                if (m_state->queued_tail)
+                    m_state->queued_tail->queue_next = &p;
+                else
+                    m_state->queued_head = &p;
+                m_state->queued_tail = &p;
+                return true;
+            }
+            ++m_state->active;
+        }
+        detail::retain(m_state);  // the task's reference: its promise's destructor drops it
+        p.kind = detail::goroutine_kind::group_member;
+        try {
+            detail::start_goroutine(&p, "goro::group::go");
+        } catch (...) {
+            handle.destroy();  // drops the task's reference
+            std::lock_guard guard(m_state->lock);
+            --m_state->pending;
+            --m_state->active;
+            throw;
+        }
+        return true;
+    }
+
     detail::group_state* m_state;  // a counted reference (see detail/group_state.hpp)
+    context m_ctx = background();
 };
 
 }  // namespace goro

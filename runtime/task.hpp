@@ -86,11 +86,14 @@ struct task_promise_base : goroutine {
                     finish_goroutine(&p);
                     // relaxed: set before the goroutine started (see ~task_promise_base).
                     auto* st = static_cast<group_state*>(p.join_state.load(std::memory_order_relaxed));
-                    std::vector<goroutine*> to_wake = member_finished(st, self.promise().take_exception());
+                    member_outcome out = member_finished(st, self.promise().take_exception());
+                    // While this frame still holds its reference to the state:
+                    // the first error cancels the group's context.
+                    if (out.cancel) st->cancel();
                     // Free the frame (and its reference) first: a woken waiter
                     // holds a reference of its own, and this frame is nobody's.
                     self.destroy();
-                    for (goroutine* g : to_wake) ready(g);
+                    for (goroutine* g : out.to_wake) ready(g);
                     return std::noop_coroutine();
                 }
                 case goroutine_kind::main:

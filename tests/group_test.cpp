@@ -1,0 +1,174 @@
+// goro::group as Go's errgroup: WithContext (the group's context is cancelled
+// at the first failure and when wait returns), SetLimit (at most n tasks run
+// at once; goro queues the rest instead of blocking the caller) and TryGo.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include <goro/goro.hpp>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Counts live instances: as a coroutine parameter it counts frames that were
+// created and not yet destroyed (run or not).
+std::atomic<int> g_frames{0};
+struct frame_token {
+    frame_token() noexcept { g_frames.fetch_add(1); }
+    frame_token(const frame_token&) noexcept { g_frames.fetch_add(1); }
+    ~frame_token() { g_frames.fetch_sub(1); }
+};
+
+goro::task<> fail_after(std::chrono::milliseconds d, const char* what) {
+    co_await goro::sleep(d);
+    throw std::runtime_error(what);
+}
+
+goro::task<> wait_for_cancel(goro::context ctx, std::atomic<int>& saw_cancel) {
+    co_await ctx.done().recv();
+    if (ctx.err() == goro::context_errc::canceled) saw_cancel.fetch_add(1);
+}
+
+goro::task<> counted(std::atomic<int>& active, std::atomic<int>& most, std::atomic<int>& ran, frame_token) {
+    const int now = active.fetch_add(1) + 1;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    co_await goro::sleep(1ms);
+    active.fetch_sub(1);
+    ran.fetch_add(1);
+}
+
+goro::task<> park_forever(frame_token) { co_await goro::select(); }
+
+}  // namespace
+
+TEST_CASE("group with a context: the first failure cancels it, wait rethrows that failure", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g(goro::background());
+        std::atomic<int> saw_cancel{0};
+        for (int i = 0; i < 3; ++i) g.go(wait_for_cancel(g.ctx(), saw_cancel));
+        g.go(fail_after(2ms, "first"));
+        std::string caught;
+        try {
+            co_await g.wait();
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+        if (caught != "first") co_return 1;
+        if (saw_cancel.load() != 3) co_return 2;  // every task saw the cancel and finished
+        co_return g.ctx().err() == goro::context_errc::canceled ? 0 : 3;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("group with a context: wait returning cancels it, as Go's", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+        goro::group g(parent);
+        g.go([]() -> goro::task<> { co_return; }());
+        if (g.ctx().err()) co_return 1;  // not before
+        co_await g.wait();
+        if (g.ctx().err() != goro::context_errc::canceled) co_return 2;
+        if (parent.err()) co_return 3;  // the parent is left alone
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+}
+
+TEST_CASE("group limit: at most n run at once, the rest wait their turn and all run", "[task][group]") {
+    for (unsigned procs : {1u, 2u}) {
+        auto main_task = []() -> goro::task<int> {
+            goro::group g;
+            g.set_limit(2);
+            std::atomic<int> active{0}, most{0}, ran{0};
+            for (int i = 0; i < 10; ++i) g.go(counted(active, most, ran, frame_token{}));
+            if (g.pending() != 10) co_return 1;
+            co_await g.wait();
+            if (ran.load() != 10) co_return 2;
+            // Two run at once: each sleeps after counting itself in.
+            co_return most.load() == 2 ? 0 : 100 + most.load();
+        };
+        INFO("procs = " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+        REQUIRE(g_frames.load() == 0);
+    }
+}
+
+TEST_CASE("group try_go starts a task only when the limit allows it", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g;
+        g.set_limit(1);
+        goro::chan<int> release;
+        if (!g.try_go([](goro::chan<int> r) -> goro::task<> { co_await r.recv(); }(release))) co_return 1;
+        if (g.try_go(park_forever(frame_token{}))) co_return 2;  // full: dropped unrun
+        if (g_frames.load() != 0) co_return 3;                   // ...and destroyed
+        co_await release.send(1);
+        co_await g.wait();
+        if (!g.try_go([]() -> goro::task<> { co_return; }())) co_return 4;
+        co_await g.wait();
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("group set_limit while tasks run throws Go's message", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g;
+        goro::chan<int> release;
+        g.go([](goro::chan<int> r) -> goro::task<> { co_await r.recv(); }(release));
+        std::string message;
+        try {
+            g.set_limit(3);
+        } catch (const goro::runtime_error& e) {
+            message = e.what();
+        }
+        co_await release.send(1);
+        co_await g.wait();
+        g.set_limit(3);  // fine once none is active
+        co_return message == "errgroup: modify limit while 1 goroutines in the group are still active" ? 0 : 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+}
+
+TEST_CASE("group limit: a failure still lets the queued tasks run, and the first one is rethrown",
+          "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g(goro::background());
+        g.set_limit(1);
+        std::atomic<int> active{0}, most{0}, ran{0};
+        g.go(fail_after(1ms, "limited failure"));
+        for (int i = 0; i < 4; ++i) g.go(counted(active, most, ran, frame_token{}));
+        std::string caught;
+        try {
+            co_await g.wait();
+        } catch (const std::runtime_error& e) {
+            caught = e.what();
+        }
+        if (caught != "limited failure") co_return 1;
+        if (ran.load() != 4 || most.load() != 1) co_return 2;
+        co_return g.ctx().err() ? 0 : 3;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+    REQUIRE(g_frames.load() == 0);
+}
+
+TEST_CASE("group limit: tasks still queued when run() returns are destroyed unrun", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        auto* g = new goro::group;  // outlives main: its state dies with the last task
+        g->set_limit(1);
+        g->go(park_forever(frame_token{}));
+        for (int i = 0; i < 3; ++i) g->go(park_forever(frame_token{}));
+        co_await goro::yield();
+        // The running task now holds the state alone; the queued frames belong
+        // to the state (they hold no reference).
+        delete g;
+        co_return g_frames.load() == 4 ? 0 : 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+    REQUIRE(g_frames.load() == 0);  // the parked one destroyed by run(), the queued ones with the state
+}
