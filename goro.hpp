@@ -23,6 +23,7 @@
 #include "runtime/time.hpp"
 #include "runtime/wait_group.hpp"
 #include "runtime/yield.hpp"
+#include "io/bufio.hpp"
 #include "io/fs.hpp"
 #include "io/io_error.hpp"
 #include "io/net.hpp"
