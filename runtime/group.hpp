@@ -20,6 +20,7 @@
 
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
+#include "detail/owned_call.hpp"
 #include "error.hpp"
 #include "task.hpp"
 
@@ -57,6 +58,21 @@ public:
             --m_state->pending;
             throw;
         }
+    }
+
+    /// Starts `f()` in this group, its frame owning `f` (as goro::go(f)).
+    template <typename F>
+        requires detail::owned_callable<F>
+    void go(F&& f, std::source_location site = std::source_location::current()) {
+        go(detail::make_owned_call(std::forward<F>(f)), site);
+    }
+
+    /// Starts `f(args...)` in this group, its frame owning `f` and decayed
+    /// copies of the arguments (as goro::go(f, args...)).
+    template <typename F, typename Arg, typename... Args>
+        requires detail::owned_callable<F, Arg, Args...>
+    void go(F&& f, Arg&& arg, Args&&... args) {
+        go(detail::make_owned_call(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
     }
 
     class [[nodiscard]] wait_awaiter {
