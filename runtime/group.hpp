@@ -8,8 +8,9 @@
 // the group instead of being panics. wait() may be awaited more than once and
 // also waits for tasks added while it waits.
 //
-// A group task costs what a goro::go task costs: one frame, no wrapper (see
-// detail/group_state.hpp for how it reports to the group). The group object
+// A group task costs what a goro::go task costs: g.go(task) one frame, no
+// wrapper (see detail/group_state.hpp for how it reports to the group);
+// g.go(f, args...) one more, the wrapper that owns f (detail/owned_call.hpp). The group object
 // may be destroyed while its tasks run; they finish unobserved then.
 #pragma once
 

