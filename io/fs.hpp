@@ -89,7 +89,7 @@ public:
     /// An open that completed before the cancel took effect returns the file.
     [[nodiscard]] static task<result<file>> open(std::string path, int flags, unsigned mode, context ctx);
     /// O_WRONLY | O_CREAT | O_TRUNC (Go's os.Create, but write-only).
-    [[nodiscard]] static task<result<file>> create(std::string path, unsigned mode = 0644) {
+    [[nodiscard]] GORO_CORO_WRAPPER static task<result<file>> create(std::string path, unsigned mode = 0644) {
         return open(std::move(path), O_WRONLY | O_CREAT | O_TRUNC, mode);
     }
 

@@ -156,21 +156,21 @@ public:
     /// Reads exactly size bytes: io_errc::eof if the stream ended first with
     /// nothing read, io_errc::unexpected_eof if it ended part-way.
     [[nodiscard]] task<result<void>> read_exact(void* data, std::size_t size) const;
-    [[nodiscard]] task<result<void>> read_exact(std::span<char> b) const { return read_exact(b.data(), b.size()); }
+    [[nodiscard]] GORO_CORO_WRAPPER task<result<void>> read_exact(std::span<char> b) const { return read_exact(b.data(), b.size()); }
     /// read_exact() that ctx cancels: ctx.err() once it is done, whatever
     /// part of the buffer was filled by then.
     [[nodiscard]] task<result<void>> read_exact(void* data, std::size_t size, context ctx) const;
-    [[nodiscard]] task<result<void>> read_exact(std::span<char> b, context ctx) const {
+    [[nodiscard]] GORO_CORO_WRAPPER task<result<void>> read_exact(std::span<char> b, context ctx) const {
         return read_exact(b.data(), b.size(), std::move(ctx));
     }
 
     /// Writes all of size bytes (looping over short sends), or the first error.
     [[nodiscard]] task<result<void>> write_all(const void* data, std::size_t size) const;
-    [[nodiscard]] task<result<void>> write_all(std::string_view s) const { return write_all(s.data(), s.size()); }
+    [[nodiscard]] GORO_CORO_WRAPPER task<result<void>> write_all(std::string_view s) const { return write_all(s.data(), s.size()); }
     /// write_all() that ctx cancels: ctx.err() once it is done (a prefix of
     /// the data may have been sent).
     [[nodiscard]] task<result<void>> write_all(const void* data, std::size_t size, context ctx) const;
-    [[nodiscard]] task<result<void>> write_all(std::string_view s, context ctx) const {
+    [[nodiscard]] GORO_CORO_WRAPPER task<result<void>> write_all(std::string_view s, context ctx) const {
         return write_all(s.data(), s.size(), std::move(ctx));
     }
 

@@ -44,12 +44,12 @@ public:
     /// Dials addr until it connects, fails or ctx is done (then ctx.err():
     /// context_errc::canceled, or deadline_exceeded for a context with a
     /// deadline: with_timeout(parent, 2s) is a dial timeout). Go's DialContext.
-    [[nodiscard]] static task<result<tcp_stream>> connect(address addr, context ctx) {
+    [[nodiscard]] GORO_CORO_WRAPPER static task<result<tcp_stream>> connect(address addr, context ctx) {
         return dial(std::move(addr), std::chrono::nanoseconds::max(), std::move(ctx));
     }
     /// "host:port" under ctx; host names resolve first, and ctx bounds the
     /// lookup too (see resolve() in net.hpp).
-    [[nodiscard]] static task<result<tcp_stream>> connect(std::string_view host_port, context ctx) {
+    [[nodiscard]] GORO_CORO_WRAPPER static task<result<tcp_stream>> connect(std::string_view host_port, context ctx) {
         return dial(host_port, std::chrono::nanoseconds::max(), std::move(ctx));
     }
 

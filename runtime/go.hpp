@@ -1,8 +1,26 @@
 // goro::go and goro::spawn — start tasks as goroutines.
 //
+//     goro::go([&wg, ch]() -> goro::task<> { ... });   // Go's `go func() { ... }()`
+//     goro::go([](int i) -> goro::task<> { ... }, i);  // Go's `go func(i int) { ... }(i)`
 //     goro::go(worker(id));                  // detached, like Go's `go worker(id)`
 //     auto h = goro::spawn(compute(x));      // joinable
 //     int v = co_await std::move(h);         // the value, or the task's exception
+//
+// The callable forms take the callable itself, not a task it returned: the
+// callable (with its captures) and the arguments are copied or moved into
+// the goroutine's frame and live until it ends (detail/owned_call.hpp). A
+// coroutine lambda called on the spot, `go([=]() -> task<> {...}())`, is
+// the pitfall they replace: its captures live in the temporary closure, which
+// dies at the end of the statement, before the task runs. The callable may
+// also be a plain function (returning void or a value): it then runs on a
+// processor like any task, and must not block the thread (see blocking.hpp).
+//
+// Where a goroutine was started (panic report, goroutine dump) is the call's
+// own line for go(task), go(f), spawn(task) and spawn(f). With arguments,
+// go(f, args...) cannot take a defaulted std::source_location after its
+// parameter pack: it reports this header's line, in a function whose name
+// spells the callable's type; capture the arguments (`go([=] ...)`) to get
+// the line.
 //
 // A detached task whose exception escapes is a panic (see options::panic_handler).
 // Dropping a join_handle detaches the task: it keeps running, its value is
@@ -16,6 +34,7 @@
 #include <source_location>
 #include <utility>
 
+#include "detail/owned_call.hpp"
 #include "error.hpp"
 #include "task.hpp"
 
@@ -38,6 +57,24 @@ void go(task<T> t, std::source_location site = std::source_location::current()) 
         handle.destroy();
         throw;
     }
+}
+
+/// Starts `f()` as a detached goroutine whose frame owns `f` (moved or
+/// copied in, captures and all). f may return a goro::task (a coroutine
+/// lambda) or anything else (it then runs inside the goroutine).
+template <typename F>
+    requires detail::owned_callable<F>
+void go(F&& f, std::source_location site = std::source_location::current()) {
+    go(detail::make_owned_call(std::forward<F>(f)), site);
+}
+
+/// Starts `f(args...)` as a detached goroutine; its frame owns `f` and
+/// decayed copies of the arguments, passed to f as rvalues (as std::thread
+/// does: use std::ref for a reference). See the header comment for its site.
+template <typename F, typename Arg, typename... Args>
+    requires detail::owned_callable<F, Arg, Args...>
+void go(F&& f, Arg&& arg, Args&&... args) {
+    go(detail::make_owned_call(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
 }
 
 /// The handle of a goroutine started by goro::spawn. Move-only; co_await it
@@ -156,6 +193,22 @@ join_handle<T> spawn(task<T> t, std::source_location site = std::source_location
         throw;
     }
     return join_handle<T>{handle};
+}
+
+/// Starts `f()` as a goroutine whose frame owns `f`; the handle gives what
+/// f's task returns (or f's value, for a plain callable), or its exception.
+template <typename F>
+    requires detail::owned_callable<F>
+join_handle<detail::owned_value_t<F>> spawn(F&& f, std::source_location site = std::source_location::current()) {
+    return spawn(detail::make_owned_call(std::forward<F>(f)), site);
+}
+
+/// Starts `f(args...)` as a joinable goroutine; its frame owns `f` and
+/// decayed copies of the arguments (see go(f, args...)).
+template <typename F, typename Arg, typename... Args>
+    requires detail::owned_callable<F, Arg, Args...>
+join_handle<detail::owned_value_t<F, Arg, Args...>> spawn(F&& f, Arg&& arg, Args&&... args) {
+    return spawn(detail::make_owned_call(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
 }
 
 }  // namespace goro

@@ -20,9 +20,11 @@
 // the group, in order, and starts when a running one finishes. try_go (Go's
 // TryGo) starts a task only if the limit allows, and otherwise drops it.
 //
-// A group task costs what a goro::go task costs: one frame, no wrapper (see
-// detail/group_state.hpp for how it reports to the group). The group object
-// may be destroyed while its tasks run; they finish unobserved then.
+// A group task costs what a goro::go task costs: g.go(task) one frame, no
+// wrapper (see detail/group_state.hpp for how it reports to the group);
+// g.go(f, args...) one more, the wrapper that owns f (detail/owned_call.hpp).
+// The group object may be destroyed while its tasks run; they finish
+// unobserved then.
 #pragma once
 
 #include <coroutine>
@@ -34,6 +36,7 @@
 #include "context.hpp"
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
+#include "detail/owned_call.hpp"
 #include "error.hpp"
 #include "task.hpp"
 
@@ -80,6 +83,21 @@ public:
     template <typename T>
     void go(task<T> t, std::source_location site = std::source_location::current()) {
         (void)start(std::move(t), site, true);
+    }
+
+    /// Starts `f()` in this group, its frame owning `f` (as goro::go(f)).
+    template <typename F>
+        requires detail::owned_callable<F>
+    void go(F&& f, std::source_location site = std::source_location::current()) {
+        go(detail::make_owned_call(std::forward<F>(f)), site);
+    }
+
+    /// Starts `f(args...)` in this group, its frame owning `f` and decayed
+    /// copies of the arguments (as goro::go(f, args...)).
+    template <typename F, typename Arg, typename... Args>
+        requires detail::owned_callable<F, Arg, Args...>
+    void go(F&& f, Arg&& arg, Args&&... args) {
+        go(detail::make_owned_call(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
     }
 
     class [[nodiscard]] wait_awaiter {

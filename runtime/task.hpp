@@ -21,10 +21,40 @@
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
 
+// GORO_CORO_LIFETIME_CHECKS (define it before including goro, clang 19 or
+// newer): marks goro::task [[clang::coro_return_type]] and
+// [[clang::coro_lifetimebound]], so that clang's -Wdangling (on by default)
+// warns where a task outlives a temporary it refers to and is stored:
+//
+//     goro::task<> t = print(std::string("x"));          // warns: the string dies here
+//     goro::task<> u = [x]() -> goro::task<> {...}();    // warns: the closure dies here
+//
+// It sees neither `goro::go(print(std::string("x")))` nor
+// `goro::go([x]() -> goro::task<> {...}())` (the temporaries last until the
+// task is handed to go, and go's parameter carries no lifetime), which is why
+// go(f) exists. Opt-in because coro_return_type makes a function or lambda
+// that returns a task without being a coroutine a hard error unless it is
+// marked [[clang::coro_wrapper]] (GORO_CORO_WRAPPER): goro's own are.
+#if defined(__has_cpp_attribute)
+#if __has_cpp_attribute(clang::coro_wrapper)
+#define GORO_CORO_WRAPPER [[clang::coro_wrapper]]
+#endif
+#if defined(GORO_CORO_LIFETIME_CHECKS) && __has_cpp_attribute(clang::coro_return_type) && \
+    __has_cpp_attribute(clang::coro_lifetimebound)
+#define GORO_TASK_LIFETIME_ATTRIBUTES [[clang::coro_return_type, clang::coro_lifetimebound]]
+#endif
+#endif
+#ifndef GORO_CORO_WRAPPER
+#define GORO_CORO_WRAPPER
+#endif
+#ifndef GORO_TASK_LIFETIME_ATTRIBUTES
+#define GORO_TASK_LIFETIME_ATTRIBUTES
+#endif
+
 namespace goro {
 
 template <typename T = void>
-class task;
+class GORO_TASK_LIFETIME_ATTRIBUTES task;
 
 namespace detail {
 
@@ -158,7 +188,7 @@ struct task_promise<void> final : task_promise_base {
 }  // namespace detail
 
 template <typename T>
-class [[nodiscard]] task {
+class [[nodiscard]] GORO_TASK_LIFETIME_ATTRIBUTES task {
 public:
     using promise_type = detail::task_promise<T>;
     using handle_type = std::coroutine_handle<promise_type>;

@@ -19,7 +19,10 @@
 // Sanitizer builds route allocate_frame/free_frame around all of this so
 // that AddressSanitizer sees every frame's real lifetime (a recycled frame
 // would hide a use-after-free); the pool stays reachable through
-// pool_allocate_frame/pool_free_frame for its own stress test.
+// pool_allocate_frame/pool_free_frame for its own stress test. So do a
+// library built with -Dframe_pool=false (GORO_NO_FRAME_POOL) and, in any
+// build, a process started with GORO_DEBUG=framepool=0: that one is for a
+// program built with sanitizers against a goro built without them.
 
 #include "frame_allocator.hpp"
 
@@ -27,11 +30,12 @@
 
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(GORO_NO_FRAME_POOL) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GORO_BYPASS_FRAME_POOL 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -206,21 +210,33 @@ frame_cache& this_thread_cache() noexcept {
 
 }  // namespace
 
-[[gnu::noinline]] void* allocate_frame(std::size_t size) {
+// GORO_DEBUG=framepool=0 (read once, at the first frame): frames come from
+// ::operator new instead of the pool, so that a sanitizer in the program sees
+// them. Invariant: the answer never changes during the process, so every
+// frame is freed the way it was allocated.
+bool frame_pool_enabled() noexcept {
 #ifdef GORO_BYPASS_FRAME_POOL
-    return ::operator new(size);
+    return false;
 #else
-    return pool_allocate(size);
+    static const bool enabled = [] {
+        const char* env = std::getenv("GORO_DEBUG");
+        return !(env && std::strstr(env, "framepool=0") != nullptr);
+    }();
+    return enabled;
 #endif
 }
 
+[[gnu::noinline]] void* allocate_frame(std::size_t size) {
+    if (!frame_pool_enabled()) return ::operator new(size);
+    return pool_allocate(size);
+}
+
 [[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
-#ifdef GORO_BYPASS_FRAME_POOL
-    (void)size;
-    ::operator delete(frame);
-#else
+    if (!frame_pool_enabled()) {
+        ::operator delete(frame);
+        return;
+    }
     pool_free(frame, size);
-#endif
 }
 
 [[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }

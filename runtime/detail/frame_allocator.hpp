@@ -12,7 +12,9 @@
 //
 // Sanitizer builds bypass the lists in allocate_frame/free_frame so that
 // AddressSanitizer sees every frame's real lifetime (a use-after-free of a
-// recycled frame would otherwise hide). The pool itself stays reachable as
+// recycled frame would otherwise hide); so do a goro built with
+// -Dframe_pool=false, and any process started with GORO_DEBUG=framepool=0
+// (for a program built with sanitizers against a goro built without). The pool itself stays reachable as
 // pool_allocate_frame/pool_free_frame, so that its stress test runs under
 // ThreadSanitizer too.
 #pragma once
@@ -26,6 +28,9 @@ void* allocate_frame(std::size_t size);
 
 /// Frees a frame obtained from allocate_frame with the same `size`; any thread may call it.
 void free_frame(void* frame, std::size_t size) noexcept;
+
+/// False when frames bypass the pool (see above); fixed for the process's life.
+bool frame_pool_enabled() noexcept;
 
 /// The pool behind allocate_frame/free_frame, used even in sanitizer builds
 /// (for its tests). Pair them with each other only.

@@ -1,7 +1,8 @@
 // group_state — what a goro::group shares with the tasks started in it.
 //
 // A task started by group::go is a goroutine of kind group_member: its own
-// root frame, with no wrapper around it (one frame per task, as goro::go).
+// root frame, with no wrapper around it (one frame per task, as goro::go;
+// group::go(f) starts its owned_call wrapper this way, see owned_call.hpp).
 // Its goroutine record's join_state, unused by that kind otherwise, holds a
 // counted reference to the group's state. When the task finishes, its final
 // awaiter (task.hpp) records its exception as the group's first error if it
