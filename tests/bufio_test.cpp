@@ -16,6 +16,8 @@
 
 #include <goro/goro.hpp>
 
+#include "support/io_runtime.hpp"
+
 using goro::task;
 using goro::net::tcp_listener;
 using goro::net::tcp_stream;
@@ -24,41 +26,14 @@ namespace bufio = goro::bufio;
 
 namespace {
 
-bool g_no_uring = false;
-
-template <typename T>
-void run_or_skip(task<T> main, unsigned procs = 2) {
-    if (g_no_uring) return;
-    try {
-        goro::run(std::move(main), {.procs = procs});
-    } catch (const goro::startup_error& e) {
-        g_no_uring = true;
-        WARN("SKIPPED: io_uring unavailable: " << e.what());
-    }
-}
+using goro_test::run_or_skip;
+using goro_test::tcp_pair;
 
 std::string temp_path(const char* name) {
     return "/tmp/goro-bufio-test-" + std::to_string(::getpid()) + "-" + name;
 }
 
 // ------------------------------------------------------------ stream pairs
-
-struct tcp_pair_t {
-    tcp_listener listener;
-    tcp_stream a;
-    tcp_stream b;
-};
-
-task<tcp_pair_t> tcp_pair() {
-    auto l = tcp_listener::listen("127.0.0.1:0").value();
-    auto addr = l.local_address().value();
-    auto accepted = goro::spawn([](tcp_listener l) -> task<tcp_stream> {
-        co_return (co_await l.accept()).value();
-    }(l));
-    auto c = (co_await tcp_stream::connect(addr)).value();
-    auto s = co_await std::move(accepted);
-    co_return tcp_pair_t{l, c, s};
-}
 
 // A connected (writer end, reader end) of either kind.
 template <typename Stream>
@@ -69,7 +44,7 @@ struct stream_pair {
 
 task<stream_pair<tcp_stream>> make_pair(tcp_stream*) {
     auto p = co_await tcp_pair();
-    co_return stream_pair<tcp_stream>{p.a, p.b};
+    co_return stream_pair<tcp_stream>{p.client, p.server};
 }
 task<stream_pair<unix_stream>> make_pair(unix_stream*) {
     auto p = unix_stream::pair().value();
@@ -663,8 +638,8 @@ task<int> sticky_main() {
     // writing until the error, then it sticks.
     {
         auto p = co_await tcp_pair();
-        REQUIRE(p.b.close());
-        bufio::writer w(p.a);
+        REQUIRE(p.server.close());
+        bufio::writer w(p.client);
         const std::string chunk(4096, 'c');
         std::error_code err;
         for (int i = 0; i < 100000 && !err; ++i) {

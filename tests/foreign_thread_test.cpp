@@ -11,20 +11,15 @@
 
 #include <goro/goro.hpp>
 
+#include "support/frame_token.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-// Counts live instances: a coroutine parameter lives in its frame, so this
-// counts frames that were created and not yet destroyed (run or not).
-std::atomic<long> g_live_frames{0};
-struct frame_token {
-    frame_token() noexcept { g_live_frames.fetch_add(1); }
-    frame_token(const frame_token&) noexcept { g_live_frames.fetch_add(1); }
-    ~frame_token() { g_live_frames.fetch_sub(1); }
-};
+using goro_test::frame_token;
+using goro_test::live_frames;
 
 goro::task<> noop(frame_token) { co_return; }
 
@@ -87,7 +82,7 @@ TEST_CASE("foreign threads keep calling goro while run() returns", "[sched][fore
         outsider.join();
         // Every frame is gone: run, destroyed at shutdown, or destroyed by
         // goro::go when it refused to start it. None leaked, none twice.
-        REQUIRE(g_live_frames.load() == 0);
+        REQUIRE(live_frames() == 0);
         started_outside += started.load();
         refused += no_runtime.load();
     }
@@ -104,7 +99,7 @@ TEST_CASE("after run() returns, goro::go from another thread is no_runtime and f
         REQUIRE_THROWS_AS(goro::num_goroutines(), goro::no_runtime);
     });
     t.join();
-    REQUIRE(g_live_frames.load() == 0);
+    REQUIRE(live_frames() == 0);
 }
 
 TEST_CASE("a task started from another thread runs, and its wake-ups arrive", "[sched][foreign]") {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include <goro/goro.hpp>
+#include "support/io_runtime.hpp"
 #include "support/ctx_check.hpp"
 
 using namespace std::chrono_literals;
@@ -20,18 +21,7 @@ namespace fs = goro::fs;
 
 namespace {
 
-bool g_no_uring = false;
-
-template <typename T>
-void run_or_skip(task<T> main, unsigned procs) {
-    if (g_no_uring) return;
-    try {
-        goro::run(std::move(main), {.procs = procs});
-    } catch (const goro::startup_error& e) {
-        g_no_uring = true;
-        WARN("SKIPPED: io_uring unavailable: " << e.what());
-    }
-}
+using goro_test::run_or_skip;
 
 std::string temp_path(const char* name) {
     return "/tmp/goro-fs-test-" + std::to_string(::getpid()) + "-" + name;

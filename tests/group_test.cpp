@@ -10,18 +10,14 @@
 
 #include <goro/goro.hpp>
 
+#include "support/frame_token.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-// Counts live instances: as a coroutine parameter it counts frames that were
-// created and not yet destroyed (run or not).
-std::atomic<int> g_frames{0};
-struct frame_token {
-    frame_token() noexcept { g_frames.fetch_add(1); }
-    frame_token(const frame_token&) noexcept { g_frames.fetch_add(1); }
-    ~frame_token() { g_frames.fetch_sub(1); }
-};
+using goro_test::frame_token;
+using goro_test::live_frames;
 
 goro::task<> fail_after(std::chrono::milliseconds d, const char* what) {
     co_await goro::sleep(d);
@@ -95,7 +91,7 @@ TEST_CASE("group limit: at most n run at once, the rest wait their turn and all 
         };
         INFO("procs = " << procs);
         REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
-        REQUIRE(g_frames.load() == 0);
+        REQUIRE(live_frames() == 0);
     }
 }
 
@@ -106,7 +102,7 @@ TEST_CASE("group try_go starts a task only when the limit allows it", "[task][gr
         goro::chan<int> release;
         if (!g.try_go([](goro::chan<int> r) -> goro::task<> { co_await r.recv(); }(release))) co_return 1;
         if (g.try_go(park_forever(frame_token{}))) co_return 2;  // full: dropped unrun
-        if (g_frames.load() != 0) co_return 3;                   // ...and destroyed
+        if (live_frames() != 0) co_return 3;                   // ...and destroyed
         co_await release.send(1);
         co_await g.wait();
         if (!g.try_go([]() -> goro::task<> { co_return; }())) co_return 4;
@@ -154,7 +150,7 @@ TEST_CASE("group limit: a failure still lets the queued tasks run, and the first
         co_return g.ctx().err() ? 0 : 3;
     };
     REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
-    REQUIRE(g_frames.load() == 0);
+    REQUIRE(live_frames() == 0);
 }
 
 TEST_CASE("group limit: tasks still queued when run() returns are destroyed unrun", "[task][group]") {
@@ -167,8 +163,8 @@ TEST_CASE("group limit: tasks still queued when run() returns are destroyed unru
         // The running task now holds the state alone; the queued frames belong
         // to the state (they hold no reference).
         delete g;
-        co_return g_frames.load() == 4 ? 0 : 1;
+        co_return live_frames() == 4 ? 0 : 1;
     };
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
-    REQUIRE(g_frames.load() == 0);  // the parked one destroyed by run(), the queued ones with the state
+    REQUIRE(live_frames() == 0);  // the parked one destroyed by run(), the queued ones with the state
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include <goro/goro.hpp>
+#include "support/io_runtime.hpp"
 #include "support/child_process.hpp"
 #include "support/ctx_check.hpp"
 #include "support/watchdog.hpp"
@@ -46,38 +47,9 @@ using goro::net::address;
 
 namespace {
 
-bool g_no_uring = false;
-
-// Runs main on a runtime; io_uring missing in this sandbox is a loud skip.
-template <typename T>
-bool run_or_skip(task<T> main, unsigned procs) {
-    if (g_no_uring) return false;
-    try {
-        goro::run(std::move(main), {.procs = procs});
-        return true;
-    } catch (const goro::startup_error& e) {
-        g_no_uring = true;
-        WARN("SKIPPED: io_uring unavailable: " << e.what());
-        return false;
-    }
-}
-
-struct pair_result {
-    tcp_listener listener;
-    tcp_stream client;
-    tcp_stream server;
-};
-
-task<pair_result> tcp_pair() {
-    auto l = tcp_listener::listen("127.0.0.1:0").value();
-    auto addr = l.local_address().value();
-    auto accepted = goro::spawn([](tcp_listener l) -> task<tcp_stream> {
-        co_return (co_await l.accept()).value();
-    }(l));
-    auto c = (co_await tcp_stream::connect(addr)).value();
-    auto s = co_await std::move(accepted);
-    co_return pair_result{l, c, s};
-}
+using goro_test::g_no_uring;
+using goro_test::run_or_skip;
+using goro_test::tcp_pair;
 
 // Bounds on how long a deadline-bound operation took are hang guards only:
 // they tell "our deadline ended it" from "it never ends" or "the kernel's own
