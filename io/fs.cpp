@@ -20,7 +20,7 @@ struct open_io : goro::detail::io_awaiter {
         addr = path.c_str();
         flags = open_flags;
         mode = open_mode;
-        prep = how == open_path::in_worker ? &goro::detail::prep_openat_in_worker : &goro::detail::prep_openat;
+        op = how == open_path::in_worker ? goro::detail::io_kind::openat_in_worker : goro::detail::io_kind::openat;
         reason = "IO wait (open)";
     }
 };
@@ -55,8 +55,12 @@ bool is_fifo(int fd) noexcept {
 
 task<result<file>> open_file(std::string path, int flags, unsigned mode, const context* ctx) {
     result<std::size_t> fd = co_await ring_open(path, flags, mode, open_path::inline_first, ctx);
+    goro::detail::netpoll_driver* driver = goro::detail::current_netpoll();
     if (flags & O_NONBLOCK) {
         // Asked for: the inline semantics are the caller's.
+    } else if (driver && driver->blocking_file_ops()) {
+        // The open was open(2) itself, on the blocking pool: a FIFO already
+        // waited for its other end.
     } else if (!fd && fd.error() == std::errc::no_such_device_or_address && (flags & O_ACCMODE) == O_WRONLY) {
         // A FIFO with no reader yet (or a device that is absent: the worker
         // then reports ENXIO too).

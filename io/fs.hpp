@@ -51,7 +51,7 @@ struct file_io : goro::detail::io_awaiter {
         buf = data;
         len = size;
         offset = off;
-        prep = is_write ? &goro::detail::prep_write : &goro::detail::prep_read;
+        op = is_write ? goro::detail::io_kind::write : goro::detail::io_kind::read;
         reason = is_write ? "IO wait (file write)" : "IO wait (file read)";
     }
 };
@@ -63,7 +63,7 @@ struct fsync_io : goro::detail::io_awaiter {
     fsync_io(goro::detail::fd_state* f, bool data_only) noexcept {
         file = f ? f : goro::detail::closed_fd_state();
         flags = data_only ? 1 /* IORING_FSYNC_DATASYNC */ : 0;
-        prep = &goro::detail::prep_fsync;
+        op = goro::detail::io_kind::fsync;
         reason = "IO wait (fsync)";
     }
 };

@@ -100,9 +100,7 @@ struct stream_io : goro::detail::io_awaiter {
         buf = data;
         len = size;
         dir = is_write ? goro::detail::io_dir::write : goro::detail::io_dir::read;
-        prep = is_write ? &goro::detail::prep_send : &goro::detail::prep_recv;
-        attempt = is_write ? &goro::detail::attempt_send : &goro::detail::attempt_recv;
-        reason = is_write ? "IO wait (write)" : "IO wait (read)";
+        op = is_write ? goro::detail::io_kind::send : goro::detail::io_kind::recv;        reason = is_write ? "IO wait (write)" : "IO wait (read)";
     }
 };
 
@@ -195,7 +193,7 @@ struct accept_io : goro::detail::io_awaiter {
         buf = &peer;
         len = sizeof peer;
         dir = goro::detail::io_dir::read;
-        prep = &goro::detail::prep_accept;
+        op = goro::detail::io_kind::accept;
         reason = "IO wait (accept)";
     }
     result<Stream> await_resume() const {
@@ -215,7 +213,7 @@ struct connect_io : goro::detail::io_awaiter {
         addr_len = a.size();
         own_deadline = deadline;
         dir = goro::detail::io_dir::write;
-        prep = &goro::detail::prep_connect;
+        op = goro::detail::io_kind::connect;
         reason = "IO wait (connect)";
     }
 };

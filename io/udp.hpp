@@ -37,8 +37,7 @@ struct recv_from_io : goro::detail::io_awaiter {
         addr = from.data();
         mode = address::capacity();
         dir = goro::detail::io_dir::read;
-        prep = &goro::detail::prep_recvmsg;
-        attempt = &goro::detail::attempt_recvmsg;
+        op = goro::detail::io_kind::recvmsg;
         reason = "IO wait (recvfrom)";
     }
     recv_from_io(recv_from_io&& o) noexcept : recv_from_io(o.file, o.buf, o.len) {}
@@ -59,8 +58,7 @@ struct send_to_io : goro::detail::io_awaiter {
         addr = to.data();
         addr_len = to.size();
         dir = goro::detail::io_dir::write;
-        prep = &goro::detail::prep_sendmsg;
-        attempt = &goro::detail::attempt_sendmsg;
+        op = goro::detail::io_kind::sendmsg;
         reason = "IO wait (sendto)";
     }
     send_to_io(send_to_io&& o) noexcept : send_to_io(o.file, o.buf, o.len, o.to) {}

@@ -38,6 +38,13 @@ struct panic_info {
     std::uint64_t goroutine_id;
 };
 
+/// The I/O driver behind the netpoller (goro::netpoller() names the one in use).
+enum class netpoll_kind {
+    automatic,  // GORO_NETPOLL if set, else io_uring where it works, else epoll
+    io_uring,   // io_uring only: start-up fails with the reason where it is blocked
+    epoll,      // epoll (readiness; files and opens on the blocking pool)
+};
+
 struct options {
     /// Logical processors (worker threads running tasks). 0 means the
     /// GORO_MAXPROCS environment variable if set, else usable_cpus(): the CPUs
@@ -56,6 +63,11 @@ struct options {
     bool detect_deadlock = true;
     /// A blocking-pool thread idle this long exits.
     std::chrono::milliseconds blocking_idle_timeout{10'000};
+    /// The netpoller's driver. automatic: the GORO_NETPOLL environment
+    /// variable (io_uring or epoll) if set, else io_uring where a ring can be
+    /// set up and entered, else epoll (a container whose seccomp profile
+    /// blocks io_uring, a kernel with kernel.io_uring_disabled).
+    netpoll_kind netpoll = netpoll_kind::automatic;
 };
 
 namespace detail {

@@ -675,7 +675,7 @@ void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
     try {
-        p.netpoll = make_netpoll();
+        p.netpoll = make_netpoll(p.rt.netpoll_name);
     } catch (const std::exception& e) {
         std::lock_guard guard(p.rt.startup_lock);
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
@@ -973,7 +973,9 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
     rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
-    rt->netpoll_name = netpoll_kind();
+    rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
+                                      : opts.netpoll == netpoll_kind::epoll  ? "epoll"
+                                                                             : nullptr);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
 
     runtime_state* expected = nullptr;

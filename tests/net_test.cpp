@@ -1544,12 +1544,16 @@ bool block_io_uring_setup() {
 
 task<int> trivial_main() { co_return 0; }
 
-TEST_CASE("io_uring blocked by seccomp: goro::run fails with a message saying why and what to do", "[net]") {
+task<int> netpoller_is_epoll() { co_return std::string_view(goro::netpoller()) == "epoll" ? 0 : 5; }
+
+TEST_CASE("io_uring blocked by seccomp: goro::run uses epoll; forcing io_uring fails with a message saying why and what to do", "[net]") {
     if (g_no_uring) return;  // unavailable here already: nothing to provoke
     auto r = goro_test::run_in_child([] {
         if (!block_io_uring_setup()) return 77;
+        ::unsetenv("GORO_NETPOLL");
+        if (const int automatic = goro::run(netpoller_is_epoll(), {.procs = 2}); automatic != 0) return automatic;
         try {
-            goro::run(trivial_main(), {.procs = 2});
+            goro::run(trivial_main(), {.procs = 2, .netpoll = goro::netpoll_kind::io_uring});
         } catch (const goro::startup_error& e) {
             std::fprintf(stderr, "%s\n", e.what());
             return 3;

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -442,16 +445,40 @@ TEST_CASE("item 77: max_threads defaults to 10,000 and limits threads, not tasks
     REQUIRE(goro::run(main_task(), {.procs = 2, .max_threads = 4}) == 20'001);
 }
 
-TEST_CASE("goro::netpoller names the I/O driver; schedtrace shows it", "[sched][netpoll]") {
+TEST_CASE("goro::netpoller names the I/O driver chosen by options, GORO_NETPOLL or the kernel; schedtrace shows it",
+          "[sched][netpoll]") {
     REQUIRE_THROWS_AS(goro::netpoller(), goro::no_runtime);
     auto main_task = []() -> goro::task<std::string> { co_return goro::netpoller(); };
-    REQUIRE(goro::run(main_task(), {.procs = 2}) == "io_uring");
+    // The options field wins over the environment.
+    REQUIRE(goro::run(main_task(), {.procs = 2, .netpoll = goro::netpoll_kind::epoll}) == "epoll");
+    const std::string automatic = goro::run(main_task(), {.procs = 2});
+    REQUIRE((automatic == "io_uring" || automatic == "epoll"));
+    if (const char* env = std::getenv("GORO_NETPOLL"); env && std::string_view(env) != "auto")
+        REQUIRE(automatic == env);
+    // The environment decides when the options leave it automatic; a name
+    // that is neither driver is a configuration error.
+    auto chosen = goro_test::run_in_child([&] {
+        ::setenv("GORO_NETPOLL", "epoll", 1);
+        if (goro::run(main_task(), {.procs = 1}) != "epoll") return 3;
+        ::setenv("GORO_NETPOLL", "kqueue", 1);
+        try {
+            goro::run(main_task(), {.procs = 1});
+        } catch (const goro::bad_configuration& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            return 0;
+        }
+        return 4;
+    });
+    INFO(chosen.stderr_text);
+    REQUIRE(chosen.exit_status == 0);
+    REQUIRE_THAT(chosen.stderr_text, Catch::Contains("GORO_NETPOLL: unknown netpoller 'kqueue'"));
     // GORO_DEBUG=schedtrace: Go's SCHED line, with the driver in it.
     auto result = goro_test::run_in_child([] {
         ::setenv("GORO_DEBUG", "schedtrace=5", 1);
+        ::setenv("GORO_NETPOLL", "epoll", 1);
         goro::run([]() -> goro::task<> { co_await goro::sleep(std::chrono::milliseconds(30)); }(), {.procs = 1});
         return 0;
     });
     REQUIRE(result.exit_status == 0);
-    REQUIRE_THAT(result.stderr_text, Catch::Contains("SCHED ") && Catch::Contains("netpoll=io_uring"));
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("SCHED ") && Catch::Contains("netpoll=epoll"));
 }

@@ -1,5 +1,14 @@
-// io_op — one io_uring operation awaited by a goroutine, and the per-file
-// state (fd_state) that sockets and files share.
+// io_op — one I/O operation awaited by a goroutine, and the per-file state
+// (fd_state) that sockets and files share.
+//
+// The request describes the operation in terms no driver owns (an
+// io_kind and its parameters); the running processor's driver
+// (runtime/detail/netpoll.hpp) carries it out: the io_uring driver
+// (poller.hpp, uring_ops.cpp) as an SQE, the epoll driver (epoll_driver.hpp)
+// as a non-blocking system call retried on readiness, or as a blocking call
+// on the blocking pool for regular files and opens. What follows describes
+// the io_uring driver where it says "ring"; the epoll driver keeps the same
+// guarantees (epoll_driver.hpp says how).
 //
 // ## The operation record
 //
@@ -109,12 +118,12 @@
 #include <mutex>
 #include <system_error>
 
+#include "../../runtime/blocking.hpp"
 #include "../../runtime/detail/goroutine.hpp"
-#include "../io_error.hpp"
+#include "../../runtime/detail/netpoll.hpp"
 #include "../../runtime/result.hpp"
-#include "poller.hpp"
-
-struct io_uring_sqe;
+#include "../io_error.hpp"
+#include "io_operation.hpp"
 
 
 namespace goro::detail {
@@ -122,6 +131,21 @@ namespace goro::detail {
 struct io_request;
 
 enum class io_dir : std::uint8_t { none, read, write };
+
+/// What a request does (each driver maps it to its own means).
+enum class io_kind : std::uint8_t {
+    recv,              // recv(2) into buf/len with flags
+    send,              // send(2) of buf/len with flags (MSG_NOSIGNAL always)
+    read,              // read/pread of a file (offset k_cursor: the cursor)
+    write,             // write/pwrite of a file
+    accept,            // accept4 into buf (a sockaddr_storage), len its size
+    connect,           // connect to addr/addr_len
+    recvmsg,           // one datagram into buf/len, sender into addr (room: mode)
+    sendmsg,           // one datagram of buf/len to addr/addr_len
+    openat,            // open addr (a path) with flags/mode; res is the fd
+    openat_in_worker,  // the same, as open(2) blocks (a FIFO waits for its other end)
+    fsync,             // fsync, or fdatasync when flags == 1
+};
 
 /// A request's cancellation record: its mailbox node, and the io_operation of
 /// the ASYNC_CANCELs made for it (see "Cancelling reliably").
@@ -150,8 +174,16 @@ struct fd_state {
     std::int64_t write_deadline = 0;     // monotonic ns, 0 = none; guarded by lock
     // The last read attempt found nothing (EAGAIN) and no ring read since
     // filled its whole buffer: the next read goes straight to the ring
-    // instead of paying for another likely-EAGAIN system call. Guarded by lock.
+    // instead of paying for another likely-EAGAIN system call. Guarded by
+    // lock. (io_uring driver.)
     bool read_would_block = false;
+    // epoll driver: O_NONBLOCK was set on the descriptor; epoll refused it
+    // (a regular file: its operations go to the blocking pool). Guarded by lock.
+    bool nonblocking = false;
+    bool not_pollable = false;
+    // The driver's registration of this file (epoll), released just before
+    // the descriptor is closed (see close_descriptor). Guarded by lock.
+    file_registration* registration = nullptr;
 
     /// Marks the file closed, cancels every pending request (they complete
     /// with errc::closed) and closes the descriptor now or when the last one
@@ -162,14 +194,16 @@ struct fd_state {
     void set_deadline(bool read, bool write, std::int64_t when_ns) noexcept;
 };
 
-/// Lives in the awaiter. The prep function fills the SQE from the parameters.
+struct io_request;
+
+/// A request run on the blocking pool (epoll driver: regular files, opens).
+struct io_blocking_job : blocking_job {
+    io_request* request = nullptr;
+};
+
+/// Lives in the awaiter. `op` and the parameters say what to do.
 struct io_request : io_operation {
-    void (*prep)(io_request* self, io_uring_sqe* sqe) noexcept = nullptr;
-    // Optional fast path: the same operation as a non-blocking system call,
-    // tried before anything is submitted (Go's netpoller does the same: the
-    // read first, the poller only on EAGAIN). Returns the result, or -EAGAIN
-    // to fall back to the ring. Called with file->lock held.
-    int (*attempt)(io_request* self) noexcept = nullptr;
+    io_kind op = io_kind::recv;
     fd_state* file = nullptr;    // nullptr for requests on no file (openat)
     int fd = -1;                 // for requests with file == nullptr
     io_dir dir = io_dir::none;
@@ -197,7 +231,7 @@ struct io_request : io_operation {
 
     // Runtime state.
     goroutine* g = nullptr;
-    poller* ring = nullptr;      // the ring the request was submitted on
+    netpoll_driver* driver = nullptr;  // the driver holding the request (set by its start())
     io_request* prev = nullptr;  // file->pending links; guarded by file->lock
     io_request* next = nullptr;
     request_cancel cancel_node{};
@@ -205,7 +239,15 @@ struct io_request : io_operation {
     // were in flight; the last of them readies the task. Owner thread of
     // `ring` only (both completions run there).
     bool awaiting_cancels = false;
-    std::int64_t timeout_spec[2] = {0, 0};  // __kernel_timespec for the link timeout
+    std::int64_t timeout_spec[2] = {0, 0};  // __kernel_timespec for the link timeout (io_uring)
+    // epoll driver: the next request waiting on the same file and direction
+    // (guarded by the registration's lock), the request's slot in the
+    // driver's deadline heap (guarded by the driver's lock), and whether a
+    // connect was started (owner of the request in flight).
+    io_request* wait_next = nullptr;
+    std::uint32_t heap_slot = 0;
+    bool connect_started = false;
+    io_blocking_job job{};       // epoll driver: the blocking-pool job
     int res = 0;
 
     io_request() noexcept = default;
@@ -214,6 +256,7 @@ struct io_request : io_operation {
 };
 
 // Result codes beyond errno (res is negative errno otherwise).
+inline constexpr int k_res_would_block = INT_MIN;  // try_nonblocking: not ready, wait (never a final result)
 inline constexpr int k_res_closed = INT_MIN + 1;
 inline constexpr int k_res_timeout = INT_MIN + 2;
 inline constexpr int k_res_ctx_canceled = INT_MIN + 3;  // the context was cancelled
@@ -248,23 +291,54 @@ struct io_awaiter : io_request {
     }
 };
 
-// Fast paths (io_op.cpp).
-int attempt_recv(io_request*) noexcept;
-int attempt_send(io_request*) noexcept;
-int attempt_recvmsg(io_request*) noexcept;
-int attempt_sendmsg(io_request*) noexcept;
+/// How a driver finishes a request, on its owner thread (or a blocking-pool
+/// thread) with req.file->lock held when there is a file: turns the raw
+/// result into the user's outcome (closed, timeout, the context's error),
+/// unlinks the request from its file and decrements inflight. Returns:
+///   ready      req.res is final; once the lock is released, the caller
+///              closes `fd_to_close` (taken with take_descriptor) when it
+///              is >= 0 and readies req.g
+///              (or lets the blocking pool do it);
+///   restarted  a deadline moved: the request was handed back to its
+///              driver (restart) and is in flight again;
+///   held       io_uring cancellations aimed at it are outstanding: the last
+///              one readies the task.
+enum class settle_outcome : std::uint8_t { ready, restarted, held };
+settle_outcome settle_request(io_request& req, int res, int& fd_to_close) noexcept;
 
-// Prep functions (io_op.cpp), one per kind of request.
-void prep_recv(io_request*, io_uring_sqe*) noexcept;
-void prep_send(io_request*, io_uring_sqe*) noexcept;
-void prep_read(io_request*, io_uring_sqe*) noexcept;
-void prep_write(io_request*, io_uring_sqe*) noexcept;
-void prep_accept(io_request*, io_uring_sqe*) noexcept;
-void prep_connect(io_request*, io_uring_sqe*) noexcept;
-void prep_recvmsg(io_request*, io_uring_sqe*) noexcept;
-void prep_sendmsg(io_request*, io_uring_sqe*) noexcept;
-void prep_openat(io_request*, io_uring_sqe*) noexcept;
-void prep_openat_in_worker(io_request*, io_uring_sqe*) noexcept;
-void prep_fsync(io_request*, io_uring_sqe*) noexcept;
+/// The same for a request on no file (an open): returns the final result.
+int settle_fileless(const io_request& req, int res) noexcept;
+
+/// Takes f.fd for closing (f.fd becomes -1) and releases the driver's
+/// registration of the file first; the caller closes the result. Caller
+/// holds f.lock or is f's destructor.
+[[nodiscard]] int take_descriptor(fd_state& f) noexcept;
+
+/// The deadline a request runs under now: the earlier of its file's deadline
+/// for its direction and its own timeout (0 = none). Caller holds
+/// req.file->lock (or the request has no file).
+std::int64_t effective_deadline(const io_request& req) noexcept;
+
+/// The operation as a non-blocking system call: the result, or
+/// k_res_would_block when it must wait for readiness (a connect in progress
+/// included: call again once the socket is writable). For the socket kinds
+/// and for read/write of a descriptor in non-blocking mode.
+/// (io/detail/nonblocking_io.cpp)
+int try_nonblocking(io_request& req) noexcept;
+
+/// Points req.msg at the request's one buffer and at req.addr (recvmsg's room
+/// for the sender, sendmsg's destination), with `name_len` as its length. The
+/// msghdr lives in the request, so the kernel may read it until completion.
+msghdr* fill_msghdr(io_request& req, socklen_t name_len) noexcept;
+
+/// The operation as a blocking system call (the blocking pool's half of the
+/// epoll driver: read, write, fsync, opens). (io/detail/nonblocking_io.cpp)
+int run_blocking(io_request& req) noexcept;
+
+/// True for the kinds whose results say "wait" as EAGAIN and that sockets do.
+[[nodiscard]] inline bool is_socket_kind(io_kind k) noexcept {
+    return k == io_kind::recv || k == io_kind::send || k == io_kind::accept || k == io_kind::connect ||
+           k == io_kind::recvmsg || k == io_kind::sendmsg;
+}
 
 }  // namespace goro::detail

@@ -16,13 +16,14 @@
 namespace goro::detail {
 namespace {
 
-// What the user reads when goro::run cannot start: what failed, why it
-// probably failed, and what to change. goro has no fallback: its processors
-// park on their rings and its I/O goes through them.
+// What the user reads when io_uring was asked for (GORO_NETPOLL=io_uring,
+// options::netpoll) and cannot be had: what failed, why it probably failed,
+// and what to change. (Left to choose, goro uses epoll instead.)
 std::string io_uring_unavailable_message(int err) {
     std::string msg = "goro: cannot start: io_uring is unavailable (io_uring_setup failed: ";
     msg += std::strerror(err);
-    msg += "); goro needs io_uring for its I/O and to park its processors. ";
+    msg += "), and the io_uring netpoller was asked for (GORO_NETPOLL or options::netpoll; "
+           "leave both unset to use epoll here). ";
     int disabled = 0;
     if (std::ifstream f{"/proc/sys/kernel/io_uring_disabled"}; f >> disabled && disabled != 0) {
         msg += "The kernel has io_uring disabled (sysctl kernel.io_uring_disabled=" +
@@ -394,7 +395,5 @@ void poller::cancel_all_and_drain() noexcept {
     }
 }
 
-const char* netpoll_kind() noexcept { return "io_uring"; }
-std::unique_ptr<netpoll_driver> make_netpoll() { return std::make_unique<poller>(); }
 
 }  // namespace goro::detail

@@ -36,6 +36,7 @@
 
 #include "../../runtime/detail/invariant.hpp"
 #include "../../runtime/detail/netpoll.hpp"
+#include "io_operation.hpp"
 
 struct io_uring;
 struct io_uring_sqe;
@@ -45,34 +46,6 @@ namespace goro::detail {
 /// user_data of requests whose completions are ignored (linked timeouts, the
 /// shutdown's cancel-everything): reap() skips them without touching in_flight().
 inline constexpr std::uint64_t k_ignored_user_data = 1;
-
-/// An in-flight io_uring operation. `complete` runs on the owning processor's
-/// thread with the CQE's res and flags.
-struct io_operation {
-    void (*complete)(io_operation* self, int res, unsigned flags) noexcept = nullptr;
-};
-
-/// A request that the owner of a ring cancel the operation whose user_data is
-/// `target`: posted by any thread (SINGLE_ISSUER forbids other threads to
-/// submit the cancellation themselves) or used directly by the owner. The node
-/// lives next to the operation it cancels (io/detail/io_op.hpp).
-///
-/// It is also the io_operation of every IORING_OP_ASYNC_CANCEL made from it:
-/// `complete` receives the cancellation's result (0: found and cancelled;
-/// -EALREADY: running, interrupted; -ENOENT: not found, because the target
-/// completed or because it was between two states in the kernel, e.g. an
-/// async poll that fired and was being handed to an io-wq worker). So the
-/// node, and the operation around it, must stay valid until every such
-/// cancellation has completed: `in_flight` counts them.
-struct remote_cancel : io_operation {
-    std::uint64_t target = 0;
-    remote_cancel* prev = nullptr;  // mailbox links: guarded by the mailbox lock
-    remote_cancel* next = nullptr;
-    bool queued = false;            // guarded by the mailbox lock
-    // ASYNC_CANCELs made from this node and not yet completed. Owner thread
-    // only: incremented by cancel_local, decremented by `complete`.
-    unsigned in_flight = 0;
-};
 
 class poller final : public netpoll_driver {
 public:
@@ -142,6 +115,13 @@ public:
     unsigned poll() noexcept override { return submit_and_reap(); }
     bool has_work() const noexcept override { return in_flight() > 0 || has_pending_submissions(); }
     const char* name() const noexcept override { return "io_uring"; }
+
+    // ---- the I/O code's half (io/detail/uring_ops.cpp) ----
+    start_outcome start(io_request& req, std::int64_t deadline) noexcept override;
+    void restart(io_request& req, std::int64_t deadline) noexcept override;
+    void cancel(io_request& req) noexcept override;
+    void withdraw(io_request& req) noexcept override;
+    bool blocking_file_ops() const noexcept override { return false; }
 
     /// The setup flags the ring ended up with, for diagnostics ("single_issuer|defer_taskrun").
     const std::string& setup_description() const noexcept { return m_setup; }

@@ -1,17 +1,30 @@
-// netpoll — the scheduler's whole view of the I/O driver (Go's netpoll(delay)
-// and netpollBreak; Tokio's driver behind park). Internal.
+// netpoll — the one interface between the scheduler, the I/O code and an I/O
+// driver (Go's netpoll(delay) and netpollBreak; Tokio's driver behind park;
+// Seastar's reactor_backend). Internal.
 //
 // Each logical processor owns one driver, made on its own thread at start-up
-// by make_netpoll() (io/: today the io_uring ring, io/detail/poller.hpp). The
-// scheduler calls nothing else of it: it polls for completions between
-// tasks, parks on it when it has no work (with the earliest timer deadline
-// as the timeout), wakes it from other threads, and asks whether anything is
-// in flight (deadlock detection, shutdown). How operations are started,
-// cancelled and completed is the driver's business and io/'s; the I/O code
-// reaches the running processor's driver through current_netpoll(), never
-// through the processor's fields.
+// by make_netpoll(). Two drivers exist (io/detail/): io_uring (the ring of
+// poller.hpp, completion-based) and epoll (epoll_driver.hpp,
+// readiness-based). run() picks one kind for every processor
+// (choose_netpoll: options::netpoll, else GORO_NETPOLL, else io_uring where
+// it can be set up and epoll elsewhere).
 //
-// Threads: every call is owner-thread only except wake() and in_flight().
+// The scheduler's half: it polls for completions between tasks, parks on the
+// driver when it has no work (with the earliest timer deadline as the
+// timeout), wakes it from other threads, and asks whether anything is in
+// flight (deadlock detection, shutdown).
+//
+// The I/O code's half (io/io_op.cpp): an operation is an io_request (declared
+// in io/detail/io_op.hpp; the scheduler never looks inside one). io_start
+// hands it to the running processor's driver (current_netpoll()), which
+// completes it at once or keeps it in flight; a driver finishes an
+// operation by calling back into io/io_op.cpp (settle_request), which turns
+// the raw result into the user's outcome and readies the task. Closing a
+// file, moving a deadline and a context's cancellation call cancel() on the
+// driver that holds the operation, from any thread.
+//
+// Threads: every call is owner-thread only except wake(), in_flight(),
+// cancel() and withdraw() (any thread, as documented below).
 #pragma once
 
 #include <cstdint>
@@ -19,9 +32,21 @@
 
 namespace goro::detail {
 
+struct io_request;  // io/detail/io_op.hpp
+
+/// What start() did with an operation.
+enum class start_outcome : std::uint8_t {
+    in_flight,   // the driver holds it; its completion will ready the task
+    done,        // finished at once, req.res holds the result; the task goes on
+    done_yield,  // finished at once, but the task should yield its processor
+                 // first (a stream of instant completions must not starve others)
+};
+
 class netpoll_driver {
 public:
     virtual ~netpoll_driver() = default;
+
+    // ---- the scheduler's half ----
 
     /// Owner. Hands queued requests to the kernel and runs the completions
     /// that are ready, without blocking. Returns the user operations completed
@@ -39,24 +64,61 @@ public:
     /// requests not yet handed to the kernel.
     virtual bool has_work() const noexcept = 0;
 
-    /// Any thread (acquire). User operations started and not yet completed. A
-    /// completion is counted out only after its task was made runnable.
+    /// Any thread (acquire). User operations held by this driver and not yet
+    /// completed. A completion is counted out only after its task was made
+    /// runnable.
     virtual std::int64_t in_flight() const noexcept = 0;
 
     /// Owner, at shutdown. Cancels every operation in flight and waits until
     /// all have completed (their records live in task frames).
     virtual void cancel_all_and_drain() noexcept = 0;
 
-    /// "io_uring" (for goro::netpoller(), schedtrace and dumps).
+    /// "io_uring" or "epoll" (for goro::netpoller(), schedtrace and dumps).
     virtual const char* name() const noexcept = 0;
+
+    // ---- the I/O code's half (io/io_op.cpp) ----
+
+    /// Owner (the running processor's driver). Starts `req` with `deadline`
+    /// (monotonic ns, 0 = none). Called with req.file->lock held when the
+    /// request has a file, after io_start linked it as pending. Sets
+    /// req.driver to the driver that will complete it (not necessarily this
+    /// one: an epoll file stays with the driver it was registered with).
+    virtual start_outcome start(io_request& req, std::int64_t deadline) noexcept = 0;
+
+    /// Owner of req.driver, from settle_request with req.file->lock held: the
+    /// request was interrupted because its deadline moved; run it again under
+    /// `deadline`, without waking the task.
+    virtual void restart(io_request& req, std::int64_t deadline) noexcept = 0;
+
+    /// Any thread, on req.driver, with req.file->lock held while the request
+    /// is in flight: asks the driver to cancel it. Its completion then
+    /// re-evaluates why (closed file, context, deadline): see io_op.hpp.
+    virtual void cancel(io_request& req) noexcept = 0;
+
+    /// req.driver's owner, from settle_request with req.file->lock held: the
+    /// request completed; forget any cancellation still queued for it, so
+    /// that the frame holding it can be reused.
+    virtual void withdraw(io_request& req) noexcept = 0;
+
+    /// True when file operations and opens run as blocking system calls (on
+    /// the blocking pool) rather than through the kernel's asynchronous
+    /// interface: an open then behaves exactly as open(2) (a FIFO waits for
+    /// its other end), and cannot be cancelled once it runs.
+    virtual bool blocking_file_ops() const noexcept = 0;
 };
 
-/// The kind of driver make_netpoll() makes: "io_uring" (io/detail/poller.cpp).
-const char* netpoll_kind() noexcept;
+/// Decides the driver kind for a runtime: `requested` ("io_uring", "epoll",
+/// or null/"" for automatic), else the GORO_NETPOLL environment variable,
+/// else io_uring if a ring can be set up and used here, else epoll. Returns
+/// a static string. Throws goro::bad_configuration for an unknown name and
+/// goro::startup_error (with the reason) when io_uring is forced and
+/// unavailable. (io/detail/netpoll_choice.cpp)
+const char* choose_netpoll(const char* requested);
 
-/// Makes the driver of the calling thread's processor (io/detail/poller.cpp).
-/// Throws goro::startup_error saying why when the kernel refuses it.
-std::unique_ptr<netpoll_driver> make_netpoll();
+/// Makes a driver of `kind` (a choose_netpoll result) for the calling
+/// thread's processor. Throws goro::startup_error saying why when the kernel
+/// refuses it. (io/detail/netpoll_choice.cpp)
+std::unique_ptr<netpoll_driver> make_netpoll(const char* kind);
 
 /// The driver of the processor running on this thread, or nullptr
 /// (scheduler.cpp; never inlined: a task may resume on another thread).

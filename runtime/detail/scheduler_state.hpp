@@ -137,7 +137,7 @@ struct blocking_pool {
 struct runtime_state {
     options opts;
     unsigned nprocs = 0;
-    const char* netpoll_name = "";  // netpoll_kind(), set before the runtime is published
+    const char* netpoll_name = "";  // choose_netpoll(), set before the runtime is published
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.

@@ -1,0 +1,160 @@
+// epoll_driver — the readiness-based netpoller, for where io_uring is blocked
+// (container seccomp profiles, kernel.io_uring_disabled) or asked for
+// (GORO_NETPOLL=epoll, options::netpoll). Same operations, errors, deadline,
+// close and context semantics as the io_uring driver (io_op.hpp).
+//
+// ## Design
+//
+// One epoll instance per logical processor (its parking place, as the ring
+// is for the io_uring driver), with an eventfd for wake().
+//
+// Sockets, pipes and other pollable files: the operation is first tried as a
+// non-blocking system call (try_nonblocking). Only when it would block does
+// the request wait. Each file is registered once, edge-triggered for both
+// directions (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, as Go's netpoller),
+// with the epoll of the processor where it first had to wait: its *home*.
+// Every later wait on that file, from any processor, queues on the file's
+// registration and is completed by the home processor's thread: a readiness
+// edge makes it retry the head waiter of that direction's FIFO, then the
+// next, until one would block (the edge is spent) or none is left (the
+// registration remembers the edge: `ready`, so the next request to arrive
+// retries instead of waiting for an edge that already came). Nothing is
+// re-armed per operation: one epoll_ctl per file, none per I/O.
+//
+// Regular files (epoll refuses them with EPERM), fsync and opens run as
+// blocking calls on the blocking pool, as Go does; an open then behaves
+// exactly as open(2), and such a call cannot be cancelled once it runs (a
+// context, a deadline or close() take effect when it returns).
+//
+// ## Completion, cancellation, deadlines
+//
+// A waiting request is completed only by its home's owner thread: on an
+// edge, on a cancellation, or when its deadline passes. Cancellations from
+// other threads (close, a moved deadline, a context) go through the home's
+// mailbox, as with io_uring's SINGLE_ISSUER rings, and the owner re-evaluates
+// them: the file closed, the context done or the deadline past finish the
+// request (settle_request turns that into the user's error); a deadline that
+// moved just moves the request in the deadline heap. Deadlines live in a
+// min-heap per driver; the earliest one bounds the park timeout
+// (epoll_pwait2: nanoseconds).
+//
+// ## Registrations and the fd-reuse guarantee
+//
+// A registration lives until its file's descriptor is closed for good, which
+// happens only when no request on it is in flight (fd_state): so no waiting
+// request can ever be retried against a new file with the same number. Just
+// before the close, the file releases the registration (EPOLL_CTL_DEL, then
+// the record goes to its home's dead list); the home frees it at its next
+// poll, before it waits again, so an event fetched earlier can never point to
+// freed memory. A registration whose home was destroyed (a file that outlived
+// its runtime) belongs to its file, which frees it.
+//
+// ## Locks
+//
+// Order: fd_state::lock, then a registration's lock, then a driver's lock
+// (mailbox, dead list, deadline heap). The owner never holds a registration's
+// lock while it takes a file's lock.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "../../runtime/detail/invariant.hpp"
+#include "../../runtime/detail/netpoll.hpp"
+#include "../../runtime/detail/spin_mutex.hpp"
+#include "io_operation.hpp"
+
+namespace goro::detail {
+
+struct fd_state;
+
+class epoll_driver final : public netpoll_driver {
+public:
+    /// Creates the epoll instance and the wake eventfd on the owner thread.
+    /// Throws goro::startup_error saying why when the kernel refuses.
+    epoll_driver();
+    ~epoll_driver() override;
+    epoll_driver(const epoll_driver&) = delete;
+    epoll_driver& operator=(const epoll_driver&) = delete;
+
+    unsigned poll() noexcept override;
+    unsigned park(std::int64_t timeout_ns) noexcept override;
+    void wake() noexcept override;
+    bool has_work() const noexcept override;
+    /// acquire: pairs with the release decrement after a completion readied
+    /// its task (see complete()).
+    std::int64_t in_flight() const noexcept override { return m_in_flight.load(std::memory_order_acquire); }
+    void cancel_all_and_drain() noexcept override;
+    const char* name() const noexcept override { return "epoll"; }
+
+    start_outcome start(io_request& req, std::int64_t deadline) noexcept override;
+    void restart(io_request& req, std::int64_t deadline) noexcept override;
+    void cancel(io_request& req) noexcept override;
+    void withdraw(io_request& req) noexcept override;
+    bool blocking_file_ops() const noexcept override { return true; }
+
+private:
+    struct registration;
+
+    registration* registration_of(fd_state& f, int& error) noexcept;
+    start_outcome start_on_pool(io_request& req) noexcept;
+    bool enqueue(registration& reg, io_request& req, int dir, std::int64_t deadline) noexcept;
+    unsigned process_events(int n) noexcept;
+    unsigned serve(registration& reg, int dir) noexcept;
+    unsigned finish(io_request& req, int res) noexcept;
+    void unlink_waiter(io_request& req) noexcept;
+    unsigned drain_mailbox() noexcept;
+    unsigned expire_deadlines() noexcept;
+    void free_released() noexcept;
+    unsigned housekeeping() noexcept;
+    void wait(std::int64_t timeout_ns) noexcept;
+
+    // Deadline heap (guarded by m_lock): a binary min-heap on
+    // armed_deadline; each request knows its slot (heap_slot, 1-based, 0 =
+    // absent).
+    void heap_add(io_request& req) noexcept;
+    void heap_remove(io_request& req) noexcept;
+    void heap_swap(std::size_t a, std::size_t b) noexcept;
+    void heap_fix(std::size_t i) noexcept;
+    void publish_next_deadline() noexcept;
+
+    int m_epfd = -1;
+    int m_wake_fd = -1;
+    owner_thread m_owner;       // the thread that made it: the only one to poll and complete
+    bool m_have_pwait2 = true;  // epoll_pwait2 exists (Linux 5.11); else millisecond epoll_wait
+
+    // Requests waiting in this driver's registrations. Incremented by the
+    // thread that queues one (any processor, under the registration's lock,
+    // before the request is visible), decremented (release) by the owner
+    // only after the completion readied the task, so the deadlock detector
+    // never sees "no I/O" while a task is about to become runnable.
+    std::atomic<std::int64_t> m_in_flight{0};
+    // Set (under each registration's lock afterwards) when shutdown drains
+    // this driver: a request that arrives later fails with ECANCELED.
+    std::atomic<bool> m_draining{false};
+
+    // Owner only: every registration homed here (for shutdown and teardown).
+    registration* m_registrations = nullptr;
+
+    spin_mutex m_lock;  // guards the mailbox, the released list and the heap
+    remote_cancel* m_mailbox_head = nullptr;
+    registration* m_released = nullptr;
+    std::vector<io_request*> m_heap;
+    // The earliest armed deadline (k_no_deadline when none): written under
+    // m_lock, read by the owner without it to skip the lock when nothing
+    // expired (relaxed: a stale value only delays the check to the next
+    // poll, and the owner re-reads it under the lock).
+    std::atomic<std::int64_t> m_next_deadline;
+    // Something was posted to the mailbox or the released list: set under
+    // m_lock (release), read by has_work() and the owner (acquire).
+    std::atomic<bool> m_mail{false};
+
+    static constexpr int k_max_events = 128;
+    epoll_event m_events[k_max_events];
+    int m_pending_events = 0;  // owner only: events wait() left in m_events
+};
+
+}  // namespace goro::detail
