@@ -16,7 +16,10 @@ a value > 1 always means goro did better.
 
 Procs: "all" rows run with GORO_MAXPROCS and GOMAXPROCS unset (both runtimes
 use every usable CPU); pinned rows set both variables (pingpong at 1 and 2).
-Figures of pinned rows are named <figure>@p<procs>.
+Figures of pinned rows are named <figure>@p<procs>. The I/O rows (tcp_echo,
+idle_conns, http_hello) run twice: with goro's automatic netpoller (io_uring
+where it works) and with GORO_NETPOLL=epoll ("all/epoll", figures
+<figure>@epoll).
 
 The http_hello row starts each server (goro: <goro-dir>/../samples/http_hello),
 waits for its `listening <addr>` line, loads it with
@@ -64,6 +67,10 @@ BENCHMARKS = [
 HTTP = "http_hello"
 # Extra rows with pinned procs (the default-procs row always exists).
 PINNED = {"pingpong": [1, 2]}
+# I/O rows run once per netpoller driver: the default row lets goro choose
+# (io_uring where it works), the "epoll" row forces GORO_NETPOLL=epoll. The
+# Go twin runs again next to each (its numbers show the run-to-run noise).
+DRIVER_ROWS = {"tcp_echo", "idle_conns", HTTP}
 
 LOWER_IS_BETTER = {"ms", "ns/op", "MB", "threads"}
 HIGHER_IS_BETTER = {"Mmsg/s", "req/s"}
@@ -263,7 +270,7 @@ def stop(proc):
             pass
 
 
-def run_http_once(side, label, duration, timeout):
+def run_http_once(side, label, duration, timeout, extra_env=None):
     side.runs += 1
     try:
         port = pick_port()
@@ -273,6 +280,7 @@ def run_http_once(side, label, duration, timeout):
         return
     addr = f"127.0.0.1:{port}"
     env = run_env(None)
+    env.update(extra_env or {})
     env["HTTP_ADDR"] = addr
     errf = tempfile.TemporaryFile(mode="w+")
     try:
@@ -550,9 +558,15 @@ def main():
         for name in selected:
             if name == HTTP:
                 continue
-            for procs in [None] + PINNED.get(name, []):
+            rows = [(procs, None) for procs in [None] + PINNED.get(name, [])]
+            if name in DRIVER_ROWS:
+                rows.append((None, "epoll"))
+            for procs, driver in rows:
                 label = "all" if procs is None else str(procs)
                 suffix = "" if procs is None else f"@p{procs}"
+                if driver:
+                    label += "/" + driver
+                    suffix += "@" + driver
                 goro = Side(goro_bin(name))
                 go = Side(go_bins.get(name))
                 if goro.missing:
@@ -560,6 +574,8 @@ def main():
                 if go.missing:
                     log(f"compare: {name}: Go twin missing (build failed)")
                 env = run_env(procs)
+                if driver:
+                    env["GORO_NETPOLL"] = driver
                 for r in range(args.rounds):
                     for tag, side in (("goro", goro), ("go", go)):
                         if side.missing:
@@ -572,7 +588,10 @@ def main():
                     for n in side.notes:
                         notes.append(f"{name}{suffix} {tag}: {n}")
 
-        if http_ok:
+        for driver in ([None, "epoll"] if http_ok else []):
+            label = "all" if not driver else "all/" + driver
+            suffix = "" if not driver else "@" + driver
+            extra = {"GORO_NETPOLL": driver} if driver else {}
             goro = Side(goro_bin(HTTP))
             go = Side(go_bins.get(HTTP))
             if goro.missing:
@@ -583,13 +602,14 @@ def main():
                 for tag, side in (("goro", goro), ("go", go)):
                     if side.missing:
                         continue
-                    lbl = f"http_hello {tag} round {r + 1}/{args.http_rounds}"
+                    lbl = f"http_hello{suffix} {tag} round {r + 1}/{args.http_rounds}"
                     log(f"compare: {lbl}")
-                    run_http_once(side, lbl, args.http_duration, wrk_timeout)
-            table.extend(summarize(HTTP, "all", "", goro, go, args.http_rounds))
+                    run_http_once(side, lbl, args.http_duration, wrk_timeout,
+                                  extra if tag == "goro" else None)
+            table.extend(summarize(HTTP, label, suffix, goro, go, args.http_rounds))
             for tag, side in (("goro", goro), ("Go", go)):
                 for n in sorted(set(side.notes)):
-                    notes.append(f"http_hello {tag}: {n}")
+                    notes.append(f"http_hello{suffix} {tag}: {n}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -29,7 +29,7 @@
 //   3. runnext (capped), then the own deque;
 //   4. the global queue;
 //   5. completions of this processor's netpoll (its I/O driver, see
-//      detail/netpoll.hpp: today an io_uring; queued requests are submitted);
+//      detail/netpoll.hpp: io_uring or epoll; queued requests are submitted);
 //   6. stealing: a spinning processor steals half of a random victim's deque
 //      (one CAS per item, see work_deque.hpp), four rounds over all victims;
 //   7. park on the processor's own netpoll until a completion, a wake-up or the
@@ -50,7 +50,7 @@
 // Making work runnable where other processors could run it calls wakep():
 // if some processor is idle and none spins, one idle processor is taken off
 // the list, counted as spinning on its behalf (handed_spinning) and woken
-// through its ring's eventfd. A spinning processor that finds work stops
+// through its netpoll's eventfd. A spinning processor that finds work stops
 // spinning and, if it was the last spinner, calls wakep() itself: so while
 // work keeps appearing there is always someone looking for it.
 //
@@ -70,9 +70,9 @@
 //     idle list under that lock. A parking processor decrements nspinning
 //     before it takes sched_lock to re-check the global queue and join the
 //     idle list, so one of the two always sees the other.
-//   - A wake-up sent to a processor that has not yet blocked in io_uring_enter
-//     is not lost: the eventfd counter stays non-zero and the armed read
-//     completes immediately.
+//   - A wake-up sent to a processor that has not yet blocked in its netpoll
+//     is not lost: the eventfd counter stays non-zero, so the next wait
+//     returns at once (the ring's armed read completes; epoll sees it ready).
 //
 // ## Deadlock detection
 //
@@ -87,7 +87,7 @@
 // ## Shutdown
 //
 // main's completion sets `stopping` and wakes every processor. Each worker
-// leaves its loop, cancels the I/O in flight on its ring and drains it (the
+// leaves its loop, cancels the I/O in flight on its netpoll and drains it (the
 // operation records live in task frames), and exits. Processor 0, the thread
 // that called run(), joins the others, stops the blocking pool (waiting for
 // running jobs: their results are written into task frames), clears the timer
@@ -103,7 +103,7 @@
 //   - Batch "steal half" with one CAS on top: races with the owner's CAS-free
 //     pops (see work_deque.hpp).
 //   - A futex per processor for parking: it could not also wait for I/O and
-//     timers in one system call, which the ring does.
+//     timers in one system call, which the ring (or epoll_pwait2) does.
 
 #include <fmt/core.h>
 #include <pthread.h>
@@ -1031,7 +1031,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         throw startup_error(rt->startup_failure);
     }
 
-    // ---- shutdown: every worker has stopped and drained its ring ----
+    // ---- shutdown: every worker has stopped and drained its netpoll ----
     pool_shutdown(*rt);
     // Close the runtime to foreign threads and wait for those inside a call
     // (foreign_entry.hpp): from here on nobody readies a goroutine, and no

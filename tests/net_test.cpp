@@ -1262,6 +1262,10 @@ task<int> ctx_accept_main(std::string unix_path) {
     auto probe = co_await goro::net::unix_stream::connect(full_path, probe_ctx.ctx);
     if (probe.error() == goro::context_errc::deadline_exceeded) {
         co_await goro_test::expect_ctx_wakes([&](goro::context c) { return unix_connect_with(full_path, std::move(c)); });
+    } else if (std::string_view(goro::netpoller()) == "epoll") {
+        // The epoll driver fails such a connect at once, as Go does
+        // (README, "Where goro runs").
+        REQUIRE(probe.error() == std::errc::resource_unavailable_try_again);
     } else {
         WARN("SKIPPED (partly): a Unix connect to a full accept queue does not wait on this kernel ("
              << (probe ? std::string("it connected") : probe.error().message()) << ")");

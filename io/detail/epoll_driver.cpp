@@ -522,6 +522,9 @@ void epoll_driver::free_released() noexcept {
         else
             m_registrations = r->next;
         if (r->next) r->next->prev = r->prev;
+        // release() posted r while holding r->lock and unlocks it after:
+        // wait for that before freeing.
+        { std::lock_guard guard(r->lock); }
         delete r;
         r = next;
     }
