@@ -25,6 +25,11 @@ namespace {
 constexpr std::int64_t k_no_deadline = INT64_MAX;
 constexpr std::uint64_t k_wake_token = 0;  // epoll data of the wake eventfd (registrations are non-null)
 
+// A file whose waits come from another processor this many times in a row,
+// while nothing waits on it, moves to that processor's epoll (see
+// "Migration" in epoll_driver.hpp).
+constexpr std::uint8_t k_migrate_after = 4;
+
 // Which FIFO of a registration a request waits in: 0 readable, 1 writable.
 int direction_of(const io_request& req) noexcept {
     switch (req.op) {
@@ -34,6 +39,13 @@ int direction_of(const io_request& req) noexcept {
         case io_kind::write: return 1;
         default: return 0;
     }
+}
+
+// A stream read that returned less than it asked for emptied the receive
+// queue: until the next edge, another read would find nothing (an end of
+// file or an error does not count: no further edge would announce them).
+bool drains(const io_request& req, int res) noexcept {
+    return (req.op == io_kind::recv || req.op == io_kind::read) && res > 0 && static_cast<std::size_t>(res) < req.len;
 }
 
 // Consecutive instant completions on this thread: every 64th makes its task
@@ -68,8 +80,15 @@ struct epoll_driver::registration final : file_registration {
     io_request* head[2] = {};        // waiters per direction, FIFO (guarded by lock)
     io_request* tail[2] = {};
     bool ready[2] = {};              // an edge came with nobody waiting (guarded by lock)
-    // Owner of `home` only: its list of registrations; and its released list
-    // (guarded by home's m_lock).
+    // The last attempt in that direction would have blocked, and no edge came
+    // since: the next request skips its attempt and waits (guarded by lock).
+    bool drained[2] = {};
+    // The peer hung up or the socket has an error (EPOLLRDHUP, EPOLLHUP or
+    // EPOLLERR seen): a read returns 0 or the error without any further edge,
+    // so reads are never skipped as drained. Sticky (guarded by lock).
+    bool hung_up = false;
+    std::uint8_t foreign_waits = 0;  // waits in a row from another processor (guarded by lock)
+    // home's list of registrations, and its released list (guarded by home's m_lock).
     registration* prev = nullptr;
     registration* next = nullptr;
     registration* next_released = nullptr;
@@ -137,6 +156,10 @@ epoll_driver::~epoll_driver() {
         if (free_it) delete r;
         r = next;
     }
+    while (registration* f = m_free) {
+        m_free = f->next_released;
+        delete f;
+    }
     ::close(m_wake_fd);
     ::close(m_epfd);
 }
@@ -158,17 +181,39 @@ epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& erro
         delete reg;
     }
     if (f.not_pollable) return nullptr;
-    auto* reg = new (std::nothrow) registration(this);
-    if (!reg) {
-        error = ENOMEM;
-        return nullptr;
+    registration* reg = m_free;
+    if (reg) {
+        // A recycled record (see "Registrations"): reset it. Nothing else
+        // writes it now; a stale event may still read it (serve), which the
+        // lock orders with this.
+        m_free = reg->next_released;
+        std::lock_guard guard(reg->lock);
+        reg->home = this;
+        reg->released = false;
+        reg->head[0] = reg->head[1] = reg->tail[0] = reg->tail[1] = nullptr;
+        reg->ready[0] = reg->ready[1] = false;
+        reg->drained[0] = reg->drained[1] = false;
+        reg->hung_up = false;
+        reg->foreign_waits = 0;
+        reg->next_released = nullptr;
+    } else {
+        reg = new (std::nothrow) registration(this);
+        if (!reg) {
+            error = ENOMEM;
+            return nullptr;
+        }
     }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = reg;
     if (::epoll_ctl(m_epfd, EPOLL_CTL_ADD, f.fd, &ev) != 0) {
         const int err = errno;
-        delete reg;
+        {
+            std::lock_guard guard(reg->lock);
+            reg->released = true;  // never published: a stale event for a former file skips it
+        }
+        reg->next_released = m_free;
+        m_free = reg;
         // EPERM: a regular file or directory (always "ready"): blocking pool.
         if (err == EPERM) f.not_pollable = true;
         else error = err;
@@ -181,11 +226,64 @@ epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& erro
         if (flags >= 0 && !(flags & O_NONBLOCK)) (void)::fcntl(f.fd, F_SETFL, flags | O_NONBLOCK);
         f.nonblocking = true;
     }
-    reg->next = m_registrations;
-    if (m_registrations) m_registrations->prev = reg;
-    m_registrations = reg;
+    {
+        std::lock_guard guard(m_lock);
+        link_registration(*reg);
+    }
     f.registration = reg;
     return reg;
+}
+
+// Moves `reg` (file `fd`) from its home to this driver. Caller holds the
+// file's lock and reg.lock, nothing waits on the file, and this is the
+// calling thread's driver. Nothing changes if the kernel refuses, or the old
+// home is shutting down.
+void epoll_driver::migrate(registration& reg, int fd) noexcept {
+    epoll_driver* old = reg.home;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &reg;
+    // Into the new epoll first: for a moment both report the file's edges;
+    // the old home ignores them once reg.home has changed (serve).
+    if (::epoll_ctl(m_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) return;
+    {
+        std::lock_guard guard(old->m_lock);
+        // relaxed: m_draining is set under old->m_lock, which orders this
+        // read with it; a draining home's list must hold still.
+        if (old->m_draining.load(std::memory_order_relaxed)) {
+            (void)::epoll_ctl(m_epfd, EPOLL_CTL_DEL, fd, nullptr);
+            return;
+        }
+        old->unlink_registration(reg);
+    }
+    (void)::epoll_ctl(old->m_epfd, EPOLL_CTL_DEL, fd, nullptr);
+    {
+        std::lock_guard guard(m_lock);
+        link_registration(reg);
+    }
+    reg.home = this;
+    reg.foreign_waits = 0;
+    // An edge the old epoll took with it may be lost: assume data is there.
+    reg.ready[0] = reg.ready[1] = true;
+    reg.drained[0] = reg.drained[1] = false;
+}
+
+void epoll_driver::link_registration(registration& reg) noexcept {
+    GORO_ASSERT(m_lock.held_by_current_thread());
+    reg.prev = nullptr;
+    reg.next = m_registrations;
+    if (m_registrations) m_registrations->prev = &reg;
+    m_registrations = &reg;
+}
+
+void epoll_driver::unlink_registration(registration& reg) noexcept {
+    GORO_ASSERT(m_lock.held_by_current_thread());
+    if (reg.prev)
+        reg.prev->next = reg.next;
+    else
+        m_registrations = reg.next;
+    if (reg.next) reg.next->prev = reg.prev;
+    reg.prev = reg.next = nullptr;
 }
 
 namespace {
@@ -245,14 +343,33 @@ start_outcome epoll_driver::start(io_request& req, std::int64_t deadline) noexce
     }
     const int dir = direction_of(req);
     for (;;) {
+        bool skip_attempt;
         {
             std::lock_guard guard(reg->lock);
-            reg->ready[dir] = false;  // what the attempt below sees covers every edge so far
+            if (reg->home != this) {
+                const bool idle = !reg->head[0] && !reg->head[1];
+                if (idle && ++reg->foreign_waits >= k_migrate_after) migrate(*reg, f->fd);
+            } else {
+                reg->foreign_waits = 0;
+            }
+            // Request/response traffic: the last attempt found nothing and no
+            // edge came since, so this one would find nothing either.
+            skip_attempt = reg->drained[dir] && !reg->ready[dir] && !reg->hung_up;
+            if (!skip_attempt) {
+                reg->ready[dir] = false;  // what the attempt below sees covers every edge so far
+                reg->drained[dir] = false;
+            }
         }
-        const int r = try_nonblocking(req);
-        if (r != k_res_would_block) {
-            req.res = r;
-            return instant_completion_allowed() ? start_outcome::done : start_outcome::done_yield;
+        if (!skip_attempt) {
+            const int r = try_nonblocking(req);
+            if (r != k_res_would_block) {
+                if (drains(req, r)) {
+                    std::lock_guard guard(reg->lock);
+                    if (!reg->ready[dir] && !reg->hung_up) reg->drained[dir] = true;
+                }
+                req.res = r;
+                return instant_completion_allowed() ? start_outcome::done : start_outcome::done_yield;
+            }
         }
         if (enqueue(*reg, req, dir, deadline)) return start_outcome::in_flight;
         // An edge came between the attempt and the queueing: try again.
@@ -292,6 +409,7 @@ bool epoll_driver::enqueue(registration& reg, io_request& req, int dir, std::int
     else
         reg.head[dir] = &req;
     reg.tail[dir] = &req;
+    reg.drained[dir] = true;  // no edge since the attempt (checked above)
     if (home != this) {
         // Another processor's epoll holds the file. Its owner is woken by the
         // file's edges; a deadline earlier than its current park timeout
@@ -395,16 +513,27 @@ unsigned epoll_driver::finish(io_request& req, int res) noexcept {
 
 // An edge for `dir`: retries the waiters of that direction in order until
 // one would block or none is left.
-unsigned epoll_driver::serve(registration& reg, int dir) noexcept {
+unsigned epoll_driver::serve(registration& reg, int dir, std::uint32_t events) noexcept {
     unsigned completed = 0;
+    {
+        std::lock_guard guard(reg.lock);
+        if (reg.released || reg.home != this) return 0;  // see below
+        reg.drained[dir] = false;  // an edge: something may have come
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) reg.hung_up = true;
+    }
     for (;;) {
         io_request* req;
         {
             std::lock_guard guard(reg.lock);
-            if (reg.released) return completed;  // fetched before its EPOLL_CTL_DEL
+            // Fetched before its EPOLL_CTL_DEL: released (perhaps recycled
+            // since: a spurious edge then, which only costs an attempt), or
+            // moved to another processor's epoll (which reports the file).
+            if (reg.released || reg.home != this) return completed;
             req = reg.head[dir];
             if (!req) {
-                reg.ready[dir] = true;  // for the next request on this file
+                // For the next request on this file, unless a read here
+                // already emptied it.
+                if (!reg.drained[dir]) reg.ready[dir] = true;
                 return completed;
             }
         }
@@ -416,7 +545,13 @@ unsigned epoll_driver::serve(registration& reg, int dir) noexcept {
             req->fd = f.fd;
             res = try_nonblocking(*req);
         }
-        if (res == k_res_would_block) return completed;  // the edge is spent; the next one will come
+        if (res == k_res_would_block || drains(*req, res)) {
+            std::lock_guard guard(reg.lock);
+            if (res == k_res_would_block || !reg.hung_up) reg.drained[dir] = true;
+        }
+        // The edge is spent; the next one will come. (The waiter stays at the
+        // head: only this thread takes waiters off.)
+        if (res == k_res_would_block) return completed;
         completed += finish(*req, res);
     }
 }
@@ -431,8 +566,8 @@ unsigned epoll_driver::process_events(int n) noexcept {
             continue;
         }
         auto* reg = static_cast<registration*>(e.data.ptr);
-        if (e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) completed += serve(*reg, 0);
-        if (e.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) completed += serve(*reg, 1);
+        if (e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) completed += serve(*reg, 0, e.events);
+        if (e.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) completed += serve(*reg, 1, e.events);
     }
     return completed;
 }
@@ -517,15 +652,15 @@ void epoll_driver::free_released() noexcept {
     }
     while (r) {
         registration* next = r->next_released;
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            m_registrations = r->next;
-        if (r->next) r->next->prev = r->prev;
-        // release() posted r while holding r->lock and unlocks it after:
-        // wait for that before freeing.
-        { std::lock_guard guard(r->lock); }
-        delete r;
+        {
+            std::lock_guard guard(m_lock);
+            unlink_registration(*r);
+        }
+        // Kept for reuse, never freed while the runtime runs: an event
+        // fetched by any driver before the file's EPOLL_CTL_DEL may still
+        // point here (see "Registrations").
+        r->next_released = m_free;
+        m_free = r;
         r = next;
     }
 }
@@ -602,7 +737,12 @@ void epoll_driver::cancel_all_and_drain() noexcept {
     GORO_ASSERT(m_owner.is_current());
     // Requests queued from now on fail at once (enqueue). release: published
     // to enqueuers through each registration's lock, taken below.
-    m_draining.store(true, std::memory_order_release);
+    {
+        // Under m_lock: a migration away from this driver checks the flag
+        // under it, so from here on the list holds still.
+        std::lock_guard guard(m_lock);
+        m_draining.store(true, std::memory_order_release);
+    }
     housekeeping();
     for (registration* reg = m_registrations; reg; reg = reg->next) {
         for (int dir = 0; dir < 2; ++dir) {

@@ -21,6 +21,13 @@
 // retries instead of waiting for an edge that already came). Nothing is
 // re-armed per operation: one epoll_ctl per file, none per I/O.
 //
+// After an attempt that would block, or a stream read that returned less
+// than it asked for (it emptied the receive queue), and until the next edge,
+// unless the peer has hung up (a read then ends without another edge),
+// the registration is `drained` in that direction: the next request waits
+// without trying (a request/response connection's next message is rarely
+// there yet), which saves a system call per read.
+//
 // Regular files (epoll refuses them with EPERM), fsync and opens run as
 // blocking calls on the blocking pool, as Go does; an open then behaves
 // exactly as open(2), and such a call cannot be cancelled once it runs (a
@@ -44,10 +51,26 @@
 // happens only when no request on it is in flight (fd_state): so no waiting
 // request can ever be retried against a new file with the same number. Just
 // before the close, the file releases the registration (EPOLL_CTL_DEL, then
-// the record goes to its home's dead list); the home frees it at its next
-// poll, before it waits again, so an event fetched earlier can never point to
-// freed memory. A registration whose home was destroyed (a file that outlived
-// its runtime) belongs to its file, which frees it.
+// the record goes to its home's released list). The home keeps released
+// records for reuse and frees them only when the driver is destroyed: an
+// event fetched by any processor before the DEL may still point to one. Such
+// a stale event finds the record released, or homed elsewhere (ignored), or
+// reused for another file, where it is a spurious edge: the head waiter's
+// attempt would block and it goes on waiting. A registration whose home was
+// destroyed (a file that outlived its runtime) belongs to its file, which
+// frees it.
+//
+// ## Migration
+//
+// A file is homed where it first waited; its later waits may come from
+// another processor (a task stolen there). When k_migrate_after waits in a
+// row come from one other processor while nothing waits on the file, the
+// file moves to that processor's epoll (EPOLL_CTL_ADD there, then DEL from
+// the old one), so that the processor running its tasks also receives its
+// edges, as an io_uring completion goes to the ring that submitted. Without
+// it every edge of a file homed on a busy processor readies its task there
+// and wakes the other processor to steal it: on tcp_echo that was half a
+// million wake-ups and context switches per run.
 //
 // ## Locks
 //
@@ -100,10 +123,13 @@ private:
     struct registration;
 
     registration* registration_of(fd_state& f, int& error) noexcept;
+    void migrate(registration& reg, int fd) noexcept;
+    void link_registration(registration& reg) noexcept;
+    void unlink_registration(registration& reg) noexcept;
     start_outcome start_on_pool(io_request& req) noexcept;
     bool enqueue(registration& reg, io_request& req, int dir, std::int64_t deadline) noexcept;
     unsigned process_events(int n) noexcept;
-    unsigned serve(registration& reg, int dir) noexcept;
+    unsigned serve(registration& reg, int dir, std::uint32_t events) noexcept;
     unsigned finish(io_request& req, int res) noexcept;
     void unlink_waiter(io_request& req) noexcept;
     unsigned drain_mailbox() noexcept;
@@ -136,12 +162,14 @@ private:
     // this driver: a request that arrives later fails with ECANCELED.
     std::atomic<bool> m_draining{false};
 
-    // Owner only: every registration homed here (for shutdown and teardown).
+    spin_mutex m_lock;  // guards the registrations, the mailbox, the released list and the heap
+    // Every registration homed here (for shutdown and teardown). Guarded by
+    // m_lock: a migration moves one from another thread. Frozen once
+    // m_draining is set (migrations away check it under m_lock).
     registration* m_registrations = nullptr;
-
-    spin_mutex m_lock;  // guards the mailbox, the released list and the heap
     remote_cancel* m_mailbox_head = nullptr;
     registration* m_released = nullptr;
+    registration* m_free = nullptr;  // owner only: released records kept for reuse
     std::vector<io_request*> m_heap;
     // The earliest armed deadline (k_no_deadline when none): written under
     // m_lock, read by the owner without it to skip the lock when nothing
