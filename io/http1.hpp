@@ -1,10 +1,11 @@
 // goro::http — an incremental HTTP/1.1 request-head parser and canned responses.
 //
-// This is the protocol half of the sample HTTP server: no sockets, no
-// allocation, no runtime. The server reads into a buffer, calls
-// parse_request() on the unread bytes, and on `complete` handles the request,
-// skips `consumed + content_length` bytes and parses again: several
-// pipelined requests in one read are handled one after another.
+// This is the protocol half of goro::http's server (io/http1_server.hpp,
+// which http_hello uses): no sockets, no allocation, no runtime. The server
+// reads into a buffer, calls parse_request() on the unread bytes, and on
+// `complete` handles the request, skips `consumed` bytes and the body, and
+// parses again: several pipelined requests in one read are handled one
+// after another.
 //
 //     std::size_t used = 0;
 //     switch (goro::http::parse_request(unread, req, used)) {
