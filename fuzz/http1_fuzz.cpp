@@ -13,21 +13,32 @@
 //   * pipelining: the bytes after a complete head parse again, same rules.
 // The response writers get the parsed strings as input as well.
 //
+// After a complete head with Transfer-Encoding: chunked, the bytes that follow
+// go through the chunked decoder (io/http1_chunked.hpp), which must keep its
+// own promises: data and trailers are views of the input; `incomplete`
+// leaves fewer unconsumed bytes than the decoder's line limits; and the data,
+// the trailers, the bytes consumed and the final status are the same
+// whether the input comes whole, one data byte per result, or (for inputs
+// up to k_prefix_limit bytes) one byte per read.
+//
 // Build and run (clang only; the fuzzer runtime is Debian's libclang-rt-19-dev):
 //   CXX=clang++-19 meson setup build-fuzz -Dfuzz=true -Dtests=false && ninja -C build-fuzz http1_fuzz
 //   build-fuzz/http1_fuzz -max_total_time=60 -dict=fuzz/http1.dict -max_len=9000 /tmp/http1_corpus fuzz/corpus
 // (new inputs go to the first directory; keep fuzz/corpus for small seeds).
 // Every build also runs this target over fuzz/corpus as a plain test
 // (tests/http1_corpus_test.cpp).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <goro/io/http1.hpp>
+#include <goro/io/http1_chunked.hpp>
 
 namespace {
 
@@ -170,6 +181,64 @@ void check_one(std::string_view buf) {
     }
 }
 
+// Decodes `input` read `step` bytes at a time (0: all at once), with at
+// most max_data bytes per data result, as the server does: unconsumed bytes
+// are kept and the next read appended.
+struct chunked_outcome {
+    goro::http::chunk_status status;
+    std::string data, trailers;
+    std::size_t consumed;
+    bool operator==(const chunked_outcome&) const = default;
+};
+
+chunked_outcome decode_chunked(std::string_view input, std::size_t step, std::size_t max_data) {
+    using goro::http::chunk_status;
+    goro::http::chunked_decoder d;
+    chunked_outcome o{chunk_status::incomplete, {}, {}, 0};
+    std::string pending;
+    std::size_t fed = 0;
+    for (;;) {
+        const auto r = d.decode(pending, max_data);
+        FUZZ_CHECK(r.consumed <= pending.size());
+        o.consumed += r.consumed;
+        if (r.status == chunk_status::data) {
+            FUZZ_CHECK(!r.data.empty() && r.data.size() <= max_data);
+            FUZZ_CHECK(inside(r.data, pending));
+            o.data += r.data;
+            pending.erase(0, r.consumed);
+            continue;
+        }
+        if (r.status == chunk_status::done) {
+            FUZZ_CHECK(r.trailers.empty() || inside(r.trailers, pending));
+            FUZZ_CHECK(d.finished());
+            o.trailers = std::string(r.trailers);
+            goro::http::for_each_trailer(o.trailers, [](goro::http::header_field f) {
+                FUZZ_CHECK(!f.name.empty());
+                for (char c : f.name) FUZZ_CHECK(is_tchar(c));
+                for (char c : f.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
+            });
+        }
+        if (r.status != chunk_status::incomplete) {
+            o.status = r.status;
+            return o;
+        }
+        // The promise the server's fixed buffer rests on.
+        FUZZ_CHECK(pending.size() - r.consumed < std::max(goro::http::k_max_chunk_line, goro::http::k_max_trailer_size));
+        pending.erase(0, r.consumed);
+        if (fed == input.size()) return o;
+        const std::size_t n = step == 0 ? input.size() - fed : std::min(step, input.size() - fed);
+        pending.append(input.substr(fed, n));
+        fed += n;
+    }
+}
+
+void check_chunked(std::string_view body) {
+    const chunked_outcome whole = decode_chunked(body, 0, static_cast<std::size_t>(-1));
+    FUZZ_CHECK(whole.consumed <= body.size());
+    FUZZ_CHECK(decode_chunked(body, 0, 1) == whole);
+    if (body.size() <= k_prefix_limit) FUZZ_CHECK(decode_chunked(body, 1, static_cast<std::size_t>(-1)) == whole);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -181,6 +250,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::size_t consumed = 0;
         if (goro::http::parse_request(buf, r, consumed) != parse_status::complete) break;
         buf.remove_prefix(consumed);
+        if (r.chunked) check_chunked(buf);
     }
     return 0;
 }

@@ -282,6 +282,16 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (!is(c, k_tchar)) return false;
+    }
+    return true;
+}
+
+bool is_field_value(std::string_view s) noexcept { return valid_value(s); }
+
 std::optional<std::string_view> request::header(std::string_view name) const noexcept {
     for (const header_field& f : headers()) {
         if (iequals(f.name, name)) return f.value;

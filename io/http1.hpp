@@ -1,10 +1,11 @@
 // goro::http — an incremental HTTP/1.1 request-head parser and canned responses.
 //
-// This is the protocol half of the sample HTTP server: no sockets, no
-// allocation, no runtime. The server reads into a buffer, calls
-// parse_request() on the unread bytes, and on `complete` handles the request,
-// skips `consumed + content_length` bytes and parses again: several
-// pipelined requests in one read are handled one after another.
+// This is the protocol half of goro::http's server (io/http1_server.hpp,
+// which http_hello uses): no sockets, no allocation, no runtime. The server
+// reads into a buffer, calls parse_request() on the unread bytes, and on
+// `complete` handles the request, skips `consumed` bytes and the body, and
+// parses again: several pipelined requests in one read are handled one
+// after another.
 //
 //     std::size_t used = 0;
 //     switch (goro::http::parse_request(unread, req, used)) {
@@ -30,7 +31,7 @@
 //     must agree; a list ("5, 5") is a 400.
 //   * Transfer-Encoding together with Content-Length, or in an HTTP/1.0
 //     request, is a 400. A single "Transfer-Encoding: chunked" parses (with
-//     `chunked` set; the body is the caller's to decode or refuse); any
+//     `chunked` set; io/http1_chunked.hpp decodes the body); any
 //     other transfer coding is a 501, as in Go's server.
 //   * HTTP/1.1 requests need exactly one Host header; a second one is a 400
 //     in any version.
@@ -113,6 +114,14 @@ struct request {
 
 /// ASCII case-insensitive equality, as header names compare.
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// True if s is a token (RFC 9110 section 5.6.2): non-empty, made of the
+/// bytes a method or a field name may hold.
+[[nodiscard]] bool is_token(std::string_view s) noexcept;
+
+/// True if every byte of s may appear in a field value: HTAB, SP, visible
+/// ASCII and obs-text (no CR, LF, NUL or other control byte). Empty is valid.
+[[nodiscard]] bool is_field_value(std::string_view s) noexcept;
 
 /// "OK", "Not Found", ... for the codes of RFC 9110; "" for unknown codes.
 [[nodiscard]] std::string_view status_reason(int status) noexcept;

@@ -1,10 +1,12 @@
 // http_hello — an HTTP/1.1 "Hello, World!" server with keep-alive and
 // pipelining, on goro::net and the goro::http request parser.
 //
-// Shows: an accept loop (goro::net::serve), a per-connection task that reads
-// into a buffer, parses every complete request in it (goro::http), answers
-// them all with one write, and closes on "Connection: close", on EOF or on
-// malformed input (400 and friends).
+// Shows: an accept loop (goro::net::serve) and, per connection, goro::http's
+// server (io/http1_server.hpp) calling a handler for each request. The server
+// does what one facing the internet must (bodies, chunked or not, under a
+// size limit; Expect: 100-continue; header and idle timeouts against slow
+// clients; a lingering close after error responses; 400 and friends for
+// malformed input), so the handler only answers.
 //
 // Run:  HTTP_ADDR=127.0.0.1:8080 build-release/samples/http_hello
 //       curl -i http://127.0.0.1:8080/      wrk -t2 -c64 -d10s http://127.0.0.1:8080/
@@ -12,6 +14,7 @@
 // it) and runs until killed.
 #include <goro/goro.hpp>
 #include <goro/io/http1.hpp>
+#include <goro/io/http1_server.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -24,59 +27,20 @@ namespace {
 
 constexpr std::string_view k_body = "Hello, World!";
 
-goro::task<void> handle(goro::net::tcp_stream conn) {
-    std::string in(goro::http::k_max_head_size + 1024, '\0');
-    std::size_t have = 0;
-    std::string out;
-    char response[512];
-    for (;;) {
-        auto n = co_await conn.read(in.data() + have, in.size() - have);
-        if (!n || *n == 0) break;
-        have += *n;
-        // Answer every complete request in the buffer (pipelining) at once.
-        std::string_view unread(in.data(), have);
-        bool keep_alive = true;
-        out.clear();
-        while (keep_alive) {
-            goro::http::request req;
-            std::size_t used = 0;
-            const auto st = goro::http::parse_request(unread, req, used);
-            if (st == goro::http::parse_status::incomplete) break;
-            if (st != goro::http::parse_status::complete || req.chunked ||
-                unread.size() - used < req.content_length) {
-                if (st == goro::http::parse_status::complete) break;  // body not all here yet
-                out += goro::http::error_response(st);
-                keep_alive = false;
-                break;
-            }
-            char extra[64];
-            std::size_t extra_len = std::strlen(std::strcpy(extra, "Date: "));
-            extra_len += goro::http::format_date(extra + extra_len, sizeof extra - extra_len, std::time(nullptr));
-            std::memcpy(extra + extra_len, "\r\n", 2);
-            extra_len += 2;
-            if (req.keep_alive && req.version_minor == 0) {
-                std::memcpy(extra + extra_len, "Connection: keep-alive\r\n", 24);
-                extra_len += 24;
-            }
-            const std::size_t len = goro::http::format_response(
-                response, sizeof response, 200, "", "text/plain", k_body, req.keep_alive,
-                std::string_view(extra, extra_len));
-            out.append(response, len);
-            keep_alive = req.keep_alive;
-            unread.remove_prefix(used + req.content_length);
-        }
-        if (!out.empty() && !(co_await conn.write_all(out))) break;
-        if (!keep_alive) break;
-        // Keep the unparsed tail at the front of the buffer.
-        std::memmove(in.data(), unread.data(), unread.size());
-        have = unread.size();
-        if (have == in.size()) {  // a head larger than the parser allows
-            auto w = co_await conn.write_all(goro::http::error_response(goro::http::parse_status::too_large));
-            (void)w;
-            break;
-        }
-    }
-    (void)conn.close();
+// Every request gets "Hello, World!". A body the handler does not read is
+// skipped (or refused with 413 past the server's limit) by the server.
+goro::task<void> hello(const goro::http::request&, goro::http::body&, goro::http::response& resp) {
+    resp.content_type = "text/plain";
+    resp.body = k_body;
+    co_return;
+}
+
+// One connection: goro::http's connection loop with the default options
+// (10 s to send a head, 120 s idle between requests, bodies up to 1 MiB:
+// goro::http::server_options). Not a coroutine itself: it hands the
+// connection to serve_conn's task as it is.
+GORO_CORO_WRAPPER goro::task<void> handle(goro::net::tcp_stream conn) {
+    return goro::http::serve_conn(std::move(conn), hello);
 }
 
 goro::task<int> main_task() {

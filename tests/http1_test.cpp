@@ -528,3 +528,19 @@ TEST_CASE("status reasons and canned error responses", "[http]") {
     CHECK(goro::http::status_code(parse_status::version_not_supported) == 505);
     CHECK(goro::http::status_code(parse_status::not_implemented) == 501);
 }
+
+TEST_CASE("is_token and is_field_value classify bytes as the parser does", "[http]") {
+    CHECK(goro::http::is_token("Content-Length"));
+    CHECK(goro::http::is_token("!#$%&'*+-.^_`|~09azAZ"));
+    CHECK_FALSE(goro::http::is_token(""));
+    CHECK_FALSE(goro::http::is_token("a b"));
+    CHECK_FALSE(goro::http::is_token("a:b"));
+    CHECK_FALSE(goro::http::is_token("caf\xc3\xa9"));
+    CHECK(goro::http::is_field_value(""));
+    CHECK(goro::http::is_field_value("a b\tc \xc3\xa9 \x7e"));
+    CHECK(goro::http::is_field_value("0123456789abcdef0123456789"));  // the eight-at-a-time path
+    CHECK_FALSE(goro::http::is_field_value("a\r\nInjected: 1"));
+    CHECK_FALSE(goro::http::is_field_value("0123456789abcdef\n"));
+    CHECK_FALSE(goro::http::is_field_value("\x7f"));
+    CHECK_FALSE(goro::http::is_field_value("a\0b"sv));
+}
