@@ -4,15 +4,21 @@
 // Shows: an accept loop (goro::net::serve), a per-connection task that reads
 // into a buffer, parses every complete request in it (goro::http), answers
 // them all with one write, and closes on "Connection: close", on EOF or on
-// malformed input (400 and friends).
+// malformed input (400 and friends). On Ctrl-C or SIGTERM it shuts down as
+// Go's http.Server.Shutdown does: no new connections, idle keep-alive
+// connections closed at once, requests being answered finished (5 s at
+// most), exit 0.
 //
 // Run:  HTTP_ADDR=127.0.0.1:8080 build-release/samples/http_hello
 //       curl -i http://127.0.0.1:8080/      wrk -t2 -c64 -d10s http://127.0.0.1:8080/
 // Prints "listening <addr>" once listening (benchmarks/compare.py waits for
-// it) and runs until killed.
+// it) and runs until Ctrl-C (SIGINT) or SIGTERM.
 #include <goro/goro.hpp>
 #include <goro/io/http1.hpp>
 
+#include <signal.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,13 +30,16 @@ namespace {
 
 constexpr std::string_view k_body = "Hello, World!";
 
-goro::task<void> handle(goro::net::tcp_stream conn) {
+// One connection. `ctx` is done when the server shuts down: the read that
+// waits for the next request gives up then; a response being written is
+// finished.
+goro::task<void> handle(goro::net::tcp_stream conn, goro::context ctx) {
     std::string in(goro::http::k_max_head_size + 1024, '\0');
     std::size_t have = 0;
     std::string out;
     char response[512];
     for (;;) {
-        auto n = co_await conn.read(in.data() + have, in.size() - have);
+        auto n = co_await conn.read(in.data() + have, in.size() - have, ctx);
         if (!n || *n == 0) break;
         have += *n;
         // Answer every complete request in the buffer (pipelining) at once.
@@ -80,6 +89,8 @@ goro::task<void> handle(goro::net::tcp_stream conn) {
 }
 
 goro::task<int> main_task() {
+    // First, so that a signal that comes as soon as we say "listening" is ours.
+    auto [ctx, stop] = goro::signal::notify_context(goro::background(), {SIGINT, SIGTERM});
     const char* env = std::getenv("HTTP_ADDR");
     const std::string addr = env && *env ? env : "127.0.0.1:8080";
     auto listener = goro::net::tcp_listener::listen(addr);
@@ -88,8 +99,14 @@ goro::task<int> main_task() {
         co_return 1;
     }
     std::printf("listening %s\n", listener->local_address()->to_string().c_str());
+    std::printf("press Ctrl-C to stop\n");
     std::fflush(stdout);
-    auto served = co_await goro::net::serve(*listener, handle);
+    auto served = co_await goro::net::serve(*listener, ctx, std::chrono::seconds(5), handle);
+    std::printf("stopped (%s)\n", goro::cause(ctx).message().c_str());
+    if (!served && served.error() == goro::context_errc::deadline_exceeded) {
+        std::fprintf(stderr, "http_hello: connections still busy after 5 s were closed\n");
+        co_return 1;
+    }
     if (!served) {
         std::fprintf(stderr, "http_hello: %s\n", served.error().message().c_str());
         co_return 1;
