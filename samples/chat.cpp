@@ -113,9 +113,8 @@ goro::task<goro::result<void>> chat_server(goro::net::tcp_listener l, goro::cont
     goro::chan<event> events;
     auto room = goro::spawn(broadcaster(events));
     auto next_id = std::make_shared<std::atomic<int>>(0);
-    // A named handler, not a temporary inside the co_await expression: with
-    // the lambda (turned into a std::function) built there, g++ 12's build
-    // crashed at exit with a corrupted frame pool (README, Known limits).
+    // A named handler, not a lambda built inside the co_await expression:
+    // g++ 12 destroys such a temporary twice (README, Known limits).
     std::function<goro::task<void>(goro::net::tcp_stream, goro::context)> handler =
         [events, next_id](goro::net::tcp_stream c, goro::context cctx) {
             return handle(std::move(c), ++*next_id, events, std::move(cctx));
