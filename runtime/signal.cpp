@@ -12,8 +12,8 @@
 //     the SIGQUIT dump's included (detail/signal_watch.hpp), happens under
 //     `mu`, so "what was there before" is always recorded by whoever
 //     replaced it.
-//   - The delivery thread: reads the eventfd, exchanges g_pending with 0,
-//     snapshots (under `mu`) the watches of the signals taken, and delivers
+//   - The delivery thread: waits for the eventfd, takes g_pending (exchange
+//     with 0) and snapshots the watches of those signals under `mu`, and delivers
 //     to each outside `mu`: chan::try_send or a cancel_func call, both of
 //     which enter the runtime as a foreign thread (detail/foreign_entry.hpp).
 //
@@ -32,24 +32,35 @@
 //
 // ## The thread's life
 //
-// Started (detached, every signal blocked) by the first watch when it is
-// not running; it exits when it wakes and finds no watch left (the last
-// stop() wakes it for that). It is never joined, so no caller, and not
-// run(), ever waits for it: a stop() inside a task never blocks a processor
-// on the thread's exit. `thread_running` (under `mu`) says whether one is
-// still looping; a watch made before it has seen the empty registry keeps
-// it. The registry is never destroyed (the thread may outlive static
-// destructors at exit).
+// Started (every signal blocked) by the first watch when none runs, with
+// the registry's current `generation`. The stop() that removes the last
+// watch retires it: bumps `generation`, takes the std::thread out of the
+// registry, wakes the thread and, after letting go of `mu`, joins it, so
+// that when the last stop() returns no goro::signal thread is left (a
+// program that forks next forks a single-threaded process, which
+// ThreadSanitizer insists on). The thread sees its generation is not the
+// current one and exits; run() never waits for it. A watch made meanwhile
+// starts a new thread with the new generation, so two threads may wait at
+// once: each polls the shared eventfd (non-blocking, level-triggered) and
+// an eventfd of its own, which only its retirement writes. A woken thread
+// looks at `generation` under `mu` before it reads the shared eventfd or
+// g_pending: a retired one leaves both to the current thread and exits;
+// the retirement's write to its own eventfd wakes it even when the current
+// thread took the shared wake-up first. On the teardown thread, where the join
+// could deadlock (above), the retired thread is detached instead, as it is
+// when a notify() that started it fails. The registry is never destroyed (a
+// detached thread may outlive static destructors at exit).
 //
 // ## fork()
 //
 // A child process inherits the handlers and the registry but not the
 // thread, and shares the eventfd with its parent. pthread_atfork handlers
-// hold `mu` across the fork; in the child they mark the thread as not
-// running and give it an eventfd of its own, so the next watch made in the
+// hold `mu` across the fork; in the child they forget the parent's thread
+// and give the child an eventfd of its own, so the next watch made in the
 // child starts a delivery thread that the parent's cannot starve.
 #include "signal.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>  // sigdescr_np (glibc 2.32)
@@ -113,8 +124,8 @@ constexpr std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (si
 // ---- what the handler touches (async-signal-safe: lock-free atomics) ----
 
 // Signals caught and not yet taken by the delivery thread. fetch_or
-// (release) by the handler; exchange(0) (acquire) by the thread after it
-// read the eventfd. Only the bits travel: the handler's write(2) after the
+// (release) by the handler; exchange(0) (acquire) by the current delivery
+// thread, under mu, after it read the eventfd. Only the bits travel: the handler's write(2) after the
 // fetch_or, and the thread's read(2) before the exchange, order the two
 // through the kernel's eventfd lock; a bit set after the exchange comes
 // with a write of its own, so the thread wakes for it again.
@@ -152,7 +163,15 @@ struct registry {
     // The disposition goro's handler replaced; meaningful while count > 0.
     // Guarded by mu.
     struct sigaction saved[k_max_signo + 1] = {};
-    bool thread_running = false;  // guarded by mu
+    // The current delivery thread (null: none). Guarded by mu. A pointer, so
+    // that a forked child can forget its parent's thread without joining.
+    std::unique_ptr<std::thread> thread;
+    // Its own eventfd, written once to retire it; the thread closes it when
+    // it exits. Guarded by mu.
+    int thread_fd = -1;
+    // The current thread's generation; bumped when one starts and when one
+    // is retired. Guarded by mu.
+    std::uint64_t generation = 0;
 };
 
 void atfork_prepare() noexcept;
@@ -174,23 +193,19 @@ void atfork_prepare() noexcept { reg().mu.lock(); }
 void atfork_parent() noexcept { reg().mu.unlock(); }
 void atfork_child() noexcept {
     registry& r = reg();
-    // Only the forking thread exists in the child: no delivery thread.
-    r.thread_running = false;
+    // Only the forking thread exists in the child: no delivery thread. Its
+    // std::thread cannot be joined or detached here; it is left behind.
+    (void)r.thread.release();
+    if (r.thread_fd >= 0) ::close(r.thread_fd);
+    r.thread_fd = -1;
+    ++r.generation;
     const int old = g_wake_fd.load(std::memory_order_relaxed);
     if (old >= 0) {
-        const int fd = ::eventfd(0, EFD_CLOEXEC);
+        const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         g_wake_fd.store(fd, std::memory_order_relaxed);  // -1 if it failed: a watch made later retries
         ::close(old);
     }
     r.mu.unlock();
-}
-
-// Wakes the delivery thread, to look at the registry again. mu held.
-void wake_thread() noexcept {
-    const int fd = g_wake_fd.load(std::memory_order_relaxed);
-    if (fd < 0) return;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
 }
 
 void deliver(watch& w, int signo) noexcept {
@@ -208,21 +223,23 @@ void deliver(watch& w, int signo) noexcept {
     }
 }
 
-void delivery_loop(int fd) noexcept {
+// The delivery thread: `fd` is the shared eventfd, `own` its own.
+void delivery_loop(int fd, int own, std::uint64_t generation) noexcept {
     registry& r = reg();
     std::vector<std::pair<std::shared_ptr<watch>, std::uint64_t>> targets;
     for (;;) {
-        std::uint64_t count = 0;
-        const ssize_t n = ::read(fd, &count, sizeof count);
-        if (n < 0 && errno == EINTR) continue;
-        const std::uint64_t bits = g_pending.exchange(0, std::memory_order_acquire);
-        targets.clear();
+        pollfd fds[2] = {{fd, POLLIN, 0}, {own, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) continue;  // EINTR (every signal is blocked here, though)
+        std::uint64_t bits;
         {
             std::lock_guard guard(r.mu);
-            if (r.watches.empty()) {
-                r.thread_running = false;  // the next watch starts a new thread
+            if (r.generation != generation) {  // retired: the shared eventfd is the current thread's
+                ::close(own);
                 return;
             }
+            std::uint64_t count = 0;
+            [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);  // EAGAIN: taken already
+            bits = g_pending.exchange(0, std::memory_order_acquire);
             if (bits) {
                 try {
                     for (auto& w : r.watches)
@@ -241,29 +258,62 @@ void delivery_loop(int fd) noexcept {
     }
 }
 
+// Retires the current delivery thread, if any (mu held): its own eventfd
+// wakes it, and it exits. The caller joins (or detaches) the returned
+// thread after letting go of mu.
+std::unique_ptr<std::thread> retire_thread_locked(registry& r) noexcept {
+    if (!r.thread) return nullptr;
+    ++r.generation;
+    const std::uint64_t one = 1;
+    // Before the thread can close it: it closes it under mu, after seeing
+    // the new generation.
+    [[maybe_unused]] const ssize_t n = ::write(r.thread_fd, &one, sizeof one);
+    r.thread_fd = -1;
+    return std::move(r.thread);
+}
+
+// Waits for a retired thread to exit, except where that could deadlock
+// (the teardown thread, see the file comment): there it is detached.
+void end_thread(std::unique_ptr<std::thread> t) noexcept {
+    if (!t) return;
+    if (goro::detail::tearing_down())
+        t->detach();
+    else
+        t->join();
+}
+
 // Starts the delivery thread (and makes the eventfd) if needed. mu held.
 // Throws startup_error when the OS refuses either.
 void ensure_thread_locked(registry& r) {
     if (g_wake_fd.load(std::memory_order_relaxed) < 0) {
-        const int fd = ::eventfd(0, EFD_CLOEXEC);
+        const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0)
             throw startup_error(std::string("goro::signal: eventfd: ") + std::strerror(errno));
         g_wake_fd.store(fd, std::memory_order_relaxed);
     }
-    if (r.thread_running) return;
+    if (r.thread) return;
+    const int own = ::eventfd(0, EFD_CLOEXEC);
+    if (own < 0) throw startup_error(std::string("goro::signal: eventfd: ") + std::strerror(errno));
     // The thread starts with every signal blocked: the handler runs on the
     // program's threads, never in the middle of a delivery.
     sigset_t all, old;
     ::sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
     try {
-        std::thread(delivery_loop, g_wake_fd.load(std::memory_order_relaxed)).detach();
-    } catch (const std::system_error& e) {
+        const std::uint64_t generation = r.generation + 1;
+        r.thread = std::make_unique<std::thread>(delivery_loop, g_wake_fd.load(std::memory_order_relaxed), own,
+                                                 generation);
+        r.generation = generation;
+        r.thread_fd = own;
+        // Named here rather than by the thread, so that it is named when
+        // notify() returns (for ps, top and gdb; a test looks for it).
+        ::pthread_setname_np(r.thread->native_handle(), "goro-signal");
+    } catch (const std::exception& e) {
         ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        ::close(own);
         throw startup_error(std::string("goro::signal: cannot start the delivery thread: ") + e.what());
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    r.thread_running = true;
 }
 
 bool uncatchable(int signo) noexcept {
@@ -331,7 +381,9 @@ void add_locked(registry& r, const std::shared_ptr<watch>& w, std::uint64_t mask
     } catch (...) {
         for (int s = 1; s < signo; ++s)
             if (added & bit(s)) release_locked(r, s);
-        if (r.watches.empty()) wake_thread();  // let a thread started for nothing exit
+        // A thread started for nothing: retired and detached (no join under mu).
+        if (r.watches.empty())
+            if (auto t = retire_thread_locked(r)) t->detach();
         throw;
     }
     w->mask |= added;
@@ -340,8 +392,9 @@ void add_locked(registry& r, const std::shared_ptr<watch>& w, std::uint64_t mask
 }
 
 // Takes w out of the registry and releases its signals. mu held. False if
-// it was not registered (stopped already).
-bool remove_locked(registry& r, const std::shared_ptr<watch>& w) noexcept {
+// it was not registered (stopped already). The last watch retires the
+// delivery thread: *retired, to end outside mu (end_thread).
+bool remove_locked(registry& r, const std::shared_ptr<watch>& w, std::unique_ptr<std::thread>* retired) noexcept {
     auto it = std::find(r.watches.begin(), r.watches.end(), w);
     if (it == r.watches.end()) return false;
     for (int signo = 1; signo <= k_max_signo; ++signo)
@@ -349,7 +402,7 @@ bool remove_locked(registry& r, const std::shared_ptr<watch>& w) noexcept {
     w->mask = 0;
     r.watches.erase(it);
     g_watch_count.store(r.watches.size(), std::memory_order_relaxed);
-    if (r.watches.empty()) wake_thread();  // the thread exits when it sees that
+    if (r.watches.empty()) *retired = retire_thread_locked(r);
     return true;
 }
 
@@ -403,6 +456,7 @@ void stop(const chan<int>& c) noexcept {
     if (c.is_nil()) return;
     registry& r = reg();
     std::shared_ptr<watch> found;
+    std::unique_ptr<std::thread> retired;
     {
         std::lock_guard guard(r.mu);
         for (auto& w : r.watches) {
@@ -412,9 +466,10 @@ void stop(const chan<int>& c) noexcept {
             }
         }
         if (!found) return;
-        remove_locked(r, found);
+        remove_locked(r, found, &retired);
     }
     finish_stop(*found);
+    end_thread(std::move(retired));
 }
 
 void stop_func::operator()() const noexcept {
@@ -422,13 +477,15 @@ void stop_func::operator()() const noexcept {
     m_cancel();  // Go's stop: cancel first, then signal.Stop
     registry& r = reg();
     bool removed;
+    std::unique_ptr<std::thread> retired;
     {
         // A concurrent second call finds the watch removed already (the
         // first one removed it under mu before this call got it).
         std::lock_guard guard(r.mu);
-        removed = remove_locked(r, m_watch);
+        removed = remove_locked(r, m_watch, &retired);
     }
     if (removed) finish_stop(*m_watch);
+    end_thread(std::move(retired));
 }
 
 context_and_stop notify_context(const context& parent, std::initializer_list<int> signals) {

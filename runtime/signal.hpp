@@ -54,15 +54,16 @@
 //
 // ---- Design ----
 // The handler (async-signal-safe) sets the signal's bit in one atomic mask
-// and writes to an eventfd. A delivery thread, started with the first watch
-// and ended when the last one stops, waits on that eventfd, takes the mask
-// and, for each watch of each signal taken, calls chan::try_send or the
-// context's cancel function: the calls any foreign thread may make
+// and writes to an eventfd. A delivery thread ("goro-signal"), started by the
+// first watch and joined by the stop() that ends the last one, waits on that
+// eventfd, takes the mask and, for each watch of each signal taken, calls
+// chan::try_send or the context's cancel function: the calls any foreign
+// thread may make
 // (README, "Calling goro from other threads"). The thread has every signal
-// blocked, counts as no goroutine and no runtime thread, and is never
-// joined: run() does not wait for it, and a shutdown in progress only makes
-// its delivery wait (runtime/detail/foreign_entry.hpp). The details, and
-// why stop() may wait for a delivery but never for that thread, are in
+// blocked and counts as no goroutine and no runtime thread; run() does not
+// wait for it, and a shutdown in progress only makes its delivery wait
+// (runtime/detail/foreign_entry.hpp). The details, and where stop() does
+// not wait (while run() destroys the tasks left at its end), are in
 // runtime/signal.cpp.
 #pragma once
 
