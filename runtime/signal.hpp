@@ -98,7 +98,8 @@ void notify(const chan<int>& c, std::initializer_list<int> signals);
 
 /// signal.Stop(c): undoes every notify() of c (a channel never notified: no
 /// effect). When it returns, c receives no more signals: it waits for a
-/// delivery to c in progress, if any.
+/// delivery to c in progress, if any, and when it ends the last watch, for
+/// the delivery thread to exit (a brief block of the calling thread).
 void stop(const chan<int>& c) noexcept;
 
 namespace detail {
