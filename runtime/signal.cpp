@@ -371,8 +371,8 @@ void release_locked(registry& r, int signo) noexcept {
 // Adds `mask` to w's signals, installing handlers where needed; registers w
 // if `fresh`. All or nothing. mu held.
 void add_locked(registry& r, const std::shared_ptr<watch>& w, std::uint64_t mask, bool fresh) {
-    ensure_thread_locked(r);
     if (fresh) r.watches.reserve(r.watches.size() + 1);  // the push_back below cannot throw
+    ensure_thread_locked(r);
     const std::uint64_t added = mask & ~w->mask;
     int signo = 1;
     try {
