@@ -17,6 +17,7 @@
 #include "runtime/rw_mutex.hpp"
 #include "runtime/select.hpp"
 #include "runtime/semaphore.hpp"
+#include "runtime/signal.hpp"
 #include "runtime/sleep.hpp"
 #include "runtime/task.hpp"
 #include "runtime/version.hpp"

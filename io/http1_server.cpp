@@ -102,7 +102,8 @@ task<result<std::size_t>> conn_state::fill() {
     // The buffer comment's invariant: a head, a chunk line or a trailer
     // section that is still incomplete is shorter than the room it has.
     if (hi == k_buffer_size) co_return make_error_code(std::errc::no_buffer_space);
-    auto n = co_await conn.read(buf.get() + hi, k_buffer_size - hi);
+    auto n = idle ? co_await conn.read(buf.get() + hi, k_buffer_size - hi, shutdown)
+                  : co_await conn.read(buf.get() + hi, k_buffer_size - hi);
     if (!n) co_return n.error();
     if (*n == 0) peer_eof = true;
     hi += *n;
@@ -175,10 +176,11 @@ task<void> conn_state::linger() {
 
 }  // namespace detail
 
-task<void> serve_conn(net::tcp_stream conn, handler h, server_options opts) {
+task<void> serve_conn(net::tcp_stream conn, handler h, server_options opts, context shutdown) {
     using clock = net::deadline_clock;
     using detail::after;
     detail::conn_state c(std::move(conn), opts);
+    c.shutdown = std::move(shutdown);
     request req;
     body b;
     response resp;
@@ -196,9 +198,16 @@ task<void> serve_conn(net::tcp_stream conn, handler h, server_options opts) {
             if (!t0 && c.lo < c.hi) t0 = clock::now();  // bytes of this request are here (pipelined or just read)
             st = parse_request(c.unread(), req, used);
             if (st != parse_status::incomplete) break;
+            // Nothing of a next request yet: the server's shutdown ends the wait.
+            c.idle = !t0 && !first;
+            if (c.idle && c.shutdown.err()) {
+                gone = true;
+                break;
+            }
             c.set_read_deadline(t0 ? detail::earlier(after(*t0, opts.read_header_timeout), after(*t0, opts.read_timeout))
                                    : after(clock::now(), opts.idle_timeout));
             auto n = co_await c.fill();
+            c.idle = false;
             if (!n || *n == 0) {
                 gone = true;  // timeout, end of stream or error: close without an answer
                 break;

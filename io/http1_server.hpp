@@ -68,6 +68,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../runtime/context.hpp"
 #include "../runtime/result.hpp"
 #include "../runtime/task.hpp"
 #include "http1.hpp"
@@ -182,7 +183,11 @@ using handler = std::function<task<void>(const request&, body&, response&)>;
 
 /// Serves HTTP/1.1 on one connection until it closes (see the file comment);
 /// closes it at the end. The handler and options are copied into the task.
-[[nodiscard]] task<void> serve_conn(net::tcp_stream conn, handler h, server_options opts = {});
+/// Once `shutdown` is done (the context net::serve gives a handler), a
+/// connection waiting between requests is closed at once; a request in
+/// progress is answered first (Go's http.Server.Shutdown).
+[[nodiscard]] task<void> serve_conn(net::tcp_stream conn, handler h, server_options opts = {},
+                                    context shutdown = background());
 
 /// Accepts connections on `listener` and serves each with serve_conn, as
 /// goro::net::serve does (and returns as it does: when the listener is

@@ -46,6 +46,12 @@ struct conn_state {
     bool peer_eof = false;        // a read returned 0: the client sends nothing more
     bool broken = false;          // a write failed: nothing more can be sent
     net::deadline_point read_deadline = net::no_deadline;  // as last set on conn
+    // The server's shutdown context (serve_conn's ctx) and whether the
+    // connection is idle between requests: only then does fill() read under
+    // ctx, so a shutdown closes idle connections at once and lets a request
+    // in progress finish.
+    context shutdown = background();
+    bool idle = false;
 
     [[nodiscard]] std::string_view unread() const noexcept { return {buf.get() + lo, hi - lo}; }
     /// Sets conn's read deadline unless it already is d.

@@ -8,8 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "../runtime/go.hpp"
+#include "../runtime/select.hpp"
 #include "../runtime/sleep.hpp"
 #include "detail/listen_address.hpp"
 #include "net.hpp"
@@ -128,31 +133,175 @@ result<tcp_listener> tcp_listener::listen(std::string_view host_port, listen_opt
     return l;
 }
 
-task<result<void>> serve(tcp_listener listener, std::function<task<void>(tcp_stream)> handler) {
+namespace {
+
+// What serve() shares with its connection tasks, which may outlive it (a
+// handler still running after the grace period, or any handler of the
+// plain serve): owned by a shared_ptr held by serve and by every
+// connection task.
+struct serve_state {
+    // Immutable once connections start. The handler lives here, so a
+    // coroutine lambda's captures outlive every task it started.
+    std::function<task<void>(tcp_stream, context)> handler;
+    // The parent of every handler's context: cancelled when serve stops
+    // accepting (background() for plain serve).
+    context conn_ctx;
+    // False for plain serve, which never closes its connections: then
+    // nothing below is used, and a connection costs no lock, no entry and
+    // no context of its own.
+    bool tracked = false;
+
+    struct connection {
+        tcp_stream stream;   // serve's own handle, to close it when the grace period ends
+        cancel_func cancel;  // cancels the handler's own context
+    };
+    std::mutex mu;
+    // The connections whose handler runs, by id. Guarded by mu.
+    std::unordered_map<std::uint64_t, connection> open;
+    std::uint64_t next_id = 0;   // guarded by mu
+    bool draining = false;       // set (under mu) once serve stopped accepting
+    bool drained_sent = false;   // guarded by mu: `drained` was closed
+    // Closed by whoever sees `open` empty while draining (serve itself, or
+    // the last connection task), exactly once (drained_sent).
+    chan<std::monostate> drained;
+
+    // Records a new connection; returns its id and the context its handler
+    // gets: its own child of conn_ctx (cancelled when the handler returns,
+    // so the parent does not collect dead children; and a context of its
+    // own keeps the handlers' I/O from contending on one context's lock).
+    std::pair<std::uint64_t, context> add(const tcp_stream& c) {
+        if (!tracked) return {0, conn_ctx};
+        auto [ctx, cancel] = with_cancel(conn_ctx);
+        std::lock_guard guard(mu);
+        const std::uint64_t id = next_id++;
+        open.emplace(id, connection{c, std::move(cancel)});
+        return {id, std::move(ctx)};
+    }
+    // A handler returned (or its task was destroyed): forget the connection.
+    void finished(std::uint64_t id) noexcept {
+        if (!tracked) return;
+        connection own;  // released outside the lock
+        bool close_drained = false;
+        {
+            std::lock_guard guard(mu);
+            if (auto it = open.find(id); it != open.end()) {
+                own = std::move(it->second);
+                open.erase(it);
+            }
+            if (draining && open.empty() && !drained_sent) close_drained = drained_sent = true;
+        }
+        own.cancel();  // detaches the handler's context from conn_ctx
+        if (close_drained) drained.close();
+    }
+};
+
+task<void> run_connection(std::shared_ptr<serve_state> st, std::uint64_t id, tcp_stream c, context ctx) {
+    // Runs when the handler returns, throws (then the exception goes on to
+    // be a panic, as it would have from the handler's own goroutine), or
+    // when run() destroys this task at shutdown.
+    struct forget {
+        serve_state* st;
+        std::uint64_t id;
+        ~forget() { st->finished(id); }
+    } const guard{st.get(), id};
+    co_await st->handler(std::move(c), std::move(ctx));
+}
+
+bool transient_accept_error(const std::error_code& ec) noexcept {
+    return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+           ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+// The accept loop of both serves. `ctx` bounds accepting (background() for
+// plain serve). Returns the error that ended it: {} for a closed listener or
+// a done ctx, else accept's error.
+task<std::error_code> accept_loop(const tcp_listener& listener, const context& ctx,
+                                  const std::shared_ptr<serve_state>& st, std::source_location site) {
     using namespace std::chrono_literals;
     std::chrono::milliseconds backoff{0};
     for (;;) {
-        result<tcp_stream> c = co_await listener.accept();
+        result<tcp_stream> c = co_await listener.accept(ctx);
         if (c) {
             backoff = 0ms;
             nodelay(c->native_handle());
-            go(handler(std::move(*c)));
+            auto [id, conn_ctx] = st->add(*c);
+            try {
+                go(run_connection(st, id, std::move(*c), std::move(conn_ctx)), site);
+            } catch (...) {
+                st->finished(id);
+                throw;
+            }
             continue;
         }
         const std::error_code ec = c.error();
-        if (ec == errc::closed) co_return result<void>{};
-        if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
-            ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory) {
+        if (ec == errc::closed || (ctx.err() && ec == ctx.err())) co_return std::error_code{};
+        if (transient_accept_error(ec)) {
             // Out of descriptors or memory: back off and keep serving (Go's
             // net/http does the same), so the process recovers once
-            // connections close.
+            // connections close. A ctx done meanwhile ends the sleep, and
+            // the next accept fails at once with ctx.err().
             backoff = backoff == 0ms ? 5ms : std::min<std::chrono::milliseconds>(backoff * 2, 1s);
-            co_await sleep(backoff);
+            (void)co_await sleep(backoff, ctx);
             continue;
         }
         if (ec == std::errc::connection_aborted || ec == std::errc::interrupted) continue;
         co_return ec;
     }
+}
+
+}  // namespace
+
+task<result<void>> serve(tcp_listener listener, std::function<task<void>(tcp_stream)> handler,
+                         std::source_location site) {
+    auto st = std::make_shared<serve_state>();
+    st->handler = [h = std::move(handler)](tcp_stream c, context) { return h(std::move(c)); };
+    const std::error_code ec = co_await accept_loop(listener, background(), st, site);
+    if (ec) co_return ec;
+    co_return result<void>{};
+}
+
+task<result<void>> serve(tcp_listener listener, context ctx, std::chrono::nanoseconds grace,
+                         std::function<task<void>(tcp_stream)> handler, std::source_location site) {
+    return serve(std::move(listener), std::move(ctx), grace,
+                 [h = std::move(handler)](tcp_stream c, context) { return h(std::move(c)); }, site);
+}
+
+task<result<void>> serve(tcp_listener listener, context ctx, std::chrono::nanoseconds grace,
+                         std::function<task<void>(tcp_stream, context)> handler, std::source_location site) {
+    auto st = std::make_shared<serve_state>();
+    st->handler = std::move(handler);
+    st->tracked = true;
+    auto [conn_ctx, stop_handlers] = with_cancel(ctx);
+    st->conn_ctx = conn_ctx;
+    const std::error_code failure = co_await accept_loop(listener, ctx, st, site);
+
+    // ---- shutdown: stop accepting, tell the handlers, wait up to `grace` ----
+    (void)listener.close();
+    stop_handlers();
+    bool all_done;
+    {
+        std::lock_guard guard(st->mu);
+        st->draining = true;
+        all_done = st->open.empty();
+        if (all_done) st->drained_sent = true;  // nobody is left to close `drained`
+    }
+    if (!all_done) {
+        (void)co_await goro::select{st->drained.recv_case(), goro::timeout_case(grace)};
+        // Closes what is still open, whichever case won: a connection that
+        // finished meanwhile is no longer listed.
+        std::vector<serve_state::connection> late;
+        {
+            std::lock_guard guard(st->mu);
+            for (auto& [id, c] : st->open) late.push_back(c);
+        }
+        for (auto& c : late) {
+            c.cancel();
+            (void)c.stream.close();
+        }
+        if (!late.empty() && !failure) co_return make_error_code(context_errc::deadline_exceeded);
+    }
+    if (failure) co_return failure;
+    co_return result<void>{};
 }
 
 }  // namespace goro::net

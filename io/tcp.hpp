@@ -19,10 +19,18 @@
 // memory for sockets should back off and retry rather than stop: serve()
 // below does that (5 ms doubling to 1 s, as Go's net/http server), and
 // ignores ECONNABORTED (a client that gave up while queued).
+//
+// Graceful shutdown (Go's http.Server.Shutdown, for any TCP protocol):
+//
+//     auto [ctx, stop] = goro::signal::notify_context(goro::background(), {SIGINT, SIGTERM});
+//     auto r = co_await goro::net::serve(std::move(l), ctx, 5s,
+//         [](goro::net::tcp_stream c, goro::context ctx) -> goro::task<> { ... });
+//     // ctx done: no new connections; the handlers had 5 s to finish
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <source_location>
 #include <string_view>
 
 #include "socket.hpp"
@@ -89,8 +97,36 @@ public:
 /// handler(connection) as a goroutine for each. Out of descriptors or socket
 /// memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): sleeps 5 ms, doubling to 1 s,
 /// and tries again; ECONNABORTED is skipped. Returns when accept fails with
-/// errc::closed (success) or another error (that error).
-[[nodiscard]] task<result<void>> serve(tcp_listener listener,
-                                       std::function<task<void>(tcp_stream)> handler);
+/// errc::closed (success) or another error (that error); the connections'
+/// tasks go on. The handler (kept, captures and all, until the last of its
+/// tasks ends) runs as a goroutine spawned at `site`: the goroutine dump
+/// and a panic's report show the line that called serve.
+[[nodiscard]] task<result<void>> serve(tcp_listener listener, std::function<task<void>(tcp_stream)> handler,
+                                       std::source_location site = std::source_location::current());
+
+/// serve() until ctx is done, then a graceful shutdown (Go's
+/// http.Server.Shutdown): the listener is closed (no new connections), the
+/// context passed to every handler is cancelled (so a handler waiting for
+/// the next request with that context stops at once), and the handlers
+/// still running get `grace` to finish. After that, the connections whose
+/// handler has not returned are closed (their pending and later operations
+/// fail with errc::closed) and serve returns without waiting for those
+/// handlers. A connection counts as open while its handler runs (one the
+/// handler hands to another task and returns is no longer serve's).
+///
+/// The same shutdown follows a listener closed by someone else, or an
+/// accept error that is not transient. Returns success when every handler
+/// finished within the grace period, context_errc::deadline_exceeded (as
+/// Go's Shutdown returns its context's error) when connections had to be
+/// closed, and the accept error if accept failed. Each handler gets a
+/// context of its own, a child of ctx (so it carries ctx's values),
+/// cancelled when its handler returns.
+[[nodiscard]] task<result<void>> serve(tcp_listener listener, context ctx, std::chrono::nanoseconds grace,
+                                       std::function<task<void>(tcp_stream, context)> handler,
+                                       std::source_location site = std::source_location::current());
+/// The same with a handler that takes no context.
+[[nodiscard]] task<result<void>> serve(tcp_listener listener, context ctx, std::chrono::nanoseconds grace,
+                                       std::function<task<void>(tcp_stream)> handler,
+                                       std::source_location site = std::source_location::current());
 
 }  // namespace goro::net

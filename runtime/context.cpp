@@ -313,7 +313,13 @@ namespace detail {
 
 void ctx_after_func::start() noexcept {
     // A goroutine owning a copy of the action (the record may go away first).
-    goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(action));
+    try {
+        goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(action));
+    } catch (const no_runtime&) {
+        // Cancelled on a thread outside goro::run with no runtime running (a
+        // goro::signal delivery between two runs): f cannot run, and is
+        // dropped, as goro::go from such a thread drops its task.
+    }
 }
 
 void ctx_after_func::on_cancel(ctx_callback* cb) noexcept {

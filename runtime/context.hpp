@@ -274,8 +274,10 @@ context_after_func after_func_impl(const context& ctx, std::function<task<void>(
 
 /// context.AfterFunc(ctx, f): runs f (returning void or a goro::task<>) in a
 /// new task once ctx is done, or at once if it is done already. Cancel does
-/// not wait for f. The cancel that triggers it must run inside a goro task
-/// (f is started as a goroutine on the cancelling processor). The
+/// not wait for f. f is started as a goroutine by the cancelling thread: on
+/// its processor when a task cancels, through the global queue when another
+/// thread does (README, "Calling goro from other threads"); a cancel made
+/// while no goro::run is running drops f without running it. The
 /// registration does not keep ctx alive: if every context handle and cancel
 /// func of ctx's cancellable root is dropped without cancelling it (Go vet's
 /// "lostcancel"), f is destroyed without running; a never-done ctx

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "detail/scheduler_state.hpp"
+#include "detail/signal_watch.hpp"
 
 namespace goro::detail {
 
@@ -135,10 +136,14 @@ struct quit_signal_dumper::impl {
 };
 
 quit_signal_dumper::quit_signal_dumper(runtime_state& rt) {
-    struct sigaction current {};
-    if (::sigaction(SIGQUIT, nullptr, &current) != 0 || current.sa_handler != SIG_DFL ||
-        (current.sa_flags & SA_SIGINFO))
-        return;  // the program handles (or ignores) SIGQUIT itself
+    {
+        // Only where SIGQUIT has its default action and no goro::signal
+        // watch has it: the program's own handling wins.
+        struct sigaction current {};
+        if (::sigaction(SIGQUIT, nullptr, &current) != 0 || current.sa_handler != SIG_DFL ||
+            (current.sa_flags & SA_SIGINFO))
+            return;  // the program handles (or ignores) SIGQUIT itself
+    }
     auto* state = new impl(rt);
     state->fd = ::eventfd(0, EFD_CLOEXEC);
     if (state->fd < 0) {
@@ -153,17 +158,27 @@ quit_signal_dumper::quit_signal_dumper(runtime_state& rt) {
         return;
     }
     g_quit_fd.store(state->fd, std::memory_order_relaxed);
-    struct sigaction action {};
-    action.sa_handler = on_sigquit;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(SIGQUIT, &action, &state->previous);
+    // Checks again and installs under goro::signal's lock (signal_watch.hpp),
+    // so that a watch of SIGQUIT made meanwhile wins and records our handler
+    // as the one it replaced.
+    if (!install_default_signal_handler(SIGQUIT, on_sigquit, &state->previous)) {
+        g_quit_fd.store(-1, std::memory_order_relaxed);
+        state->closing.store(true, std::memory_order_release);
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t n = ::write(state->fd, &one, sizeof one);
+        state->thread.join();
+        ::close(state->fd);
+        delete state;
+        return;
+    }
     m_impl = state;
 }
 
 quit_signal_dumper::~quit_signal_dumper() {
     if (!m_impl) return;
-    ::sigaction(SIGQUIT, &m_impl->previous, nullptr);
+    // Puts back what was there before, unless a goro::signal watch of SIGQUIT
+    // is in place: that watch then puts it back when it stops.
+    remove_default_signal_handler(SIGQUIT, on_sigquit, m_impl->previous);
     g_quit_fd.store(-1, std::memory_order_relaxed);
     m_impl->closing.store(true, std::memory_order_release);
     const std::uint64_t one = 1;

@@ -122,6 +122,7 @@
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
+#include "detail/signal_watch.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "run.hpp"
@@ -502,6 +503,9 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
     if (rt.global_head) return;
     if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
+    // A goro::signal watch: a signal may still come and wake a task (Go does
+    // not report either while os/signal waits for signals).
+    if (signal_watch_active()) return;
     for (auto& p : rt.procs) {
         if (p->timers.next_deadline() != timer_heap::k_never) return;
         if (p->netpoll->in_flight() != 0) return;

@@ -3,16 +3,24 @@
 // only through channels, so no lock guards the set.
 //
 // Shows: goro::chan as the only shared state, a writer task per client fed
-// by its own buffered channel, line reading over tcp_stream, and three
-// scripted clients that join, say hello, hear everyone, and leave.
+// by its own buffered channel, line reading over tcp_stream, goro::net::serve
+// with a context (its shutdown tells every client task, which then leaves),
+// and either three scripted clients that join, say hello, hear everyone,
+// and leave, or a server for real clients until Ctrl-C.
 //
-// Run:  build-release/samples/chat          (terminates by itself)
+// Run:  build-release/samples/chat                  (scripted; terminates by itself)
+//       build-release/samples/chat 127.0.0.1:8000   (serves until Ctrl-C or SIGTERM)
+//       then, in other terminals: nc 127.0.0.1 8000
 #include <goro/goro.hpp>
 
-#include <goro/runtime/channel.hpp>
+#include <signal.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <string>
@@ -75,7 +83,8 @@ goro::task<void> writer(goro::net::tcp_stream conn, goro::chan<std::string> out)
     }
 }
 
-goro::task<void> handle(goro::net::tcp_stream conn, int id, goro::chan<event> events) {
+// One client; `ctx` is done when the server shuts down (the read gives up).
+goro::task<void> handle(goro::net::tcp_stream conn, int id, goro::chan<event> events, goro::context ctx) {
     goro::chan<std::string> out{16};
     goro::go(writer(conn, out));
     // Named events, not temporaries in the co_await: g++ 12 mishandles an
@@ -85,7 +94,7 @@ goro::task<void> handle(goro::net::tcp_stream conn, int id, goro::chan<event> ev
     std::string pending;
     char buf[512];
     for (;;) {
-        auto n = co_await conn.read(buf, sizeof buf);
+        auto n = co_await conn.read(buf, sizeof buf, ctx);
         if (!n || *n == 0) break;
         pending.append(buf, *n);
         for (std::size_t eol; (eol = pending.find('\n')) != std::string::npos; pending.erase(0, eol + 1)) {
@@ -98,12 +107,24 @@ goro::task<void> handle(goro::net::tcp_stream conn, int id, goro::chan<event> ev
     (void)conn.close_write();
 }
 
-goro::task<void> accept_loop(goro::net::tcp_listener l, goro::chan<event> events) {
-    for (int id = 1;; ++id) {
-        auto c = co_await l.accept();
-        if (!c) co_return;  // listener closed
-        goro::go(handle(std::move(*c), id, events));
+// The chat server: a broadcaster, and a handler task per client until ctx
+// is done; then the clients get 5 s to leave.
+goro::task<goro::result<void>> chat_server(goro::net::tcp_listener l, goro::context ctx) {
+    goro::chan<event> events;
+    auto room = goro::spawn(broadcaster(events));
+    auto next_id = std::make_shared<std::atomic<int>>(0);
+    // A named handler, not a lambda built inside the co_await expression:
+    // g++ 12 destroys such a temporary twice (README, Known limits).
+    std::function<goro::task<void>(goro::net::tcp_stream, goro::context)> handler =
+        [events, next_id](goro::net::tcp_stream c, goro::context cctx) {
+            return handle(std::move(c), ++*next_id, events, std::move(cctx));
+        };
+    auto served = co_await goro::net::serve(l, ctx, std::chrono::seconds(5), std::move(handler));
+    if (served) {  // every client task has left the room: close it
+        events.close();
+        co_await std::move(room);
     }
+    co_return served;
 }
 
 // Reads one '\n'-terminated line (buffering the rest); "" at EOF or error.
@@ -138,11 +159,10 @@ goro::task<void> talk(member& m, int people) {
     (void)m.conn.close();
 }
 
-goro::task<int> main_task() {
+goro::task<int> scripted() {
     auto l = goro::net::tcp_listener::listen("127.0.0.1:0").value();
-    goro::chan<event> events;
-    goro::go(broadcaster(events));
-    goro::go(accept_loop(l, events));
+    auto [ctx, cancel] = goro::with_cancel(goro::background());
+    auto server = goro::spawn(chat_server(l, ctx));
     const int people = 3;
     std::vector<member> members(people);
     for (auto& m : members) {
@@ -153,11 +173,31 @@ goro::task<int> main_task() {
     std::vector<goro::join_handle<void>> talks;
     for (auto& m : members) talks.push_back(goro::spawn(talk(m, people)));
     for (auto& t : talks) co_await std::move(t);
-    (void)l.close();
+    cancel();
+    auto served = co_await std::move(server);
     std::printf("everyone heard everyone; bye\n");
-    co_return 0;
+    co_return served ? 0 : 1;
+}
+
+goro::task<int> serve_until_stopped(std::string addr) {
+    // Before listening: a signal that comes as soon as we say "listening" is ours.
+    auto [ctx, stop] = goro::signal::notify_context(goro::background(), {SIGINT, SIGTERM});
+    auto l = goro::net::tcp_listener::listen(addr);
+    if (!l) {
+        std::fprintf(stderr, "chat: listen %s: %s\n", addr.c_str(), l.error().message().c_str());
+        co_return 1;
+    }
+    const std::string where = l->local_address()->to_string();
+    std::printf("listening %s\n", where.c_str());
+    std::printf("join with: nc %s %s; press Ctrl-C to stop\n", where.substr(0, where.rfind(':')).c_str(),
+                where.substr(where.rfind(':') + 1).c_str());
+    std::fflush(stdout);
+    auto served = co_await chat_server(std::move(*l), ctx);
+    std::printf("stopped (%s)\n", goro::cause(ctx).message().c_str());
+    if (!served) std::fprintf(stderr, "chat: %s\n", served.error().message().c_str());
+    co_return served ? 0 : 1;
 }
 
 }  // namespace
 
-int main() { return goro::run(main_task()); }
+int main(int argc, char** argv) { return goro::run(argc > 1 ? serve_until_stopped(argv[1]) : scripted()); }

@@ -417,6 +417,20 @@ TEST_CASE("item 22 (ctx): tasks parked in sleep(d, ctx) and acquire(n, ctx) are 
     sem = nullptr;
 }
 
+TEST_CASE("item 60: a cancel outside goro::run drops an after_func's f instead of ending the program", "[ctx]") {
+    // A goro::signal delivery can cancel a context between two runs: f then
+    // has no runtime to start on.
+    auto token = std::make_shared<int>(0);
+    {
+        auto [c, cancel] = goro::with_cancel(goro::background());
+        auto h = goro::after_func(c, [tok = token] { ++*tok; });
+        cancel();
+        CHECK(*token == 0);
+        CHECK_FALSE(h.stop());  // it was started (and dropped), not stopped
+    }
+    CHECK(token.use_count() == 1);  // every copy of f is gone
+}
+
 TEST_CASE("item 60: an after_func(ctx, f) that never runs leaks nothing (ASan: detect_leaks)", "[ctx]") {
     // Go's GC collects an AfterFunc whose context can never be done; goro must
     // free the record and f (and what f captured) once nothing can cancel the
