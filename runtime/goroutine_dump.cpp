@@ -13,6 +13,7 @@
 #include "detail/goroutine_dump.hpp"
 #include "detail/fatal.hpp"
 
+#include <cxxabi.h>
 #include <fmt/core.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -22,12 +23,41 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 
 namespace goro::detail {
+
+namespace {
+
+// The function a spawn site names, readable. Inside a coroutine, g++ 12's
+// source_location::function_name() is the coroutine's actor function, whose
+// one parameter is the frame type, named after the mangled coroutine:
+// "goro::task<void> serve(_ZN4goro3net5serveE....Frame*)", or for a lambda
+// "f()::<lambda()>::operator()(f()::<lambda()>::_ZZ...Frame*)". The mangled name
+// demangles to the coroutine's own signature, which is what a reader wants.
+// Anything else (clang's names, plain functions) is returned as it is.
+std::string readable_function(const char* name) {
+    const std::string_view n(name);
+    const std::size_t frame = n.rfind(".Frame*)");
+    if (frame == std::string_view::npos) return std::string(n);
+    // The frame type may be qualified ("f()::<lambda()>::_ZZ...Frame*"): the
+    // mangled name is the last "_Z..." word before ".Frame".
+    const std::size_t z = n.rfind("_Z", frame);
+    if (z == std::string_view::npos || z == 0 || (n[z - 1] != '(' && n[z - 1] != ':')) return std::string(n);
+    const std::string mangled(n.substr(z, frame - z));
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
+    if (status != 0 || !demangled) return std::string(n);
+    std::string out(demangled);
+    std::free(demangled);
+    return out;
+}
+
+}  // namespace
 
 std::string describe_goroutines(runtime_state& rt) {
     std::string out;
@@ -38,7 +68,7 @@ std::string describe_goroutines(runtime_state& rt) {
             out += "\tmain task (goro::run)\n";
         else
             out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(), g->spawn_site.line(),
-                               g->spawn_site.function_name());
+                               readable_function(g->spawn_site.function_name()));
     };
     {
         std::lock_guard guard(rt.external_lock);
