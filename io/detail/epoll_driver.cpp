@@ -438,29 +438,15 @@ void epoll_driver::cancel(io_request& req) noexcept {
     if (req.job.request) return;  // a blocking-pool call: it ends by itself (see the file comment)
     {
         std::lock_guard guard(m_lock);
-        remote_cancel* node = &req.cancel_node;
-        if (node->queued) return;  // already asked; the owner has not drained it yet
-        node->queued = true;
-        node->prev = nullptr;
-        node->next = m_mailbox_head;
-        if (m_mailbox_head) m_mailbox_head->prev = node;
-        m_mailbox_head = node;
+        if (!m_mailbox.push(&req.cancel_node)) return;  // already asked; the owner has not drained it yet
         m_mail.store(true, std::memory_order_release);
     }
     if (!m_owner.bound_to_current()) wake();
 }
 
 void epoll_driver::withdraw(io_request& req) noexcept {
-    remote_cancel* node = &req.cancel_node;
     std::lock_guard guard(m_lock);
-    if (!node->queued) return;
-    if (node->prev)
-        node->prev->next = node->next;
-    else
-        m_mailbox_head = node->next;
-    if (node->next) node->next->prev = node->prev;
-    node->prev = node->next = nullptr;
-    node->queued = false;
+    m_mailbox.remove(&req.cancel_node);
 }
 
 // ---- completing (owner thread) ----
@@ -580,12 +566,8 @@ unsigned epoll_driver::drain_mailbox() noexcept {
         io_request* req;
         {
             std::lock_guard guard(m_lock);
-            remote_cancel* node = m_mailbox_head;
+            remote_cancel* node = m_mailbox.pop();
             if (!node) return completed;
-            m_mailbox_head = node->next;
-            if (m_mailbox_head) m_mailbox_head->prev = nullptr;
-            node->prev = node->next = nullptr;
-            node->queued = false;
             // The target still waits here: its completion withdraws the node
             // (under m_lock, on this thread), and a node is only posted while
             // its target is in flight.

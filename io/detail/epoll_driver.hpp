@@ -167,7 +167,7 @@ private:
     // m_lock: a migration moves one from another thread. Frozen once
     // m_draining is set (migrations away check it under m_lock).
     registration* m_registrations = nullptr;
-    remote_cancel* m_mailbox_head = nullptr;
+    cancel_mailbox m_mailbox;
     registration* m_released = nullptr;
     registration* m_free = nullptr;  // owner only: released records kept for reuse
     std::vector<io_request*> m_heap;

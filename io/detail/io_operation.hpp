@@ -37,6 +37,40 @@ struct remote_cancel : io_operation {
     unsigned in_flight = 0;
 };
 
+/// A driver's mailbox of cancellations: a doubly linked list of nodes, under
+/// the driver's lock (the caller holds it). push() returns false when the
+/// node is queued already (asked twice before the owner drained it).
+struct cancel_mailbox {
+    remote_cancel* head = nullptr;
+
+    bool push(remote_cancel* node) noexcept {
+        if (node->queued) return false;
+        node->queued = true;
+        node->prev = nullptr;
+        node->next = head;
+        if (head) head->prev = node;
+        head = node;
+        return true;
+    }
+    /// Takes `node` out if it is queued.
+    void remove(remote_cancel* node) noexcept {
+        if (!node->queued) return;
+        if (node->prev)
+            node->prev->next = node->next;
+        else
+            head = node->next;
+        if (node->next) node->next->prev = node->prev;
+        node->prev = node->next = nullptr;
+        node->queued = false;
+    }
+    /// Takes the first node out; null when empty.
+    remote_cancel* pop() noexcept {
+        remote_cancel* node = head;
+        if (node) remove(node);
+        return node;
+    }
+};
+
 /// A file's registration with a driver (the epoll driver registers each
 /// socket once). Released, with the file's lock held or from its destructor,
 /// just before the descriptor is closed: after release() the driver never

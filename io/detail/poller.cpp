@@ -251,12 +251,7 @@ void poller::cancel_local(remote_cancel* node) noexcept {
 void poller::post_cancel(remote_cancel* node) noexcept {
     {
         std::lock_guard guard(m_mailbox_lock);
-        if (node->queued) return;  // already asked; the owner has not drained it yet
-        node->queued = true;
-        node->prev = nullptr;
-        node->next = m_mailbox_head;
-        if (m_mailbox_head) m_mailbox_head->prev = node;
-        m_mailbox_head = node;
+        if (!m_mailbox.push(node)) return;  // already asked; the owner has not drained it yet
         // release: pairs with the acquire load in drain_mailbox.
         m_mailbox_nonempty.store(true, std::memory_order_release);
     }
@@ -265,15 +260,8 @@ void poller::post_cancel(remote_cancel* node) noexcept {
 
 void poller::withdraw_cancel(remote_cancel* node) noexcept {
     std::lock_guard guard(m_mailbox_lock);
-    if (!node->queued) return;
-    if (node->prev)
-        node->prev->next = node->next;
-    else
-        m_mailbox_head = node->next;
-    if (node->next) node->next->prev = node->prev;
-    node->prev = node->next = nullptr;
-    node->queued = false;
-    if (!m_mailbox_head) m_mailbox_nonempty.store(false, std::memory_order_relaxed);
+    m_mailbox.remove(node);
+    if (!m_mailbox.head) m_mailbox_nonempty.store(false, std::memory_order_relaxed);
 }
 
 void poller::drain_mailbox() noexcept {
@@ -281,10 +269,7 @@ void poller::drain_mailbox() noexcept {
     // order it anyway; the flag only spares the lock when nothing was posted).
     if (!m_mailbox_nonempty.load(std::memory_order_acquire)) return;
     std::lock_guard guard(m_mailbox_lock);
-    while (remote_cancel* node = m_mailbox_head) {
-        m_mailbox_head = node->next;
-        node->prev = node->next = nullptr;
-        node->queued = false;
+    while (remote_cancel* node = m_mailbox.pop()) {
         // The target is still in flight on this ring: it withdraws the node
         // (under this lock, on this thread) before its completion returns, and
         // the node is only ever posted while its target is in flight.

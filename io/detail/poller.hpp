@@ -182,7 +182,7 @@ private:
     // read (acquire) by the owner before it takes the lock. A stale "false"
     // only delays the drain until after the wake() that post_cancel sends.
     std::mutex m_mailbox_lock;
-    remote_cancel* m_mailbox_head = nullptr;
+    cancel_mailbox m_mailbox;
     std::atomic<bool> m_mailbox_nonempty{false};
 };
 
