@@ -122,6 +122,7 @@
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
+#include "detail/sysmon.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "run.hpp"
@@ -139,7 +140,6 @@
 namespace goro::detail {
 namespace {
 
-constexpr unsigned k_runnext_cap = 32;
 constexpr unsigned k_fairness_interval = 61;
 // How long the oldest item of a processor's own deque may wait (the owner's
 // LIFO end keeps taking newer work) before the owner runs it out of turn.
@@ -382,6 +382,7 @@ void wakep(runtime_state& rt) noexcept {
         rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
         return;
     }
+    sysmon_kick(rt);  // p left the idle list: the monitor may sleep on "all idle"
     notify(*p);
 }
 
@@ -534,8 +535,18 @@ goroutine* take_starving_oldest(processor& p) noexcept {
     return nullptr;
 }
 
-goroutine* find_runnable(processor& p) {
+// The time slice that p's monitor saw run out (preempt_slice) is the
+// current one (owner only; relaxed: see preempt_slice).
+bool slice_expired(const processor& p) noexcept {
+    return p.preempt_slice.load(std::memory_order_relaxed) ==
+           static_cast<std::uint32_t>(p.schedtick.load(std::memory_order_relaxed) >> 32);
+}
+
+// The next goroutine to run, or nullptr when the runtime stops. `inherit`:
+// it came from runnext and runs on in the current time slice.
+goroutine* find_runnable(processor& p, bool& inherit) {
     runtime_state& rt = p.rt;
+    inherit = false;
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
         // relaxed: a hint; a dump re-checks under its lock (goroutine_dump.cpp).
@@ -555,19 +566,24 @@ goroutine* find_runnable(processor& p) {
         }
 
         if (p.runnext) {
-            if (p.runnext_streak < k_runnext_cap || p.deque.empty_hint()) {
-                ++p.runnext_streak;
+            // Runnext inherits the time slice (Go's runqget: inheritTime), so
+            // that a pair of goroutines handing work back and forth shares
+            // one slice, however long each turn is.
+            if (!slice_expired(p)) {
+                inherit = true;
                 return std::exchange(p.runnext, nullptr);
             }
-            // Cap reached: the runnext goroutine waits behind the oldest local work.
-            p.runnext_streak = 0;
+            // The monitor saw this slice run out: the runnext goroutine waits
+            // behind the oldest local work (or, with none, the global
+            // queue's), which starts a new slice.
             goroutine* g = std::exchange(p.runnext, nullptr);
             goroutine* oldest = nullptr;
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
+            if (!oldest) oldest = global_take(p, 1);
+            if (!oldest) return g;  // nobody else waits here: g starts the new slice itself
             push_local(p, g);
-            if (oldest) return oldest;
+            return oldest;
         }
-        p.runnext_streak = 0;
         if (goroutine* g = p.deque.pop()) return g;
 
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
@@ -613,18 +629,21 @@ goroutine* find_runnable(processor& p) {
         if (was_spinning && any_deque_nonempty(rt)) {
             // Lost-wake-up re-check: someone may have pushed work while we were
             // counted as spinning, and skipped waking anyone because of it.
-            std::lock_guard guard(rt.sched_lock);
-            if (p.idle) {
-                remove_idle_locked(rt, p);
-                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
-            } else {
-                // A waker took us off the idle list meanwhile and already
-                // counted us in nspinning (handed_spinning): take that count
-                // over instead of adding a second one, which would leak and
-                // make every later waker believe someone is spinning.
-                GORO_SCHED_ASSERT(p.handed_spinning);
-                p.handed_spinning = false;
+            {
+                std::lock_guard guard(rt.sched_lock);
+                if (p.idle) {
+                    remove_idle_locked(rt, p);
+                    rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+                } else {
+                    // A waker took us off the idle list meanwhile and already
+                    // counted us in nspinning (handed_spinning): take that count
+                    // over instead of adding a second one, which would leak and
+                    // make every later waker believe someone is spinning.
+                    GORO_SCHED_ASSERT(p.handed_spinning);
+                    p.handed_spinning = false;
+                }
             }
+            sysmon_kick(rt);  // we left the idle list: the monitor may sleep on "all idle"
             p.spinning = true;
             continue;
         }
@@ -644,26 +663,34 @@ goroutine* find_runnable(processor& p) {
                 p.spinning = true;  // wakep() counted us in nspinning
             }
         }
+        sysmon_kick(rt);  // we left the idle list: the monitor may sleep on "all idle"
     }
 }
 
-void run_goroutine(processor& p, goroutine* g) noexcept {
+// `inherit`: g runs on in the current time slice (it came from runnext);
+// otherwise its run starts a new slice.
+void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     p.in_place_runs = 0;  // a fresh native stack below this resume
-    p.running = g;
+    advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
+    // release: publishes g's fields (acquired by the pop that found it) to
+    // the monitor, which acquires `running` before it reads them.
+    p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
     g->resume_point.resume();
-    p.running = nullptr;
+    // relaxed: a null is never dereferenced.
+    p.running.store(nullptr, std::memory_order_relaxed);
 }
 
 void worker_loop(processor& p) {
-    while (goroutine* g = find_runnable(p)) {
+    bool inherit = false;
+    while (goroutine* g = find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
         // queues or the global queue rather than by stealing: it must leave the
         // spinning count before running it, or wakers would keep believing that
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        run_goroutine(p, g);
+        run_goroutine(p, g, inherit);
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
@@ -674,6 +701,8 @@ void worker_loop(processor& p) {
 void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
+    // relaxed: read by the monitor for its reports only (0 until then).
+    p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
         p.netpoll = make_netpoll(p.rt.netpoll_name);
     } catch (const std::exception& e) {
@@ -817,19 +846,27 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
             }
         }
     }
-    if (to_wake) notify(*to_wake);
+    if (to_wake) {
+        sysmon_kick(rt);  // it left the idle list: the monitor may sleep on "all idle"
+        notify(*to_wake);
+    }
 }
 
 // ---------------------------------------------------------------- goroutine interface
 
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
     processor* p = t_processor;
-    return p ? p->running : nullptr;
+    // relaxed: the owner reads its own store.
+    return p ? p->running.load(std::memory_order_relaxed) : nullptr;
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_processor) {
-        p->running = g;
+        // A new run in the same time slice (a joiner resumed by the goroutine
+        // it joined, or a child run in place by its joiner).
+        advance_schedtick(*p, k_tick_run);
+        // release: as in run_goroutine.
+        p->running.store(g, std::memory_order_release);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
@@ -919,6 +956,15 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        // The monitor's pin protocol (runtime/sysmon.cpp): a run event, then
+        // the light half of the asymmetric fence (a compiler barrier; the
+        // monitor's membarrier orders this store before the load below),
+        // then wait while the monitor reads g's fields.
+        advance_schedtick(*p, k_tick_run);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // acquire: pairs with the monitor's release of the pin.
+        if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
+            wait_for_monitor_pin(*p, g);
     } else if (runtime_state* rt = current_runtime()) {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
@@ -967,6 +1013,8 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     if (nprocs >= k_external_registry)
         throw bad_configuration(fmt::format("goro::run: procs ({}) is more than goro supports ({})", nprocs,
                                             k_external_registry - 1));
+
+    const sysmon_settings monitor_settings = read_sysmon_settings(opts);
 
     auto rt = std::make_unique<runtime_state>();
     rt->opts = opts;
@@ -1018,6 +1066,20 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             break;
         }
     }
+    // The monitor, once the set of processors is final (a worker that did
+    // not start lowered nprocs). Started before processor 0 joins the
+    // start-up barrier, so that failing to start it fails the run as a
+    // worker's failure does: every worker still waits at that barrier.
+    std::unique_ptr<sysmon> monitor;
+    if (monitor_settings.needed()) {
+        try {
+            monitor = std::make_unique<sysmon>(*rt, monitor_settings);
+        } catch (const std::system_error& e) {
+            std::lock_guard guard(rt->startup_lock);
+            if (rt->startup_failure.empty())
+                rt->startup_failure = fmt::format("goro::run: cannot start the monitor thread: {}", e.what());
+        }
+    }
     {
         schedtrace_monitor trace(*rt, schedtrace_interval_ms());
         quit_signal_dumper quit_dumper(*rt);
@@ -1025,6 +1087,9 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     }
     for (auto& p : rt->procs)
         if (p->thread.joinable()) p->thread.join();
+    // After the workers: a goroutine stuck on one of them delays run()'s
+    // return, and the monitor keeps reporting it until then.
+    if (monitor) monitor->stop();
 
     if (!rt->startup_failure.empty()) {
         registry::erase(main_g, nullptr);
