@@ -1,4 +1,5 @@
-// The scheduler: logical processors, work stealing, parking, shutdown.
+// The scheduler: logical processors, work stealing, parking, time slices,
+// shutdown. The monitor thread has its own file (sysmon.cpp).
 //
 // ## Design
 //
@@ -9,9 +10,9 @@
 //     goroutine running there (a channel receiver just handed a value, a
 //     joiner, ...). It runs next, on the same processor, so a hand-off between
 //     two tasks costs no thread switch. The slot belongs to its processor alone
-//     (it is not stealable, as Tokio's LIFO slot); to keep a pair of tasks that
-//     ready each other from starving the rest, it is taken at most
-//     k_runnext_cap times in a row.
+//     (it is not stealable, as Tokio's LIFO slot). A goroutine taken from it
+//     inherits the running one's time slice (see "Time slices"), so a pair
+//     of tasks that ready each other cannot starve the rest.
 //   - a processor's bounded Chase–Lev deque (detail/work_deque.hpp): the owner
 //     pushes and pops at the bottom (LIFO, hot in cache: fork-join code runs
 //     depth-first), thieves steal at the top (the oldest, usually the biggest
@@ -26,7 +27,9 @@
 //      the top (oldest end) of the own deque if that item has been waiting
 //      there for k_local_starvation_ns — so neither I/O, nor the global
 //      queue, nor old local work can starve;
-//   3. runnext (capped), then the own deque;
+//   3. runnext, unless the monitor saw the current time slice run out (then
+//      runnext waits behind the oldest local item, or the global queue's
+//      first), then the own deque;
 //   4. the global queue;
 //   5. completions of this processor's netpoll (its I/O driver, see
 //      detail/netpoll.hpp: io_uring or epoll; queued requests are submitted);
@@ -74,6 +77,62 @@
 //     is not lost: the eventfd counter stays non-zero, so the next wait
 //     returns at once (the ring's armed read completes; epoll sees it ready).
 //
+// ## Time slices
+//
+// Go's rule (runqget's inheritTime): a run starts a new time slice unless its
+// goroutine came from runnext (or is a symmetric transfer: a joiner resumed by
+// the child it joined, a child run in place by its joiner), in which case it
+// inherits the slice of the run before. A slice therefore spans a whole chain
+// of hand-offs, whatever each turn costs: a pair that burns a millisecond per
+// turn and a pair that burns a microsecond get about one slice each in turn
+// (item 85, Go's TestPingPongHog). The turn cap this replaced (32 runnext
+// picks in a row) gave the first pair a thousand times the second's share.
+//
+// The processor does not read the clock for this. It counts: schedtick's
+// high half gains one at each new slice, its low half at each run (see
+// k_tick_run, k_tick_slice). The monitor times how long each value lasts and,
+// once a slice has lasted options::time_slice (10 ms), stores its number in
+// preempt_slice; find_runnable compares the two when it would take runnext.
+// A stale mark never matches a later slice, so nothing is cleared. Go's
+// sysmon asks the running goroutine to yield at that point; goro cannot
+// interrupt a task, so the slice ends at the next hand-off: a task that
+// never suspends still keeps its processor (below).
+//
+// ## The monitor (sysmon.cpp)
+//
+// One thread per run, outside the processors and not counted in max_threads
+// (Go's sysmon runs without a P and is not counted either). What it watches,
+// per processor, every poll: schedtick (a run or slice that lasts) and
+// `running` (whether the processor is inside a goroutine). It does two
+// things: it ends time slices (above), and, with GORO_DEBUG=stuck=<ms>, it
+// reports a goroutine that has run that long without suspending (id, spawn
+// site, whether its thread computes or sleeps in a system call) and again
+// when it suspends. Polling follows Go's backoff: every 20 µs for the first
+// 50 polls after it starts, reports, or wakes for a new busy period, then
+// doubling up to 10 ms; once every processor has been idle for a
+// millisecond it sleeps on a futex with no timeout and the first processor
+// to leave the idle list wakes it (the protocol is in sysmon.cpp), so an
+// idle program costs nothing. Its costs on the processors' side: a
+// counter increment per run (and per finished goroutine), a compare per
+// runnext pick, and in finish_goroutine the load of monitor_pin that lets
+// the monitor read a running goroutine's fields without a use after free
+// (an asymmetric fence: membarrier(2) on the monitor's side only).
+//
+// What the monitor does not do yet is Go's hand-off (issue 10, item 2): take
+// a processor away from a thread stuck in a task or a system call and run
+// its queues elsewhere. It sees the stall; nobody else may touch the stuck
+// processor's runnext, deque, timers or netpoll, which belong to its thread
+// (and, with io_uring's SINGLE_ISSUER | DEFER_TASKRUN, its ring can only be
+// driven from that thread). The hand-off will need: a processor state that
+// the monitor can take over with one CAS (running -> handed off) and that the
+// stuck thread checks, cheaply, when its task suspends, finding it no longer
+// owns the processor (the asymmetric fence above is the tool for keeping
+// that check off the fast path); spare threads, counted in max_threads, to
+// run the taken processor; and a netpoll driver whose operations can be
+// completed by another thread (epoll's per-file home processor moved, or a
+// ring that is not single-issuer, or re-submission elsewhere: a measured
+// choice). benchmarks/hog measures the stall that hand-off must remove.
+//
 // ## Deadlock detection
 //
 // The last processor to go idle (npidle == nprocs, under sched_lock) checks
@@ -82,15 +141,19 @@
 // empty queues, and cannot change any of that without taking sched_lock first
 // (a woken processor leaves the idle list before running anything). Then the
 // program is deadlocked: it prints Go's message and a list of the goroutines
-// with what each waits on, and exits with status 2.
+// with what each waits on, and exits with status 2. The monitor changes none
+// of this: it never makes a goroutine runnable (it only marks slices and
+// prints), and it goes to sleep on the same "every processor idle".
 //
 // ## Shutdown
 //
 // main's completion sets `stopping` and wakes every processor. Each worker
 // leaves its loop, cancels the I/O in flight on its netpoll and drains it (the
 // operation records live in task frames), and exits. Processor 0, the thread
-// that called run(), joins the others, stops the blocking pool (waiting for
-// running jobs: their results are written into task frames), clears the timer
+// that called run(), joins the others, stops the monitor (after the join, so
+// that a task that delays shutdown is still reported), stops the blocking
+// pool (waiting for running jobs: their results are written into task
+// frames), clears the timer
 // heaps and then destroys every goroutine that never finished, so that their
 // destructors run and nothing leaks. Goroutines created by those destructors
 // are destroyed too.
@@ -104,6 +167,12 @@
 //     pops (see work_deque.hpp).
 //   - A futex per processor for parking: it could not also wait for I/O and
 //     timers in one system call, which the ring (or epoll_pwait2) does.
+//   - Reading the clock on the processor for time slices (at each new slice,
+//     as Go's execute does, and at each runnext pick): a clock_gettime per
+//     run where the monitor's polling costs the processors nothing per run.
+//   - Publishing the running goroutine's id and spawn site per run for the
+//     stall report: two more stores on every run for a rare diagnostic; the
+//     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
 #include <pthread.h>

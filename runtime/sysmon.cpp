@@ -17,17 +17,24 @@
 //
 // ## Polling schedule
 //
-// Go's: a poll every 20 µs for the first 50 polls after the monitor wakes up
-// or acts (reports a stall), then the interval doubles up to 10 ms. While a
-// reported stall is open it polls at least every millisecond, so that the
-// closing line's total is accurate to about a millisecond. A poll costs a
-// relaxed load of each processor's counter (the line is the owner's hot
-// line; at 10 ms the misses it causes are noise).
+// Go's: a poll every 20 µs for the first 50 polls after the monitor starts,
+// acts (reports a stall) or wakes from a sleep of 10 ms or more (a new busy
+// period), then the interval doubles up to 10 ms. While a reported stall is
+// open it polls at least every millisecond, so that the closing line's total
+// is accurate to about a millisecond. A poll costs a relaxed load of each
+// processor's counter (the line is the owner's hot line; at 10 ms the misses
+// it causes are noise).
 //
 // ## Sleeping while every processor is idle (lost-wake-up protocol)
 //
-// When npidle == nprocs the monitor sleeps on the futex sysmon_state, with
-// no timeout, so an idle program costs no CPU. It decides under sched_lock:
+// When npidle == nprocs at every poll for a millisecond or more, the monitor
+// sleeps on the futex sysmon_state, with no timeout, so an idle program
+// costs no CPU. (The millisecond, and keeping the polling interval across a
+// shorter sleep, stop a program that is idle between frequent short bursts,
+// a 1 ms ticker, from making the monitor sleep, be woken and poll fast on
+// every burst: it sleeps at most once per millisecond of idleness, and a
+// processor pays a FUTEX_WAKE only when it wakes a sleeping monitor.) It
+// decides under sched_lock:
 // it re-reads npidle there and stores `asleep`. A processor leaves the idle
 // list only under sched_lock (its own park return, or a waker's
 // pop_idle_locked), and reads sysmon_state after that section
@@ -97,6 +104,7 @@ constexpr std::int64_t k_min_delay_ns = 20'000;
 constexpr std::int64_t k_max_delay_ns = 10'000'000;
 constexpr unsigned k_fast_polls = 50;
 constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
+constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
 // Settings above this many milliseconds (11 days) are taken as "never".
 constexpr std::int64_t k_max_setting_ms = 1'000'000'000;
 
@@ -238,19 +246,28 @@ struct sysmon::impl {
 
     void loop() noexcept {
         std::int64_t delay = k_min_delay_ns;
-        unsigned quiet = 0;  // polls since the monitor woke up or acted
+        unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
+        std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
         for (;;) {
             futex_wait(rt.sysmon_state, k_sysmon_polling, delay);
             // relaxed: stop() publishes nothing else through it.
             if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
-            const bool acted = poll(monotonic_now_ns());
+            const std::int64_t now = monotonic_now_ns();
+            const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;
             // relaxed: a hint; sleep_while_idle decides under sched_lock.
-            if (!open && rt.npidle.load(std::memory_order_relaxed) == nprocs && sleep_while_idle()) {
+            if (open || rt.npidle.load(std::memory_order_relaxed) != nprocs)
+                idle_since = 0;
+            else if (idle_since == 0)
+                idle_since = now;
+            if (idle_since != 0 && now - idle_since >= k_idle_before_sleep_ns && sleep_while_idle()) {
                 if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
-                delay = k_min_delay_ns;
-                quiet = 0;
+                if (monotonic_now_ns() - now >= k_max_delay_ns) {
+                    delay = k_min_delay_ns;  // a new busy period: fast polls again
+                    quiet = 0;
+                }
+                idle_since = 0;
                 continue;
             }
             if (acted) {
