@@ -80,19 +80,20 @@
 // ## Time slices
 //
 // Go's rule (runqget's inheritTime): a run starts a new time slice unless its
-// goroutine came from runnext (or is a symmetric transfer: a joiner resumed by
-// the child it joined, a child run in place by its joiner), in which case it
-// inherits the slice of the run before. A slice therefore spans a whole chain
+// goroutine came from runnext, in which case it inherits the slice of the run
+// before (so does a symmetric transfer: a joiner resumed by the child it
+// joined, a child run in place by its joiner). A slice therefore spans a whole chain
 // of hand-offs, whatever each turn costs: a pair that burns a millisecond per
 // turn and a pair that burns a microsecond get about one slice each in turn
 // (item 85, Go's TestPingPongHog). The turn cap this replaced (32 runnext
 // picks in a row) gave the first pair a thousand times the second's share.
 //
 // The processor does not read the clock for this. It counts: schedtick's
-// high half gains one at each new slice, its low half at each run (see
-// k_tick_run, k_tick_slice). The monitor times how long each value lasts and,
-// once a slice has lasted options::time_slice (10 ms), stores its number in
-// preempt_slice; find_runnable compares the two when it would take runnext.
+// high half gains one at each new slice, its low half at each run the loop
+// starts and at each goroutine's finish (see k_tick_run, k_tick_slice). The
+// monitor times how long each value lasts and, once a slice has lasted
+// options::time_slice (10 ms), stores its number in preempt_slice;
+// find_runnable compares the two when it would take runnext.
 // A stale mark never matches a later slice, so nothing is cleared. Go's
 // sysmon asks the running goroutine to yield at that point; goro cannot
 // interrupt a task, so the slice ends at the next hand-off: a task that
@@ -113,10 +114,12 @@
 // millisecond it sleeps on a futex with no timeout and the first processor
 // to leave the idle list wakes it (the protocol is in sysmon.cpp), so an
 // idle program costs nothing. Its costs on the processors' side: a
-// counter increment per run (and per finished goroutine), a compare per
-// runnext pick, and in finish_goroutine the load of monitor_pin that lets
-// the monitor read a running goroutine's fields without a use after free
-// (an asymmetric fence: membarrier(2) on the monitor's side only).
+// counter increment per run the loop starts and per finished goroutine, a
+// compare per runnext pick, and in finish_goroutine the load of monitor_pin
+// that lets the monitor read a running goroutine's fields without a use
+// after free (an asymmetric fence: membarrier(2) on the monitor's side
+// only). Symmetric transfers (in-place joins) add nothing but the store of
+// `running` they always made.
 //
 // What the monitor does not do yet is Go's hand-off (issue 10, item 2): take
 // a processor away from a thread stuck in a task or a system call and run
@@ -931,9 +934,11 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_processor) {
-        // A new run in the same time slice (a joiner resumed by the goroutine
-        // it joined, or a child run in place by its joiner).
-        advance_schedtick(*p, k_tick_run);
+        // No schedtick step (it would cost fork-join code two increments per
+        // task): a child run in place continues its joiner's run, as a call
+        // would, and a joiner resumed by the child it joined starts after
+        // the child's finish, which stepped it. `running` changes, which is
+        // all the monitor needs to see that a reported stall ended.
         // release: as in run_goroutine.
         p->running.store(g, std::memory_order_release);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);

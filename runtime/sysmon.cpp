@@ -5,9 +5,11 @@
 // ## What it reads, and who reads the clock
 //
 // Each processor counts (scheduler_state.hpp): `schedtick` gains one in its
-// low half when a run starts or a goroutine finishes, and one in its high
-// half when a run starts a new time slice; `running` names the goroutine
-// being resumed. The processor never reads the clock for this. The monitor
+// low half when its loop starts a run or a goroutine finishes, and one in
+// its high half when a run starts a new time slice; `running` names the
+// goroutine being resumed (a symmetric transfer changes it, not the count).
+// A stall is a low half unchanged while `running` names one goroutine; it
+// ends when either moves. The processor never reads the clock for this. The monitor
 // keeps, private to its thread, the value of each processor's schedtick at
 // its last poll and when each half of it was first seen: a half unchanged
 // since T has lasted at least now - T. That is Go's schedtick/schedwhen pair

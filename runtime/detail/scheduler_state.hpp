@@ -93,15 +93,16 @@ struct processor {
     // watching costs the owner no cache line of its own on the hot path.
     alignas(64) goroutine* runnext = nullptr;  // the goroutine just readied here; not stealable
     // The goroutine being resumed, or null between runs. Owner writes: a
-    // release store at each run's start (run_goroutine, switch_to: it
-    // publishes the goroutine's fields, acquired by its pop, to the monitor),
+    // release store at each run's start and symmetric transfer (run_goroutine,
+    // switch_to: it publishes the goroutine's fields, acquired by its pop or
+    // written by this thread, to the monitor),
     // relaxed null when the run returns to the loop. Read relaxed by the
     // owner (current_goroutine), acquire by the monitor, racily by dumps.
     std::atomic<goroutine*> running{nullptr};
-    // Go's schedtick. Low 32 bits: run events, +1 when a run starts (the loop,
-    // a symmetric transfer) and when a goroutine finishes; high 32 bits:
-    // time slices, +1 when a run starts a new slice (a goroutine not taken
-    // from runnext). Owner writes (relaxed load and store: it is the only
+    // Go's schedtick. Low 32 bits: run events, +1 when the loop starts a run
+    // and when a goroutine finishes (a symmetric transfer continues the run
+    // it came from); high 32 bits: time slices, +1 when a run starts a new
+    // slice (a goroutine not taken from runnext). Owner writes (relaxed load and store: it is the only
     // writer); the monitor reads it relaxed and times how long each value
     // lasts (only the monitor reads the clock). See k_tick_run, k_tick_slice.
     std::atomic<std::uint64_t> schedtick{0};
@@ -148,8 +149,8 @@ struct processor {
 };
 
 /// schedtick steps (processor::schedtick): a run that inherits the time
-/// slice (taken from runnext, or a symmetric transfer) adds k_tick_run; a
-/// run that starts a new slice adds both. The low half may wrap into the
+/// slice (taken from runnext) adds k_tick_run, and so does a goroutine's
+/// finish; a run that starts a new slice adds both. The low half may wrap into the
 /// high one after 2^32 runs: one spurious new slice, harmless.
 inline constexpr std::uint64_t k_tick_run = 1;
 inline constexpr std::uint64_t k_tick_slice = std::uint64_t{1} << 32;
