@@ -29,10 +29,14 @@ using goro_test::watchdog;
 
 namespace {
 
-// `n` increments that the compiler cannot fold into one addition (relaxed
-// load and store: no locked instruction, as Go's `*counter++`).
+// `n` increments (relaxed load and store: no locked instruction, as Go's
+// `*counter++`). The empty asm keeps the compiler from folding the loop into
+// one addition, which clang does with relaxed atomics.
 void burn(std::atomic<std::int64_t>& counter, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    for (std::int64_t i = 0; i < n; ++i) {
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        asm volatile("" ::: "memory");
+    }
 }
 
 // How many burn() increments take a millisecond in this build on this
