@@ -9,10 +9,10 @@
 // its high half when a run starts a new time slice; `running` names the
 // goroutine being resumed (a symmetric transfer changes it, not the count).
 // A stall is a low half unchanged while `running` names one goroutine; it
-// ends when either moves. The processor never reads the clock for this. The monitor
-// keeps, private to its thread, the value of each processor's schedtick at
-// its last poll and when each half of it was first seen: a half unchanged
-// since T has lasted at least now - T. That is Go's schedtick/schedwhen pair
+// ends when either moves. The processor never reads the clock for this.
+// The monitor keeps, private to its thread, the value of each processor's
+// schedtick at its last poll and when each half of it was first seen: a
+// half unchanged since T has lasted at least now - T. That is Go's schedtick/schedwhen pair
 // (sysmon's retake), with Go's imprecision: a value is first seen up to one
 // polling interval after it was set, so durations are lower bounds, and a
 // slice ends between one and two polling intervals late.
@@ -36,8 +36,7 @@
 // a 1 ms ticker, from making the monitor sleep, be woken and poll fast on
 // every burst: it sleeps at most once per millisecond of idleness, and a
 // processor pays a FUTEX_WAKE only when it wakes a sleeping monitor.) It
-// decides under sched_lock:
-// it re-reads npidle there and stores `asleep`. A processor leaves the idle
+// decides under sched_lock: it re-reads npidle there and stores `asleep`. A processor leaves the idle
 // list only under sched_lock (its own park return, or a waker's
 // pop_idle_locked), and reads sysmon_state after that section
 // (sysmon_kick): if the monitor's section came first, the lock orders its

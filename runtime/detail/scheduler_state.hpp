@@ -94,17 +94,18 @@ struct processor {
     alignas(64) goroutine* runnext = nullptr;  // the goroutine just readied here; not stealable
     // The goroutine being resumed, or null between runs. Owner writes: a
     // release store at each run's start and symmetric transfer (run_goroutine,
-    // switch_to: it publishes the goroutine's fields, acquired by its pop or
-    // written by this thread, to the monitor),
-    // relaxed null when the run returns to the loop. Read relaxed by the
-    // owner (current_goroutine), acquire by the monitor, racily by dumps.
+    // switch_to; it publishes the goroutine's fields, acquired by its pop or
+    // written by this thread, to the monitor), a relaxed null when the run
+    // returns to the loop. Read relaxed by the owner (current_goroutine),
+    // acquire by the monitor.
     std::atomic<goroutine*> running{nullptr};
     // Go's schedtick. Low 32 bits: run events, +1 when the loop starts a run
     // and when a goroutine finishes (a symmetric transfer continues the run
     // it came from); high 32 bits: time slices, +1 when a run starts a new
-    // slice (a goroutine not taken from runnext). Owner writes (relaxed load and store: it is the only
-    // writer); the monitor reads it relaxed and times how long each value
-    // lasts (only the monitor reads the clock). See k_tick_run, k_tick_slice.
+    // slice (a goroutine not taken from runnext). Owner writes (relaxed load
+    // and store: it is the only writer); the monitor reads it relaxed and
+    // times how long each value lasts (only the monitor reads the clock).
+    // See k_tick_run, k_tick_slice.
     std::atomic<std::uint64_t> schedtick{0};
     std::uint32_t tick = 0;         // scheduling rounds, for the 61-tick fairness check
     // The slice number (schedtick >> 32) that the monitor saw last longer
@@ -150,8 +151,8 @@ struct processor {
 
 /// schedtick steps (processor::schedtick): a run that inherits the time
 /// slice (taken from runnext) adds k_tick_run, and so does a goroutine's
-/// finish; a run that starts a new slice adds both. The low half may wrap into the
-/// high one after 2^32 runs: one spurious new slice, harmless.
+/// finish; a run that starts a new slice adds both. The low half may wrap
+/// into the high one after 2^32 runs: one spurious new slice, harmless.
 inline constexpr std::uint64_t k_tick_run = 1;
 inline constexpr std::uint64_t k_tick_slice = std::uint64_t{1} << 32;
 
@@ -199,8 +200,9 @@ struct runtime_state {
     // asleep (every processor idle) or stopping. The monitor sets asleep
     // under sched_lock after seeing npidle == nprocs; a processor that
     // leaves the idle list reads it after its own sched_lock section and
-    // wakes the monitor (sysmon_kick). Its own line: it is read on the park
-    // and wake paths, next to the contended sched_lock.
+    // wakes the monitor (sysmon_kick). A line away from sched_lock and the
+    // counters above (written by every waker), shared with the flags below:
+    // all read often and written rarely.
     alignas(64) std::atomic<std::uint32_t> sysmon_state{0};
 
     std::atomic<bool> stopping{false};
