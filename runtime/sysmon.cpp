@@ -57,8 +57,8 @@
 // a compiler barrier:
 //
 //   monitor                                  owner, finish_goroutine(g)
-//   monitor_pin = g                          schedtick += 1 (run event)
-//   seq_cst fence; membarrier()              compiler barrier
+//   monitor_pin = g (seq_cst)                schedtick += 1 (run event)
+//   membarrier()                             compiler barrier
 //   if schedtick and running unchanged:      if monitor_pin == g (acquire):
 //       read g's id, kind, spawn site            wait until it is not
 //   monitor_pin = null (release)             ... the frame may be freed
@@ -77,6 +77,8 @@
 #include <fmt/core.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,11 +160,12 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
-// The heavy half of the asymmetric fence (the pin protocol above). False
-// when the kernel refuses it (the process is not registered, or seccomp).
+// The heavy half of the asymmetric fence (the pin protocol above), called
+// after a seq_cst store of the pin (a full barrier on this thread; the
+// system call is one too, and the compiler cannot move the store past it).
+// False when the kernel refuses it (the process is not registered, or
+// seccomp). No std::atomic_thread_fence here: TSan does not support them.
 bool heavy_fence() noexcept {
-    // seq_cst: orders the pin's store before the barrier the call sends.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
@@ -246,6 +249,7 @@ struct sysmon::impl {
     }
 
     void loop() noexcept {
+        ::pthread_setname_np(::pthread_self(), "goro-sysmon");  // for top -H, gdb, /proc
         std::int64_t delay = k_min_delay_ns;
         unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
         std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
@@ -354,9 +358,10 @@ struct sysmon::impl {
         goroutine_kind kind = goroutine_kind::detached;
         std::source_location site{};
         if (fence_ok) {
-            // relaxed: heavy_fence's seq_cst fence and membarrier order it
-            // (see the pin protocol).
-            p.monitor_pin.store(g, std::memory_order_relaxed);
+            // seq_cst: the store half of the asymmetric Dekker pair with
+            // finish_goroutine's schedtick store; heavy_fence orders the
+            // owner's side (see the pin protocol).
+            p.monitor_pin.store(g, std::memory_order_seq_cst);
             if (heavy_fence() && p.schedtick.load(std::memory_order_relaxed) == tick &&
                 p.running.load(std::memory_order_acquire) == g) {
                 id = g->id;
@@ -417,6 +422,16 @@ struct sysmon::impl {
 sysmon::sysmon(runtime_state& rt, const sysmon_settings& settings)
     : m_impl(std::make_unique<impl>(rt, settings)) {
     impl* self = m_impl.get();
+    // The thread starts with every signal blocked (it inherits this mask,
+    // restored here right after): a signal sent to the process is then
+    // never delivered to the monitor, whose work has nothing to do with it.
+    sigset_t all, previous;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &previous);
+    struct restore_mask {
+        const sigset_t* mask;
+        ~restore_mask() { ::pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } restore{&previous};
     m_impl->thread = std::thread([self] { self->loop(); });  // std::system_error: the caller decides
 }
 

@@ -122,6 +122,31 @@ std::size_t thread_count() {
     return n;
 }
 
+// The monitor thread's entry in /proc/self/task (named goro-sysmon): 1 if
+// found with SIGINT, SIGQUIT, SIGUSR1 and SIGTERM blocked, 0 if found
+// without, -1 if not found.
+int monitor_thread_blocks_signals() {
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::FILE* f = std::fopen((e.path() / "comm").c_str(), "r");
+        if (!f) continue;
+        char comm[32] = {};
+        const bool named = std::fgets(comm, sizeof comm, f) && std::string(comm) == "goro-sysmon\n";
+        std::fclose(f);
+        if (!named) continue;
+        std::FILE* status = std::fopen((e.path() / "status").c_str(), "r");
+        if (!status) return 0;
+        char line[256];
+        unsigned long long blocked = 0;
+        while (std::fgets(line, sizeof line, status))
+            if (std::sscanf(line, "SigBlk: %llx", &blocked) == 1) break;
+        std::fclose(status);
+        const unsigned long long wanted = (1ull << (SIGINT - 1)) | (1ull << (SIGQUIT - 1)) |
+                                          (1ull << (SIGUSR1 - 1)) | (1ull << (SIGTERM - 1));
+        return (blocked & wanted) == wanted ? 1 : 0;
+    }
+    return -1;
+}
+
 }  // namespace
 
 // docs/go-behaviours.md item 85: a task readied into runnext inherits the
@@ -300,8 +325,8 @@ TEST_CASE("the time slice: options::time_slice, GORO_DEBUG=timeslice, and their 
     REQUIRE_THAT(r.stderr_text, Catch::Contains("GORO_DEBUG stuck=\"\" is not a number of milliseconds"));
 }
 
-// The monitor is one more thread for the life of a run: gone when run()
-// returns, whether it was polling (a busy processor), asleep with no
+// The monitor is one more thread for the life of a run (named goro-sysmon,
+// every signal blocked): gone when run() returns, whether it was polling (a busy processor), asleep with no
 // timeout (every processor idle) or reporting a stall; never started when
 // there is nothing to watch. A monitor that missed its stop would hang
 // run() here, and the child would be killed after 60 s (no watchdog thread
@@ -315,6 +340,9 @@ TEST_CASE("the monitor starts and stops with the runtime, in every state it can 
         // the SIGQUIT dumper's, which exists only with SIGQUIT at its default).
         ::signal(SIGQUIT, SIG_IGN);
         if (goro::run(threads_inside(), {.procs = 1}) != before + 1) return 3;
+        // It takes no signal meant for the process (its mask blocks them all).
+        auto mask_inside = []() -> goro::task<int> { co_return monitor_thread_blocks_signals(); };
+        if (const int m = goro::run(mask_inside(), {.procs = 1}); m != 1) return 10 + m;
         if (goro::run(threads_inside(), {.procs = 1, .time_slice = 0ms}) != before) return 4;  // nothing to watch
         if (thread_count() != before) return 5;
         for (int i = 0; i < 20; ++i) {
