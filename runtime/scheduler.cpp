@@ -115,9 +115,9 @@
 // to leave the idle list wakes it (the protocol is in sysmon.cpp), so an
 // idle program costs nothing. Its costs on the processors' side: a
 // counter increment per run the loop starts and per finished goroutine, a
-// compare per runnext pick, and in finish_goroutine the load of monitor_pin
-// that lets the monitor read a running goroutine's fields without a use
-// after free (an asymmetric fence: membarrier(2) on the monitor's side
+// compare per runnext pick, and in finish_goroutine a store of `running`
+// and the load of monitor_pin that let the monitor read a running
+// goroutine's fields without a use after free (an asymmetric fence: membarrier(2) on the monitor's side
 // only). Symmetric transfers (in-place joins) add nothing but the store of
 // `running` they always made.
 //
@@ -1030,10 +1030,13 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        // The monitor's pin protocol (runtime/sysmon.cpp): a run event, then
-        // the light half of the asymmetric fence (a compiler barrier; the
-        // monitor's membarrier orders this store before the load below),
-        // then wait while the monitor reads g's fields.
+        // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
+        // (relaxed: the monitor only compares it) and a run event, then the
+        // light half of the asymmetric fence (a compiler barrier; the
+        // monitor's membarrier orders these stores before the load below),
+        // then wait while the monitor reads g's fields. A symmetric transfer
+        // that follows stores the next goroutine.
+        p->running.store(nullptr, std::memory_order_relaxed);
         advance_schedtick(*p, k_tick_run);
         std::atomic_signal_fence(std::memory_order_seq_cst);
         // acquire: pairs with the monitor's release of the pin.

@@ -21,9 +21,12 @@
 //
 // Go's: a poll every 20 µs for the first 50 polls after the monitor starts,
 // acts (reports a stall) or wakes from a sleep of 10 ms or more (a new busy
-// period), then the interval doubles up to 10 ms. While a reported stall is
-// open it polls at least every millisecond, so that the closing line's total
-// is accurate to about a millisecond. A poll costs a relaxed load of each
+// period), then the interval doubles up to 10 ms, or to half the stall
+// threshold when GORO_DEBUG=stuck asks for less (a stall is then reported
+// whenever it lasts one and a half thresholds: it is first seen within half
+// a threshold of its start). While a reported stall is open it polls at
+// least every millisecond, so that the closing line's total is accurate to
+// about a millisecond. A poll costs a relaxed load of each
 // processor's counter (the line is the owner's hot line; at 10 ms the misses
 // it causes are noise).
 //
@@ -57,19 +60,26 @@
 // a compiler barrier:
 //
 //   monitor                                  owner, finish_goroutine(g)
+//   g = running                              running = null
 //   monitor_pin = g (seq_cst)                schedtick += 1 (run event)
 //   membarrier()                             compiler barrier
-//   if schedtick and running unchanged:      if monitor_pin == g (acquire):
-//       read g's id, kind, spawn site            wait until it is not
+//   if running is still g and schedtick      if monitor_pin == g (acquire):
+//   unchanged:                                   wait until it is not
+//       read g's id, kind, spawn site
 //   monitor_pin = null (release)             ... the frame may be freed
 //
 // membarrier makes every thread of the process execute a full barrier at
 // some point during the call. If the owner's load of the pin comes after
-// that point, it sees the pin (stored and fenced before the call) and
-// waits until the monitor is done (release/acquire on the pin orders the
-// monitor's reads before the free). If it comes before, so does its
-// schedtick store, which the barrier makes visible: the monitor sees the
-// counter moved and reads nothing. Without membarrier (refused by a seccomp
+// that point, it sees the pin (stored before the call) and waits until the
+// monitor is done (release/acquire on the pin orders the monitor's reads
+// before the free). If it comes before, so do its stores, which the barrier
+// makes visible: the monitor sees `running` changed and reads nothing.
+// Clearing `running` at the finish matters: the loop clears it only when
+// the resume returns, after a detached goroutine has freed its own frame,
+// and a thread descheduled in between would leave a dangling `running`
+// under a schedtick that the monitor has already seen (TSan caught that
+// version). The schedtick check adds that no finish happened since the
+// stall was timed (the same address may hold a new goroutine). Without membarrier (refused by a seccomp
 // profile) a report names the processor but not the goroutine.
 
 #include "detail/sysmon.hpp"
@@ -86,6 +96,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -235,11 +246,16 @@ struct sysmon::impl {
     runtime_state& rt;
     const sysmon_settings settings;
     const unsigned nprocs;
+    // The longest polling interval (see "Polling schedule").
+    const std::int64_t max_delay_ns;
     std::vector<watch> watches;
     bool fence_ok = false;
     std::thread thread;
 
-    impl(runtime_state& r, const sysmon_settings& s) : rt(r), settings(s), nprocs(r.nprocs), watches(r.nprocs) {
+    impl(runtime_state& r, const sysmon_settings& s)
+        : rt(r), settings(s), nprocs(r.nprocs),
+          max_delay_ns(s.stuck_ns > 0 ? std::clamp(s.stuck_ns / 2, k_min_delay_ns, k_max_delay_ns) : k_max_delay_ns),
+          watches(r.nprocs) {
         const std::int64_t now = monotonic_now_ns();
         for (watch& w : watches) w.run_seen = w.slice_seen = now;
         if (settings.stuck_ns > 0)
@@ -249,7 +265,6 @@ struct sysmon::impl {
     }
 
     void loop() noexcept {
-        ::pthread_setname_np(::pthread_self(), "goro-sysmon");  // for top -H, gdb, /proc
         std::int64_t delay = k_min_delay_ns;
         unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
         std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
@@ -268,7 +283,7 @@ struct sysmon::impl {
                 idle_since = now;
             if (idle_since != 0 && now - idle_since >= k_idle_before_sleep_ns && sleep_while_idle()) {
                 if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
-                if (monotonic_now_ns() - now >= k_max_delay_ns) {
+                if (monotonic_now_ns() - now >= max_delay_ns) {
                     delay = k_min_delay_ns;  // a new busy period: fast polls again
                     quiet = 0;
                 }
@@ -279,7 +294,7 @@ struct sysmon::impl {
                 delay = k_min_delay_ns;
                 quiet = 0;
             } else if (++quiet > k_fast_polls) {
-                delay = std::min(delay * 2, k_max_delay_ns);
+                delay = std::min(delay * 2, max_delay_ns);
             }
             if (open) delay = std::min(delay, k_open_stall_delay_ns);
         }
@@ -364,6 +379,13 @@ struct sysmon::impl {
             p.monitor_pin.store(g, std::memory_order_seq_cst);
             if (heavy_fence() && p.schedtick.load(std::memory_order_relaxed) == tick &&
                 p.running.load(std::memory_order_acquire) == g) {
+#if defined(GORO_CHECK_INVARIANTS)
+                // Checked builds (the tests' sanitizer runs) hold the pin
+                // longer, so that owners often reach finish_goroutine while
+                // it is held: a broken protocol then shows as an ASan or
+                // TSan report in tests/sysmon_test.cpp, not as a rare race.
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+#endif
                 id = g->id;
                 kind = g->kind;
                 site = g->spawn_site;
@@ -433,6 +455,8 @@ sysmon::sysmon(runtime_state& rt, const sysmon_settings& settings)
         ~restore_mask() { ::pthread_sigmask(SIG_SETMASK, mask, nullptr); }
     } restore{&previous};
     m_impl->thread = std::thread([self] { self->loop(); });  // std::system_error: the caller decides
+    // Named before run() runs anything (for top -H, gdb, /proc).
+    ::pthread_setname_np(m_impl->thread.native_handle(), "goro-sysmon");
 }
 
 sysmon::~sysmon() { stop(); }

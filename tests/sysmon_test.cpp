@@ -18,6 +18,7 @@
 #include <source_location>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <goro/goro.hpp>
 
@@ -245,6 +246,48 @@ TEST_CASE("GORO_DEBUG=stuck names the main task when main is the one stuck", "[s
     REQUIRE_THAT(r.stderr_text, Catch::Contains("goro: stuck: goroutine 1 suspended after"));
 }
 
+// The pin protocol (runtime/sysmon.cpp): with a 1 ms threshold the monitor
+// reads the fields of goroutines that finish around the moment it looks,
+// hundreds of times a second, on both processors; their frames are freed by
+// themselves (go) and by joiners (spawn). Under ASan (which sees every
+// frame's free: the sanitizer builds bypass the frame pool) a read of a
+// freed frame would end the child with a report; under TSan, a race.
+TEST_CASE("GORO_DEBUG=stuck reads only live goroutines while many finish around its reports", "[sysmon][stress]") {
+    auto r = goro_test::run_in_child([] {
+        ::setenv("GORO_DEBUG", "stuck=1", 1);
+        auto main_task = []() -> goro::task<int> {
+            const auto until = std::chrono::steady_clock::now() + 800ms;
+            long rounds = 0;
+            while (std::chrono::steady_clock::now() < until) {
+                goro::wait_group wg;
+                std::vector<goro::join_handle<void>> joined;
+                for (int i = 0; i < 4; ++i) {
+                    const auto spin = std::chrono::microseconds(500 + 250 * i);
+                    wg.add(1);
+                    goro::go([spin, &wg]() -> goro::task<> {
+                        const auto end = std::chrono::steady_clock::now() + spin;
+                        while (std::chrono::steady_clock::now() < end) {
+                        }
+                        wg.done();
+                        co_return;
+                    });
+                    joined.push_back(goro::spawn(spin_for(std::chrono::duration_cast<std::chrono::milliseconds>(spin) + 1ms)));
+                }
+                for (auto& h : joined) co_await std::move(h);
+                co_await wg.wait();
+                ++rounds;
+            }
+            co_return rounds > 0 ? 0 : 3;
+        };
+        return goro::run(main_task(), {.procs = 2});
+    }, 60s);
+    INFO(r.stderr_text.substr(0, 4000));
+    REQUIRE(r.exit_status == 0);
+    REQUIRE_THAT(r.stderr_text, Catch::Contains("goro: stuck: goroutine "));
+    REQUIRE_THAT(r.stderr_text, !Catch::Contains("ERROR: AddressSanitizer"));
+    REQUIRE_THAT(r.stderr_text, !Catch::Contains("WARNING: ThreadSanitizer"));
+}
+
 // Tasks that suspend often are never reported, whatever hands them the
 // processor: a channel ping-pong (runnext, one time slice for both), joins
 // run in place and joiners resumed by a finishing child (symmetric
@@ -326,9 +369,9 @@ TEST_CASE("the time slice: options::time_slice, GORO_DEBUG=timeslice, and their 
 }
 
 // The monitor is one more thread for the life of a run (named goro-sysmon,
-// every signal blocked): gone when run() returns, whether it was polling (a busy processor), asleep with no
-// timeout (every processor idle) or reporting a stall; never started when
-// there is nothing to watch. A monitor that missed its stop would hang
+// every signal blocked): gone when run() returns, whether it was polling (a
+// busy processor), asleep with no timeout (every processor idle) or
+// reporting a stall; never started when there is nothing to watch. A monitor that missed its stop would hang
 // run() here, and the child would be killed after 60 s (no watchdog thread
 // in this process: TSan does not let a child forked from a multi-threaded
 // process start threads).
