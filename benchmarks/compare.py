@@ -5,7 +5,7 @@
                                   [--only name,name] [--skip-http] [--markdown]
 
 Each benchmark program (goro and Go alike) prints one line per figure on
-stdout:  `<figure_name> <value> <unit>`  with unit one of ms, ns/op, MB, threads
+stdout:  `<figure_name> <value> <unit>`  with unit one of ms, ns/op, MB, threads, count
 (lower is better) or Mmsg/s, req/s (higher is better). Other stdout lines are ignored.
 
 For every row (benchmark, procs) the goro and the Go program are run
@@ -17,7 +17,7 @@ a value > 1 always means goro did better.
 Procs: "all" rows run with GORO_MAXPROCS and GOMAXPROCS unset (both runtimes
 use every usable CPU); pinned rows set both variables (pingpong at 1 and 2).
 Figures of pinned rows are named <figure>@p<procs>. The I/O rows (tcp_echo,
-idle_conns, http_hello) run twice: with goro's automatic netpoller (io_uring
+idle_conns, hog, http_hello) run twice: with goro's automatic netpoller (io_uring
 where it works) and with GORO_NETPOLL=epoll ("all/epoll", figures
 <figure>@epoll).
 
@@ -63,6 +63,7 @@ BENCHMARKS = [
     "skynet_chan",
     "tcp_echo",
     "idle_conns",
+    "hog",
 ]
 HTTP = "http_hello"
 # Extra rows with pinned procs (the default-procs row always exists).
@@ -70,9 +71,9 @@ PINNED = {"pingpong": [1, 2]}
 # I/O rows run once per netpoller driver: the default row lets goro choose
 # (io_uring where it works), the "epoll" row forces GORO_NETPOLL=epoll. The
 # Go twin runs again next to each (its numbers show the run-to-run noise).
-DRIVER_ROWS = {"tcp_echo", "idle_conns", HTTP}
+DRIVER_ROWS = {"tcp_echo", "idle_conns", "hog", HTTP}
 
-LOWER_IS_BETTER = {"ms", "ns/op", "MB", "threads"}
+LOWER_IS_BETTER = {"ms", "ns/op", "MB", "threads", "count"}
 HIGHER_IS_BETTER = {"Mmsg/s", "req/s"}
 UNITS = LOWER_IS_BETTER | HIGHER_IS_BETTER
 FIGURE_RE = re.compile(

@@ -68,6 +68,14 @@ struct options {
     /// set up and entered, else epoll (a container whose seccomp profile
     /// blocks io_uring, a kernel with kernel.io_uring_disabled).
     netpoll_kind netpoll = netpoll_kind::automatic;
+    /// The time slice (Go's 10 ms scheduling quantum). A task readied by the
+    /// running task runs next on the same processor and inherits its time
+    /// slice, as in Go: a pair of tasks that hand work back and forth keeps
+    /// its processor for one slice, then queues behind the other runnable
+    /// tasks there. (A task that never suspends is not pre-empted: it keeps
+    /// its processor past the slice; GORO_DEBUG=stuck=<ms> reports it.)
+    /// GORO_DEBUG=timeslice=<ms> overrides it; 0 means slices never expire.
+    std::chrono::milliseconds time_slice{10};
 };
 
 namespace detail {

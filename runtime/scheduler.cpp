@@ -1,4 +1,5 @@
-// The scheduler: logical processors, work stealing, parking, shutdown.
+// The scheduler: logical processors, work stealing, parking, time slices,
+// shutdown. The monitor thread has its own file (sysmon.cpp).
 //
 // ## Design
 //
@@ -9,9 +10,9 @@
 //     goroutine running there (a channel receiver just handed a value, a
 //     joiner, ...). It runs next, on the same processor, so a hand-off between
 //     two tasks costs no thread switch. The slot belongs to its processor alone
-//     (it is not stealable, as Tokio's LIFO slot); to keep a pair of tasks that
-//     ready each other from starving the rest, it is taken at most
-//     k_runnext_cap times in a row.
+//     (it is not stealable, as Tokio's LIFO slot). A goroutine taken from it
+//     inherits the running one's time slice (see "Time slices"), so a pair
+//     of tasks that ready each other cannot starve the rest.
 //   - a processor's bounded Chase–Lev deque (detail/work_deque.hpp): the owner
 //     pushes and pops at the bottom (LIFO, hot in cache: fork-join code runs
 //     depth-first), thieves steal at the top (the oldest, usually the biggest
@@ -26,7 +27,9 @@
 //      the top (oldest end) of the own deque if that item has been waiting
 //      there for k_local_starvation_ns — so neither I/O, nor the global
 //      queue, nor old local work can starve;
-//   3. runnext (capped), then the own deque;
+//   3. runnext, unless the monitor saw the current time slice run out (then
+//      runnext waits behind the oldest local item, or the global queue's
+//      first), then the own deque;
 //   4. the global queue;
 //   5. completions of this processor's netpoll (its I/O driver, see
 //      detail/netpoll.hpp: io_uring or epoll; queued requests are submitted);
@@ -74,6 +77,65 @@
 //     is not lost: the eventfd counter stays non-zero, so the next wait
 //     returns at once (the ring's armed read completes; epoll sees it ready).
 //
+// ## Time slices
+//
+// Go's rule (runqget's inheritTime): a run starts a new time slice unless its
+// goroutine came from runnext, in which case it inherits the slice of the run
+// before (so does a symmetric transfer: a joiner resumed by the child it
+// joined, a child run in place by its joiner). A slice therefore spans a whole chain
+// of hand-offs, whatever each turn costs: a pair that burns a millisecond per
+// turn and a pair that burns a microsecond get about one slice each in turn
+// (item 85, Go's TestPingPongHog). The turn cap this replaced (32 runnext
+// picks in a row) gave the first pair a thousand times the second's share.
+//
+// The processor does not read the clock for this. It counts: schedtick's
+// high half gains one at each new slice, its low half at each run the loop
+// starts and at each goroutine's finish (see k_tick_run, k_tick_slice). The
+// monitor times how long each value lasts and, once a slice has lasted
+// options::time_slice (10 ms), stores its number in preempt_slice;
+// find_runnable compares the two when it would take runnext.
+// A stale mark never matches a later slice, so nothing is cleared. Go's
+// sysmon asks the running goroutine to yield at that point; goro cannot
+// interrupt a task, so the slice ends at the next hand-off: a task that
+// never suspends still keeps its processor (below).
+//
+// ## The monitor (sysmon.cpp)
+//
+// One thread per run, outside the processors and not counted in max_threads
+// (Go's sysmon runs without a P and is not counted either). What it watches,
+// per processor, every poll: schedtick (a run or slice that lasts) and
+// `running` (whether the processor is inside a goroutine). It does two
+// things: it ends time slices (above), and, with GORO_DEBUG=stuck=<ms>, it
+// reports a goroutine that has run that long without suspending (id, spawn
+// site, whether its thread computes or sleeps in a system call) and again
+// when it suspends. Polling follows Go's backoff: every 20 µs for the first
+// 50 polls after it starts, reports, or wakes for a new busy period, then
+// doubling up to 10 ms; once every processor has been idle for a
+// millisecond it sleeps on a futex with no timeout and the first processor
+// to leave the idle list wakes it (the protocol is in sysmon.cpp), so an
+// idle program costs nothing. Its costs on the processors' side: a
+// counter increment per run the loop starts and per finished goroutine, a
+// compare per runnext pick, and in finish_goroutine a store of `running`
+// and the load of monitor_pin that let the monitor read a running
+// goroutine's fields without a use after free (an asymmetric fence: membarrier(2) on the monitor's side
+// only). Symmetric transfers (in-place joins) add nothing but the store of
+// `running` they always made.
+//
+// What the monitor does not do yet is Go's hand-off (issue 10, item 2): take
+// a processor away from a thread stuck in a task or a system call and run
+// its queues elsewhere. It sees the stall; nobody else may touch the stuck
+// processor's runnext, deque, timers or netpoll, which belong to its thread
+// (and, with io_uring's SINGLE_ISSUER | DEFER_TASKRUN, its ring can only be
+// driven from that thread). The hand-off will need: a processor state that
+// the monitor can take over with one CAS (running -> handed off) and that the
+// stuck thread checks, cheaply, when its task suspends, finding it no longer
+// owns the processor (the asymmetric fence above is the tool for keeping
+// that check off the fast path); spare threads, counted in max_threads, to
+// run the taken processor; and a netpoll driver whose operations can be
+// completed by another thread (epoll's per-file home processor moved, or a
+// ring that is not single-issuer, or re-submission elsewhere: a measured
+// choice). benchmarks/hog measures the stall that hand-off must remove.
+//
 // ## Deadlock detection
 //
 // The last processor to go idle (npidle == nprocs, under sched_lock) checks
@@ -82,15 +144,19 @@
 // empty queues, and cannot change any of that without taking sched_lock first
 // (a woken processor leaves the idle list before running anything). Then the
 // program is deadlocked: it prints Go's message and a list of the goroutines
-// with what each waits on, and exits with status 2.
+// with what each waits on, and exits with status 2. The monitor changes none
+// of this: it never makes a goroutine runnable (it only marks slices and
+// prints), and it goes to sleep on the same "every processor idle".
 //
 // ## Shutdown
 //
 // main's completion sets `stopping` and wakes every processor. Each worker
 // leaves its loop, cancels the I/O in flight on its netpoll and drains it (the
 // operation records live in task frames), and exits. Processor 0, the thread
-// that called run(), joins the others, stops the blocking pool (waiting for
-// running jobs: their results are written into task frames), clears the timer
+// that called run(), joins the others, stops the monitor (after the join, so
+// that a task that delays shutdown is still reported), stops the blocking
+// pool (waiting for running jobs: their results are written into task
+// frames), clears the timer
 // heaps and then destroys every goroutine that never finished, so that their
 // destructors run and nothing leaks. Goroutines created by those destructors
 // are destroyed too.
@@ -104,6 +170,12 @@
 //     pops (see work_deque.hpp).
 //   - A futex per processor for parking: it could not also wait for I/O and
 //     timers in one system call, which the ring (or epoll_pwait2) does.
+//   - Reading the clock on the processor for time slices (at each new slice,
+//     as Go's execute does, and at each runnext pick): a clock_gettime per
+//     run where the monitor's polling costs the processors nothing per run.
+//   - Publishing the running goroutine's id and spawn site per run for the
+//     stall report: two more stores on every run for a rare diagnostic; the
+//     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
 #include <pthread.h>
@@ -123,6 +195,7 @@
 #include "detail/goroutine_dump.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
+#include "detail/sysmon.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "run.hpp"
@@ -140,7 +213,6 @@
 namespace goro::detail {
 namespace {
 
-constexpr unsigned k_runnext_cap = 32;
 constexpr unsigned k_fairness_interval = 61;
 // How long the oldest item of a processor's own deque may wait (the owner's
 // LIFO end keeps taking newer work) before the owner runs it out of turn.
@@ -383,6 +455,7 @@ void wakep(runtime_state& rt) noexcept {
         rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
         return;
     }
+    sysmon_kick(rt);  // p left the idle list: the monitor may sleep on "all idle"
     notify(*p);
 }
 
@@ -538,8 +611,18 @@ goroutine* take_starving_oldest(processor& p) noexcept {
     return nullptr;
 }
 
-goroutine* find_runnable(processor& p) {
+// The time slice that p's monitor saw run out (preempt_slice) is the
+// current one (owner only; relaxed: see preempt_slice).
+bool slice_expired(const processor& p) noexcept {
+    return p.preempt_slice.load(std::memory_order_relaxed) ==
+           static_cast<std::uint32_t>(p.schedtick.load(std::memory_order_relaxed) >> 32);
+}
+
+// The next goroutine to run, or nullptr when the runtime stops. `inherit`:
+// it came from runnext and runs on in the current time slice.
+goroutine* find_runnable(processor& p, bool& inherit) {
     runtime_state& rt = p.rt;
+    inherit = false;
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
         // relaxed: a hint; a dump re-checks under its lock (goroutine_dump.cpp).
@@ -559,19 +642,24 @@ goroutine* find_runnable(processor& p) {
         }
 
         if (p.runnext) {
-            if (p.runnext_streak < k_runnext_cap || p.deque.empty_hint()) {
-                ++p.runnext_streak;
+            // Runnext inherits the time slice (Go's runqget: inheritTime), so
+            // that a pair of goroutines handing work back and forth shares
+            // one slice, however long each turn is.
+            if (!slice_expired(p)) {
+                inherit = true;
                 return std::exchange(p.runnext, nullptr);
             }
-            // Cap reached: the runnext goroutine waits behind the oldest local work.
-            p.runnext_streak = 0;
+            // The monitor saw this slice run out: the runnext goroutine waits
+            // behind the oldest local work (or, with none, the global
+            // queue's), which starts a new slice.
             goroutine* g = std::exchange(p.runnext, nullptr);
             goroutine* oldest = nullptr;
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
+            if (!oldest) oldest = global_take(p, 1);
+            if (!oldest) return g;  // nobody else waits here: g starts the new slice itself
             push_local(p, g);
-            if (oldest) return oldest;
+            return oldest;
         }
-        p.runnext_streak = 0;
         if (goroutine* g = p.deque.pop()) return g;
 
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
@@ -617,18 +705,21 @@ goroutine* find_runnable(processor& p) {
         if (was_spinning && any_deque_nonempty(rt)) {
             // Lost-wake-up re-check: someone may have pushed work while we were
             // counted as spinning, and skipped waking anyone because of it.
-            std::lock_guard guard(rt.sched_lock);
-            if (p.idle) {
-                remove_idle_locked(rt, p);
-                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
-            } else {
-                // A waker took us off the idle list meanwhile and already
-                // counted us in nspinning (handed_spinning): take that count
-                // over instead of adding a second one, which would leak and
-                // make every later waker believe someone is spinning.
-                GORO_SCHED_ASSERT(p.handed_spinning);
-                p.handed_spinning = false;
+            {
+                std::lock_guard guard(rt.sched_lock);
+                if (p.idle) {
+                    remove_idle_locked(rt, p);
+                    rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
+                } else {
+                    // A waker took us off the idle list meanwhile and already
+                    // counted us in nspinning (handed_spinning): take that count
+                    // over instead of adding a second one, which would leak and
+                    // make every later waker believe someone is spinning.
+                    GORO_SCHED_ASSERT(p.handed_spinning);
+                    p.handed_spinning = false;
+                }
             }
+            sysmon_kick(rt);  // we left the idle list: the monitor may sleep on "all idle"
             p.spinning = true;
             continue;
         }
@@ -648,26 +739,34 @@ goroutine* find_runnable(processor& p) {
                 p.spinning = true;  // wakep() counted us in nspinning
             }
         }
+        sysmon_kick(rt);  // we left the idle list: the monitor may sleep on "all idle"
     }
 }
 
-void run_goroutine(processor& p, goroutine* g) noexcept {
+// `inherit`: g runs on in the current time slice (it came from runnext);
+// otherwise its run starts a new slice.
+void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     p.in_place_runs = 0;  // a fresh native stack below this resume
-    p.running = g;
+    advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
+    // release: publishes g's fields (acquired by the pop that found it) to
+    // the monitor, which acquires `running` before it reads them.
+    p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
     g->resume_point.resume();
-    p.running = nullptr;
+    // relaxed: a null is never dereferenced.
+    p.running.store(nullptr, std::memory_order_relaxed);
 }
 
 void worker_loop(processor& p) {
-    while (goroutine* g = find_runnable(p)) {
+    bool inherit = false;
+    while (goroutine* g = find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
         // queues or the global queue rather than by stealing: it must leave the
         // spinning count before running it, or wakers would keep believing that
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        run_goroutine(p, g);
+        run_goroutine(p, g, inherit);
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
@@ -678,6 +777,8 @@ void worker_loop(processor& p) {
 void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
+    // relaxed: read by the monitor for its reports only (0 until then).
+    p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
         p.netpoll = make_netpoll(p.rt.netpoll_name);
     } catch (const std::exception& e) {
@@ -821,19 +922,29 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
             }
         }
     }
-    if (to_wake) notify(*to_wake);
+    if (to_wake) {
+        sysmon_kick(rt);  // it left the idle list: the monitor may sleep on "all idle"
+        notify(*to_wake);
+    }
 }
 
 // ---------------------------------------------------------------- goroutine interface
 
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
     processor* p = t_processor;
-    return p ? p->running : nullptr;
+    // relaxed: the owner reads its own store.
+    return p ? p->running.load(std::memory_order_relaxed) : nullptr;
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_processor) {
-        p->running = g;
+        // No schedtick step (it would cost fork-join code two increments per
+        // task): a child run in place continues its joiner's run, as a call
+        // would, and a joiner resumed by the child it joined starts after
+        // the child's finish, which stepped it. `running` changes, which is
+        // all the monitor needs to see that a reported stall ended.
+        // release: as in run_goroutine.
+        p->running.store(g, std::memory_order_release);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
@@ -923,6 +1034,18 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
+        // (relaxed: the monitor only compares it) and a run event, then the
+        // light half of the asymmetric fence (a compiler barrier; the
+        // monitor's membarrier orders these stores before the load below),
+        // then wait while the monitor reads g's fields. A symmetric transfer
+        // that follows stores the next goroutine.
+        p->running.store(nullptr, std::memory_order_relaxed);
+        advance_schedtick(*p, k_tick_run);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // acquire: pairs with the monitor's release of the pin.
+        if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
+            wait_for_monitor_pin(*p, g);
     } else if (runtime_state* rt = current_runtime()) {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
@@ -971,6 +1094,8 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     if (nprocs >= k_external_registry)
         throw bad_configuration(fmt::format("goro::run: procs ({}) is more than goro supports ({})", nprocs,
                                             k_external_registry - 1));
+
+    const sysmon_settings monitor_settings = read_sysmon_settings(opts);
 
     auto rt = std::make_unique<runtime_state>();
     rt->opts = opts;
@@ -1022,6 +1147,20 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             break;
         }
     }
+    // The monitor, once the set of processors is final (a worker that did
+    // not start lowered nprocs). Started before processor 0 joins the
+    // start-up barrier, so that failing to start it fails the run as a
+    // worker's failure does: every worker still waits at that barrier.
+    std::unique_ptr<sysmon> monitor;
+    if (monitor_settings.needed()) {
+        try {
+            monitor = std::make_unique<sysmon>(*rt, monitor_settings);
+        } catch (const std::system_error& e) {
+            std::lock_guard guard(rt->startup_lock);
+            if (rt->startup_failure.empty())
+                rt->startup_failure = fmt::format("goro::run: cannot start the monitor thread: {}", e.what());
+        }
+    }
     {
         schedtrace_monitor trace(*rt, schedtrace_interval_ms());
         quit_signal_dumper quit_dumper(*rt);
@@ -1029,6 +1168,9 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     }
     for (auto& p : rt->procs)
         if (p->thread.joinable()) p->thread.join();
+    // After the workers: a goroutine stuck on one of them delays run()'s
+    // return, and the monitor keeps reporting it until then.
+    if (monitor) monitor->stop();
 
     if (!rt->startup_failure.empty()) {
         registry::erase(main_g, nullptr);

@@ -85,15 +85,45 @@ struct processor {
 
     // ---- owned by this processor's thread ----
     work_deque<goroutine, k_deque_capacity> deque;  // thieves steal from the top
-    goroutine* runnext = nullptr;   // the goroutine just readied here; not stealable
-    unsigned runnext_streak = 0;    // consecutive runnext picks (capped for fairness)
+
+    // The owner's per-run fields, on one cache line (the deque's slots end on
+    // a line boundary; alignas makes it explicit). The four atomics among
+    // them are what the monitor (detail/sysmon.hpp) watches: it reads this
+    // line every poll and writes preempt_slice and monitor_pin rarely, so
+    // watching costs the owner no cache line of its own on the hot path.
+    alignas(64) goroutine* runnext = nullptr;  // the goroutine just readied here; not stealable
+    // The goroutine being resumed, or null between runs. Owner writes: a
+    // release store at each run's start and symmetric transfer (run_goroutine,
+    // switch_to; it publishes the goroutine's fields, acquired by its pop or
+    // written by this thread, to the monitor), a relaxed null when the run
+    // returns to the loop. Read relaxed by the owner (current_goroutine),
+    // acquire by the monitor.
+    std::atomic<goroutine*> running{nullptr};
+    // Go's schedtick. Low 32 bits: run events, +1 when the loop starts a run
+    // and when a goroutine finishes (a symmetric transfer continues the run
+    // it came from); high 32 bits: time slices, +1 when a run starts a new
+    // slice (a goroutine not taken from runnext). Owner writes (relaxed load
+    // and store: it is the only writer); the monitor reads it relaxed and
+    // times how long each value lasts (only the monitor reads the clock).
+    // See k_tick_run, k_tick_slice.
+    std::atomic<std::uint64_t> schedtick{0};
     std::uint32_t tick = 0;         // scheduling rounds, for the 61-tick fairness check
-    goroutine* running = nullptr;   // the goroutine being resumed (read racily by dumps)
+    // The slice number (schedtick >> 32) that the monitor saw last longer
+    // than the time slice: while it equals the current one, find_runnable
+    // does not let runnext inherit the slice. Monitor writes (relaxed: a
+    // hint, read on the owner's next pick); owner reads relaxed. A stale
+    // value never matches a later slice.
+    std::atomic<std::uint32_t> preempt_slice{~std::uint32_t{0}};
+    unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
     bool spinning = false;          // counted in runtime_state::nspinning
+    // The goroutine whose fields the monitor is reading (a stall report), or
+    // null. Monitor writes; the owner reads it in finish_goroutine and waits
+    // while it names the finishing goroutine, so the frame outlives the read
+    // (the asymmetric-fence protocol in runtime/sysmon.cpp).
+    std::atomic<goroutine*> monitor_pin{nullptr};
     std::uint64_t rng;              // xorshift state for victim selection
     std::int64_t watched_top = -1;  // deque top at the last fairness check
     std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)
-    unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
 
     timer_heap timers;              // own lock; fired by this processor
     registry goroutines;            // started here and not finished
@@ -102,6 +132,10 @@ struct processor {
     std::atomic<std::int64_t> live_delta{0};
     std::uint64_t next_id;          // ids handed out here: index+1, +nprocs, ...
     std::unique_ptr<netpoll_driver> netpoll;  // the I/O driver; created on the owner thread
+    // The kernel's id of the processor's thread (gettid), for the monitor's
+    // stall report (its state in /proc). Owner writes once at start-up,
+    // before it runs anything; the monitor reads it relaxed (0: not yet).
+    std::atomic<int> thread_id{0};
 
     // ---- guarded by runtime_state::sched_lock ----
     processor* idle_next = nullptr;
@@ -114,6 +148,19 @@ struct processor {
 
     std::thread thread;             // empty for processor 0 (the thread that called run)
 };
+
+/// schedtick steps (processor::schedtick): a run that inherits the time
+/// slice (taken from runnext) adds k_tick_run, and so does a goroutine's
+/// finish; a run that starts a new slice adds both. The low half may wrap
+/// into the high one after 2^32 runs: one spurious new slice, harmless.
+inline constexpr std::uint64_t k_tick_run = 1;
+inline constexpr std::uint64_t k_tick_slice = std::uint64_t{1} << 32;
+
+/// Owner only: advances p's schedtick by `step` (relaxed: the owner is the
+/// only writer, and the monitor only compares values).
+inline void advance_schedtick(processor& p, std::uint64_t step) noexcept {
+    p.schedtick.store(p.schedtick.load(std::memory_order_relaxed) + step, std::memory_order_relaxed);
+}
 
 struct blocking_pool {
     std::mutex lock;
@@ -148,6 +195,15 @@ struct runtime_state {
     processor* idle_head = nullptr;
     std::atomic<unsigned> npidle{0};          // written under sched_lock, read racily
     std::atomic<unsigned> nspinning{0};
+
+    // The monitor's state word and futex (runtime/sysmon.cpp): polling,
+    // asleep (every processor idle) or stopping. The monitor sets asleep
+    // under sched_lock after seeing npidle == nprocs; a processor that
+    // leaves the idle list reads it after its own sched_lock section and
+    // wakes the monitor (sysmon_kick). A line away from sched_lock and the
+    // counters above (written by every waker), shared with the flags below:
+    // all read often and written rarely.
+    alignas(64) std::atomic<std::uint32_t> sysmon_state{0};
 
     std::atomic<bool> stopping{false};
     // Set by shutdown once the workers and the blocking pool have stopped:

@@ -1,0 +1,499 @@
+// The monitor thread (Go's sysmon). What it is for, and what it does not do
+// yet, is in the scheduler's essay (runtime/scheduler.cpp, "The monitor");
+// this file holds its protocols.
+//
+// ## What it reads, and who reads the clock
+//
+// Each processor counts (scheduler_state.hpp): `schedtick` gains one in its
+// low half when its loop starts a run or a goroutine finishes, and one in
+// its high half when a run starts a new time slice; `running` names the
+// goroutine being resumed (a symmetric transfer changes it, not the count).
+// A stall is a low half unchanged while `running` names one goroutine; it
+// ends when either moves. The processor never reads the clock for this.
+// The monitor keeps, private to its thread, the value of each processor's
+// schedtick at its last poll and when each half of it was first seen: a
+// half unchanged since T has lasted at least now - T. That is Go's schedtick/schedwhen pair
+// (sysmon's retake), with Go's imprecision: a value is first seen up to one
+// polling interval after it was set, so durations are lower bounds, and a
+// slice ends between one and two polling intervals late.
+//
+// ## Polling schedule
+//
+// Go's: a poll every 20 µs for the first 50 polls after the monitor starts,
+// acts (reports a stall) or wakes from a sleep of 10 ms or more (a new busy
+// period), then the interval doubles up to 10 ms, or to half the stall
+// threshold when GORO_DEBUG=stuck asks for less (a stall is then reported
+// whenever it lasts one and a half thresholds: it is first seen within half
+// a threshold of its start). While a reported stall is open it polls at
+// least every millisecond, so that the closing line's total is accurate to
+// about a millisecond. A poll costs a relaxed load of each
+// processor's counter (the line is the owner's hot line; at 10 ms the misses
+// it causes are noise).
+//
+// ## Sleeping while every processor is idle (lost-wake-up protocol)
+//
+// When npidle == nprocs at every poll for a millisecond or more, the monitor
+// sleeps on the futex sysmon_state, with no timeout, so an idle program
+// costs no CPU. (The millisecond, and keeping the polling interval across a
+// shorter sleep, stop a program that is idle between frequent short bursts,
+// a 1 ms ticker, from making the monitor sleep, be woken and poll fast on
+// every burst: it sleeps at most once per millisecond of idleness, and a
+// processor pays a FUTEX_WAKE only when it wakes a sleeping monitor.) It
+// decides under sched_lock: it re-reads npidle there and stores `asleep`. A processor leaves the idle
+// list only under sched_lock (its own park return, or a waker's
+// pop_idle_locked), and reads sysmon_state after that section
+// (sysmon_kick): if the monitor's section came first, the lock orders its
+// store before the read, and the processor wakes it (CAS asleep -> polling,
+// then FUTEX_WAKE); if the processor's came first, the monitor sees
+// npidle < nprocs and does not sleep. stop() stores `stopping` and wakes it
+// from any wait, timed or not, so run() never waits for a polling interval.
+//
+// ## Reading a running goroutine's fields (the pin protocol)
+//
+// A stall report names the goroutine (id, spawn site), which lives in its
+// frame; the frame may be freed the moment the goroutine finishes, by its
+// own processor or by a joiner on another. A processor does not publish
+// the id and site per run (stores on every run for a rare report); instead
+// the monitor pins the goroutine, with an asymmetric fence (membarrier(2),
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED, as userspace RCU and Folly's
+// asymmetric_thread_fence_heavy use it) so that the finishing side pays only
+// a compiler barrier:
+//
+//   monitor                                  owner, finish_goroutine(g)
+//   g = running                              running = null
+//   monitor_pin = g (seq_cst)                schedtick += 1 (run event)
+//   membarrier()                             compiler barrier
+//   if running is still g and schedtick      if monitor_pin == g (acquire):
+//   unchanged:                                   wait until it is not
+//       read g's id, kind, spawn site
+//   monitor_pin = null (release)             ... the frame may be freed
+//
+// membarrier makes every thread of the process execute a full barrier at
+// some point during the call. If the owner's load of the pin comes after
+// that point, it sees the pin (stored before the call) and waits until the
+// monitor is done (release/acquire on the pin orders the monitor's reads
+// before the free). If it comes before, so do its stores, which the barrier
+// makes visible: the monitor sees `running` changed and reads nothing.
+// Clearing `running` at the finish matters: the loop clears it only when
+// the resume returns, after a detached goroutine has freed its own frame,
+// and a thread descheduled in between would leave a dangling `running`
+// under a schedtick that the monitor has already seen (TSan caught that
+// version). The schedtick check adds that no finish happened since the
+// stall was timed (the same address may hold a new goroutine). Without membarrier (refused by a seccomp
+// profile) a report names the processor but not the goroutine.
+
+#include "detail/sysmon.hpp"
+
+#include <fmt/core.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "detail/cpu_relax.hpp"
+#include "detail/timer_heap.hpp"  // monotonic_now_ns
+#include "error.hpp"
+#include "run.hpp"
+
+namespace goro::detail {
+namespace {
+
+constexpr std::int64_t k_min_delay_ns = 20'000;
+constexpr std::int64_t k_max_delay_ns = 10'000'000;
+constexpr unsigned k_fast_polls = 50;
+constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
+constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
+// Settings above this many milliseconds (11 days) are taken as "never".
+constexpr std::int64_t k_max_setting_ms = 1'000'000'000;
+
+// ---- GORO_DEBUG ----
+
+// The value of `key=value` among GORO_DEBUG's comma-separated settings.
+std::optional<std::string_view> debug_value(std::string_view key) {
+    const char* env = std::getenv("GORO_DEBUG");
+    if (!env) return std::nullopt;
+    std::string_view rest(env);
+    while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        if (item.size() > key.size() && item.compare(0, key.size(), key) == 0 && item[key.size()] == '=')
+            return item.substr(key.size() + 1);
+    }
+    return std::nullopt;
+}
+
+// GORO_DEBUG=<key>=<ms>: the milliseconds, or -1 when the key is absent.
+std::int64_t debug_ms(std::string_view key) {
+    const auto value = debug_value(key);
+    if (!value) return -1;
+    std::int64_t ms = -1;
+    const char* end = value->data() + value->size();
+    const auto [ptr, ec] = std::from_chars(value->data(), end, ms);
+    if (ec != std::errc{} || ptr != end || ms < 0)
+        throw bad_configuration(fmt::format("goro: GORO_DEBUG {}={:?} is not a number of milliseconds", key,
+                                            std::string(*value)));
+    return std::min(ms, k_max_setting_ms);
+}
+
+// ---- futex, asymmetric fence, thread facts ----
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
+              std::atomic<std::uint32_t>::is_always_lock_free);
+
+// Waits while `word` holds `expected`, at most timeout_ns (negative: no
+// limit). Returns on a wake-up, a timeout, a signal or a changed word.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::int64_t timeout_ns) noexcept {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected,
+              timeout_ns >= 0 ? &ts : nullptr, nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+// The heavy half of the asymmetric fence (the pin protocol above), called
+// after a seq_cst store of the pin (a full barrier on this thread; the
+// system call is one too, and the compiler cannot move the store past it).
+// False when the kernel refuses it (the process is not registered, or
+// seccomp). No std::atomic_thread_fence here: TSan does not support them.
+bool heavy_fence() noexcept {
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+// CPU time of one thread of this process, from its per-thread CPU clock
+// (glibc's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)); -1 if unknown.
+std::int64_t thread_cpu_ns(int tid) noexcept {
+    if (tid <= 0) return -1;
+    const auto clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6u);
+    timespec ts{};
+    if (::clock_gettime(clock, &ts) != 0) return -1;
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// What the kernel says the thread is doing (the state letter of
+// /proc/self/task/<tid>/stat), in words.
+std::string thread_activity(int tid) {
+    if (tid <= 0) return "thread unknown";
+    std::FILE* f = std::fopen(fmt::format("/proc/self/task/{}/stat", tid).c_str(), "re");
+    if (!f) return "thread state unknown";
+    char buf[512];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const std::string_view stat(buf, n);
+    const std::size_t paren = stat.rfind(')');  // the command name may hold anything
+    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return "thread state unknown";
+    switch (stat[paren + 2]) {
+        case 'R': return "computing";
+        case 'S': return "blocked in a system call";
+        case 'D': return "blocked in the kernel (uninterruptible)";
+        case 'T':
+        case 't': return "thread stopped";
+        default: return fmt::format("thread state {}", stat[paren + 2]);
+    }
+}
+
+}  // namespace
+
+sysmon_settings read_sysmon_settings(const options& opts) {
+    if (opts.time_slice.count() < 0)
+        throw bad_configuration(fmt::format("goro::run: options::time_slice ({} ms) is negative",
+                                            opts.time_slice.count()));
+    sysmon_settings s;
+    s.slice_ns = std::min<std::int64_t>(opts.time_slice.count(), k_max_setting_ms) * 1'000'000;
+    if (const std::int64_t ms = debug_ms("timeslice"); ms >= 0) s.slice_ns = ms * 1'000'000;
+    if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
+    return s;
+}
+
+// ---------------------------------------------------------------- the monitor
+
+struct sysmon::impl {
+    // What the monitor remembers of one processor (its thread only; the
+    // caller of stop() after the join).
+    struct watch {
+        std::uint64_t tick = 0;        // schedtick at the last poll
+        std::int64_t run_seen = 0;     // when its low half was first seen
+        std::int64_t slice_seen = 0;   // when its high half was first seen
+        bool slice_marked = false;     // preempt_slice already holds this slice
+        // A stall reported and not yet over.
+        bool stall_open = false;
+        goroutine* stall_g = nullptr;  // compared, never dereferenced once unpinned
+        std::string stall_name;        // "goroutine 12", as the first line said it
+        std::int64_t stall_cpu = -1;   // the thread's CPU time at the report
+        std::int64_t stall_reported_at = 0;
+    };
+
+    runtime_state& rt;
+    const sysmon_settings settings;
+    const unsigned nprocs;
+    // The longest polling interval (see "Polling schedule").
+    const std::int64_t max_delay_ns;
+    std::vector<watch> watches;
+    bool fence_ok = false;
+    std::thread thread;
+
+    impl(runtime_state& r, const sysmon_settings& s)
+        : rt(r), settings(s), nprocs(r.nprocs),
+          max_delay_ns(s.stuck_ns > 0 ? std::clamp(s.stuck_ns / 2, k_min_delay_ns, k_max_delay_ns) : k_max_delay_ns),
+          watches(r.nprocs) {
+        const std::int64_t now = monotonic_now_ns();
+        for (watch& w : watches) w.run_seen = w.slice_seen = now;
+        if (settings.stuck_ns > 0)
+            fence_ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+        // relaxed: the thread's start publishes it.
+        rt.sysmon_state.store(k_sysmon_polling, std::memory_order_relaxed);
+    }
+
+    void loop() noexcept {
+        std::int64_t delay = k_min_delay_ns;
+        unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
+        std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
+        for (;;) {
+            futex_wait(rt.sysmon_state, k_sysmon_polling, delay);
+            // relaxed: stop() publishes nothing else through it.
+            if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
+            const std::int64_t now = monotonic_now_ns();
+            const bool acted = poll(now);
+            bool open = false;
+            for (const watch& w : watches) open = open || w.stall_open;
+            // relaxed: a hint; sleep_while_idle decides under sched_lock.
+            if (open || rt.npidle.load(std::memory_order_relaxed) != nprocs)
+                idle_since = 0;
+            else if (idle_since == 0)
+                idle_since = now;
+            if (idle_since != 0 && now - idle_since >= k_idle_before_sleep_ns && sleep_while_idle()) {
+                if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
+                if (monotonic_now_ns() - now >= max_delay_ns) {
+                    delay = k_min_delay_ns;  // a new busy period: fast polls again
+                    quiet = 0;
+                }
+                idle_since = 0;
+                continue;
+            }
+            if (acted) {
+                delay = k_min_delay_ns;
+                quiet = 0;
+            } else if (++quiet > k_fast_polls) {
+                delay = std::min(delay * 2, max_delay_ns);
+            }
+            if (open) delay = std::min(delay, k_open_stall_delay_ns);
+        }
+    }
+
+    // Sleeps while every processor is idle (see "Sleeping while every
+    // processor is idle"). False if some processor was busy after all.
+    bool sleep_while_idle() noexcept {
+        {
+            std::lock_guard guard(rt.sched_lock);
+            if (rt.npidle.load(std::memory_order_relaxed) != nprocs) return false;
+            std::uint32_t expected = k_sysmon_polling;
+            // relaxed: under sched_lock, whose release orders it before a
+            // processor's later section (it reads the word after that).
+            // Fails only when stop() stored stopping.
+            if (!rt.sysmon_state.compare_exchange_strong(expected, k_sysmon_asleep, std::memory_order_relaxed))
+                return true;
+        }
+        // relaxed: the word is the whole message (polling or stopping).
+        while (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_asleep)
+            futex_wait(rt.sysmon_state, k_sysmon_asleep, -1);
+        // Watches restart: time spent asleep was nobody's run.
+        const std::int64_t now = monotonic_now_ns();
+        for (std::size_t i = 0; i < nprocs; ++i) {
+            watch& w = watches[i];
+            w.tick = rt.procs[i]->schedtick.load(std::memory_order_relaxed);
+            w.run_seen = w.slice_seen = now;
+            w.slice_marked = false;
+        }
+        return true;
+    }
+
+    // One look at every processor. True when it reported something.
+    bool poll(std::int64_t now) {
+        bool acted = false;
+        for (unsigned i = 0; i < nprocs; ++i) {
+            processor& p = *rt.procs[i];
+            watch& w = watches[i];
+            // relaxed: only compared with earlier values; nothing is read
+            // through it (the pin protocol re-checks it after its fence).
+            const std::uint64_t tick = p.schedtick.load(std::memory_order_relaxed);
+            if (w.stall_open) {
+                // relaxed: compared, not dereferenced.
+                if (tick != w.tick || p.running.load(std::memory_order_relaxed) != w.stall_g) {
+                    close_stall(i, w, now);
+                    acted = true;
+                }
+            }
+            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) w.run_seen = now;
+            if ((tick >> 32) != (w.tick >> 32)) {
+                w.slice_seen = now;
+                w.slice_marked = false;
+            }
+            w.tick = tick;
+            if (settings.slice_ns > 0 && !w.slice_marked && now - w.slice_seen >= settings.slice_ns) {
+                // relaxed: a hint the owner reads at its next runnext pick; a
+                // slice that ended meanwhile has another number.
+                p.preempt_slice.store(static_cast<std::uint32_t>(tick >> 32), std::memory_order_relaxed);
+                w.slice_marked = true;
+            }
+            if (settings.stuck_ns > 0 && !w.stall_open && now - w.run_seen >= settings.stuck_ns)
+                acted = report_stall(i, p, w, tick, now) || acted;
+        }
+        return acted;
+    }
+
+    // The first line of a stall: the goroutine running on p has not
+    // suspended since its run began (tick's low half) at least stuck_ns ago.
+    bool report_stall(unsigned index, processor& p, watch& w, std::uint64_t tick, std::int64_t now) {
+        // acquire: pairs with the owner's release store at the run's start,
+        // so the goroutine's fields (written before it was queued) are seen.
+        goroutine* g = p.running.load(std::memory_order_acquire);
+        if (!g) return false;  // between runs, or parked: nothing is stuck
+        bool known = false;
+        std::uint64_t id = 0;
+        goroutine_kind kind = goroutine_kind::detached;
+        std::source_location site{};
+        if (fence_ok) {
+            // seq_cst: the store half of the asymmetric Dekker pair with
+            // finish_goroutine's schedtick store; heavy_fence orders the
+            // owner's side (see the pin protocol).
+            p.monitor_pin.store(g, std::memory_order_seq_cst);
+            if (heavy_fence() && p.schedtick.load(std::memory_order_relaxed) == tick &&
+                p.running.load(std::memory_order_acquire) == g) {
+#if defined(GORO_CHECK_INVARIANTS)
+                // Checked builds (the tests' sanitizer runs) hold the pin
+                // longer, so that owners often reach finish_goroutine while
+                // it is held: a broken protocol then shows as an ASan or
+                // TSan report in tests/sysmon_test.cpp, not as a rare race.
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+#endif
+                id = g->id;
+                kind = g->kind;
+                site = g->spawn_site;
+                known = true;
+            }
+            // release: the reads above happen before the owner, which waits
+            // for this store (acquire), lets the frame be freed.
+            p.monitor_pin.store(nullptr, std::memory_order_release);
+            // relaxed: compared only.
+            if (!known && (p.schedtick.load(std::memory_order_relaxed) != tick ||
+                           p.running.load(std::memory_order_relaxed) != g))
+                return false;  // it ended while we looked: no stall to report
+        }
+        // relaxed: written once before the processor ran anything.
+        const int tid = p.thread_id.load(std::memory_order_relaxed);
+        w.stall_open = true;
+        w.stall_g = g;
+        w.stall_cpu = thread_cpu_ns(tid);
+        w.stall_reported_at = now;
+        std::string where;
+        if (!known) {
+            w.stall_name = fmt::format("the goroutine on processor {}", index);
+            where = "; its id and spawn site are unknown (membarrier(2) is not available)";
+        } else if (kind == goroutine_kind::main) {
+            w.stall_name = fmt::format("goroutine {}", id);
+            where = "; the main task of goro::run";
+        } else {
+            w.stall_name = fmt::format("goroutine {}", id);
+            where = fmt::format("; spawned at {}:{} in {}", site.file_name(), site.line(), site.function_name());
+        }
+        std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on processor {} ({}){}\n",
+                               w.stall_name, (now - w.run_seen) / 1'000'000, index, thread_activity(tid), where)
+                       .c_str(),
+                   stderr);
+        return true;
+    }
+
+    // The closing line: the reported goroutine suspended (or finished).
+    void close_stall(unsigned index, watch& w, std::int64_t now) {
+        const std::int64_t total_ms = (now - w.run_seen) / 1'000'000;
+        std::string cpu;
+        // relaxed: see report_stall.
+        const std::int64_t cpu_now = thread_cpu_ns(rt.procs[index]->thread_id.load(std::memory_order_relaxed));
+        if (w.stall_cpu >= 0 && cpu_now >= w.stall_cpu && now > w.stall_reported_at)
+            cpu = fmt::format("; its thread was on a CPU {}% of the time since the report",
+                              100 * (cpu_now - w.stall_cpu) / (now - w.stall_reported_at));
+        std::fputs(fmt::format("goro: stuck: {} suspended after {} ms, on processor {}{}\n", w.stall_name,
+                               total_ms, index, cpu)
+                       .c_str(),
+                   stderr);
+        w.stall_open = false;
+        w.stall_g = nullptr;
+    }
+};
+
+sysmon::sysmon(runtime_state& rt, const sysmon_settings& settings)
+    : m_impl(std::make_unique<impl>(rt, settings)) {
+    impl* self = m_impl.get();
+    // The thread starts with every signal blocked (it inherits this mask,
+    // restored here right after): a signal sent to the process is then
+    // never delivered to the monitor, whose work has nothing to do with it.
+    sigset_t all, previous;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &previous);
+    struct restore_mask {
+        const sigset_t* mask;
+        ~restore_mask() { ::pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } restore{&previous};
+    m_impl->thread = std::thread([self] { self->loop(); });  // std::system_error: the caller decides
+    // Named before run() runs anything (for top -H, gdb, /proc).
+    ::pthread_setname_np(m_impl->thread.native_handle(), "goro-sysmon");
+}
+
+sysmon::~sysmon() { stop(); }
+
+void sysmon::stop() noexcept {
+    if (!m_impl || !m_impl->thread.joinable()) return;
+    runtime_state& rt = m_impl->rt;
+    // relaxed: the word is the whole message; the join below orders the rest.
+    rt.sysmon_state.store(k_sysmon_stopping, std::memory_order_relaxed);
+    futex_wake_all(rt.sysmon_state);
+    m_impl->thread.join();
+    // The workers have stopped (run() joins them first): every open stall
+    // is over. Its closing line still belongs on stderr.
+    const std::int64_t now = monotonic_now_ns();
+    for (unsigned i = 0; i < m_impl->nprocs; ++i)
+        if (m_impl->watches[i].stall_open) m_impl->close_stall(i, m_impl->watches[i], now);
+}
+
+void sysmon_wake(runtime_state& rt) noexcept {
+    std::uint32_t expected = k_sysmon_asleep;
+    // relaxed: the word is the whole message (see "Sleeping while every
+    // processor is idle"); a failed CAS means another waker or stop() won.
+    if (rt.sysmon_state.compare_exchange_strong(expected, k_sysmon_polling, std::memory_order_relaxed))
+        futex_wake_all(rt.sysmon_state);
+}
+
+void wait_for_monitor_pin(processor& p, goroutine* g) noexcept {
+    // The monitor holds a pin for one membarrier call and three reads.
+    for (unsigned spins = 0;; ++spins) {
+        // acquire: pairs with the monitor's release of the pin (its reads of
+        // g's fields happen before this goroutine's frame is freed).
+        if (p.monitor_pin.load(std::memory_order_acquire) != g) return;
+        if (spins < 1000)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
+}
+
+}  // namespace goro::detail
