@@ -291,7 +291,10 @@ TEST_CASE("group members report to the group and may outlive the group object", 
         finished.fetch_add(1);
         throw std::runtime_error("first");
     };
-    auto fails_last = [](const goro::group* g) -> goro::task<std::string> {
+    auto fails_last = [](const goro::group* g, goro::chan<int> all_started) -> goro::task<std::string> {
+        // Another processor may run this task before the others are started,
+        // when pending() is still 1: wait until main has started them all.
+        co_await all_started.recv();
         while (g->pending() > 1) co_await goro::yield();  // every other task has finished
         finished.fetch_add(1);
         throw std::runtime_error("second");
@@ -304,9 +307,11 @@ TEST_CASE("group members report to the group and may outlive the group object", 
     auto main_task = [&]() -> goro::task<std::string> {
         finished = 0;
         goro::group g;
-        g.go(fails_last(&g));
+        goro::chan<int> all_started;
+        g.go(fails_last(&g, all_started));
         g.go(fails());
         for (int i = 0; i < 50; ++i) g.go(value(i));
+        all_started.close();
         std::string got;
         try {
             co_await g.wait();
