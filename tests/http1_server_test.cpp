@@ -21,7 +21,6 @@
 
 #include "support/http_client.hpp"
 #include "support/io_runtime.hpp"
-#include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using goro::task;
@@ -31,11 +30,21 @@ using goro_test::ending;
 using goro_test::read_reply;
 using goro_test::read_to_end;
 using goro_test::reply;
-using goro_test::run_or_skip;
 
 namespace {
 
 // ---------------------------------------------------------------- scenarios
+
+// The last response of a connection: `status` with "Connection: close", then
+// the end of the stream (what follows it in buf was never answered).
+task<void> expect_last_reply(tcp_stream& c, std::string& buf, int status) {
+    auto r = co_await read_reply(c, buf);
+    REQUIRE(r);
+    CHECK(r->status == status);
+    CHECK(r->closes());
+    const ending e = co_await read_to_end(c, buf);
+    CHECK(e == ending::eof);
+}
 
 task<void> chunked_bodies_main() {
     auto srv = goro_test::start_server({});
@@ -103,12 +112,7 @@ task<void> malformed_chunking_main() {
             auto w = co_await c.write_all(req);
             REQUIRE(w);
             std::string buf;
-            auto r = co_await read_reply(c, buf);
-            REQUIRE(r);
-            CHECK(r->status == 400);
-            CHECK(r->closes());
-            const ending e = co_await read_to_end(c, buf);
-            CHECK(e == ending::eof);
+            co_await expect_last_reply(c, buf, 400);
             CHECK(buf.empty());  // the request after the bad body was not answered
         }
     }
@@ -177,14 +181,7 @@ task<void> expect_continue_main() {
             "POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n");
         REQUIRE(w);
         std::string buf;
-        auto r = co_await read_reply(c, buf);
-        REQUIRE(r);
-        CHECK(r->status == 200);
-        CHECK(r->closes());
-        {
-            const ending e = co_await read_to_end(c, buf);
-            CHECK(e == ending::eof);
-        }
+        co_await expect_last_reply(c, buf, 200);
         CHECK(buf.empty());
     }
     {
@@ -210,14 +207,7 @@ task<void> expect_continue_main() {
             "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000000\r\n\r\n");
         REQUIRE(w);
         std::string buf;
-        auto r = co_await read_reply(c, buf);
-        REQUIRE(r);
-        CHECK(r->status == 413);
-        CHECK(r->closes());
-        {
-            const ending e = co_await read_to_end(c, buf);
-            CHECK(e == ending::eof);
-        }
+        co_await expect_last_reply(c, buf, 413);
     }
     {
         // An expectation the server does not know: 417.
@@ -273,14 +263,7 @@ task<void> limits_main() {
         auto w = co_await c.write_all(req);
         REQUIRE(w);
         std::string buf;
-        auto r = co_await read_reply(c, buf);
-        REQUIRE(r);
-        CHECK(r->status == 413);
-        CHECK(r->closes());
-        {
-            const ending e = co_await read_to_end(c, buf);
-            CHECK(e == ending::eof);
-        }
+        co_await expect_last_reply(c, buf, 413);
     }
     {
         // A head over k_max_head_size: 431, then close.
@@ -289,14 +272,7 @@ task<void> limits_main() {
                                       std::string(http::k_max_head_size, 'h') + "\r\n\r\n");
         REQUIRE(w);
         std::string buf;
-        auto r = co_await read_reply(c, buf);
-        REQUIRE(r);
-        CHECK(r->status == 431);
-        CHECK(r->closes());
-        {
-            const ending e = co_await read_to_end(c, buf);
-            CHECK(e == ending::eof);
-        }
+        co_await expect_last_reply(c, buf, 431);
     }
     CHECK(srv.probe->calls.load() == 3);  // the 1000-byte body and the two chunked ones
     srv.stop();
@@ -373,37 +349,30 @@ task<void> misc_main() {
 }  // namespace
 
 TEST_CASE("http server: chunked bodies decode with extensions and trailers, then keep-alive goes on", "[http][server]") {
-    goro_test::watchdog dog("chunked bodies", 120s);
-    run_or_skip(chunked_bodies_main());
+    goro_test::run_guarded("chunked bodies", chunked_bodies_main());
 }
 
 TEST_CASE("http server: malformed chunking is a 400 and a close", "[http][server]") {
-    goro_test::watchdog dog("malformed chunking", 120s);
-    run_or_skip(malformed_chunking_main());
+    goro_test::run_guarded("malformed chunking", malformed_chunking_main());
 }
 
 TEST_CASE("http server: Content-Length with Transfer-Encoding is a 400; the smuggled request is not served",
           "[http][server]") {
-    goro_test::watchdog dog("smuggling", 120s);
-    run_or_skip(smuggling_main());
+    goro_test::run_guarded("smuggling", smuggling_main());
 }
 
 TEST_CASE("http server: 100 Continue is sent when the handler starts reading, never before", "[http][server]") {
-    goro_test::watchdog dog("expect", 120s);
-    run_or_skip(expect_continue_main());
+    goro_test::run_guarded("expect", expect_continue_main());
 }
 
 TEST_CASE("http server: 413 past the body limit, 431 past the head limit, then close", "[http][server]") {
-    goro_test::watchdog dog("limits", 120s);
-    run_or_skip(limits_main());
+    goro_test::run_guarded("limits", limits_main());
 }
 
 TEST_CASE("http server: a body the handler did not read is skipped, or the connection closed", "[http][server]") {
-    goro_test::watchdog dog("unread bodies", 120s);
-    run_or_skip(unread_bodies_main());
+    goro_test::run_guarded("unread bodies", unread_bodies_main());
 }
 
 TEST_CASE("http server: HEAD, HTTP/1.0 keep-alive, invalid responses and handler exceptions", "[http][server]") {
-    goro_test::watchdog dog("misc", 120s);
-    run_or_skip(misc_main());
+    goro_test::run_guarded("misc", misc_main());
 }

@@ -15,7 +15,6 @@
 
 #include "support/http_client.hpp"
 #include "support/io_runtime.hpp"
-#include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using goro::result;
@@ -25,7 +24,6 @@ namespace http = goro::http;
 using goro_test::ending;
 using goro_test::read_reply;
 using goro_test::read_to_end;
-using goro_test::run_or_skip;
 
 namespace {
 
@@ -224,26 +222,21 @@ task<void> linger_bounds_main() {
 
 TEST_CASE("http server: a slow head (slowloris) is cut off after read_header_timeout, a slow body is not",
           "[http][server][timeout]") {
-    goro_test::watchdog dog("slowloris", 120s);
-    run_or_skip(slowloris_main());
+    goro_test::run_guarded("slowloris", slowloris_main());
 }
 
 TEST_CASE("http server: an idle keep-alive connection is closed after idle_timeout", "[http][server][timeout]") {
-    goro_test::watchdog dog("idle", 120s);
-    run_or_skip(idle_main());
+    goro_test::run_guarded("idle", idle_main());
 }
 
 TEST_CASE("http server: lingering close lets a client still uploading read its 413 and finish", "[http][server]") {
-    goro_test::watchdog dog("linger", 120s);
-    run_or_skip(linger_main());
+    goro_test::run_guarded("linger", linger_main());
 }
 
 TEST_CASE("http server: without lingering, the same upload is reset", "[http][server]") {
-    goro_test::watchdog dog("no linger", 120s);
-    run_or_skip(no_linger_main());
+    goro_test::run_guarded("no linger", no_linger_main());
 }
 
 TEST_CASE("http server: lingering stops after linger_max_bytes or linger_timeout", "[http][server]") {
-    goro_test::watchdog dog("linger bounds", 120s);
-    run_or_skip(linger_bounds_main());
+    goro_test::run_guarded("linger bounds", linger_bounds_main());
 }

@@ -888,14 +888,7 @@ TEST_CASE("item 69: 10,000 connections blocked in read use about procs threads [
 task<int> emfile_main() {
     auto l = tcp_listener::listen("127.0.0.1:0").value();
     const auto addr = l.local_address().value();
-    auto server = goro::spawn(goro::net::serve(l, [](tcp_stream c) -> task<void> {
-        char buf[64];
-        for (;;) {
-            auto n = co_await c.read(buf, sizeof buf);
-            if (!n || *n == 0) co_return;
-            if (!(co_await c.write_all(buf, *n))) co_return;
-        }
-    }));
+    auto server = goro::spawn(goro::net::serve(l, goro_test::echo));
     // Leave only a handful of descriptors free, then open connections until
     // the process runs out: the server's accept hits EMFILE.
     rlimit lim{};

@@ -167,15 +167,7 @@ task<int> ctx_io_main() {
 task<int> plain_main() {
     auto l = tcp_listener::listen("127.0.0.1:0").value();
     const auto addr = l.local_address().value();
-    auto server = goro::spawn(goro::net::serve(l, [](tcp_stream c) -> task<void> {
-        char buf[64];
-        for (;;) {
-            auto n = co_await c.read(buf, sizeof buf);
-            if (!n || *n == 0) co_return;
-            auto w = co_await c.write_all(buf, *n);
-            if (!w) co_return;
-        }
-    }));
+    auto server = goro::spawn(goro::net::serve(l, goro_test::echo));
     auto client = (co_await tcp_stream::connect(addr, 10s)).value();
     (void)l.close();
     auto r = co_await std::move(server);

@@ -2,14 +2,20 @@
 // may be missing, and a connected loopback TCP pair.
 //
 //     goro_test::run_or_skip(scenario(), 2);   // io_uring missing: a loud skip
+//     goro_test::run_guarded("name", scenario());  // the same, under a watchdog
 //     auto p = co_await goro_test::tcp_pair();  // p.client <-> p.server
+//     goro::go(goro::net::serve(listener, goro_test::echo));
 #pragma once
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <string>
 #include <utility>
 
 #include <goro/goro.hpp>
+
+#include "watchdog.hpp"
 
 namespace goro_test {
 
@@ -29,6 +35,26 @@ bool run_or_skip(goro::task<T> main, unsigned procs = 2) {
         g_no_uring = true;
         WARN("SKIPPED: io_uring unavailable: " << e.what());
         return false;
+    }
+}
+
+/// run_or_skip under a watchdog: a scenario that hangs aborts the test
+/// binary with a message naming it, instead of reaching CI's time limit.
+template <typename T>
+bool run_guarded(std::string name, goro::task<T> main, unsigned procs = 2,
+                 std::chrono::seconds limit = std::chrono::seconds(120)) {
+    watchdog dog(std::move(name), limit);
+    return run_or_skip(std::move(main), procs);
+}
+
+/// A connection handler that echoes what it reads until EOF or an error.
+inline goro::task<void> echo(goro::net::tcp_stream c) {
+    char buf[64];
+    for (;;) {
+        auto n = co_await c.read(buf, sizeof buf);
+        if (!n || *n == 0) co_return;
+        auto w = co_await c.write_all(buf, *n);
+        if (!w) co_return;
     }
 }
 
