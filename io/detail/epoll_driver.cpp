@@ -30,6 +30,8 @@ constexpr std::uint64_t k_wake_token = 0;  // epoll data of the wake eventfd (re
 // "Migration" in epoll_driver.hpp).
 constexpr std::uint8_t k_migrate_after = 4;
 
+std::atomic<std::uint64_t> g_migrations{0};  // see epoll_migrations()
+
 // Which FIFO of a registration a request waits in: 0 readable, 1 writable.
 int direction_of(const io_request& req) noexcept {
     switch (req.op) {
@@ -112,6 +114,8 @@ struct epoll_driver::registration final : file_registration {
         }
     }
 };
+
+std::uint64_t epoll_migrations() noexcept { return g_migrations.load(std::memory_order_relaxed); }
 
 epoll_driver::epoll_driver() : m_next_deadline(k_no_deadline) {
     m_owner.bind();
@@ -263,6 +267,7 @@ void epoll_driver::migrate(registration& reg, int fd) noexcept {
     }
     reg.home = this;
     reg.foreign_waits = 0;
+    g_migrations.fetch_add(1, std::memory_order_relaxed);
     // An edge the old epoll took with it may be lost: assume data is there.
     reg.ready[0] = reg.ready[1] = true;
     reg.drained[0] = reg.drained[1] = false;

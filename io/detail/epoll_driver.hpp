@@ -185,4 +185,8 @@ private:
     int m_pending_events = 0;  // owner only: events wait() left in m_events
 };
 
+/// How many files moved between epoll instances in this process so far (a
+/// relaxed count: for tests, which check that migration happened).
+std::uint64_t epoll_migrations() noexcept;
+
 }  // namespace goro::detail
