@@ -807,6 +807,9 @@ void worker_loop(processor& p) {
 void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
+    // One processor: nobody steals (steal_work returns at once), so the
+    // deque's owner operations need no store-load fence (work_deque.hpp).
+    if (p.rt.nprocs == 1) p.deque.set_no_thieves();
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {

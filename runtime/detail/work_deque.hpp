@@ -66,6 +66,15 @@ public:
     /// Checked builds: from now on only the calling thread may push and pop.
     void bind_owner() noexcept { m_owner.bind(); }
 
+    /// Owner only, before its first push: no thread but the owner will ever
+    /// call steal() (a runtime with one processor). pop() and take() then
+    /// need no exchange: the store-load race they guard against has no
+    /// other side. The owner's own steal() calls stay as they are.
+    void set_no_thieves() noexcept {
+        GORO_ASSERT(m_owner.is_current());
+        m_no_thieves = true;
+    }
+
     /// Owner only. Returns false (and stores nothing) when the deque is full.
     bool push(T* item) noexcept {
         GORO_ASSERT(m_owner.is_current());
@@ -85,6 +94,12 @@ public:
     T* pop() noexcept {
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        if (m_no_thieves) {
+            // relaxed: only this thread ever reads or writes top and bottom.
+            if (m_top.load(std::memory_order_relaxed) > b) return nullptr;
+            m_bottom.store(b, std::memory_order_relaxed);
+            return m_slots[b & k_mask].load(std::memory_order_relaxed);
+        }
         // seq_cst exchange, then a seq_cst load of top: the store-load race
         // with a thief that reads top and then bottom (see the header). A
         // locked exchange rather than store + seq_cst fence: on x86 the fence
@@ -135,9 +150,12 @@ public:
             if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) break;
         if (depth > limit) return false;
         const std::int64_t at = b - depth;
-        m_bottom.exchange(at, std::memory_order_seq_cst);
-        std::int64_t t = m_top.load(std::memory_order_seq_cst);
-        if (t >= at) {
+        std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
+        if (!m_no_thieves) {
+            m_bottom.exchange(at, std::memory_order_seq_cst);
+            t = m_top.load(std::memory_order_seq_cst);
+        }
+        if (t >= at && !m_no_thieves) {
             // `item` is the oldest item (t == at): race thieves for it
             // through top, as pop() does for its last item; the newer items
             // stay where they are, between the new top and the old bottom.
@@ -189,6 +207,7 @@ private:
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
+    bool m_no_thieves = false;  // see set_no_thieves; owner only
     alignas(64) std::atomic<T*> m_slots[Capacity];
 };
 
