@@ -99,8 +99,13 @@ def run_once(binary, bench, threads, preload, timeout):
     env.pop("GORO_MAXPROCS", None)
     if preload:
         env["LD_PRELOAD"] = preload
+    # Through a small shell that forks the program rather than exec'ing it:
+    # Linux carries ru_maxrss across execve, so a program exec'd from this
+    # Python process (about 18 MB resident) would report at least that as
+    # its own peak (`exit $?` keeps the shell from exec'ing the last command).
+    cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", binary, *args]
     try:
-        r = subprocess.run([binary, *args], capture_output=True, text=True, env=env, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         log(f"  {os.path.basename(binary)} {' '.join(args)}: timed out after {timeout} s")
         return None
