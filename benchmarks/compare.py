@@ -3,6 +3,9 @@
 
     python3 benchmarks/compare.py [--rounds N] [--goro-dir build-release/benchmarks]
                                   [--only name,name] [--skip-http] [--markdown]
+    python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2,4] ...
+        (goro's ports of the C++ runtime suite next to libfork and
+        TooManyCooks: see benchmarks/suite/compare_suite.py --help)
 
 Each benchmark program (goro and Go alike) prints one line per figure on
 stdout:  `<figure_name> <value> <unit>`  with unit one of ms, ns/op, MB, threads, count
@@ -505,6 +508,12 @@ def resolve_dir(path):
 
 
 def main():
+    if "--suite" in sys.argv[1:]:
+        # The C++ runtime suite (tzcnt/runtime-benchmarks): its own runner.
+        sys.path.insert(0, os.path.join(HERE, "suite"))
+        import compare_suite
+        compare_suite.main(sys.argv[1:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5,
                     help="runs per side per row, interleaved (default 5)")

@@ -25,8 +25,9 @@
 //   1. expired timers of this processor fire (they ready goroutines locally);
 //   2. every 61st tick: the netpoll's completions, then the global queue, and
 //      the top (oldest end) of the own deque if that item has been waiting
-//      there for k_local_starvation_ns — so neither I/O, nor the global
-//      queue, nor old local work can starve;
+//      there for k_local_starvation_ns (doubling after each such rescue until
+//      the deque is next found empty, see k_max_starvation_backoff) — so
+//      neither I/O, nor the global queue, nor old local work can starve;
 //   3. runnext, unless the monitor saw the current time slice run out (then
 //      runnext waits behind the oldest local item, or the global queue's
 //      first), then the own deque;
@@ -39,9 +40,12 @@
 //      earliest timer deadline.
 //
 // Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
-// started and is still the newest item of the joiner's own deque pops it and
-// runs it in place (take_local_unstarted), at most k_max_in_place_runs times
-// before the next trip through this loop.
+// started and still sits among the k_join_search_depth newest items of the
+// joiner's own deque takes it out (take_local_unstarted, work_deque::take:
+// one exchange, as a pop) and runs it in place, at most k_max_in_place_runs
+// times before the next trip through this loop. Joining in spawn order (the
+// idiomatic form: child 0 first, under its younger siblings) takes it as
+// joining newest-first does.
 //
 // ## Spinning and parking (the lost-wake-up protocol)
 //
@@ -170,6 +174,13 @@
 //     pops (see work_deque.hpp).
 //   - A futex per processor for parking: it could not also wait for I/O and
 //     timers in one system call, which the ring (or epoll_pwait2) does.
+//   - For joins in spawn order, a claim word on each task (the joiner claims
+//     its child wherever it sits; pop and steal skip claimed entries): the
+//     entry left behind points to a frame freed when the join completes, so
+//     a thief that read the slot before the claim could read freed (or
+//     reused: ABA) memory, and every pop would pay a check of the task. The
+//     owner's reservation of its newest items (work_deque::take) touches no
+//     task and no other thread's line.
 //   - Reading the clock on the processor for time slices (at each new slice,
 //     as Go's execute does, and at each runnext pick): a clock_gettime per
 //     run where the monitor's polling costs the processors nothing per run.
@@ -215,13 +226,23 @@ namespace {
 
 constexpr unsigned k_fairness_interval = 61;
 // How long the oldest item of a processor's own deque may wait (the owner's
-// LIFO end keeps taking newer work) before the owner runs it out of turn.
-// Deliberately a time, not a tick count: in fork-join code the oldest item is
-// the root of a big unexplored subtree, and running it early only widens the
-// frontier (more live frames, deque overflow into the global queue, whose
-// FIFO order widens it further); measured on skynet, a 976-tick rule did that
-// a thousand times per run. 10 ms is Go's preemption quantum.
+// LIFO end keeps taking newer work) before the owner runs it out of turn, at
+// first. Deliberately a time, not a tick count: in fork-join code the oldest
+// item is the root of a big unexplored subtree, and running it early only
+// widens the frontier (more live frames and deque entries); measured on
+// skynet, a 976-tick rule did that a thousand times per run. 10 ms is Go's
+// preemption quantum.
 constexpr std::int64_t k_local_starvation_ns = 10'000'000;
+// Each rescue of the oldest item doubles the wait before the next one, up to
+// k_local_starvation_ns << k_max_starvation_backoff (1.28 s), until the
+// processor next finds its deque empty (it caught up: nothing can have
+// starved). A fixed 10 ms opened a new subtree a hundred times a second in a
+// long fork-join run: skynet 100M (5 s) grew to 650 MB of frames, against
+// 5 MB with no rescue (issue 14, item 4); with the backoff a run of T seconds
+// opens about log2(T / 10 ms) + T / 1.28 s subtrees. A perpetual producer
+// (a chain of tasks each spawning its successor) empties its deque at every
+// link, so the first rescue, 10 ms, is the one that applies there.
+constexpr unsigned k_max_starvation_backoff = 7;
 constexpr unsigned k_steal_rounds = 4;
 // Goroutines a processor may run in place (join_handle's fork-join fast path)
 // before going back through its scheduling loop. Symmetric transfer is a tail
@@ -230,6 +251,13 @@ constexpr unsigned k_steal_rounds = 4;
 // millions of them. Going through the loop now and then (one trip per 64
 // joins, unmeasurable in release) keeps the stack bounded everywhere.
 constexpr unsigned k_max_in_place_runs = 64;
+// How deep under the newest item of its own deque a joiner looks for the
+// unstarted child it awaits (work_deque::take). Code that joins children in
+// spawn order finds child i under the n - 1 - i spawned after it: 32 covers
+// the fan-outs of the fork-join benchmarks (10 for skynet, 14 for nqueens)
+// twice over; a miss costs a scan of 32 slots of the owner's own line-hot
+// buffer, then the ordinary join.
+constexpr std::size_t k_join_search_depth = 32;
 
 // The one running runtime (one at a time per process).
 std::atomic<runtime_state*> g_runtime{nullptr};
@@ -604,8 +632,9 @@ goroutine* take_starving_oldest(processor& p) noexcept {
         p.watched_since_ns = now;
         return nullptr;
     }
-    if (now - p.watched_since_ns < k_local_starvation_ns) return nullptr;
+    if (now - p.watched_since_ns < (k_local_starvation_ns << p.starvation_backoff)) return nullptr;
     p.watched_since_ns = 0;
+    if (p.starvation_backoff < k_max_starvation_backoff) ++p.starvation_backoff;
     goroutine* oldest = nullptr;
     if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
     return nullptr;
@@ -661,6 +690,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             return oldest;
         }
         if (goroutine* g = p.deque.pop()) return g;
+        p.starvation_backoff = 0;  // caught up: the next rescue waits 10 ms again
 
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
 
@@ -777,6 +807,9 @@ void worker_loop(processor& p) {
 void worker_main(processor& p) {
     t_processor = &p;
     p.deque.bind_owner();
+    // One processor: nobody steals (steal_work returns at once), so the
+    // deque's owner operations need no store-load fence (work_deque.hpp).
+    if (p.rt.nprocs == 1) p.deque.set_no_thieves();
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
@@ -1017,16 +1050,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
     processor* p = t_processor;
-    if (!p || p->in_place_runs >= k_max_in_place_runs || p->deque.peek_bottom() != g) return false;
-    goroutine* taken = p->deque.pop();
-    if (taken == g) {
-        ++p->in_place_runs;
-        return true;
-    }
-    // A thief took the last item between the peek and the pop (taken is then
-    // nullptr); anything else would be a deque bug, but keep it runnable.
-    if (taken) push_local(*p, taken);
-    return false;
+    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(g, k_join_search_depth)) return false;
+    ++p->in_place_runs;
+    return true;
 }
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {

@@ -8,6 +8,8 @@
 #include "../runtime/detail/work_deque.hpp"
 #include "support/watchdog.hpp"
 
+using namespace std::chrono_literals;
+
 namespace {
 
 struct item {
@@ -141,4 +143,120 @@ TEST_CASE("deque stress: last item goes to exactly one of owner and thief", "[sc
     thief.join();
     REQUIRE(both == 0);
     REQUIRE(neither == 0);
+}
+
+// work_deque::take (issue 14, item 3): the joiner's fast path for a child
+// under its younger siblings.
+TEST_CASE("deque: take removes an item among the newest and keeps the rest in order", "[sched][deque]") {
+    goro::detail::work_deque<item, 16> dq;
+    // The same sequence with and without thieves possible (one processor:
+    // set_no_thieves drops the exchange, not the bookkeeping).
+    const bool no_thieves = GENERATE(false, true);
+    if (no_thieves) dq.set_no_thieves();
+    item items[10];
+    for (int i = 0; i < 10; ++i) {
+        items[i].id = i;
+        REQUIRE(dq.push(&items[i]));
+    }
+    item absent{99};
+    REQUIRE_FALSE(dq.take(&absent, 16));
+    REQUIRE_FALSE(dq.take(&items[2], 7));  // 8 deep: beyond the search
+    REQUIRE(dq.take(&items[2], 8));
+    REQUIRE_FALSE(dq.take(&items[2], 16));  // gone
+    REQUIRE(dq.take(&items[0], 16));       // the oldest: raced for through top
+    REQUIRE(dq.take(&items[9], 1));        // the newest
+    REQUIRE(dq.size_hint() == 7);
+    item* stolen = nullptr;
+    REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);
+    REQUIRE(stolen->id == 1);
+    for (int expect : {8, 7, 6, 5, 4, 3}) REQUIRE(dq.pop()->id == expect);
+    REQUIRE(dq.pop() == nullptr);
+    REQUIRE(dq.push(&items[4]));
+    REQUIRE(dq.take(&items[4], 1));  // the only item
+    REQUIRE(dq.pop() == nullptr);
+}
+
+// Every item is taken exactly once while the owner takes items from under
+// newer ones (any depth, the oldest included) and thieves steal from the top.
+TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "[sched][deque][stress]") {
+    goro_test::watchdog dog("deque take stress", 120s);
+    constexpr int k_items = 2'000'000 / k_scale;
+    constexpr int k_thieves = 2;
+    goro::detail::work_deque<item, 64> dq;  // small capacity: many wrap-arounds
+    std::vector<item> items(k_items);
+    std::vector<std::atomic<int>> taken(k_items);
+    for (int i = 0; i < k_items; ++i) items[i].id = i;
+    std::atomic<bool> done{false};
+    std::atomic<long> stolen_count{0};
+    std::atomic<long> live_steals{0};
+    std::vector<std::thread> thieves;
+    for (int t = 0; t < k_thieves; ++t) {
+        thieves.emplace_back([&] {
+            long mine = 0;
+            while (!done.load(std::memory_order_acquire)) {
+                item* it = nullptr;
+                if (dq.steal(it) == decltype(dq)::steal_result::success) {
+                    taken[it->id].fetch_add(1, std::memory_order_relaxed);
+                    ++mine;
+                    live_steals.fetch_add(1, std::memory_order_relaxed);
+                }
+            }
+            stolen_count.fetch_add(mine);
+        });
+    }
+    long by_owner = 0, deep_takes = 0, oldest_takes = 0;
+    int next = 0;
+    unsigned rng = 777;
+    bool waited_for_thieves = false;
+    while (next < k_items) {
+        if (!waited_for_thieves && next >= k_items / 2) {
+            waited_for_thieves = true;
+            while (dq.size_hint() < 8 && next < k_items && dq.push(&items[next])) ++next;
+            while (live_steals.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+        }
+        rng = rng * 1103515245 + 12345;
+        const int burst = 1 + (rng >> 16) % 16;
+        for (int k = 0; k < burst && next < k_items; ++k) {
+            if (!dq.push(&items[next])) break;
+            ++next;
+        }
+        // Take some of the last burst in spawn order (oldest first), as a
+        // joiner would: an item may be gone already (stolen), and then take
+        // must say so.
+        const int takes = (rng >> 8) % 20;
+        for (int k = 0; k < takes && k < burst && next - burst + k >= 0; ++k) {
+            item* want = &items[next - burst + k];
+            const std::size_t size_before = dq.size_hint();
+            if (dq.take(want, 32)) {
+                taken[want->id].fetch_add(1, std::memory_order_relaxed);
+                ++by_owner;
+                if (burst - k > 1) ++deep_takes;
+                if (size_before == static_cast<std::size_t>(burst - k)) ++oldest_takes;
+            }
+        }
+        if ((rng >> 4) % 3 == 0) {
+            if (item* it = dq.pop()) {
+                taken[it->id].fetch_add(1, std::memory_order_relaxed);
+                ++by_owner;
+            }
+        }
+    }
+    while (item* it = dq.pop()) {
+        taken[it->id].fetch_add(1, std::memory_order_relaxed);
+        ++by_owner;
+    }
+    done.store(true, std::memory_order_release);
+    for (auto& t : thieves) t.join();
+    long lost = 0, duplicated = 0;
+    for (auto& n : taken) {
+        if (n.load() == 0) ++lost;
+        if (n.load() > 1) ++duplicated;
+    }
+    INFO("owner " << by_owner << " (deep takes " << deep_takes << ", oldest " << oldest_takes << "), stolen "
+                  << stolen_count.load());
+    REQUIRE(lost == 0);
+    REQUIRE(duplicated == 0);
+    REQUIRE(by_owner + stolen_count.load() == k_items);
+    REQUIRE(stolen_count.load() > 0);
+    REQUIRE(deep_takes > 0);
 }

@@ -240,6 +240,42 @@ TEST_CASE("fairness: the global queue and timers are served while local work nev
     REQUIRE(chain_length > 0);
 }
 
+// The owner's LIFO end never reaches an item under a chain of tasks each
+// spawning its successor: the deque always holds the victim below one link.
+// Only the rescue of the oldest local item (take_starving_oldest, issue 14
+// item 4: 10 ms at first, then backing off while the deque never empties)
+// runs it. The victim is started detached and main waits on a channel, so
+// no join can run it in place.
+TEST_CASE("fairness: the oldest local task runs under a chain that never empties the deque", "[sched][fairness]") {
+    watchdog dog("local starvation", 60s);
+    std::atomic<bool> stop{false};
+    long chain_length = 0;
+    long chain_before_victim = -1;
+    struct chain {
+        static goro::task<> link(std::atomic<bool>& stop, long& length) {
+            ++length;
+            if (!stop.load()) goro::go(link(stop, length));
+            co_return;
+        }
+    };
+    goro::chan<int> done;
+    auto victim = [&]() -> goro::task<> {
+        chain_before_victim = chain_length;
+        stop = true;
+        done.close();
+        co_return;
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        goro::go(victim);  // the oldest local item
+        goro::go(chain::link(stop, chain_length));
+        auto closed = co_await done.recv();
+        co_return closed ? 1 : 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+    INFO("links run before the victim: " << chain_before_victim);
+    REQUIRE(chain_before_victim >= 0);
+}
+
 // A lost wake-up makes these hang (and the watchdog abort). Processors park
 // and are woken by spawns, by other processors and by blocking-pool threads.
 TEST_CASE("park/wake stress: no lost wake-ups", "[sched][stress]") {

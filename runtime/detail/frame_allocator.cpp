@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -214,25 +215,48 @@ frame_cache& this_thread_cache() noexcept {
 // ::operator new instead of the pool, so that a sanitizer in the program sees
 // them. Invariant: the answer never changes during the process, so every
 // frame is freed the way it was allocated.
-bool frame_pool_enabled() noexcept {
+namespace {
+
+#ifndef GORO_BYPASS_FRAME_POOL
+// frame_pool_enabled's answer: 0 until the first frame, then 1 (pool) or -1
+// (bypass). A namespace-scope byte rather than a function-local static: the
+// hot path is one relaxed load and a compare, with no guard variable and no
+// call. Decided once by compare-exchange, so that every thread sees the
+// first answer even if the environment changed in between.
+std::atomic<signed char> g_pool_state{0};
+
+[[gnu::noinline, gnu::cold]] signed char decide_pool_state() noexcept {
+    const char* env = std::getenv("GORO_DEBUG");
+    signed char expected = 0;
+    const signed char decided = env && std::strstr(env, "framepool=0") != nullptr ? -1 : 1;
+    // relaxed: the byte publishes nothing but itself.
+    g_pool_state.compare_exchange_strong(expected, decided, std::memory_order_relaxed);
+    return expected != 0 ? expected : decided;
+}
+#endif
+
+[[gnu::always_inline]] inline bool pool_on() noexcept {
 #ifdef GORO_BYPASS_FRAME_POOL
     return false;
 #else
-    static const bool enabled = [] {
-        const char* env = std::getenv("GORO_DEBUG");
-        return !(env && std::strstr(env, "framepool=0") != nullptr);
-    }();
-    return enabled;
+    signed char state = g_pool_state.load(std::memory_order_relaxed);
+    if (state == 0) [[unlikely]]
+        state = decide_pool_state();
+    return state > 0;
 #endif
 }
 
+}  // namespace
+
+bool frame_pool_enabled() noexcept { return pool_on(); }
+
 [[gnu::noinline]] void* allocate_frame(std::size_t size) {
-    if (!frame_pool_enabled()) return ::operator new(size);
+    if (!pool_on()) return ::operator new(size);
     return pool_allocate(size);
 }
 
 [[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
-    if (!frame_pool_enabled()) {
+    if (!pool_on()) {
         ::operator delete(frame);
         return;
     }

@@ -109,9 +109,10 @@ void ready_local(goroutine* g) noexcept;
 /// outside a runtime.
 void start_goroutine(goroutine* g, const char* api_name);
 
-/// If `g` (started, never run) is the newest item of this processor's deque,
-/// takes it off so that the caller may run it in place; false otherwise
-/// (another processor stole it, or newer work sits above it).
+/// If `g` (started, never run) is among the newest items of this processor's
+/// deque (the ones spawned after it included), takes it off so that the
+/// caller may run it in place; false otherwise (another processor stole it,
+/// or it sits too deep: see k_join_search_depth in scheduler.cpp).
 bool take_local_unstarted(goroutine* g) noexcept;
 
 /// Called by a finishing root goroutine before its frame may be freed.

@@ -76,7 +76,14 @@ private:
 };
 
 struct processor {
-    static constexpr std::size_t k_deque_capacity = 256;
+    // Room for the frontier of deep fork-join code (depth x fan-out items,
+    // a few times over once the oldest items are rescued, see
+    // take_starving_oldest in scheduler.cpp). What overflows goes to the
+    // global queue, which is served FIFO every 61 ticks: with 256 slots a
+    // skynet of 100M tasks spilled its upper levels there and the 61-tick
+    // check ran them breadth-first, 650 MB of live frames instead of 5 MB
+    // (issue 14, item 4). 32 KiB per processor.
+    static constexpr std::size_t k_deque_capacity = 4096;
 
     processor(runtime_state& rt, unsigned index);
 
@@ -124,6 +131,7 @@ struct processor {
     std::uint64_t rng;              // xorshift state for victim selection
     std::int64_t watched_top = -1;  // deque top at the last fairness check
     std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)
+    unsigned starvation_backoff = 0;    // rescues since the deque was last empty (scheduler.cpp)
 
     timer_heap timers;              // own lock; fired by this processor
     registry goroutines;            // started here and not finished

@@ -37,6 +37,7 @@
 // CAS on top races with the owner's CAS-free pops of the items it covers).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -65,6 +66,15 @@ public:
     /// Checked builds: from now on only the calling thread may push and pop.
     void bind_owner() noexcept { m_owner.bind(); }
 
+    /// Owner only, before its first push: no thread but the owner will ever
+    /// call steal() (a runtime with one processor). pop() and take() then
+    /// need no exchange: the store-load race they guard against has no
+    /// other side. The owner's own steal() calls stay as they are.
+    void set_no_thieves() noexcept {
+        GORO_ASSERT(m_owner.is_current());
+        m_no_thieves = true;
+    }
+
     /// Owner only. Returns false (and stores nothing) when the deque is full.
     bool push(T* item) noexcept {
         GORO_ASSERT(m_owner.is_current());
@@ -84,6 +94,12 @@ public:
     T* pop() noexcept {
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        if (m_no_thieves) {
+            // relaxed: only this thread ever reads or writes top and bottom.
+            if (m_top.load(std::memory_order_relaxed) > b) return nullptr;
+            m_bottom.store(b, std::memory_order_relaxed);
+            return m_slots[b & k_mask].load(std::memory_order_relaxed);
+        }
         // seq_cst exchange, then a seq_cst load of top: the store-load race
         // with a thief that reads top and then bottom (see the header). A
         // locked exchange rather than store + seq_cst fence: on x86 the fence
@@ -106,14 +122,57 @@ public:
         return item;
     }
 
-    /// Owner only. The newest item without taking it (nullptr when empty); a
-    /// thief may take it at any time, so only pop() decides who owns it.
-    T* peek_bottom() const noexcept {
+    /// Owner only. Takes `item` out of the deque if it is one of the
+    /// `max_depth` newest items (the items newer than it keep their order);
+    /// false if it is not there or a thief took it meanwhile.
+    ///
+    /// Its join_handle's fast path (issue 14, item 3): code joins children in
+    /// the order it spawned them, so the awaited child sits under its younger
+    /// siblings. The newest `depth` items are reserved at once, as pop()
+    /// reserves one: bottom moves down past them with the same seq_cst
+    /// exchange, then top is read seq_cst. If top is still below them, no
+    /// thief can take any of them: a thief that read the old bottom read top
+    /// earlier in the total order (so at most the value we read, below the
+    /// reserved range) and steals that slot only; a later thief sees the new
+    /// bottom. The owner then moves the newer items down over `item`'s slot
+    /// and publishes the new bottom with a release store (thieves acquire it,
+    /// and with it the moved slots). If top came into the range, nothing is
+    /// taken unless `item` is the oldest item, which is raced for by CAS on
+    /// top as pop() races for its last one. One exchange whatever the depth.
+    bool take(T* item, std::size_t max_depth) noexcept {
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
-        const std::int64_t t = m_top.load(std::memory_order_relaxed);
-        if (b <= t) return nullptr;
-        return m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed);
+        // relaxed: a hint bounding the search; the seq_cst load below decides.
+        const std::int64_t t_hint = m_top.load(std::memory_order_relaxed);
+        const std::int64_t limit = std::min<std::int64_t>(b - t_hint, static_cast<std::int64_t>(max_depth));
+        std::int64_t depth = 1;
+        for (; depth <= limit; ++depth)
+            if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) break;
+        if (depth > limit) return false;
+        const std::int64_t at = b - depth;
+        std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
+        if (!m_no_thieves) {
+            m_bottom.exchange(at, std::memory_order_seq_cst);
+            t = m_top.load(std::memory_order_seq_cst);
+        }
+        if (t >= at && !m_no_thieves) {
+            // `item` is the oldest item (t == at): race thieves for it
+            // through top, as pop() does for its last item; the newer items
+            // stay where they are, between the new top and the old bottom.
+            // Otherwise (t > at) a thief took it already. Either way bottom
+            // is put back (relaxed, as in pop: a thief that read the
+            // reserved value found nothing at or above it to take).
+            const bool won = t == at && m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                                                      std::memory_order_relaxed);
+            m_bottom.store(b, std::memory_order_relaxed);
+            return won;
+        }
+        for (std::int64_t i = at; i + 1 < b; ++i)
+            m_slots[i & k_mask].store(m_slots[(i + 1) & k_mask].load(std::memory_order_relaxed),
+                                      std::memory_order_relaxed);
+        // release: publishes the moved slots, as push() publishes its slot.
+        m_bottom.store(b - 1, std::memory_order_release);
+        return true;
     }
 
     /// Any thread. Takes the oldest item into `out`.
@@ -148,6 +207,7 @@ private:
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
+    bool m_no_thieves = false;  // see set_no_thieves; owner only
     alignas(64) std::atomic<T*> m_slots[Capacity];
 };
 

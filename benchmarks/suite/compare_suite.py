@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""goro's ports of tzcnt/runtime-benchmarks next to the suite's C++ peers.
+
+    python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2]
+        [--rounds 5] [--only skynet,fib,nqueens] [--goro-dir build-release/benchmarks]
+        [--systems goro,libfork,tmc] [--tcmalloc] [--markdown]
+
+(or this file directly, with the same options). DIR holds the peers'
+sources, checked out by the user (this script downloads nothing):
+
+    DIR/runtime-benchmarks   github.com/tzcnt/runtime-benchmarks (cpp/<runtime>/<bench>.cpp)
+    DIR/libfork              github.com/ConorWilliams/libfork at tag v3.8.0 (the suite's pin)
+    DIR/TooManyCooks         github.com/tzcnt/TooManyCooks
+
+Each peer is compiled once into DIR/bin (again when its source is newer)
+with the flags of the suite's CMake presets: clang++ (--cxx), -O3 -DNDEBUG
+-march=native, libhwloc (Debian libhwloc-dev). The suite links tcmalloc when
+it finds it; --tcmalloc runs every peer with
+LD_PRELOAD=libtcmalloc_minimal.so.4 (goro runs with its own frame pool and
+the system allocator either way), and the table says which.
+
+For every round, thread count and benchmark, every system runs once, in
+turn (interleaved, so that a busy machine slows them alike). Each program
+prints `duration: N us` and `max_rss: N KiB`; the table shows, per system,
+the median duration and its range, the median peak RSS, and the ratio
+goro / system (above 1: goro is slower or bigger). --threads takes a list
+(1,2,4,8,16) so that one command records the scaling curve on a bigger
+machine. Standard library only.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+# The suite's arguments for each benchmark (build_and_bench_all.py), T = threads.
+ARGS = {
+    "skynet": ["{T}"],
+    "fib": ["39", "{T}"],
+    "nqueens": ["{T}"],
+}
+PEERS = {
+    "libfork": {
+        "dir": "libfork",
+        "std": "gnu++23",
+        "flags": ["-DLF_USE_HWLOC"],
+        "benches": {"skynet", "fib", "nqueens"},
+    },
+    "tmc": {
+        "dir": "TooManyCooks",
+        "std": "gnu++20",
+        "flags": ["-DTMC_PRIORITY_COUNT=1", "-DTMC_TRIVIAL_TASK", "-DTMC_USE_HWLOC"],
+        "benches": {"skynet", "fib", "nqueens"},
+    },
+}
+SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+DURATION_RE = re.compile(r"duration:\s*(\d+)\s*us")
+RSS_RE = re.compile(r"max_rss:\s*(\d+)\s*KiB")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_peer(system, bench, peers_dir, cxx):
+    spec = PEERS[system]
+    src = os.path.join(peers_dir, "runtime-benchmarks", "cpp", SUITE_DIR[system], bench + ".cpp")
+    if not os.path.exists(src):
+        raise SystemExit(f"compare_suite: {src} not found (see --help for the layout of --peers)")
+    include = os.path.join(peers_dir, spec["dir"], "include")
+    if not os.path.isdir(include):
+        raise SystemExit(f"compare_suite: {include} not found (see --help for the layout of --peers)")
+    out_dir = os.path.join(peers_dir, "bin")
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, f"{system}_{bench}")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    cmd = [cxx, "-std=" + spec["std"], "-O3", "-DNDEBUG", "-march=native", *spec["flags"],
+           "-I" + os.path.join(peers_dir, "runtime-benchmarks", "cpp", "2common"), "-I" + include]
+    if bench == "nqueens":
+        cmd.append("-falign-loops=64")
+    cmd += [src, "-o", out, "-pthread", "-lhwloc"]
+    log("building " + " ".join(cmd))
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"compare_suite: building {system} {bench} failed:\n{r.stderr[-3000:]}")
+    return out
+
+
+def run_once(binary, bench, threads, preload, timeout):
+    args = [a.replace("{T}", str(threads)) for a in ARGS[bench]]
+    env = dict(os.environ)
+    env.pop("GORO_MAXPROCS", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    # Through a small shell that forks the program rather than exec'ing it:
+    # Linux carries ru_maxrss across execve, so a program exec'd from this
+    # Python process (about 18 MB resident) would report at least that as
+    # its own peak (`exit $?` keeps the shell from exec'ing the last command).
+    cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", binary, *args]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log(f"  {os.path.basename(binary)} {' '.join(args)}: timed out after {timeout} s")
+        return None
+    d, m = DURATION_RE.search(r.stdout), RSS_RE.search(r.stdout)
+    if r.returncode != 0 or not d or not m or "error" in r.stdout.lower():
+        log(f"  {os.path.basename(binary)} {' '.join(args)}: failed (status {r.returncode})\n"
+            f"{r.stdout[-800:]}{r.stderr[-800:]}")
+        return None
+    return int(d.group(1)) / 1e6, int(m.group(1))
+
+
+def fmt_s(v):
+    return f"{v:.3f}" if v < 10 else f"{v:.2f}"
+
+
+def table(rows, markdown):
+    head = ["bench", "threads", "system", "median s", "range s", "peak RSS MiB", "goro / system (time)",
+            "goro / system (RSS)"]
+    lines = []
+    if markdown:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for r in rows:
+            lines.append("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+        for r in [head, *rows]:
+            lines.append("  ".join(str(x).ljust(w) for x, w in zip(r, widths)))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", action="store_true", help=argparse.SUPPRESS)  # compare.py's switch
+    ap.add_argument("--peers", required=True, help="directory of the peers' checkouts (see above)")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="", help="comma-separated benchmarks (default: every port)")
+    ap.add_argument("--systems", default="goro,libfork,tmc", help="comma-separated: goro, libfork, tmc")
+    ap.add_argument("--goro-dir", default="build-release/benchmarks",
+                    help="goro's benchmark build directory (holds suite_<bench>)")
+    ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
+    ap.add_argument("--tcmalloc", action="store_true", help="run the peers with tcmalloc preloaded")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    ap.add_argument("--markdown", action="store_true")
+    a = ap.parse_args(argv)
+
+    try:
+        threads = [int(t) for t in a.threads.split(",") if t]
+    except ValueError:
+        raise SystemExit("compare_suite: --threads takes integers, e.g. 1,2,4")
+    if not threads or min(threads) < 1:
+        raise SystemExit("compare_suite: --threads takes positive integers")
+    benches = [b for b in (a.only.split(",") if a.only else ARGS) if b]
+    for b in benches:
+        if b not in ARGS:
+            raise SystemExit(f"compare_suite: no port of {b!r} (have {', '.join(ARGS)})")
+    systems = [s for s in a.systems.split(",") if s]
+    for s in systems:
+        if s != "goro" and s not in PEERS:
+            raise SystemExit(f"compare_suite: unknown system {s!r}")
+    if a.tcmalloc and not os.path.exists(TCMALLOC):
+        raise SystemExit(f"compare_suite: --tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
+    goro_dir = a.goro_dir if os.path.isabs(a.goro_dir) else os.path.join(REPO, a.goro_dir)
+    peers_dir = os.path.abspath(a.peers)
+
+    binaries = {}
+    for b in benches:
+        for s in systems:
+            if s == "goro":
+                path = os.path.join(goro_dir, "suite_" + b)
+                if not os.path.exists(path):
+                    raise SystemExit(f"compare_suite: {path} not found (build goro's benchmarks first)")
+                binaries[(s, b)] = path
+            elif b in PEERS[s]["benches"]:
+                binaries[(s, b)] = build_peer(s, b, peers_dir, a.cxx)
+
+    results = {key: [] for key in ((s, b, t) for s in systems for b in benches for t in threads)}
+    for rnd in range(a.rounds):
+        for t in threads:
+            for b in benches:
+                for s in systems:
+                    if (s, b) not in binaries:
+                        continue
+                    preload = TCMALLOC if a.tcmalloc and s != "goro" else None
+                    r = run_once(binaries[(s, b)], b, t, preload, a.timeout)
+                    log(f"round {rnd + 1}/{a.rounds} {b} T={t} {s}: "
+                        + (f"{r[0]:.3f} s, {r[1]} KiB" if r else "failed"))
+                    if r:
+                        results[(s, b, t)].append(r)
+
+    rows = []
+    for b in benches:
+        for t in threads:
+            g = results.get(("goro", b, t)) or []
+            g_time = statistics.median(x[0] for x in g) if g else None
+            g_rss = statistics.median(x[1] for x in g) if g else None
+            for s in systems:
+                runs = results.get((s, b, t)) or []
+                if not runs:
+                    continue
+                times = [x[0] for x in runs]
+                med, rss = statistics.median(times), statistics.median(x[1] for x in runs)
+                ratio_t = f"{g_time / med:.2f}" if g_time and s != "goro" else "-"
+                ratio_m = f"{g_rss / rss:.2f}" if g_rss and s != "goro" else "-"
+                rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
+                             f"{rss / 1024:.1f}", ratio_t, ratio_m])
+    print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
+          f"peers built by {a.cxx}, allocator: {'tcmalloc (peers)' if a.tcmalloc else 'glibc'}")
+    print(table(rows, a.markdown))
+
+
+if __name__ == "__main__":
+    main()

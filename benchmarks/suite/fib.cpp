@@ -1,0 +1,44 @@
+// Port of tzcnt/runtime-benchmarks' fib: the naive recursive Fibonacci, a
+// task per call. Each call spawns fib(n - 1) as a goroutine, computes
+// fib(n - 2) itself (an awaited nested task, as the suite's peers `call` the
+// second branch) and joins the first. Warm-up fib(30), then one timed
+// fib(N). Usage: suite_fib N [THREADS]
+#include <goro/goro.hpp>
+
+#include "suite_util.hpp"
+
+namespace {
+
+goro::task<std::size_t> fib(std::size_t n) {
+    if (n < 2) co_return n;
+    auto x = goro::spawn(fib(n - 1));
+    const std::size_t y = co_await fib(n - 2);
+    co_return co_await std::move(x) + y;
+}
+
+goro::task<int> bench_main(std::size_t n) {
+    (void)co_await fib(30);  // warm-up
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t result = co_await fib(n);
+    std::printf("output: %zu\n", result);
+    suite::print_run(1, start);
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::printf("Usage: fib <n-th fibonacci number requested>\n");
+        return 0;
+    }
+    const int n = std::atoi(argv[1]);
+    if (n < 0 || n > 90) {
+        std::fprintf(stderr, "suite_fib: N must be in 0..90\n");
+        return 2;
+    }
+    // The thread count is the second argument here, as in the suite.
+    const unsigned threads = argc > 2 ? suite::thread_count(2, argv + 1) : suite::thread_count(1, argv);
+    suite::print_threads(threads);
+    return goro::run(bench_main(static_cast<std::size_t>(n)), {.procs = threads});
+}
