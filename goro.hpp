@@ -7,6 +7,7 @@
 #include "runtime/channel.hpp"
 #include "runtime/cond.hpp"
 #include "runtime/context.hpp"
+#include "runtime/dump.hpp"
 #include "runtime/error.hpp"
 #include "runtime/go.hpp"
 #include "runtime/group.hpp"

@@ -625,8 +625,11 @@ goroutine* find_runnable(processor& p, bool& inherit) {
     inherit = false;
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
-        // relaxed: a hint; a dump re-checks under its lock (goroutine_dump.cpp).
-        if (rt.stop_world.load(std::memory_order_relaxed)) [[unlikely]] world_stop_point(rt);
+        // A dump re-checks under its lock (goroutine_dump.cpp). acquire: a
+        // processor that was parked (counted as stopped) through a dump and
+        // reads the flag cleared by restart_the_world's release store runs
+        // nothing before the dump's reads of the goroutines.
+        if (rt.stop_world.load(std::memory_order_acquire)) [[unlikely]] world_stop_point(rt);
 
         run_timers(p);
 
@@ -770,6 +773,7 @@ void worker_loop(processor& p) {
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
+    world_exit_point(p.rt);  // runs no goroutine again: counts as stopped for dumps
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
 }
@@ -1046,9 +1050,11 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         // acquire: pairs with the monitor's release of the pin.
         if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
             wait_for_monitor_pin(*p, g);
+        dump_finish_point(p->rt);  // a dump may be reading g (goroutine_dump.hpp)
     } else if (runtime_state* rt = current_runtime()) {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+        dump_finish_point(*rt);
     }
 }
 

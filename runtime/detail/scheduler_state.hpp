@@ -215,6 +215,11 @@ struct runtime_state {
     // check stop_world at the top of their scheduling loop and wait on
     // stw_cv, counted in stw_stopped (guarded by stw_lock).
     std::atomic<bool> stop_world{false};
+    // On-demand dumps reading the registries now (goroutine_dump.cpp, the
+    // dump pin): a finishing goroutine waits while it is non-zero before
+    // its frame may be freed (dump_finish_point). Read on every finish,
+    // written only by dumps: hence this read-mostly line.
+    std::atomic<unsigned> dump_readers{0};
     std::mutex stw_lock;
     std::condition_variable stw_cv;
     unsigned stw_stopped = 0;
