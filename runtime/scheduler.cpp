@@ -396,12 +396,14 @@ goroutine* global_take(processor& p, std::size_t batch) {
     if (!first) return nullptr;
     const std::size_t share = std::min<std::size_t>(
         batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
-    for (std::size_t i = 1; i < share; ++i) {
+    std::size_t i = 1;
+    for (; i < share; ++i) {
         goroutine* g = rt.global_head;
         if (!g) break;
         if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
         global_pop_locked(rt);
     }
+    stat_add(p.stats.global_taken, i);
     return first;
 }
 
@@ -498,7 +500,7 @@ void run_timers(processor& p) noexcept {
     const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return;
     const std::int64_t now = monotonic_now_ns();
-    if (next <= now) p.timers.run_expired(now);
+    if (next <= now) stat_add(p.stats.timers_fired, p.timers.run_expired(now));
 }
 
 // Submits and reaps without blocking. A reap may consume a wake-up written to
@@ -511,6 +513,7 @@ void run_timers(processor& p) noexcept {
 // sched_lock).
 unsigned poll_netpoll(processor& p) noexcept {
     const unsigned completed = p.netpoll->poll();
+    stat_add(p.stats.polls);
     p.wake_pending.store(false, std::memory_order_release);
     return completed;
 }
@@ -521,6 +524,7 @@ unsigned poll_netpoll(processor& p) noexcept {
 // go into p's deque.
 goroutine* steal_from(processor& p, processor& victim) noexcept {
     std::size_t want = (victim.deque.size_hint() + 1) / 2;
+    const std::size_t wanted = want;
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;
@@ -535,6 +539,7 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
             break;
         }
     }
+    note_steal(p.stats, victim.stats, wanted - want);
     return first;
 }
 
@@ -696,6 +701,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
             if (goroutine* g = global_pop_locked(rt)) {
                 guard.unlock();
+                stat_add(p.stats.global_taken);
                 if (was_spinning) wakep(rt);
                 return g;
             }
@@ -727,6 +733,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             continue;
         }
 
+        stat_add(p.stats.parks);
         p.netpoll->park(park_timeout_ns(p));
         // release: pairs with the acq_rel exchange in notify(), so a waker
         // that sees the flag clear also sees what this processor did before
@@ -755,6 +762,7 @@ void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    note_run(p.stats, g);
     g->resume_point.resume();
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
@@ -959,6 +967,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         ready_from_outside(g);
         return;
     }
+    note_ready(p->stats, g);
     if (goroutine* displaced = std::exchange(p->runnext, g)) {
         push_local(*p, displaced);
         wakep(p->rt);
@@ -971,6 +980,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         ready_from_outside(g);
         return;
     }
+    note_ready(p->stats, g);
     push_local(*p, g);
     wakep(p->rt);
 }
@@ -997,6 +1007,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         p->next_id += 2 * p->rt.nprocs;
         p->goroutines.insert(g);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        note_created(p->stats, g);
         push_local(*p, g);
         wakep(p->rt);
         return;

@@ -15,6 +15,7 @@
 #include "../run.hpp"
 #include "goroutine.hpp"
 #include "netpoll.hpp"
+#include "processor_stats.hpp"
 #include "spin_mutex.hpp"
 #include "timer_heap.hpp"
 #include "work_deque.hpp"
@@ -147,6 +148,8 @@ struct processor {
     std::atomic<bool> wake_pending{false};
 
     std::thread thread;             // empty for processor 0 (the thread that called run)
+
+    processor_stats stats;          // goro::metrics' counters (processor_stats.hpp)
 };
 
 /// schedtick steps (processor::schedtick): a run that inherits the time
