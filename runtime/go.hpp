@@ -153,7 +153,7 @@ public:
                     detail::switch_to(&child);
                     return child.resume_point;
                 }
-                self->wait_since_ms.store(detail::wait_clock_ms(), std::memory_order_relaxed);
+                detail::note_waiting(self, "join");
                 void* expected = nullptr;
                 // release: publishes resume_point to the finishing task (which
                 // acquires in its exchange); acquire on failure: sees its result.

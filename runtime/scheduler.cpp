@@ -539,7 +539,7 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
             break;
         }
     }
-    note_steal(p.stats, victim.stats, wanted - want);
+    note_steal(p.stats, victim.stats, victim.index, wanted - want);
     return first;
 }
 
@@ -764,6 +764,7 @@ void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
     note_run(p.stats, g);
     g->resume_point.resume();
+    note_run_end(p.stats);
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
 }
@@ -1123,6 +1124,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
+    trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
 
     runtime_state* expected = nullptr;
     if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
@@ -1196,6 +1198,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
 
     // ---- shutdown: every worker has stopped and drained its netpoll ----
     pool_shutdown(*rt);
+    trace_finish(*rt);
     // Close the runtime to foreign threads and wait for those inside a call
     // (foreign_entry.hpp): from here on nobody readies a goroutine, and no
     // new one starts except from the destructors run below.

@@ -103,11 +103,22 @@ inline std::uint32_t wait_clock_ms() noexcept {
                                       static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u);
 }
 
+/// True while a run is traced (GORO_TRACE, options::trace; runtime/trace.cpp).
+/// Set before the processors start and cleared after they stop (relaxed:
+/// the threads' start and join order it).
+extern std::atomic<bool> g_tracing;
+
+/// The execution trace's park event (runtime/trace.cpp).
+void trace_park(goroutine* g, const char* reason) noexcept;
+
 /// Called by a goroutine about to park, before it publishes itself to a
-/// waker: what it waits for (a static string) and since when, for dumps.
+/// waker: what it waits for (a static string) and since when, for dumps
+/// (and the execution trace, when one is recorded).
 inline void note_waiting(goroutine* g, const char* reason) noexcept {
     g->wait_since_ms.store(wait_clock_ms(), std::memory_order_relaxed);
     g->wait_reason.store(reason, std::memory_order_relaxed);
+    if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]]
+        trace_park(g, reason);
 }
 
 inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});

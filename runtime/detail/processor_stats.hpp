@@ -17,6 +17,15 @@
 namespace goro::detail {
 
 struct goroutine;
+struct trace_buffer;
+
+// The execution trace's hooks (runtime/trace.cpp), called only while this
+// processor traces (processor_stats::trace set).
+void trace_ready(trace_buffer& t, goroutine* g) noexcept;
+void trace_spawn(trace_buffer& t, goroutine* g) noexcept;
+void trace_run_begin(trace_buffer& t, goroutine* g) noexcept;
+void trace_run_end(trace_buffer& t) noexcept;
+void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept;
 
 /// Owner only: c += n (relaxed load and store: the owner is the only writer).
 inline void stat_add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -48,6 +57,10 @@ struct alignas(64) processor_stats {
     std::int64_t sample_ns = 0;
     std::uint32_t readies = 0;
 
+    // This processor's execution-trace buffer, or null when the run is not
+    // traced (trace_buffer.hpp). Set before the processor starts.
+    trace_buffer* trace = nullptr;
+
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
 
     // Written by thieves: goroutines other processors took from this one.
@@ -61,6 +74,8 @@ void sample_run_slow(processor_stats& s) noexcept;
 /// k_latency_sample_every is timed (a plain counter; the clock is read only
 /// for those).
 inline void note_ready(processor_stats& s, goroutine* g) noexcept {
+    if (s.trace) [[unlikely]]
+        trace_ready(*s.trace, g);
     if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
         sample_ready_slow(s, g);
 }
@@ -70,19 +85,33 @@ inline void note_run(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.runs);
     if (g == s.sample_g) [[unlikely]]
         sample_run_slow(s);
+    if (s.trace) [[unlikely]]
+        trace_run_begin(*s.trace, g);
+}
+
+/// Owner: the run that note_run began has returned to the loop.
+inline void note_run_end(processor_stats& s) noexcept {
+    if (s.trace) [[unlikely]]
+        trace_run_end(*s.trace);
 }
 
 /// Owner: g was started here.
 inline void note_created(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.created);
-    note_ready(s, g);
+    if (s.trace) [[unlikely]]
+        trace_spawn(*s.trace, g);
+    if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
+        sample_ready_slow(s, g);
 }
 
 /// Owner (`thief`): it took n goroutines from `victim`.
-inline void note_steal(processor_stats& thief, processor_stats& victim, std::uint64_t n) noexcept {
+inline void note_steal(processor_stats& thief, processor_stats& victim, unsigned victim_index,
+                       std::uint64_t n) noexcept {
     if (n == 0) return;
     stat_add(thief.steals, n);
     victim.stolen.fetch_add(n, std::memory_order_relaxed);
+    if (thief.trace) [[unlikely]]
+        trace_steal(*thief.trace, victim_index, n);
 }
 
 /// The histogram bucket of a latency.

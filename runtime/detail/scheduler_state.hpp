@@ -23,6 +23,12 @@
 namespace goro::detail {
 
 struct runtime_state;
+struct tracer;
+
+/// The execution trace of a run (runtime/trace.cpp); deletes through trace.cpp.
+struct tracer_deleter {
+    void operator()(tracer* t) const noexcept;
+};
 
 /// The live goroutines started on one processor, for shutdown (destroy what
 /// never finished) and for dumps. Designed so that starting and finishing a
@@ -239,6 +245,11 @@ struct runtime_state {
     std::atomic<std::int64_t> blocking_in_flight{0};
     blocking_pool pool;
 
+    // The execution trace, when this run records one (GORO_TRACE,
+    // options::trace): set before the processors start, written and freed
+    // after they and the blocking pool have stopped (trace.cpp).
+    std::unique_ptr<tracer, tracer_deleter> trace;
+
     // Startup: workers report whether their ring came up.
     std::mutex startup_lock;
     std::condition_variable startup_cv;
@@ -261,5 +272,16 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept;
 // Blocking pool (runtime/blocking_pool.cpp).
 void pool_submit(runtime_state& rt, blocking_job* job);
 void pool_shutdown(runtime_state& rt) noexcept;
+
+// The execution trace (runtime/trace.cpp).
+/// Before the processors start: sets up the trace if options::trace or
+/// GORO_TRACE asks for one (throws goro::bad_configuration for a bad value).
+void trace_start(runtime_state& rt);
+/// After the processors and the blocking pool have stopped: writes it.
+void trace_finish(runtime_state& rt) noexcept;
+/// Around a blocking-pool job: the start time (0 when not tracing), then
+/// the job's slice on the calling pool thread's track.
+std::int64_t trace_blocking_begin(runtime_state& rt) noexcept;
+void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept;
 
 }  // namespace goro::detail
