@@ -80,7 +80,8 @@ struct options {
     /// Records an execution trace and writes it to this file when run()
     /// returns (Chrome Trace Event JSON: open it in Perfetto or
     /// chrome://tracing, or draw it with scripts/trace_view.py). Empty: the
-    /// GORO_TRACE environment variable if set, else no trace.
+    /// GORO_TRACE environment variable if set, else no trace. A process's
+    /// second traced run writes <name>-2.<ext>, the third <name>-3.<ext>, ...
     std::string trace{};
     /// Trace events kept per processor: a ring of the last this many.
     std::size_t trace_events = 1u << 16;

@@ -20,6 +20,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -168,6 +169,21 @@ void trace_start(runtime_state& rt) {
     if (path.empty())
         if (const char* env = std::getenv("GORO_TRACE")) path = env;
     if (path.empty()) return;
+    // The second run of a process traced to out.json writes out-2.json, the
+    // third out-3.json, ... (a program may call run() more than once).
+    static std::mutex paths_lock;
+    static std::unordered_map<std::string, unsigned> paths;
+    unsigned n;
+    {
+        std::lock_guard guard(paths_lock);
+        n = ++paths[path];
+    }
+    if (n > 1) {
+        const std::size_t slash = path.rfind('/');
+        const std::size_t dot = path.rfind('.');
+        const std::size_t at = dot != std::string::npos && (slash == std::string::npos || dot > slash) ? dot : path.size();
+        path.insert(at, fmt::format("-{}", n));
+    }
     if (rt.opts.trace_events == 0)
         throw bad_configuration("goro::run: options::trace_events must be at least 1");
     if (g_tracing.load(std::memory_order_relaxed))
@@ -222,8 +238,21 @@ void trace_finish(runtime_state& rt) noexcept {
         std::vector<std::pair<unsigned, trace_event>> events;  // (track, event)
         for (std::size_t i = 0; i < tr.procs.size(); ++i) collect(*tr.procs[i], static_cast<unsigned>(i), events);
         collect(tr.external, k_pool_track, events);
-        std::stable_sort(events.begin(), events.end(),
-                         [](const auto& a, const auto& b) { return a.second.ts < b.second.ts; });
+        // By time; equal times keep their recording order (a ring's order is
+        // its owner's). (std::stable_sort: clang deprecates libstdc++ 12's
+        // temporary buffer.)
+        {
+            std::vector<std::size_t> order(events.size());
+            for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+            std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+                return events[a].second.ts != events[b].second.ts ? events[a].second.ts < events[b].second.ts
+                                                                  : a < b;
+            });
+            std::vector<std::pair<unsigned, trace_event>> sorted;
+            sorted.reserve(events.size());
+            for (std::size_t i : order) sorted.push_back(events[i]);
+            events.swap(sorted);
+        }
         auto us = [&](std::int64_t ns) { return static_cast<double>(ns - tr.start_ns) / 1000.0; };
 
         std::string out = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";

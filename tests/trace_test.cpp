@@ -124,6 +124,7 @@ TEST_CASE("a trace is bounded: a ring of the last events of each processor", "[t
     const std::string path = (tmp.dir / "ring.json").string();
     goro::run(tennis(), {.procs = 1, .trace = path, .trace_events = 64});
     const std::string text = read_file(path);
+    REQUIRE(count(text, R"("ph":"X")") > 0);
     CHECK(count(text, R"("ph":"X")") + count(text, R"("ph":"i")") <= 64);
     CHECK(count(text, R"("goro_dropped_events":0)") == 0);
     if (have_python()) CHECK(python_summary(path).find("unmatched=0") != std::string::npos);
@@ -148,6 +149,16 @@ TEST_CASE("GORO_TRACE names the file; blocking calls have their own track", "[tr
     CHECK(count(text, R"("reason":"blocking call","kind":"blocking")") == 1);
     CHECK(count(text, R"("reason":"sleep","kind":"timer")") == 1);
     if (have_python()) CHECK(python_summary(path).find("unmatched=0") != std::string::npos);
+}
+
+TEST_CASE("a second run traced to the same file writes <name>-2.<ext>", "[trace]") {
+    watchdog dog("second traced run", 60s);
+    goro_test::temp_dir tmp("goro-trace");
+    const std::string path = (tmp.dir / "twice.json").string();
+    goro::run(tennis(), {.procs = 1, .trace = path});
+    goro::run(tennis(), {.procs = 2, .trace = path});
+    CHECK(count(read_file(path), R"("args":{"name":"P1"})") == 0);
+    CHECK(count(read_file((tmp.dir / "twice-2.json").string()), R"("args":{"name":"P1"})") == 1);
 }
 
 TEST_CASE("a run without a trace writes nothing", "[trace]") {
