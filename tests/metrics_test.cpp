@@ -165,8 +165,10 @@ TEST_CASE("metrics are safe to read while tasks run on four processors", "[metri
     std::thread outside([&] {
         while (!done.load()) {
             try {
+                // Racy while tasks run (each counter is read at its own
+                // moment): the shape is checked here, the sums at rest above.
                 auto m = goro::metrics();
-                if (m.goroutines_created < m.goroutines) std::abort();
+                if (m.processors.size() != 4 || m.procs != 4 || m.by_name().empty()) std::abort();
                 reads.fetch_add(1);
             } catch (const goro::no_runtime&) {
                 std::this_thread::yield();
