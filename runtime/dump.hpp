@@ -11,8 +11,8 @@
 // line that spawned it. A wait of a second or more shows its length
 // (seconds are goro's addition; Go starts at a minute). Callable from a
 // task or from any thread while a runtime runs; safe at full load: tasks
-// keep running, and one that finishes while the dump copies it waits
-// microseconds to free its frame (see runtime/goroutine_dump.cpp).
+// keep running, and one that finishes while the dump copies the list waits
+// until the copy is done to free its frame (see runtime/goroutine_dump.cpp).
 #pragma once
 
 #include <chrono>

@@ -23,9 +23,9 @@
 // copy before the free. If it comes before, so does its store of null,
 // which the barrier makes visible: the dump reads null (or a goroutine
 // started since in the same slot, published by insert's release store,
-// alive and equally fine to copy). The copy allocates nothing per
-// goroutine and formats nothing: finishers wait microseconds per thousand
-// goroutines. Where membarrier is refused (seccomp), a dump stops the
+// alive and equally fine to copy). The copy only copies fields into a
+// vector reserved beforehand: formatting and demangling happen after the
+// pin is released, so finishers wait for the walk alone. Where membarrier is refused (seccomp), a dump stops the
 // world instead (below), counting its own processor as stopped.
 //
 // SIGQUIT path: the signal handler only writes to an eventfd (async-signal
