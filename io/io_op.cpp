@@ -141,7 +141,7 @@ bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
     req.g = self;
     req.cancel_node.owner = &req;
     self->resume_point = h;
-    self->wait_reason.store(reason, std::memory_order_relaxed);
+    note_waiting(self, reason);
     fd_state* f = req.file;
     if (!f) {
         if (req.own_deadline != 0 && monotonic_now_ns() >= req.own_deadline) {

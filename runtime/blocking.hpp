@@ -47,7 +47,7 @@ struct blocking_awaiter : blocking_job {
         waiter = current_goroutine();
         if (!waiter) throw no_runtime("goro::blocking");
         waiter->resume_point = me;
-        waiter->wait_reason.store("blocking call", std::memory_order_relaxed);
+        note_waiting(waiter, "blocking call");
         run = [](blocking_job* self) noexcept {
             auto* a = static_cast<blocking_awaiter*>(self);
             try {

@@ -67,7 +67,9 @@ void pool_thread_main(runtime_state& rt, pool_thread_record* self) {
             if (!pool.head) pool.tail = nullptr;
             --pool.queued;
             guard.unlock();
+            const std::int64_t traced = trace_blocking_begin(rt);
             job->run(job);
+            trace_blocking_end(rt, traced);
             finish_job(rt, job);  // job (in the waiter's frame) may be gone after this
             guard.lock();
             continue;

@@ -139,6 +139,7 @@ public:
                 detail::goroutine* self = detail::current_goroutine();
                 if (!self) throw no_runtime("co_await on a goro::join_handle");
                 self->resume_point = me;
+                // Not note_waiting yet: the fast path below does not wait.
                 self->wait_reason.store("join", std::memory_order_relaxed);
                 auto& child = h.promise();
                 if (detail::take_local_unstarted(&child)) {
@@ -152,6 +153,7 @@ public:
                     detail::switch_to(&child);
                     return child.resume_point;
                 }
+                detail::note_waiting(self, "join");
                 void* expected = nullptr;
                 // release: publishes resume_point to the finishing task (which
                 // acquires in its exchange); acquire on failure: sees its result.

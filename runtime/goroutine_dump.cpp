@@ -1,4 +1,32 @@
-// Goroutine dumps (deadlock report, SIGQUIT). See detail/goroutine_dump.hpp.
+// Goroutine dumps (deadlock report, SIGQUIT, goro::dump). See
+// detail/goroutine_dump.hpp.
+//
+// ## Reading goroutines while they run (the dump pin)
+//
+// A dump walks the registries (scheduler_state.hpp) and copies each
+// goroutine's id, spawn site, wait reason and wait time out of its frame;
+// the frame may be freed the moment the goroutine finishes, on any
+// processor. goro::dump must work at full load without stopping anyone, so
+// finishing pays only a compiler barrier and a load of a read-mostly word,
+// and the dump pays a membarrier(2) (the asymmetric fence of the monitor's
+// pin protocol, runtime/sysmon.cpp):
+//
+//   dump                                     finish_goroutine(g)
+//   dump_readers += 1 (seq_cst)              slot = null (release; erase)
+//   membarrier()                             compiler barrier
+//   g = slot (acquire)                       if dump_readers != 0 (acquire):
+//   if g: copy g's fields                        wait until it is 0
+//   dump_readers -= 1 (release), wake        ... the frame may be freed
+//
+// If the finisher's load comes after the membarrier's barrier on its
+// thread, it sees the count and waits; the decrement (release) orders the
+// copy before the free. If it comes before, so does its store of null,
+// which the barrier makes visible: the dump reads null (or a goroutine
+// started since in the same slot, published by insert's release store,
+// alive and equally fine to copy). The copy only copies fields into a
+// vector reserved beforehand: formatting and demangling happen after the
+// pin is released, so finishers wait for the walk alone. Where membarrier is refused (seccomp), a dump stops the
+// world instead (below), counting its own processor as stopped.
 //
 // SIGQUIT path: the signal handler only writes to an eventfd (async-signal
 // safe). A dump thread, blocked reading that eventfd for the life of the run,
@@ -12,14 +40,20 @@
 
 #include "detail/goroutine_dump.hpp"
 #include "detail/fatal.hpp"
+#include "error.hpp"
 
 #include <cxxabi.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <fmt/core.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <vector>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,8 +64,6 @@
 #include "detail/signal_watch.hpp"
 
 namespace goro::detail {
-
-namespace {
 
 // The function a spawn site names, readable. Inside a coroutine, g++ 12's
 // source_location::function_name() is the coroutine's actor function, whose
@@ -57,25 +89,168 @@ std::string readable_function(const char* name) {
     return out;
 }
 
-}  // namespace
+namespace {
 
-std::string describe_goroutines(runtime_state& rt) {
-    std::string out;
-    auto describe = [&](goroutine* g) {
-        const char* reason = g->wait_reason.load(std::memory_order_relaxed);
-        out += fmt::format("\ngoroutine {} [{}]:\n", g->id, reason ? reason : "runnable or running");
-        if (g->kind == goroutine_kind::main)
-            out += "\tmain task (goro::run)\n";
-        else
-            out += fmt::format("\tspawned at {}:{} in {}\n", g->spawn_site.file_name(), g->spawn_site.line(),
-                               readable_function(g->spawn_site.function_name()));
+std::atomic<bool> g_force_stop_the_world{false};
+
+// Registers the process for MEMBARRIER_CMD_PRIVATE_EXPEDITED, once.
+bool membarrier_ready() noexcept {
+    static const bool ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    return ok && !g_force_stop_the_world.load(std::memory_order_relaxed);
+}
+
+// The heavy half of the asymmetric fence, after the seq_cst increment of
+// dump_readers. No std::atomic_thread_fence: TSan does not support them.
+bool heavy_fence() noexcept {
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+// Copies every registered goroutine (the caller keeps them from being
+// freed: the pin, a stopped world, or every processor asleep).
+void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
+    // Who runs what now: a goroutine some processor resumes is "running".
+    // acquire: as the monitor reads `running`; only the pointer is compared.
+    std::vector<goroutine*> running;
+    running.reserve(rt.procs.size());
+    for (auto& p : rt.procs) running.push_back(p->running.load(std::memory_order_acquire));
+    const std::uint32_t now = wait_clock_ms();
+    auto copy = [&](goroutine* g) {
+        goroutine_sample s;
+        s.id = g->id;
+        // relaxed: diagnostic fields, written by the goroutine as it parks.
+        s.reason = g->wait_reason.load(std::memory_order_relaxed);
+        // Unsigned subtraction: exact across the 32-bit wrap (see goroutine.hpp).
+        if (s.reason) s.waited_ms = now - g->wait_since_ms.load(std::memory_order_relaxed);
+        s.running = std::find(running.begin(), running.end(), g) != running.end();
+        s.is_main = g->kind == goroutine_kind::main;
+        s.spawn_site = g->spawn_site;
+        out.push_back(s);
     };
     {
         std::lock_guard guard(rt.external_lock);
-        rt.external_goroutines.for_each(describe);
+        rt.external_goroutines.for_each(copy);
     }
-    for (auto& p : rt.procs) p->goroutines.for_each(describe);
+    for (auto& p : rt.procs) p->goroutines.for_each(copy);
+}
+
+// Asks every processor to stop and waits until each is stopped or parked
+// (at most `patience`); `self`: the caller is a processor of rt (it counts as
+// stopped: it runs the dump, not goroutines). Returns whether the world did stop.
+bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self);
+
+// Lets the processors stopped by stop_the_world run again.
+void restart_the_world(runtime_state& rt) noexcept {
+    {
+        // Under stw_lock: world_stop_point's predicate reads the flag there.
+        // release: pairs with find_runnable's acquire load (a processor that
+        // was parked, not stopped, through the dump).
+        std::lock_guard guard(rt.stw_lock);
+        rt.stop_world.store(false, std::memory_order_release);
+    }
+    rt.stw_cv.notify_all();
+}
+
+// Serializes the dumps that stop the world (two would each wait for the
+// other's processor). The pinned path needs no lock.
+std::mutex g_stw_dump_lock;
+
+}  // namespace
+
+void force_dump_stop_the_world(bool on) noexcept { g_force_stop_the_world.store(on, std::memory_order_relaxed); }
+
+std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet) {
+    std::vector<goroutine_sample> out;
+    // Rough room for everyone, so that the copy under the pin rarely grows it.
+    std::int64_t live = rt.external_live.load(std::memory_order_relaxed);
+    for (auto& p : rt.procs) live += p->live_delta.load(std::memory_order_relaxed);
+    out.reserve(static_cast<std::size_t>(std::max<std::int64_t>(live, 0)) + 16);
+    if (membarrier_ready()) {
+        // seq_cst: the store half of the Dekker pair (see the top of this file).
+        rt.dump_readers.fetch_add(1, std::memory_order_seq_cst);
+        struct unpin {
+            runtime_state& rt;
+            ~unpin() {
+                // release: orders the copy before a waiting finisher's free.
+                rt.dump_readers.fetch_sub(1, std::memory_order_release);
+                rt.dump_readers.notify_all();
+            }
+        } guard{rt};
+        if (heavy_fence()) {
+            copy_goroutines(rt, out);
+            std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+            return out;
+        }
+    }
+    if (world_quiet) {
+        copy_goroutines(rt, out);
+    } else {
+        processor* self = current_processor();
+        if (self && &self->rt != &rt) self = nullptr;
+        // A processor waiting here for another dump must let that dump stop
+        // it: it stops at the flag instead of blocking on the lock.
+        std::unique_lock serial(g_stw_dump_lock, std::defer_lock);
+        while (!serial.try_lock()) {
+            if (self && rt.stop_world.load(std::memory_order_relaxed))
+                world_stop_point(rt);
+            else
+                std::this_thread::yield();
+        }
+        const bool stopped = stop_the_world(rt, std::chrono::seconds(1), self ? 1 : 0);
+        struct restart {
+            runtime_state& rt;
+            ~restart() { restart_the_world(rt); }
+        } guard{rt};
+        if (!stopped)
+            throw runtime_error(
+                "goro::dump: a processor runs a task that does not suspend, and membarrier(2) is not "
+                "available to read the tasks safely while it runs");
+        copy_goroutines(rt, out);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
+}
+
+void wait_for_dump_readers(runtime_state& rt) noexcept {
+    // acquire: pairs with the dump's release decrement (see dump_finish_point).
+    for (unsigned v = rt.dump_readers.load(std::memory_order_acquire); v != 0;
+         v = rt.dump_readers.load(std::memory_order_acquire))
+        rt.dump_readers.wait(v, std::memory_order_acquire);
+}
+
+std::string format_goroutines(const std::vector<goroutine_sample>& samples) {
+    std::string out;
+    for (const goroutine_sample& s : samples) {
+        std::string state = s.reason ? s.reason : s.running ? "running" : "runnable";
+        // Go prints ", N minutes" from a minute on; seconds are goro's addition.
+        if (s.reason && s.waited_ms >= 60'000)
+            state += fmt::format(", {} minutes", s.waited_ms / 60'000);
+        else if (s.reason && s.waited_ms >= 1'000)
+            state += fmt::format(", {} seconds", s.waited_ms / 1'000);
+        out += fmt::format("\ngoroutine {} [{}]:\n", s.id, state);
+        if (s.is_main)
+            out += "\tmain task (goro::run)\n";
+        else
+            out += fmt::format("\tspawned at {}:{} in {}\n", s.spawn_site.file_name(), s.spawn_site.line(),
+                               readable_function(s.spawn_site.function_name()));
+    }
+    return out;
+}
+
+std::string describe_goroutines(runtime_state& rt, bool stopped) {
+    (void)stopped;  // not stopped and no membarrier: a racy copy (SIGQUIT says so)
+    try {
+        return format_goroutines(sample_goroutines(rt, true));
+    } catch (const std::exception& e) {
+        return fmt::format("\n(no goroutine list: {})\n", e.what());
+    }
+}
+
+void world_exit_point(runtime_state& rt) noexcept {
+    {
+        std::lock_guard guard(rt.stw_lock);
+        ++rt.stw_stopped;  // never decremented: this processor runs nothing again
+    }
+    rt.stw_cv.notify_all();
 }
 
 void world_stop_point(runtime_state& rt) noexcept {
@@ -101,9 +276,15 @@ void on_sigquit(int) {
     errno = saved_errno;
 }
 
-// Asks every processor to stop and waits until each is stopped or parked
-// (at most `patience`). Returns whether the world did stop.
-bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience) {
+bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self) {
+    {
+        // Every processor's netpoll exists once it has reported its start
+        // (under startup_lock; a failed start reports too, and then the run
+        // ends without running anything).
+        std::unique_lock guard(rt.startup_lock);
+        rt.startup_cv.wait(guard, [&] { return rt.started >= rt.nprocs; });
+        if (!rt.startup_failure.empty()) return false;
+    }
     // seq_cst: ordered before the idle count read below; a processor leaving
     // the idle list afterwards re-checks the flag before running anything.
     rt.stop_world.store(true, std::memory_order_seq_cst);
@@ -123,7 +304,7 @@ bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience) {
             idle = rt.npidle.load(std::memory_order_relaxed);
         }
         std::unique_lock guard(rt.stw_lock);
-        if (rt.stw_stopped + idle >= rt.nprocs) return true;
+        if (rt.stw_stopped + idle + self >= rt.nprocs) return true;
         if (std::chrono::steady_clock::now() >= give_up) return false;
         rt.stw_cv.wait_for(guard, std::chrono::milliseconds(5));
     }
@@ -152,7 +333,7 @@ struct quit_signal_dumper::impl {
     }
 
     [[noreturn]] void dump_and_exit() {
-        const bool stopped = stop_the_world(rt, std::chrono::seconds(1));
+        const bool stopped = stop_the_world(rt, std::chrono::seconds(1), 0);
         std::string out = "SIGQUIT: quit\n";
         out += "netpoll: ";
         out += rt.netpoll_name;
@@ -160,7 +341,7 @@ struct quit_signal_dumper::impl {
         if (!stopped)
             out += "(some processor is running a goroutine that does not suspend; the list below is a racy "
                    "snapshot)\n";
-        out += describe_goroutines(rt);
+        out += describe_goroutines(rt, stopped);
         fatal_exit(out);
     }
 };

@@ -119,7 +119,7 @@ public:
             std::lock_guard guard(m_state->lock);
             if (m_state->pending == 0) return false;
             self->resume_point = me;
-            self->wait_reason.store("group wait", std::memory_order_relaxed);
+            detail::note_waiting(self, "group wait");
             m_state->waiters.push_back(self);
             m_parked = self;
             return true;

@@ -24,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <source_location>
+#include <string>
 
 #include "detail/fatal.hpp"
 #include "error.hpp"
@@ -76,6 +77,14 @@ struct options {
     /// its processor past the slice; GORO_DEBUG=stuck=<ms> reports it.)
     /// GORO_DEBUG=timeslice=<ms> overrides it; 0 means slices never expire.
     std::chrono::milliseconds time_slice{10};
+    /// Records an execution trace and writes it to this file when run()
+    /// returns (Chrome Trace Event JSON: open it in Perfetto or
+    /// chrome://tracing, or draw it with scripts/trace_view.py). Empty: the
+    /// GORO_TRACE environment variable if set, else no trace. A process's
+    /// second traced run writes <name>-2.<ext>, the third <name>-3.<ext>, ...
+    std::string trace{};
+    /// Trace events kept per processor: a ring of the last this many.
+    std::size_t trace_events = 1u << 16;
 };
 
 namespace detail {

@@ -424,12 +424,14 @@ goroutine* global_take(processor& p, std::size_t batch) {
     if (!first) return nullptr;
     const std::size_t share = std::min<std::size_t>(
         batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
-    for (std::size_t i = 1; i < share; ++i) {
+    std::size_t i = 1;
+    for (; i < share; ++i) {
         goroutine* g = rt.global_head;
         if (!g) break;
         if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
         global_pop_locked(rt);
     }
+    stat_add(p.stats.global_taken, i);
     return first;
 }
 
@@ -526,7 +528,7 @@ void run_timers(processor& p) noexcept {
     const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return;
     const std::int64_t now = monotonic_now_ns();
-    if (next <= now) p.timers.run_expired(now);
+    if (next <= now) stat_add(p.stats.timers_fired, p.timers.run_expired(now));
 }
 
 // Submits and reaps without blocking. A reap may consume a wake-up written to
@@ -539,6 +541,7 @@ void run_timers(processor& p) noexcept {
 // sched_lock).
 unsigned poll_netpoll(processor& p) noexcept {
     const unsigned completed = p.netpoll->poll();
+    stat_add(p.stats.polls);
     p.wake_pending.store(false, std::memory_order_release);
     return completed;
 }
@@ -549,6 +552,7 @@ unsigned poll_netpoll(processor& p) noexcept {
 // go into p's deque.
 goroutine* steal_from(processor& p, processor& victim) noexcept {
     std::size_t want = (victim.deque.size_hint() + 1) / 2;
+    const std::size_t wanted = want;
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;
@@ -563,6 +567,7 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
             break;
         }
     }
+    note_steal(p.stats, victim.stats, victim.index, wanted - want);
     return first;
 }
 
@@ -654,8 +659,11 @@ goroutine* find_runnable(processor& p, bool& inherit) {
     inherit = false;
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
-        // relaxed: a hint; a dump re-checks under its lock (goroutine_dump.cpp).
-        if (rt.stop_world.load(std::memory_order_relaxed)) [[unlikely]] world_stop_point(rt);
+        // A dump re-checks under its lock (goroutine_dump.cpp). acquire: a
+        // processor that was parked (counted as stopped) through a dump and
+        // reads the flag cleared by restart_the_world's release store runs
+        // nothing before the dump's reads of the goroutines.
+        if (rt.stop_world.load(std::memory_order_acquire)) [[unlikely]] world_stop_point(rt);
 
         run_timers(p);
 
@@ -723,6 +731,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
             if (goroutine* g = global_pop_locked(rt)) {
                 guard.unlock();
+                stat_add(p.stats.global_taken);
                 if (was_spinning) wakep(rt);
                 return g;
             }
@@ -754,6 +763,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             continue;
         }
 
+        stat_add(p.stats.parks);
         p.netpoll->park(park_timeout_ns(p));
         // release: pairs with the acq_rel exchange in notify(), so a waker
         // that sees the flag clear also sees what this processor did before
@@ -782,7 +792,9 @@ void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    note_run(p.stats, g);
     g->resume_point.resume();
+    note_run_end(p.stats);
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
 }
@@ -800,6 +812,7 @@ void worker_loop(processor& p) {
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
+    world_exit_point(p.rt);  // runs no goroutine again: counts as stopped for dumps
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
 }
@@ -988,6 +1001,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         ready_from_outside(g);
         return;
     }
+    note_ready(p->stats, g);
     if (goroutine* displaced = std::exchange(p->runnext, g)) {
         push_local(*p, displaced);
         wakep(p->rt);
@@ -1000,6 +1014,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         ready_from_outside(g);
         return;
     }
+    note_ready(p->stats, g);
     push_local(*p, g);
     wakep(p->rt);
 }
@@ -1026,6 +1041,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         p->next_id += 2 * p->rt.nprocs;
         p->goroutines.insert(g);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        note_created(p->stats, g);
         push_local(*p, g);
         wakep(p->rt);
         return;
@@ -1072,9 +1088,11 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         // acquire: pairs with the monitor's release of the pin.
         if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
             wait_for_monitor_pin(*p, g);
+        dump_finish_point(p->rt);  // a dump may be reading g (goroutine_dump.hpp)
     } else if (runtime_state* rt = current_runtime()) {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+        dump_finish_point(*rt);
     }
 }
 
@@ -1132,6 +1150,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
+    trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
 
     runtime_state* expected = nullptr;
     if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
@@ -1205,6 +1224,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
 
     // ---- shutdown: every worker has stopped and drained its netpoll ----
     pool_shutdown(*rt);
+    trace_finish(*rt);
     // Close the runtime to foreign threads and wait for those inside a call
     // (foreign_entry.hpp): from here on nobody readies a goroutine, and no
     // new one starts except from the destructors run below.

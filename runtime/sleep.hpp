@@ -39,7 +39,7 @@ struct sleep_awaiter : timer_node {
         sleeper = current_goroutine();
         if (!sleeper) throw no_runtime("goro::sleep");
         sleeper->resume_point = me;
-        sleeper->wait_reason.store("sleep", std::memory_order_relaxed);
+        note_waiting(sleeper, "sleep");
         fire = [](timer_node* self) noexcept { ready_local(static_cast<sleep_awaiter*>(self)->sleeper); };
         add_timer(this, "goro::sleep");
     }

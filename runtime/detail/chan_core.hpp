@@ -133,7 +133,7 @@ inline goroutine* prepare_park(std::coroutine_handle<> h, const char* reason, co
     goroutine* self = current_goroutine();
     if (!self) throw no_runtime(api);
     self->resume_point = h;  // before publishing self
-    self->wait_reason.store(reason, std::memory_order_relaxed);
+    note_waiting(self, reason);
     return self;
 }
 

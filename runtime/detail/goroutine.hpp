@@ -15,6 +15,8 @@
 #include <exception>
 #include <source_location>
 
+#include <time.h>
+
 namespace goro::detail {
 
 struct registry;
@@ -56,16 +58,23 @@ struct goroutine {
     std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
 
-    // The registry holding reg_slot: the index of the processor whose registry
-    // it is, or k_external_registry. (An index rather than a pointer: it fits
-    // in padding, which keeps a spawned task's frame in a smaller size class.)
-    std::uint16_t reg_home = 0;
-
     // Set by a joiner that took this goroutine, never started, off its own
     // processor's deque and ran it in place (see take_local_unstarted): no
     // other thread can then see it finish, so completion skips the atomic
     // join_state hand-off. Written before the goroutine first runs.
     bool joined_in_place = false;
+
+    // The registry holding reg_slot: the index of the processor whose registry
+    // it is, or k_external_registry. (An index rather than a pointer: it fits
+    // in padding, which keeps a spawned task's frame in a smaller size class.)
+    std::uint16_t reg_home = 0;
+
+    // When the goroutine last parked (wait_clock_ms(), a coarse clock in
+    // milliseconds, modulo 2^32: a wait's length is the difference, exact for
+    // waits under 49 days), for dumps ("[chan receive, 5 minutes]"). Written
+    // with wait_reason by the goroutine itself (note_waiting); read racily by
+    // dumps (relaxed: diagnostic only). In padding, as reg_home.
+    std::atomic<std::uint32_t> wait_since_ms{0};
 
     // For joinable goroutines: nullptr while running with nobody waiting; the
     // waiting goroutine (a goroutine*) once a join_handle awaits it;
@@ -83,6 +92,34 @@ struct goroutine {
 };
 
 inline constexpr std::uint16_t k_external_registry = 0xFFFF;
+
+/// The clock of goroutine::wait_since_ms: CLOCK_MONOTONIC_COARSE (a read of
+/// the vDSO's page, a few nanoseconds: it is read on every park), in
+/// milliseconds, truncated to 32 bits.
+inline std::uint32_t wait_clock_ms() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ts.tv_sec) * 1000u +
+                                      static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u);
+}
+
+/// True while a run is traced (GORO_TRACE, options::trace; runtime/trace.cpp).
+/// Set before the processors start and cleared after they stop (relaxed:
+/// the threads' start and join order it).
+extern std::atomic<bool> g_tracing;
+
+/// The execution trace's park event (runtime/trace.cpp).
+void trace_park(goroutine* g, const char* reason) noexcept;
+
+/// Called by a goroutine about to park, before it publishes itself to a
+/// waker: what it waits for (a static string) and since when, for dumps
+/// (and the execution trace, when one is recorded).
+inline void note_waiting(goroutine* g, const char* reason) noexcept {
+    g->wait_since_ms.store(wait_clock_ms(), std::memory_order_relaxed);
+    g->wait_reason.store(reason, std::memory_order_relaxed);
+    if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]]
+        trace_park(g, reason);
+}
 
 inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});
 inline void* const k_join_detached = reinterpret_cast<void*>(std::uintptr_t{2});

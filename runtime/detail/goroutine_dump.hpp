@@ -1,23 +1,80 @@
-// Goroutine dumps: the list of live goroutines with what each waits on and
-// where it was spawned, printed by the deadlock report and on SIGQUIT (as
-// Go's runtime does). Internal to the scheduler.
+// Goroutine dumps: the list of live goroutines with what each waits on, for
+// how long, and where it was spawned, printed by the deadlock report, on
+// SIGQUIT (as Go's runtime does) and on demand (goro::dump, dump.hpp).
+// Internal to the scheduler.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <source_location>
 #include <string>
+#include <vector>
+
+#include "scheduler_state.hpp"
 
 namespace goro::detail {
 
-struct runtime_state;
-struct processor;
+/// What a dump copies out of one live goroutine (see sample_goroutines).
+struct goroutine_sample {
+    std::uint64_t id = 0;
+    const char* reason = nullptr;  // the wait reason; null: runnable or running
+    bool running = false;          // a processor's `running` named it
+    std::uint32_t waited_ms = 0;   // how long it has waited (when reason)
+    bool is_main = false;
+    std::source_location spawn_site{};
+};
 
-/// One "goroutine N [reason]:" entry per live goroutine, Go's format. Reads the
-/// registries racily: call it with the world stopped (or everyone asleep).
-std::string describe_goroutines(runtime_state& rt);
+/// Every live goroutine, sorted by id. Safe while the program runs at full
+/// load: goroutines that finish meanwhile wait in dump_finish_point until
+/// the copy is done (the dump pin, goroutine_dump.cpp), or, where
+/// membarrier(2) is refused, the world is stopped for the copy.
+/// `world_quiet`: the caller has stopped the world or every processor is
+/// idle (SIGQUIT, the deadlock report), so no stop is needed. Throws
+/// goro::runtime_error when no safe copy can be had (no membarrier, and a
+/// processor runs a goroutine that does not suspend).
+std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet);
+
+/// One "goroutine N [reason]:" entry per live goroutine, Go's format, with
+/// ", N seconds" or ", N minutes" after the reason of a wait of a second or
+/// more (Go prints minutes only).
+std::string format_goroutines(const std::vector<goroutine_sample>& samples);
+
+/// The same, for the deadlock report and SIGQUIT: the world is stopped (or
+/// everyone asleep), or `stopped` is false and the snapshot is racy where
+/// membarrier(2) is refused.
+std::string describe_goroutines(runtime_state& rt, bool stopped = true);
+
+/// The spawning function's name, readable (g++'s coroutine actor names
+/// demangled).
+std::string readable_function(const char* name);
 
 /// Called by a processor at the top of its scheduling loop while a dump has
 /// asked the world to stop (runtime_state::stop_world): waits, running
 /// nothing, until the dump is written.
 void world_stop_point(runtime_state& rt) noexcept;
+
+/// Called by a processor that left its scheduling loop for good (the
+/// runtime stops): it counts as stopped for every later stop of the world.
+void world_exit_point(runtime_state& rt) noexcept;
+
+/// Slow half of dump_finish_point: waits until no dump reads the registries.
+void wait_for_dump_readers(runtime_state& rt) noexcept;
+
+/// Called by finish_goroutine after the goroutine left its registry and
+/// before its frame may be freed: waits while a dump copies goroutine
+/// fields. The light half of the asymmetric fence (a compiler barrier; the
+/// dump's membarrier orders the registry store before the load below).
+/// acquire: pairs with the dump's release decrement, ordering its reads of
+/// the goroutine before the frame's free.
+inline void dump_finish_point(runtime_state& rt) noexcept {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (rt.dump_readers.load(std::memory_order_acquire) != 0) [[unlikely]]
+        wait_for_dump_readers(rt);
+}
+
+/// For tests: makes dumps take the stop-the-world path that they take where
+/// membarrier(2) is refused.
+void force_dump_stop_the_world(bool on) noexcept;
 
 /// For the life of a run: on SIGQUIT, stops the world (waiting at most a
 /// second for goroutines that never suspend), prints "SIGQUIT: quit" and the

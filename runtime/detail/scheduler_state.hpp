@@ -15,6 +15,7 @@
 #include "../run.hpp"
 #include "goroutine.hpp"
 #include "netpoll.hpp"
+#include "processor_stats.hpp"
 #include "spin_mutex.hpp"
 #include "timer_heap.hpp"
 #include "work_deque.hpp"
@@ -22,6 +23,12 @@
 namespace goro::detail {
 
 struct runtime_state;
+struct tracer;
+
+/// The execution trace of a run (runtime/trace.cpp); deletes through trace.cpp.
+struct tracer_deleter {
+    void operator()(tracer* t) const noexcept;
+};
 
 /// The live goroutines started on one processor, for shutdown (destroy what
 /// never finished) and for dumps. Designed so that starting and finishing a
@@ -155,6 +162,8 @@ struct processor {
     std::atomic<bool> wake_pending{false};
 
     std::thread thread;             // empty for processor 0 (the thread that called run)
+
+    processor_stats stats;          // goro::metrics' counters (processor_stats.hpp)
 };
 
 /// schedtick steps (processor::schedtick): a run that inherits the time
@@ -223,6 +232,11 @@ struct runtime_state {
     // check stop_world at the top of their scheduling loop and wait on
     // stw_cv, counted in stw_stopped (guarded by stw_lock).
     std::atomic<bool> stop_world{false};
+    // On-demand dumps reading the registries now (goroutine_dump.cpp, the
+    // dump pin): a finishing goroutine waits while it is non-zero before
+    // its frame may be freed (dump_finish_point). Read on every finish,
+    // written only by dumps: hence this read-mostly line.
+    std::atomic<unsigned> dump_readers{0};
     std::mutex stw_lock;
     std::condition_variable stw_cv;
     unsigned stw_stopped = 0;
@@ -238,6 +252,11 @@ struct runtime_state {
     // back (a pending source of work: suppresses the deadlock report).
     std::atomic<std::int64_t> blocking_in_flight{0};
     blocking_pool pool;
+
+    // The execution trace, when this run records one (GORO_TRACE,
+    // options::trace): set before the processors start, written and freed
+    // after they and the blocking pool have stopped (trace.cpp).
+    std::unique_ptr<tracer, tracer_deleter> trace;
 
     // Startup: workers report whether their ring came up.
     std::mutex startup_lock;
@@ -261,5 +280,16 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept;
 // Blocking pool (runtime/blocking_pool.cpp).
 void pool_submit(runtime_state& rt, blocking_job* job);
 void pool_shutdown(runtime_state& rt) noexcept;
+
+// The execution trace (runtime/trace.cpp).
+/// Before the processors start: sets up the trace if options::trace or
+/// GORO_TRACE asks for one (throws goro::bad_configuration for a bad value).
+void trace_start(runtime_state& rt);
+/// After the processors and the blocking pool have stopped: writes it.
+void trace_finish(runtime_state& rt) noexcept;
+/// Around a blocking-pool job: the start time (0 when not tracing), then
+/// the job's slice on the calling pool thread's track.
+std::int64_t trace_blocking_begin(runtime_state& rt) noexcept;
+void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept;
 
 }  // namespace goro::detail

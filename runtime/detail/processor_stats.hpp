@@ -1,0 +1,128 @@
+// processor_stats — one processor's counters for goro::metrics()
+// (runtime/metrics.hpp): what it ran, stole, parked, polled, took from the
+// global queue and fired, and a sampled histogram of scheduling latency.
+//
+// Cost model: each counter is written only by the processor's own thread
+// (a relaxed load and store, no locked instruction), on cache lines of their
+// own (the struct is aligned to a line and nothing else lives there), so
+// counting dirties no line that another thread writes. Readers
+// (goro::metrics) load them relaxed, racily: a snapshot. The one exception
+// is `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
+// on its own line: a steal already writes the victim's deque).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct goroutine;
+struct trace_buffer;
+
+// The execution trace's hooks (runtime/trace.cpp), called only while this
+// processor traces (processor_stats::trace set).
+void trace_ready(trace_buffer& t, goroutine* g) noexcept;
+void trace_spawn(trace_buffer& t, goroutine* g) noexcept;
+void trace_run_begin(trace_buffer& t, goroutine* g) noexcept;
+void trace_run_end(trace_buffer& t) noexcept;
+void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept;
+
+/// Owner only: c += n (relaxed load and store: the owner is the only writer).
+inline void stat_add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+struct alignas(64) processor_stats {
+    // Scheduling-latency histogram: bucket i counts latencies below
+    // 2^(i + k_latency_shift) ns (the last one: everything longer).
+    static constexpr unsigned k_latency_buckets = 24;
+    static constexpr unsigned k_latency_shift = 7;  // 128 ns .. about 1 s
+    // One ready in this many is timed (see sample_ready).
+    static constexpr std::uint32_t k_latency_sample_every = 64;
+    // A sample whose goroutine never ran here (stolen, or run by another
+    // processor) is dropped after this long, freeing the slot.
+    static constexpr std::int64_t k_latency_sample_expiry_ns = 100'000'000;
+
+    std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
+    std::atomic<std::uint64_t> created{0};       // goroutines started here
+    std::atomic<std::uint64_t> steals{0};        // goroutines taken from other processors
+    std::atomic<std::uint64_t> parks{0};         // sleeps in the netpoll (nothing to do)
+    std::atomic<std::uint64_t> polls{0};         // non-blocking netpoll polls
+    std::atomic<std::uint64_t> global_taken{0};  // goroutines taken from the global queue
+    std::atomic<std::uint64_t> timers_fired{0};  // expired timers run here
+
+    // The latency sample in progress: the goroutine readied at ready_ns
+    // (owner only, plain fields), and the ready count that picks samples.
+    goroutine* sample_g = nullptr;
+    std::int64_t sample_ns = 0;
+    std::uint32_t readies = 0;
+
+    // This processor's execution-trace buffer, or null when the run is not
+    // traced (trace_buffer.hpp). Set before the processor starts.
+    trace_buffer* trace = nullptr;
+
+    alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
+
+    // Written by thieves: goroutines other processors took from this one.
+    alignas(64) std::atomic<std::uint64_t> stolen{0};
+};
+
+void sample_ready_slow(processor_stats& s, goroutine* g) noexcept;  // runtime/metrics.cpp
+void sample_run_slow(processor_stats& s) noexcept;
+
+/// Owner: g became runnable here (readied, or started). One in
+/// k_latency_sample_every is timed (a plain counter; the clock is read only
+/// for those).
+inline void note_ready(processor_stats& s, goroutine* g) noexcept {
+    if (s.trace) [[unlikely]]
+        trace_ready(*s.trace, g);
+    if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
+        sample_ready_slow(s, g);
+}
+
+/// Owner: the scheduling loop resumes g.
+inline void note_run(processor_stats& s, goroutine* g) noexcept {
+    stat_add(s.runs);
+    if (g == s.sample_g) [[unlikely]]
+        sample_run_slow(s);
+    if (s.trace) [[unlikely]]
+        trace_run_begin(*s.trace, g);
+}
+
+/// Owner: the run that note_run began has returned to the loop.
+inline void note_run_end(processor_stats& s) noexcept {
+    if (s.trace) [[unlikely]]
+        trace_run_end(*s.trace);
+}
+
+/// Owner: g was started here.
+inline void note_created(processor_stats& s, goroutine* g) noexcept {
+    stat_add(s.created);
+    if (s.trace) [[unlikely]]
+        trace_spawn(*s.trace, g);
+    if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
+        sample_ready_slow(s, g);
+}
+
+/// Owner (`thief`): it took n goroutines from `victim`.
+inline void note_steal(processor_stats& thief, processor_stats& victim, unsigned victim_index,
+                       std::uint64_t n) noexcept {
+    if (n == 0) return;
+    stat_add(thief.steals, n);
+    victim.stolen.fetch_add(n, std::memory_order_relaxed);
+    if (thief.trace) [[unlikely]]
+        trace_steal(*thief.trace, victim_index, n);
+}
+
+/// The histogram bucket of a latency.
+inline unsigned latency_bucket(std::int64_t ns) noexcept {
+    unsigned b = 0;
+    std::uint64_t v = ns > 0 ? static_cast<std::uint64_t>(ns) >> processor_stats::k_latency_shift : 0;
+    while (v != 0 && b + 1 < processor_stats::k_latency_buckets) {
+        v >>= 1;
+        ++b;
+    }
+    return b;
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,139 @@
+// goro::metrics (metrics.hpp) and the slow halves of the latency sampling
+// (detail/processor_stats.hpp).
+
+#include "metrics.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "detail/foreign_entry.hpp"
+#include "detail/processor_stats.hpp"
+#include "detail/scheduler_state.hpp"
+#include "detail/timer_heap.hpp"  // monotonic_now_ns
+#include "error.hpp"
+
+namespace goro {
+namespace detail {
+
+void sample_ready_slow(processor_stats& s, goroutine* g) noexcept {
+    const std::int64_t now = monotonic_now_ns();
+    // A sample in progress keeps the slot unless it has expired (its
+    // goroutine ran elsewhere, or runs in place without the loop).
+    if (s.sample_g && now - s.sample_ns < processor_stats::k_latency_sample_expiry_ns) return;
+    s.sample_g = g;
+    s.sample_ns = now;
+}
+
+void sample_run_slow(processor_stats& s) noexcept {
+    const std::int64_t ns = monotonic_now_ns() - s.sample_ns;
+    s.sample_g = nullptr;
+    stat_add(s.latency[latency_bucket(ns)]);
+}
+
+}  // namespace detail
+
+double latency_histogram::upper_ns(std::size_t bucket) noexcept {
+    return static_cast<double>(std::uint64_t{1} << (bucket + detail::processor_stats::k_latency_shift));
+}
+
+std::uint64_t latency_histogram::samples() const noexcept {
+    std::uint64_t n = 0;
+    for (auto c : counts) n += c;
+    return n;
+}
+
+double latency_histogram::quantile_ns(double q) const noexcept {
+    const std::uint64_t n = samples();
+    if (n == 0) return 0;
+    const double want = std::clamp(q, 0.0, 1.0) * static_cast<double>(n);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        seen += counts[i];
+        if (static_cast<double>(seen) >= want && seen > 0) return upper_ns(i);
+    }
+    return upper_ns(counts.size() - 1);
+}
+
+std::vector<std::pair<std::string, double>> runtime_metrics::by_name() const {
+    processor_metrics sum;
+    for (const auto& p : processors) {
+        sum.runs += p.runs;
+        sum.steals += p.steals;
+        sum.parks += p.parks;
+        sum.polls += p.polls;
+        sum.global_taken += p.global_taken;
+        sum.timers_fired += p.timers_fired;
+    }
+    auto d = [](auto v) { return static_cast<double>(v); };
+    return {
+        {"/sched/goroutines:goroutines", d(goroutines)},
+        {"/sched/goroutines-created:goroutines", d(goroutines_created)},
+        {"/sched/gomaxprocs:threads", d(procs)},
+        {"/sched/threads/total:threads", d(threads)},
+        {"/goro/sched/goroutines-finished:goroutines", d(goroutines_finished)},
+        {"/goro/sched/global-queue:goroutines", d(global_queue)},
+        {"/goro/sched/runs:goroutines", d(sum.runs)},
+        {"/goro/sched/steals:goroutines", d(sum.steals)},
+        {"/goro/sched/parks:events", d(sum.parks)},
+        {"/goro/sched/netpoll-polls:events", d(sum.polls)},
+        {"/goro/sched/global-taken:goroutines", d(sum.global_taken)},
+        {"/goro/sched/timers-fired:timers", d(sum.timers_fired)},
+        {"/goro/io/in-flight:operations", d(io_in_flight)},
+        {"/goro/blocking/threads:threads", d(blocking_threads)},
+        {"/goro/blocking/busy:threads", d(blocking_busy)},
+        {"/goro/blocking/idle:threads", d(blocking_idle)},
+        {"/goro/blocking/queued:jobs", d(blocking_queued)},
+    };
+}
+
+runtime_metrics metrics() {
+    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
+    detail::runtime_state* rt = detail::current_runtime();
+    if (!rt) throw no_runtime("goro::metrics");
+    {
+        // Every processor's netpoll exists once it has reported its start.
+        std::unique_lock guard(rt->startup_lock);
+        rt->startup_cv.wait(guard, [&] { return rt->started >= rt->nprocs; });
+    }
+    runtime_metrics m;
+    m.procs = rt->nprocs;
+    auto rd = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+    m.sched_latency.counts.assign(detail::processor_stats::k_latency_buckets, 0);
+    std::int64_t live = rt->external_live.load(std::memory_order_relaxed);
+    // External starts: main (id 1) and one fetch_add of external_next_id each.
+    std::uint64_t created = rt->external_next_id.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < rt->nprocs; ++i) {
+        const detail::processor& p = *rt->procs[i];
+        const detail::processor_stats& s = p.stats;
+        processor_metrics pm;
+        pm.runs = rd(s.runs);
+        pm.created = rd(s.created);
+        pm.steals = rd(s.steals);
+        pm.stolen = rd(s.stolen);
+        pm.parks = rd(s.parks);
+        pm.polls = rd(s.polls);
+        pm.global_taken = rd(s.global_taken);
+        pm.timers_fired = rd(s.timers_fired);
+        for (unsigned b = 0; b < detail::processor_stats::k_latency_buckets; ++b)
+            m.sched_latency.counts[b] += rd(s.latency[b]);
+        created += pm.created;
+        live += p.live_delta.load(std::memory_order_relaxed);
+        if (p.netpoll) m.io_in_flight += static_cast<std::uint64_t>(std::max<std::int64_t>(p.netpoll->in_flight(), 0));
+        m.processors.push_back(pm);
+    }
+    m.goroutines = static_cast<std::uint64_t>(std::max<std::int64_t>(live, 0));
+    m.goroutines_created = created;
+    m.goroutines_finished = created >= m.goroutines ? created - m.goroutines : 0;
+    m.global_queue = rt->global_size.load(std::memory_order_relaxed);
+    {
+        std::lock_guard guard(rt->pool.lock);
+        m.blocking_threads = rt->pool.threads;
+        m.blocking_idle = rt->pool.idle;
+        m.blocking_queued = rt->pool.queued;
+    }
+    m.blocking_busy = m.blocking_threads - std::min(m.blocking_idle, m.blocking_threads);
+    m.threads = m.procs + m.blocking_threads;
+    return m;
+}
+
+}  // namespace goro

@@ -1,0 +1,270 @@
+// goro::dump and goro::goroutines (runtime/dump.hpp): the goroutine dump on
+// demand, without exiting. What it lists (every task, its state, how long
+// it has waited, its spawn site in the user's file), from a task and from a
+// plain thread, and that it is safe while tasks start, finish, park and wake
+// on several processors (the dump pin of runtime/goroutine_dump.cpp, and the
+// stop-the-world path taken where membarrier(2) is refused).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <goro/goro.hpp>
+#include <goro/runtime/detail/goroutine_dump.hpp>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::watchdog;
+
+namespace {
+
+goro::task<> receive_forever(goro::chan<int> c) { co_await c.recv(); }
+goro::task<> sleep_long() { co_await goro::sleep(1h); }
+goro::task<> lock_twice(goro::mutex& m) {
+    co_await m.lock();
+    co_await m.lock();  // never: the first lock is held
+}
+
+std::size_t count_state(const std::vector<goro::goroutine_record>& gs, const std::string& state) {
+    return static_cast<std::size_t>(
+        std::count_if(gs.begin(), gs.end(), [&](const auto& g) { return g.state == state; }));
+}
+
+// Sleeps until `n` tasks are in `state` (they park soon after they start).
+goro::task<> until_parked(const std::string& state, std::size_t n) {
+    while (count_state(goro::goroutines(), state) < n) co_await goro::sleep(1ms);
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("dump lists every task with its state and the user's spawn line, and the program goes on", "[dump]") {
+    for (unsigned procs : {1u, 2u}) {
+        watchdog dog("dump lists every task", 60s);
+        std::string text, from_thread;
+        std::vector<goro::goroutine_record> records;
+        unsigned recv_line = 0, sleep_line = 0, lock_line = 0;
+        goro::run(
+            [&]() -> goro::task<> {
+                goro::chan<int> c;
+                goro::mutex m;
+                recv_line = __LINE__ + 1;
+                goro::go(receive_forever(c));
+                sleep_line = __LINE__ + 1;
+                goro::go(sleep_long());
+                lock_line = __LINE__ + 1;
+                goro::go(lock_twice(m));
+                co_await until_parked("chan receive", 1);
+                co_await until_parked("sleep", 1);
+                co_await until_parked("sync.Mutex.Lock", 1);
+                text = goro::dump_string();
+                records = goro::goroutines();
+                // From a thread that is not a processor, while main waits.
+                std::thread t([&] {
+                    // Until main has parked in the blocking call below.
+                    while (goro::goroutines().front().state != "blocking call") std::this_thread::yield();
+                    from_thread = goro::dump_string();
+                });
+                auto join_thread = [&] { t.join(); };
+                co_await goro::blocking(join_thread);
+                co_await c.send(1);  // the program goes on: the receiver finishes
+                while (goro::goroutines().size() != 3) co_await goro::sleep(1ms);
+            }(),
+            {.procs = procs});
+        INFO("procs " << procs << "\n" << text);
+        REQUIRE(records.size() == 4);
+        CHECK(records[0].id == 1);
+        CHECK(records[0].main);
+        CHECK(records[0].state == "running");  // main runs the dump itself
+        CHECK(records[0].file.empty());
+        for (std::size_t i = 1; i < records.size(); ++i) {
+            CHECK_FALSE(records[i].main);
+            CHECK(ends_with(records[i].file, "dump_test.cpp"));
+        }
+        auto find = [&](const std::string& state) {
+            auto it = std::find_if(records.begin(), records.end(), [&](const auto& g) { return g.state == state; });
+            REQUIRE(it != records.end());
+            return *it;
+        };
+        CHECK(find("chan receive").line == recv_line);
+        CHECK(find("sleep").line == sleep_line);
+        CHECK(find("sync.Mutex.Lock").line == lock_line);
+        CHECK_THAT(text, Catch::Contains("goroutine 1 [running]:\n\tmain task (goro::run)"));
+        CHECK_THAT(text, Catch::Contains("[chan receive"));
+        CHECK_THAT(text, Catch::Contains("[sleep"));
+        CHECK_THAT(text, Catch::Contains("[sync.Mutex.Lock"));
+        CHECK_THAT(text, Catch::Contains("dump_test.cpp:" + std::to_string(recv_line) + " in "));
+        // The spawning function by its name, not g++'s mangled frame type.
+        CHECK_THAT(text, !Catch::Contains(".Frame*"));
+        // From the thread: the same tasks; main waits for the blocking call.
+        CHECK_THAT(from_thread, Catch::Contains("goroutine 1 [blocking call]:"));
+        CHECK_THAT(from_thread, Catch::Contains("[chan receive"));
+    }
+}
+
+TEST_CASE("dump shows how long each task has waited", "[dump]") {
+    watchdog dog("dump shows wait times", 60s);
+    std::string text;
+    std::vector<goro::goroutine_record> records;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<int> started, never;
+            goro::go([](goro::chan<int> s, goro::chan<int> n) -> goro::task<> {
+                co_await s.send(1);
+                co_await n.recv();
+            }(started, never));
+            co_await started.recv();
+            // The sender parks on `never` before main runs again (one
+            // processor: its send readied main into runnext, behind its run).
+            const auto parked = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - parked < 1100ms) co_await goro::sleep(50ms);
+            records = goro::goroutines();
+            text = goro::dump_string();
+        }(),
+        {.procs = 1});
+    INFO(text);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].state == "running");
+    CHECK(records[0].waiting == 0ms);
+    CHECK(records[1].state == "chan receive");
+    // A lower bound only (the clock is coarse: a few milliseconds).
+    CHECK(records[1].waiting >= 1000ms);
+    // "[chan receive, N seconds]:" (or minutes, on a very slow machine).
+    const std::string head = "[chan receive, ";
+    const std::size_t at = text.find(head);
+    REQUIRE(at != std::string::npos);
+    std::size_t end = at + head.size();
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    CHECK(end > at + head.size());
+    CHECK(text[at + head.size()] != '0');
+    const std::string unit = text.substr(end, text.find(':', end) - end);
+    CHECK((unit == " seconds]" || unit == " minutes]"));
+}
+
+TEST_CASE("dump outside a runtime throws no_runtime", "[dump]") {
+    CHECK_THROWS_AS(goro::dump_string(), goro::no_runtime);
+    CHECK_THROWS_AS(goro::goroutines(), goro::no_runtime);
+    CHECK_THROWS_AS(goro::dump(stderr), goro::no_runtime);
+}
+
+namespace {
+
+// The load: ping-pong pairs, fork-join trees, short sleeps and a contended
+// mutex, all spawned from this file, for `rounds` rounds.
+goro::task<> pinger(goro::chan<int> in, goro::chan<int> out, int n) {
+    for (int i = 0; i < n; ++i) {
+        co_await out.send(i);
+        co_await in.recv();
+    }
+}
+goro::task<> ponger(goro::chan<int> in, goro::chan<int> out, int n) {
+    for (int i = 0; i < n; ++i) {
+        co_await in.recv();
+        co_await out.send(i);
+    }
+}
+goro::task<int> tree(int depth) {
+    if (depth == 0) co_return 1;
+    auto left = goro::spawn(tree(depth - 1));
+    auto right = goro::spawn(tree(depth - 1));
+    co_return co_await std::move(left) + co_await std::move(right);
+}
+goro::task<> napper(goro::mutex& m, int n) {
+    for (int i = 0; i < n; ++i) {
+        co_await goro::sleep(std::chrono::microseconds(100 * (i % 3)));
+        co_await m.lock();
+        co_await goro::yield();
+        m.unlock();
+    }
+}
+
+// Checks one snapshot: sorted unique ids, every task's fields intact.
+bool well_formed(const std::vector<goro::goroutine_record>& gs, std::string& why) {
+    for (std::size_t i = 0; i < gs.size(); ++i) {
+        const auto& g = gs[i];
+        if (i > 0 && gs[i - 1].id >= g.id) why = "ids not sorted or repeated";
+        if (g.state.empty()) why = "empty state";
+        if (!g.main && !ends_with(g.file, "dump_test.cpp")) why = "spawn site " + g.file;
+        if (!g.main && g.line == 0) why = "no spawn line";
+        if (g.main != (g.id == 1)) why = "main is not goroutine 1";
+        if (!why.empty()) return false;
+    }
+    return true;
+}
+
+void stress(bool stop_the_world) {
+    goro::detail::force_dump_stop_the_world(stop_the_world);
+    watchdog dog("dump under load", 300s);
+    std::atomic<bool> done{false};
+    std::atomic<int> thread_dumps{0};
+    std::string broken;
+    int task_dumps = 0;
+    std::FILE* sink = std::fopen("/dev/null", "w");
+    REQUIRE(sink);
+    std::thread outside([&] {
+        // Waits for the runtime, then dumps until the program ends.
+        while (!done.load()) {
+            try {
+                goro::dump(sink);
+                thread_dumps.fetch_add(1);
+            } catch (const goro::no_runtime&) {
+                std::this_thread::yield();
+            }
+        }
+    });
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::mutex m;
+            goro::wait_group wg;
+            for (int round = 0; round < 20; ++round) {
+                for (int p = 0; p < 4; ++p) {
+                    goro::chan<int> a, b;
+                    goro::go(pinger(a, b, 50));
+                    goro::go(ponger(b, a, 50));
+                }
+                wg.add(2);
+                goro::go([](goro::wait_group& w) -> goro::task<> {
+                    co_await tree(6);
+                    w.done();
+                }(wg));
+                goro::go([](goro::wait_group& w, goro::mutex& mu) -> goro::task<> {
+                    co_await napper(mu, 20);
+                    w.done();
+                }(wg, m));
+                for (int k = 0; k < 5; ++k) {
+                    auto gs = goro::goroutines();
+                    ++task_dumps;
+                    if (!well_formed(gs, broken)) co_return;
+                    co_await goro::yield();
+                }
+            }
+            co_await wg.wait();
+        }(),
+        {.procs = 4});
+    done.store(true);
+    outside.join();
+    std::fclose(sink);
+    goro::detail::force_dump_stop_the_world(false);
+    INFO("stop the world: " << stop_the_world << ", dumps from a thread: " << thread_dumps.load());
+    CHECK(broken.empty());
+    CHECK(task_dumps == 100);
+}
+
+}  // namespace
+
+TEST_CASE("dump is safe while tasks start, finish, park and wake on four processors", "[dump][stress]") {
+    for (int i = 0; i < 3; ++i) stress(false);
+}
+
+TEST_CASE("dump stops the world where membarrier is refused, and the program goes on", "[dump][stress]") {
+    for (int i = 0; i < 2; ++i) stress(true);
+}

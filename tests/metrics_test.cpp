@@ -1,0 +1,190 @@
+// goro::metrics (runtime/metrics.hpp): the counters add up on programs whose
+// counts are known (created = finished + live, steals made = steals
+// suffered, one fired timer per sleep), the pool and I/O figures follow what
+// tasks do, and reading them while tasks run on several processors is safe
+// (TSan).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <goro/goro.hpp>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::watchdog;
+
+namespace {
+
+goro::task<> nothing(goro::wait_group& wg) {
+    wg.done();
+    co_return;
+}
+
+goro::task<int> tree(int depth) {
+    if (depth == 0) co_return 1;
+    auto left = goro::spawn(tree(depth - 1));
+    auto right = goro::spawn(tree(depth - 1));
+    co_return co_await std::move(left) + co_await std::move(right);
+}
+
+std::uint64_t sum(const goro::runtime_metrics& m, std::uint64_t goro::processor_metrics::*field) {
+    std::uint64_t n = 0;
+    for (const auto& p : m.processors) n += p.*field;
+    return n;
+}
+
+double named(const goro::runtime_metrics& m, const std::string& name) {
+    for (const auto& [n, v] : m.by_name())
+        if (n == name) return v;
+    FAIL("no metric " << name);
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("metrics count a known program on one processor", "[metrics]") {
+    watchdog dog("metrics on one processor", 60s);
+    goro::runtime_metrics before, after;
+    goro::run(
+        [&]() -> goro::task<> {
+            before = goro::metrics();
+            goro::wait_group wg;
+            wg.add(100);
+            for (int i = 0; i < 100; ++i) goro::go(nothing(wg));
+            co_await wg.wait();  // the last done() readies main behind its own finish
+            for (int i = 0; i < 3; ++i) co_await goro::sleep(1ms);
+            after = goro::metrics();
+        }(),
+        {.procs = 1});
+    CHECK(before.procs == 1);
+    CHECK(before.goroutines == 1);
+    CHECK(before.goroutines_created == 1);  // main
+    CHECK(after.goroutines == 1);
+    CHECK(after.goroutines_created == 101);
+    CHECK(after.goroutines_finished == 100);
+    CHECK(after.goroutines_created == after.goroutines_finished + after.goroutines);
+    REQUIRE(after.processors.size() == 1);
+    const auto& p = after.processors[0];
+    CHECK(p.created == 100);
+    CHECK(p.timers_fired == 3);   // one per sleep: nothing else sets a timer
+    CHECK(p.runs >= 101 + 3);     // each task once, main after each sleep
+    CHECK(p.parks >= 1);          // asleep while main sleeps, nothing else to run
+    CHECK(p.steals == 0);
+    CHECK(p.stolen == 0);
+    CHECK(after.threads == 1 + after.blocking_threads);
+    CHECK(named(after, "/sched/goroutines:goroutines") == 1);
+    CHECK(named(after, "/sched/goroutines-created:goroutines") == 101);
+    CHECK(named(after, "/sched/gomaxprocs:threads") == 1);
+    CHECK(named(after, "/goro/sched/timers-fired:timers") == 3);
+}
+
+TEST_CASE("metrics add up across processors: created = finished + live, steals made = suffered", "[metrics]") {
+    watchdog dog("metrics on four processors", 120s);
+    goro::runtime_metrics m;
+    goro::run(
+        [&]() -> goro::task<> {
+            for (int i = 0; i < 5; ++i) co_await tree(10);
+            // Let the others go idle: every steal is over when they park.
+            while (goro::metrics().processors.size() != 4) co_await goro::sleep(1ms);
+            co_await goro::sleep(20ms);
+            m = goro::metrics();
+        }(),
+        {.procs = 4});
+    // 5 trees of 2^11 - 1 tasks, of which the roots are awaited in place... each
+    // tree(10) is a nested task, its 2 * (2^10 - 1) descendants are goroutines.
+    CHECK(m.goroutines == 1);
+    CHECK(m.goroutines_created == 1 + 5 * 2 * ((1u << 10) - 1));
+    CHECK(m.goroutines_created == m.goroutines_finished + m.goroutines);
+    CHECK(sum(m, &goro::processor_metrics::created) == m.goroutines_created - 1);
+    CHECK(sum(m, &goro::processor_metrics::steals) == sum(m, &goro::processor_metrics::stolen));
+}
+
+TEST_CASE("metrics see the blocking pool, I/O in flight and the scheduling latency", "[metrics]") {
+    watchdog dog("metrics of the pool and I/O", 60s);
+    goro::runtime_metrics busy, io, pp;
+    goro::run(
+        [&]() -> goro::task<> {
+            // A blocking job that waits until released.
+            std::atomic<bool> release{false};
+            auto job = [&] {
+                while (!release.load()) std::this_thread::sleep_for(1ms);
+            };
+            auto h = goro::spawn([&]() -> goro::task<> { co_await goro::blocking(job); });
+            while (goro::metrics().blocking_busy == 0) co_await goro::sleep(1ms);
+            busy = goro::metrics();
+            release.store(true);
+            co_await std::move(h);
+
+            // An accept that waits.
+            auto l = goro::net::tcp_listener::listen("127.0.0.1:0").value();
+            auto acceptor = goro::spawn([&]() -> goro::task<> { (void)co_await l.accept(); });
+            while (goro::metrics().io_in_flight == 0) co_await goro::sleep(1ms);
+            io = goro::metrics();
+            (void)l.close();
+            co_await std::move(acceptor);
+
+            // Hand-offs: readied tasks, some of them timed.
+            goro::chan<int> a, b;
+            goro::go([](goro::chan<int> in, goro::chan<int> out) -> goro::task<> {
+                for (int i = 0; i < 5000; ++i) {
+                    auto v = co_await in.recv();
+                    co_await out.send(*v);
+                }
+            }(a, b));
+            for (int i = 0; i < 5000; ++i) {
+                co_await a.send(i);
+                co_await b.recv();
+            }
+            pp = goro::metrics();
+        }(),
+        {.procs = 1});
+    CHECK(busy.blocking_threads >= 1);
+    CHECK(busy.blocking_busy >= 1);
+    CHECK(busy.threads == 1 + busy.blocking_threads);
+    CHECK(io.io_in_flight >= 1);
+    CHECK(pp.sched_latency.counts.size() == 24);
+    CHECK(pp.sched_latency.samples() > 0);
+    CHECK(pp.sched_latency.quantile_ns(0.5) > 0);
+}
+
+TEST_CASE("metrics outside a runtime throws no_runtime", "[metrics]") {
+    CHECK_THROWS_AS(goro::metrics(), goro::no_runtime);
+}
+
+TEST_CASE("metrics are safe to read while tasks run on four processors", "[metrics][stress]") {
+    watchdog dog("metrics under load", 300s);
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0};
+    std::thread outside([&] {
+        while (!done.load()) {
+            try {
+                // Racy while tasks run (each counter is read at its own
+                // moment): the shape is checked here, the sums at rest above.
+                auto m = goro::metrics();
+                if (m.processors.size() != 4 || m.procs != 4 || m.by_name().empty()) std::abort();
+                reads.fetch_add(1);
+            } catch (const goro::no_runtime&) {
+                std::this_thread::yield();
+            }
+        }
+    });
+    goro::run(
+        []() -> goro::task<> {
+            for (int round = 0; round < 20; ++round) {
+                co_await tree(7);
+                (void)goro::metrics();
+                co_await goro::sleep(100us);
+            }
+        }(),
+        {.procs = 4});
+    done.store(true);
+    outside.join();
+    CHECK(reads.load() > 0);
+}
