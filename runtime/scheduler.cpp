@@ -193,6 +193,7 @@
 #include "detail/fatal.hpp"
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
+#include "detail/machine.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 #include "detail/sysmon.hpp"
@@ -244,6 +245,11 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // same reason: with LTO or a unity build they could otherwise be inlined
 // into a coroutine body.
 thread_local processor* t_processor = nullptr;
+// The machine (detail/machine.hpp) this thread is, or nullptr. Set for the
+// life of a processor thread; t_processor is the processor it holds or held
+// last: the processor may have been handed off meanwhile, so task code
+// reaches it only through a processor_scope.
+thread_local machine* t_machine = nullptr;
 
 // Set on the thread that runs run()'s final destroy loop, for its duration.
 thread_local bool t_tearing_down = false;
@@ -274,7 +280,33 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 }  // namespace
 
 [[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
+[[gnu::noinline]] machine* current_machine() noexcept { return t_machine; }
 [[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_processor ? t_processor->netpoll.get() : nullptr; }
+
+[[gnu::noinline]] netpoll_scope::netpoll_scope() noexcept {
+    processor* p = t_processor;
+    if (!p) return;
+    machine* m = t_machine;
+    // As processor_scope (detail/machine.hpp), without its header here.
+    if (m->in_sched.load(std::memory_order_relaxed)) {
+        m_driver = p->netpoll.get();
+        return;
+    }
+    m->in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (p->owner.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(m) ||
+        enter_processor_slow(p, m)) {
+        m_driver = p->netpoll.get();
+        m_entered = m;
+        return;
+    }
+    m_lost = true;
+}
+
+[[gnu::noinline]] netpoll_scope::~netpoll_scope() {
+    // release: as processor_scope's.
+    if (m_entered) static_cast<machine*>(m_entered)->in_sched.store(false, std::memory_order_release);
+}
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 
 [[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
@@ -574,6 +606,9 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     if (!rt.opts.detect_deadlock || rt.stopping.load(std::memory_order_relaxed)) return;
     if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
+    // A task runs on a thread whose processor was handed off: it may still
+    // ready others (leave_lost checks again when it suspends).
+    if (rt.nlost.load(std::memory_order_seq_cst) != 0) return;
     if (rt.global_head) return;
     if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
     // A goro::signal watch: a signal may still come and wake a task (Go does
@@ -744,20 +779,37 @@ goroutine* find_runnable(processor& p, bool& inherit) {
 }
 
 // `inherit`: g runs on in the current time slice (it came from runnext);
-// otherwise its run starts a new slice.
-void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
+// otherwise its run starts a new slice. False when p was handed off while g
+// ran: the caller must not touch p again.
+bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+    GORO_ASSERT(holds_processor(p));
     p.in_place_runs = 0;  // a fresh native stack below this resume
     advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
     // release: publishes g's fields (acquired by the pop that found it) to
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    // Task code from here on: the monitor may hand p off (detail/machine.hpp).
+    // release: everything the loop did to p happens before a hand-off.
+    m.in_sched.store(false, std::memory_order_release);
     g->resume_point.resume();
+    // Back in scheduler code: the light half of the asymmetric fence, as a
+    // processor_scope's.
+    m.in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (p.owner.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&m) &&
+        !enter_processor_slow(&p, &m)) [[unlikely]] {
+        m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
+        return false;
+    }
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
+    return true;
 }
 
-void worker_loop(processor& p) {
+// Runs p until the runtime stops (true: p's netpoll is drained) or p is
+// handed off (false).
+bool worker_loop(processor& p, machine& m) {
     bool inherit = false;
     while (goroutine* g = find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
@@ -766,15 +818,52 @@ void worker_loop(processor& p) {
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        run_goroutine(p, g, inherit);
+        if (!run_goroutine(p, m, g, inherit)) return false;
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
+    return true;
 }
 
-void worker_main(processor& p) {
+// m's processor was handed off and its task has suspended: m holds nothing
+// now. Counted out of nlost under sched_lock, after everything the task
+// readied is queued; the last lost machine to go runs the deadlock check
+// that the last processor to go idle skipped while it ran.
+void leave_lost(runtime_state& rt, machine& m) noexcept {
+    t_processor = nullptr;
+    std::lock_guard guard(rt.sched_lock);
+    GORO_SCHED_ASSERT(m.lost);
+    m.lost = false;
+    m.lost_g = nullptr;
+    if (rt.nlost.fetch_sub(1, std::memory_order_seq_cst) == 1) check_deadlock_locked(rt);
+}
+
+// The life of machine m from the moment it holds p: runs it; when p is handed
+// off, waits as a spare for another processor; until the runtime stops.
+void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
+    while (p) {
+        t_processor = p;
+        if (adopt) {
+            // A hand-off: the owner-only records follow the processor.
+            p->deque.bind_owner();
+            p->netpoll->adopt();
+            // relaxed: as in worker_main.
+            p->thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
+        }
+        if (worker_loop(*p, m)) {
+            t_processor = nullptr;
+            return;  // stopping
+        }
+        leave_lost(rt, m);
+        p = wait_as_spare(rt, m);
+        adopt = true;
+    }
+}
+
+void worker_main(processor& p, machine& m) {
+    t_machine = &m;
     t_processor = &p;
     p.deque.bind_owner();
     // relaxed: read by the monitor for its reports only (0 until then).
@@ -787,6 +876,7 @@ void worker_main(processor& p) {
         ++p.rt.started;
         p.rt.startup_cv.notify_all();
         t_processor = nullptr;
+        t_machine = nullptr;
         return;
     }
     {
@@ -802,12 +892,27 @@ void worker_main(processor& p) {
             guard.unlock();
             p.netpoll.reset();
             t_processor = nullptr;
+            t_machine = nullptr;
             return;
         }
     }
-    worker_loop(p);
+    run_machine(p.rt, m, &p, false);
     t_processor = nullptr;
+    t_machine = nullptr;
 }
+
+}  // namespace
+
+void machine_main(runtime_state& rt, machine& m) noexcept {
+    // Made by the monitor, whose mask blocks every signal: a processor
+    // thread has run()'s thread's mask, as the workers do.
+    ::pthread_sigmask(SIG_SETMASK, &rt.thread_sigmask, nullptr);
+    t_machine = &m;
+    run_machine(rt, m, wait_as_spare(rt, m), true);
+    t_machine = nullptr;
+}
+
+namespace {
 
 unsigned env_procs() {
     const char* s = std::getenv("GORO_MAXPROCS");
@@ -860,9 +965,15 @@ private:
             }
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                                   m_start).count();
-            std::fputs(fmt::format("SCHED {}ms: procs={} idleprocs={} spinning={} globrunq={} goroutines={} "
-                                   "blocking={} netpoll={} runqueues=[{}]\n",
-                                   ms, m_rt.nprocs, m_rt.npidle.load(std::memory_order_relaxed),
+            // threads: the machines (one per processor, plus the spares
+            // made for hand-offs); lost: machines whose processor was
+            // handed off while their task runs on; handoffs: so far.
+            std::fputs(fmt::format("SCHED {}ms: procs={} threads={} lost={} handoffs={} idleprocs={} spinning={} "
+                                   "globrunq={} goroutines={} blocking={} netpoll={} runqueues=[{}]\n",
+                                   ms, m_rt.nprocs, m_rt.nprocs + m_rt.spare_threads.load(std::memory_order_relaxed),
+                                   m_rt.nlost.load(std::memory_order_relaxed),
+                                   m_rt.handoffs.load(std::memory_order_relaxed),
+                                   m_rt.npidle.load(std::memory_order_relaxed),
                                    m_rt.nspinning.load(std::memory_order_relaxed),
                                    m_rt.global_size.load(std::memory_order_relaxed), live,
                                    m_rt.blocking_in_flight.load(std::memory_order_relaxed),
@@ -930,28 +1041,42 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 // ---------------------------------------------------------------- goroutine interface
 
+// Every function below that task code calls reaches the thread's processor
+// through a processor_scope (detail/machine.hpp): the processor may have been
+// handed off while the task ran (runtime/handoff.cpp). A thread that lost it
+// takes the path of threads that are not processors (the global queue, the
+// external registry) and never touches the processor again.
+
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
     processor* p = t_processor;
-    // relaxed: the owner reads its own store.
-    return p ? p->running.load(std::memory_order_relaxed) : nullptr;
+    if (!p) return nullptr;
+    const processor_scope scope(p, t_machine);
+    // relaxed: the holder reads its own store.
+    if (scope.get()) return p->running.load(std::memory_order_relaxed);
+    return t_machine->lost_g;  // handed off: this thread's own record
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_processor) {
+        const processor_scope scope(p, t_machine);
         // No schedtick step (it would cost fork-join code two increments per
         // task): a child run in place continues its joiner's run, as a call
         // would, and a joiner resumed by the child it joined starts after
         // the child's finish, which stepped it. `running` changes, which is
         // all the monitor needs to see that a reported stall ended.
         // release: as in run_goroutine.
-        p->running.store(g, std::memory_order_release);
+        if (scope.get())
+            p->running.store(g, std::memory_order_release);
+        else
+            t_machine->lost_g = g;
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
 
 [[gnu::noinline]] void ready(goroutine* g) noexcept {
     processor* p = t_processor;
-    if (!p) {
+    const processor_scope scope(p, t_machine);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
@@ -963,7 +1088,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
     processor* p = t_processor;
-    if (!p) {
+    const processor_scope scope(p, t_machine);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
@@ -973,7 +1099,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
     processor* p = t_processor;
-    if (!p) {
+    const processor_scope scope(p, t_machine);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
@@ -988,6 +1115,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
     processor* p = t_processor;
+    const processor_scope scope(p, t_machine);
+    p = scope.get();
     if (p) {
         g->id = p->next_id;
         p->next_id += 2 * p->rt.nprocs;
@@ -997,8 +1126,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         wakep(p->rt);
         return;
     }
-    // From outside the processors (a plain thread, a blocking-pool job, or a
-    // destructor run by shutdown): registered in the external registry.
+    // From outside the processors (a plain thread, a blocking-pool job, a
+    // task whose processor was handed off, or a destructor run by
+    // shutdown): registered in the external registry.
     foreign_entry entry;
     runtime_state* rt = current_runtime();
     if (!rt) throw no_runtime(api_name);
@@ -1017,6 +1147,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 [[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
     processor* p = t_processor;
+    const processor_scope scope(p, t_machine);
+    p = scope.get();
     if (!p || p->in_place_runs >= k_max_in_place_runs || p->deque.peek_bottom() != g) return false;
     goroutine* taken = p->deque.pop();
     if (taken == g) {
@@ -1030,7 +1162,17 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* p = t_processor;
+    processor* held = t_processor;
+    const processor_scope scope(held, t_machine);
+    processor* p = scope.get();
+    if (scope.lost()) {
+        // Handed off: the processor's counters are its holder's now. The
+        // monitor never pins a goroutine of a lost thread (it pins only the
+        // one `running` names, and took the processor itself).
+        registry::erase(g, nullptr);
+        held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
@@ -1064,12 +1206,18 @@ void main_finished() noexcept {
     rt->stopping.store(true, std::memory_order_release);
     for (auto& p : rt->procs)
         if (p->netpoll) notify(*p);
+    wake_spares(*rt);
 }
 
 void add_timer(timer_node* node, const char* api_name) {
     processor* p = current_processor();
     if (!p) throw no_runtime(api_name);
+    const processor_scope scope(p, current_machine());
+    // The heap has its own lock: a thread whose processor was handed off
+    // may still add to it, and wakes the holder, whose park may be waiting
+    // for a later deadline (or none).
     p->timers.add(node);
+    if (scope.lost()) notify(*p);
 }
 
 void submit_blocking(blocking_job* job) {
@@ -1134,11 +1282,20 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         global_push_locked(*rt, main_g);
     }
 
+    // One machine per processor, each holding its own at first; spare
+    // machines come later (hand-off) with this thread's signal mask.
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &rt->thread_sigmask);
+    for (unsigned i = 0; i < nprocs; ++i) {
+        rt->machines.push_back(std::make_unique<machine>(i));
+        // relaxed: published to the workers by their threads' start.
+        rt->procs[i]->owner.store(reinterpret_cast<std::uintptr_t>(rt->machines[i].get()), std::memory_order_relaxed);
+    }
     // Start workers 1..n-1; this thread is processor 0.
     for (unsigned i = 1; i < nprocs; ++i) {
         processor& p = *rt->procs[i];
+        machine& m = *rt->machines[i];
         try {
-            p.thread = std::thread([&p] { worker_main(p); });
+            m.thread = std::thread([&p, &m] { worker_main(p, m); });
         } catch (const std::system_error& e) {
             std::lock_guard guard(rt->startup_lock);
             if (rt->startup_failure.empty())
@@ -1164,10 +1321,14 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     {
         schedtrace_monitor trace(*rt, schedtrace_interval_ms());
         quit_signal_dumper quit_dumper(*rt);
-        worker_main(*rt->procs[0]);
+        worker_main(*rt->procs[0], *rt->machines[0]);
     }
-    for (auto& p : rt->procs)
-        if (p->thread.joinable()) p->thread.join();
+    // Every machine (workers and spares): the runtime is stopping, so no
+    // spare is made any more, and each one still holding a processor
+    // drains it first.
+    rt->stopping.store(true, std::memory_order_release);
+    wake_spares(*rt);
+    join_machines(*rt);
     // After the workers: a goroutine stuck on one of them delays run()'s
     // return, and the monitor keeps reporting it until then.
     if (monitor) monitor->stop();

@@ -107,6 +107,7 @@
 #include <vector>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/machine.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
 #include "error.hpp"
 #include "run.hpp"
@@ -222,6 +223,7 @@ sysmon_settings read_sysmon_settings(const options& opts) {
     s.slice_ns = std::min<std::int64_t>(opts.time_slice.count(), k_max_setting_ms) * 1'000'000;
     if (const std::int64_t ms = debug_ms("timeslice"); ms >= 0) s.slice_ns = ms * 1'000'000;
     if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
+    if (debug_ms("handoff") == 0) s.handoff = false;
     return s;
 }
 
@@ -250,6 +252,7 @@ struct sysmon::impl {
     const std::int64_t max_delay_ns;
     std::vector<watch> watches;
     bool fence_ok = false;
+    bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
 
     impl(runtime_state& r, const sysmon_settings& s)
@@ -258,8 +261,9 @@ struct sysmon::impl {
           watches(r.nprocs) {
         const std::int64_t now = monotonic_now_ns();
         for (watch& w : watches) w.run_seen = w.slice_seen = now;
-        if (settings.stuck_ns > 0)
+        if (settings.stuck_ns > 0 || (settings.handoff && settings.slice_ns > 0))
             fence_ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+        handoff_ok = fence_ok && settings.handoff && settings.slice_ns > 0;
         // relaxed: the thread's start publishes it.
         rt.sysmon_state.store(k_sysmon_polling, std::memory_order_relaxed);
     }
@@ -357,6 +361,24 @@ struct sysmon::impl {
             }
             if (settings.stuck_ns > 0 && !w.stall_open && now - w.run_seen >= settings.stuck_ns)
                 acted = report_stall(i, p, w, tick, now) || acted;
+            // Hand-off (runtime/handoff.cpp): one run has held p for a time
+            // slice. As Go's retake of a P whose syscall has lasted that
+            // long, whatever p has queued: its netpoll and timers may need
+            // serving at any moment, and nothing else may serve them.
+            // relaxed: a hint; hand_off decides with its own protocol.
+            if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
+                p.running.load(std::memory_order_relaxed) != nullptr && hand_off(rt, p)) {
+                if (w.stall_open) {
+                    std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
+                                           w.stall_name, i)
+                                   .c_str(),
+                               stderr);
+                    w.stall_open = false;
+                    w.stall_g = nullptr;
+                }
+                w.run_seen = now;  // the processor's next run is its new thread's
+                acted = true;
+            }
         }
         return acted;
     }

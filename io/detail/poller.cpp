@@ -100,6 +100,7 @@ poller::poller(unsigned entries) {
         if (ret == 0) {
             m_setup = a.name;
             m_defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+            m_single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
             break;
         }
         if (ret != -EINVAL) break;  // not a flag problem: fallbacks will not help

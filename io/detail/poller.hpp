@@ -122,6 +122,10 @@ public:
     void cancel(io_request& req) noexcept override;
     void withdraw(io_request& req) noexcept override;
     bool blocking_file_ops() const noexcept override { return false; }
+    // A SINGLE_ISSUER ring refuses every other thread's io_uring_enter
+    // (-EEXIST): it cannot follow its processor in a hand-off.
+    bool movable() const noexcept override { return !m_single_issuer; }
+    void adopt() noexcept override { m_owner.bind(); }
 
     /// The setup flags the ring ended up with, for diagnostics ("single_issuer|defer_taskrun").
     const std::string& setup_description() const noexcept { return m_setup; }
@@ -150,6 +154,7 @@ private:
     owner_thread m_owner;
     int m_wake_fd = -1;
     bool m_defer_taskrun = false;
+    bool m_single_issuer = false;
     // Only the owner writes (load + store, no read-modify-write needed); other
     // threads read it (acquire) for the deadlock detector. A completion is
     // counted out only after its waiter was pushed on a run queue (reap), and

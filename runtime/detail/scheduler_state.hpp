@@ -3,6 +3,8 @@
 // the protocol itself is described at the top of runtime/scheduler.cpp.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -22,6 +24,7 @@
 namespace goro::detail {
 
 struct runtime_state;
+struct machine;  // detail/machine.hpp
 
 /// The live goroutines started on one processor, for shutdown (destroy what
 /// never finished) and for dumps. Designed so that starting and finishing a
@@ -137,6 +140,14 @@ struct processor {
     // before it runs anything; the monitor reads it relaxed (0: not yet).
     std::atomic<int> thread_id{0};
 
+    // The thread that holds this processor (detail/machine.hpp): a machine*,
+    // with k_owner_taking or'ed in while the monitor is taking it away
+    // (runtime/handoff.cpp has the protocol). Written by the monitor (CAS,
+    // then a release store naming the new holder) and by run() at start-up;
+    // the holder reads it relaxed after its own in_sched store (the light
+    // half of an asymmetric fence) and acquire on its slow path.
+    std::atomic<std::uintptr_t> owner{0};
+
     // ---- guarded by runtime_state::sched_lock ----
     processor* idle_next = nullptr;
     bool idle = false;              // in the idle list
@@ -146,7 +157,6 @@ struct processor {
     // owner when it wakes, so each park needs at most one write.
     std::atomic<bool> wake_pending{false};
 
-    std::thread thread;             // empty for processor 0 (the thread that called run)
 };
 
 /// schedtick steps (processor::schedtick): a run that inherits the time
@@ -230,6 +240,27 @@ struct runtime_state {
     // back (a pending source of work: suppresses the deadlock report).
     std::atomic<std::int64_t> blocking_in_flight{0};
     blocking_pool pool;
+
+    // Hand-off (runtime/handoff.cpp, detail/machine.hpp). machines_lock
+    // guards the list of machines (every thread that may hold a processor,
+    // the one that called run() first), the spare list and the machines'
+    // parking fields; lock order: machines_lock, then pool.lock.
+    std::mutex machines_lock;
+    std::vector<std::unique_ptr<machine>> machines;
+    machine* spare_head = nullptr;
+    // Machines created beyond the first nprocs (spare threads): with the
+    // blocking pool's threads they share options::max_threads - nprocs.
+    // Written under machines_lock and pool.lock; read under either.
+    std::atomic<unsigned> spare_threads{0};
+    // Machines whose processor was handed off while their task runs on
+    // (lost): nonzero suppresses the deadlock report. The monitor adds one
+    // before the processor has a new holder; the machine subtracts it under
+    // sched_lock once its task suspended (after everything the task readied
+    // is queued).
+    std::atomic<unsigned> nlost{0};
+    std::atomic<std::uint64_t> handoffs{0};       // processors handed off (schedtrace)
+    std::atomic<std::uint64_t> handoffs_refused{0};  // at max_threads: no spare thread could be had
+    sigset_t thread_sigmask{};  // run()'s thread's signal mask, for spare machines
 
     // Startup: workers report whether their ring came up.
     std::mutex startup_lock;
