@@ -149,7 +149,7 @@ bool handoff_available() noexcept {
     return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-bool hand_off(runtime_state& rt, processor& p) noexcept {
+bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     if (rt.stopping.load(std::memory_order_relaxed)) return false;
     if (!p.netpoll || !p.netpoll->movable()) return false;
     std::uintptr_t o = p.owner.load(std::memory_order_acquire);
@@ -191,8 +191,20 @@ bool hand_off(runtime_state& rt, processor& p) noexcept {
     }
     // The processor is the monitor's. The old machine's task runs on
     // without it (machine::lost_g stands in for `running` there).
-    old->lost_g = p.running.load(std::memory_order_relaxed);
+    goroutine* g = p.running.load(std::memory_order_relaxed);
+    // relaxed: published by the release store of owner below.
+    old->lost_g.store(g, std::memory_order_relaxed);
     old->lost = true;
+    out.m = old;
+    out.g = g;
+    if (g) {
+        // Safe: g cannot finish before the owner store below (its finish
+        // enters a processor_scope, which waits for the verdict), and the
+        // unchanged schedtick says it has not finished before.
+        out.id = g->id;
+        out.kind = g->kind;
+        out.site = g->spawn_site;
+    }
     // seq_cst: counted before p can go idle under its new holder (the
     // deadlock check reads it under sched_lock).
     rt.nlost.fetch_add(1, std::memory_order_seq_cst);

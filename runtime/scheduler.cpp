@@ -836,7 +836,7 @@ void leave_lost(runtime_state& rt, machine& m) noexcept {
     std::lock_guard guard(rt.sched_lock);
     GORO_SCHED_ASSERT(m.lost);
     m.lost = false;
-    m.lost_g = nullptr;
+    m.lost_g.store(nullptr, std::memory_order_relaxed);
     if (rt.nlost.fetch_sub(1, std::memory_order_seq_cst) == 1) check_deadlock_locked(rt);
 }
 
@@ -864,12 +864,13 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
 
 void worker_main(processor& p, machine& m) {
     t_machine = &m;
+    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     t_processor = &p;
     p.deque.bind_owner();
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
-        p.netpoll = make_netpoll(p.rt.netpoll_name);
+        p.netpoll = make_netpoll(p.rt.netpoll_name, p.rt.movable_netpoll);
     } catch (const std::exception& e) {
         std::lock_guard guard(p.rt.startup_lock);
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
@@ -908,6 +909,7 @@ void machine_main(runtime_state& rt, machine& m) noexcept {
     // thread has run()'s thread's mask, as the workers do.
     ::pthread_sigmask(SIG_SETMASK, &rt.thread_sigmask, nullptr);
     t_machine = &m;
+    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     run_machine(rt, m, wait_as_spare(rt, m), true);
     t_machine = nullptr;
 }
@@ -1053,7 +1055,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     const processor_scope scope(p, t_machine);
     // relaxed: the holder reads its own store.
     if (scope.get()) return p->running.load(std::memory_order_relaxed);
-    return t_machine->lost_g;  // handed off: this thread's own record
+    return t_machine->lost_g.load(std::memory_order_relaxed);  // handed off: this thread's own record
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
@@ -1068,7 +1070,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         if (scope.get())
             p->running.store(g, std::memory_order_release);
         else
-            t_machine->lost_g = g;
+            t_machine->lost_g.store(g, std::memory_order_relaxed);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
@@ -1250,6 +1252,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
     rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
+    rt->movable_netpoll = monitor_settings.handoff && monitor_settings.slice_ns > 0;
     rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);

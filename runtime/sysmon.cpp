@@ -119,6 +119,9 @@ constexpr std::int64_t k_min_delay_ns = 20'000;
 constexpr std::int64_t k_max_delay_ns = 10'000'000;
 constexpr unsigned k_fast_polls = 50;
 constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
+// A run that has lasted this many time slices is handed off even when the
+// monitor sees nothing waiting behind it (see worth_handing_off).
+constexpr std::int64_t k_blind_slices = 4;
 constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
 // Settings above this many milliseconds (11 days) are taken as "never".
 constexpr std::int64_t k_max_setting_ms = 1'000'000'000;
@@ -251,6 +254,18 @@ struct sysmon::impl {
     // The longest polling interval (see "Polling schedule").
     const std::int64_t max_delay_ns;
     std::vector<watch> watches;
+    // A task that runs on after its processor was handed off (the monitor
+    // follows its machine, not the processor, until it suspends).
+    struct lost_watch {
+        handoff_record rec;
+        unsigned index = 0;            // the processor it was running on
+        std::int64_t run_seen = 0;     // when its run was first seen
+        bool reported = false;         // a stall line was printed; a closing line is owed
+        std::string name;
+        std::int64_t cpu = -1;
+        std::int64_t reported_at = 0;
+    };
+    std::vector<lost_watch> lost;
     bool fence_ok = false;
     bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
@@ -280,8 +295,12 @@ struct sysmon::impl {
             const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;
+            for (const lost_watch& l : lost) open = open || l.reported;
+            // A task running on without a processor may be reported yet:
+            // no sleeping on "every processor idle" meanwhile.
+            const bool watching_lost = settings.stuck_ns > 0 && !lost.empty();
             // relaxed: a hint; sleep_while_idle decides under sched_lock.
-            if (open || rt.npidle.load(std::memory_order_relaxed) != nprocs)
+            if (open || watching_lost || rt.npidle.load(std::memory_order_relaxed) != nprocs)
                 idle_since = 0;
             else if (idle_since == 0)
                 idle_since = now;
@@ -366,21 +385,125 @@ struct sysmon::impl {
             // long, whatever p has queued: its netpoll and timers may need
             // serving at any moment, and nothing else may serve them.
             // relaxed: a hint; hand_off decides with its own protocol.
+            handoff_record rec;
             if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
-                p.running.load(std::memory_order_relaxed) != nullptr && hand_off(rt, p)) {
-                if (w.stall_open) {
-                    std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
-                                           w.stall_name, i)
-                                   .c_str(),
-                               stderr);
-                    w.stall_open = false;
-                    w.stall_g = nullptr;
-                }
+                p.running.load(std::memory_order_relaxed) != nullptr && worth_handing_off(p, now - w.run_seen) &&
+                hand_off(rt, p, rec)) {
+                follow_lost(i, w, rec);
                 w.run_seen = now;  // the processor's next run is its new thread's
                 acted = true;
             }
         }
+        acted = poll_lost(now) || acted;
         return acted;
+    }
+
+    // Whether p, whose run has lasted `ran` (at least a time slice), needs
+    // another thread now: something waits that only p may serve (I/O in
+    // flight on its netpoll, expired timers), or local work that no idle
+    // or spinning processor will steal, or the global queue with no
+    // processor free. Anything else (runnext, which only its holder may
+    // read) waits at most k_blind_slices slices. So a task that spawns for
+    // a while, with other processors free to run what it spawns, keeps its
+    // processor: a hand-off would send the rest of its spawns through the
+    // global queue. All reads relaxed: hints.
+    bool worth_handing_off(processor& p, std::int64_t ran) const noexcept {
+        if (ran >= k_blind_slices * settings.slice_ns) return true;
+        if (p.netpoll && p.netpoll->in_flight() > 0) return true;
+        if (p.timers.next_deadline() <= monotonic_now_ns()) return true;
+        const bool nobody_free = rt.npidle.load(std::memory_order_relaxed) == 0 &&
+                                 rt.nspinning.load(std::memory_order_relaxed) == 0;
+        if (!nobody_free) return false;
+        return !p.deque.empty_hint() || rt.global_size.load(std::memory_order_relaxed) != 0;
+    }
+
+    // p was handed off while `w` watched its run: the monitor now watches
+    // the machine that runs the task on (a stall open on p moves with it).
+    void follow_lost(unsigned index, watch& w, const handoff_record& rec) {
+        const std::int64_t now = monotonic_now_ns();
+        // A machine lost once before whose watch is still here (its stall
+        // ended unseen between two polls): that one is over.
+        for (auto it = lost.begin(); it != lost.end(); ++it) {
+            if (it->rec.m == rec.m) {
+                close_lost(*it, now);
+                lost.erase(it);
+                break;
+            }
+        }
+        lost_watch l;
+        l.rec = rec;
+        l.index = index;
+        l.run_seen = w.run_seen;
+        if (w.stall_open) {
+            std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
+                                   w.stall_name, index)
+                           .c_str(),
+                       stderr);
+            l.reported = true;
+            l.name = w.stall_name;
+            l.cpu = w.stall_cpu;
+            l.reported_at = w.stall_reported_at;
+            w.stall_open = false;
+            w.stall_g = nullptr;
+        }
+        if (rec.g) lost.push_back(std::move(l));
+    }
+
+    // The tasks that run on without a processor: a stall report when one
+    // has run stuck_ns, a closing line when it suspends.
+    bool poll_lost(std::int64_t now) {
+        bool acted = false;
+        for (auto it = lost.begin(); it != lost.end();) {
+            // relaxed: compared, never dereferenced.
+            if (it->rec.m->lost_g.load(std::memory_order_relaxed) != it->rec.g) {
+                acted = close_lost(*it, now) || acted;
+                it = lost.erase(it);
+                continue;
+            }
+            if (settings.stuck_ns > 0 && !it->reported && now - it->run_seen >= settings.stuck_ns) {
+                report_lost(*it, now);
+                acted = true;
+            }
+            ++it;
+        }
+        return acted;
+    }
+
+    void report_lost(lost_watch& l, std::int64_t now) {
+        // relaxed: written once when its thread started.
+        const int tid = l.rec.m->tid.load(std::memory_order_relaxed);
+        std::string where;
+        l.name = fmt::format("goroutine {}", l.rec.id);
+        if (l.rec.kind == goroutine_kind::main)
+            where = "; the main task of goro::run";
+        else
+            where = fmt::format("; spawned at {}:{} in {}", l.rec.site.file_name(), l.rec.site.line(),
+                                l.rec.site.function_name());
+        std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
+                               "({}) was handed off ({}){}\n",
+                               l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid), where)
+                       .c_str(),
+                   stderr);
+        l.reported = true;
+        l.cpu = thread_cpu_ns(tid);
+        l.reported_at = now;
+    }
+
+    // The closing line of a lost task's stall, if one was reported.
+    bool close_lost(lost_watch& l, std::int64_t now) {
+        if (!l.reported) return false;
+        std::string cpu;
+        // relaxed: as in report_lost.
+        const std::int64_t cpu_now = thread_cpu_ns(l.rec.m->tid.load(std::memory_order_relaxed));
+        if (l.cpu >= 0 && cpu_now >= l.cpu && now > l.reported_at)
+            cpu = fmt::format("; its thread was on a CPU {}% of the time since the report",
+                              100 * (cpu_now - l.cpu) / (now - l.reported_at));
+        std::fputs(fmt::format("goro: stuck: {} suspended after {} ms, without a processor (it had processor {}){}\n",
+                               l.name, (now - l.run_seen) / 1'000'000, l.index, cpu)
+                       .c_str(),
+                   stderr);
+        l.reported = false;
+        return true;
     }
 
     // The first line of a stall: the goroutine running on p has not
@@ -495,6 +618,7 @@ void sysmon::stop() noexcept {
     const std::int64_t now = monotonic_now_ns();
     for (unsigned i = 0; i < m_impl->nprocs; ++i)
         if (m_impl->watches[i].stall_open) m_impl->close_stall(i, m_impl->watches[i], now);
+    for (auto& l : m_impl->lost) m_impl->close_lost(l, now);
 }
 
 void sysmon_wake(runtime_state& rt) noexcept {

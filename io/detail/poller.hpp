@@ -52,7 +52,9 @@ public:
     /// Sets up a ring with the best flags the kernel accepts. Throws
     /// goro::startup_error with a message saying why and what to do when
     /// io_uring cannot be used here.
-    explicit poller(unsigned entries = 256);
+    /// `movable`: a ring that any thread may drive (see movable()), set up
+    /// without SINGLE_ISSUER and DEFER_TASKRUN.
+    explicit poller(unsigned entries = 256, bool movable = false);
     ~poller() override;
     poller(const poller&) = delete;
     poller& operator=(const poller&) = delete;

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <source_location>
 #include <thread>
 
 #include "invariant.hpp"
@@ -53,7 +54,12 @@ struct machine {
     // (the machine acquires owner on its slow path before reading them),
     // then by this thread only, until it becomes a spare.
     bool lost = false;
-    goroutine* lost_g = nullptr;  // the goroutine this thread runs without a P
+    // The goroutine this thread runs without a P (null when it is not
+    // lost). Atomic (relaxed) because the monitor compares it to see a
+    // reported stall end; it never dereferences it after the hand-off.
+    std::atomic<goroutine*> lost_g{nullptr};
+    // The kernel's id of this thread (gettid), for the monitor's reports.
+    std::atomic<int> tid{0};
 
     // ---- guarded by runtime_state::machines_lock ----
     machine* spare_next = nullptr;  // in runtime_state's spare list
@@ -138,7 +144,18 @@ bool holds_processor(const processor& p) noexcept;
 /// False when nothing was handed off (the machine was in scheduler code, no
 /// spare thread can be had, membarrier(2) is unavailable, or the runtime is
 /// stopping). Monitor thread only.
-bool hand_off(runtime_state& rt, processor& p) noexcept;
+bool hand_off(runtime_state& rt, processor& p, struct handoff_record& out) noexcept;
+
+/// What the monitor learns of the task that runs on after a hand-off: read
+/// while it holds the processor, when the goroutine cannot finish (its
+/// finish waits in a processor_scope), so its fields are safe to read.
+struct handoff_record {
+    machine* m = nullptr;
+    goroutine* g = nullptr;  // compared with m->lost_g only, afterwards
+    std::uint64_t id = 0;
+    goroutine_kind kind = goroutine_kind::detached;
+    std::source_location site{};
+};
 
 /// The hand-off needs membarrier(2); registers this process for it. False
 /// when the kernel refuses (then there is no hand-off).

@@ -126,9 +126,11 @@ public:
 const char* choose_netpoll(const char* requested);
 
 /// Makes a driver of `kind` (a choose_netpoll result) for the calling
-/// thread's processor. Throws goro::startup_error saying why when the kernel
-/// refuses it. (io/detail/netpoll_choice.cpp)
-std::unique_ptr<netpoll_driver> make_netpoll(const char* kind);
+/// thread's processor; `movable`: one that other threads may drive after a
+/// hand-off (an io_uring ring without SINGLE_ISSUER; see the scheduler's
+/// essay, "Hand-off", for what that costs). Throws goro::startup_error
+/// saying why when the kernel refuses it. (io/detail/netpoll_choice.cpp)
+std::unique_ptr<netpoll_driver> make_netpoll(const char* kind, bool movable);
 
 /// The driver of the processor running on this thread, or nullptr
 /// (scheduler.cpp; never inlined: a task may resume on another thread). For
