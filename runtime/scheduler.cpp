@@ -617,7 +617,7 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     for (auto& p : rt.procs) {
         if (p->timers.next_deadline() != timer_heap::k_never) return;
         if (p->netpoll->in_flight() != 0) return;
-        if (!p->deque.empty_hint() || p->runnext) return;
+        if (!p->deque.empty_hint() || p->runnext.load(std::memory_order_relaxed)) return;
     }
     report_deadlock(rt);
 }
@@ -644,6 +644,13 @@ goroutine* take_starving_oldest(processor& p) noexcept {
     goroutine* oldest = nullptr;
     if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
     return nullptr;
+}
+
+// Empties runnext (holder only; relaxed: see processor::runnext).
+goroutine* take_runnext(processor& p) noexcept {
+    goroutine* g = p.runnext.load(std::memory_order_relaxed);
+    p.runnext.store(nullptr, std::memory_order_relaxed);
+    return g;
 }
 
 // The time slice that p's monitor saw run out (preempt_slice) is the
@@ -676,18 +683,18 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             if (goroutine* g = take_starving_oldest(p)) return g;
         }
 
-        if (p.runnext) {
+        if (p.runnext.load(std::memory_order_relaxed)) {
             // Runnext inherits the time slice (Go's runqget: inheritTime), so
             // that a pair of goroutines handing work back and forth shares
             // one slice, however long each turn is.
             if (!slice_expired(p)) {
                 inherit = true;
-                return std::exchange(p.runnext, nullptr);
+                return take_runnext(p);
             }
             // The monitor saw this slice run out: the runnext goroutine waits
             // behind the oldest local work (or, with none, the global
             // queue's), which starts a new slice.
-            goroutine* g = std::exchange(p.runnext, nullptr);
+            goroutine* g = take_runnext(p);
             goroutine* oldest = nullptr;
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
             if (!oldest) oldest = global_take(p, 1);
@@ -1082,7 +1089,10 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         ready_from_outside(g);
         return;
     }
-    if (goroutine* displaced = std::exchange(p->runnext, g)) {
+    // relaxed: holder only (atomic for the monitor's hint).
+    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
+    p->runnext.store(g, std::memory_order_relaxed);
+    if (displaced) {
         push_local(*p, displaced);
         wakep(p->rt);
     }

@@ -119,9 +119,6 @@ constexpr std::int64_t k_min_delay_ns = 20'000;
 constexpr std::int64_t k_max_delay_ns = 10'000'000;
 constexpr unsigned k_fast_polls = 50;
 constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
-// A run that has lasted this many time slices is handed off even when the
-// monitor sees nothing waiting behind it (see worth_handing_off).
-constexpr std::int64_t k_blind_slices = 4;
 constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
 // Settings above this many milliseconds (11 days) are taken as "never".
 constexpr std::int64_t k_max_setting_ms = 1'000'000'000;
@@ -194,25 +191,34 @@ std::int64_t thread_cpu_ns(int tid) noexcept {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// What the kernel says the thread is doing (the state letter of
-// /proc/self/task/<tid>/stat), in words.
-std::string thread_activity(int tid) {
-    if (tid <= 0) return "thread unknown";
+// The state letter of a thread of this process (/proc/self/task/<tid>/stat:
+// R, S, D, ...), or '?'.
+char thread_state(int tid) {
+    if (tid <= 0) return '?';
     std::FILE* f = std::fopen(fmt::format("/proc/self/task/{}/stat", tid).c_str(), "re");
-    if (!f) return "thread state unknown";
+    if (!f) return '?';
     char buf[512];
     const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
     std::fclose(f);
     const std::string_view stat(buf, n);
     const std::size_t paren = stat.rfind(')');  // the command name may hold anything
-    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return "thread state unknown";
-    switch (stat[paren + 2]) {
+    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return '?';
+    return stat[paren + 2];
+}
+
+// What the kernel says the thread is doing (the state letter of
+// /proc/self/task/<tid>/stat), in words.
+std::string thread_activity(int tid) {
+    if (tid <= 0) return "thread unknown";
+    const char state = thread_state(tid);
+    switch (state) {
+        case '?': return "thread state unknown";
         case 'R': return "computing";
         case 'S': return "blocked in a system call";
         case 'D': return "blocked in the kernel (uninterruptible)";
         case 'T':
         case 't': return "thread stopped";
-        default: return fmt::format("thread state {}", stat[paren + 2]);
+        default: return fmt::format("thread state {}", state);
     }
 }
 
@@ -240,6 +246,11 @@ struct sysmon::impl {
         std::int64_t run_seen = 0;     // when its low half was first seen
         std::int64_t slice_seen = 0;   // when its high half was first seen
         bool slice_marked = false;     // preempt_slice already holds this slice
+        // A hand-off candidate (its run has lasted a slice): when it was
+        // first seen as one (0: not yet) and its thread's CPU time then.
+        std::int64_t candidate_at = 0;
+        std::int64_t candidate_cpu = -1;
+        bool stuck = false;  // thread_stuck said so for the current run
         // A stall reported and not yet over.
         bool stall_open = false;
         goroutine* stall_g = nullptr;  // compared, never dereferenced once unpinned
@@ -266,6 +277,7 @@ struct sysmon::impl {
         std::int64_t reported_at = 0;
     };
     std::vector<lost_watch> lost;
+    bool all_stuck = false;  // see poll()
     bool fence_ok = false;
     bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
@@ -353,6 +365,13 @@ struct sysmon::impl {
     // One look at every processor. True when it reported something.
     bool poll(std::int64_t now) {
         bool acted = false;
+        // Every processor inside a run that has lasted a time slice, on a
+        // thread that is really stuck in it (thread_stuck, as of the last
+        // poll): nobody is left to steal a stuck one's work.
+        all_stuck = true;
+        for (unsigned i = 0; i < nprocs && all_stuck; ++i)
+            // relaxed: a hint.
+            all_stuck = rt.procs[i]->running.load(std::memory_order_relaxed) != nullptr && watches[i].stuck;
         for (unsigned i = 0; i < nprocs; ++i) {
             processor& p = *rt.procs[i];
             watch& w = watches[i];
@@ -366,7 +385,11 @@ struct sysmon::impl {
                     acted = true;
                 }
             }
-            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) w.run_seen = now;
+            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) {
+                w.run_seen = now;
+                w.candidate_at = 0;
+                w.stuck = false;
+            }
             if ((tick >> 32) != (w.tick >> 32)) {
                 w.slice_seen = now;
                 w.slice_marked = false;
@@ -386,9 +409,10 @@ struct sysmon::impl {
             // serving at any moment, and nothing else may serve them.
             // relaxed: a hint; hand_off decides with its own protocol.
             handoff_record rec;
+            // relaxed: a hint; hand_off decides with its own protocol.
             if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
-                p.running.load(std::memory_order_relaxed) != nullptr && worth_handing_off(p, now - w.run_seen) &&
-                hand_off(rt, p, rec)) {
+                p.running.load(std::memory_order_relaxed) != nullptr && (w.stuck || thread_stuck(p, w, now)) &&
+                worth_handing_off(p) && hand_off(rt, p, rec)) {
                 follow_lost(i, w, rec);
                 w.run_seen = now;  // the processor's next run is its new thread's
                 acted = true;
@@ -398,23 +422,46 @@ struct sysmon::impl {
         return acted;
     }
 
-    // Whether p, whose run has lasted `ran` (at least a time slice), needs
-    // another thread now: something waits that only p may serve (I/O in
-    // flight on its netpoll, expired timers), or local work that no idle
-    // or spinning processor will steal, or the global queue with no
-    // processor free. Anything else (runnext, which only its holder may
-    // read) waits at most k_blind_slices slices. So a task that spawns for
-    // a while, with other processors free to run what it spawns, keeps its
-    // processor: a hand-off would send the rest of its spawns through the
-    // global queue. All reads relaxed: hints.
-    bool worth_handing_off(processor& p, std::int64_t ran) const noexcept {
-        if (ran >= k_blind_slices * settings.slice_ns) return true;
+    // Whether p, whose run has lasted a time slice, needs another thread
+    // now: something waits that only p may serve (runnext, I/O in flight on
+    // its netpoll, expired timers), or every processor is stuck (nobody
+    // will steal p's deque or take from the global queue). p's deque alone
+    // does not count while some processor is not stuck: that one steals it
+    // when it runs dry. So a task that spawns for a while, with other
+    // processors running what it spawns, keeps its processor: a hand-off
+    // would send the rest of its spawns through the global queue and add a
+    // thread competing with the processors for the CPUs. All reads
+    // relaxed: hints.
+    bool worth_handing_off(processor& p) const noexcept {
+        if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
         if (p.netpoll && p.netpoll->in_flight() > 0) return true;
-        if (p.timers.next_deadline() <= monotonic_now_ns()) return true;
-        const bool nobody_free = rt.npidle.load(std::memory_order_relaxed) == 0 &&
-                                 rt.nspinning.load(std::memory_order_relaxed) == 0;
-        if (!nobody_free) return false;
-        return !p.deque.empty_hint() || rt.global_size.load(std::memory_order_relaxed) != 0;
+        return p.timers.next_deadline() <= monotonic_now_ns();
+    }
+
+    // Whether p's thread is really stuck in its run, rather than waiting
+    // for a CPU (an overloaded machine descheduled it: a hand-off would
+    // only add a thread to the queue for CPUs, and Go's preemption would
+    // not act either). Stuck: its CPU time advanced for at least a quarter
+    // of the time since the monitor first saw it as a candidate (it
+    // computes), or it is asleep in the kernel (a system call). Decided at
+    // the poll after the first one that saw the candidate; a thread that
+    // waited for a CPU is looked at again from then on.
+    bool thread_stuck(processor& p, watch& w, std::int64_t now) {
+        // relaxed: written once per holder, before it runs anything.
+        const int tid = p.thread_id.load(std::memory_order_relaxed);
+        const std::int64_t cpu = thread_cpu_ns(tid);
+        if (cpu < 0) return w.stuck = true;  // no per-thread clock: trust the run's length
+        if (w.candidate_at == 0) {
+            w.candidate_at = now;
+            w.candidate_cpu = cpu;
+            return false;
+        }
+        if (now > w.candidate_at && 4 * (cpu - w.candidate_cpu) >= now - w.candidate_at) return w.stuck = true;
+        const char state = thread_state(tid);
+        if (state == 'S' || state == 'D') return w.stuck = true;
+        w.candidate_at = now;
+        w.candidate_cpu = cpu;
+        return false;
     }
 
     // p was handed off while `w` watched its run: the monitor now watches

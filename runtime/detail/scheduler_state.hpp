@@ -94,7 +94,10 @@ struct processor {
     // them are what the monitor (detail/sysmon.hpp) watches: it reads this
     // line every poll and writes preempt_slice and monitor_pin rarely, so
     // watching costs the owner no cache line of its own on the hot path.
-    alignas(64) goroutine* runnext = nullptr;  // the goroutine just readied here; not stealable
+    // The goroutine just readied here; not stealable. Holder only, but
+    // atomic (relaxed loads and stores, plain moves on x86) so that the
+    // monitor may look whether it is empty (a hand-off hint).
+    alignas(64) std::atomic<goroutine*> runnext{nullptr};
     // The goroutine being resumed, or null between runs. Owner writes: a
     // release store at each run's start and symmetric transfer (run_goroutine,
     // switch_to; it publishes the goroutine's fields, acquired by its pop or
