@@ -6,12 +6,13 @@
 //
 // ## The take (monitor thread)                 ## The holder (machine m)
 //
-//   owner: m -> m|taking   (CAS, seq_cst)        in_sched = 1    (relaxed)
+//   m->held: p -> p|taking (CAS, seq_cst)        in_sched = 1    (relaxed)
 //   membarrier(PRIVATE_EXPEDITED)                compiler barrier
-//   in_sched == 0 ? (acquire, a short spin)      owner == m ?    (relaxed)
-//     no:  owner = m (release): backed off         yes: use the P; in_sched = 0 (release)
+//   in_sched == 0 ? (acquire, a short spin)      held == p ?     (relaxed)
+//     no:  held = p (release): backed off          yes: use the P; in_sched = 0 (release)
 //     yes: m->lost_g = running; m->lost = 1        no:  the slow path below
-//          owner = spare (release)
+//          m->held = 0 (release)
+//          spare->held = p, p->owner = spare
 //          spare->next_p = p (machines_lock)
 //
 // membarrier makes every running thread of the process execute a full
@@ -22,10 +23,9 @@
 // re-reads schedtick: if the run it timed has ended, it backs off (the new
 // run is not stuck).
 //
-// The holder's slow path (enter_processor_slow): owner names m|taking:
-// clear in_sched (so that the monitor can proceed), wait until the mark
-// goes, and start again; owner names another machine: the P is lost, for
-// good. A lost machine's task runs on without a processor, as a thread that
+// The holder's slow path (enter_processor_slow): held is p|taking: clear
+// in_sched (so that the monitor can proceed), wait until the mark goes, and
+// start again; held is 0: the P is lost, for good. A lost machine's task runs on without a processor, as a thread that
 // is not one (the global queue, the external registry, I/O started on the
 // processor that runs the task next); when it suspends the machine leaves
 // the lost count and waits as a spare.
@@ -62,7 +62,7 @@ namespace {
 // microsecond, the loop is not stuck.
 constexpr unsigned k_take_spins = 2000;
 
-std::uintptr_t word(const machine* m) noexcept { return reinterpret_cast<std::uintptr_t>(m); }
+std::uintptr_t word(const processor* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
 
 bool heavy_fence() noexcept { return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0; }
 
@@ -118,19 +118,19 @@ void release_spare(runtime_state& rt, machine& m) noexcept {
 
 processor* enter_processor_slow(processor* p, machine* m) noexcept {
     for (;;) {
-        // acquire: a mark or a new holder published by the monitor, with
-        // m->lost and m->lost_g written before it.
-        const std::uintptr_t o = p->owner.load(std::memory_order_acquire);
-        if (o == word(m)) return p;  // the monitor backed off (in_sched still set)
+        // acquire: the monitor's verdict, with m->lost and m->lost_g
+        // written before it.
+        const std::uintptr_t h = m->held.load(std::memory_order_acquire);
+        if (h == word(p)) return p;  // the monitor backed off (in_sched still set)
         // release: as processor_scope's end; lets the monitor proceed.
         m->in_sched.store(false, std::memory_order_release);
-        if (o != (word(m) | k_owner_taking)) {
-            GORO_ASSERT(m->lost);
+        if (h != (word(p) | k_held_taking)) {
+            GORO_ASSERT(h == 0 && m->lost);
             return nullptr;  // handed off: never touch p again
         }
         // The monitor is deciding: wait for its verdict (a membarrier and a
         // few loads), then go through the pair again.
-        for (unsigned spins = 0; p->owner.load(std::memory_order_relaxed) == o; ++spins) {
+        for (unsigned spins = 0; m->held.load(std::memory_order_relaxed) == h; ++spins) {
             if (spins < 1000)
                 cpu_relax();
             else
@@ -142,19 +142,16 @@ processor* enter_processor_slow(processor* p, machine* m) noexcept {
 }
 
 bool holds_processor(const processor& p) noexcept {
-    return (p.owner.load(std::memory_order_relaxed) & ~k_owner_taking) == word(current_machine());
-}
-
-bool handoff_available() noexcept {
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    const machine* m = current_machine();
+    return m && (m->held.load(std::memory_order_relaxed) & ~k_held_taking) == word(&p);
 }
 
 bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     if (rt.stopping.load(std::memory_order_relaxed)) return false;
     if (!p.netpoll || !p.netpoll->movable()) return false;
-    std::uintptr_t o = p.owner.load(std::memory_order_acquire);
-    if (o == 0 || (o & k_owner_taking) != 0) return false;
-    auto* old = reinterpret_cast<machine*>(o);
+    machine* old = p.owner.load(std::memory_order_acquire);
+    if (!old) return false;
+    std::uintptr_t expected = word(&p);
     // relaxed: a hint; the pair below decides.
     if (old->in_sched.load(std::memory_order_relaxed)) return false;  // in scheduler code: not stuck
     // relaxed: compared only (the run the monitor timed).
@@ -166,7 +163,7 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
         return false;
     }
     // seq_cst: the store half of the asymmetric pair (see the top).
-    if (!p.owner.compare_exchange_strong(o, o | k_owner_taking, std::memory_order_seq_cst)) {
+    if (!old->held.compare_exchange_strong(expected, word(&p) | k_held_taking, std::memory_order_seq_cst)) {
         release_spare(rt, *spare);
         return false;
     }
@@ -185,7 +182,7 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     // scopes, which cannot run now that in_sched was seen clear.
     if (!in_task || p.schedtick.load(std::memory_order_relaxed) != tick) {
         // release: the holder's slow path acquires it and goes on.
-        p.owner.store(o, std::memory_order_release);
+        old->held.store(word(&p), std::memory_order_release);
         release_spare(rt, *spare);
         return false;
     }
@@ -210,8 +207,12 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     rt.nlost.fetch_add(1, std::memory_order_seq_cst);
     p.running.store(nullptr, std::memory_order_relaxed);
     // release: publishes lost/lost_g to the old machine, whose slow path
-    // acquires owner, and p's state to the spare.
-    p.owner.store(word(spare), std::memory_order_release);
+    // acquires held.
+    old->held.store(0, std::memory_order_release);
+    // relaxed: the spare learns of p under machines_lock below, which
+    // publishes these and p's state.
+    spare->held.store(word(&p), std::memory_order_relaxed);
+    p.owner.store(spare, std::memory_order_relaxed);
     {
         std::lock_guard guard(rt.machines_lock);
         spare->next_p = &p;

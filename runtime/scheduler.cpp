@@ -97,7 +97,8 @@
 // A stale mark never matches a later slice, so nothing is cleared. Go's
 // sysmon asks the running goroutine to yield at that point; goro cannot
 // interrupt a task, so the slice ends at the next hand-off: a task that
-// never suspends still keeps its processor (below).
+// never suspends keeps its thread, and its processor may be handed to
+// another one (see "Hand-off").
 //
 // ## The monitor (sysmon.cpp)
 //
@@ -121,20 +122,60 @@
 // only). Symmetric transfers (in-place joins) add nothing but the store of
 // `running` they always made.
 //
-// What the monitor does not do yet is Go's hand-off (issue 10, item 2): take
-// a processor away from a thread stuck in a task or a system call and run
-// its queues elsewhere. It sees the stall; nobody else may touch the stuck
-// processor's runnext, deque, timers or netpoll, which belong to its thread
-// (and, with io_uring's SINGLE_ISSUER | DEFER_TASKRUN, its ring can only be
-// driven from that thread). The hand-off will need: a processor state that
-// the monitor can take over with one CAS (running -> handed off) and that the
-// stuck thread checks, cheaply, when its task suspends, finding it no longer
-// owns the processor (the asymmetric fence above is the tool for keeping
-// that check off the fast path); spare threads, counted in max_threads, to
-// run the taken processor; and a netpoll driver whose operations can be
-// completed by another thread (epoll's per-file home processor moved, or a
-// ring that is not single-issuer, or re-submission elsewhere: a measured
-// choice). benchmarks/hog measures the stall that hand-off must remove.
+// It also hands processors off (next section).
+//
+// ## Hand-off (handoff.cpp, detail/machine.hpp)
+//
+// A processor (P) is held by one thread (a machine, Go's M) at a time:
+// machine::held names it (processor::owner is the monitor's record). When a run has lasted a time slice on a thread that is
+// really stuck in it (its CPU time advances, or it sleeps in the kernel:
+// an unwrapped blocking call; not a thread that merely waits for a CPU on
+// an overloaded machine, which Go's pre-emption would not help either),
+// and something waits that only that P serves (runnext, I/O in flight on
+// its netpoll, expired timers) or every P is stuck, the monitor takes the
+// P and gives it to a spare thread, which runs its runnext, deque, timers
+// and netpoll from then on. A P whose only waiting work is its deque keeps
+// its thread while some other P is not stuck: that one steals the deque
+// when it runs dry, and a hand-off would cost a thread and send the rest of
+// a long spawning loop through the global queue.
+//
+// The stuck task runs on, on its old thread, until it suspends; meanwhile
+// it may spawn, ready, arm timers and start I/O. Task code reaches "its" P
+// only inside a processor_scope, an asymmetric Dekker pair: the thread
+// stores its in_sched flag, a compiler barrier, loads its held word; the
+// monitor CASes held to "taking", calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+// and loads in_sched, backing off if it is set (the scheduler loop keeps it
+// set except while a task runs, so only task code can lose its P). The fast
+// path costs two plain stores and two loads, all on the thread's own
+// machine line (a first version compared processor::owner, on a line that
+// wakers write: fib_30 paid 10-16 % for the misses). A thread that finds its P gone
+// never touches it again (GORO_ASSERT(holds_processor(p)) in checked
+// builds): spawns go to the external registry and the global queue, readies
+// to the global queue, a timer to the P's heap (its own lock) with a
+// wake-up for the holder, and an I/O start parks the task with a
+// trampoline that starts the operation on whichever P runs it next. When
+// its task suspends, the thread leaves the lost count (nlost; the deadlock
+// check waits for it to be zero, and the last lost thread re-runs it) and
+// parks as a spare. Spares are made on demand, kept for the next hand-off,
+// and count towards max_threads with the blocking pool's threads (leaving
+// the pool one thread while it has none); at the cap there is no hand-off,
+// the P waits for its task as before. GORO_DEBUG=handoff=0 turns it off;
+// GORO_DEBUG=stuck follows a lost task to its suspension.
+//
+// The netpoll must follow its P. epoll: any thread may epoll_wait on the
+// P's epoll; the owner role moves whole (adopt()). io_uring: a
+// SINGLE_ISSUER ring refuses every other thread (-EEXIST), so when hand-off
+// is on (the default) rings are set up without SINGLE_ISSUER and
+// DEFER_TASKRUN, and without COOP_TASKRUN, whose completions wait for the
+// submitting thread to enter the kernel, which a computing thread never
+// does (the plain ring's task work interrupts it instead). Measured
+// against the SINGLE_ISSUER | DEFER_TASKRUN rings of before (see
+// benchmarks/RESULTS.md, "hog"): RING_FIGURES. A ring per thread (not per
+// P) would keep DEFER_TASKRUN but leave the stuck thread's in-flight
+// operations behind with it; re-submitting them elsewhere means cancelling
+// and restarting every operation of the P (reads with partial data
+// included). With hand-off off (GORO_DEBUG=handoff=0, or time_slice 0) the
+// rings are SINGLE_ISSUER | DEFER_TASKRUN as before.
 //
 // ## Deadlock detection
 //
@@ -145,15 +186,23 @@
 // (a woken processor leaves the idle list before running anything). Then the
 // program is deadlocked: it prints Go's message and a list of the goroutines
 // with what each waits on, and exits with status 2. The monitor changes none
-// of this: it never makes a goroutine runnable (it only marks slices and
-// prints), and it goes to sleep on the same "every processor idle".
+// of this: it never makes a goroutine runnable (it marks slices, prints,
+// and moves processors between threads), and it goes to sleep on the same
+// "every processor idle". A task that runs on after its processor was
+// handed off may still ready others: while one does (nlost > 0) there is
+// no report, and the last such thread to see its task suspend runs the
+// check again, under sched_lock. Spare threads hold no processor and
+// change nothing here.
 //
 // ## Shutdown
 //
-// main's completion sets `stopping` and wakes every processor. Each worker
-// leaves its loop, cancels the I/O in flight on its netpoll and drains it (the
-// operation records live in task frames), and exits. Processor 0, the thread
-// that called run(), joins the others, stops the monitor (after the join, so
+// main's completion sets `stopping` and wakes every processor and every
+// spare thread. The thread holding each processor leaves its loop, cancels
+// the I/O in flight on its netpoll and drains it (the operation records
+// live in task frames), and exits; spares exit (a lost thread, once its
+// task suspends). The thread that called run() (which held processor 0
+// first, and may hold any processor or none by then) joins every other
+// thread (join_machines), stops the monitor (after the join, so
 // that a task that delays shutdown is still reported), stops the blocking
 // pool (waiting for running jobs: their results are written into task
 // frames), clears the timer
@@ -294,7 +343,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
     }
     m->in_sched.store(true, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (p->owner.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(m) ||
+    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p) ||
         enter_processor_slow(p, m)) {
         m_driver = p->netpoll.get();
         m_entered = m;
@@ -804,7 +853,7 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
     // processor_scope's.
     m.in_sched.store(true, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (p.owner.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&m) &&
+    if (m.held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&p) &&
         !enter_processor_slow(&p, &m)) [[unlikely]] {
         m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
         return false;
@@ -1301,7 +1350,8 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     for (unsigned i = 0; i < nprocs; ++i) {
         rt->machines.push_back(std::make_unique<machine>(i));
         // relaxed: published to the workers by their threads' start.
-        rt->procs[i]->owner.store(reinterpret_cast<std::uintptr_t>(rt->machines[i].get()), std::memory_order_relaxed);
+        rt->procs[i]->owner.store(rt->machines[i].get(), std::memory_order_relaxed);
+        rt->machines[i]->held.store(reinterpret_cast<std::uintptr_t>(rt->procs[i].get()), std::memory_order_relaxed);
     }
     // Start workers 1..n-1; this thread is processor 0.
     for (unsigned i = 1; i < nprocs; ++i) {

@@ -13,8 +13,8 @@
 // confirms ownership and keeps the monitor from taking the P until it ends.
 //
 // The fast path is an asymmetric Dekker pair: the machine stores its
-// `in_sched` flag (relaxed), a compiler barrier, then loads processor::owner
-// (relaxed); the monitor CASes owner to "taking", issues
+// `in_sched` flag (relaxed), a compiler barrier, then loads its own `held`
+// word (relaxed); the monitor CASes held to "taking", issues
 // membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (which makes every running
 // thread of the process execute a full barrier), then loads in_sched. Either
 // the machine sees the monitor's mark, or the monitor sees the flag set and
@@ -33,21 +33,31 @@
 
 namespace goro::detail {
 
-/// processor::owner's mark: the monitor is taking the processor from the
-/// machine in the other bits (machines are at least 2-aligned).
-inline constexpr std::uintptr_t k_owner_taking = 1;
+/// machine::held's mark: the monitor is taking the processor in the other
+/// bits from this machine (processors are at least 2-aligned).
+inline constexpr std::uintptr_t k_held_taking = 1;
 
 struct machine {
     explicit machine(unsigned i) noexcept : index(i) {}
 
-    const unsigned index;  // 0: the thread that called run()
-
+    // The two words of the Dekker pair, on a line of their own that only
+    // this thread and (rarely) the monitor write: a scope touches nothing
+    // that other threads write often.
+    //
     // Set while this thread is *not* in task code outside a
     // processor_scope: the scheduler loop, a scope, a spare thread. Only
     // this thread writes it (relaxed set, release clear: a clear publishes
     // what it did to the P to the monitor, which acquires it before it
     // hands the P on). Starts set: a spare thread is not in a task.
-    std::atomic<bool> in_sched{true};
+    alignas(64) std::atomic<bool> in_sched{true};
+    // The processor this machine holds (a processor*), with k_held_taking
+    // or'ed in while the monitor is taking it; 0 when it holds none (a
+    // spare; a lost machine). The monitor writes it (CAS to taking, then
+    // its verdict, release; a spare's before it is woken); this thread
+    // reads it relaxed on the fast path, acquire on the slow one.
+    std::atomic<std::uintptr_t> held{0};
+
+    const unsigned index;  // 0: the thread that called run()
 
     // ---- after the monitor took this machine's P (lost) ----
     // Written by the monitor before its release store of the P's new owner
@@ -75,7 +85,7 @@ struct machine {
 /// The calling thread's machine, or nullptr (not a processor thread).
 machine* current_machine() noexcept;
 
-/// Slow half of processor_scope: owner did not name `m`. Returns p, with
+/// Slow half of processor_scope: m->held did not name `p`. Returns p, with
 /// in_sched set, when m still holds it (the monitor backed off); nullptr,
 /// with in_sched clear, when p was taken from m (m->lost is then set).
 processor* enter_processor_slow(processor* p, machine* m) noexcept;
@@ -94,8 +104,8 @@ public:
             // Nested inside the loop or another scope: ownership was
             // confirmed there and cannot change while the flag is set.
             m_p = p;
-            GORO_ASSERT((p->owner.load(std::memory_order_relaxed) & ~k_owner_taking) ==
-                        reinterpret_cast<std::uintptr_t>(m));
+            GORO_ASSERT((m->held.load(std::memory_order_relaxed) & ~k_held_taking) ==
+                        reinterpret_cast<std::uintptr_t>(p));
             return;
         }
         m_entered = true;
@@ -104,7 +114,7 @@ public:
         // membarrier orders them as a full fence would.
         m->in_sched.store(true, std::memory_order_relaxed);
         std::atomic_signal_fence(std::memory_order_seq_cst);
-        if (p->owner.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(m)) [[likely]] {
+        if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p)) [[likely]] {
             m_p = p;
             return;
         }
@@ -142,8 +152,9 @@ bool holds_processor(const processor& p) noexcept;
 /// The monitor: p's task has run longer than a time slice. Takes p from its
 /// machine and gives it to a spare one (made on demand within max_threads).
 /// False when nothing was handed off (the machine was in scheduler code, no
-/// spare thread can be had, membarrier(2) is unavailable, or the runtime is
-/// stopping). Monitor thread only.
+/// spare thread can be had, or the runtime is stopping). The monitor
+/// registered the process for membarrier(2) first, and calls this only
+/// where that worked. Monitor thread only.
 bool hand_off(runtime_state& rt, processor& p, struct handoff_record& out) noexcept;
 
 /// What the monitor learns of the task that runs on after a hand-off: read
@@ -156,10 +167,6 @@ struct handoff_record {
     goroutine_kind kind = goroutine_kind::detached;
     std::source_location site{};
 };
-
-/// The hand-off needs membarrier(2); registers this process for it. False
-/// when the kernel refuses (then there is no hand-off).
-bool handoff_available() noexcept;
 
 /// A machine whose scheduler loop ended (its P handed off, or the runtime
 /// stopping) waits as a spare until it is given a processor (returned; the

@@ -143,13 +143,11 @@ struct processor {
     // before it runs anything; the monitor reads it relaxed (0: not yet).
     std::atomic<int> thread_id{0};
 
-    // The thread that holds this processor (detail/machine.hpp): a machine*,
-    // with k_owner_taking or'ed in while the monitor is taking it away
-    // (runtime/handoff.cpp has the protocol). Written by the monitor (CAS,
-    // then a release store naming the new holder) and by run() at start-up;
-    // the holder reads it relaxed after its own in_sched store (the light
-    // half of an asymmetric fence) and acquire on its slow path.
-    std::atomic<std::uintptr_t> owner{0};
+    // The machine (detail/machine.hpp) that holds this processor, as the
+    // monitor records it (the holder itself checks its own machine::held).
+    // Written by run() at start-up and by the monitor at a hand-off; read
+    // by the monitor.
+    std::atomic<machine*> owner{nullptr};
 
     // ---- guarded by runtime_state::sched_lock ----
     processor* idle_next = nullptr;
