@@ -293,12 +293,23 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
 // same reason: with LTO or a unity build they could otherwise be inlined
 // into a coroutine body.
-thread_local processor* t_processor = nullptr;
-// The machine (detail/machine.hpp) this thread is, or nullptr. Set for the
-// life of a processor thread; t_processor is the processor it holds or held
-// last: the processor may have been handed off meanwhile, so task code
-// reaches it only through a processor_scope.
-thread_local machine* t_machine = nullptr;
+//
+// With it, the machine (detail/machine.hpp) this thread is, or nullptr: set
+// for the life of a processor thread. The processor is the one the machine
+// holds or held last: it may have been handed off meanwhile, so task code
+// reaches it only through a processor_scope. One thread_local for both, in
+// the initial-exec model (a %fs-relative load; the default for -fPIC code
+// is a call to __tls_get_addr per variable, which cost fib_30 15 % once
+// every scope read two of them).
+// The goroutine this thread is running, too (set by the run and by symmetric
+// transfers; null between runs), so that current_goroutine() needs no
+// processor_scope.
+struct thread_ctx {
+    processor* p = nullptr;
+    machine* m = nullptr;
+    goroutine* g = nullptr;
+};
+[[gnu::tls_model("initial-exec")]] thread_local thread_ctx t_ctx;
 
 // Set on the thread that runs run()'s final destroy loop, for its duration.
 thread_local bool t_tearing_down = false;
@@ -328,14 +339,14 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 }  // namespace
 
-[[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
-[[gnu::noinline]] machine* current_machine() noexcept { return t_machine; }
-[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_processor ? t_processor->netpoll.get() : nullptr; }
+[[gnu::noinline]] processor* current_processor() noexcept { return t_ctx.p; }
+[[gnu::noinline]] machine* current_machine() noexcept { return t_ctx.m; }
+[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_ctx.p ? t_ctx.p->netpoll.get() : nullptr; }
 
 [[gnu::noinline]] netpoll_scope::netpoll_scope() noexcept {
-    processor* p = t_processor;
+    processor* p = t_ctx.p;
     if (!p) return;
-    machine* m = t_machine;
+    machine* m = t_ctx.m;
     // As processor_scope (detail/machine.hpp), without its header here.
     if (m->in_sched.load(std::memory_order_relaxed)) {
         m_driver = p->netpoll.get();
@@ -359,7 +370,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 
 [[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
-    if (t_processor || t_tearing_down) return;
+    if (t_ctx.p || t_tearing_down) return;
     m_counted = true;
     if (t_foreign_depth++ != 0) return;  // nested: the outermost entry counts
     for (;;) {
@@ -549,6 +560,8 @@ void stop_spinning(processor& p) noexcept {
 
 // Pushes onto the own deque; on overflow moves half of it (and g) to the global queue.
 void push_local(processor& p, goroutine* g) noexcept {
+    // A thread that lost its processor never touches it again (handoff.cpp).
+    GORO_ASSERT(holds_processor(p));
     if (p.deque.push(g)) return;
     runtime_state& rt = p.rt;
     goroutine* batch[processor::k_deque_capacity / 2 + 1];
@@ -576,6 +589,7 @@ std::int64_t park_timeout_ns(processor& p) noexcept {
 }
 
 void run_timers(processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
     const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return;
     const std::int64_t now = monotonic_now_ns();
@@ -591,6 +605,7 @@ void run_timers(processor& p) noexcept {
 // announced is re-checked before parking (stopping and the idle list, under
 // sched_lock).
 unsigned poll_netpoll(processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
     const unsigned completed = p.netpoll->poll();
     p.wake_pending.store(false, std::memory_order_release);
     return completed;
@@ -848,7 +863,9 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
     // Task code from here on: the monitor may hand p off (detail/machine.hpp).
     // release: everything the loop did to p happens before a hand-off.
     m.in_sched.store(false, std::memory_order_release);
+    t_ctx.g = g;
     g->resume_point.resume();
+    t_ctx.g = nullptr;
     // Back in scheduler code: the light half of the asymmetric fence, as a
     // processor_scope's.
     m.in_sched.store(true, std::memory_order_relaxed);
@@ -888,7 +905,7 @@ bool worker_loop(processor& p, machine& m) {
 // readied is queued; the last lost machine to go runs the deadlock check
 // that the last processor to go idle skipped while it ran.
 void leave_lost(runtime_state& rt, machine& m) noexcept {
-    t_processor = nullptr;
+    t_ctx.p = nullptr;
     std::lock_guard guard(rt.sched_lock);
     GORO_SCHED_ASSERT(m.lost);
     m.lost = false;
@@ -900,7 +917,7 @@ void leave_lost(runtime_state& rt, machine& m) noexcept {
 // off, waits as a spare for another processor; until the runtime stops.
 void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
     while (p) {
-        t_processor = p;
+        t_ctx.p = p;
         if (adopt) {
             // A hand-off: the owner-only records follow the processor.
             p->deque.bind_owner();
@@ -909,7 +926,7 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
             p->thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
         }
         if (worker_loop(*p, m)) {
-            t_processor = nullptr;
+            t_ctx.p = nullptr;
             return;  // stopping
         }
         leave_lost(rt, m);
@@ -919,9 +936,9 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
 }
 
 void worker_main(processor& p, machine& m) {
-    t_machine = &m;
+    t_ctx.m = &m;
     m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
-    t_processor = &p;
+    t_ctx.p = &p;
     p.deque.bind_owner();
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
@@ -932,8 +949,8 @@ void worker_main(processor& p, machine& m) {
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
         ++p.rt.started;
         p.rt.startup_cv.notify_all();
-        t_processor = nullptr;
-        t_machine = nullptr;
+        t_ctx.p = nullptr;
+        t_ctx.m = nullptr;
         return;
     }
     {
@@ -948,14 +965,14 @@ void worker_main(processor& p, machine& m) {
         if (!p.rt.startup_failure.empty()) {
             guard.unlock();
             p.netpoll.reset();
-            t_processor = nullptr;
-            t_machine = nullptr;
+            t_ctx.p = nullptr;
+            t_ctx.m = nullptr;
             return;
         }
     }
     run_machine(p.rt, m, &p, false);
-    t_processor = nullptr;
-    t_machine = nullptr;
+    t_ctx.p = nullptr;
+    t_ctx.m = nullptr;
 }
 
 }  // namespace
@@ -964,10 +981,10 @@ void machine_main(runtime_state& rt, machine& m) noexcept {
     // Made by the monitor, whose mask blocks every signal: a processor
     // thread has run()'s thread's mask, as the workers do.
     ::pthread_sigmask(SIG_SETMASK, &rt.thread_sigmask, nullptr);
-    t_machine = &m;
+    t_ctx.m = &m;
     m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     run_machine(rt, m, wait_as_spare(rt, m), true);
-    t_machine = nullptr;
+    t_ctx.m = nullptr;
 }
 
 namespace {
@@ -1106,17 +1123,15 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 // external registry) and never touches the processor again.
 
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
-    processor* p = t_processor;
-    if (!p) return nullptr;
-    const processor_scope scope(p, t_machine);
-    // relaxed: the holder reads its own store.
-    if (scope.get()) return p->running.load(std::memory_order_relaxed);
-    return t_machine->lost_g.load(std::memory_order_relaxed);  // handed off: this thread's own record
+    // This thread's own record: right whether or not it still holds its
+    // processor.
+    return t_ctx.g;
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
-    if (processor* p = t_processor) {
-        const processor_scope scope(p, t_machine);
+    if (processor* p = t_ctx.p) {
+        t_ctx.g = g;
+        const processor_scope scope(p, t_ctx.m);
         // No schedtick step (it would cost fork-join code two increments per
         // task): a child run in place continues its joiner's run, as a call
         // would, and a joiner resumed by the child it joined starts after
@@ -1126,14 +1141,14 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         if (scope.get())
             p->running.store(g, std::memory_order_release);
         else
-            t_machine->lost_g.store(g, std::memory_order_relaxed);
+            t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
 
 [[gnu::noinline]] void ready(goroutine* g) noexcept {
-    processor* p = t_processor;
-    const processor_scope scope(p, t_machine);
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
     if (!scope.get()) {
         ready_from_outside(g);
         return;
@@ -1148,8 +1163,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    processor* p = t_processor;
-    const processor_scope scope(p, t_machine);
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
     if (!scope.get()) {
         ready_from_outside(g);
         return;
@@ -1159,8 +1174,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    processor* p = t_processor;
-    const processor_scope scope(p, t_machine);
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
     if (!scope.get()) {
         ready_from_outside(g);
         return;
@@ -1175,8 +1190,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
-    processor* p = t_processor;
-    const processor_scope scope(p, t_machine);
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
     p = scope.get();
     if (p) {
         g->id = p->next_id;
@@ -1207,8 +1222,8 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
-    processor* p = t_processor;
-    const processor_scope scope(p, t_machine);
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
     p = scope.get();
     if (!p || p->in_place_runs >= k_max_in_place_runs || p->deque.peek_bottom() != g) return false;
     goroutine* taken = p->deque.pop();
@@ -1223,8 +1238,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* held = t_processor;
-    const processor_scope scope(held, t_machine);
+    processor* held = t_ctx.p;
+    t_ctx.g = nullptr;
+    const processor_scope scope(held, t_ctx.m);
     processor* p = scope.get();
     if (scope.lost()) {
         // Handed off: the processor's counters are its holder's now. The
