@@ -296,6 +296,14 @@ struct sysmon::impl {
     }
 
     void loop() noexcept {
+        {
+            // Every processor has made its netpoll (or failed to): the
+            // hand-off reads them. The lock orders those writes before the
+            // monitor's reads; each worker counts itself in `started`,
+            // failures included.
+            std::unique_lock guard(rt.startup_lock);
+            rt.startup_cv.wait(guard, [&] { return rt.started >= nprocs; });
+        }
         std::int64_t delay = k_min_delay_ns;
         unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
         std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)

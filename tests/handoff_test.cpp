@@ -120,6 +120,7 @@ TEST_CASE("handoff: a task queued behind a task that never suspends runs (one pr
         };
         return goro::run(main_task(), one_proc());
     });
+    INFO(result.stderr_text);
     REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
@@ -153,6 +154,7 @@ TEST_CASE("handoff: every task CPU-bound, every processor still makes progress",
         o.time_slice = 2ms;
         return goro::run(main_task(), o);
     });
+    INFO(result.stderr_text);
     REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
@@ -182,8 +184,8 @@ TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O wit
                                                                 : goro::netpoll_kind::io_uring;
                 return goro::run(main_task(), o);
             });
-            REQUIRE_FALSE(result.timed_out);
             INFO(result.stderr_text);
+            REQUIRE_FALSE(result.timed_out);
             REQUIRE(result.exit_status == 0);
         }
     }
@@ -213,8 +215,8 @@ TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handof
         };
         return goro::run(main_task(), one_proc());
     }, 120s);
-    REQUIRE_FALSE(result.timed_out);
     INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
 
@@ -246,8 +248,8 @@ TEST_CASE("handoff: at max_threads there is no hand-off, and the program is stil
         o.max_threads = 2;
         return goro::run(main_task(), o);
     });
-    REQUIRE_FALSE(result.timed_out);
     INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
 
@@ -273,8 +275,8 @@ TEST_CASE("handoff: no deadlock report while a task runs on without a processor"
         };
         return goro::run(main_task(), one_proc());
     });
-    REQUIRE_FALSE(result.timed_out);
     INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
 
@@ -295,6 +297,7 @@ TEST_CASE("handoff: a real deadlock is still reported with spare threads around"
         };
         return goro::run(main_task(), one_proc());
     });
+    INFO(result.stderr_text);
     REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 2);
     REQUIRE_THAT(result.stderr_text, Catch::Contains("all goroutines are asleep - deadlock!"));
@@ -316,6 +319,7 @@ TEST_CASE("handoff: GORO_DEBUG=handoff=0 turns it off", "[handoff]") {
         };
         return goro::run(main_task(), one_proc());
     });
+    INFO(result.stderr_text);
     REQUIRE_FALSE(result.timed_out);
     REQUIRE(result.exit_status == 0);
 }
