@@ -169,8 +169,15 @@
 // DEFER_TASKRUN, and without COOP_TASKRUN, whose completions wait for the
 // submitting thread to enter the kernel, which a computing thread never
 // does (the plain ring's task work interrupts it instead). Measured
-// against the SINGLE_ISSUER | DEFER_TASKRUN rings of before (see
-// benchmarks/RESULTS.md, "hog"): RING_FIGURES. A ring per thread (not per
+// against the SINGLE_ISSUER | DEFER_TASKRUN rings of before
+// (benchmarks/RESULTS.md, "hand-off"; one binary, GORO_DEBUG=handoff=0 for
+// the old rings, interleaved, a loaded 2-core VM): tcp_echo 0.81, 1.00 and
+// 0.98 of the old rings' requests per second in three runs, idle_conns the
+// same memory and threads, http_hello 0.74 then 1.05 (3 and 5 rounds);
+// with them, hog's worst
+// round trip fell from 2.0 s to 19-47 ms. Chosen: plain rings while
+// hand-off is on, pending a quiet-machine run of tcp_echo (the first run's
+// 19 % did not come back). A ring per thread (not per
 // P) would keep DEFER_TASKRUN but leave the stuck thread's in-flight
 // operations behind with it; re-submitting them elsewhere means cancelling
 // and restarting every operation of the P (reads with partial data
