@@ -1,6 +1,7 @@
-// The monitor thread (Go's sysmon). What it is for, and what it does not do
-// yet, is in the scheduler's essay (runtime/scheduler.cpp, "The monitor");
-// this file holds its protocols.
+// The monitor thread (Go's sysmon). What it is for is in the scheduler's
+// essay (runtime/scheduler.cpp, "The monitor" and "Hand-off"); this file
+// holds its protocols, and decides when to hand a processor off (poll,
+// worth_handing_off, thread_stuck; the hand-off itself is handoff.cpp).
 //
 // ## What it reads, and who reads the clock
 //

@@ -1,5 +1,5 @@
 // sysmon — the runtime's monitor thread (Go's sysmon), internal. The design
-// (what it watches, its polling schedule, why it hands nothing off yet) is
+// (what it watches, its polling schedule, when it hands a processor off) is
 // in the scheduler's essay, runtime/scheduler.cpp, section "The monitor";
 // the protocols are at the top of runtime/sysmon.cpp.
 //
