@@ -224,7 +224,10 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
 
 processor* wait_as_spare(runtime_state& rt, machine& m) noexcept {
     std::unique_lock guard(rt.machines_lock);
-    if (!m.reserved && !m.next_p) {
+    // Not when already listed: a spare made for a hand-off that the monitor
+    // then called off was put on the list by release_spare, maybe before
+    // its thread got here.
+    if (!m.spare && !m.reserved && !m.next_p) {
         m.spare = true;
         m.spare_next = rt.spare_head;
         rt.spare_head = &m;
