@@ -12,9 +12,10 @@
 // of its own):
 //   spin:  computes for 2 s without suspending;
 //   sleep: calls ::usleep(2 s) directly (not through goro::blocking).
-// goro has no pre-emption and no hand-off of a stuck processor yet: the
-// connections whose tasks and I/O sit on the hog's processor wait for it,
-// about 2 s. The figures are the baseline for that hand-off work.
+// goro has no pre-emption: the monitor hands the hog's processor (the
+// connections' tasks, timers and I/O sitting there) to a spare thread after
+// a time slice (runtime/handoff.cpp); before hand-off they waited about
+// 2 s. GORO_DEBUG=handoff=0 shows that again.
 //
 // Prints, for <run> in spin, sleep (from the client's measurements):
 //   hog_<run>_rtt_p50 <ms> ms, hog_<run>_rtt_p99 <ms> ms,

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <coroutine>
+#include <exception>
 #include <string_view>
 
 #include "../runtime/context.hpp"
@@ -134,9 +136,73 @@ int settle_fileless(const io_request& req, int res) noexcept {
     return timed_out ? k_res_timeout : -ECANCELED;
 }
 
+namespace {
+
+// A task whose processor was handed off (runtime/handoff.cpp) runs on
+// without one: it has no netpoll to start an operation on. It parks instead,
+// with this trampoline as its resume point, and the processor that runs it
+// next starts the operation there: the trampoline's only step is its final
+// suspension, which frees its frame and calls io_start again, now on a
+// processor, then resumes the task at once (finished) or leaves it waiting
+// (in flight). One frame per such start; only a task that lost its
+// processor ever makes one.
+struct deferred_start {
+    struct promise_type {
+        io_request* req = nullptr;
+        std::coroutine_handle<> task;
+        const char* reason = nullptr;
+
+        deferred_start get_return_object() noexcept {
+            return {std::coroutine_handle<promise_type>::from_promise(*this)};
+        }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+        struct final_awaiter {
+            bool await_ready() const noexcept { return false; }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> self) noexcept {
+                io_request& r = *self.promise().req;
+                const std::coroutine_handle<> task = self.promise().task;
+                const char* why = self.promise().reason;
+                self.destroy();
+                // On a processor now (the scheduler resumed us): io_start
+                // throws only without a runtime, which cannot happen here.
+                bool waiting = false;
+                try {
+                    waiting = io_start(r, task, why);
+                } catch (...) {
+                    std::terminate();
+                }
+                return waiting ? std::noop_coroutine() : task;
+            }
+            void await_resume() const noexcept {}
+        };
+        final_awaiter final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> handle;
+};
+
+deferred_start make_deferred_start() { co_return; }
+
+}  // namespace
+
 bool io_start(io_request& req, std::coroutine_handle<> h, const char* reason) {
+    // Held until io_start returns: the driver's owner-only calls below run
+    // on a processor the monitor cannot hand off meanwhile.
+    const netpoll_scope scope;
     goroutine* self = current_goroutine();
-    netpoll_driver* driver = current_netpoll();
+    netpoll_driver* driver = scope.driver();
+    if (self && scope.lost()) {
+        // Handed off: start it on whichever processor runs the task next.
+        deferred_start d = make_deferred_start();
+        d.handle.promise().req = &req;
+        d.handle.promise().task = h;
+        d.handle.promise().reason = reason;
+        self->resume_point = d.handle;
+        self->wait_reason.store(reason, std::memory_order_relaxed);
+        ready_later(self);  // no processor: the global queue
+        return true;
+    }
     if (!self || !driver) throw no_runtime("goro I/O");
     req.g = self;
     req.cancel_node.owner = &req;

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "blocking.hpp"
+#include "detail/machine.hpp"
 #include "detail/scheduler_state.hpp"
 
 namespace goro::detail {
@@ -104,7 +105,9 @@ void pool_submit(runtime_state& rt, blocking_job* job) {
         pool.work_ready.notify_one();
         return;
     }
-    if (pool.threads >= pool.max_threads) {
+    // Spare machines (hand-off) share the cap; they leave one thread to the
+    // pool while it has none (runtime/handoff.cpp).
+    if (pool.max_threads == 0 || (pool.threads > 0 && thread_cap_reached_locked(rt))) {
         if (pool.max_threads == 0) {
             // No pool thread can ever exist: fail this call instead of hanging.
             pool.head = pool.tail = nullptr;

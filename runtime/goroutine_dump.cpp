@@ -338,7 +338,9 @@ struct quit_signal_dumper::impl {
         out += "netpoll: ";
         out += rt.netpoll_name;
         out += "\n";
-        if (!stopped)
+        // A task that runs on after its processor was handed off never
+        // stops either (runtime/handoff.cpp).
+        if (!stopped || rt.nlost.load(std::memory_order_relaxed) != 0)
             out += "(some processor is running a goroutine that does not suspend; the list below is a racy "
                    "snapshot)\n";
         out += describe_goroutines(rt, stopped);

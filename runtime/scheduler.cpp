@@ -101,7 +101,8 @@
 // A stale mark never matches a later slice, so nothing is cleared. Go's
 // sysmon asks the running goroutine to yield at that point; goro cannot
 // interrupt a task, so the slice ends at the next hand-off: a task that
-// never suspends still keeps its processor (below).
+// never suspends keeps its thread, and its processor may be handed to
+// another one (see "Hand-off").
 //
 // ## The monitor (sysmon.cpp)
 //
@@ -125,20 +126,67 @@
 // only). Symmetric transfers (in-place joins) add nothing but the store of
 // `running` they always made.
 //
-// What the monitor does not do yet is Go's hand-off (issue 10, item 2): take
-// a processor away from a thread stuck in a task or a system call and run
-// its queues elsewhere. It sees the stall; nobody else may touch the stuck
-// processor's runnext, deque, timers or netpoll, which belong to its thread
-// (and, with io_uring's SINGLE_ISSUER | DEFER_TASKRUN, its ring can only be
-// driven from that thread). The hand-off will need: a processor state that
-// the monitor can take over with one CAS (running -> handed off) and that the
-// stuck thread checks, cheaply, when its task suspends, finding it no longer
-// owns the processor (the asymmetric fence above is the tool for keeping
-// that check off the fast path); spare threads, counted in max_threads, to
-// run the taken processor; and a netpoll driver whose operations can be
-// completed by another thread (epoll's per-file home processor moved, or a
-// ring that is not single-issuer, or re-submission elsewhere: a measured
-// choice). benchmarks/hog measures the stall that hand-off must remove.
+// It also hands processors off (next section).
+//
+// ## Hand-off (handoff.cpp, detail/machine.hpp)
+//
+// A processor (P) is held by one thread (a machine, Go's M) at a time:
+// machine::held names it (processor::owner is the monitor's record). When a run has lasted a time slice on a thread that is
+// really stuck in it (its CPU time advances, or it sleeps in the kernel:
+// an unwrapped blocking call; not a thread that merely waits for a CPU on
+// an overloaded machine, which Go's pre-emption would not help either),
+// and something waits that only that P serves (runnext, I/O in flight on
+// its netpoll, expired timers) or every P is stuck, the monitor takes the
+// P and gives it to a spare thread, which runs its runnext, deque, timers
+// and netpoll from then on. A P whose only waiting work is its deque keeps
+// its thread while some other P is not stuck: that one steals the deque
+// when it runs dry, and a hand-off would cost a thread and send the rest of
+// a long spawning loop through the global queue.
+//
+// The stuck task runs on, on its old thread, until it suspends; meanwhile
+// it may spawn, ready, arm timers and start I/O. Task code reaches "its" P
+// only inside a processor_scope, an asymmetric Dekker pair: the thread
+// stores its in_sched flag, a compiler barrier, loads its held word; the
+// monitor CASes held to "taking", calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+// and loads in_sched, backing off if it is set (the scheduler loop keeps it
+// set except while a task runs, so only task code can lose its P). The fast
+// path costs two plain stores and two loads, all on the thread's own
+// machine line (a first version compared processor::owner, on a line that
+// wakers write: fib_30 paid 10-16 % for the misses). A thread that finds its P gone
+// never touches it again (GORO_ASSERT(holds_processor(p)) in checked
+// builds): spawns go to the external registry and the global queue, readies
+// to the global queue, a timer to the P's heap (its own lock) with a
+// wake-up for the holder, and an I/O start parks the task with a
+// trampoline that starts the operation on whichever P runs it next. When
+// its task suspends, the thread leaves the lost count (nlost; the deadlock
+// check waits for it to be zero, and the last lost thread re-runs it) and
+// parks as a spare. Spares are made on demand, kept for the next hand-off,
+// and count towards max_threads with the blocking pool's threads (leaving
+// the pool one thread while it has none); at the cap there is no hand-off,
+// the P waits for its task as before. GORO_DEBUG=handoff=0 turns it off;
+// GORO_DEBUG=stuck follows a lost task to its suspension.
+//
+// The netpoll must follow its P. epoll: any thread may epoll_wait on the
+// P's epoll; the owner role moves whole (adopt()). io_uring: a
+// SINGLE_ISSUER ring refuses every other thread (-EEXIST), so when hand-off
+// is on (the default) rings are set up without SINGLE_ISSUER and
+// DEFER_TASKRUN, and without COOP_TASKRUN, whose completions wait for the
+// submitting thread to enter the kernel, which a computing thread never
+// does (the plain ring's task work interrupts it instead). Measured
+// against the SINGLE_ISSUER | DEFER_TASKRUN rings of before
+// (benchmarks/RESULTS.md, "hand-off"; one binary, GORO_DEBUG=handoff=0 for
+// the old rings, interleaved, a loaded 2-core VM): tcp_echo 0.81, 1.00 and
+// 0.98 of the old rings' requests per second in three runs, idle_conns the
+// same memory and threads, http_hello 0.74 then 1.05 (3 and 5 rounds);
+// with them, hog's worst
+// round trip fell from 2.0 s to 19-47 ms. Chosen: plain rings while
+// hand-off is on, pending a quiet-machine run of tcp_echo (the first run's
+// 19 % did not come back). A ring per thread (not per
+// P) would keep DEFER_TASKRUN but leave the stuck thread's in-flight
+// operations behind with it; re-submitting them elsewhere means cancelling
+// and restarting every operation of the P (reads with partial data
+// included). With hand-off off (GORO_DEBUG=handoff=0, or time_slice 0) the
+// rings are SINGLE_ISSUER | DEFER_TASKRUN as before.
 //
 // ## Deadlock detection
 //
@@ -149,15 +197,23 @@
 // (a woken processor leaves the idle list before running anything). Then the
 // program is deadlocked: it prints Go's message and a list of the goroutines
 // with what each waits on, and exits with status 2. The monitor changes none
-// of this: it never makes a goroutine runnable (it only marks slices and
-// prints), and it goes to sleep on the same "every processor idle".
+// of this: it never makes a goroutine runnable (it marks slices, prints,
+// and moves processors between threads), and it goes to sleep on the same
+// "every processor idle". A task that runs on after its processor was
+// handed off may still ready others: while one does (nlost > 0) there is
+// no report, and the last such thread to see its task suspend runs the
+// check again, under sched_lock. Spare threads hold no processor and
+// change nothing here.
 //
 // ## Shutdown
 //
-// main's completion sets `stopping` and wakes every processor. Each worker
-// leaves its loop, cancels the I/O in flight on its netpoll and drains it (the
-// operation records live in task frames), and exits. Processor 0, the thread
-// that called run(), joins the others, stops the monitor (after the join, so
+// main's completion sets `stopping` and wakes every processor and every
+// spare thread. The thread holding each processor leaves its loop, cancels
+// the I/O in flight on its netpoll and drains it (the operation records
+// live in task frames), and exits; spares exit (a lost thread, once its
+// task suspends). The thread that called run() (which held processor 0
+// first, and may hold any processor or none by then) joins every other
+// thread (join_machines), stops the monitor (after the join, so
 // that a task that delays shutdown is still reported), stops the blocking
 // pool (waiting for running jobs: their results are written into task
 // frames), clears the timer
@@ -204,6 +260,7 @@
 #include "detail/fatal.hpp"
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
+#include "detail/machine.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 #include "detail/sysmon.hpp"
@@ -271,7 +328,23 @@ std::atomic<runtime_state*> g_runtime{nullptr};
 // current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
 // same reason: with LTO or a unity build they could otherwise be inlined
 // into a coroutine body.
-thread_local processor* t_processor = nullptr;
+//
+// With it, the machine (detail/machine.hpp) this thread is, or nullptr: set
+// for the life of a processor thread. The processor is the one the machine
+// holds or held last: it may have been handed off meanwhile, so task code
+// reaches it only through a processor_scope. One thread_local for both, in
+// the initial-exec model (a %fs-relative load; the default for -fPIC code
+// is a call to __tls_get_addr per variable, which cost fib_30 15 % once
+// every scope read two of them).
+// The goroutine this thread is running, too (set by the run and by symmetric
+// transfers; null between runs), so that current_goroutine() needs no
+// processor_scope.
+struct thread_ctx {
+    processor* p = nullptr;
+    machine* m = nullptr;
+    goroutine* g = nullptr;
+};
+[[gnu::tls_model("initial-exec")]] thread_local thread_ctx t_ctx;
 
 // Set on the thread that runs run()'s final destroy loop, for its duration.
 thread_local bool t_tearing_down = false;
@@ -301,12 +374,38 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 }  // namespace
 
-[[gnu::noinline]] processor* current_processor() noexcept { return t_processor; }
-[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_processor ? t_processor->netpoll.get() : nullptr; }
+[[gnu::noinline]] processor* current_processor() noexcept { return t_ctx.p; }
+[[gnu::noinline]] machine* current_machine() noexcept { return t_ctx.m; }
+[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_ctx.p ? t_ctx.p->netpoll.get() : nullptr; }
+
+[[gnu::noinline]] netpoll_scope::netpoll_scope() noexcept {
+    processor* p = t_ctx.p;
+    if (!p) return;
+    machine* m = t_ctx.m;
+    // As processor_scope (detail/machine.hpp), without its header here.
+    if (m->in_sched.load(std::memory_order_relaxed)) {
+        m_driver = p->netpoll.get();
+        return;
+    }
+    m->in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p) ||
+        enter_processor_slow(p, m)) {
+        m_driver = p->netpoll.get();
+        m_entered = m;
+        return;
+    }
+    m_lost = true;
+}
+
+[[gnu::noinline]] netpoll_scope::~netpoll_scope() {
+    // release: as processor_scope's.
+    if (m_entered) static_cast<machine*>(m_entered)->in_sched.store(false, std::memory_order_release);
+}
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 
 [[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
-    if (t_processor || t_tearing_down) return;
+    if (t_ctx.p || t_tearing_down) return;
     m_counted = true;
     if (t_foreign_depth++ != 0) return;  // nested: the outermost entry counts
     for (;;) {
@@ -498,6 +597,8 @@ void stop_spinning(processor& p) noexcept {
 
 // Pushes onto the own deque; on overflow moves half of it (and g) to the global queue.
 void push_local(processor& p, goroutine* g) noexcept {
+    // A thread that lost its processor never touches it again (handoff.cpp).
+    GORO_ASSERT(holds_processor(p));
     if (p.deque.push(g)) return;
     runtime_state& rt = p.rt;
     goroutine* batch[processor::k_deque_capacity / 2 + 1];
@@ -525,6 +626,7 @@ std::int64_t park_timeout_ns(processor& p) noexcept {
 }
 
 void run_timers(processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
     const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return;
     const std::int64_t now = monotonic_now_ns();
@@ -540,6 +642,7 @@ void run_timers(processor& p) noexcept {
 // announced is re-checked before parking (stopping and the idle list, under
 // sched_lock).
 unsigned poll_netpoll(processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
     const unsigned completed = p.netpoll->poll();
     stat_add(p.stats.polls);
     p.wake_pending.store(false, std::memory_order_release);
@@ -607,6 +710,9 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     if (!rt.opts.detect_deadlock || rt.stopping.load(std::memory_order_relaxed)) return;
     if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
+    // A task runs on a thread whose processor was handed off: it may still
+    // ready others (leave_lost checks again when it suspends).
+    if (rt.nlost.load(std::memory_order_seq_cst) != 0) return;
     if (rt.global_head) return;
     if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
     // A goro::signal watch: a signal may still come and wake a task (Go does
@@ -615,7 +721,7 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     for (auto& p : rt.procs) {
         if (p->timers.next_deadline() != timer_heap::k_never) return;
         if (p->netpoll->in_flight() != 0) return;
-        if (!p->deque.empty_hint() || p->runnext) return;
+        if (!p->deque.empty_hint() || p->runnext.load(std::memory_order_relaxed)) return;
     }
     report_deadlock(rt);
 }
@@ -643,6 +749,13 @@ goroutine* take_starving_oldest(processor& p) noexcept {
     goroutine* oldest = nullptr;
     if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
     return nullptr;
+}
+
+// Empties runnext (holder only; relaxed: see processor::runnext).
+goroutine* take_runnext(processor& p) noexcept {
+    goroutine* g = p.runnext.load(std::memory_order_relaxed);
+    p.runnext.store(nullptr, std::memory_order_relaxed);
+    return g;
 }
 
 // The time slice that p's monitor saw run out (preempt_slice) is the
@@ -678,18 +791,18 @@ goroutine* find_runnable(processor& p, bool& inherit) {
             if (goroutine* g = take_starving_oldest(p)) return g;
         }
 
-        if (p.runnext) {
+        if (p.runnext.load(std::memory_order_relaxed)) {
             // Runnext inherits the time slice (Go's runqget: inheritTime), so
             // that a pair of goroutines handing work back and forth shares
             // one slice, however long each turn is.
             if (!slice_expired(p)) {
                 inherit = true;
-                return std::exchange(p.runnext, nullptr);
+                return take_runnext(p);
             }
             // The monitor saw this slice run out: the runnext goroutine waits
             // behind the oldest local work (or, with none, the global
             // queue's), which starts a new slice.
-            goroutine* g = std::exchange(p.runnext, nullptr);
+            goroutine* g = take_runnext(p);
             goroutine* oldest = nullptr;
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
             if (!oldest) oldest = global_take(p, 1);
@@ -784,8 +897,10 @@ goroutine* find_runnable(processor& p, bool& inherit) {
 }
 
 // `inherit`: g runs on in the current time slice (it came from runnext);
-// otherwise its run starts a new slice.
-void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
+// otherwise its run starts a new slice. False when p was handed off while g
+// ran: the caller must not touch p again.
+bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+    GORO_ASSERT(holds_processor(p));
     p.in_place_runs = 0;  // a fresh native stack below this resume
     advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
     // release: publishes g's fields (acquired by the pop that found it) to
@@ -793,13 +908,32 @@ void run_goroutine(processor& p, goroutine* g, bool inherit) noexcept {
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
     note_run(p.stats, g);
+    // Task code from here on: the monitor may hand p off (detail/machine.hpp).
+    // release: everything the loop did to p happens before a hand-off.
+    m.in_sched.store(false, std::memory_order_release);
+    t_ctx.g = g;
     g->resume_point.resume();
+    t_ctx.g = nullptr;
+    // Back in scheduler code: the light half of the asymmetric fence, as a
+    // processor_scope's.
+    m.in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (m.held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&p) &&
+        !enter_processor_slow(&p, &m)) [[unlikely]] {
+        m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
+        // p's stats belong to its new holder: this run's trace slice is
+        // dropped (the holder's next run begins a new one).
+        return false;
+    }
     note_run_end(p.stats);
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
+    return true;
 }
 
-void worker_loop(processor& p) {
+// Runs p until the runtime stops (true: p's netpoll is drained) or p is
+// handed off (false).
+bool worker_loop(processor& p, machine& m) {
     bool inherit = false;
     while (goroutine* g = find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
@@ -808,17 +942,55 @@ void worker_loop(processor& p) {
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        run_goroutine(p, g, inherit);
+        if (!run_goroutine(p, m, g, inherit)) return false;
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
     world_exit_point(p.rt);  // runs no goroutine again: counts as stopped for dumps
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
+    return true;
 }
 
-void worker_main(processor& p) {
-    t_processor = &p;
+// m's processor was handed off and its task has suspended: m holds nothing
+// now. Counted out of nlost under sched_lock, after everything the task
+// readied is queued; the last lost machine to go runs the deadlock check
+// that the last processor to go idle skipped while it ran.
+void leave_lost(runtime_state& rt, machine& m) noexcept {
+    t_ctx.p = nullptr;
+    std::lock_guard guard(rt.sched_lock);
+    GORO_SCHED_ASSERT(m.lost);
+    m.lost = false;
+    m.lost_g.store(nullptr, std::memory_order_relaxed);
+    if (rt.nlost.fetch_sub(1, std::memory_order_seq_cst) == 1) check_deadlock_locked(rt);
+}
+
+// The life of machine m from the moment it holds p: runs it; when p is handed
+// off, waits as a spare for another processor; until the runtime stops.
+void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
+    while (p) {
+        t_ctx.p = p;
+        if (adopt) {
+            // A hand-off: the owner-only records follow the processor.
+            p->deque.bind_owner();
+            p->netpoll->adopt();
+            // relaxed: as in worker_main.
+            p->thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
+        }
+        if (worker_loop(*p, m)) {
+            t_ctx.p = nullptr;
+            return;  // stopping
+        }
+        leave_lost(rt, m);
+        p = wait_as_spare(rt, m);
+        adopt = true;
+    }
+}
+
+void worker_main(processor& p, machine& m) {
+    t_ctx.m = &m;
+    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
+    t_ctx.p = &p;
     p.deque.bind_owner();
     // One processor: nobody steals (steal_work returns at once), so the
     // deque's owner operations need no store-load fence (work_deque.hpp).
@@ -826,13 +998,14 @@ void worker_main(processor& p) {
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
-        p.netpoll = make_netpoll(p.rt.netpoll_name);
+        p.netpoll = make_netpoll(p.rt.netpoll_name, p.rt.movable_netpoll);
     } catch (const std::exception& e) {
         std::lock_guard guard(p.rt.startup_lock);
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
         ++p.rt.started;
         p.rt.startup_cv.notify_all();
-        t_processor = nullptr;
+        t_ctx.p = nullptr;
+        t_ctx.m = nullptr;
         return;
     }
     {
@@ -847,13 +1020,29 @@ void worker_main(processor& p) {
         if (!p.rt.startup_failure.empty()) {
             guard.unlock();
             p.netpoll.reset();
-            t_processor = nullptr;
+            t_ctx.p = nullptr;
+            t_ctx.m = nullptr;
             return;
         }
     }
-    worker_loop(p);
-    t_processor = nullptr;
+    run_machine(p.rt, m, &p, false);
+    t_ctx.p = nullptr;
+    t_ctx.m = nullptr;
 }
+
+}  // namespace
+
+void machine_main(runtime_state& rt, machine& m) noexcept {
+    // Made by the monitor, whose mask blocks every signal: a processor
+    // thread has run()'s thread's mask, as the workers do.
+    ::pthread_sigmask(SIG_SETMASK, &rt.thread_sigmask, nullptr);
+    t_ctx.m = &m;
+    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
+    run_machine(rt, m, wait_as_spare(rt, m), true);
+    t_ctx.m = nullptr;
+}
+
+namespace {
 
 unsigned env_procs() {
     const char* s = std::getenv("GORO_MAXPROCS");
@@ -906,9 +1095,15 @@ private:
             }
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                                   m_start).count();
-            std::fputs(fmt::format("SCHED {}ms: procs={} idleprocs={} spinning={} globrunq={} goroutines={} "
-                                   "blocking={} netpoll={} runqueues=[{}]\n",
-                                   ms, m_rt.nprocs, m_rt.npidle.load(std::memory_order_relaxed),
+            // threads: the machines (one per processor, plus the spares
+            // made for hand-offs); lost: machines whose processor was
+            // handed off while their task runs on; handoffs: so far.
+            std::fputs(fmt::format("SCHED {}ms: procs={} threads={} lost={} handoffs={} idleprocs={} spinning={} "
+                                   "globrunq={} goroutines={} blocking={} netpoll={} runqueues=[{}]\n",
+                                   ms, m_rt.nprocs, m_rt.nprocs + m_rt.spare_threads.load(std::memory_order_relaxed),
+                                   m_rt.nlost.load(std::memory_order_relaxed),
+                                   m_rt.handoffs.load(std::memory_order_relaxed),
+                                   m_rt.npidle.load(std::memory_order_relaxed),
                                    m_rt.nspinning.load(std::memory_order_relaxed),
                                    m_rt.global_size.load(std::memory_order_relaxed), live,
                                    m_rt.blocking_in_flight.load(std::memory_order_relaxed),
@@ -976,41 +1171,57 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 
 // ---------------------------------------------------------------- goroutine interface
 
+// Every function below that task code calls reaches the thread's processor
+// through a processor_scope (detail/machine.hpp): the processor may have been
+// handed off while the task ran (runtime/handoff.cpp). A thread that lost it
+// takes the path of threads that are not processors (the global queue, the
+// external registry) and never touches the processor again.
+
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
-    processor* p = t_processor;
-    // relaxed: the owner reads its own store.
-    return p ? p->running.load(std::memory_order_relaxed) : nullptr;
+    // This thread's own record: right whether or not it still holds its
+    // processor.
+    return t_ctx.g;
 }
 
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
-    if (processor* p = t_processor) {
+    if (processor* p = t_ctx.p) {
+        t_ctx.g = g;
+        const processor_scope scope(p, t_ctx.m);
         // No schedtick step (it would cost fork-join code two increments per
         // task): a child run in place continues its joiner's run, as a call
         // would, and a joiner resumed by the child it joined starts after
         // the child's finish, which stepped it. `running` changes, which is
         // all the monitor needs to see that a reported stall ended.
         // release: as in run_goroutine.
-        p->running.store(g, std::memory_order_release);
+        if (scope.get())
+            p->running.store(g, std::memory_order_release);
+        else
+            t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
         g->wait_reason.store(nullptr, std::memory_order_relaxed);
     }
 }
 
 [[gnu::noinline]] void ready(goroutine* g) noexcept {
-    processor* p = t_processor;
-    if (!p) {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
     note_ready(p->stats, g);
-    if (goroutine* displaced = std::exchange(p->runnext, g)) {
+    // relaxed: holder only (atomic for the monitor's hint).
+    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
+    p->runnext.store(g, std::memory_order_relaxed);
+    if (displaced) {
         push_local(*p, displaced);
         wakep(p->rt);
     }
 }
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    processor* p = t_processor;
-    if (!p) {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
@@ -1020,8 +1231,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    processor* p = t_processor;
-    if (!p) {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
         ready_from_outside(g);
         return;
     }
@@ -1035,7 +1247,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
-    processor* p = t_processor;
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    p = scope.get();
     if (p) {
         g->id = p->next_id;
         p->next_id += 2 * p->rt.nprocs;
@@ -1046,8 +1260,9 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         wakep(p->rt);
         return;
     }
-    // From outside the processors (a plain thread, a blocking-pool job, or a
-    // destructor run by shutdown): registered in the external registry.
+    // From outside the processors (a plain thread, a blocking-pool job, a
+    // task whose processor was handed off, or a destructor run by
+    // shutdown): registered in the external registry.
     foreign_entry entry;
     runtime_state* rt = current_runtime();
     if (!rt) throw no_runtime(api_name);
@@ -1065,14 +1280,27 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
 }
 
 [[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
-    processor* p = t_processor;
+    const processor_scope scope(t_ctx.p, t_ctx.m);
+    processor* p = scope.get();
     if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(g, k_join_search_depth)) return false;
     ++p->in_place_runs;
     return true;
 }
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* p = t_processor;
+    processor* held = t_ctx.p;
+    t_ctx.g = nullptr;
+    const processor_scope scope(held, t_ctx.m);
+    processor* p = scope.get();
+    if (scope.lost()) {
+        // Handed off: the processor's counters are its holder's now. The
+        // monitor never pins a goroutine of a lost thread (it pins only the
+        // one `running` names, and took the processor itself).
+        registry::erase(g, nullptr);
+        held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
+        dump_finish_point(held->rt);  // a dump may be reading g (goroutine_dump.hpp)
+        return;
+    }
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
@@ -1108,12 +1336,18 @@ void main_finished() noexcept {
     rt->stopping.store(true, std::memory_order_release);
     for (auto& p : rt->procs)
         if (p->netpoll) notify(*p);
+    wake_spares(*rt);
 }
 
 void add_timer(timer_node* node, const char* api_name) {
     processor* p = current_processor();
     if (!p) throw no_runtime(api_name);
+    const processor_scope scope(p, current_machine());
+    // The heap has its own lock: a thread whose processor was handed off
+    // may still add to it, and wakes the holder, whose park may be waiting
+    // for a later deadline (or none).
     p->timers.add(node);
+    if (scope.lost()) notify(*p);
 }
 
 void submit_blocking(blocking_job* job) {
@@ -1146,6 +1380,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
     rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
+    rt->movable_netpoll = monitor_settings.handoff && monitor_settings.slice_ns > 0;
     rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
@@ -1179,11 +1414,21 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         global_push_locked(*rt, main_g);
     }
 
+    // One machine per processor, each holding its own at first; spare
+    // machines come later (hand-off) with this thread's signal mask.
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &rt->thread_sigmask);
+    for (unsigned i = 0; i < nprocs; ++i) {
+        rt->machines.push_back(std::make_unique<machine>(i));
+        // relaxed: published to the workers by their threads' start.
+        rt->procs[i]->owner.store(rt->machines[i].get(), std::memory_order_relaxed);
+        rt->machines[i]->held.store(reinterpret_cast<std::uintptr_t>(rt->procs[i].get()), std::memory_order_relaxed);
+    }
     // Start workers 1..n-1; this thread is processor 0.
     for (unsigned i = 1; i < nprocs; ++i) {
         processor& p = *rt->procs[i];
+        machine& m = *rt->machines[i];
         try {
-            p.thread = std::thread([&p] { worker_main(p); });
+            m.thread = std::thread([&p, &m] { worker_main(p, m); });
         } catch (const std::system_error& e) {
             std::lock_guard guard(rt->startup_lock);
             if (rt->startup_failure.empty())
@@ -1209,10 +1454,14 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     {
         schedtrace_monitor trace(*rt, schedtrace_interval_ms());
         quit_signal_dumper quit_dumper(*rt);
-        worker_main(*rt->procs[0]);
+        worker_main(*rt->procs[0], *rt->machines[0]);
     }
-    for (auto& p : rt->procs)
-        if (p->thread.joinable()) p->thread.join();
+    // Every machine (workers and spares): the runtime is stopping, so no
+    // spare is made any more, and each one still holding a processor
+    // drains it first.
+    rt->stopping.store(true, std::memory_order_release);
+    wake_spares(*rt);
+    join_machines(*rt);
     // After the workers: a goroutine stuck on one of them delays run()'s
     // return, and the monitor keeps reporting it until then.
     if (monitor) monitor->stop();

@@ -1,6 +1,7 @@
-// The monitor thread (Go's sysmon). What it is for, and what it does not do
-// yet, is in the scheduler's essay (runtime/scheduler.cpp, "The monitor");
-// this file holds its protocols.
+// The monitor thread (Go's sysmon). What it is for is in the scheduler's
+// essay (runtime/scheduler.cpp, "The monitor" and "Hand-off"); this file
+// holds its protocols, and decides when to hand a processor off (poll,
+// worth_handing_off, thread_stuck; the hand-off itself is handoff.cpp).
 //
 // ## What it reads, and who reads the clock
 //
@@ -107,6 +108,7 @@
 #include <vector>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/machine.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
 #include "error.hpp"
 #include "run.hpp"
@@ -190,25 +192,34 @@ std::int64_t thread_cpu_ns(int tid) noexcept {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// What the kernel says the thread is doing (the state letter of
-// /proc/self/task/<tid>/stat), in words.
-std::string thread_activity(int tid) {
-    if (tid <= 0) return "thread unknown";
+// The state letter of a thread of this process (/proc/self/task/<tid>/stat:
+// R, S, D, ...), or '?'.
+char thread_state(int tid) {
+    if (tid <= 0) return '?';
     std::FILE* f = std::fopen(fmt::format("/proc/self/task/{}/stat", tid).c_str(), "re");
-    if (!f) return "thread state unknown";
+    if (!f) return '?';
     char buf[512];
     const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
     std::fclose(f);
     const std::string_view stat(buf, n);
     const std::size_t paren = stat.rfind(')');  // the command name may hold anything
-    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return "thread state unknown";
-    switch (stat[paren + 2]) {
+    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return '?';
+    return stat[paren + 2];
+}
+
+// What the kernel says the thread is doing (the state letter of
+// /proc/self/task/<tid>/stat), in words.
+std::string thread_activity(int tid) {
+    if (tid <= 0) return "thread unknown";
+    const char state = thread_state(tid);
+    switch (state) {
+        case '?': return "thread state unknown";
         case 'R': return "computing";
         case 'S': return "blocked in a system call";
         case 'D': return "blocked in the kernel (uninterruptible)";
         case 'T':
         case 't': return "thread stopped";
-        default: return fmt::format("thread state {}", stat[paren + 2]);
+        default: return fmt::format("thread state {}", state);
     }
 }
 
@@ -222,6 +233,7 @@ sysmon_settings read_sysmon_settings(const options& opts) {
     s.slice_ns = std::min<std::int64_t>(opts.time_slice.count(), k_max_setting_ms) * 1'000'000;
     if (const std::int64_t ms = debug_ms("timeslice"); ms >= 0) s.slice_ns = ms * 1'000'000;
     if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
+    if (debug_ms("handoff") == 0) s.handoff = false;
     return s;
 }
 
@@ -235,6 +247,11 @@ struct sysmon::impl {
         std::int64_t run_seen = 0;     // when its low half was first seen
         std::int64_t slice_seen = 0;   // when its high half was first seen
         bool slice_marked = false;     // preempt_slice already holds this slice
+        // A hand-off candidate (its run has lasted a slice): when it was
+        // first seen as one (0: not yet) and its thread's CPU time then.
+        std::int64_t candidate_at = 0;
+        std::int64_t candidate_cpu = -1;
+        bool stuck = false;  // thread_stuck said so for the current run
         // A stall reported and not yet over.
         bool stall_open = false;
         goroutine* stall_g = nullptr;  // compared, never dereferenced once unpinned
@@ -249,7 +266,21 @@ struct sysmon::impl {
     // The longest polling interval (see "Polling schedule").
     const std::int64_t max_delay_ns;
     std::vector<watch> watches;
+    // A task that runs on after its processor was handed off (the monitor
+    // follows its machine, not the processor, until it suspends).
+    struct lost_watch {
+        handoff_record rec;
+        unsigned index = 0;            // the processor it was running on
+        std::int64_t run_seen = 0;     // when its run was first seen
+        bool reported = false;         // a stall line was printed; a closing line is owed
+        std::string name;
+        std::int64_t cpu = -1;
+        std::int64_t reported_at = 0;
+    };
+    std::vector<lost_watch> lost;
+    bool all_stuck = false;  // see poll()
     bool fence_ok = false;
+    bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
 
     impl(runtime_state& r, const sysmon_settings& s)
@@ -258,13 +289,22 @@ struct sysmon::impl {
           watches(r.nprocs) {
         const std::int64_t now = monotonic_now_ns();
         for (watch& w : watches) w.run_seen = w.slice_seen = now;
-        if (settings.stuck_ns > 0)
+        if (settings.stuck_ns > 0 || (settings.handoff && settings.slice_ns > 0))
             fence_ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+        handoff_ok = fence_ok && settings.handoff && settings.slice_ns > 0;
         // relaxed: the thread's start publishes it.
         rt.sysmon_state.store(k_sysmon_polling, std::memory_order_relaxed);
     }
 
     void loop() noexcept {
+        {
+            // Every processor has made its netpoll (or failed to): the
+            // hand-off reads them. The lock orders those writes before the
+            // monitor's reads; each worker counts itself in `started`,
+            // failures included.
+            std::unique_lock guard(rt.startup_lock);
+            rt.startup_cv.wait(guard, [&] { return rt.started >= nprocs; });
+        }
         std::int64_t delay = k_min_delay_ns;
         unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
         std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
@@ -276,8 +316,12 @@ struct sysmon::impl {
             const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;
+            for (const lost_watch& l : lost) open = open || l.reported;
+            // A task running on without a processor may be reported yet:
+            // no sleeping on "every processor idle" meanwhile.
+            const bool watching_lost = settings.stuck_ns > 0 && !lost.empty();
             // relaxed: a hint; sleep_while_idle decides under sched_lock.
-            if (open || rt.npidle.load(std::memory_order_relaxed) != nprocs)
+            if (open || watching_lost || rt.npidle.load(std::memory_order_relaxed) != nprocs)
                 idle_since = 0;
             else if (idle_since == 0)
                 idle_since = now;
@@ -330,6 +374,13 @@ struct sysmon::impl {
     // One look at every processor. True when it reported something.
     bool poll(std::int64_t now) {
         bool acted = false;
+        // Every processor inside a run that has lasted a time slice, on a
+        // thread that is really stuck in it (thread_stuck, as of the last
+        // poll): nobody is left to steal a stuck one's work.
+        all_stuck = true;
+        for (unsigned i = 0; i < nprocs && all_stuck; ++i)
+            // relaxed: a hint.
+            all_stuck = rt.procs[i]->running.load(std::memory_order_relaxed) != nullptr && watches[i].stuck;
         for (unsigned i = 0; i < nprocs; ++i) {
             processor& p = *rt.procs[i];
             watch& w = watches[i];
@@ -343,7 +394,11 @@ struct sysmon::impl {
                     acted = true;
                 }
             }
-            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) w.run_seen = now;
+            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) {
+                w.run_seen = now;
+                w.candidate_at = 0;
+                w.stuck = false;
+            }
             if ((tick >> 32) != (w.tick >> 32)) {
                 w.slice_seen = now;
                 w.slice_marked = false;
@@ -357,8 +412,154 @@ struct sysmon::impl {
             }
             if (settings.stuck_ns > 0 && !w.stall_open && now - w.run_seen >= settings.stuck_ns)
                 acted = report_stall(i, p, w, tick, now) || acted;
+            // Hand-off (runtime/handoff.cpp): one run has held p for a time
+            // slice. As Go's retake of a P whose syscall has lasted that
+            // long, whatever p has queued: its netpoll and timers may need
+            // serving at any moment, and nothing else may serve them.
+            // relaxed: a hint; hand_off decides with its own protocol.
+            handoff_record rec;
+            // relaxed: a hint; hand_off decides with its own protocol.
+            if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
+                p.running.load(std::memory_order_relaxed) != nullptr && (w.stuck || thread_stuck(p, w, now)) &&
+                worth_handing_off(p) && hand_off(rt, p, rec)) {
+                follow_lost(i, w, rec);
+                w.run_seen = now;  // the processor's next run is its new thread's
+                acted = true;
+            }
+        }
+        acted = poll_lost(now) || acted;
+        return acted;
+    }
+
+    // Whether p, whose run has lasted a time slice, needs another thread
+    // now: something waits that only p may serve (runnext, I/O in flight on
+    // its netpoll, expired timers), or every processor is stuck (nobody
+    // will steal p's deque or take from the global queue). p's deque alone
+    // does not count while some processor is not stuck: that one steals it
+    // when it runs dry. So a task that spawns for a while, with other
+    // processors running what it spawns, keeps its processor: a hand-off
+    // would send the rest of its spawns through the global queue and add a
+    // thread competing with the processors for the CPUs. All reads
+    // relaxed: hints.
+    bool worth_handing_off(processor& p) const noexcept {
+        if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
+        if (p.netpoll && p.netpoll->in_flight() > 0) return true;
+        return p.timers.next_deadline() <= monotonic_now_ns();
+    }
+
+    // Whether p's thread is really stuck in its run, rather than waiting
+    // for a CPU (an overloaded machine descheduled it: a hand-off would
+    // only add a thread to the queue for CPUs, and Go's preemption would
+    // not act either). Stuck: its CPU time advanced for at least a quarter
+    // of the time since the monitor first saw it as a candidate (it
+    // computes), or it is asleep in the kernel (a system call). Decided at
+    // the poll after the first one that saw the candidate; a thread that
+    // waited for a CPU is looked at again from then on.
+    bool thread_stuck(processor& p, watch& w, std::int64_t now) {
+        // relaxed: written once per holder, before it runs anything.
+        const int tid = p.thread_id.load(std::memory_order_relaxed);
+        const std::int64_t cpu = thread_cpu_ns(tid);
+        if (cpu < 0) return w.stuck = true;  // no per-thread clock: trust the run's length
+        if (w.candidate_at == 0) {
+            w.candidate_at = now;
+            w.candidate_cpu = cpu;
+            return false;
+        }
+        if (now > w.candidate_at && 4 * (cpu - w.candidate_cpu) >= now - w.candidate_at) return w.stuck = true;
+        const char state = thread_state(tid);
+        if (state == 'S' || state == 'D') return w.stuck = true;
+        w.candidate_at = now;
+        w.candidate_cpu = cpu;
+        return false;
+    }
+
+    // p was handed off while `w` watched its run: the monitor now watches
+    // the machine that runs the task on (a stall open on p moves with it).
+    void follow_lost(unsigned index, watch& w, const handoff_record& rec) {
+        const std::int64_t now = monotonic_now_ns();
+        // A machine lost once before whose watch is still here (its stall
+        // ended unseen between two polls): that one is over.
+        for (auto it = lost.begin(); it != lost.end(); ++it) {
+            if (it->rec.m == rec.m) {
+                close_lost(*it, now);
+                lost.erase(it);
+                break;
+            }
+        }
+        lost_watch l;
+        l.rec = rec;
+        l.index = index;
+        l.run_seen = w.run_seen;
+        if (w.stall_open) {
+            std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
+                                   w.stall_name, index)
+                           .c_str(),
+                       stderr);
+            l.reported = true;
+            l.name = w.stall_name;
+            l.cpu = w.stall_cpu;
+            l.reported_at = w.stall_reported_at;
+            w.stall_open = false;
+            w.stall_g = nullptr;
+        }
+        if (rec.g) lost.push_back(std::move(l));
+    }
+
+    // The tasks that run on without a processor: a stall report when one
+    // has run stuck_ns, a closing line when it suspends.
+    bool poll_lost(std::int64_t now) {
+        bool acted = false;
+        for (auto it = lost.begin(); it != lost.end();) {
+            // relaxed: compared, never dereferenced.
+            if (it->rec.m->lost_g.load(std::memory_order_relaxed) != it->rec.g) {
+                acted = close_lost(*it, now) || acted;
+                it = lost.erase(it);
+                continue;
+            }
+            if (settings.stuck_ns > 0 && !it->reported && now - it->run_seen >= settings.stuck_ns) {
+                report_lost(*it, now);
+                acted = true;
+            }
+            ++it;
         }
         return acted;
+    }
+
+    void report_lost(lost_watch& l, std::int64_t now) {
+        // relaxed: written once when its thread started.
+        const int tid = l.rec.m->tid.load(std::memory_order_relaxed);
+        std::string where;
+        l.name = fmt::format("goroutine {}", l.rec.id);
+        if (l.rec.kind == goroutine_kind::main)
+            where = "; the main task of goro::run";
+        else
+            where = fmt::format("; spawned at {}:{} in {}", l.rec.site.file_name(), l.rec.site.line(),
+                                l.rec.site.function_name());
+        std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
+                               "({}) was handed off ({}){}\n",
+                               l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid), where)
+                       .c_str(),
+                   stderr);
+        l.reported = true;
+        l.cpu = thread_cpu_ns(tid);
+        l.reported_at = now;
+    }
+
+    // The closing line of a lost task's stall, if one was reported.
+    bool close_lost(lost_watch& l, std::int64_t now) {
+        if (!l.reported) return false;
+        std::string cpu;
+        // relaxed: as in report_lost.
+        const std::int64_t cpu_now = thread_cpu_ns(l.rec.m->tid.load(std::memory_order_relaxed));
+        if (l.cpu >= 0 && cpu_now >= l.cpu && now > l.reported_at)
+            cpu = fmt::format("; its thread was on a CPU {}% of the time since the report",
+                              100 * (cpu_now - l.cpu) / (now - l.reported_at));
+        std::fputs(fmt::format("goro: stuck: {} suspended after {} ms, without a processor (it had processor {}){}\n",
+                               l.name, (now - l.run_seen) / 1'000'000, l.index, cpu)
+                       .c_str(),
+                   stderr);
+        l.reported = false;
+        return true;
     }
 
     // The first line of a stall: the goroutine running on p has not
@@ -473,6 +674,7 @@ void sysmon::stop() noexcept {
     const std::int64_t now = monotonic_now_ns();
     for (unsigned i = 0; i < m_impl->nprocs; ++i)
         if (m_impl->watches[i].stall_open) m_impl->close_stall(i, m_impl->watches[i], now);
+    for (auto& l : m_impl->lost) m_impl->close_lost(l, now);
 }
 
 void sysmon_wake(runtime_state& rt) noexcept {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "detail/goroutine_dump.hpp"  // readable_function
+#include "detail/machine.hpp"         // processor_scope
 #include "detail/scheduler_state.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
 #include "detail/trace_buffer.hpp"
@@ -133,7 +134,10 @@ void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept {
 }
 
 void trace_park(goroutine* g, const char* reason) noexcept {
-    processor* p = current_processor();
+    // Task code: the processor only through a scope, since a hand-off may
+    // have taken it from this thread (detail/machine.hpp).
+    const processor_scope scope(current_processor(), current_machine());
+    processor* p = scope.get();
     if (!p || !p->stats.trace) return;
     trace_event e;
     e.kind = trace_kind::park;

@@ -118,6 +118,10 @@ public:
     void cancel(io_request& req) noexcept override;
     void withdraw(io_request& req) noexcept override;
     bool blocking_file_ops() const noexcept override { return true; }
+    // Any thread may epoll_wait on the epoll and complete its requests; the
+    // owner role (polling, completing, the free list) moves whole.
+    bool movable() const noexcept override { return true; }
+    void adopt() noexcept override { m_owner.bind(); }
 
 private:
     struct registration;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <new>
+#include <span>
 
 #include "../../runtime/detail/fatal.hpp"
 #include "../../runtime/error.hpp"
@@ -76,7 +77,7 @@ io_uring_cqe* first_cqe(io_uring* ring) noexcept {
 
 }  // namespace
 
-poller::poller(unsigned entries) {
+poller::poller(unsigned entries, bool movable) {
     m_owner.bind();  // constructed on the owner thread
     m_ring = new io_uring{};
     // Try the newest flags first and fall back: DEFER_TASKRUN (6.1) needs
@@ -92,14 +93,26 @@ poller::poller(unsigned entries) {
         {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "coop_taskrun"},
         {0, "plain"},
     };
+    // A ring that must follow its processor to another thread (hand-off):
+    // no SINGLE_ISSUER (the kernel would refuse the new thread), hence no
+    // DEFER_TASKRUN; no COOP_TASKRUN either, whose completions wait until
+    // the submitting thread enters the kernel, which a thread stuck in a
+    // computation never does (and one asleep in a system call is not
+    // interrupted for). The kernel runs them at once, interrupting the
+    // submitter if it must (TWA_SIGNAL).
+    const attempt movable_attempts[] = {
+        {IORING_SETUP_SUBMIT_ALL, "plain"},
+        {0, "plain"},
+    };
     int ret = -EINVAL;
-    for (const attempt& a : attempts) {
+    for (const attempt& a : movable ? std::span<const attempt>(movable_attempts) : std::span<const attempt>(attempts)) {
         io_uring_params params{};
         params.flags = a.flags;
         ret = io_uring_queue_init_params(entries, m_ring, &params);
         if (ret == 0) {
             m_setup = a.name;
             m_defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+            m_single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
             break;
         }
         if (ret != -EINVAL) break;  // not a flag problem: fallbacks will not help

@@ -52,7 +52,9 @@ public:
     /// Sets up a ring with the best flags the kernel accepts. Throws
     /// goro::startup_error with a message saying why and what to do when
     /// io_uring cannot be used here.
-    explicit poller(unsigned entries = 256);
+    /// `movable`: a ring that any thread may drive (see movable()), set up
+    /// without SINGLE_ISSUER and DEFER_TASKRUN.
+    explicit poller(unsigned entries = 256, bool movable = false);
     ~poller() override;
     poller(const poller&) = delete;
     poller& operator=(const poller&) = delete;
@@ -122,6 +124,10 @@ public:
     void cancel(io_request& req) noexcept override;
     void withdraw(io_request& req) noexcept override;
     bool blocking_file_ops() const noexcept override { return false; }
+    // A SINGLE_ISSUER ring refuses every other thread's io_uring_enter
+    // (-EEXIST): it cannot follow its processor in a hand-off.
+    bool movable() const noexcept override { return !m_single_issuer; }
+    void adopt() noexcept override { m_owner.bind(); }
 
     /// The setup flags the ring ended up with, for diagnostics ("single_issuer|defer_taskrun").
     const std::string& setup_description() const noexcept { return m_setup; }
@@ -150,6 +156,7 @@ private:
     owner_thread m_owner;
     int m_wake_fd = -1;
     bool m_defer_taskrun = false;
+    bool m_single_issuer = false;
     // Only the owner writes (load + store, no read-modify-write needed); other
     // threads read it (acquire) for the deadlock detector. A completion is
     // counted out only after its waiter was pushed on a run queue (reap), and

@@ -162,7 +162,10 @@ start_outcome poller::start(io_request& req, std::int64_t deadline) noexcept {
 // keeps the request in flight, hence its cancel node valid, until the call
 // returns).
 void poller::cancel(io_request& req) noexcept {
-    if (current_netpoll() == this)
+    // Held while it cancels locally: the processor (and this ring) cannot be
+    // handed to another thread meanwhile.
+    const netpoll_scope scope;
+    if (scope.driver() == this)
         cancel_local(&req.cancel_node);
     else
         post_cancel(&req.cancel_node);

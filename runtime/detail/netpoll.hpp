@@ -73,6 +73,16 @@ public:
     /// all have completed (their records live in task frames).
     virtual void cancel_all_and_drain() noexcept = 0;
 
+    /// Whether another thread may drive this driver from now on (a hand-off:
+    /// the monitor gives the processor to a spare thread, which calls
+    /// adopt()). False for an io_uring ring set up SINGLE_ISSUER: the kernel
+    /// binds it to the thread that made it.
+    virtual bool movable() const noexcept = 0;
+
+    /// The calling thread takes over the owner's role (a hand-off; the
+    /// previous owner never calls it again). Only when movable().
+    virtual void adopt() noexcept = 0;
+
     /// "io_uring" or "epoll" (for goro::netpoller(), schedtrace and dumps).
     virtual const char* name() const noexcept = 0;
 
@@ -116,12 +126,39 @@ public:
 const char* choose_netpoll(const char* requested);
 
 /// Makes a driver of `kind` (a choose_netpoll result) for the calling
-/// thread's processor. Throws goro::startup_error saying why when the kernel
-/// refuses it. (io/detail/netpoll_choice.cpp)
-std::unique_ptr<netpoll_driver> make_netpoll(const char* kind);
+/// thread's processor; `movable`: one that other threads may drive after a
+/// hand-off (an io_uring ring without SINGLE_ISSUER; see the scheduler's
+/// essay, "Hand-off", for what that costs). Throws goro::startup_error
+/// saying why when the kernel refuses it. (io/detail/netpoll_choice.cpp)
+std::unique_ptr<netpoll_driver> make_netpoll(const char* kind, bool movable);
 
 /// The driver of the processor running on this thread, or nullptr
-/// (scheduler.cpp; never inlined: a task may resume on another thread).
+/// (scheduler.cpp; never inlined: a task may resume on another thread). For
+/// its identity and properties only: the processor may be handed off to
+/// another thread at any moment (runtime/handoff.cpp), so operations on it
+/// go through a netpoll_scope.
 netpoll_driver* current_netpoll() noexcept;
+
+/// Holds the calling thread's processor, so that the monitor cannot hand it
+/// off (detail/machine.hpp's processor_scope) while the I/O code drives its
+/// netpoll. driver(): the processor's driver, or nullptr when the thread
+/// holds no processor; lost(): the thread had one and it was handed off
+/// (its task runs on without one; an operation must start elsewhere).
+/// (scheduler.cpp.) Never held across a suspension.
+class netpoll_scope {
+public:
+    netpoll_scope() noexcept;
+    ~netpoll_scope();
+    netpoll_scope(const netpoll_scope&) = delete;
+    netpoll_scope& operator=(const netpoll_scope&) = delete;
+
+    netpoll_driver* driver() const noexcept { return m_driver; }
+    bool lost() const noexcept { return m_lost; }
+
+private:
+    netpoll_driver* m_driver = nullptr;
+    void* m_entered = nullptr;  // the machine whose in_sched this scope set
+    bool m_lost = false;
+};
 
 }  // namespace goro::detail

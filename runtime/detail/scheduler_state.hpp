@@ -3,6 +3,8 @@
 // the protocol itself is described at the top of runtime/scheduler.cpp.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -29,6 +31,7 @@ struct tracer;
 struct tracer_deleter {
     void operator()(tracer* t) const noexcept;
 };
+struct machine;  // detail/machine.hpp
 
 /// The live goroutines started on one processor, for shutdown (destroy what
 /// never finished) and for dumps. Designed so that starting and finishing a
@@ -105,7 +108,10 @@ struct processor {
     // them are what the monitor (detail/sysmon.hpp) watches: it reads this
     // line every poll and writes preempt_slice and monitor_pin rarely, so
     // watching costs the owner no cache line of its own on the hot path.
-    alignas(64) goroutine* runnext = nullptr;  // the goroutine just readied here; not stealable
+    // The goroutine just readied here; not stealable. Holder only, but
+    // atomic (relaxed loads and stores, plain moves on x86) so that the
+    // monitor may look whether it is empty (a hand-off hint).
+    alignas(64) std::atomic<goroutine*> runnext{nullptr};
     // The goroutine being resumed, or null between runs. Owner writes: a
     // release store at each run's start and symmetric transfer (run_goroutine,
     // switch_to; it publishes the goroutine's fields, acquired by its pop or
@@ -152,6 +158,12 @@ struct processor {
     // before it runs anything; the monitor reads it relaxed (0: not yet).
     std::atomic<int> thread_id{0};
 
+    // The machine (detail/machine.hpp) that holds this processor, as the
+    // monitor records it (the holder itself checks its own machine::held).
+    // Written by run() at start-up and by the monitor at a hand-off; read
+    // by the monitor.
+    std::atomic<machine*> owner{nullptr};
+
     // ---- guarded by runtime_state::sched_lock ----
     processor* idle_next = nullptr;
     bool idle = false;              // in the idle list
@@ -160,8 +172,6 @@ struct processor {
     // Set (exchange) by a waker before writing the eventfd; cleared by the
     // owner when it wakes, so each park needs at most one write.
     std::atomic<bool> wake_pending{false};
-
-    std::thread thread;             // empty for processor 0 (the thread that called run)
 
     processor_stats stats;          // goro::metrics' counters (processor_stats.hpp)
 };
@@ -202,6 +212,7 @@ struct runtime_state {
     options opts;
     unsigned nprocs = 0;
     const char* netpoll_name = "";  // choose_netpoll(), set before the runtime is published
+    bool movable_netpoll = false;   // drivers that a hand-off can move (make_netpoll)
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.
@@ -257,6 +268,26 @@ struct runtime_state {
     // options::trace): set before the processors start, written and freed
     // after they and the blocking pool have stopped (trace.cpp).
     std::unique_ptr<tracer, tracer_deleter> trace;
+    // Hand-off (runtime/handoff.cpp, detail/machine.hpp). machines_lock
+    // guards the list of machines (every thread that may hold a processor,
+    // the one that called run() first), the spare list and the machines'
+    // parking fields; lock order: machines_lock, then pool.lock.
+    std::mutex machines_lock;
+    std::vector<std::unique_ptr<machine>> machines;
+    machine* spare_head = nullptr;
+    // Machines created beyond the first nprocs (spare threads): with the
+    // blocking pool's threads they share options::max_threads - nprocs.
+    // Written under machines_lock and pool.lock; read under either.
+    std::atomic<unsigned> spare_threads{0};
+    // Machines whose processor was handed off while their task runs on
+    // (lost): nonzero suppresses the deadlock report. The monitor adds one
+    // before the processor has a new holder; the machine subtracts it under
+    // sched_lock once its task suspended (after everything the task readied
+    // is queued).
+    std::atomic<unsigned> nlost{0};
+    std::atomic<std::uint64_t> handoffs{0};       // processors handed off (schedtrace)
+    std::atomic<std::uint64_t> handoffs_refused{0};  // at max_threads: no spare thread could be had
+    sigset_t thread_sigmask{};  // run()'s thread's signal mask, for spare machines
 
     // Startup: workers report whether their ring came up.
     std::mutex startup_lock;

@@ -1,5 +1,5 @@
 // sysmon — the runtime's monitor thread (Go's sysmon), internal. The design
-// (what it watches, its polling schedule, why it hands nothing off yet) is
+// (what it watches, its polling schedule, when it hands a processor off) is
 // in the scheduler's essay, runtime/scheduler.cpp, section "The monitor";
 // the protocols are at the top of runtime/sysmon.cpp.
 //
@@ -35,6 +35,9 @@ struct sysmon_settings {
     /// Report a goroutine that has run this long without suspending
     /// (GORO_DEBUG=stuck); 0: no reports.
     std::int64_t stuck_ns = 0;
+    /// Hand a processor whose run has lasted a time slice to a spare
+    /// thread (runtime/handoff.cpp); GORO_DEBUG=handoff=0 turns it off.
+    bool handoff = true;
 
     bool needed() const noexcept { return slice_ns > 0 || stuck_ns > 0; }
 };

@@ -1,0 +1,325 @@
+// Hand-off (runtime/handoff.cpp): the monitor takes a processor whose task
+// has run for a time slice from its thread and gives it to a spare thread.
+// Every test asserts behaviour, never timing: a task queued behind a task
+// that never suspends must run (it cannot without a hand-off: each of these
+// hangs without one, and the child-process limit turns that into a
+// failure), work done by a task after its processor was taken must land
+// correctly, and nothing must hang, leak or be reported as a deadlock.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <goro/goro.hpp>
+
+#include "support/child_process.hpp"
+
+using namespace std::chrono_literals;
+using goro::task;
+
+namespace {
+
+// Spins until `flag` is set, without suspending: the task holds its thread
+// (and, until a hand-off, its processor).
+void spin_until(const std::atomic<bool>& flag) {
+    while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
+task<void> set_flag(std::atomic<bool>* flag) {
+    flag->store(true, std::memory_order_release);
+    co_return;
+}
+
+task<void> count_up(std::atomic<int>* counter) {
+    counter->fetch_add(1, std::memory_order_acq_rel);
+    co_return;
+}
+
+int threads_of_this_process() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/task")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.') ++n;
+        ::closedir(d);
+    }
+    return n;
+}
+
+goro::options one_proc() {
+    goro::options o;
+    o.procs = 1;
+    o.time_slice = 1ms;
+    return o;
+}
+
+// ---- a task keeps working after its processor was taken ----
+
+task<int> echo_once(goro::net::unix_stream s) {
+    char c = 0;
+    auto n = co_await s.read_exact(&c, 1);
+    if (!n) co_return 1;
+    auto w = co_await s.write_all(std::string_view(&c, 1));
+    co_return w ? 0 : 2;
+}
+
+task<int> receiver(goro::chan<int> ch, std::atomic<int>* got) {
+    auto v = co_await ch.recv();
+    if (v) got->store(*v, std::memory_order_release);
+    co_return 0;
+}
+
+// The stuck task: spawns a task onto its own processor, spins until that
+// task ran (so the processor was handed off: nothing else could run it),
+// then, without a processor, spawns, readies a receiver, arms a timer,
+// starts I/O and sleeps; every one of those must complete.
+task<int> stuck_then_busy(goro::chan<int> to_receiver, goro::net::unix_stream mine) {
+    std::atomic<bool> ran{false};
+    goro::go(set_flag(&ran));
+    spin_until(ran);
+
+    std::atomic<int> spawned{0};
+    std::vector<goro::join_handle<void>> joins;
+    for (int i = 0; i < 200; ++i) goro::go(count_up(&spawned));
+    for (int i = 0; i < 50; ++i) joins.push_back(goro::spawn(count_up(&spawned)));
+    const bool sent = to_receiver.try_send(42);  // readies the receiver
+    goro::timer armed(1ms);                      // a timer armed without a processor
+    auto w = co_await mine.write_all("x");        // I/O started without a processor
+    if (!w) co_return 10;
+    char c = 0;
+    auto r = co_await mine.read_exact(&c, 1);
+    if (!r || c != 'x') co_return 11;
+    co_await armed.c().recv();
+    co_await goro::sleep(1ms);
+    for (auto& j : joins) co_await std::move(j);
+    while (spawned.load() < 250) co_await goro::yield();
+    co_return sent ? 0 : 12;
+}
+
+}  // namespace
+
+TEST_CASE("handoff: a task queued behind a task that never suspends runs (one processor)", "[handoff]") {
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> ran{false};
+            auto hog = [](std::atomic<bool>* flag) -> task<void> {
+                std::atomic<bool> mine{false};
+                goro::go(set_flag(&mine));  // queued on this processor, behind us
+                spin_until(mine);
+                flag->store(true, std::memory_order_release);
+                co_return;
+            };
+            co_await goro::spawn(hog(&ran));
+            co_return ran.load() ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc());
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+TEST_CASE("handoff: every task CPU-bound, every processor still makes progress", "[handoff]") {
+    // Two processors, two tasks spinning until main says stop: main's sleep
+    // timer sits on a processor whose thread computes, and only a hand-off
+    // lets it fire.
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> stop{false};
+            std::atomic<int> started{0};
+            auto spinner = [](std::atomic<bool>* s, std::atomic<int>* st) -> task<void> {
+                st->fetch_add(1);
+                spin_until(*s);
+                co_return;
+            };
+            auto a = goro::spawn(spinner(&stop, &started));
+            auto b = goro::spawn(spinner(&stop, &started));
+            while (started.load() < 2) co_await goro::sleep(1ms);
+            // Both processors' threads are spinning; a third task runs too.
+            std::atomic<bool> third{false};
+            co_await goro::spawn(set_flag(&third));
+            stop.store(true);
+            co_await std::move(a);
+            co_await std::move(b);
+            co_return third.load() ? 0 : 1;
+        };
+        goro::options o;
+        o.procs = 2;
+        o.time_slice = 2ms;
+        return goro::run(main_task(), o);
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O without its processor", "[handoff]") {
+    for (const char* netpoll : {"io_uring", "epoll"}) {
+        DYNAMIC_SECTION(netpoll) {
+            auto result = goro_test::run_in_child([netpoll] {
+                auto main_task = []() -> task<int> {
+                    goro::chan<int> ch;
+                    std::atomic<int> got{0};
+                    auto pair = goro::net::unix_stream::pair();
+                    if (!pair) co_return 20;
+                    std::pair<goro::net::unix_stream, goro::net::unix_stream> ends = std::move(*pair);
+                    auto echo = goro::spawn(echo_once(std::move(ends.second)));
+                    auto recv = goro::spawn(receiver(ch, &got));
+                    co_await goro::yield();  // the receiver waits on the channel
+                    const int rc = co_await goro::spawn(stuck_then_busy(ch, std::move(ends.first)));
+                    if (rc != 0) co_return rc;
+                    const int echoed = co_await std::move(echo);
+                    if (echoed != 0) co_return 21;
+                    co_await std::move(recv);
+                    co_return got.load() == 42 ? 0 : 22;
+                };
+                goro::options o = one_proc();
+                o.netpoll = std::string_view(netpoll) == "epoll" ? goro::netpoll_kind::epoll
+                                                                : goro::netpoll_kind::io_uring;
+                return goro::run(main_task(), o);
+            });
+            INFO(result.stderr_text);
+            REQUIRE_FALSE(result.timed_out);
+            REQUIRE(result.exit_status == 0);
+        }
+    }
+}
+
+TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handoff]") {
+    constexpr int k_rounds = 1000;
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            int done = 0;
+            for (int i = 0; i < k_rounds; ++i) {
+                auto hog = []() -> task<void> {
+                    std::atomic<bool> mine{false};
+                    goro::go(set_flag(&mine));
+                    spin_until(mine);  // needs a hand-off
+                    co_return;
+                };
+                co_await goro::spawn(hog());
+                ++done;
+            }
+            // The machines that lost their processor were reused as spares:
+            // one processor, the monitor, and a few spares at most, not one
+            // thread per hand-off.
+            const int threads = threads_of_this_process();
+            if (threads > 12) co_return 100 + threads;
+            co_return done == k_rounds ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc());
+    }, 120s);
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+TEST_CASE("handoff: at max_threads there is no hand-off, and the program is still right", "[handoff]") {
+    // procs 1, max_threads 2: the one thread beyond the processor stays for
+    // the blocking pool, so no spare thread may be made.
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> ran{false};
+            auto hog = [](std::atomic<bool>* flag) -> task<int> {
+                goro::go(set_flag(flag));
+                // Long enough for many time slices; the queued task must not
+                // run meanwhile (nobody may take the processor).
+                const auto until = std::chrono::steady_clock::now() + 100ms;
+                while (std::chrono::steady_clock::now() < until)
+                    if (flag->load()) co_return 1;
+                co_return 0;
+            };
+            const int rc = co_await goro::spawn(hog(&ran));
+            if (rc != 0) co_return rc;
+            co_await goro::yield();
+            if (!ran.load()) co_return 2;
+            // The blocking pool still gets its thread.
+            auto job = [] { return 7; };
+            const int v = co_await goro::blocking(job);
+            co_return v == 7 ? 0 : 3;
+        };
+        goro::options o = one_proc();
+        o.max_threads = 2;
+        return goro::run(main_task(), o);
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+TEST_CASE("handoff: no deadlock report while a task runs on without a processor", "[handoff][deadlock]") {
+    // Main waits on a channel that only the stuck task will send on, after
+    // its processor was handed off and the processor went idle: every
+    // processor is idle, yet the program is not deadlocked.
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            goro::chan<int> ch;
+            auto hog = [](goro::chan<int> c) -> task<void> {
+                std::atomic<bool> mine{false};
+                goro::go(set_flag(&mine));
+                spin_until(mine);  // handed off
+                // Let the processor go idle (main is blocked on the channel).
+                std::this_thread::sleep_for(50ms);
+                c.try_send(5);
+                co_return;
+            };
+            goro::go(hog(ch));
+            auto v = co_await ch.recv();
+            co_return v && *v == 5 ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc());
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+TEST_CASE("handoff: a real deadlock is still reported with spare threads around", "[handoff][deadlock]") {
+    auto result = goro_test::run_in_child([] {
+        auto main_task = []() -> task<int> {
+            auto hog = []() -> task<void> {
+                std::atomic<bool> mine{false};
+                goro::go(set_flag(&mine));
+                spin_until(mine);  // handed off: a spare thread exists from now on
+                co_return;
+            };
+            co_await goro::spawn(hog());
+            co_await goro::spawn(hog());
+            goro::chan<int> never;
+            co_await never.recv();  // nobody will ever send
+            co_return 0;
+        };
+        return goro::run(main_task(), one_proc());
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 2);
+    REQUIRE_THAT(result.stderr_text, Catch::Contains("all goroutines are asleep - deadlock!"));
+}
+
+TEST_CASE("handoff: GORO_DEBUG=handoff=0 turns it off", "[handoff]") {
+    auto result = goro_test::run_in_child([] {
+        ::setenv("GORO_DEBUG", "handoff=0", 1);
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> ran{false};
+            auto hog = [](std::atomic<bool>* flag) -> task<int> {
+                goro::go(set_flag(flag));
+                const auto until = std::chrono::steady_clock::now() + 50ms;
+                while (std::chrono::steady_clock::now() < until)
+                    if (flag->load()) co_return 1;
+                co_return 0;
+            };
+            co_return co_await goro::spawn(hog(&ran));
+        };
+        return goro::run(main_task(), one_proc());
+    });
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
