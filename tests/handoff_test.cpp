@@ -7,7 +7,6 @@
 // correctly, and nothing must hang, leak or be reported as a deadlock.
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +19,7 @@
 #include <goro/goro.hpp>
 
 #include "support/child_process.hpp"
+#include "support/threads.hpp"
 
 using namespace std::chrono_literals;
 using goro::task;
@@ -40,16 +40,6 @@ task<void> set_flag(std::atomic<bool>* flag) {
 task<void> count_up(std::atomic<int>* counter) {
     counter->fetch_add(1, std::memory_order_acq_rel);
     co_return;
-}
-
-int threads_of_this_process() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
 }
 
 goro::options one_proc() {
@@ -209,7 +199,7 @@ TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handof
             // The machines that lost their processor were reused as spares:
             // one processor, the monitor, and a few spares at most, not one
             // thread per hand-off.
-            const int threads = threads_of_this_process();
+            const int threads = goro_test::thread_count();
             if (threads > 12) co_return 100 + threads;
             co_return done == k_rounds ? 0 : 1;
         };
