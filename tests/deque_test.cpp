@@ -18,6 +18,78 @@ struct item {
 
 constexpr int k_scale = goro_test::stress_divisor;  // sanitizer builds: 10x fewer iterations
 
+// The owner's side of a stress test against concurrent thieves: k_items
+// items, a small deque (many wrap-arounds), thieves stealing until finish(),
+// and a count of how often each item was taken (by the owner: took()).
+template <std::size_t Capacity>
+class thief_harness {
+public:
+    goro::detail::work_deque<item, Capacity> dq;
+    std::vector<item> items;
+
+    thief_harness(int n_items, int n_thieves) : items(n_items), m_taken(n_items) {
+        for (int i = 0; i < n_items; ++i) items[i].id = i;
+        for (int t = 0; t < n_thieves; ++t) m_thieves.emplace_back([this] { steal_until_done(); });
+    }
+
+    /// The owner took `it` (pop or take).
+    void took(const item* it) { m_taken[it->id].fetch_add(1, std::memory_order_relaxed); }
+
+    /// Half-way, makes sure the thieves take part (on a loaded machine they
+    /// may not have been scheduled yet): leaves work in the deque and waits
+    /// until one of them has stolen something. `next`: the next item to push.
+    void wait_for_a_steal(int& next) {
+        while (dq.size_hint() < 8 && next < static_cast<int>(items.size()) && dq.push(&items[next])) ++next;
+        while (m_live_steals.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+    }
+
+    struct outcome {
+        long lost = 0, duplicated = 0, stolen = 0;
+    };
+    /// The owner pops what is left (counted in *by_owner), stops the thieves
+    /// and counts the items taken never or more than once.
+    outcome finish(long* by_owner) {
+        while (item* it = dq.pop()) {
+            took(it);
+            ++*by_owner;
+        }
+        m_done.store(true, std::memory_order_release);
+        for (auto& t : m_thieves) t.join();
+        m_thieves.clear();
+        outcome out;
+        for (auto& n : m_taken) {
+            if (n.load() == 0) ++out.lost;
+            if (n.load() > 1) ++out.duplicated;
+        }
+        out.stolen = m_stolen.load();
+        return out;
+    }
+    ~thief_harness() {
+        m_done.store(true, std::memory_order_release);
+        for (auto& t : m_thieves) t.join();
+    }
+
+private:
+    void steal_until_done() {
+        long mine = 0;
+        while (!m_done.load(std::memory_order_acquire)) {
+            item* it = nullptr;
+            if (dq.steal(it) == decltype(dq)::steal_result::success) {
+                m_taken[it->id].fetch_add(1, std::memory_order_relaxed);
+                ++mine;
+                m_live_steals.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        m_stolen.fetch_add(mine);
+    }
+
+    std::vector<std::atomic<int>> m_taken;
+    std::atomic<bool> m_done{false};
+    std::atomic<long> m_stolen{0};
+    std::atomic<long> m_live_steals{0};  // for wait_for_a_steal
+    std::vector<std::thread> m_thieves;
+};
+
 }  // namespace
 
 TEST_CASE("deque: owner push/pop is LIFO, steal is FIFO", "[sched][deque]") {
@@ -44,75 +116,37 @@ TEST_CASE("deque: owner push/pop is LIFO, steal is FIFO", "[sched][deque]") {
 // thieves, across millions of operations and wrap-arounds of a small buffer.
 TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[sched][deque][stress]") {
     constexpr int k_items = 2'000'000 / k_scale;
-    constexpr int k_thieves = 3;
-    goro::detail::work_deque<item, 64> dq;  // small capacity: many wrap-arounds
-    std::vector<item> items(k_items);
-    std::vector<std::atomic<int>> taken(k_items);
-    for (int i = 0; i < k_items; ++i) items[i].id = i;
-    std::atomic<bool> done{false};
-    std::atomic<long> stolen_count{0};
-    std::atomic<long> live_steals{0};  // for the owner's mid-way wait below
-
-    std::vector<std::thread> thieves;
-    for (int t = 0; t < k_thieves; ++t) {
-        thieves.emplace_back([&] {
-            long mine = 0;
-            while (!done.load(std::memory_order_acquire)) {
-                item* it = nullptr;
-                if (dq.steal(it) == decltype(dq)::steal_result::success) {
-                    taken[it->id].fetch_add(1, std::memory_order_relaxed);
-                    ++mine;
-                    live_steals.fetch_add(1, std::memory_order_relaxed);
-                }
-            }
-            stolen_count.fetch_add(mine);
-        });
-    }
-
+    thief_harness<64> h(k_items, 3);
+    auto& dq = h.dq;
     long popped = 0;
     int next = 0;
     unsigned rng = 12345;
     bool waited_for_thieves = false;
     while (next < k_items) {
         if (!waited_for_thieves && next >= k_items / 2) {
-            // Half-way, make sure the thieves take part (on a loaded machine
-            // they may not have been scheduled yet): leave work in the deque
-            // and wait until one of them has stolen something.
             waited_for_thieves = true;
-            while (dq.size_hint() < 8 && next < k_items && dq.push(&items[next])) ++next;
-            while (live_steals.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+            h.wait_for_a_steal(next);
         }
         rng = rng * 1103515245 + 12345;
         const int burst = 1 + (rng >> 16) % 48;
         for (int k = 0; k < burst && next < k_items; ++k) {
-            if (!dq.push(&items[next])) break;
+            if (!dq.push(&h.items[next])) break;
             ++next;
         }
         const int pops = (rng >> 8) % 40;
         for (int k = 0; k < pops; ++k) {
             item* it = dq.pop();
             if (!it) break;
-            taken[it->id].fetch_add(1, std::memory_order_relaxed);
+            h.took(it);
             ++popped;
         }
     }
-    while (item* it = dq.pop()) {
-        taken[it->id].fetch_add(1, std::memory_order_relaxed);
-        ++popped;
-    }
-    done.store(true, std::memory_order_release);
-    for (auto& t : thieves) t.join();
-
-    long lost = 0, duplicated = 0;
-    for (auto& n : taken) {
-        if (n.load() == 0) ++lost;
-        if (n.load() > 1) ++duplicated;
-    }
-    INFO("popped " << popped << ", stolen " << stolen_count.load());
-    REQUIRE(lost == 0);
-    REQUIRE(duplicated == 0);
-    REQUIRE(popped + stolen_count.load() == k_items);
-    REQUIRE(stolen_count.load() > 0);  // the thieves did take part
+    const auto out = h.finish(&popped);
+    INFO("popped " << popped << ", stolen " << out.stolen);
+    REQUIRE(out.lost == 0);
+    REQUIRE(out.duplicated == 0);
+    REQUIRE(popped + out.stolen == k_items);
+    REQUIRE(out.stolen > 0);  // the thieves did take part
 }
 
 // The last-item race: owner pop and thief steal on a one-element deque.
@@ -181,29 +215,8 @@ TEST_CASE("deque: take removes an item among the newest and keeps the rest in or
 TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "[sched][deque][stress]") {
     goro_test::watchdog dog("deque take stress", 120s);
     constexpr int k_items = 2'000'000 / k_scale;
-    constexpr int k_thieves = 2;
-    goro::detail::work_deque<item, 64> dq;  // small capacity: many wrap-arounds
-    std::vector<item> items(k_items);
-    std::vector<std::atomic<int>> taken(k_items);
-    for (int i = 0; i < k_items; ++i) items[i].id = i;
-    std::atomic<bool> done{false};
-    std::atomic<long> stolen_count{0};
-    std::atomic<long> live_steals{0};
-    std::vector<std::thread> thieves;
-    for (int t = 0; t < k_thieves; ++t) {
-        thieves.emplace_back([&] {
-            long mine = 0;
-            while (!done.load(std::memory_order_acquire)) {
-                item* it = nullptr;
-                if (dq.steal(it) == decltype(dq)::steal_result::success) {
-                    taken[it->id].fetch_add(1, std::memory_order_relaxed);
-                    ++mine;
-                    live_steals.fetch_add(1, std::memory_order_relaxed);
-                }
-            }
-            stolen_count.fetch_add(mine);
-        });
-    }
+    thief_harness<64> h(k_items, 2);
+    auto& dq = h.dq;
     long by_owner = 0, deep_takes = 0, oldest_takes = 0;
     int next = 0;
     unsigned rng = 777;
@@ -211,13 +224,12 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
     while (next < k_items) {
         if (!waited_for_thieves && next >= k_items / 2) {
             waited_for_thieves = true;
-            while (dq.size_hint() < 8 && next < k_items && dq.push(&items[next])) ++next;
-            while (live_steals.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+            h.wait_for_a_steal(next);
         }
         rng = rng * 1103515245 + 12345;
         const int burst = 1 + (rng >> 16) % 16;
         for (int k = 0; k < burst && next < k_items; ++k) {
-            if (!dq.push(&items[next])) break;
+            if (!dq.push(&h.items[next])) break;
             ++next;
         }
         // Take some of the last burst in spawn order (oldest first), as a
@@ -225,10 +237,10 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
         // must say so.
         const int takes = (rng >> 8) % 20;
         for (int k = 0; k < takes && k < burst && next - burst + k >= 0; ++k) {
-            item* want = &items[next - burst + k];
+            item* want = &h.items[next - burst + k];
             const std::size_t size_before = dq.size_hint();
             if (dq.take(want, 32)) {
-                taken[want->id].fetch_add(1, std::memory_order_relaxed);
+                h.took(want);
                 ++by_owner;
                 if (burst - k > 1) ++deep_takes;
                 if (size_before == static_cast<std::size_t>(burst - k)) ++oldest_takes;
@@ -236,27 +248,17 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
         }
         if ((rng >> 4) % 3 == 0) {
             if (item* it = dq.pop()) {
-                taken[it->id].fetch_add(1, std::memory_order_relaxed);
+                h.took(it);
                 ++by_owner;
             }
         }
     }
-    while (item* it = dq.pop()) {
-        taken[it->id].fetch_add(1, std::memory_order_relaxed);
-        ++by_owner;
-    }
-    done.store(true, std::memory_order_release);
-    for (auto& t : thieves) t.join();
-    long lost = 0, duplicated = 0;
-    for (auto& n : taken) {
-        if (n.load() == 0) ++lost;
-        if (n.load() > 1) ++duplicated;
-    }
+    const auto out = h.finish(&by_owner);
     INFO("owner " << by_owner << " (deep takes " << deep_takes << ", oldest " << oldest_takes << "), stolen "
-                  << stolen_count.load());
-    REQUIRE(lost == 0);
-    REQUIRE(duplicated == 0);
-    REQUIRE(by_owner + stolen_count.load() == k_items);
-    REQUIRE(stolen_count.load() > 0);
+                  << out.stolen);
+    REQUIRE(out.lost == 0);
+    REQUIRE(out.duplicated == 0);
+    REQUIRE(by_owner + out.stolen == k_items);
+    REQUIRE(out.stolen > 0);
     REQUIRE(deep_takes > 0);
 }
