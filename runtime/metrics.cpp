@@ -79,6 +79,10 @@ std::vector<std::pair<std::string, double>> runtime_metrics::by_name() const {
         {"/goro/sched/global-taken:goroutines", d(sum.global_taken)},
         {"/goro/sched/timers-fired:timers", d(sum.timers_fired)},
         {"/goro/io/in-flight:operations", d(io_in_flight)},
+        {"/goro/sched/spare-threads:threads", d(spare_threads)},
+        {"/goro/sched/lost-threads:threads", d(lost_threads)},
+        {"/goro/sched/handoffs:events", d(handoffs)},
+        {"/goro/sched/handoffs-refused:events", d(handoffs_refused)},
         {"/goro/blocking/threads:threads", d(blocking_threads)},
         {"/goro/blocking/busy:threads", d(blocking_busy)},
         {"/goro/blocking/idle:threads", d(blocking_idle)},
@@ -132,7 +136,12 @@ runtime_metrics metrics() {
         m.blocking_queued = rt->pool.queued;
     }
     m.blocking_busy = m.blocking_threads - std::min(m.blocking_idle, m.blocking_threads);
-    m.threads = m.procs + m.blocking_threads;
+    // relaxed: counters for reading, as the processors' own.
+    m.spare_threads = rt->spare_threads.load(std::memory_order_relaxed);
+    m.lost_threads = rt->nlost.load(std::memory_order_relaxed);
+    m.handoffs = rt->handoffs.load(std::memory_order_relaxed);
+    m.handoffs_refused = rt->handoffs_refused.load(std::memory_order_relaxed);
+    m.threads = m.procs + m.blocking_threads + m.spare_threads;
     return m;
 }
 

@@ -52,7 +52,12 @@ struct runtime_metrics {
     unsigned procs = 0;                     // /sched/gomaxprocs:threads
     std::uint64_t global_queue = 0;         // tasks in the global run queue
     std::uint64_t io_in_flight = 0;         // I/O operations the netpoller holds
-    unsigned threads = 0;                   // /sched/threads/total:threads: processors + blocking pool
+    unsigned threads = 0;                   // /sched/threads/total:threads: processors, pool, spares
+    unsigned spare_threads = 0;             // threads made for hand-offs (runtime/handoff.cpp)
+    unsigned lost_threads = 0;              // of those and the processors' own: running a task
+                                            // whose processor was handed off
+    std::uint64_t handoffs = 0;             // processors the monitor handed to a spare thread
+    std::uint64_t handoffs_refused = 0;     // stalls seen at max_threads: no spare thread to be had
     unsigned blocking_threads = 0;          // blocking-pool threads
     unsigned blocking_busy = 0;             // of which running a job
     unsigned blocking_idle = 0;             // of which waiting for one

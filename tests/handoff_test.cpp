@@ -201,6 +201,10 @@ TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handof
             // thread per hand-off.
             const int threads = goro_test::thread_count();
             if (threads > 12) co_return 100 + threads;
+            // Each round finished only through a hand-off, and metrics saw them.
+            const auto m = goro::metrics();
+            if (m.handoffs < static_cast<std::uint64_t>(k_rounds)) co_return 2;
+            if (m.threads < m.procs + m.spare_threads || m.spare_threads == 0) co_return 3;
             co_return done == k_rounds ? 0 : 1;
         };
         return goro::run(main_task(), one_proc());
@@ -232,6 +236,7 @@ TEST_CASE("handoff: at max_threads there is no hand-off, and the program is stil
             // The blocking pool still gets its thread.
             auto job = [] { return 7; };
             const int v = co_await goro::blocking(job);
+            if (goro::metrics().handoffs != 0 || goro::metrics().spare_threads != 0) co_return 4;
             co_return v == 7 ? 0 : 3;
         };
         goro::options o = one_proc();
