@@ -524,6 +524,8 @@ def main():
     ap.add_argument("--skip-http", action="store_true", help="skip the http_hello row")
     ap.add_argument("--markdown", action="store_true",
                     help="also print a markdown table for benchmarks/RESULTS.md")
+    ap.add_argument("--chart", metavar="SVG",
+                    help="also draw the speedups over Go as a bar chart (benchmarks/chart.py)")
     ap.add_argument("--http-rounds", type=int, default=3,
                     help="interleaved wrk runs per side (default 3)")
     ap.add_argument("--http-duration", default="10s",
@@ -632,6 +634,8 @@ def main():
         print()
         for n in notes:
             print("note: " + n)
+    if args.chart:
+        write_chart(args.chart, table, head)
     if args.markdown:
         print()
         print(head)
@@ -642,6 +646,21 @@ def main():
             for n in notes:
                 print("- " + n)
     return 0
+
+
+def write_chart(path, table, head):
+    """Draws the rows' speedups over Go (benchmarks/chart.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chart
+    bars = []
+    for r in table:
+        ratio = chart.parse_ratio(r["speedup"])
+        if ratio:
+            label = r["benchmark"] + (f" ({r['procs']} procs)" if r["procs"] not in ("-", "") else "")
+            bars.append((label, ratio))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(chart.draw([("against Go", bars)], "goro against Go, " + head.split(",")[0]))
+    log(f"chart: {path}")
 
 
 def parse_duration(s):
