@@ -42,6 +42,11 @@ task<void> count_up(std::atomic<int>* counter) {
     co_return;
 }
 
+// Hand-off on whichever driver the child picks: epoll hands off by default,
+// io_uring only with GORO_DEBUG=handoff=1 (movable rings; see the scheduler's
+// essay). Called first thing in each child.
+void force_handoff() { ::setenv("GORO_DEBUG", "handoff=1", 1); }
+
 goro::options one_proc() {
     goro::options o;
     o.procs = 1;
@@ -96,6 +101,7 @@ task<int> stuck_then_busy(goro::chan<int> to_receiver, goro::net::unix_stream mi
 
 TEST_CASE("handoff: a task queued behind a task that never suspends runs (one processor)", "[handoff]") {
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             std::atomic<bool> ran{false};
             auto hog = [](std::atomic<bool>* flag) -> task<void> {
@@ -120,6 +126,7 @@ TEST_CASE("handoff: every task CPU-bound, every processor still makes progress",
     // timer sits on a processor whose thread computes, and only a hand-off
     // lets it fire.
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             std::atomic<bool> stop{false};
             std::atomic<int> started{0};
@@ -153,6 +160,7 @@ TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O wit
     for (const char* netpoll : {"io_uring", "epoll"}) {
         DYNAMIC_SECTION(netpoll) {
             auto result = goro_test::run_in_child([netpoll] {
+                force_handoff();
                 auto main_task = []() -> task<int> {
                     goro::chan<int> ch;
                     std::atomic<int> got{0};
@@ -184,6 +192,7 @@ TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O wit
 TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handoff]") {
     constexpr int k_rounds = 1000;
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             int done = 0;
             for (int i = 0; i < k_rounds; ++i) {
@@ -218,6 +227,7 @@ TEST_CASE("handoff: at max_threads there is no hand-off, and the program is stil
     // procs 1, max_threads 2: the one thread beyond the processor stays for
     // the blocking pool, so no spare thread may be made.
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             std::atomic<bool> ran{false};
             auto hog = [](std::atomic<bool>* flag) -> task<int> {
@@ -253,6 +263,7 @@ TEST_CASE("handoff: no deadlock report while a task runs on without a processor"
     // its processor was handed off and the processor went idle: every
     // processor is idle, yet the program is not deadlocked.
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             goro::chan<int> ch;
             auto hog = [](goro::chan<int> c) -> task<void> {
@@ -277,6 +288,7 @@ TEST_CASE("handoff: no deadlock report while a task runs on without a processor"
 
 TEST_CASE("handoff: a real deadlock is still reported with spare threads around", "[handoff][deadlock]") {
     auto result = goro_test::run_in_child([] {
+        force_handoff();
         auto main_task = []() -> task<int> {
             auto hog = []() -> task<void> {
                 std::atomic<bool> mine{false};

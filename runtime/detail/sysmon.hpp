@@ -38,6 +38,11 @@ struct sysmon_settings {
     /// Hand a processor whose run has lasted a time slice to a spare
     /// thread (runtime/handoff.cpp); GORO_DEBUG=handoff=0 turns it off.
     bool handoff = true;
+    /// Hand-off under io_uring too (GORO_DEBUG=handoff=1): its rings are
+    /// then set up without SINGLE_ISSUER | DEFER_TASKRUN so that another
+    /// thread may drive them, which cost tcp_echo 3-4x on a quiet 2-core
+    /// machine; by default only the epoll driver, which moves as it is, hands off.
+    bool handoff_rings = false;
 
     bool needed() const noexcept { return slice_ns > 0 || stuck_ns > 0; }
 };
