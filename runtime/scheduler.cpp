@@ -168,25 +168,26 @@
 //
 // The netpoll must follow its P. epoll: any thread may epoll_wait on the
 // P's epoll; the owner role moves whole (adopt()). io_uring: a
-// SINGLE_ISSUER ring refuses every other thread (-EEXIST), so when hand-off
-// is on (the default) rings are set up without SINGLE_ISSUER and
-// DEFER_TASKRUN, and without COOP_TASKRUN, whose completions wait for the
-// submitting thread to enter the kernel, which a computing thread never
-// does (the plain ring's task work interrupts it instead). Measured
-// against the SINGLE_ISSUER | DEFER_TASKRUN rings of before
-// (benchmarks/RESULTS.md, "hand-off"; one binary, GORO_DEBUG=handoff=0 for
-// the old rings, interleaved, a loaded 2-core VM): tcp_echo 0.81, 1.00 and
-// 0.98 of the old rings' requests per second in three runs, idle_conns the
-// same memory and threads, http_hello 0.74 then 1.05 (3 and 5 rounds);
-// with them, hog's worst
-// round trip fell from 2.0 s to 19-47 ms. Chosen: plain rings while
-// hand-off is on, pending a quiet-machine run of tcp_echo (the first run's
-// 19 % did not come back). A ring per thread (not per
-// P) would keep DEFER_TASKRUN but leave the stuck thread's in-flight
-// operations behind with it; re-submitting them elsewhere means cancelling
-// and restarting every operation of the P (reads with partial data
-// included). With hand-off off (GORO_DEBUG=handoff=0, or time_slice 0) the
-// rings are SINGLE_ISSUER | DEFER_TASKRUN as before.
+// SINGLE_ISSUER ring refuses every other thread (-EEXIST); a ring another
+// thread may drive must be set up without SINGLE_ISSUER and DEFER_TASKRUN,
+// and without COOP_TASKRUN, whose completions wait for the submitting
+// thread to enter the kernel, which a computing thread never does (the
+// plain ring's task work interrupts it instead). Such plain rings were the
+// default for a while; on a loaded 2-core VM tcp_echo looked unchanged
+// (0.81, 1.00, 0.98 of the old rings), but on the same VM quiet
+// (benchmarks/ab.py, 7 interleaved rounds, 2 processors) it fell from 326k
+// to 80k requests per second, with no hand-off happening. So the choice
+// is: io_uring rings stay SINGLE_ISSUER | DEFER_TASKRUN and an io_uring
+// processor is not handed off (movable() is false: the monitor skips it),
+// unless GORO_DEBUG=handoff=1 asks for plain rings and hand-off; the epoll
+// driver hands off by default. With plain rings, hog's worst round trip
+// fell from 2.0 s to 19-47 ms. Still to try: a ring per thread (not per
+// P) keeps DEFER_TASKRUN but leaves the stuck thread's in-flight
+// operations behind with it; re-submitting them elsewhere means
+// cancelling and restarting every operation of the P (reads with partial
+// data included); or handing off the P's queues and timers while its
+// ring's completions wait for the stuck thread. GORO_DEBUG=handoff=0 (or
+// time_slice 0) turns hand-off off on both drivers.
 //
 // ## Deadlock detection
 //
