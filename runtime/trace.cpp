@@ -87,25 +87,22 @@ std::uint64_t running_id() noexcept {
     return p ? id_of(p->running.load(std::memory_order_relaxed)) : 0;
 }
 
+// The start of a flow to g's next run: `kind` (spawn or ready) by the
+// goroutine running here.
+void push_flow_start(trace_buffer& t, trace_kind kind, const goroutine* g) noexcept {
+    trace_event e;
+    e.kind = kind;
+    e.ts = monotonic_now_ns();
+    e.g = g->id;
+    e.other = running_id();
+    t.push(e);
+}
+
 }  // namespace
 
-void trace_ready(trace_buffer& t, goroutine* g) noexcept {
-    trace_event e;
-    e.kind = trace_kind::ready;
-    e.ts = monotonic_now_ns();
-    e.g = g->id;
-    e.other = running_id();
-    t.push(e);
-}
+void trace_ready(trace_buffer& t, goroutine* g) noexcept { push_flow_start(t, trace_kind::ready, g); }
 
-void trace_spawn(trace_buffer& t, goroutine* g) noexcept {
-    trace_event e;
-    e.kind = trace_kind::spawn;
-    e.ts = monotonic_now_ns();
-    e.g = g->id;
-    e.other = running_id();
-    t.push(e);
-}
+void trace_spawn(trace_buffer& t, goroutine* g) noexcept { push_flow_start(t, trace_kind::spawn, g); }
 
 void trace_run_begin(trace_buffer& t, goroutine* g) noexcept {
     t.run = trace_event{};
