@@ -37,8 +37,11 @@ namespace goro::net {
 [[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port);
 /// The same, bounded by ctx: ctx.err() once it is done. getaddrinfo itself
 /// cannot be interrupted: it finishes on its pool thread with nobody waiting
-/// (as Go's cgo resolver does), holding that thread until it returns.
-[[nodiscard]] task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, context ctx);
-[[nodiscard]] task<result<std::vector<address>>> resolve(std::string_view host_port, context ctx);
+/// (as Go's cgo resolver does), holding that thread until it returns, in a
+/// task of its own spawned at `site` (dumps and traces name the caller's line).
+[[nodiscard]] task<result<std::vector<address>>> resolve(
+    std::string host, std::uint16_t port, context ctx, std::source_location site = std::source_location::current());
+[[nodiscard]] task<result<std::vector<address>>> resolve(
+    std::string_view host_port, context ctx, std::source_location site = std::source_location::current());
 
 }  // namespace goro::net

@@ -78,12 +78,12 @@ task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port)
     co_return to_result(std::move(o));
 }
 
-task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, context ctx) {
+task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, context ctx, std::source_location site) {
     if (std::error_code e = ctx.err()) co_return e;
     if (std::optional<address> a = numeric(host, port)) co_return std::vector<address>{*a};
     if (ctx.done().is_nil()) co_return co_await resolve(std::move(host), port);  // never cancelled: no detached task
     chan<lookup_outcome> answer(std::size_t{1});
-    goro::go(detached_lookup(std::move(host), port, answer));
+    goro::go(detached_lookup(std::move(host), port, answer), site);
     std::optional<lookup_outcome> got;
     co_await goro::select(answer.recv_case([&](std::optional<lookup_outcome> v) { got = std::move(v); }),
                           ctx.done().recv_case());
@@ -97,10 +97,10 @@ task<result<std::vector<address>>> resolve(std::string_view text) {
     co_return co_await resolve(std::string(hp->host), hp->port);
 }
 
-task<result<std::vector<address>>> resolve(std::string_view text, context ctx) {
+task<result<std::vector<address>>> resolve(std::string_view text, context ctx, std::source_location site) {
     result<host_port> hp = split_host_port(text);
     if (!hp) co_return hp.error();
-    co_return co_await resolve(std::string(hp->host), hp->port, std::move(ctx));
+    co_return co_await resolve(std::string(hp->host), hp->port, std::move(ctx), site);
 }
 
 namespace detail {

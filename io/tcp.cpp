@@ -41,8 +41,9 @@ task<result<tcp_stream>> tcp_stream::connect(address addr, std::chrono::nanoseco
     return dial(std::move(addr), timeout, context{});
 }
 
-task<result<tcp_stream>> tcp_stream::connect(std::string_view host_port, std::chrono::nanoseconds timeout) {
-    return dial(host_port, timeout, context{});
+task<result<tcp_stream>> tcp_stream::connect(std::string_view host_port, std::chrono::nanoseconds timeout,
+                                             std::source_location site) {
+    return dial(host_port, timeout, context{}, site);
 }
 
 task<result<tcp_stream>> tcp_stream::dial(address addr, std::chrono::nanoseconds timeout, context ctx) {
@@ -64,7 +65,7 @@ task<result<tcp_stream>> tcp_stream::dial(address addr, std::chrono::nanoseconds
 }
 
 task<result<tcp_stream>> tcp_stream::dial(std::string_view host_port, std::chrono::nanoseconds timeout,
-                                          context ctx) {
+                                          context ctx, std::source_location site) {
     result<address> a = address::parse(host_port);
     if (a) co_return co_await dial(*a, timeout, ctx);
     if (a.error() != errc::host_name_needs_resolve) co_return a.error();
@@ -72,12 +73,12 @@ task<result<tcp_stream>> tcp_stream::dial(std::string_view host_port, std::chron
         timeout == std::chrono::nanoseconds::max() ? 0 : detail::timeout_ns(timeout);
     result<std::vector<address>> all = std::make_error_code(std::errc::host_unreachable);
     if (timeout == std::chrono::nanoseconds::max()) {
-        all = co_await resolve(host_port, ctx);
+        all = co_await resolve(host_port, ctx, site);
     } else {
         // The lookup counts against the timeout too; running out of it there
         // is the same timeout error as in a connect.
         auto [lookup_ctx, cancel] = with_timeout(ctx, timeout);
-        all = co_await resolve(host_port, lookup_ctx);
+        all = co_await resolve(host_port, lookup_ctx, site);
         cancel();
         if (!all && all.error() == context_errc::deadline_exceeded && !ctx.err())
             co_return make_error_code(errc::timeout);

@@ -46,9 +46,11 @@ public:
     [[nodiscard]] static task<result<tcp_stream>> connect(
         address addr, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
     /// "host:port"; a host name is resolved first (goro::net::resolve) and
-    /// each of its addresses tried in turn.
+    /// each of its addresses tried in turn. A lookup with a timeout runs in a
+    /// task of its own, spawned at `site` (the caller's line).
     [[nodiscard]] static task<result<tcp_stream>> connect(
-        std::string_view host_port, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max());
+        std::string_view host_port, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max(),
+        std::source_location site = std::source_location::current());
     /// Dials addr until it connects, fails or ctx is done (then ctx.err():
     /// context_errc::canceled, or deadline_exceeded for a context with a
     /// deadline: with_timeout(parent, 2s) is a dial timeout). Go's DialContext.
@@ -57,8 +59,9 @@ public:
     }
     /// "host:port" under ctx; host names resolve first, and ctx bounds the
     /// lookup too (see resolve() in net.hpp).
-    [[nodiscard]] GORO_CORO_WRAPPER static task<result<tcp_stream>> connect(std::string_view host_port, context ctx) {
-        return dial(host_port, std::chrono::nanoseconds::max(), std::move(ctx));
+    [[nodiscard]] GORO_CORO_WRAPPER static task<result<tcp_stream>> connect(
+        std::string_view host_port, context ctx, std::source_location site = std::source_location::current()) {
+        return dial(host_port, std::chrono::nanoseconds::max(), std::move(ctx), site);
     }
 
     /// TCP_NODELAY (Go sets it by default; goro does too for connect and accept).
@@ -67,7 +70,8 @@ public:
 private:
     // The connects above: timeout (max = none) and ctx (background() = none) both apply.
     static task<result<tcp_stream>> dial(address addr, std::chrono::nanoseconds timeout, context ctx);
-    static task<result<tcp_stream>> dial(std::string_view host_port, std::chrono::nanoseconds timeout, context ctx);
+    static task<result<tcp_stream>> dial(std::string_view host_port, std::chrono::nanoseconds timeout, context ctx,
+                                         std::source_location site);
 };
 
 class tcp_listener : public socket_handle {

@@ -314,7 +314,7 @@ namespace detail {
 void ctx_after_func::start() noexcept {
     // A goroutine owning a copy of the action (the record may go away first).
     try {
-        goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(action));
+        goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(action), site);
     } catch (const no_runtime&) {
         // Cancelled on a thread outside goro::run with no runtime running (a
         // goro::signal delivery between two runs): f cannot run, and is
@@ -338,9 +338,10 @@ void ctx_after_func::on_drop(ctx_callback* cb) noexcept {
 
 }  // namespace detail
 
-context_after_func after_func_impl(const context& ctx, std::function<task<void>()> fn) {
+context_after_func after_func_impl(const context& ctx, std::function<task<void>()> fn, std::source_location site) {
     auto rec = std::make_shared<detail::ctx_after_func>();
     rec->action = std::move(fn);
+    rec->site = site;
     rec->fn = &detail::ctx_after_func::on_cancel;
     rec->drop = &detail::ctx_after_func::on_drop;
     const auto& n = detail::ctx_access::node(ctx);

@@ -40,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <system_error>
 #include <variant>
 #include <vector>
@@ -245,6 +246,7 @@ namespace detail {
 struct ctx_after_func : ctx_callback {
     std::weak_ptr<ctx_node> root;               // the cancellable root it is registered with
     std::function<task<void>()> action;
+    std::source_location site{};  // where after_func was called: the action's spawn site
     // 0 pending, 1 started, 2 stopped. CAS (acq_rel) by the callback and stop().
     std::atomic<int> state{0};
     // The registration's reference: written at creation, then only by the
@@ -270,7 +272,7 @@ private:
     std::shared_ptr<detail::ctx_after_func> m_rec;
 };
 
-context_after_func after_func_impl(const context& ctx, std::function<task<void>()> fn);
+context_after_func after_func_impl(const context& ctx, std::function<task<void>()> fn, std::source_location site);
 
 /// context.AfterFunc(ctx, f): runs f (returning void or a goro::task<>) in a
 /// new task once ctx is done, or at once if it is done already. Cancel does
@@ -282,9 +284,11 @@ context_after_func after_func_impl(const context& ctx, std::function<task<void>(
 /// func of ctx's cancellable root is dropped without cancelling it (Go vet's
 /// "lostcancel"), f is destroyed without running; a never-done ctx
 /// (background()) never runs f. Go's GC would run f if an ancestor were later
-/// cancelled; goro's parents do not own their children.
+/// cancelled; goro's parents do not own their children. f's task is spawned
+/// at `site`: dumps, traces and panics name the line that called after_func.
 template <typename F>
-[[nodiscard]] context_after_func after_func(const context& ctx, F f) {
+[[nodiscard]] context_after_func after_func(const context& ctx, F f,
+                                            std::source_location site = std::source_location::current()) {
     std::function<task<void>()> fn;
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>)
         fn = [f = std::move(f)]() mutable -> task<void> {
@@ -293,7 +297,7 @@ template <typename F>
         };
     else
         fn = [f = std::move(f)]() mutable -> task<void> { co_await f(); };
-    return after_func_impl(ctx, std::move(fn));
+    return after_func_impl(ctx, std::move(fn), site);
 }
 
 // ---------------------------------------------------------------- sleep with a context

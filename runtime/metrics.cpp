@@ -106,12 +106,14 @@ runtime_metrics metrics() {
     std::int64_t live = rt->external_live.load(std::memory_order_relaxed);
     // External starts: main (id 1) and one fetch_add of external_next_id each.
     std::uint64_t created = rt->external_next_id.load(std::memory_order_relaxed);
+    std::uint64_t finished = rt->external_finished.load(std::memory_order_relaxed);
     for (unsigned i = 0; i < rt->nprocs; ++i) {
         const detail::processor& p = *rt->procs[i];
         const detail::processor_stats& s = p.stats;
         processor_metrics pm;
         pm.runs = rd(s.runs);
         pm.created = rd(s.created);
+        pm.finished = rd(s.finished);
         pm.steals = rd(s.steals);
         pm.stolen = rd(s.stolen);
         pm.parks = rd(s.parks);
@@ -121,13 +123,14 @@ runtime_metrics metrics() {
         for (unsigned b = 0; b < detail::processor_stats::k_latency_buckets; ++b)
             m.sched_latency.counts[b] += rd(s.latency[b]);
         created += pm.created;
+        finished += pm.finished;
         live += p.live_delta.load(std::memory_order_relaxed);
         if (p.netpoll) m.io_in_flight += static_cast<std::uint64_t>(std::max<std::int64_t>(p.netpoll->in_flight(), 0));
         m.processors.push_back(pm);
     }
     m.goroutines = static_cast<std::uint64_t>(std::max<std::int64_t>(live, 0));
     m.goroutines_created = created;
-    m.goroutines_finished = created >= m.goroutines ? created - m.goroutines : 0;
+    m.goroutines_finished = finished;
     m.global_queue = rt->global_size.load(std::memory_order_relaxed);
     {
         std::lock_guard guard(rt->pool.lock);

@@ -25,6 +25,7 @@ namespace goro {
 struct processor_metrics {
     std::uint64_t runs = 0;          // tasks resumed by its scheduling loop (in-place joins not counted)
     std::uint64_t created = 0;       // tasks started on it (goro::go, spawn, group::go)
+    std::uint64_t finished = 0;      // tasks that returned on it
     std::uint64_t steals = 0;        // tasks it took from other processors
     std::uint64_t stolen = 0;        // tasks other processors took from it
     std::uint64_t parks = 0;         // times it slept with nothing to run
@@ -48,7 +49,7 @@ struct latency_histogram {
 struct runtime_metrics {
     std::uint64_t goroutines = 0;           // /sched/goroutines:goroutines (live)
     std::uint64_t goroutines_created = 0;   // /sched/goroutines-created:goroutines
-    std::uint64_t goroutines_finished = 0;  // created - live
+    std::uint64_t goroutines_finished = 0;  // tasks that returned (counted where each returns)
     unsigned procs = 0;                     // /sched/gomaxprocs:threads
     std::uint64_t global_queue = 0;         // tasks in the global run queue
     std::uint64_t io_in_flight = 0;         // I/O operations the netpoller holds

@@ -923,8 +923,9 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
     if (m.held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&p) &&
         !enter_processor_slow(&p, &m)) [[unlikely]] {
         m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
-        // p's stats belong to its new holder: this run's trace slice is
-        // dropped (the holder's next run begins a new one).
+        // p's stats and trace buffer belong to its new holder: the run's
+        // slice ends on this thread's own track.
+        trace_lost_run(p.rt, m.tid.load(std::memory_order_relaxed));
         return false;
     }
     note_run_end(p.stats);
@@ -1300,12 +1301,14 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         // one `running` names, and took the processor itself).
         registry::erase(g, nullptr);
         held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
+        held->rt.external_finished.fetch_add(1, std::memory_order_relaxed);
         dump_finish_point(held->rt);  // a dump may be reading g (goroutine_dump.hpp)
         return;
     }
     if (p) {
         registry::erase(g, &p->goroutines);
         p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        stat_add(p->stats.finished);
         // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
         // (relaxed: the monitor only compares it) and a run event, then the
         // light half of the asymmetric fence (a compiler barrier; the
@@ -1322,6 +1325,7 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     } else if (runtime_state* rt = current_runtime()) {
         registry::erase(g, nullptr);
         rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
         dump_finish_point(*rt);
     }
 }

@@ -149,7 +149,7 @@ void timer_state::on_fire(timer_node* node) noexcept {
                 (void)t->ch.try_send(to_time_point(now));  // empty: stop/reset drained it
             } else if (t->func) {
                 // AfterFunc: a new goroutine owning a copy of the action.
-                goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(t->func));
+                goro::go([](std::function<task<void>()> fn) -> task<void> { co_await fn(); }(t->func), t->func_site);
             }
         }
     }
@@ -212,8 +212,9 @@ std::size_t debug_live_timer_states() noexcept {
 
 // ---- timer ----
 
-timer::timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<void>()> f)
+timer::timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<void>()> f, std::source_location site)
     : m_state(detail::timer_state::create(std::move(c), 0, std::move(f))) {
+    m_state->func_site = site;  // before arming: the fire reads it
     m_state->lock.lock();
     try {
         m_state->arm_locked(deadline_ns, "goro::timer");

@@ -68,6 +68,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -104,6 +105,7 @@ struct timer_state : timer_node {
     std::int64_t period = 0;                // ticker period in ns; 0 = one-shot. Guarded by `lock`.
     chan<time_point> ch = chan<time_point>::nil();  // set at creation; nil for after_func
     std::function<task<void>()> func;       // after_func's action; set at creation
+    std::source_location func_site{};       // where after_func was called: the action's spawn site
     // Registry links (guarded by the registry's mutex, in time.cpp).
     timer_state* reg_prev = nullptr;
     timer_state* reg_next = nullptr;
@@ -140,6 +142,13 @@ void runtime_lifetime_end() noexcept;
 std::size_t debug_live_timer_states() noexcept;
 
 }  // namespace detail
+
+class timer;
+// Declared here, with its default argument, for timer's friend declaration
+// (defined below).
+template <typename Rep, typename Period, typename F>
+[[nodiscard]] timer after_func(std::chrono::duration<Rep, Period> d, F f,
+                               std::source_location site = std::source_location::current());
 
 /// time.NewTimer / time.AfterFunc's *Timer. Move-only; destroying it stops it.
 class timer {
@@ -178,9 +187,10 @@ public:
 
 private:
     template <typename Rep, typename Period, typename F>
-    friend timer after_func(std::chrono::duration<Rep, Period> d, F f);
+    friend timer after_func(std::chrono::duration<Rep, Period> d, F f, std::source_location site);
 
-    timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<void>()> f);
+    timer(std::int64_t deadline_ns, chan<time_point> c, std::function<task<void>()> f,
+          std::source_location site = {});
     bool reset_at(std::int64_t deadline_ns);
     void destroy() noexcept;
 
@@ -246,10 +256,11 @@ template <typename Rep, typename Period>
 }
 
 /// time.AfterFunc(d, f): after d, runs f as a new goroutine (f returns void or
-/// a goro::task<>). The returned timer has a nil channel; stop() prevents the
-/// call if it has not started. Must be called from a goro task.
+/// a goro::task<>) spawned at `site`: dumps, traces and panics name the line
+/// that called after_func. The returned timer has a nil channel; stop()
+/// prevents the call if it has not started. Must be called from a goro task.
 template <typename Rep, typename Period, typename F>
-[[nodiscard]] timer after_func(std::chrono::duration<Rep, Period> d, F f) {
+[[nodiscard]] timer after_func(std::chrono::duration<Rep, Period> d, F f, std::source_location site) {
     std::function<task<void>()> fn;
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>)
         fn = [f = std::move(f)]() mutable -> task<void> {
@@ -258,7 +269,7 @@ template <typename Rep, typename Period, typename F>
         };
     else
         fn = [f = std::move(f)]() mutable -> task<void> { co_await f(); };
-    return timer(detail::deadline_after(d), chan<time_point>::nil(), std::move(fn));
+    return timer(detail::deadline_after(d), chan<time_point>::nil(), std::move(fn), site);
 }
 
 }  // namespace goro

@@ -5,6 +5,9 @@
 //
 //   - a track per processor ("P0", "P1", ...) with a slice per task run,
 //     named by the task's spawn site; a track per blocking-pool thread;
+//     a track per thread that lost its processor in a hand-off while its
+//     task ran ("thread <tid>, handed off"), holding the rest of that run
+//     (the processor's track goes on with its new holder's runs);
 //   - instant events: park (with its reason and its kind: channel, mutex,
 //     I/O, timer, join, blocking), steal;
 //   - flow arrows: from a task's spawn to its first run (cat "spawn"), and
@@ -62,6 +65,12 @@ namespace {
 
 thread_local unsigned t_pool_thread = 0;  // 1 + this pool thread's number, 0: not yet named
 
+// The run this thread began last (trace_run_begin), kept on the thread as
+// well as in the processor's buffer: if the processor is handed off while
+// the task runs, its buffer belongs to the new holder, and the lost thread
+// ends the run from this copy (trace_lost_run).
+thread_local trace_event t_run_begun{};
+
 // What a wait reason is, for the trace's park events.
 const char* wait_kind(std::string_view r) {
     if (r.starts_with("chan") || r.starts_with("select")) return "channel";
@@ -114,6 +123,18 @@ void trace_run_begin(trace_buffer& t, goroutine* g) noexcept {
         t.run.fn = g->spawn_site.function_name();
         t.run.line = g->spawn_site.line();
     }
+    t_run_begun = t.run;
+}
+
+void trace_lost_run(runtime_state& rt, int tid) noexcept {
+    if (!rt.trace || t_run_begun.ts == 0) return;
+    trace_event e = t_run_begun;
+    t_run_begun = trace_event{};
+    e.kind = trace_kind::lost_run;
+    e.dur = monotonic_now_ns() - e.ts;
+    e.other = static_cast<std::uint64_t>(tid);
+    std::lock_guard guard(rt.trace->external_lock);
+    rt.trace->external.push(e);
 }
 
 void trace_run_end(trace_buffer& t) noexcept {
@@ -282,23 +303,28 @@ void trace_finish(runtime_state& rt) noexcept {
         std::unordered_map<std::uint64_t, const char*> last_park;
         std::uint64_t flow_id = 0;
         std::unordered_map<std::string, std::string> names;  // spawn site -> slice name
+        // A run's slice name: "file.cpp:42 function" of its spawn site, or "main".
+        auto slice_name = [&](const trace_event& e) -> std::string {
+            if (!e.str) return "main";
+            const std::string key = fmt::format("{}:{}:{}", e.str, e.line, e.fn ? e.fn : "");
+            auto it = names.find(key);
+            if (it == names.end()) {
+                std::string fn = readable_function(e.fn ? e.fn : "");
+                const std::size_t paren = fn.find('(');
+                if (paren != std::string::npos) fn.resize(paren);
+                const std::size_t space = fn.rfind(' ');
+                if (space != std::string::npos) fn = fn.substr(space + 1);
+                it = names.emplace(key, fmt::format("{}:{} {}", short_file(e.str), e.line, fn)).first;
+            }
+            return it->second;
+        };
+        // Threads that lost their processor while a task ran: a track each.
+        constexpr unsigned k_lost_track = 2000;
+        std::unordered_map<std::uint64_t, unsigned> lost_tracks;  // tid -> track
         for (const auto& [track, e] : events) {
             switch (e.kind) {
                 case trace_kind::run: {
-                    std::string name = "main";
-                    if (e.str) {
-                        const std::string key = fmt::format("{}:{}:{}", e.str, e.line, e.fn ? e.fn : "");
-                        auto it = names.find(key);
-                        if (it == names.end()) {
-                            std::string fn = readable_function(e.fn ? e.fn : "");
-                            const std::size_t paren = fn.find('(');
-                            if (paren != std::string::npos) fn.resize(paren);
-                            const std::size_t space = fn.rfind(' ');
-                            if (space != std::string::npos) fn = fn.substr(space + 1);
-                            it = names.emplace(key, fmt::format("{}:{} {}", short_file(e.str), e.line, fn)).first;
-                        }
-                        name = it->second;
-                    }
+                    const std::string name = slice_name(e);
                     emit(fmt::format(
                         R"({{"name":{},"cat":"run","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"g":{}}}}})",
                         json_string(name), track, us(e.ts), static_cast<double>(e.dur) / 1000.0, e.g));
@@ -348,6 +374,18 @@ void trace_finish(runtime_state& rt) noexcept {
                         R"({{"name":"blocking call","cat":"blocking","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f}}})",
                         k_pool_track + e.line, us(e.ts), static_cast<double>(e.dur) / 1000.0));
                     break;
+                case trace_kind::lost_run: {
+                    auto [it, fresh] = lost_tracks.emplace(e.other, k_lost_track + static_cast<unsigned>(lost_tracks.size()));
+                    if (fresh)
+                        emit(fmt::format(
+                            R"({{"name":"thread_name","ph":"M","pid":1,"tid":{},"args":{{"name":"thread {}, handed off"}}}})",
+                            it->second, e.other));
+                    emit(fmt::format(
+                        R"({{"name":{},"cat":"lost_run","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"g":{},"thread":{}}}}})",
+                        json_string(slice_name(e)), it->second, us(e.ts), static_cast<double>(e.dur) / 1000.0, e.g,
+                        e.other));
+                    break;
+                }
             }
         }
         std::uint64_t dropped = 0;

@@ -111,6 +111,64 @@ TEST_CASE("dump lists every task with its state and the user's spawn line, and t
     }
 }
 
+TEST_CASE("a task that goro starts for the user carries the user's line: after_func, resolve", "[dump]") {
+    // context.AfterFunc and time.AfterFunc start f as a task of its own, and a
+    // cancellable resolve runs its lookup in one: each is listed at the line
+    // that called after_func or resolve, not at a line inside goro.
+    watchdog dog("spawn sites of goro-started tasks", 60s);
+    std::vector<goro::goroutine_record> records;
+    unsigned ctx_line = 0, timer_line = 0, resolve_line = 0;
+    goro::options o;
+    o.procs = 1;
+    o.max_threads = 2;  // one blocking-pool thread: the lookup queues behind `hold`
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<int> never;
+            auto [ctx, cancel] = goro::with_cancel(goro::background());
+            ctx_line = __LINE__ + 1;
+            auto stop_ctx = goro::after_func(ctx, [never]() -> goro::task<> { co_await never.recv(); });
+            timer_line = __LINE__ + 1;
+            goro::timer t = goro::after_func(1ms, [never]() -> goro::task<> { co_await never.recv(); });
+            cancel();
+            // The pool's one thread is held, so the lookup task of the
+            // resolve below waits for it and can be seen.
+            std::atomic<bool> release{false};
+            auto holder = [](std::atomic<bool>* r) -> goro::task<> {
+                auto hold_fn = [r] {
+                    while (!r->load()) std::this_thread::sleep_for(1ms);
+                };
+                co_await goro::blocking(hold_fn);
+            };
+            auto hold = goro::spawn(holder(&release));
+            co_await until_parked("blocking call", 1);  // hold has the pool's thread
+            auto [rctx, rcancel] = goro::with_cancel(goro::background());
+            auto lookup = [](goro::context c, unsigned* line) -> goro::task<bool> {
+                *line = __LINE__ + 1;
+                auto r = co_await goro::net::resolve("localhost:80", c);
+                co_return static_cast<bool>(r);
+            };
+            auto resolver = goro::spawn(lookup(rctx, &resolve_line));
+            co_await until_parked("chan receive", 2);
+            co_await until_parked("blocking call", 2);  // hold's task and the lookup's
+            records = goro::goroutines();
+            release.store(true);
+            co_await std::move(hold);
+            const bool resolved = co_await std::move(resolver);
+            CHECK(resolved);
+            rcancel();
+            (void)stop_ctx;
+        }(),
+        o);
+    auto at_line = [&](unsigned line) {
+        return std::count_if(records.begin(), records.end(), [&](const auto& g) {
+            return g.line == line && ends_with(g.file, "dump_test.cpp");
+        });
+    };
+    CHECK(at_line(ctx_line) == 1);
+    CHECK(at_line(timer_line) == 1);
+    CHECK(at_line(resolve_line) == 1);
+}
+
 TEST_CASE("dump shows how long each task has waited", "[dump]") {
     watchdog dog("dump shows wait times", 60s);
     std::string text;

@@ -102,8 +102,54 @@ TEST_CASE("metrics add up across processors: created = finished + live, steals m
     CHECK(m.goroutines == 1);
     CHECK(m.goroutines_created == 1 + 5 * 2 * ((1u << 10) - 1));
     CHECK(m.goroutines_created == m.goroutines_finished + m.goroutines);
+    // Each counted where it happens: a finish on the processor that ran the
+    // task's last step, which need not be the one that started it.
+    CHECK(sum(m, &goro::processor_metrics::finished) == m.goroutines_finished);
     CHECK(sum(m, &goro::processor_metrics::created) == m.goroutines_created - 1);
     CHECK(sum(m, &goro::processor_metrics::steals) == sum(m, &goro::processor_metrics::stolen));
+}
+
+TEST_CASE("metrics count a task that finishes after its processor was handed off", "[metrics][handoff]") {
+    // One processor, the epoll driver (it hands off by default): a task
+    // spins until a task queued behind it has run, which only a hand-off
+    // allows, then starts more tasks and returns on a thread that holds no
+    // processor. Its finish is counted all the same.
+    watchdog dog("metrics across a hand-off", 120s);
+    goro::runtime_metrics m;
+    std::size_t listed = 0;
+    goro::options o;
+    o.procs = 1;
+    o.netpoll = goro::netpoll_kind::epoll;
+    o.time_slice = 1ms;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::wait_group wg;
+            wg.add(11);
+            auto hog = [](goro::wait_group* wg) -> goro::task<> {
+                std::atomic<bool> ran{false};
+                auto set = [](std::atomic<bool>* f) -> goro::task<> {
+                    f->store(true, std::memory_order_release);
+                    co_return;
+                };
+                goro::go(set(&ran));
+                while (!ran.load(std::memory_order_acquire)) std::this_thread::yield();
+                for (int i = 0; i < 10; ++i) goro::go(nothing(*wg));  // started without a processor
+                co_return;                                             // and returns without one
+            };
+            co_await goro::spawn(hog(&wg));
+            goro::go(nothing(wg));
+            co_await wg.wait();
+            for (int i = 0; i < 3; ++i) co_await goro::sleep(1ms);
+            m = goro::metrics();
+            listed = goro::goroutines().size();
+        }(),
+        o);
+    CHECK(m.handoffs >= 1);
+    CHECK(m.goroutines_created == 1 + 1 + 1 + 10 + 1);  // main, hog, set, 10 nothings, 1 nothing
+    CHECK(m.goroutines == 1);
+    CHECK(listed == 1);  // the registry agrees: only main is left
+    CHECK(m.goroutines_finished == m.goroutines_created - 1);
+    CHECK(m.goroutines_finished > sum(m, &goro::processor_metrics::finished));  // hog's finish had no processor
 }
 
 TEST_CASE("metrics see the blocking pool, I/O in flight and the scheduling latency", "[metrics]") {

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -116,6 +117,55 @@ TEST_CASE("a trace of tennis on two processors has every hand-off as a flow", "[
     }
     CHECK(python_summary(path) == (main_parks ? "handoff=100 ready=1 spawn=2 unmatched=0\n"
                                               : "handoff=100 spawn=2 unmatched=0\n"));
+}
+
+TEST_CASE("a run that loses its processor in a hand-off ends on the thread's own track", "[trace][handoff]") {
+    // One processor, the epoll driver (it hands off by default): a task spins
+    // until a task queued behind it has run, which only a hand-off allows.
+    // Its run ends on a thread that no longer holds the processor: the slice
+    // goes on a track of that thread's, named by the task's spawn site.
+    watchdog dog("trace of a hand-off", 60s);
+    goro_test::temp_dir tmp("goro-trace");
+    const std::string path = (tmp.dir / "handoff.json").string();
+    goro::options o;
+    o.procs = 1;
+    o.netpoll = goro::netpoll_kind::epoll;
+    o.time_slice = 1ms;
+    o.trace = path;
+    int hog_line = 0;
+    goro::run(
+        [&]() -> goro::task<> {
+            auto hog = [](goro::wait_group* wg) -> goro::task<> {
+                std::atomic<bool> ran{false};
+                auto set = [](std::atomic<bool>* f) -> goro::task<> {
+                    f->store(true, std::memory_order_release);
+                    co_return;
+                };
+                goro::go(set(&ran));
+                while (!ran.load(std::memory_order_acquire)) std::this_thread::yield();
+                wg->done();
+                co_return;
+            };
+            goro::wait_group wg;
+            wg.add(1);
+            hog_line = __LINE__ + 1;
+            goro::go(hog(&wg));
+            co_await wg.wait();
+        }(),
+        o);
+    const std::string text = read_file(path);
+    REQUIRE_FALSE(text.empty());
+    INFO(text.substr(0, 3000));
+    const std::string hog_name = "\"name\":\"trace_test.cpp:" + std::to_string(hog_line) + " ";
+    bool hog_lost = false;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find(hog_name) != std::string::npos && line.find(R"("cat":"lost_run")") != std::string::npos)
+            hog_lost = true;
+    CHECK(hog_lost);
+    CHECK(count(text, R"(, handed off"})") >= 1);
+    CHECK(count(text, R"("cat":"lost_run")") == count(text, R"("cat":"lost_run","ph":"X")"));
+    if (have_python()) CHECK(python_summary(path).find("unmatched=0") != std::string::npos);
 }
 
 TEST_CASE("a trace is bounded: a ring of the last events of each processor", "[trace]") {

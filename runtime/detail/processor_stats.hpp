@@ -45,6 +45,7 @@ struct alignas(64) processor_stats {
 
     std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
     std::atomic<std::uint64_t> created{0};       // goroutines started here
+    std::atomic<std::uint64_t> finished{0};      // goroutines that returned here
     std::atomic<std::uint64_t> steals{0};        // goroutines taken from other processors
     std::atomic<std::uint64_t> parks{0};         // sleeps in the netpoll (nothing to do)
     std::atomic<std::uint64_t> polls{0};         // non-blocking netpoll polls

@@ -257,6 +257,10 @@ struct runtime_state {
     std::mutex external_lock;
     registry external_goroutines{k_external_registry};
     std::atomic<std::int64_t> external_live{0};
+    // Goroutines that returned on a thread holding no processor (a lost
+    // thread after a hand-off, shutdown's destructors): goro::metrics adds
+    // them to the processors' own `finished`. relaxed: a counter.
+    std::atomic<std::uint64_t> external_finished{0};
     std::atomic<std::uint64_t> external_next_id{0};
 
     // Jobs handed to the blocking pool whose waiter has not yet been queued
@@ -322,5 +326,10 @@ void trace_finish(runtime_state& rt) noexcept;
 /// the job's slice on the calling pool thread's track.
 std::int64_t trace_blocking_begin(runtime_state& rt) noexcept;
 void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept;
+/// run_goroutine, on a thread whose processor was handed off while its task
+/// ran (cold): the run this thread began (trace_run_begin) ends now, on a
+/// track of its own ("thread <tid>, handed off"), since the processor's
+/// track belongs to its new holder. Nothing when not tracing.
+void trace_lost_run(runtime_state& rt, int tid) noexcept;
 
 }  // namespace goro::detail

@@ -26,6 +26,8 @@ enum class trace_kind : std::uint8_t {
     park,      // g parked, waiting for `str` (its wait reason)
     steal,     // this processor took `line` goroutines from processor `other`
     blocking,  // a blocking-pool job ran from ts for dur (external buffer)
+    lost_run,  // a run whose processor was handed off while it ran, on the
+               // thread `other` (its tid) from ts for dur (external buffer)
 };
 
 struct trace_event {
