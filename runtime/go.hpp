@@ -102,8 +102,7 @@ public:
 
     /// True once the task has finished (its result is ready).
     bool done() const noexcept {
-        return m_handle &&
-               m_handle.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
+        return m_handle && m_handle.promise().join_state.done();
     }
 
     /// Lets the task run on unjoined: its value is discarded, and an exception
@@ -111,10 +110,7 @@ public:
     void detach() noexcept {
         if (!m_handle) return;
         auto h = std::exchange(m_handle, {});
-        // acq_rel: acquire the finished task's writes before destroying it;
-        // release is harmless.
-        void* old = h.promise().join_state.exchange(detail::k_join_detached, std::memory_order_acq_rel);
-        if (old == detail::k_join_done) h.destroy();
+        if (h.promise().join_state.detach()) h.destroy();
         // Otherwise the task frees itself when it finishes (see final_awaiter).
     }
 
@@ -128,12 +124,10 @@ public:
             // shutdown): let go of the awaited task as a dropped handle would.
             ~awaiter() {
                 if (!h) return;
-                void* old = h.promise().join_state.exchange(detail::k_join_detached, std::memory_order_acq_rel);
-                if (old == detail::k_join_done) h.destroy();
+                if (h.promise().join_state.detach()) h.destroy();
             }
             bool await_ready() const noexcept {
-                // acquire: pairs with the finishing task's exchange, publishing its result.
-                return !h || h.promise().join_state.load(std::memory_order_acquire) == detail::k_join_done;
+                return !h || h.promise().join_state.done();
             }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
                 detail::goroutine* self = detail::current_goroutine();
@@ -148,18 +142,13 @@ public:
                     // come back to us directly, with no atomic hand-off and no
                     // trip through the scheduler (as a Cilk-style "work-first"
                     // join). Relaxed: nothing else can look at it.
-                    child.join_state.store(self, std::memory_order_relaxed);
+                    child.join_state.set_in_place_joiner(self);
                     child.joined_in_place = true;
                     detail::switch_to(&child);
                     return child.resume_point;
                 }
                 detail::note_waiting(self, "join");
-                void* expected = nullptr;
-                // release: publishes resume_point to the finishing task (which
-                // acquires in its exchange); acquire on failure: sees its result.
-                if (child.join_state.compare_exchange_strong(expected, self, std::memory_order_acq_rel,
-                                                             std::memory_order_acquire))
-                    return std::noop_coroutine();
+                if (child.join_state.park_joiner(self)) return std::noop_coroutine();
                 return me;  // finished meanwhile: continue at once
             }
             T await_resume() {

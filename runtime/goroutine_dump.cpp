@@ -65,6 +65,8 @@
 
 namespace goro::detail {
 
+std::atomic<std::uint32_t> g_wait_clock_ms{0};
+
 // The function a spawn site names, readable. Inside a coroutine, g++ 12's
 // source_location::function_name() is the coroutine's actor function, whose
 // one parameter is the frame type, named after the mangled coroutine:
@@ -113,7 +115,7 @@ void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
     std::vector<goroutine*> running;
     running.reserve(rt.procs.size());
     for (auto& p : rt.procs) running.push_back(p->running.load(std::memory_order_acquire));
-    const std::uint32_t now = wait_clock_ms();
+    const std::uint32_t now = read_wait_clock_ms();
     auto copy = [&](goroutine* g) {
         goroutine_sample s;
         s.id = g->id;

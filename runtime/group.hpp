@@ -153,9 +153,9 @@ private:
         auto handle = t.release();
         if (!handle) throw runtime_error("go of nil func value");
         auto& p = handle.promise();
-        // relaxed: start_goroutine's queue push (or the group lock, for a
-        // queued task) publishes the record.
-        p.join_state.store(m_state, std::memory_order_relaxed);
+        // start_goroutine's queue push (or the group lock, for a queued
+        // task) publishes the record.
+        p.join_state.set_group(m_state);
         p.spawn_site = site;
         p.frame_link = handle;
         p.resume_point = handle;

@@ -15,7 +15,18 @@
 namespace goro {
 namespace detail {
 
-void sample_ready_slow(processor_stats& s, goroutine* g) noexcept {
+void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept {
+    if (s.trace) {
+        if (spawn)
+            trace_spawn(*s.trace, g);
+        else
+            trace_ready(*s.trace, g);
+        s.ready_countdown = 1;
+        if (--s.readies_to_sample != 0) return;
+    } else {
+        s.ready_countdown = processor_stats::k_latency_sample_every;
+    }
+    s.readies_to_sample = processor_stats::k_latency_sample_every;
     const std::int64_t now = monotonic_now_ns();
     // A sample in progress keeps the slot unless it has expired (its
     // goroutine ran elsewhere, or runs in place without the loop).

@@ -784,6 +784,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
 
         ++p.tick;
         if (p.tick % k_fairness_interval == 0) {
+            refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
             // Give the netpoll its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
             if (p.netpoll->has_work()) poll_netpoll(p);
@@ -880,6 +881,7 @@ goroutine* find_runnable(processor& p, bool& inherit) {
 
         stat_add(p.stats.parks);
         p.netpoll->park(park_timeout_ns(p));
+        refresh_wait_clock();  // it may have slept long (goroutine.hpp)
         // release: pairs with the acq_rel exchange in notify(), so a waker
         // that sees the flag clear also sees what this processor did before
         // (relaxed would do for the flag itself: the exchange is an RMW and
@@ -1396,6 +1398,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
                           (std::string_view(rt->netpoll_name) == "epoll" || monitor_settings.handoff_rings);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
     trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
+    refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
 
     runtime_state* expected = nullptr;
     if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
@@ -1508,14 +1511,10 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
             if (!g->reg_slot) continue;  // already gone (destroyed with another frame)
             registry::erase(g, nullptr);
             if (g == main_g) continue;  // run() destroys main's frame itself
-            if (g->kind == goroutine_kind::joinable &&
-                g->join_state.load(std::memory_order_relaxed) != k_join_detached) {
-                // A join_handle (or an awaiter holding one) still owns the
-                // frame: mark it finished so that the owner's destructor,
-                // which runs when its own frame is destroyed, frees it.
-                g->join_state.store(k_join_done, std::memory_order_relaxed);
-                continue;
-            }
+            // A join_handle (or an awaiter holding one) still owns the frame:
+            // marked finished, the owner's destructor (run when its own
+            // frame is destroyed) frees it.
+            if (g->kind == goroutine_kind::joinable && g->join_state.mark_done_at_shutdown()) continue;
             g->frame_link.destroy();
         }
     }

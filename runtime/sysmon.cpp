@@ -316,6 +316,7 @@ struct sysmon::impl {
             // relaxed: stop() publishes nothing else through it.
             if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
             const std::int64_t now = monotonic_now_ns();
+            refresh_wait_clock();  // the parks' stamp, while a task computes long (goroutine.hpp)
             const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;

@@ -66,7 +66,7 @@ struct task_promise_base : goroutine {
     ~task_promise_base() {
         // relaxed: written before the goroutine was started (published by its queue push).
         if (kind == goroutine_kind::group_member)
-            release(static_cast<group_state*>(join_state.load(std::memory_order_relaxed)));
+            release(join_state.group());
     }
 
     static void* operator new(std::size_t size) { return allocate_frame(size); }
@@ -92,30 +92,26 @@ struct task_promise_base : goroutine {
                     if (p.joined_in_place) {
                         // Run in place by its joiner (join_handle's awaiter):
                         // only this thread knows it, no hand-off to race with.
-                        auto* joiner = static_cast<goroutine*>(p.join_state.load(std::memory_order_relaxed));
-                        p.join_state.store(k_join_done, std::memory_order_relaxed);
+                        goroutine* joiner = p.join_state.finish_in_place();
                         switch_to(joiner);
                         return joiner->resume_point;
                     }
-                    // acq_rel: release publishes the result to the joiner (it
-                    // acquires join_state); acquire sees the joiner's resume_point.
-                    void* waiter = p.join_state.exchange(k_join_done, std::memory_order_acq_rel);
-                    if (waiter == k_join_detached) {
+                    const join_word::finish_outcome out = p.join_state.finish();
+                    if (out.detached) {
                         // Its handle was dropped before it finished: it ran
                         // detached, so an exception escaping it is a panic, as
                         // for goro::go (nobody could ever see it otherwise).
                         destroy_unawaited(self);
                         return std::noop_coroutine();
                     }
-                    if (waiter == nullptr) return std::noop_coroutine();  // joiner comes later
-                    auto* joiner = static_cast<goroutine*>(waiter);
-                    switch_to(joiner);
-                    return joiner->resume_point;  // run the joiner right here
+                    if (!out.joiner) return std::noop_coroutine();  // joiner comes later
+                    switch_to(out.joiner);
+                    return out.joiner->resume_point;  // run the joiner right here
                 }
                 case goroutine_kind::group_member: {
                     finish_goroutine(&p);
                     // relaxed: set before the goroutine started (see ~task_promise_base).
-                    auto* st = static_cast<group_state*>(p.join_state.load(std::memory_order_relaxed));
+                    group_state* st = p.join_state.group();
                     member_outcome out = member_finished(st, self.promise().take_exception());
                     // While this frame still holds its reference to the state:
                     // the first error cancels the group's context.

@@ -17,6 +17,8 @@
 
 #include <time.h>
 
+#include "join_word.hpp"
+
 namespace goro::detail {
 
 struct registry;
@@ -76,12 +78,10 @@ struct goroutine {
     // dumps (relaxed: diagnostic only). In padding, as reg_home.
     std::atomic<std::uint32_t> wait_since_ms{0};
 
-    // For joinable goroutines: nullptr while running with nobody waiting; the
-    // waiting goroutine (a goroutine*) once a join_handle awaits it;
-    // k_join_done once finished; k_join_detached once its handle was dropped.
-    // For group members: their group's detail::group_state*, a counted
-    // reference (see group_state.hpp), set before the goroutine starts.
-    std::atomic<void*> join_state{nullptr};
+    // Joinable goroutines: where completion meets the join_handle (its four
+    // states and their transitions: join_word.hpp). Group members: their
+    // group's state, a counted reference (group_state.hpp).
+    join_word join_state;
 
     // nested: the coroutine awaiting this task (resumed when it finishes;
     // null when it was resumed by hand). Any other kind: the goroutine's own
@@ -96,11 +96,30 @@ inline constexpr std::uint16_t k_external_registry = 0xFFFF;
 /// The clock of goroutine::wait_since_ms: CLOCK_MONOTONIC_COARSE (a read of
 /// the vDSO's page, a few nanoseconds: it is read on every park), in
 /// milliseconds, truncated to 32 bits.
-inline std::uint32_t wait_clock_ms() noexcept {
+inline std::uint32_t read_wait_clock_ms() noexcept {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ts.tv_sec) * 1000u +
                                       static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u);
+}
+
+/// The wait clock as of its last refresh (goroutine_dump.cpp). A park stamps
+/// this instead of reading the clock (a vDSO call on every park was a fifth
+/// of pingpong's cost of seeing inside). Refreshed by refresh_wait_clock():
+/// each processor every k_fairness_interval scheduling ticks and when it
+/// wakes from a park, the monitor each time it wakes (every 10 ms or more
+/// often while any processor is busy), and a runtime's start. So a stamp is
+/// at most one refresh old, and a dump's "waited" reads at most that much
+/// long (a dump reads the clock itself). relaxed: a diagnostic value.
+extern std::atomic<std::uint32_t> g_wait_clock_ms;
+
+inline std::uint32_t wait_clock_ms() noexcept { return g_wait_clock_ms.load(std::memory_order_relaxed); }
+
+/// Brings g_wait_clock_ms up to date; writes only when it changed (once a
+/// millisecond at most), so that the parks' loads seldom miss.
+inline void refresh_wait_clock() noexcept {
+    const std::uint32_t now = read_wait_clock_ms();
+    if (g_wait_clock_ms.load(std::memory_order_relaxed) != now) g_wait_clock_ms.store(now, std::memory_order_relaxed);
 }
 
 /// True while a run is traced (GORO_TRACE, options::trace; runtime/trace.cpp).
@@ -121,8 +140,6 @@ inline void note_waiting(goroutine* g, const char* reason) noexcept {
         trace_park(g, reason);
 }
 
-inline void* const k_join_done = reinterpret_cast<void*>(std::uintptr_t{1});
-inline void* const k_join_detached = reinterpret_cast<void*>(std::uintptr_t{2});
 
 // ---- The scheduler's internal interface (defined in runtime/scheduler.cpp) ----
 

@@ -3,9 +3,9 @@
 // A task started by group::go is a goroutine of kind group_member: its own
 // root frame, with no wrapper around it (one frame per task, as goro::go;
 // group::go(f) starts its owned_call wrapper this way, see owned_call.hpp).
-// Its goroutine record's join_state, unused by that kind otherwise, holds a
-// counted reference to the group's state. When the task finishes, its final
-// awaiter (task.hpp) records its exception as the group's first error if it
+// Its goroutine record's join_state (join_word.hpp: set_group), unused by
+// that kind otherwise, holds a counted reference to the group's state. When
+// the task finishes, its final awaiter (task.hpp) records its exception as the group's first error if it
 // is the first, counts it off `pending` and `active`, starts the next queued
 // task if a limit held it back, and wakes the waiters once none is left;
 // then it frees its frame, whose promise destructor drops the reference. A

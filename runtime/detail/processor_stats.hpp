@@ -53,13 +53,19 @@ struct alignas(64) processor_stats {
     std::atomic<std::uint64_t> timers_fired{0};  // expired timers run here
 
     // The latency sample in progress: the goroutine readied at ready_ns
-    // (owner only, plain fields), and the ready count that picks samples.
+    // (owner only, plain fields).
     goroutine* sample_g = nullptr;
     std::int64_t sample_ns = 0;
-    std::uint32_t readies = 0;
+    // Readies (and starts) until the next one takes the slow path
+    // (note_ready_slow): k_latency_sample_every while not tracing, 1 while
+    // tracing (every ready is then recorded, and readies_to_sample picks
+    // the samples). One decrement and branch per ready on the fast path.
+    std::uint32_t ready_countdown = k_latency_sample_every;
+    std::uint32_t readies_to_sample = k_latency_sample_every;
 
     // This processor's execution-trace buffer, or null when the run is not
-    // traced (trace_buffer.hpp). Set before the processor starts.
+    // traced (trace_buffer.hpp). Set before the processor starts (with
+    // ready_countdown = 1: start_tracing below).
     trace_buffer* trace = nullptr;
 
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
@@ -68,17 +74,23 @@ struct alignas(64) processor_stats {
     alignas(64) std::atomic<std::uint64_t> stolen{0};
 };
 
-void sample_ready_slow(processor_stats& s, goroutine* g) noexcept;  // runtime/metrics.cpp
+// The slow halves (runtime/metrics.cpp). `spawn`: g was started, not readied.
+void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept;
 void sample_run_slow(processor_stats& s) noexcept;
 
-/// Owner: g became runnable here (readied, or started). One in
-/// k_latency_sample_every is timed (a plain counter; the clock is read only
-/// for those).
+/// Before the processor starts: every ready and run takes the slow path,
+/// which records it in `buffer`.
+inline void start_tracing(processor_stats& s, trace_buffer* buffer) noexcept {
+    s.trace = buffer;
+    s.ready_countdown = 1;
+}
+
+/// Owner: g became runnable here (readied). One in k_latency_sample_every
+/// is timed (the clock is read only for those); every one is traced while
+/// tracing.
 inline void note_ready(processor_stats& s, goroutine* g) noexcept {
-    if (s.trace) [[unlikely]]
-        trace_ready(*s.trace, g);
-    if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
-        sample_ready_slow(s, g);
+    if (--s.ready_countdown == 0) [[unlikely]]
+        note_ready_slow(s, g, false);
 }
 
 /// Owner: the scheduling loop resumes g.
@@ -99,10 +111,8 @@ inline void note_run_end(processor_stats& s) noexcept {
 /// Owner: g was started here.
 inline void note_created(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.created);
-    if (s.trace) [[unlikely]]
-        trace_spawn(*s.trace, g);
-    if (++s.readies % processor_stats::k_latency_sample_every == 0) [[unlikely]]
-        sample_ready_slow(s, g);
+    if (--s.ready_countdown == 0) [[unlikely]]
+        note_ready_slow(s, g, true);
 }
 
 /// Owner (`thief`): it took n goroutines from `victim`.

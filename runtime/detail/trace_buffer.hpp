@@ -8,8 +8,10 @@
 // processor (a bounded trace of the end of the run).
 //
 // Off, tracing costs a predictable branch on processor_stats::trace (a
-// pointer on a line the processor writes anyway) at each run, ready, start
-// and steal, and one on a global flag at each park (note_waiting).
+// pointer on a line the processor writes anyway) at each run's start and
+// end and each steal, and one on a global flag at each park (note_waiting);
+// readies and starts share the latency sampling's countdown
+// (processor_stats::ready_countdown), which tracing sets to 1.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,113 @@
+// join_word — the join protocol of a goroutine started by goro::spawn: one
+// atomic word through which the task's completion meets its join_handle.
+// Internal.
+//
+// States (the word's value):
+//
+//   running   nullptr          the task runs or waits to; nobody awaits it
+//   awaited   a goroutine*     a join_handle's awaiter parked on it
+//   done      k_done           finished: the result is in the frame, which
+//                              the handle's side frees
+//   detached  k_detached       the handle was dropped: the task frees its
+//                              own frame when it finishes
+//
+// Transitions, each one call below:
+//
+//   running  -> awaited   park_joiner()  the joiner (CAS: fails when the
+//                                        task finished first)
+//   running  -> done      finish()       the task (exchange): nobody to wake
+//   awaited  -> done      finish()       the task: it resumes the joiner
+//   running  -> detached  detach()       the handle (exchange)
+//   detached -> (freed)   finish()       the task sees "detached" and frees
+//                                        itself (an escaped exception is
+//                                        then a panic, as for goro::go)
+//   done     -> (freed)   detach()       the handle sees "done" and frees it
+//
+// The in-place join (the fork-join fast path, go.hpp): a joiner that took
+// the task, never started, off its own deque runs it on the spot; no other
+// thread can see the task then, so set_in_place_joiner() and
+// finish_in_place() use plain (relaxed) accesses and skip the exchange.
+//
+// Shutdown (scheduler.cpp) destroys unfinished goroutines with the world
+// stopped: mark_done_at_shutdown() hands a still-owned frame to its handle.
+//
+// A group member (goro::group) has no join_handle; its word holds its
+// group's state instead (a counted reference, see group_state.hpp), set
+// before the goroutine starts: set_group() and group().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct goroutine;
+struct group_state;
+
+class join_word {
+public:
+    /// What finish() found.
+    struct finish_outcome {
+        goroutine* joiner;  // the parked joiner to resume, or nullptr
+        bool detached;      // the handle was dropped: the task frees itself
+    };
+
+    /// Any thread. True once the task finished. acquire: pairs with
+    /// finish()'s release, so the caller sees the task's result.
+    bool done() const noexcept { return m_word.load(std::memory_order_acquire) == k_done; }
+
+    /// The joiner, after the task's start: waits for the task. True when
+    /// parked (finish() will resume `self`); false when the task finished
+    /// meanwhile (continue at once). release: publishes self's resume point
+    /// to the finishing task; acquire on failure: sees its result.
+    bool park_joiner(goroutine* self) noexcept {
+        void* expected = k_running;
+        return m_word.compare_exchange_strong(expected, self, std::memory_order_acq_rel, std::memory_order_acquire);
+    }
+
+    /// The task, at its end (not run in place). acq_rel: release publishes
+    /// the result to the joiner; acquire sees the joiner's resume point.
+    finish_outcome finish() noexcept {
+        void* old = m_word.exchange(k_done, std::memory_order_acq_rel);
+        if (old == k_detached) return {nullptr, true};
+        return {static_cast<goroutine*>(old), false};
+    }
+
+    /// The handle (dropped, or its awaiter destroyed at shutdown). True when
+    /// the task had finished: the caller frees the frame. acq_rel: acquire
+    /// the finished task's writes before freeing it.
+    bool detach() noexcept { return m_word.exchange(k_detached, std::memory_order_acq_rel) == k_done; }
+
+    /// The in-place join: the joiner, before it runs the task it owns alone.
+    void set_in_place_joiner(goroutine* joiner) noexcept { m_word.store(joiner, std::memory_order_relaxed); }
+
+    /// The in-place join: the task, at its end. Returns the joiner to resume.
+    goroutine* finish_in_place() noexcept {
+        auto* joiner = static_cast<goroutine*>(m_word.load(std::memory_order_relaxed));
+        m_word.store(k_done, std::memory_order_relaxed);
+        return joiner;
+    }
+
+    /// Shutdown, world stopped: a frame still owned by a handle (or an
+    /// awaiter holding one) is marked done, so that the owner's destructor
+    /// frees it. False when the handle was dropped: the caller frees it.
+    bool mark_done_at_shutdown() noexcept {
+        if (m_word.load(std::memory_order_relaxed) == k_detached) return false;
+        m_word.store(k_done, std::memory_order_relaxed);
+        return true;
+    }
+
+    /// A group member's group (its counted reference). relaxed: set before
+    /// the goroutine starts, published by its queue push or the group's lock.
+    void set_group(group_state* st) noexcept { m_word.store(st, std::memory_order_relaxed); }
+    group_state* group() const noexcept { return static_cast<group_state*>(m_word.load(std::memory_order_relaxed)); }
+
+private:
+    static inline void* const k_running = nullptr;
+    static inline void* const k_done = reinterpret_cast<void*>(std::uintptr_t{1});
+    static inline void* const k_detached = reinterpret_cast<void*>(std::uintptr_t{2});
+
+    std::atomic<void*> m_word{k_running};
+};
+
+}  // namespace goro::detail
