@@ -181,7 +181,7 @@ TEST_CASE("deque stress: last item goes to exactly one of owner and thief", "[sc
 
 // work_deque::take (issue 14, item 3): the joiner's fast path for a child
 // under its younger siblings.
-TEST_CASE("deque: take removes an item among the newest and keeps the rest in order", "[sched][deque]") {
+TEST_CASE("deque: take removes an item among the newest, the newest taking its slot", "[sched][deque]") {
     goro::detail::work_deque<item, 16> dq;
     // The same sequence with and without thieves possible (one processor:
     // set_no_thieves drops the exchange, not the bookkeeping).
@@ -195,15 +195,17 @@ TEST_CASE("deque: take removes an item among the newest and keeps the rest in or
     item absent{99};
     REQUIRE_FALSE(dq.take(&absent, 16));
     REQUIRE_FALSE(dq.take(&items[2], 7));  // 8 deep: beyond the search
-    REQUIRE(dq.take(&items[2], 8));
+    REQUIRE(dq.take(&items[2], 8));         // 9, the newest, moves into its slot
     REQUIRE_FALSE(dq.take(&items[2], 16));  // gone
-    REQUIRE(dq.take(&items[0], 16));       // the oldest: raced for through top
-    REQUIRE(dq.take(&items[9], 1));        // the newest
-    REQUIRE(dq.size_hint() == 7);
+    REQUIRE_FALSE(dq.take(&items[9], 1));   // no longer the newest: 8 is
+    REQUIRE(dq.take(&items[9], 7));         // 8 moves into its slot
+    REQUIRE(dq.take(&items[0], 16));        // the oldest: raced for through top
+    REQUIRE(dq.take(&items[7], 1));         // the newest
+    REQUIRE(dq.size_hint() == 6);
     item* stolen = nullptr;
     REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);
     REQUIRE(stolen->id == 1);
-    for (int expect : {8, 7, 6, 5, 4, 3}) REQUIRE(dq.pop()->id == expect);
+    for (int expect : {6, 5, 4, 3, 8}) REQUIRE(dq.pop()->id == expect);
     REQUIRE(dq.pop() == nullptr);
     REQUIRE(dq.push(&items[4]));
     REQUIRE(dq.take(&items[4], 1));  // the only item

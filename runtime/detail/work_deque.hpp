@@ -123,7 +123,7 @@ public:
     }
 
     /// Owner only. Takes `item` out of the deque if it is one of the
-    /// `max_depth` newest items (the items newer than it keep their order);
+    /// `max_depth` newest items (the newest item moves into its slot);
     /// false if it is not there or a thief took it meanwhile.
     ///
     /// Its join_handle's fast path (issue 14, item 3): code joins children in
@@ -134,9 +134,13 @@ public:
     /// thief can take any of them: a thief that read the old bottom read top
     /// earlier in the total order (so at most the value we read, below the
     /// reserved range) and steals that slot only; a later thief sees the new
-    /// bottom. The owner then moves the newer items down over `item`'s slot
-    /// and publishes the new bottom with a release store (thieves acquire it,
-    /// and with it the moved slots). If top came into the range, nothing is
+    /// bottom. The owner then moves the newest item into `item`'s slot and
+    /// publishes the new bottom with a release store (thieves acquire it,
+    /// and with it the moved slot). Moving one item, not shifting every
+    /// newer one down, makes a run of joins in spawn order cost half the
+    /// slot reads (children 0..9: 35 searched and 5 moved, against 55 and
+    /// 45), and leaves the children to be joined last at the top, where
+    /// thieves take them. If top came into the range, nothing is
     /// taken unless `item` is the oldest item, which is raced for by CAS on
     /// top as pop() races for its last one. One exchange whatever the depth.
     bool take(T* item, std::size_t max_depth) noexcept {
@@ -167,10 +171,17 @@ public:
             m_bottom.store(b, std::memory_order_relaxed);
             return won;
         }
-        for (std::int64_t i = at; i + 1 < b; ++i)
-            m_slots[i & k_mask].store(m_slots[(i + 1) & k_mask].load(std::memory_order_relaxed),
-                                      std::memory_order_relaxed);
-        // release: publishes the moved slots, as push() publishes its slot.
+        if (at == t) {
+            // The oldest item with no thieves possible (t is then exact):
+            // top moves past it, as a steal would, and the rest stay put
+            // (the same deque as the race above leaves).
+            m_top.store(t + 1, std::memory_order_relaxed);
+            return true;
+        }
+        if (at != b - 1)
+            m_slots[at & k_mask].store(m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed),
+                                       std::memory_order_relaxed);
+        // release: publishes the moved slot, as push() publishes its slot.
         m_bottom.store(b - 1, std::memory_order_release);
         return true;
     }
