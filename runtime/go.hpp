@@ -136,17 +136,12 @@ public:
                 // Not note_waiting yet: the fast path below does not wait.
                 self->wait_reason.store("join", std::memory_order_relaxed);
                 auto& child = h.promise();
-                if (detail::take_local_unstarted(&child)) {
-                    // Fork-join fast path: the task never ran and is now ours
-                    // alone (off every queue), so run it right here and have it
-                    // come back to us directly, with no atomic hand-off and no
-                    // trip through the scheduler (as a Cilk-style "work-first"
-                    // join). Relaxed: nothing else can look at it.
-                    child.join_state.set_in_place_joiner(self);
-                    child.joined_in_place = true;
-                    detail::switch_to(&child);
-                    return child.resume_point;
-                }
+                // Fork-join fast path: the task never ran and is now ours
+                // alone (off every queue), so run it right here and have it
+                // come back to us directly, with no atomic hand-off and no
+                // trip through the scheduler (as a Cilk-style "work-first"
+                // join).
+                if (detail::run_in_place(&child, self)) return child.resume_point;
                 detail::note_waiting(self, "join");
                 if (child.join_state.park_joiner(self)) return std::noop_coroutine();
                 return me;  // finished meanwhile: continue at once

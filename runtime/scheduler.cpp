@@ -41,7 +41,7 @@
 //
 // Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
 // started and still sits among the k_join_search_depth newest items of the
-// joiner's own deque takes it out (take_local_unstarted, work_deque::take:
+// joiner's own deque takes it out (run_in_place, work_deque::take:
 // one exchange, as a pop) and runs it in place, at most k_max_in_place_runs
 // times before the next trip through this loop. Joining in spawn order (the
 // idiomatic form: child 0 first, under its younger siblings) takes it as
@@ -1188,21 +1188,30 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     return t_ctx.g;
 }
 
+namespace {
+
+// switch_to's work, under the caller's scope on t_ctx.p.
+inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
+    t_ctx.g = g;
+    // No schedtick step (it would cost fork-join code two increments per
+    // task): a child run in place continues its joiner's run, as a call
+    // would, and a joiner resumed by the child it joined starts after
+    // the child's finish, which stepped it. `running` changes, which is
+    // all the monitor needs to see that a reported stall ended.
+    // release: as in run_goroutine.
+    if (processor* p = scope.get())
+        p->running.store(g, std::memory_order_release);
+    else
+        t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
+    g->wait_reason.store(nullptr, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 [[gnu::noinline]] void switch_to(goroutine* g) noexcept {
     if (processor* p = t_ctx.p) {
-        t_ctx.g = g;
         const processor_scope scope(p, t_ctx.m);
-        // No schedtick step (it would cost fork-join code two increments per
-        // task): a child run in place continues its joiner's run, as a call
-        // would, and a joiner resumed by the child it joined starts after
-        // the child's finish, which stepped it. `running` changes, which is
-        // all the monitor needs to see that a reported stall ended.
-        // release: as in run_goroutine.
-        if (scope.get())
-            p->running.store(g, std::memory_order_release);
-        else
-            t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
-        g->wait_reason.store(nullptr, std::memory_order_relaxed);
+        switch_under(g, scope);
     }
 }
 
@@ -1284,18 +1293,23 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
     ready_external(*rt, g);
 }
 
-[[gnu::noinline]] bool take_local_unstarted(goroutine* g) noexcept {
+[[gnu::noinline]] bool run_in_place(goroutine* child, goroutine* joiner) noexcept {
     const processor_scope scope(t_ctx.p, t_ctx.m);
     processor* p = scope.get();
-    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(g, k_join_search_depth)) return false;
+    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth)) return false;
     ++p->in_place_runs;
+    // Relaxed: the child is off every queue, nothing else can look at it.
+    child->join_state.set_in_place_joiner(joiner);
+    child->joined_in_place = true;
+    switch_under(child, scope);
     return true;
 }
 
-[[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
+namespace {
+
+// finish_goroutine's work, under the caller's scope on `held` (t_ctx.p).
+inline void finish_under(goroutine* g, processor* held, const processor_scope& scope) noexcept {
     t_ctx.g = nullptr;
-    const processor_scope scope(held, t_ctx.m);
     processor* p = scope.get();
     if (scope.lost()) {
         // Handed off: the processor's counters are its holder's now. The
@@ -1330,6 +1344,23 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         rt->external_finished.fetch_add(1, std::memory_order_relaxed);
         dump_finish_point(*rt);
     }
+}
+
+}  // namespace
+
+[[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+}
+
+[[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+    goroutine* joiner = g->join_state.finish_in_place();
+    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
+    return joiner;
 }
 
 bool runtime_stopping() noexcept {

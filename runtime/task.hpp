@@ -88,14 +88,10 @@ struct task_promise_base : goroutine {
                     destroy_unawaited(self);
                     return std::noop_coroutine();
                 case goroutine_kind::joinable: {
+                    // Run in place by its joiner (join_handle's awaiter): only
+                    // this thread knows it, no hand-off to race with.
+                    if (p.joined_in_place) return finish_in_place(&p)->resume_point;
                     finish_goroutine(&p);
-                    if (p.joined_in_place) {
-                        // Run in place by its joiner (join_handle's awaiter):
-                        // only this thread knows it, no hand-off to race with.
-                        goroutine* joiner = p.join_state.finish_in_place();
-                        switch_to(joiner);
-                        return joiner->resume_point;
-                    }
                     const join_word::finish_outcome out = p.join_state.finish();
                     if (out.detached) {
                         // Its handle was dropped before it finished: it ran

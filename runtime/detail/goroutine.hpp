@@ -61,7 +61,7 @@ struct goroutine {
     goroutine_kind kind = goroutine_kind::nested;
 
     // Set by a joiner that took this goroutine, never started, off its own
-    // processor's deque and ran it in place (see take_local_unstarted): no
+    // processor's deque and ran it in place (see run_in_place): no
     // other thread can then see it finish, so completion skips the atomic
     // join_state hand-off. Written before the goroutine first runs.
     bool joined_in_place = false;
@@ -163,14 +163,21 @@ void ready_local(goroutine* g) noexcept;
 /// outside a runtime.
 void start_goroutine(goroutine* g, const char* api_name);
 
-/// If `g` (started, never run) is among the newest items of this processor's
-/// deque (the ones spawned after it included), takes it off so that the
-/// caller may run it in place; false otherwise (another processor stole it,
-/// or it sits too deep: see k_join_search_depth in scheduler.cpp).
-bool take_local_unstarted(goroutine* g) noexcept;
+/// The fork-join fast path's start (join_handle's awaiter, go.hpp): if
+/// `child` (started, never run) is among the newest items of this
+/// processor's deque (the ones spawned after it included), takes it off,
+/// marks it joined in place by `joiner` and makes it the running goroutine:
+/// the caller resumes it at once. False otherwise (another processor stole
+/// it, or it sits too deep: see k_join_search_depth in scheduler.cpp).
+bool run_in_place(goroutine* child, goroutine* joiner) noexcept;
 
 /// Called by a finishing root goroutine before its frame may be freed.
 void finish_goroutine(goroutine* g) noexcept;
+
+/// The fork-join fast path's end (task.hpp's final awaiter): finish_goroutine
+/// for `g`, run in place, then switch_to its joiner, which it returns (one
+/// call and one processor_scope for the two).
+goroutine* finish_in_place(goroutine* g) noexcept;
 
 /// Switches this processor's notion of the running goroutine (symmetric transfer
 /// from a finishing goroutine straight into the goroutine that joins it).
