@@ -438,41 +438,41 @@ runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_or
 void registry::grow(std::size_t slots) {
     chunk c{std::make_unique<std::atomic<goroutine*>[]>(slots), slots};
     for (std::size_t i = 0; i < slots; ++i) c.slots[i].store(nullptr, std::memory_order_relaxed);
-    // Room for every slot on the free list, reserved here, where running out
+    // Room for every slot on the free list, made here, where running out
     // of memory is an ordinary std::bad_alloc from insert() (the caller's
     // goro::go or spawn throws it, and nothing has changed yet): erase() is
     // noexcept and pushes freed slots back, and it must never reallocate.
-    free_slots.reserve(total_slots + slots);
+    auto room = std::make_unique<std::atomic<goroutine*>*[]>(total_slots + slots);
+    std::copy(free_slots.get(), free_slots.get() + free_count, room.get());
     // Readers index chunks[] below chunk_count only; reserve() keeps the vector
     // from moving while it has room, and past that readers only run when the
     // owner is parked (dumps) or stopped (shutdown).
     chunks.push_back(std::move(c));
+    free_slots = std::move(room);
     chunk& added = chunks.back();
-    for (std::size_t i = slots; i-- > 0;) free_slots.push_back(&added.slots[i]);
+    for (std::size_t i = slots; i-- > 0;) free_slots[free_count++] = &added.slots[i];
     total_slots += slots;
     // release: publishes the new chunk to readers (for_each acquires).
     chunk_count.store(chunks.size(), std::memory_order_release);
 }
 
 void registry::scan_free_slots() {
-    free_slots.clear();
+    free_count = 0;
     for (auto& c : chunks)
         for (std::size_t i = c.size; i-- > 0;)
             // relaxed: only the owner (us) ever stores a non-null pointer, so a
             // null read here can only become non-null through our own insert.
-            if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots.push_back(&c.slots[i]);
+            if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots[free_count++] = &c.slots[i];
 }
 
 void registry::insert(goroutine* g) {
     GORO_ASSERT(index == k_external_registry || current_processor() == nullptr ||
                 current_processor()->index == index);  // owner only
-    if (free_slots.empty()) {
+    if (free_count == 0) {
         if (total_slots > 0) scan_free_slots();
-        if (free_slots.size() < total_slots / 4 || free_slots.empty())
-            grow(std::max<std::size_t>(1024, total_slots / 4));
+        if (free_count < total_slots / 4 || free_count == 0) grow(std::max<std::size_t>(1024, total_slots / 4));
     }
-    std::atomic<goroutine*>* slot = free_slots.back();
-    free_slots.pop_back();
+    std::atomic<goroutine*>* slot = free_slots[--free_count];
     g->reg_slot = slot;
     g->reg_home = index;
     // release: publishes the goroutine's fields to readers of the registry.
@@ -488,10 +488,10 @@ void registry::erase(goroutine* g, registry* mine) noexcept {
     // nothing about g is read through the slot after this.
     slot->store(nullptr, std::memory_order_release);
     if (owner_thread) {
-        // Never reallocates: grow() reserved room for every slot, and the
-        // free list holds each slot at most once.
-        GORO_SCHED_ASSERT(mine->free_slots.size() < mine->free_slots.capacity());
-        mine->free_slots.push_back(slot);
+        // grow() made room for every slot, and the free list holds each
+        // slot at most once.
+        GORO_SCHED_ASSERT(mine->free_count < mine->total_slots);
+        mine->free_slots[mine->free_count++] = slot;
     }
 }
 

@@ -57,7 +57,11 @@ struct registry {
     };
     std::vector<chunk> chunks;                       // owner writes; appended only
     std::atomic<std::size_t> chunk_count{0};          // published count for readers
-    std::vector<std::atomic<goroutine*>*> free_slots; // owner only
+    // The free slots, a stack with room for every slot (grow() makes it), so
+    // that erase() never allocates: a plain array rather than a vector,
+    // whose growth path cost every erase a full register save. Owner only.
+    std::unique_ptr<std::atomic<goroutine*>*[]> free_slots;
+    std::size_t free_count = 0;                       // owner only
     std::size_t total_slots = 0;                      // owner only
 
     explicit registry(std::uint16_t id) : index(id) { chunks.reserve(64); }
