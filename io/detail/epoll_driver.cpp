@@ -452,7 +452,10 @@ start_outcome epoll_driver::start(io_request& req, std::int64_t deadline) noexce
                     if (!reg->ready[dir] && !reg->hung_up) reg->drained[dir] = true;
                 }
                 req.res = r;
-                if (instant_completion_allowed()) return start_outcome::done;
+                // relaxed: only this thread (the owner) sets m_draining. A
+                // driver shut down polls no more: nothing to yield to.
+                if (instant_completion_allowed() || m_draining.load(std::memory_order_relaxed))
+                    return start_outcome::done;
                 defer(req);
                 return start_outcome::in_flight;
             }
