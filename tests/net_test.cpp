@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -666,6 +667,97 @@ TEST_CASE("close: an operation in flight never runs against a new file reusing t
 }
 
 // ---------------------------------------------------------------- UDP and Unix
+
+// Reads that fill their buffer exactly (read_exact of fixed-size messages):
+// the epoll driver learns from TCP_INQ whether such a read emptied the
+// receive queue and, if so, lets the next read wait for the edge without
+// trying (io/detail/epoll_driver.hpp, "Drained"). A read must never wait
+// while data is queued: messages sent together are all read at once, one
+// that comes later wakes the reader, and an end of file after an exact read
+// is seen. A driver that skipped an attempt it needed hangs here (the
+// watchdog names the case).
+task<int> exact_reads_main() {
+    auto p = co_await tcp_pair();
+    constexpr std::size_t k_msg = 64;
+    std::string three;
+    for (int m = 0; m < 3; ++m) three += std::string(k_msg, static_cast<char>('a' + m));
+    for (int round = 0; round < 50; ++round) {
+        {
+            auto awaited_ = co_await p.client.write_all(three);
+            REQUIRE(awaited_);
+        }
+        char buf[k_msg];
+        for (int m = 0; m < 3; ++m) {
+            auto r = co_await p.server.read_exact(buf, sizeof buf);
+            REQUIRE(r);
+            REQUIRE(std::string(buf, k_msg) == std::string(k_msg, static_cast<char>('a' + m)));
+        }
+        // The queue is empty now: the next message comes later, with an edge.
+        auto later = goro::spawn([](tcp_stream c, int round) -> task<bool> {
+            if (round % 2 == 0) co_await goro::sleep(1ms);
+            co_return static_cast<bool>(co_await c.write_all(std::string(k_msg, 'z')));
+        }(p.client, round));
+        {
+            auto r = co_await p.server.read_exact(buf, sizeof buf);
+            REQUIRE(r);
+        }
+        REQUIRE(std::string(buf, k_msg) == std::string(k_msg, 'z'));
+        {
+            auto awaited_ = co_await std::move(later);
+            REQUIRE(awaited_);
+        }
+    }
+    // An exact read, then the peer's end of file: seen without more data.
+    {
+        auto awaited_ = co_await p.client.write_all(std::string(k_msg, 'e'));
+        REQUIRE(awaited_);
+    }
+    char buf[k_msg];
+    {
+        auto r = co_await p.server.read_exact(buf, sizeof buf);
+        REQUIRE(r);
+    }
+    REQUIRE(p.client.close());
+    char c;
+    auto n = co_await p.server.read(&c, 1);
+    REQUIRE(n);
+    REQUIRE(*n == 0);
+    co_return 0;
+}
+
+TEST_CASE("tcp: reads that fill their buffer exactly never wait on queued data, and see a later message and EOF", "[net]") {
+    for (unsigned procs : {1u, 2u}) goro_test::run_guarded("exact reads", exact_reads_main(), procs);
+}
+
+// A task whose operations all complete at once (UDP sends to a listening
+// socket never wait) still yields its processor now and then: on one
+// processor, another task gets to run while it sends.
+task<int> instant_io_yields_main() {
+    auto a = goro::net::udp_socket::bind("127.0.0.1:0").value();
+    auto b = goro::net::udp_socket::bind("127.0.0.1:0").value();
+    const auto b_addr = b.local_address().value();
+    auto other_ran = std::make_shared<std::atomic<bool>>(false);
+    auto other = goro::spawn([](std::shared_ptr<std::atomic<bool>> flag) -> task<void> {
+        flag->store(true);
+        co_return;
+    }(other_ran));
+    // Far more sends than the drivers let run without a yield (64 in a row).
+    int sent = 0;
+    bool seen = false;
+    for (; sent < 100'000 && !seen; ++sent) {
+        auto n = co_await a.send_to("x", b_addr);
+        REQUIRE(n);
+        seen = other_ran->load();
+    }
+    co_await std::move(other);
+    REQUIRE(seen);
+    REQUIRE(sent < 100'000);
+    co_return 0;
+}
+
+TEST_CASE("io: a task whose operations never wait yields its processor to others", "[net]") {
+    goro_test::run_guarded("instant io yields", instant_io_yields_main(), 1);
+}
 
 task<int> udp_main() {
     auto a = goro::net::udp_socket::bind("127.0.0.1:0").value();

@@ -2,7 +2,11 @@
 #include "epoll_driver.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,10 +54,60 @@ bool drains(const io_request& req, int res) noexcept {
     return (req.op == io_kind::recv || req.op == io_kind::read) && res > 0 && static_cast<std::size_t>(res) < req.len;
 }
 
+// A stream read on a TCP socket with TCP_INQ on (see "Drained" in
+// epoll_driver.hpp): recvmsg, which also reports how many bytes the receive
+// queue still holds after it. `emptied` is true when that is none (a read
+// that filled its buffer exactly then emptied the queue too). The system
+// call is made directly: glibc's recvmsg is a cancellation point, which
+// costs two atomic operations around the call, and goro never cancels a
+// thread.
+int recv_reporting_inq(io_request& r, bool& emptied) noexcept {
+    iovec iov{r.buf, r.len};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    const long n = ::syscall(SYS_recvmsg, r.fd, &m, r.flags | MSG_DONTWAIT);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? k_res_would_block : -errno;
+    if (n > 0) {
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                int left;
+                std::memcpy(&left, CMSG_DATA(c), sizeof left);
+                emptied = left == 0;  // after a FIN the kernel reports 1: the end of file is still to read
+            }
+        }
+    }
+    return static_cast<int>(n);
+}
+
+// One attempt at `req` (the caller holds its file's lock). `emptied`: it
+// read and left the receive queue empty, so that until the next edge
+// another read would find nothing: a short stream read, or a TCP read whose
+// queue the kernel reports empty. An end of file or an error does not count:
+// no further edge would announce them.
+//
+// `ask_inq` (a TCP socket whose last read filled its buffer): read with
+// recvmsg and TCP_INQ's report, the only way to learn that a read which
+// filled its buffer exactly also emptied the queue. A short read says so by
+// itself, so a file whose reads come back short keeps the cheaper recv.
+int attempt(io_request& req, bool ask_inq, bool& emptied) noexcept {
+    emptied = false;
+    const int res = ask_inq && req.op == io_kind::recv ? recv_reporting_inq(req, emptied) : try_nonblocking(req);
+    if (res <= 0)
+        emptied = false;
+    else if (drains(req, res))
+        emptied = true;
+    return res;
+}
+
 // Consecutive instant completions on this thread: every 64th makes its task
-// yield (start_outcome::done_yield), so a task whose operations never wait
-// cannot keep its processor (the io_uring driver sends that one through the
-// ring instead).
+// yield, so a task whose operations never wait cannot keep its processor.
+// The driver completes that one at its next poll, as if an edge had come
+// (see "Yielding" in epoll_driver.hpp; the io_uring driver sends it through
+// the ring instead).
 [[gnu::noinline]] bool instant_completion_allowed() noexcept {
     thread_local unsigned streak = 0;
     return (++streak & 63u) != 0;
@@ -89,6 +143,21 @@ struct epoll_driver::registration final : file_registration {
     // EPOLLERR seen): a read returns 0 or the error without any further edge,
     // so reads are never skipped as drained. Sticky (guarded by lock).
     bool hung_up = false;
+    // TCP_INQ is on for the file: its reads can report what they left in
+    // the receive queue (see attempt()). Written when the record is set up
+    // for a file, under that file's lock, before it is published; read
+    // under it.
+    bool reports_inq = false;
+    // The last read filled its buffer (so the next one asks for the queue's
+    // length, see attempt()). Guarded by the file's lock.
+    bool last_read_full = false;
+
+    // Remembers whether a stream read filled its buffer. The caller holds
+    // the file's lock.
+    void note_read(const io_request& req, int res) noexcept {
+        if (req.op == io_kind::recv && res != k_res_would_block)
+            last_read_full = res > 0 && static_cast<std::size_t>(res) == req.len;
+    }
     std::uint8_t foreign_waits = 0;  // waits in a row from another processor (guarded by lock)
     // home's list of registrations, and its released list (guarded by home's m_lock).
     registration* prev = nullptr;
@@ -198,6 +267,8 @@ epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& erro
         reg->ready[0] = reg->ready[1] = false;
         reg->drained[0] = reg->drained[1] = false;
         reg->hung_up = false;
+        reg->reports_inq = false;
+        reg->last_read_full = false;
         reg->foreign_waits = 0;
         reg->next_released = nullptr;
     } else {
@@ -223,6 +294,12 @@ epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& erro
         else error = err;
         return nullptr;
     }
+    // A TCP socket reports its receive queue's length after each read
+    // (Linux 4.18): a read that fills its buffer exactly and empties the
+    // queue then needs no second attempt, which would find nothing (see
+    // "Drained" in epoll_driver.hpp). Anything else refuses the option.
+    const int one = 1;
+    reg->reports_inq = ::setsockopt(f.fd, SOL_TCP, TCP_INQ, &one, sizeof one) == 0;
     // Pollable: waits need a non-blocking descriptor (a socket accepted or
     // opened by goro is non-blocking already).
     if (!f.nonblocking) {
@@ -366,20 +443,59 @@ start_outcome epoll_driver::start(io_request& req, std::int64_t deadline) noexce
             }
         }
         if (!skip_attempt) {
-            const int r = try_nonblocking(req);
+            bool emptied;
+            const int r = attempt(req, reg->reports_inq && reg->last_read_full, emptied);
+            reg->note_read(req, r);
             if (r != k_res_would_block) {
-                if (drains(req, r)) {
+                if (emptied) {
                     std::lock_guard guard(reg->lock);
                     if (!reg->ready[dir] && !reg->hung_up) reg->drained[dir] = true;
                 }
                 req.res = r;
-                return instant_completion_allowed() ? start_outcome::done : start_outcome::done_yield;
+                // relaxed: only this thread (the owner) sets m_draining. A
+                // driver shut down polls no more: nothing to yield to.
+                if (instant_completion_allowed() || m_draining.load(std::memory_order_relaxed))
+                    return start_outcome::done;
+                defer(req);
+                return start_outcome::in_flight;
             }
         }
         if (enqueue(*reg, req, dir, deadline)) return start_outcome::in_flight;
         // An edge came between the attempt and the queueing: try again.
         if (req.res != 0) return start_outcome::done;  // the home is shutting down
     }
+}
+
+// Holds an operation that finished at once (req.res) until the next poll,
+// which completes it like an edge would (see "Yielding"). Owner, with
+// req.file->lock held.
+void epoll_driver::defer(io_request& req) noexcept {
+    GORO_ASSERT(m_owner.is_current());
+    req.driver = this;
+    req.armed_deadline = 0;  // not in the heap: nothing but the poll completes it
+    req.wait_next = nullptr;
+    m_in_flight.fetch_add(1, std::memory_order_relaxed);
+    if (m_deferred_tail)
+        m_deferred_tail->wait_next = &req;
+    else
+        m_deferred = &req;
+    m_deferred_tail = &req;
+}
+
+// Completes the operations defer() held, with the results they had. Before
+// the mailbox: a cancellation posted for one of them meanwhile must not
+// replace a result that already took effect (data read or sent); its
+// completion withdraws the cancellation.
+unsigned epoll_driver::finish_deferred() noexcept {
+    unsigned completed = 0;
+    io_request* req = std::exchange(m_deferred, nullptr);
+    m_deferred_tail = nullptr;
+    while (req) {
+        io_request* next = std::exchange(req->wait_next, nullptr);
+        completed += finish(*req, req->res);
+        req = next;
+    }
+    return completed;
 }
 
 // Queues `req` on its file's registration, unless an edge arrived since the
@@ -450,6 +566,13 @@ void epoll_driver::cancel(io_request& req) noexcept {
 }
 
 void epoll_driver::withdraw(io_request& req) noexcept {
+    // Most completions had no cancellation posted: skip the lock then. Safe
+    // to read `queued` without m_lock: settle_request calls this with the
+    // file's lock held, every push happens under that lock too (close,
+    // set_deadline and cancel_for_context hold it when they call cancel()),
+    // and only this driver's owner pops, which is the caller (finish()) or
+    // never touched the node (a blocking-pool request is never posted).
+    if (!req.cancel_node.queued) return;
     std::lock_guard guard(m_lock);
     m_mailbox.remove(&req.cancel_node);
 }
@@ -505,45 +628,91 @@ unsigned epoll_driver::finish(io_request& req, int res) noexcept {
 // An edge for `dir`: retries the waiters of that direction in order until
 // one would block or none is left.
 unsigned epoll_driver::serve(registration& reg, int dir, std::uint32_t events) noexcept {
-    unsigned completed = 0;
+    io_request* req;
     {
         std::lock_guard guard(reg.lock);
-        if (reg.released || reg.home != this) return 0;  // see below
+        // Fetched before its EPOLL_CTL_DEL: released (perhaps recycled
+        // since: a spurious edge then, which only costs an attempt), or
+        // moved to another processor's epoll (which reports the file).
+        if (reg.released || reg.home != this) return 0;
         reg.drained[dir] = false;  // an edge: something may have come
         if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) reg.hung_up = true;
+        req = reg.head[dir];
+        if (!req) {
+            reg.ready[dir] = true;  // for the next request on this file
+            return 0;
+        }
     }
+    unsigned completed = 0;
     for (;;) {
-        io_request* req;
+        // req is the head, and stays there while it is tried: only this
+        // thread takes waiters off.
+        fd_state& f = *req->file;
+        io_request* next = nullptr;
+        bool taken = false;  // a result >= 0: req left the FIFO below
+        int res;
+        int fd_to_close = -1;
+        settle_outcome outcome = settle_outcome::restarted;
         {
+            std::lock_guard file_guard(f.lock);
+            req->fd = f.fd;
+            bool emptied;
+            res = attempt(*req, reg.reports_inq && reg.last_read_full, emptied);
+            reg.note_read(*req, res);
+            {
+                std::lock_guard guard(reg.lock);
+                if (res == k_res_would_block || emptied) {
+                    if (res == k_res_would_block || !reg.hung_up) reg.drained[dir] = true;
+                }
+                // The edge is spent; the next one will come.
+                if (res == k_res_would_block) return completed;
+                if (res >= 0) {
+                    // A result that settles for good (only an interrupted
+                    // one is restarted): off the FIFO now, and who is next,
+                    // in this one hold of the lock. Nobody next: what the
+                    // edge brought is for the next request, unless this
+                    // read emptied the queue.
+                    reg.head[dir] = req->wait_next;
+                    if (!reg.head[dir]) reg.tail[dir] = nullptr;
+                    req->wait_next = nullptr;
+                    next = reg.head[dir];
+                    if (!next && !reg.drained[dir]) reg.ready[dir] = true;
+                    taken = true;
+                }
+            }
+            if (taken) {
+                if (req->heap_slot != 0) {
+                    std::lock_guard heap_guard(m_lock);
+                    heap_remove(*req);
+                }
+                outcome = settle_request(*req, res, fd_to_close);
+            }
+        }
+        if (!taken) {
+            // An error: finish() takes it off (settle_request may restart
+            // it); then the head again, as at an edge.
+            completed += finish(*req, res);
             std::lock_guard guard(reg.lock);
-            // Fetched before its EPOLL_CTL_DEL: released (perhaps recycled
-            // since: a spurious edge then, which only costs an attempt), or
-            // moved to another processor's epoll (which reports the file).
             if (reg.released || reg.home != this) return completed;
             req = reg.head[dir];
             if (!req) {
-                // For the next request on this file, unless a read here
-                // already emptied it.
                 if (!reg.drained[dir]) reg.ready[dir] = true;
                 return completed;
             }
+            continue;
         }
-        // req stays at the head meanwhile: only this thread takes waiters off.
-        fd_state& f = *req->file;
-        int res;
-        {
-            std::lock_guard guard(f.lock);
-            req->fd = f.fd;
-            res = try_nonblocking(*req);
+        if (fd_to_close >= 0) ::close(fd_to_close);
+        if (outcome == settle_outcome::ready) {
+            // Do not touch req after this: the task may run at once.
+            ready_local(req->g);
+            // release: pairs with in_flight()'s acquire (see finish()).
+            m_in_flight.fetch_sub(1, std::memory_order_release);
+            ++completed;
         }
-        if (res == k_res_would_block || drains(*req, res)) {
-            std::lock_guard guard(reg.lock);
-            if (res == k_res_would_block || !reg.hung_up) reg.drained[dir] = true;
-        }
-        // The edge is spent; the next one will come. (The waiter stays at the
-        // head: only this thread takes waiters off.)
-        if (res == k_res_would_block) return completed;
-        completed += finish(*req, res);
+        // A next waiter keeps the file open (in flight) and registered here
+        // (a file with waiters never migrates), so reg is still valid.
+        if (!next) return completed;
+        req = next;
     }
 }
 
@@ -654,7 +823,7 @@ void epoll_driver::free_released() noexcept {
 
 unsigned epoll_driver::housekeeping() noexcept {
     GORO_ASSERT(m_owner.is_current());
-    unsigned completed = 0;
+    unsigned completed = m_deferred ? finish_deferred() : 0;
     // acquire: pairs with the release stores in cancel() and release().
     if (m_mail.exchange(false, std::memory_order_acquire)) {
         completed += drain_mailbox();

@@ -3,6 +3,7 @@
 // epoll driver's blocking-pool half: regular files and opens).
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +20,19 @@ int nonblocking_result(ssize_t n) noexcept {
     if (n >= 0) return static_cast<int>(n);
     return errno == EAGAIN || errno == EWOULDBLOCK ? k_res_would_block : -errno;
 }
+
+// The socket calls of the hot path, made directly: glibc's recv, send and
+// the others are cancellation points, which costs two atomic operations
+// around each call in a multi-threaded program, and goro never cancels a
+// thread. Same results and errno as the wrappers.
+ssize_t sys_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+    return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
+}
+ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+    return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
+}
+ssize_t sys_recvmsg(int fd, msghdr* m, int flags) noexcept { return ::syscall(SYS_recvmsg, fd, m, flags); }
+ssize_t sys_sendmsg(int fd, const msghdr* m, int flags) noexcept { return ::syscall(SYS_sendmsg, fd, m, flags); }
 
 int blocking_result(ssize_t n) noexcept { return n >= 0 ? static_cast<int>(n) : -errno; }
 
@@ -70,17 +84,17 @@ msghdr* fill_msghdr(io_request& r, socklen_t name_len) noexcept {
 
 int try_nonblocking(io_request& r) noexcept {
     switch (r.op) {
-        case io_kind::recv: return nonblocking_result(::recv(r.fd, r.buf, r.len, r.flags | MSG_DONTWAIT));
+        case io_kind::recv: return nonblocking_result(sys_recv(r.fd, r.buf, r.len, r.flags | MSG_DONTWAIT));
         case io_kind::send:
             // MSG_NOSIGNAL: a peer that went away gives EPIPE, never SIGPIPE.
-            return nonblocking_result(::send(r.fd, r.buf, r.len, r.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+            return nonblocking_result(sys_send(r.fd, r.buf, r.len, r.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
         case io_kind::recvmsg:
             // recvmsg's room for the sender is `mode` (address::capacity()).
             return nonblocking_result(
-                ::recvmsg(r.fd, fill_msghdr(r, static_cast<socklen_t>(r.mode)), r.flags | MSG_DONTWAIT));
+                sys_recvmsg(r.fd, fill_msghdr(r, static_cast<socklen_t>(r.mode)), r.flags | MSG_DONTWAIT));
         case io_kind::sendmsg:
             return nonblocking_result(
-                ::sendmsg(r.fd, fill_msghdr(r, r.addr_len), r.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+                sys_sendmsg(r.fd, fill_msghdr(r, r.addr_len), r.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
         case io_kind::accept: {
             // The new socket is non-blocking from the start: the epoll
             // driver needs it so, and the io_uring driver never makes this call.
