@@ -465,18 +465,9 @@ void registry::scan_free_slots() {
             if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots[free_count++] = &c.slots[i];
 }
 
-void registry::insert(goroutine* g) {
-    GORO_ASSERT(index == k_external_registry || current_processor() == nullptr ||
-                current_processor()->index == index);  // owner only
-    if (free_count == 0) {
-        if (total_slots > 0) scan_free_slots();
-        if (free_count < total_slots / 4 || free_count == 0) grow(std::max<std::size_t>(1024, total_slots / 4));
-    }
-    std::atomic<goroutine*>* slot = free_slots[--free_count];
-    g->reg_slot = slot;
-    g->reg_home = index;
-    // release: publishes the goroutine's fields to readers of the registry.
-    slot->store(g, std::memory_order_release);
+void registry::refill() {
+    if (total_slots > 0) scan_free_slots();
+    if (free_count < total_slots / 4 || free_count == 0) grow(std::max<std::size_t>(1024, total_slots / 4));
 }
 
 void registry::erase(goroutine* g, registry* mine) noexcept {
@@ -597,11 +588,8 @@ void stop_spinning(processor& p) noexcept {
     if (p.rt.nspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep(p.rt);
 }
 
-// Pushes onto the own deque; on overflow moves half of it (and g) to the global queue.
-void push_local(processor& p, goroutine* g) noexcept {
-    // A thread that lost its processor never touches it again (handoff.cpp).
-    GORO_ASSERT(holds_processor(p));
-    if (p.deque.push(g)) return;
+// push_local's overflow: moves half of the deque (and g) to the global queue.
+[[gnu::noinline]] void push_local_overflow(processor& p, goroutine* g) noexcept {
     runtime_state& rt = p.rt;
     goroutine* batch[processor::k_deque_capacity / 2 + 1];
     std::size_t n = 0;
@@ -616,6 +604,15 @@ void push_local(processor& p, goroutine* g) noexcept {
     batch[n++] = g;
     std::lock_guard guard(rt.sched_lock);
     for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
+}
+
+// Pushes onto the own deque (inline: once per spawn); on overflow, see above.
+inline void push_local(processor& p, goroutine* g) noexcept {
+    // A thread that lost its processor never touches it again (handoff.cpp).
+    GORO_ASSERT(holds_processor(p));
+    if (p.deque.push(g)) [[likely]]
+        return;
+    push_local_overflow(p, g);
 }
 
 // ---- timers and the netpoll ----

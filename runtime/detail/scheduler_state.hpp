@@ -68,8 +68,9 @@ struct registry {
 
     const std::uint16_t index;  // the processor's index, or k_external_registry
 
-    /// Owner only.
-    void insert(goroutine* g);
+    /// Owner only. Throws std::bad_alloc (nothing changed) when the registry
+    /// must grow and cannot.
+    inline void insert(goroutine* g);  // defined below, after processor
     /// Any thread. `mine`: the registry the caller owns (or null); if g lives
     /// there, its slot goes straight back on the free list.
     static void erase(goroutine* g, registry* mine) noexcept;
@@ -85,6 +86,7 @@ struct registry {
     }
 
 private:
+    void refill();  // free_count == 0: rescans for freed slots, grows when few
     void grow(std::size_t slots);
     void scan_free_slots();
 };
@@ -335,5 +337,19 @@ void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept;
 /// track of its own ("thread <tid>, handed off"), since the processor's
 /// track belongs to its new holder. Nothing when not tracing.
 void trace_lost_run(runtime_state& rt, int tid) noexcept;
+
+// Owner only (inline: once per spawn). Throws std::bad_alloc, with nothing
+// changed, when the registry must grow and cannot.
+inline void registry::insert(goroutine* g) {
+    GORO_ASSERT(index == k_external_registry || current_processor() == nullptr ||
+                current_processor()->index == index);  // owner only
+    if (free_count == 0) [[unlikely]]
+        refill();
+    std::atomic<goroutine*>* slot = free_slots[--free_count];
+    g->reg_slot = slot;
+    g->reg_home = index;
+    // release: publishes the goroutine's fields to readers of the registry.
+    slot->store(g, std::memory_order_release);
+}
 
 }  // namespace goro::detail
