@@ -271,15 +271,6 @@
 #include "run.hpp"
 #include "sleep.hpp"
 
-// Scheduler invariants cheap enough to check in every build: a broken one
-// is a bug, and continuing would hang the program silently. (GORO_ASSERT,
-// detail/invariant.hpp, checks the dearer ones in checked builds only.)
-#define GORO_SCHED_ASSERT(cond)                                                          \
-    do {                                                                                 \
-        if (!(cond)) [[unlikely]]                                                        \
-            ::goro::detail::invariant_broken(#cond, __FILE__, __LINE__, __func__); \
-    } while (0)
-
 namespace goro::detail {
 namespace {
 
@@ -357,15 +348,6 @@ std::atomic<std::uint64_t> g_foreign_inside{0};
 // This thread's foreign_entry nesting depth.
 thread_local unsigned t_foreign_depth = 0;
 
-// Shutdown's half of the foreign-entry protocol: waits until no foreign
-// thread is inside a goro call. seq_cst: the load of the Dekker pair (the
-// caller stored runtime_state::closed, or unpublished the runtime, before);
-// it also acquires the leaving threads' release decrements. Calls are short
-// and never wait for shutdown, so this ends.
-void wait_for_foreign_calls() noexcept {
-    while (g_foreign_inside.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
-}
-
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
     state ^= state >> 12;
@@ -375,6 +357,29 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 }
 
 }  // namespace
+
+// Shutdown's half of the foreign-entry protocol: waits until no foreign
+// thread is inside a goro call. seq_cst: the load of the Dekker pair (the
+// caller stored runtime_state::closed, or unpublished the runtime, before);
+// it also acquires the leaving threads' release decrements. Calls are short
+// and never wait for shutdown, so this ends.
+void wait_for_foreign_calls() noexcept {
+    while (g_foreign_inside.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
+bool publish_runtime(runtime_state* rt) noexcept {
+    runtime_state* expected = nullptr;
+    return g_runtime.compare_exchange_strong(expected, rt, std::memory_order_acq_rel);
+}
+
+void unpublish_runtime() noexcept {
+    // seq_cst: a foreign thread that counts itself in after this sees no
+    // runtime; one counted in before it is waited for.
+    g_runtime.store(nullptr, std::memory_order_seq_cst);
+    wait_for_foreign_calls();
+}
+
+void set_tearing_down(bool on) noexcept { t_tearing_down = on; }
 
 [[gnu::noinline]] processor* current_processor() noexcept { return t_ctx.p; }
 [[gnu::noinline]] machine* current_machine() noexcept { return t_ctx.m; }
@@ -432,59 +437,6 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
     if (--t_foreign_depth == 0) g_foreign_inside.fetch_sub(1, std::memory_order_release);
 }
 runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
-
-// ---------------------------------------------------------------- registry
-
-void registry::grow(std::size_t slots) {
-    chunk c{std::make_unique<std::atomic<goroutine*>[]>(slots), slots};
-    for (std::size_t i = 0; i < slots; ++i) c.slots[i].store(nullptr, std::memory_order_relaxed);
-    // Room for every slot on the free list, made here, where running out
-    // of memory is an ordinary std::bad_alloc from insert() (the caller's
-    // goro::go or spawn throws it, and nothing has changed yet): erase() is
-    // noexcept and pushes freed slots back, and it must never reallocate.
-    auto room = std::make_unique<std::atomic<goroutine*>*[]>(total_slots + slots);
-    std::copy(free_slots.get(), free_slots.get() + free_count, room.get());
-    // Readers index chunks[] below chunk_count only; reserve() keeps the vector
-    // from moving while it has room, and past that readers only run when the
-    // owner is parked (dumps) or stopped (shutdown).
-    chunks.push_back(std::move(c));
-    free_slots = std::move(room);
-    chunk& added = chunks.back();
-    for (std::size_t i = slots; i-- > 0;) free_slots[free_count++] = &added.slots[i];
-    total_slots += slots;
-    // release: publishes the new chunk to readers (for_each acquires).
-    chunk_count.store(chunks.size(), std::memory_order_release);
-}
-
-void registry::scan_free_slots() {
-    free_count = 0;
-    for (auto& c : chunks)
-        for (std::size_t i = c.size; i-- > 0;)
-            // relaxed: only the owner (us) ever stores a non-null pointer, so a
-            // null read here can only become non-null through our own insert.
-            if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots[free_count++] = &c.slots[i];
-}
-
-void registry::refill() {
-    if (total_slots > 0) scan_free_slots();
-    if (free_count < total_slots / 4 || free_count == 0) grow(std::max<std::size_t>(1024, total_slots / 4));
-}
-
-void registry::erase(goroutine* g, registry* mine) noexcept {
-    std::atomic<goroutine*>* slot = g->reg_slot;
-    if (!slot) return;
-    const bool owner_thread = mine && mine->index == g->reg_home;
-    g->reg_slot = nullptr;
-    // release: the slot may be reused by the owner, which then overwrites it;
-    // nothing about g is read through the slot after this.
-    slot->store(nullptr, std::memory_order_release);
-    if (owner_thread) {
-        // grow() made room for every slot, and the free list holds each
-        // slot at most once.
-        GORO_SCHED_ASSERT(mine->free_count < mine->total_slots);
-        mine->free_slots[mine->free_count++] = slot;
-    }
-}
 
 // ---------------------------------------------------------------- processor
 
@@ -989,6 +941,8 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
     }
 }
 
+}  // namespace
+
 void worker_main(processor& p, machine& m) {
     t_ctx.m = &m;
     m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
@@ -1032,6 +986,8 @@ void worker_main(processor& p, machine& m) {
     t_ctx.m = nullptr;
 }
 
+namespace {
+
 }  // namespace
 
 void machine_main(runtime_state& rt, machine& m) noexcept {
@@ -1044,87 +1000,6 @@ void machine_main(runtime_state& rt, machine& m) noexcept {
     t_ctx.m = nullptr;
 }
 
-namespace {
-
-unsigned env_procs() {
-    const char* s = std::getenv("GORO_MAXPROCS");
-    if (!s || !*s) return 0;
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 1 || v > 1'000'000)
-        throw bad_configuration(fmt::format("goro: GORO_MAXPROCS={:?} is not a positive integer", s));
-    return static_cast<unsigned>(v);
-}
-
-// GORO_DEBUG=schedtrace=N: every N ms, one line on stderr with the state of
-// the scheduler (Go's GODEBUG=schedtrace). Racy reads: diagnostic only.
-unsigned schedtrace_interval_ms() {
-    const char* env = std::getenv("GORO_DEBUG");
-    if (!env) return 0;
-    const char* key = std::strstr(env, "schedtrace=");
-    if (!key) return 0;
-    const long v = std::strtol(key + std::strlen("schedtrace="), nullptr, 10);
-    return v > 0 ? static_cast<unsigned>(v) : 0;
-}
-
-class schedtrace_monitor {
-public:
-    schedtrace_monitor(runtime_state& rt, unsigned interval_ms) : m_rt(rt), m_interval(interval_ms) {
-        if (m_interval == 0) return;
-        m_start = std::chrono::steady_clock::now();
-        m_thread = std::thread([this] { loop(); });
-    }
-    ~schedtrace_monitor() {
-        if (!m_thread.joinable()) return;
-        {
-            std::lock_guard guard(m_lock);
-            m_stop = true;
-        }
-        m_cv.notify_all();
-        m_thread.join();
-    }
-
-private:
-    void loop() {
-        std::unique_lock guard(m_lock);
-        while (!m_cv.wait_for(guard, std::chrono::milliseconds(m_interval), [this] { return m_stop; })) {
-            std::string queues;
-            std::int64_t live = m_rt.external_live.load(std::memory_order_relaxed);
-            for (auto& p : m_rt.procs) {
-                queues += fmt::format("{}{}", queues.empty() ? "" : " ", p->deque.size_hint());
-                live += p->live_delta.load(std::memory_order_relaxed);
-            }
-            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                                  m_start).count();
-            // threads: the machines (one per processor, plus the spares
-            // made for hand-offs); lost: machines whose processor was
-            // handed off while their task runs on; handoffs: so far.
-            std::fputs(fmt::format("SCHED {}ms: procs={} threads={} lost={} handoffs={} idleprocs={} spinning={} "
-                                   "globrunq={} goroutines={} blocking={} netpoll={} runqueues=[{}]\n",
-                                   ms, m_rt.nprocs, m_rt.nprocs + m_rt.spare_threads.load(std::memory_order_relaxed),
-                                   m_rt.nlost.load(std::memory_order_relaxed),
-                                   m_rt.handoffs.load(std::memory_order_relaxed),
-                                   m_rt.npidle.load(std::memory_order_relaxed),
-                                   m_rt.nspinning.load(std::memory_order_relaxed),
-                                   m_rt.global_size.load(std::memory_order_relaxed), live,
-                                   m_rt.blocking_in_flight.load(std::memory_order_relaxed),
-                                   m_rt.netpoll_name, queues)
-                           .c_str(),
-                       stderr);
-        }
-    }
-
-    runtime_state& m_rt;
-    unsigned m_interval;
-    std::chrono::steady_clock::time_point m_start;
-    std::mutex m_lock;
-    std::condition_variable m_cv;
-    bool m_stop = false;
-    std::thread m_thread;
-};
-
-}  // namespace
 
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
     GORO_ASSERT(rt.sched_lock.held_by_current_thread());
@@ -1392,200 +1267,4 @@ void submit_blocking(blocking_job* job) {
     pool_submit(*rt, job);
 }
 
-// ---------------------------------------------------------------- run
-
-void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const options& opts) {
-    (void)main_frame;
-    if (current_processor()) throw runtime_error("goro::run called from inside a running goro task");
-    unsigned nprocs = opts.procs;
-    if (nprocs == 0) nprocs = env_procs();
-    if (nprocs == 0) nprocs = usable_cpus();
-    if (opts.max_threads == 0 || nprocs > opts.max_threads)
-        throw bad_configuration(fmt::format(
-            "goro::run: procs ({}) exceeds max_threads ({}): the workers alone would exceed the "
-            "thread limit; raise options::max_threads or lower procs",
-            nprocs, opts.max_threads));
-    if (nprocs >= k_external_registry)
-        throw bad_configuration(fmt::format("goro::run: procs ({}) is more than goro supports ({})", nprocs,
-                                            k_external_registry - 1));
-
-    const sysmon_settings monitor_settings = read_sysmon_settings(opts);
-
-    auto rt = std::make_unique<runtime_state>();
-    rt->opts = opts;
-    rt->nprocs = nprocs;
-    rt->pool.max_threads = opts.max_threads - nprocs;
-    rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
-    rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
-                                      : opts.netpoll == netpoll_kind::epoll  ? "epoll"
-                                                                             : nullptr);
-    // Drivers a hand-off can move: epoll's always; io_uring's only when asked
-    // (GORO_DEBUG=handoff=1), since a ring another thread may drive is a
-    // plain ring (see "Hand-off" above: it cost tcp_echo 3-4x).
-    rt->movable_netpoll = monitor_settings.handoff && monitor_settings.slice_ns > 0 &&
-                          (std::string_view(rt->netpoll_name) == "epoll" || monitor_settings.handoff_rings);
-    for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
-    trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
-    refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
-
-    runtime_state* expected = nullptr;
-    if (!g_runtime.compare_exchange_strong(expected, rt.get(), std::memory_order_acq_rel))
-        throw runtime_error("goro::run: another goro runtime is already running in this process");
-    struct unpublish {
-        ~unpublish() {
-            // seq_cst: a foreign thread that counts itself in after this sees
-            // no runtime; one counted in before it is waited for before rt,
-            // declared first and so destroyed after this guard, is freed.
-            g_runtime.store(nullptr, std::memory_order_seq_cst);
-            wait_for_foreign_calls();
-        }
-    } unpublish_guard;
-
-    // The main goroutine is registered and queued before any worker runs.
-    main_g->id = 1;
-    {
-        // Under the lock: the runtime is published already, and a foreign
-        // thread may be starting a goroutine in this registry right now.
-        std::lock_guard guard(rt->external_lock);
-        rt->external_goroutines.insert(main_g);
-        rt->external_live.fetch_add(1, std::memory_order_relaxed);
-    }
-    {
-        std::lock_guard guard(rt->sched_lock);
-        global_push_locked(*rt, main_g);
-    }
-
-    // One machine per processor, each holding its own at first; spare
-    // machines come later (hand-off) with this thread's signal mask.
-    ::pthread_sigmask(SIG_SETMASK, nullptr, &rt->thread_sigmask);
-    for (unsigned i = 0; i < nprocs; ++i) {
-        rt->machines.push_back(std::make_unique<machine>(i));
-        // relaxed: published to the workers by their threads' start.
-        rt->procs[i]->owner.store(rt->machines[i].get(), std::memory_order_relaxed);
-        rt->machines[i]->held.store(reinterpret_cast<std::uintptr_t>(rt->procs[i].get()), std::memory_order_relaxed);
-    }
-    // Start workers 1..n-1; this thread is processor 0.
-    for (unsigned i = 1; i < nprocs; ++i) {
-        processor& p = *rt->procs[i];
-        machine& m = *rt->machines[i];
-        try {
-            m.thread = std::thread([&p, &m] { worker_main(p, m); });
-        } catch (const std::system_error& e) {
-            std::lock_guard guard(rt->startup_lock);
-            if (rt->startup_failure.empty())
-                rt->startup_failure = fmt::format("goro::run: cannot start worker thread {}: {}", i, e.what());
-            rt->nprocs = i;  // only the started ones will report
-            break;
-        }
-    }
-    // The monitor, once the set of processors is final (a worker that did
-    // not start lowered nprocs). Started before processor 0 joins the
-    // start-up barrier, so that failing to start it fails the run as a
-    // worker's failure does: every worker still waits at that barrier.
-    std::unique_ptr<sysmon> monitor;
-    if (monitor_settings.needed()) {
-        try {
-            monitor = std::make_unique<sysmon>(*rt, monitor_settings);
-        } catch (const std::system_error& e) {
-            std::lock_guard guard(rt->startup_lock);
-            if (rt->startup_failure.empty())
-                rt->startup_failure = fmt::format("goro::run: cannot start the monitor thread: {}", e.what());
-        }
-    }
-    {
-        schedtrace_monitor trace(*rt, schedtrace_interval_ms());
-        quit_signal_dumper quit_dumper(*rt);
-        worker_main(*rt->procs[0], *rt->machines[0]);
-    }
-    // Every machine (workers and spares): the runtime is stopping, so no
-    // spare is made any more, and each one still holding a processor
-    // drains it first.
-    rt->stopping.store(true, std::memory_order_release);
-    wake_spares(*rt);
-    join_machines(*rt);
-    // After the workers: a goroutine stuck on one of them delays run()'s
-    // return, and the monitor keeps reporting it until then.
-    if (monitor) monitor->stop();
-
-    if (!rt->startup_failure.empty()) {
-        registry::erase(main_g, nullptr);
-        throw startup_error(rt->startup_failure);
-    }
-
-    // ---- shutdown: every worker has stopped and drained its netpoll ----
-    pool_shutdown(*rt);
-    trace_finish(*rt);
-    // Close the runtime to foreign threads and wait for those inside a call
-    // (foreign_entry.hpp): from here on nobody readies a goroutine, and no
-    // new one starts except from the destructors run below.
-    rt->closed.store(true, std::memory_order_seq_cst);
-    wait_for_foreign_calls();
-    for (auto& p : rt->procs) p->timers.clear();
-    // Destroy every goroutine that never finished. A destructor may start or
-    // ready other goroutines (they land in the queues, which are dropped), so
-    // loop until no registry holds anything.
-    std::vector<goroutine*> victims;
-    t_tearing_down = true;
-    struct tearing_down_scope {
-        ~tearing_down_scope() { t_tearing_down = false; }
-    } tearing_down_guard;
-    for (;;) {
-        victims.clear();
-        auto collect = [&](goroutine* g) { victims.push_back(g); };
-        rt->external_goroutines.for_each(collect);
-        for (auto& p : rt->procs) p->goroutines.for_each(collect);
-        if (victims.empty()) break;
-        for (goroutine* g : victims) {
-            if (!g->reg_slot) continue;  // already gone (destroyed with another frame)
-            registry::erase(g, nullptr);
-            if (g == main_g) continue;  // run() destroys main's frame itself
-            // A join_handle (or an awaiter holding one) still owns the frame:
-            // marked finished, the owner's destructor (run when its own
-            // frame is destroyed) frees it.
-            if (g->kind == goroutine_kind::joinable && g->join_state.mark_done_at_shutdown()) continue;
-            g->frame_link.destroy();
-        }
-    }
-    for (auto& p : rt->procs) p->netpoll.reset();
-}
-
 }  // namespace goro::detail
-
-namespace goro {
-
-unsigned procs() {
-    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
-    detail::runtime_state* rt = detail::current_runtime();
-    if (!rt) throw no_runtime("goro::procs");
-    return rt->nprocs;
-}
-
-const char* netpoller() {
-    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
-    detail::runtime_state* rt = detail::current_runtime();
-    if (!rt) throw no_runtime("goro::netpoller");
-    return rt->netpoll_name;
-}
-
-std::size_t num_goroutines() {
-    const detail::foreign_entry entry;  // keeps a runtime that is returning alive
-    detail::runtime_state* rt = detail::current_runtime();
-    if (!rt) throw no_runtime("goro::num_goroutines");
-    std::int64_t n = rt->external_live.load(std::memory_order_relaxed);
-    for (auto& p : rt->procs) n += p->live_delta.load(std::memory_order_relaxed);
-    return n > 0 ? static_cast<std::size_t>(n) : 0;
-}
-
-unsigned usable_cpus() noexcept {
-    unsigned cpus = 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&set));
-    if (cpus == 0) {
-        const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-        cpus = n > 0 ? static_cast<unsigned>(n) : 1;
-    }
-    return detail::procs_for_cpu_limit(cpus, detail::cgroup_cpu_limit());
-}
-
-}  // namespace goro

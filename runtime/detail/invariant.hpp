@@ -27,6 +27,14 @@
     } while (0)
 #endif
 
+// Scheduler invariants cheap enough to check in every build: a broken one
+// is a bug, and continuing would hang the program silently.
+#define GORO_SCHED_ASSERT(cond)                                                    \
+    do {                                                                           \
+        if (!(cond)) [[unlikely]]                                                  \
+            ::goro::detail::invariant_broken(#cond, __FILE__, __LINE__, __func__); \
+    } while (0)
+
 namespace goro::detail {
 
 [[noreturn]] inline void invariant_broken(const char* what, const char* file, int line, const char* function) noexcept {

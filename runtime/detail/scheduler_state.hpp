@@ -312,6 +312,20 @@ processor* current_processor() noexcept;
 /// The running runtime, or nullptr.
 runtime_state* current_runtime() noexcept;
 
+// Start-up and shutdown (runtime/runtime_lifetime.cpp) use these from the
+// scheduler (scheduler.cpp):
+/// Makes rt the process's running runtime; false if one runs already.
+bool publish_runtime(runtime_state* rt) noexcept;
+/// No runtime runs from here on; returns once no foreign thread is inside a
+/// goro call that may have seen it (foreign_entry.hpp).
+void unpublish_runtime() noexcept;
+/// Waits until no foreign thread is inside a goro call (foreign_entry.hpp).
+void wait_for_foreign_calls() noexcept;
+/// The calling thread runs shutdown's destroy loop (tearing_down()).
+void set_tearing_down(bool on) noexcept;
+/// Runs processor p on machine m, this thread, until the runtime stops.
+void worker_main(processor& p, machine& m);
+
 /// Pushes onto the global queue (caller holds sched_lock).
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept;
 
