@@ -1,5 +1,19 @@
 // The scheduler: logical processors, work stealing, parking, time slices,
-// shutdown. The monitor thread has its own file (sysmon.cpp).
+// shutdown. This file holds the design essay and the processors' loop (run
+// queues, waking, stealing, find_runnable, running a goroutine, machines);
+// the rest of the scheduler, by concern:
+//
+//   - goroutine_lifecycle.cpp: the calls a task makes: start, ready, the
+//     fork-join fast path, finish;
+//   - thread_context.cpp: which runtime runs, each thread's context, the
+//     foreign-entry protocol;
+//   - registry.cpp: the goroutine registry (dumps, metrics, shutdown);
+//   - runtime_lifetime.cpp: a run's start-up and shutdown;
+//   - sysmon.cpp: the monitor thread; handoff.cpp: hand-off of a stuck
+//     processor; schedtrace.cpp: GORO_DEBUG=schedtrace;
+//   - detail/scheduler_state.hpp: the state they share;
+//     detail/scheduler_internal.hpp: what only the loop and the task calls
+//     share (the thread's context, push_local, wakep).
 //
 // ## Design
 //
@@ -263,6 +277,7 @@
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
+#include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 #include "detail/sysmon.hpp"
@@ -294,59 +309,6 @@ constexpr std::int64_t k_local_starvation_ns = 10'000'000;
 // link, so the first rescue, 10 ms, is the one that applies there.
 constexpr unsigned k_max_starvation_backoff = 7;
 constexpr unsigned k_steal_rounds = 4;
-// Goroutines a processor may run in place (join_handle's fork-join fast path)
-// before going back through its scheduling loop. Symmetric transfer is a tail
-// call in optimized builds, but not at -O0 nor under the sanitizers: there
-// every transfer nests a native frame, and a fork-join program would chain
-// millions of them. Going through the loop now and then (one trip per 64
-// joins, unmeasurable in release) keeps the stack bounded everywhere.
-constexpr unsigned k_max_in_place_runs = 64;
-// How deep under the newest item of its own deque a joiner looks for the
-// unstarted child it awaits (work_deque::take). Code that joins children in
-// spawn order finds child i under the n - 1 - i spawned after it: 32 covers
-// the fan-outs of the fork-join benchmarks (10 for skynet, 14 for nqueens)
-// twice over; a miss costs a scan of 32 slots of the owner's own line-hot
-// buffer, then the ordinary join.
-constexpr std::size_t k_join_search_depth = 32;
-
-// The one running runtime (one at a time per process).
-std::atomic<runtime_state*> g_runtime{nullptr};
-
-// The processor this thread runs, or nullptr. Read directly only by the
-// (non-coroutine) functions of this file; everyone else goes through
-// current_processor(), which is never inlined: a task can resume on another
-// thread, so a coroutine must not cache a thread_local's address across a
-// co_await (compilers have been caught reusing it), and an out-of-line call cannot be cached. The
-// functions here that read it and that coroutines call (ready,
-// current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
-// same reason: with LTO or a unity build they could otherwise be inlined
-// into a coroutine body.
-//
-// With it, the machine (detail/machine.hpp) this thread is, or nullptr: set
-// for the life of a processor thread. The processor is the one the machine
-// holds or held last: it may have been handed off meanwhile, so task code
-// reaches it only through a processor_scope. One thread_local for both, in
-// the initial-exec model (a %fs-relative load; the default for -fPIC code
-// is a call to __tls_get_addr per variable, which cost fib_30 15 % once
-// every scope read two of them).
-// The goroutine this thread is running, too (set by the run and by symmetric
-// transfers; null between runs), so that current_goroutine() needs no
-// processor_scope.
-struct thread_ctx {
-    processor* p = nullptr;
-    machine* m = nullptr;
-    goroutine* g = nullptr;
-};
-[[gnu::tls_model("initial-exec")]] thread_local thread_ctx t_ctx;
-
-// Set on the thread that runs run()'s final destroy loop, for its duration.
-thread_local bool t_tearing_down = false;
-
-// Threads that are not processors and are inside a goro call now (the
-// outermost foreign_entry of each): see foreign_entry.hpp for the protocol.
-std::atomic<std::uint64_t> g_foreign_inside{0};
-// This thread's foreign_entry nesting depth.
-thread_local unsigned t_foreign_depth = 0;
 
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
@@ -358,85 +320,6 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 }  // namespace
 
-// Shutdown's half of the foreign-entry protocol: waits until no foreign
-// thread is inside a goro call. seq_cst: the load of the Dekker pair (the
-// caller stored runtime_state::closed, or unpublished the runtime, before);
-// it also acquires the leaving threads' release decrements. Calls are short
-// and never wait for shutdown, so this ends.
-void wait_for_foreign_calls() noexcept {
-    while (g_foreign_inside.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
-}
-
-bool publish_runtime(runtime_state* rt) noexcept {
-    runtime_state* expected = nullptr;
-    return g_runtime.compare_exchange_strong(expected, rt, std::memory_order_acq_rel);
-}
-
-void unpublish_runtime() noexcept {
-    // seq_cst: a foreign thread that counts itself in after this sees no
-    // runtime; one counted in before it is waited for.
-    g_runtime.store(nullptr, std::memory_order_seq_cst);
-    wait_for_foreign_calls();
-}
-
-void set_tearing_down(bool on) noexcept { t_tearing_down = on; }
-
-[[gnu::noinline]] processor* current_processor() noexcept { return t_ctx.p; }
-[[gnu::noinline]] machine* current_machine() noexcept { return t_ctx.m; }
-[[gnu::noinline]] netpoll_driver* current_netpoll() noexcept { return t_ctx.p ? t_ctx.p->netpoll.get() : nullptr; }
-
-[[gnu::noinline]] netpoll_scope::netpoll_scope() noexcept {
-    processor* p = t_ctx.p;
-    if (!p) return;
-    machine* m = t_ctx.m;
-    // As processor_scope (detail/machine.hpp), without its header here.
-    if (m->in_sched.load(std::memory_order_relaxed)) {
-        m_driver = p->netpoll.get();
-        return;
-    }
-    m->in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p) ||
-        enter_processor_slow(p, m)) {
-        m_driver = p->netpoll.get();
-        m_entered = m;
-        return;
-    }
-    m_lost = true;
-}
-
-[[gnu::noinline]] netpoll_scope::~netpoll_scope() {
-    // release: as processor_scope's.
-    if (m_entered) static_cast<machine*>(m_entered)->in_sched.store(false, std::memory_order_release);
-}
-[[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
-
-[[gnu::noinline]] foreign_entry::foreign_entry() noexcept {
-    if (t_ctx.p || t_tearing_down) return;
-    m_counted = true;
-    if (t_foreign_depth++ != 0) return;  // nested: the outermost entry counts
-    for (;;) {
-        // seq_cst: the store half of the Dekker pair with shutdown's `closed`
-        // (foreign_entry.hpp): it precedes every later look at the runtime.
-        g_foreign_inside.fetch_add(1, std::memory_order_seq_cst);
-        runtime_state* rt = g_runtime.load(std::memory_order_seq_cst);
-        if (!rt || !rt->closed.load(std::memory_order_seq_cst)) return;
-        // Closed: shutdown is destroying the suspended goroutines, whose
-        // waiter records this call could otherwise read after unlocking a
-        // primitive (ready_chain reads `next`). Step out and wait until the
-        // runtime is unpublished (every frame gone, nothing left parked);
-        // reading g_runtime only, never *rt, which is freed after that.
-        g_foreign_inside.fetch_sub(1, std::memory_order_release);
-        while (g_runtime.load(std::memory_order_acquire) == rt) std::this_thread::yield();
-    }
-}
-
-[[gnu::noinline]] void foreign_entry::leave() noexcept {
-    // release: whatever this thread did to the runtime happens before
-    // shutdown, whose wait acquires the count.
-    if (--t_foreign_depth == 0) g_foreign_inside.fetch_sub(1, std::memory_order_release);
-}
-runtime_state* current_runtime() noexcept { return g_runtime.load(std::memory_order_acquire); }
 
 // ---------------------------------------------------------------- processor
 
@@ -481,11 +364,15 @@ goroutine* global_take(processor& p, std::size_t batch) {
 
 // ---- waking processors ----
 
+}  // namespace
+
 void notify(processor& p) noexcept {
     // acq_rel: pairs with the owner's clearing store, so a wake-up sent after
     // the owner cleared the flag always writes the eventfd again.
     if (!p.wake_pending.exchange(true, std::memory_order_acq_rel)) p.netpoll->wake();
 }
+
+namespace {
 
 // Takes an idle processor off the list (sched_lock held).
 processor* pop_idle_locked(runtime_state& rt) noexcept {
@@ -511,10 +398,10 @@ void remove_idle_locked(runtime_state& rt, processor& p) noexcept {
     }
 }
 
-// Wakes one idle processor to spin if none is spinning (see the essay).
-void wakep(runtime_state& rt) noexcept {
-    if (rt.npidle.load(std::memory_order_relaxed) == 0) return;
-    if (rt.nspinning.load(std::memory_order_relaxed) != 0) return;
+}  // namespace
+
+// wakep's half past its two cheap checks (scheduler_internal.hpp).
+void wakep_slow(runtime_state& rt) noexcept {
     unsigned expected = 0;
     // seq_cst: the counter is the rendezvous of the store-load race described
     // in the essay (nspinning vs. the queues).
@@ -533,12 +420,16 @@ void wakep(runtime_state& rt) noexcept {
     notify(*p);
 }
 
+namespace {
+
 // A spinning processor found work: stop spinning and keep the chain going.
 void stop_spinning(processor& p) noexcept {
     if (!p.spinning) return;
     p.spinning = false;
     if (p.rt.nspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep(p.rt);
 }
+
+}  // namespace
 
 // push_local's overflow: moves half of the deque (and g) to the global queue.
 [[gnu::noinline]] void push_local_overflow(processor& p, goroutine* g) noexcept {
@@ -558,14 +449,7 @@ void stop_spinning(processor& p) noexcept {
     for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
 }
 
-// Pushes onto the own deque (inline: once per spawn); on overflow, see above.
-inline void push_local(processor& p, goroutine* g) noexcept {
-    // A thread that lost its processor never touches it again (handoff.cpp).
-    GORO_ASSERT(holds_processor(p));
-    if (p.deque.push(g)) [[likely]]
-        return;
-    push_local_overflow(p, g);
-}
+namespace {
 
 // ---- timers and the netpoll ----
 
@@ -1000,7 +884,6 @@ void machine_main(runtime_state& rt, machine& m) noexcept {
     t_ctx.m = nullptr;
 }
 
-
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
     GORO_ASSERT(rt.sched_lock.held_by_current_thread());
     g->queue_next = nullptr;
@@ -1044,227 +927,6 @@ void ready_external(runtime_state& rt, goroutine* g) noexcept {
         sysmon_kick(rt);  // it left the idle list: the monitor may sleep on "all idle"
         notify(*to_wake);
     }
-}
-
-// ---------------------------------------------------------------- goroutine interface
-
-// Every function below that task code calls reaches the thread's processor
-// through a processor_scope (detail/machine.hpp): the processor may have been
-// handed off while the task ran (runtime/handoff.cpp). A thread that lost it
-// takes the path of threads that are not processors (the global queue, the
-// external registry) and never touches the processor again.
-
-[[gnu::noinline]] goroutine* current_goroutine() noexcept {
-    // This thread's own record: right whether or not it still holds its
-    // processor.
-    return t_ctx.g;
-}
-
-namespace {
-
-// switch_to's work, under the caller's scope on t_ctx.p.
-inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
-    t_ctx.g = g;
-    // No schedtick step (it would cost fork-join code two increments per
-    // task): a child run in place continues its joiner's run, as a call
-    // would, and a joiner resumed by the child it joined starts after
-    // the child's finish, which stepped it. `running` changes, which is
-    // all the monitor needs to see that a reported stall ended.
-    // release: as in run_goroutine.
-    if (processor* p = scope.get())
-        p->running.store(g, std::memory_order_release);
-    else
-        t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
-    g->wait_reason.store(nullptr, std::memory_order_relaxed);
-}
-
-}  // namespace
-
-[[gnu::noinline]] void switch_to(goroutine* g) noexcept {
-    if (processor* p = t_ctx.p) {
-        const processor_scope scope(p, t_ctx.m);
-        switch_under(g, scope);
-    }
-}
-
-[[gnu::noinline]] void ready(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    note_ready(p->stats, g);
-    // relaxed: holder only (atomic for the monitor's hint).
-    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
-    p->runnext.store(g, std::memory_order_relaxed);
-    if (displaced) {
-        push_local(*p, displaced);
-        wakep(p->rt);
-    }
-}
-
-[[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    note_ready(p->stats, g);
-    push_local(*p, g);
-    wakep(p->rt);
-}
-
-[[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    // Behind everything local: the global queue is FIFO and checked every 61
-    // ticks and whenever the local queues run dry.
-    {
-        std::lock_guard guard(p->rt.sched_lock);
-        global_push_locked(p->rt, g);
-    }
-    wakep(p->rt);
-}
-
-[[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    p = scope.get();
-    if (p) {
-        g->id = p->next_id;
-        p->next_id += 2 * p->rt.nprocs;
-        p->goroutines.insert(g);
-        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        note_created(p->stats, g);
-        push_local(*p, g);
-        wakep(p->rt);
-        return;
-    }
-    // From outside the processors (a plain thread, a blocking-pool job, a
-    // task whose processor was handed off, or a destructor run by
-    // shutdown): registered in the external registry.
-    foreign_entry entry;
-    runtime_state* rt = current_runtime();
-    if (!rt) throw no_runtime(api_name);
-    // seq_cst: the Dekker load (foreign_entry.hpp). Shutdown's own thread
-    // may still start goroutines (from destructors); they are destroyed in
-    // its loop, so they need not run.
-    if (rt->closed.load(std::memory_order_seq_cst) && !t_tearing_down) throw no_runtime(api_name);
-    {
-        std::lock_guard guard(rt->external_lock);
-        g->id = 2 * rt->external_next_id.fetch_add(1, std::memory_order_relaxed) + 1;
-        rt->external_goroutines.insert(g);
-        rt->external_live.fetch_add(1, std::memory_order_relaxed);
-    }
-    ready_external(*rt, g);
-}
-
-[[gnu::noinline]] bool run_in_place(goroutine* child, goroutine* joiner) noexcept {
-    const processor_scope scope(t_ctx.p, t_ctx.m);
-    processor* p = scope.get();
-    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth)) return false;
-    ++p->in_place_runs;
-    // Relaxed: the child is off every queue, nothing else can look at it.
-    child->join_state.set_in_place_joiner(joiner);
-    child->joined_in_place = true;
-    switch_under(child, scope);
-    return true;
-}
-
-namespace {
-
-// finish_goroutine's work, under the caller's scope on `held` (t_ctx.p).
-inline void finish_under(goroutine* g, processor* held, const processor_scope& scope) noexcept {
-    t_ctx.g = nullptr;
-    processor* p = scope.get();
-    if (scope.lost()) {
-        // Handed off: the processor's counters are its holder's now. The
-        // monitor never pins a goroutine of a lost thread (it pins only the
-        // one `running` names, and took the processor itself).
-        registry::erase(g, nullptr);
-        held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
-        held->rt.external_finished.fetch_add(1, std::memory_order_relaxed);
-        dump_finish_point(held->rt);  // a dump may be reading g (goroutine_dump.hpp)
-        return;
-    }
-    if (p) {
-        registry::erase(g, &p->goroutines);
-        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        stat_add(p->stats.finished);
-        // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
-        // (relaxed: the monitor only compares it) and a run event, then the
-        // light half of the asymmetric fence (a compiler barrier; the
-        // monitor's membarrier orders these stores before the load below),
-        // then wait while the monitor reads g's fields. A symmetric transfer
-        // that follows stores the next goroutine.
-        p->running.store(nullptr, std::memory_order_relaxed);
-        advance_schedtick(*p, k_tick_run);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        // acquire: pairs with the monitor's release of the pin.
-        if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
-            wait_for_monitor_pin(*p, g);
-        dump_finish_point(p->rt);  // a dump may be reading g (goroutine_dump.hpp)
-    } else if (runtime_state* rt = current_runtime()) {
-        registry::erase(g, nullptr);
-        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
-        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
-        dump_finish_point(*rt);
-    }
-}
-
-}  // namespace
-
-[[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
-}
-
-[[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
-    goroutine* joiner = g->join_state.finish_in_place();
-    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
-    return joiner;
-}
-
-bool runtime_stopping() noexcept {
-    runtime_state* rt = current_runtime();
-    // relaxed: a hint for I/O retries; shutdown's own ordering is elsewhere.
-    return rt == nullptr || rt->stopping.load(std::memory_order_relaxed);
-}
-
-void main_finished() noexcept {
-    runtime_state* rt = current_runtime();
-    if (!rt) return;
-    rt->stopping.store(true, std::memory_order_release);
-    for (auto& p : rt->procs)
-        if (p->netpoll) notify(*p);
-    wake_spares(*rt);
-}
-
-void add_timer(timer_node* node, const char* api_name) {
-    processor* p = current_processor();
-    if (!p) throw no_runtime(api_name);
-    const processor_scope scope(p, current_machine());
-    // The heap has its own lock: a thread whose processor was handed off
-    // may still add to it, and wakes the holder, whose park may be waiting
-    // for a later deadline (or none).
-    p->timers.add(node);
-    if (scope.lost()) notify(*p);
-}
-
-void submit_blocking(blocking_job* job) {
-    runtime_state* rt = current_runtime();
-    if (!rt) throw no_runtime("goro::blocking");
-    pool_submit(*rt, job);
 }
 
 }  // namespace goro::detail

@@ -1,0 +1,89 @@
+// scheduler_internal — what the scheduler's own files share (scheduler.cpp:
+// the processors' loop, queues, stealing and parking; goroutine_lifecycle.cpp:
+// the calls a task makes to start, ready, join in place and finish). Not for
+// the rest of the runtime, which goes through scheduler_state.hpp's and
+// goroutine.hpp's functions. Internal.
+#pragma once
+
+#include <cstddef>
+
+#include "invariant.hpp"
+#include "machine.hpp"
+#include "scheduler_state.hpp"
+
+namespace goro::detail {
+
+// Goroutines a processor may run in place (join_handle's fork-join fast path)
+// before going back through its scheduling loop. Symmetric transfer is a tail
+// call in optimized builds, but not at -O0 nor under the sanitizers: there
+// every transfer nests a native frame, and a fork-join program would chain
+// millions of them. Going through the loop now and then (one trip per 64
+// joins, unmeasurable in release) keeps the stack bounded everywhere.
+constexpr unsigned k_max_in_place_runs = 64;
+// How deep under the newest item of its own deque a joiner looks for the
+// unstarted child it awaits (work_deque::take). Code that joins children in
+// spawn order finds child i under the n - 1 - i spawned after it: 32 covers
+// the fan-outs of the fork-join benchmarks (10 for skynet, 14 for nqueens)
+// twice over; a miss costs a scan of 32 slots of the owner's own line-hot
+// buffer, then the ordinary join.
+constexpr std::size_t k_join_search_depth = 32;
+
+// The processor this thread runs, or nullptr. Read directly only by the
+// (non-coroutine) functions of the scheduler's files; everyone else goes through
+// current_processor(), which is never inlined: a task can resume on another
+// thread, so a coroutine must not cache a thread_local's address across a
+// co_await (compilers have been caught reusing it), and an out-of-line call
+// cannot be cached. The functions that read it and that coroutines call (ready,
+// current_goroutine, start_goroutine, ...) are [[gnu::noinline]] for the
+// same reason: with LTO or a unity build they could otherwise be inlined
+// into a coroutine body.
+//
+// With it, the machine (detail/machine.hpp) this thread is, or nullptr: set
+// for the life of a processor thread. The processor is the one the machine
+// holds or held last: it may have been handed off meanwhile, so task code
+// reaches it only through a processor_scope. One thread_local for both, in
+// the initial-exec model (a %fs-relative load; the default for -fPIC code
+// is a call to __tls_get_addr per variable, which cost fib_30 15 % once
+// every scope read two of them).
+// The goroutine this thread is running, too (set by the run and by symmetric
+// transfers; null between runs), so that current_goroutine() needs no
+// processor_scope.
+struct thread_ctx {
+    processor* p = nullptr;
+    machine* m = nullptr;
+    goroutine* g = nullptr;
+};
+// constinit: no dynamic initialization, so other files read it directly
+// (without it, each access from another file checks for a TLS init function).
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit thread_ctx t_ctx;  // scheduler.cpp
+
+/// ready() and friends on a thread that holds no processor: through the
+/// global queue (nothing once shutdown has closed the runtime).
+void ready_from_outside(goroutine* g) noexcept;
+
+/// Wakes processor p from its park (any thread).
+void notify(processor& p) noexcept;
+
+void wakep_slow(runtime_state& rt) noexcept;
+
+/// Wakes one idle processor to spin if none is spinning (see the essay in
+/// scheduler.cpp). Inline: its two cheap checks run on every spawn and ready.
+inline void wakep(runtime_state& rt) noexcept {
+    if (rt.npidle.load(std::memory_order_relaxed) == 0) return;
+    if (rt.nspinning.load(std::memory_order_relaxed) != 0) return;
+    wakep_slow(rt);
+}
+
+void push_local_overflow(processor& p, goroutine* g) noexcept;
+
+/// Pushes onto p's own deque (its holder only); on overflow moves half of it
+/// (and g) to the global queue. Inline: once per spawn.
+inline void push_local(processor& p, goroutine* g) noexcept {
+    // A thread that lost its processor never touches it again (handoff.cpp).
+    GORO_ASSERT(holds_processor(p));
+    if (p.deque.push(g)) [[likely]]
+        return;
+    push_local_overflow(p, g);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,235 @@
+// The scheduler's side of the calls a task makes (detail/goroutine.hpp):
+// starting a goroutine (go, spawn, group::go), readying one, the fork-join
+// fast path (run_in_place, finish_in_place), finishing, and the symmetric
+// transfer between them (switch_to). The processors' loop that runs what
+// these queue is scheduler.cpp.
+#include "detail/foreign_entry.hpp"
+#include "detail/goroutine_dump.hpp"
+#include "detail/machine.hpp"
+#include "detail/scheduler_internal.hpp"
+#include "detail/scheduler_state.hpp"
+#include "detail/sysmon.hpp"
+#include "error.hpp"
+
+namespace goro::detail {
+
+// Every function below that task code calls reaches the thread's processor
+// through a processor_scope (detail/machine.hpp): the processor may have been
+// handed off while the task ran (runtime/handoff.cpp). A thread that lost it
+// takes the path of threads that are not processors (the global queue, the
+// external registry) and never touches the processor again.
+
+[[gnu::noinline]] goroutine* current_goroutine() noexcept {
+    // This thread's own record: right whether or not it still holds its
+    // processor.
+    return t_ctx.g;
+}
+
+namespace {
+
+// switch_to's work, under the caller's scope on t_ctx.p.
+inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
+    t_ctx.g = g;
+    // No schedtick step (it would cost fork-join code two increments per
+    // task): a child run in place continues its joiner's run, as a call
+    // would, and a joiner resumed by the child it joined starts after
+    // the child's finish, which stepped it. `running` changes, which is
+    // all the monitor needs to see that a reported stall ended.
+    // release: as in run_goroutine.
+    if (processor* p = scope.get())
+        p->running.store(g, std::memory_order_release);
+    else
+        t_ctx.m->lost_g.store(g, std::memory_order_relaxed);
+    g->wait_reason.store(nullptr, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void switch_to(goroutine* g) noexcept {
+    if (processor* p = t_ctx.p) {
+        const processor_scope scope(p, t_ctx.m);
+        switch_under(g, scope);
+    }
+}
+
+[[gnu::noinline]] void ready(goroutine* g) noexcept {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
+        ready_from_outside(g);
+        return;
+    }
+    note_ready(p->stats, g);
+    // relaxed: holder only (atomic for the monitor's hint).
+    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
+    p->runnext.store(g, std::memory_order_relaxed);
+    if (displaced) {
+        push_local(*p, displaced);
+        wakep(p->rt);
+    }
+}
+
+[[gnu::noinline]] void ready_local(goroutine* g) noexcept {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
+        ready_from_outside(g);
+        return;
+    }
+    note_ready(p->stats, g);
+    push_local(*p, g);
+    wakep(p->rt);
+}
+
+[[gnu::noinline]] void ready_later(goroutine* g) noexcept {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    if (!scope.get()) {
+        ready_from_outside(g);
+        return;
+    }
+    // Behind everything local: the global queue is FIFO and checked every 61
+    // ticks and whenever the local queues run dry.
+    {
+        std::lock_guard guard(p->rt.sched_lock);
+        global_push_locked(p->rt, g);
+    }
+    wakep(p->rt);
+}
+
+[[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
+    processor* p = t_ctx.p;
+    const processor_scope scope(p, t_ctx.m);
+    p = scope.get();
+    if (p) {
+        g->id = p->next_id;
+        p->next_id += 2 * p->rt.nprocs;
+        p->goroutines.insert(g);
+        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        note_created(p->stats, g);
+        push_local(*p, g);
+        wakep(p->rt);
+        return;
+    }
+    // From outside the processors (a plain thread, a blocking-pool job, a
+    // task whose processor was handed off, or a destructor run by
+    // shutdown): registered in the external registry.
+    foreign_entry entry;
+    runtime_state* rt = current_runtime();
+    if (!rt) throw no_runtime(api_name);
+    // seq_cst: the Dekker load (foreign_entry.hpp). Shutdown's own thread
+    // may still start goroutines (from destructors); they are destroyed in
+    // its loop, so they need not run.
+    if (rt->closed.load(std::memory_order_seq_cst) && !tearing_down()) throw no_runtime(api_name);
+    {
+        std::lock_guard guard(rt->external_lock);
+        g->id = 2 * rt->external_next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+        rt->external_goroutines.insert(g);
+        rt->external_live.fetch_add(1, std::memory_order_relaxed);
+    }
+    ready_external(*rt, g);
+}
+
+[[gnu::noinline]] bool run_in_place(goroutine* child, goroutine* joiner) noexcept {
+    const processor_scope scope(t_ctx.p, t_ctx.m);
+    processor* p = scope.get();
+    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth)) return false;
+    ++p->in_place_runs;
+    // Relaxed: the child is off every queue, nothing else can look at it.
+    child->join_state.set_in_place_joiner(joiner);
+    child->joined_in_place = true;
+    switch_under(child, scope);
+    return true;
+}
+
+namespace {
+
+// finish_goroutine's work, under the caller's scope on `held` (t_ctx.p).
+inline void finish_under(goroutine* g, processor* held, const processor_scope& scope) noexcept {
+    t_ctx.g = nullptr;
+    processor* p = scope.get();
+    if (scope.lost()) {
+        // Handed off: the processor's counters are its holder's now. The
+        // monitor never pins a goroutine of a lost thread (it pins only the
+        // one `running` names, and took the processor itself).
+        registry::erase(g, nullptr);
+        held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
+        held->rt.external_finished.fetch_add(1, std::memory_order_relaxed);
+        dump_finish_point(held->rt);  // a dump may be reading g (goroutine_dump.hpp)
+        return;
+    }
+    if (p) {
+        registry::erase(g, &p->goroutines);
+        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        stat_add(p->stats.finished);
+        // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
+        // (relaxed: the monitor only compares it) and a run event, then the
+        // light half of the asymmetric fence (a compiler barrier; the
+        // monitor's membarrier orders these stores before the load below),
+        // then wait while the monitor reads g's fields. A symmetric transfer
+        // that follows stores the next goroutine.
+        p->running.store(nullptr, std::memory_order_relaxed);
+        advance_schedtick(*p, k_tick_run);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // acquire: pairs with the monitor's release of the pin.
+        if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
+            wait_for_monitor_pin(*p, g);
+        dump_finish_point(p->rt);  // a dump may be reading g (goroutine_dump.hpp)
+    } else if (runtime_state* rt = current_runtime()) {
+        registry::erase(g, nullptr);
+        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
+        dump_finish_point(*rt);
+    }
+}
+
+}  // namespace
+
+[[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+}
+
+[[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+    goroutine* joiner = g->join_state.finish_in_place();
+    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
+    return joiner;
+}
+
+bool runtime_stopping() noexcept {
+    runtime_state* rt = current_runtime();
+    // relaxed: a hint for I/O retries; shutdown's own ordering is elsewhere.
+    return rt == nullptr || rt->stopping.load(std::memory_order_relaxed);
+}
+
+void main_finished() noexcept {
+    runtime_state* rt = current_runtime();
+    if (!rt) return;
+    rt->stopping.store(true, std::memory_order_release);
+    for (auto& p : rt->procs)
+        if (p->netpoll) notify(*p);
+    wake_spares(*rt);
+}
+
+void add_timer(timer_node* node, const char* api_name) {
+    processor* p = current_processor();
+    if (!p) throw no_runtime(api_name);
+    const processor_scope scope(p, current_machine());
+    // The heap has its own lock: a thread whose processor was handed off
+    // may still add to it, and wakes the holder, whose park may be waiting
+    // for a later deadline (or none).
+    p->timers.add(node);
+    if (scope.lost()) notify(*p);
+}
+
+void submit_blocking(blocking_job* job) {
+    runtime_state* rt = current_runtime();
+    if (!rt) throw no_runtime("goro::blocking");
+    pool_submit(*rt, job);
+}
+
+}  // namespace goro::detail
