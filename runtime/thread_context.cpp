@@ -29,7 +29,7 @@ thread_local unsigned t_foreign_depth = 0;
 }  // namespace
 
 // The thread's context (detail/scheduler_internal.hpp).
-[[gnu::tls_model("initial-exec")]] thread_local thread_ctx t_ctx;
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_ctx t_ctx;
 
 // Shutdown's half of the foreign-entry protocol: waits until no foreign
 // thread is inside a goro call. seq_cst: the load of the Dekker pair (the
