@@ -55,7 +55,7 @@ struct thread_ctx {
 };
 // constinit: no dynamic initialization, so other files read it directly
 // (without it, each access from another file checks for a TLS init function).
-[[gnu::tls_model("initial-exec")]] extern thread_local constinit thread_ctx t_ctx;  // scheduler.cpp
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit thread_ctx t_ctx;  // thread_context.cpp
 
 /// ready() and friends on a thread that holds no processor: through the
 /// global queue (nothing once shutdown has closed the runtime).
