@@ -724,11 +724,16 @@ task<int> left_behind_main(std::string fifo, bool writer_in_stuck) {
     goro::go(reader(&ends.first, &read_done));
     co_await goro::sleep(5ms);  // both wait on this processor
     std::atomic<bool> release{false};
+    std::atomic<bool> sent{false};
     auto stuck = [](std::string path, bool let_writer_in, bool fifo_used, int raw, std::atomic<bool>* rel,
-                    std::atomic<int>* rd) -> task<void> {
+                    std::atomic<int>* rd, std::atomic<bool>* sent_flag) -> task<void> {
         // Until the read went through a hand-off (then the processor is
         // someone else's, and the open is on this thread's old ring).
-        if (::send(raw, "r", 1, MSG_NOSIGNAL) != 1) co_return;
+        const bool ok = ::send(raw, "r", 1, MSG_NOSIGNAL) == 1;
+        // release: main closes `raw` after it sees this (the byte's arrival
+        // orders the two in the kernel, not for TSan).
+        sent_flag->store(true, std::memory_order_release);
+        if (!ok) co_return;
         while (rd->load(std::memory_order_acquire) == 0) nap();
         int w = -1;
         if (let_writer_in && fifo_used) {
@@ -743,8 +748,8 @@ task<int> left_behind_main(std::string fifo, bool writer_in_stuck) {
         std::this_thread::sleep_for(50ms);  // main may be gone by now
         if (w >= 0) ::close(w);
     };
-    goro::go(stuck(fifo, writer_in_stuck, uring, ends.second.native_handle(), &release, &read_done));
-    while (read_done.load() == 0) co_await goro::sleep(1ms);
+    goro::go(stuck(fifo, writer_in_stuck, uring, ends.second.native_handle(), &release, &read_done, &sent));
+    while (read_done.load() == 0 || !sent.load(std::memory_order_acquire)) co_await goro::sleep(1ms);
     if (read_done.load() != 1) co_return 31;
     if (goro::metrics().handoffs == 0) co_return 32;
     release.store(true);

@@ -13,8 +13,30 @@
 #include "../../runtime/detail/fatal.hpp"
 #include "../../runtime/error.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace goro::detail {
 namespace {
+
+// ThreadSanitizer and ring memory: liburing maps and unmaps a ring with raw
+// system calls, which TSan does not see, so a ring set up at the address of
+// one destroyed earlier (hand-offs make and destroy rings) would look like
+// memory shared without synchronisation. A destroy releases this token and
+// a setup acquires it: the kernel orders an unmap before the reuse of its
+// addresses, and this tells TSan so.
+[[maybe_unused]] char g_ring_memory_token;
+void ring_memory_acquire() noexcept {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_acquire(&g_ring_memory_token);
+#endif
+}
+void ring_memory_release() noexcept {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_release(&g_ring_memory_token);
+#endif
+}
 
 // What the user reads when io_uring was asked for (GORO_NETPOLL=io_uring,
 // options::netpoll) and cannot be had: what failed, why it probably failed,
@@ -114,6 +136,7 @@ void poller::setup_ring(unsigned entries) {
         params.flags = a.flags;
         ret = io_uring_queue_init_params(entries, m_ring, &params);
         if (ret == 0) {
+            ring_memory_acquire();
             m_setup = a.name;
             m_defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
             m_single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
@@ -130,6 +153,7 @@ void poller::setup_ring(unsigned entries) {
 
 poller::~poller() {
     if (m_ring) {
+        ring_memory_release();
         io_uring_queue_exit(m_ring);
         delete m_ring;
     }
