@@ -37,9 +37,12 @@ using goro::task;
 namespace {
 
 // Spins until `flag` is set, without suspending: the task holds its thread
-// (and, until a hand-off, its processor).
+// (and, until a hand-off, its processor). No sched_yield: a thread that
+// yields on a loaded machine gets too little CPU for the monitor to call it
+// stuck (it looks like one waiting for a CPU: sysmon.cpp, thread_stuck).
 void spin_until(const std::atomic<bool>& flag) {
-    while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
+    while (!flag.load(std::memory_order_acquire)) {
+    }
 }
 
 task<void> set_flag(std::atomic<bool>* flag) {
