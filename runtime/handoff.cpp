@@ -192,6 +192,8 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     // relaxed: published by the release store of owner below.
     old->lost_g.store(g, std::memory_order_relaxed);
     old->lost = true;
+    // relaxed: published with lost by the release store of held below.
+    old->orphan_pending.store(true, std::memory_order_relaxed);
     out.m = old;
     out.g = g;
     if (g) {
@@ -216,6 +218,7 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     {
         std::lock_guard guard(rt.machines_lock);
         spare->next_p = &p;
+        spare->next_from = old;
     }
     spare->wake.notify_one();
     rt.handoffs.fetch_add(1, std::memory_order_relaxed);
@@ -239,6 +242,7 @@ processor* wait_as_spare(runtime_state& rt, machine& m) noexcept {
     });
     if (m.next_p) {
         m.reserved = false;
+        m.adopted_from = std::exchange(m.next_from, nullptr);
         return std::exchange(m.next_p, nullptr);
     }
     // Stopping: leave the spare list for good.
@@ -251,6 +255,22 @@ processor* wait_as_spare(runtime_state& rt, machine& m) noexcept {
     m.spare = false;
     m.spare_next = nullptr;
     return nullptr;
+}
+
+void hand_over_orphan(machine& m, netpoll_driver& driver) noexcept {
+    machine* from = std::exchange(m.adopted_from, nullptr);
+    if (!from) return;  // not a hand-off (the first processor of a spare made at start-up)
+    from->orphan = driver.take_orphan();
+    // release: publishes orphan to the old machine (retire_orphan).
+    from->orphan_pending.store(false, std::memory_order_release);
+    from->orphan_pending.notify_one();
+}
+
+void retire_orphan(machine& m) noexcept {
+    // acquire: pairs with hand_over_orphan's release. The new holder is
+    // running (woken for the hand-off) and waits for nothing of ours.
+    while (m.orphan_pending.load(std::memory_order_acquire)) m.orphan_pending.wait(true, std::memory_order_acquire);
+    if (std::unique_ptr<netpoll_driver> orphan = std::move(m.orphan)) orphan->retire();
 }
 
 void wake_spares(runtime_state& rt) noexcept {

@@ -71,11 +71,6 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
-    // Drivers a hand-off can move: epoll's always; io_uring's only when asked
-    // (GORO_DEBUG=handoff=1), since a ring another thread may drive is a
-    // plain ring (see "Hand-off" above: it cost tcp_echo 3-4x).
-    rt->movable_netpoll = monitor_settings.handoff && monitor_settings.slice_ns > 0 &&
-                          (std::string_view(rt->netpoll_name) == "epoll" || monitor_settings.handoff_rings);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
     trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
     refresh_wait_clock();  // the parks' stamp (goroutine.hpp)

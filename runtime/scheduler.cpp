@@ -181,26 +181,32 @@
 // GORO_DEBUG=stuck follows a lost task to its suspension.
 //
 // The netpoll must follow its P. epoll: any thread may epoll_wait on the
-// P's epoll; the owner role moves whole (adopt()). io_uring: a
-// SINGLE_ISSUER ring refuses every other thread (-EEXIST); a ring another
-// thread may drive must be set up without SINGLE_ISSUER and DEFER_TASKRUN,
-// and without COOP_TASKRUN, whose completions wait for the submitting
-// thread to enter the kernel, which a computing thread never does (the
-// plain ring's task work interrupts it instead). Such plain rings were the
-// default for a while; on a loaded 2-core VM tcp_echo looked unchanged
-// (0.81, 1.00, 0.98 of the old rings), but on the same VM quiet
-// (benchmarks/ab.py, 7 interleaved rounds, 2 processors) it fell from 326k
-// to 80k requests per second, with no hand-off happening. So the choice
-// is: io_uring rings stay SINGLE_ISSUER | DEFER_TASKRUN and an io_uring
-// processor is not handed off (movable() is false: the monitor skips it),
-// unless GORO_DEBUG=handoff=1 asks for plain rings and hand-off; the epoll
-// driver hands off by default. With plain rings, hog's worst round trip
-// fell from 2.0 s to 19-47 ms. Still to try: a ring per thread (not per
-// P) keeps DEFER_TASKRUN but leaves the stuck thread's in-flight
-// operations behind with it; re-submitting them elsewhere means
-// cancelling and restarting every operation of the P (reads with partial
-// data included); or handing off the P's queues and timers while its
-// ring's completions wait for the stuck thread. GORO_DEBUG=handoff=0 (or
+// P's epoll; the owner role moves whole (adopt()). io_uring: rings are
+// SINGLE_ISSUER | DEFER_TASKRUN, and the kernel refuses every other thread
+// on such a ring (-EEXIST). Plain rings, which any thread may drive, were
+// tried first: on a quiet 2-core VM they cost tcp_echo 326k -> 80k
+// requests per second at 2 processors (benchmarks/ab.py, no hand-off
+// happening: each completion interrupts the submitter with task work).
+// So the P's operations move instead (io/detail/poller.hpp, "Hand-off";
+// uring_handoff.cpp): the thread that takes the P makes a new ring of its
+// own, runs the completions already on the old ring's CQ (plain memory),
+// takes back the SQEs the kernel never consumed, and starts every socket
+// operation again on the new ring under the deadline it was armed with
+// (an accept waits for POLLIN first, a connect in progress for POLLOUT and
+// SO_ERROR). Safe because under DEFER_TASKRUN a socket operation's I/O
+// happens only in task work that the old thread runs when it enters its
+// ring: back from its task, before it parks as a spare, the old thread
+// first cancels every moved operation in plain submissions, then drains
+// the ring, dropping the moved operations' CQEs by user_data unread, and
+// destroys it (these kernel facts were checked with a standalone liburing
+// program on Linux 6.18). The fast path is unchanged. Known limits:
+// operations that may have run already (file reads and writes, opens,
+// fsync: the kernel's workers run them) stay on the old ring and complete
+// only when the old thread returns (their tasks then go to the global
+// queue); a thread stuck for good keeps its old ring, and with it a
+// reference to every socket whose operations moved (closing such a
+// socket does not reach its peer until that thread returns); a CQ that
+// overflowed before the hand-off moves nothing. GORO_DEBUG=handoff=0 (or
 // time_slice 0) turns hand-off off on both drivers.
 //
 // ## Deadlock detection
@@ -812,6 +818,7 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
             // A hand-off: the owner-only records follow the processor.
             p->deque.bind_owner();
             p->netpoll->adopt();
+            hand_over_orphan(m, *p->netpoll);
             // relaxed: as in worker_main.
             p->thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
         }
@@ -819,6 +826,8 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
             t_ctx.p = nullptr;
             return;  // stopping
         }
+        t_ctx.p = nullptr;  // p is the new holder's
+        retire_orphan(m);
         leave_lost(rt, m);
         p = wait_as_spare(rt, m);
         adopt = true;
@@ -838,7 +847,7 @@ void worker_main(processor& p, machine& m) {
     // relaxed: read by the monitor for its reports only (0 until then).
     p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     try {
-        p.netpoll = make_netpoll(p.rt.netpoll_name, p.rt.movable_netpoll);
+        p.netpoll = make_netpoll(p.rt.netpoll_name);
     } catch (const std::exception& e) {
         std::lock_guard guard(p.rt.startup_lock);
         if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();

@@ -233,10 +233,8 @@ sysmon_settings read_sysmon_settings(const options& opts) {
     s.slice_ns = std::min<std::int64_t>(opts.time_slice.count(), k_max_setting_ms) * 1'000'000;
     if (const std::int64_t ms = debug_ms("timeslice"); ms >= 0) s.slice_ns = ms * 1'000'000;
     if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
-    if (const std::int64_t h = debug_ms("handoff"); h == 0)
-        s.handoff = false;
-    else if (h > 0)
-        s.handoff_rings = true;
+    // handoff=1 (or any other value): on, as by default.
+    if (debug_ms("handoff") == 0) s.handoff = false;
     return s;
 }
 

@@ -240,6 +240,17 @@ struct io_request : io_operation {
     // `ring` only (both completions run there).
     bool awaiting_cancels = false;
     std::int64_t timeout_spec[2] = {0, 0};  // __kernel_timespec for the link timeout (io_uring)
+    // io_uring: the ring the request's SQE went to, and its links in that
+    // poller's list of requests in flight (poller.hpp, "Hand-off"); owner
+    // thread of `driver` only.
+    void* ring = nullptr;
+    io_request* ring_prev = nullptr;
+    io_request* ring_next = nullptr;
+    // io_uring: the request was moved to a new ring by a hand-off and waits
+    // for readiness first (an accept: POLLIN, then the accept; a connect:
+    // POLLOUT, then SO_ERROR): see poller.hpp, "Hand-off". Owner thread of
+    // `driver` only.
+    bool poll_first = false;
     // epoll driver: the next request waiting on the same file and direction
     // (guarded by the registration's lock), the request's slot in the
     // driver's deadline heap (guarded by the driver's lock), and whether a

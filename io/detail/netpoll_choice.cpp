@@ -52,9 +52,9 @@ const char* choose_netpoll(const char* requested) {
     return io_uring_usable() ? k_uring : k_epoll;
 }
 
-std::unique_ptr<netpoll_driver> make_netpoll(const char* kind, bool movable) {
+std::unique_ptr<netpoll_driver> make_netpoll(const char* kind) {
     if (std::strcmp(kind, k_epoll) == 0) return std::make_unique<epoll_driver>();
-    return std::make_unique<poller>(256, movable);
+    return std::make_unique<poller>(256);
 }
 
 }  // namespace goro::detail

@@ -19,6 +19,44 @@
 // the kernel (IORING_FEAT_NODROP): overflowed CQEs are flushed back on the
 // next io_uring_enter, which reap() performs whenever operations are in flight.
 //
+// ## Hand-off (uring_handoff.cpp)
+//
+// A SINGLE_ISSUER | DEFER_TASKRUN ring is bound to the thread that made it:
+// the kernel refuses every other thread (-EEXIST). When the monitor hands
+// the processor to another thread (runtime/handoff.cpp), that thread calls
+// adopt(): it makes a new ring of its own for the processor and moves the
+// operations in flight onto it. Every request on the ring is in the
+// poller's list of requests in flight (m_requests, owner only), so they can
+// be found. adopt():
+//   - takes the completions already posted on the old ring (its CQ is plain
+//     memory, and the thread that lost the processor does not touch it) and
+//     runs them;
+//   - takes back the SQEs the old thread prepared and the kernel never
+//     consumed (the SQ tail is rolled back to the kernel's head): those
+//     requests never started, and start again on the new ring;
+//   - starts every socket request (recv, send, recvmsg, sendmsg, accept,
+//     connect) again on the new ring, under the deadline it was armed with
+//     (an absolute time), and re-arms the wake-up read. An accept waits for
+//     POLLIN first (an accept's own poll wait is exclusive, and the old
+//     ring's stale one, first in the socket's queue, would take the wake-up
+//     of the next connection); a connect in progress waits for POLLOUT and
+//     reads SO_ERROR (a second connect would fail with EALREADY);
+//   - leaves every other request (file reads and writes, opens, fsync:
+//     their effect may have happened already, in a kernel worker) on the
+//     old ring, which becomes an orphan (a poller of its own, returned by
+//     take_orphan()) that the old thread drives when its task suspends.
+// Why moving is safe: with DEFER_TASKRUN, a socket request waiting on the
+// old ring does its I/O (the recv's copy, the send) only in task work, which
+// runs only when the old thread enters the ring with GETEVENTS. The old
+// thread, back, first cancels every moved request (retire()) in plain
+// submissions, before any task work runs: a poll request whose wake-up is
+// pending completes with -ECANCELED without doing its I/O. Their CQEs are
+// then dropped by user_data, never dereferenced (the frames may be gone);
+// the requests left behind complete normally (their tasks are readied
+// through the global queue, as for any thread without a processor); then
+// the orphan is destroyed. (These kernel facts were checked on Linux 6.18
+// with a standalone liburing program before this was built.)
+//
 // Every io_uring_enter (each liburing submit or wait) goes through enter(),
 // which judges its result in one place: EINTR, EAGAIN and EBUSY are retried
 // (the last two after making room, see enter()), -ETIME ends a timed wait,
@@ -30,6 +68,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -43,6 +82,13 @@ struct io_uring_sqe;
 
 namespace goro::detail {
 
+struct io_request;  // io_op.hpp
+
+/// The cancellation of `req` (on a file) is still wanted: its file was
+/// closed, its context is done, or its deadline moved since it was armed.
+/// Caller holds req.file->lock. (uring_ops.cpp)
+bool cancel_wanted(const io_request& req) noexcept;
+
 /// user_data of requests whose completions are ignored (linked timeouts, the
 /// shutdown's cancel-everything): reap() skips them without touching in_flight().
 inline constexpr std::uint64_t k_ignored_user_data = 1;
@@ -52,9 +98,7 @@ public:
     /// Sets up a ring with the best flags the kernel accepts. Throws
     /// goro::startup_error with a message saying why and what to do when
     /// io_uring cannot be used here.
-    /// `movable`: a ring that any thread may drive (see movable()), set up
-    /// without SINGLE_ISSUER and DEFER_TASKRUN.
-    explicit poller(unsigned entries = 256, bool movable = false);
+    explicit poller(unsigned entries = 256);
     ~poller() override;
     poller(const poller&) = delete;
     poller& operator=(const poller&) = delete;
@@ -125,9 +169,17 @@ public:
     void withdraw(io_request& req) noexcept override;
     bool blocking_file_ops() const noexcept override { return false; }
     // A SINGLE_ISSUER ring refuses every other thread's io_uring_enter
-    // (-EEXIST): it cannot follow its processor in a hand-off.
-    bool movable() const noexcept override { return !m_single_issuer; }
-    void adopt() noexcept override { m_owner.bind(); }
+    // (-EEXIST): adopt() moves the operations to a new ring ("Hand-off"
+    // above). A ring without it (older kernels) is driven by the new thread.
+    bool movable() const noexcept override { return true; }
+    void adopt() noexcept override;
+    std::unique_ptr<netpoll_driver> take_orphan() noexcept override { return std::move(m_orphan); }
+    void retire() noexcept override;
+
+    /// Owner thread: `req` is (again) in flight on this poller's ring
+    /// (restart), or no longer (its completion).
+    void link_request(io_request& req) noexcept;
+    void unlink_request(io_request& req) noexcept;
 
     /// The setup flags the ring ended up with, for diagnostics ("single_issuer|defer_taskrun").
     const std::string& setup_description() const noexcept { return m_setup; }
@@ -146,6 +198,18 @@ private:
     void wait_for_room() noexcept;
 
     unsigned reap() noexcept;
+    // Hand-off (uring_handoff.cpp).
+    struct orphan_tag {};
+    explicit poller(orphan_tag) noexcept;
+    struct dropped_op {
+        std::uint64_t user_data;
+        bool harmless;   // a poll or the wake-up read: no effect to lose
+        bool completed;  // its one completion came
+    };
+    void setup_ring(unsigned entries);
+    bool drop_if_moved(std::uint64_t user_data, int res) noexcept;
+    void submit_orphan_cancels() noexcept;
+
     void drain_mailbox() noexcept;
     void arm_wake_read() noexcept;
     static void on_wake_read(io_operation* self, int res, unsigned flags) noexcept;
@@ -170,6 +234,20 @@ private:
         poller* owner;
     } m_wake_op{};
     std::string m_setup;
+
+    // Hand-off ("Hand-off" above). The requests in flight on this poller
+    // (each on m_ring, or on an older ring until adopt() sorted them out):
+    // a doubly linked list through io_request::ring_prev/ring_next. Owner
+    // thread only.
+    io_request* m_requests = nullptr;
+    // The old ring, made by adopt() and taken by the hand-off's adopter
+    // for the thread that lost the processor (take_orphan). Owner only.
+    std::unique_ptr<poller> m_orphan;
+    // An orphan: the user_data of the operations moved away from its ring,
+    // whose completions are dropped unread (sorted). Written by adopt()
+    // before the orphan is published, then by the orphan's owner only.
+    std::vector<dropped_op> m_dropped;
+    bool m_is_orphan = false;
 
     // CQEs taken off the ring by stash_completions() (when the kernel wants
     // room and handlers cannot run: see enter()) and not yet handled; reap()

@@ -4,6 +4,7 @@
 // anything is submitted.
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <mutex>
@@ -29,6 +30,12 @@ bool has_fast_path(io_kind k) noexcept {
 }
 
 void prep(io_request& r, io_uring_sqe* sqe) noexcept {
+    if (r.poll_first) {
+        // Moved by a hand-off (poller.hpp, "Hand-off"): wait for readiness
+        // with a poll of our own (not exclusive), then see io_complete.
+        io_uring_prep_poll_add(sqe, r.fd, r.op == io_kind::accept ? POLLIN : POLLOUT);
+        return;
+    }
     switch (r.op) {
         case io_kind::recv: io_uring_prep_recv(sqe, r.fd, r.buf, r.len, r.flags); return;
         case io_kind::send:
@@ -63,9 +70,28 @@ void prep(io_request& r, io_uring_sqe* sqe) noexcept {
     }
 }
 
+// A request moved by a hand-off waited for readiness first (prep): its
+// poll completed with `res` (a mask, or an error). A connect's outcome is the
+// socket's pending error; an accept reports an interruption, which
+// settle_request turns into a restart as an accept proper (or into closed,
+// timeout or the context's error, whichever holds now).
+int after_poll_first(io_request& req, int res) noexcept {
+    req.poll_first = false;
+    if (res < 0) return res;
+    if (req.op != io_kind::accept) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(req.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        return -err;
+    }
+    return -ECANCELED;
+}
+
 // The CQE of a request.
 void io_complete(io_operation* op, int res, unsigned) noexcept {
     auto* req = static_cast<io_request*>(op);
+    static_cast<poller*>(req->driver)->unlink_request(*req);
+    if (req->poll_first) res = after_poll_first(*req, res);
     if (fd_state* f = req->file) {
         int fd_to_close = -1;
         settle_outcome outcome;
@@ -82,12 +108,13 @@ void io_complete(io_operation* op, int res, unsigned) noexcept {
     ready_local(req->g);
 }
 
-// The cancellation of a request on `file` is still wanted: the file was
-// closed, the request's context is done, or its deadline moved since it was
-// armed. Caller holds req.file->lock.
+}  // namespace
+
 bool cancel_wanted(const io_request& req) noexcept {
     return req.file->closed || req.ctx_res != 0 || effective_deadline(req) != req.armed_deadline;
 }
+
+namespace {
 
 // The completion of an ASYNC_CANCEL made from req.cancel_node (see "Cancelling
 // reliably" in io_op.hpp). Runs on the owner thread of req.driver.
@@ -109,7 +136,9 @@ void cancel_complete(io_operation* op, int res, unsigned) noexcept {
     // between two states. Ask again while the reason holds. Only requests on
     // a file are ever cancelled individually.
     std::lock_guard guard(req->file->lock);
-    if (req->submitted && cancel_wanted(*req)) static_cast<poller*>(req->driver)->cancel_local(&req->cancel_node);
+    // Through cancel(): after a hand-off the request may be left on an
+    // orphan ring that this thread does not drive (poller.hpp).
+    if (req->submitted && cancel_wanted(*req)) req->driver->cancel(*req);
 }
 
 }  // namespace
@@ -120,6 +149,7 @@ void poller::restart(io_request& req, std::int64_t deadline) noexcept {
     if (req.file) req.fd = req.file->fd;
     req.driver = this;
     req.armed_deadline = deadline;
+    link_request(req);
     reserve(deadline != 0 ? 2 : 1);
     io_uring_sqe* sqe = get_sqe();
     prep(req, sqe);
@@ -139,6 +169,7 @@ void poller::restart(io_request& req, std::int64_t deadline) noexcept {
 
 start_outcome poller::start(io_request& req, std::int64_t deadline) noexcept {
     req.complete = &io_complete;
+    req.poll_first = false;
     req.cancel_node.target = reinterpret_cast<std::uintptr_t>(static_cast<io_operation*>(&req));
     req.cancel_node.complete = &cancel_complete;
     if (fd_state* f = req.file; f && has_fast_path(req.op)) {

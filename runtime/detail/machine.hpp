@@ -25,10 +25,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <source_location>
 #include <thread>
 
 #include "invariant.hpp"
+#include "netpoll.hpp"
 #include "scheduler_state.hpp"
 
 namespace goro::detail {
@@ -71,11 +73,24 @@ struct machine {
     // The kernel's id of this thread (gettid), for the monitor's reports.
     std::atomic<int> tid{0};
 
+    // ---- what the new holder leaves to this thread (netpoll.hpp, take_orphan) ----
+    // Set by the monitor before it publishes the hand-off (held = 0,
+    // release); cleared (release) by the thread that took the P, once it
+    // has written `orphan` (an io_uring processor's old ring, or null).
+    // This thread, its task suspended, waits for the clear (acquire)
+    // before anything else, retires the orphan and destroys it.
+    std::atomic<bool> orphan_pending{false};
+    std::unique_ptr<netpoll_driver> orphan;
+    // This thread's own: the machine whose P it was last handed (taken
+    // from next_from), until it has given that machine its orphan.
+    machine* adopted_from = nullptr;
+
     // ---- guarded by runtime_state::machines_lock ----
     machine* spare_next = nullptr;  // in runtime_state's spare list
     bool spare = false;             // in the spare list
     bool reserved = false;          // popped by the monitor, which will give it next_p
     processor* next_p = nullptr;    // the processor handed to this spare
+    machine* next_from = nullptr;   // the machine that lost it
     bool exited = false;
     std::condition_variable wake;   // a spare waits here (with machines_lock)
 
@@ -172,6 +187,15 @@ struct handoff_record {
 /// stopping) waits as a spare until it is given a processor (returned; the
 /// caller runs it) or the runtime stops (nullptr). Its own thread.
 processor* wait_as_spare(runtime_state& rt, machine& m) noexcept;
+
+/// The thread that took over a processor, right after adopt(): gives the
+/// machine that lost it what the driver left behind (take_orphan). Its thread.
+void hand_over_orphan(machine& m, netpoll_driver& driver) noexcept;
+
+/// A machine that lost its processor, once its task suspended: waits for
+/// hand_over_orphan, then retires and destroys the orphan (if any), while
+/// still counted lost (so the deadlock check waits for what it completes).
+void retire_orphan(machine& m) noexcept;
 
 /// main_finished: wakes every spare so that it exits.
 void wake_spares(runtime_state& rt) noexcept;

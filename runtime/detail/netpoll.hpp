@@ -73,15 +73,30 @@ public:
     /// all have completed (their records live in task frames).
     virtual void cancel_all_and_drain() noexcept = 0;
 
-    /// Whether another thread may drive this driver from now on (a hand-off:
-    /// the monitor gives the processor to a spare thread, which calls
-    /// adopt()). False for an io_uring ring set up SINGLE_ISSUER: the kernel
-    /// binds it to the thread that made it.
+    /// Whether another thread may take this driver over (a hand-off: the
+    /// monitor gives the processor to a spare thread, which calls adopt()).
+    /// True for both drivers today; the monitor skips a processor whose
+    /// driver says no.
     virtual bool movable() const noexcept = 0;
 
     /// The calling thread takes over the owner's role (a hand-off; the
-    /// previous owner never calls it again). Only when movable().
+    /// previous owner never calls it again). Only when movable(). epoll: the
+    /// role moves whole. io_uring: a SINGLE_ISSUER ring is bound to the
+    /// thread that made it, so the driver moves its operations to a new
+    /// ring of the caller's (io/detail/poller.hpp, "Hand-off").
     virtual void adopt() noexcept = 0;
+
+    /// After adopt(): what the previous owner must still drive itself, or
+    /// null. io_uring: the old ring, with the operations that could not
+    /// move (poller.hpp, "Hand-off"). The thread that lost the processor
+    /// calls retire() on it when its task suspends, then destroys it.
+    virtual std::unique_ptr<netpoll_driver> take_orphan() noexcept { return nullptr; }
+
+    /// An orphan's owner (the thread that lost the processor), once: finish
+    /// with it (cancel what moved, complete what stayed behind, wait for
+    /// all of it). Nothing else is called on an orphan but cancel() and
+    /// withdraw() for the requests left on it.
+    virtual void retire() noexcept {}
 
     /// "io_uring" or "epoll" (for goro::netpoller(), schedtrace and dumps).
     virtual const char* name() const noexcept = 0;
@@ -126,11 +141,9 @@ public:
 const char* choose_netpoll(const char* requested);
 
 /// Makes a driver of `kind` (a choose_netpoll result) for the calling
-/// thread's processor; `movable`: one that other threads may drive after a
-/// hand-off (an io_uring ring without SINGLE_ISSUER; see the scheduler's
-/// essay, "Hand-off", for what that costs). Throws goro::startup_error
-/// saying why when the kernel refuses it. (io/detail/netpoll_choice.cpp)
-std::unique_ptr<netpoll_driver> make_netpoll(const char* kind, bool movable);
+/// thread's processor. Throws goro::startup_error saying why when the
+/// kernel refuses it. (io/detail/netpoll_choice.cpp)
+std::unique_ptr<netpoll_driver> make_netpoll(const char* kind);
 
 /// The driver of the processor running on this thread, or nullptr
 /// (scheduler.cpp; never inlined: a task may resume on another thread). For

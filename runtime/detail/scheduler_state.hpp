@@ -218,7 +218,6 @@ struct runtime_state {
     options opts;
     unsigned nprocs = 0;
     const char* netpoll_name = "";  // choose_netpoll(), set before the runtime is published
-    bool movable_netpoll = false;   // drivers that a hand-off can move (make_netpoll)
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.

@@ -36,13 +36,10 @@ struct sysmon_settings {
     /// (GORO_DEBUG=stuck); 0: no reports.
     std::int64_t stuck_ns = 0;
     /// Hand a processor whose run has lasted a time slice to a spare
-    /// thread (runtime/handoff.cpp); GORO_DEBUG=handoff=0 turns it off.
+    /// thread (runtime/handoff.cpp), on either driver (an io_uring
+    /// processor's operations move to a new ring: io/detail/poller.hpp);
+    /// GORO_DEBUG=handoff=0 turns it off.
     bool handoff = true;
-    /// Hand-off under io_uring too (GORO_DEBUG=handoff=1): its rings are
-    /// then set up without SINGLE_ISSUER | DEFER_TASKRUN so that another
-    /// thread may drive them, which cost tcp_echo 3-4x on a quiet 2-core
-    /// machine; by default only the epoll driver, which moves as it is, hands off.
-    bool handoff_rings = false;
 
     bool needed() const noexcept { return slice_ns > 0 || stuck_ns > 0; }
 };
