@@ -18,8 +18,8 @@ with the flags of the suite's CMake presets: clang++ (--cxx), -O3 -DNDEBUG
 -march=native, libhwloc (Debian libhwloc-dev); TooManyCooks' channel and
 io_socket_st also need standalone asio (Debian libasio-dev) and are skipped,
 with a note, without it. A peer that has no version of a benchmark (libfork:
-channel, io_socket_st) is left out of that benchmark's rows. The suite links tcmalloc when
-it finds it; --tcmalloc runs every peer with
+channel, io_socket_st) is left out of that benchmark's rows. The suite links
+tcmalloc when it finds it; --tcmalloc runs every peer with
 LD_PRELOAD=libtcmalloc_minimal.so.4 (goro runs with its own frame pool and
 the system allocator either way), and the table says which.
 

@@ -139,10 +139,14 @@ goro::task<int> bench_main(std::size_t connections, std::size_t requests) {
         std::printf("FAIL: local address: %s\n", addr.error().message().c_str());
         co_return 1;
     }
-    auto served = goro::spawn(server(std::move(*listener), connections));
+    // The server gets a handle of its own; this one closes the listener if
+    // the client failed, so that a server still waiting in accept for a
+    // connection that never came returns (and the program fails, not hangs).
+    auto served = goro::spawn(server(*listener, connections));
 
     const auto start = std::chrono::steady_clock::now();
     co_await client(*addr, connections, requests);
+    if (g_failures.load(std::memory_order_relaxed) != 0) (void)listener->close();
     const std::size_t total = co_await std::move(served);
     const auto end = std::chrono::steady_clock::now();
 
