@@ -2,7 +2,8 @@
 """goro's ports of tzcnt/runtime-benchmarks next to the suite's C++ peers.
 
     python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2]
-        [--rounds 5] [--only skynet,fib,nqueens] [--goro-dir build-release/benchmarks]
+        [--rounds 5] [--only skynet,fib,nqueens,matmul,channel,io_socket_st]
+        [--goro-dir build-release/benchmarks]
         [--systems goro,libfork,tmc] [--tcmalloc] [--markdown]
 
 (or this file directly, with the same options). DIR holds the peers'
@@ -14,8 +15,11 @@ sources, checked out by the user (this script downloads nothing):
 
 Each peer is compiled once into DIR/bin (again when its source is newer)
 with the flags of the suite's CMake presets: clang++ (--cxx), -O3 -DNDEBUG
--march=native, libhwloc (Debian libhwloc-dev). The suite links tcmalloc when
-it finds it; --tcmalloc runs every peer with
+-march=native, libhwloc (Debian libhwloc-dev); TooManyCooks' channel and
+io_socket_st also need standalone asio (Debian libasio-dev) and are skipped,
+with a note, without it. A peer that has no version of a benchmark (libfork:
+channel, io_socket_st) is left out of that benchmark's rows. The suite links
+tcmalloc when it finds it; --tcmalloc runs every peer with
 LD_PRELOAD=libtcmalloc_minimal.so.4 (goro runs with its own frame pool and
 the system allocator either way), and the table says which.
 
@@ -25,7 +29,10 @@ prints `duration: N us` and `max_rss: N KiB`; the table shows, per system,
 the median duration and its range, the median peak RSS, and the ratio
 goro / system (above 1: goro is slower or bigger). --threads takes a list
 (1,2,4,8,16) so that one command records the scaling curve on a bigger
-machine. Standard library only.
+machine. For io_socket_st the suite passes the thread count as the number
+of connections (every system runs a server thread and a client thread), so
+its "threads" column is the connection count. A program that exits non-zero
+or prints an error or FAIL line counts as failed. Standard library only.
 """
 
 import argparse
@@ -43,19 +50,28 @@ ARGS = {
     "skynet": ["{T}"],
     "fib": ["39", "{T}"],
     "nqueens": ["{T}"],
+    "matmul": ["2048", "{T}"],
+    # The suite's config argument: the multi-threaded executor (TooManyCooks
+    # reads argv[4] whenever it gets two arguments; that is the first
+    # environment string here, never "asio", so it runs multi-threaded).
+    "channel": ["{T}", "mt"],
+    "io_socket_st": ["{T}"],
 }
+# Benchmarks whose TooManyCooks version includes standalone asio.
+NEEDS_ASIO = {"channel", "io_socket_st"}
+ASIO_HEADER = "/usr/include/asio.hpp"
 PEERS = {
     "libfork": {
         "dir": "libfork",
         "std": "gnu++23",
         "flags": ["-DLF_USE_HWLOC"],
-        "benches": {"skynet", "fib", "nqueens"},
+        "benches": {"skynet", "fib", "nqueens", "matmul"},
     },
     "tmc": {
         "dir": "TooManyCooks",
         "std": "gnu++20",
         "flags": ["-DTMC_PRIORITY_COUNT=1", "-DTMC_TRIVIAL_TASK", "-DTMC_USE_HWLOC"],
-        "benches": {"skynet", "fib", "nqueens"},
+        "benches": {"skynet", "fib", "nqueens", "matmul", "channel", "io_socket_st"},
     },
 }
 SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
@@ -110,7 +126,8 @@ def run_once(binary, bench, threads, preload, timeout):
         log(f"  {os.path.basename(binary)} {' '.join(args)}: timed out after {timeout} s")
         return None
     d, m = DURATION_RE.search(r.stdout), RSS_RE.search(r.stdout)
-    if r.returncode != 0 or not d or not m or "error" in r.stdout.lower():
+    low = r.stdout.lower()
+    if r.returncode != 0 or not d or not m or "error" in low or "fail" in low:
         log(f"  {os.path.basename(binary)} {' '.join(args)}: failed (status {r.returncode})\n"
             f"{r.stdout[-800:]}{r.stderr[-800:]}")
         return None
@@ -180,7 +197,11 @@ def main(argv=None):
                 if not os.path.exists(path):
                     raise SystemExit(f"compare_suite: {path} not found (build goro's benchmarks first)")
                 binaries[(s, b)] = path
-            elif b in PEERS[s]["benches"]:
+            elif b not in PEERS[s]["benches"]:
+                log(f"{s} has no {b} in the suite: left out of its rows")
+            elif s == "tmc" and b in NEEDS_ASIO and not os.path.exists(ASIO_HEADER):
+                log(f"skipping tmc {b}: {ASIO_HEADER} not found (Debian libasio-dev)")
+            else:
                 binaries[(s, b)] = build_peer(s, b, peers_dir, a.cxx)
 
     results = {key: [] for key in ((s, b, t) for s in systems for b in benches for t in threads)}

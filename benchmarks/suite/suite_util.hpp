@@ -37,14 +37,23 @@ inline long peak_memory_usage() {
 
 inline void print_threads(unsigned threads) { std::printf("threads: %u\n", threads); }
 
+/// Microseconds from start to end, as the suite reports them.
+inline long long micros(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point end) {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(end - start).count());
+}
+
+/// The last lines of every run record: its duration and the peak RSS.
+inline void print_duration_rss(long long us) {
+    std::printf("    duration: %lld us\n", us);
+    std::printf("    max_rss: %ld KiB\n", peak_memory_usage());
+}
+
 /// The suite's report of one timed loop.
 inline void print_run(std::size_t iterations, std::chrono::steady_clock::time_point start) {
-    const auto us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+    const long long us = micros(start, std::chrono::steady_clock::now());
     std::printf("runs:\n");
     std::printf("  - iteration_count: %zu\n", iterations);
-    std::printf("    duration: %lld us\n", static_cast<long long>(us));
-    std::printf("    max_rss: %ld KiB\n", peak_memory_usage());
+    print_duration_rss(us);
 }
 
 }  // namespace suite
