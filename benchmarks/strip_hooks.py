@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Strips goro's observability hooks (metrics counters, latency sampling,
+trace checks, the dump's wait clock) from a checkout, for an A/B of their
+cost when nobody asks: python3 benchmarks/strip_hooks.py <checkout>."""
+import re, sys
+root = sys.argv[1]
+p = root + '/runtime/detail/processor_stats.hpp'
+s = open(p).read()
+def empty_body(s, sig):
+    i = s.index(sig)
+    j = s.index('{', i)
+    depth = 0
+    k = j
+    while True:
+        if s[k] == '{': depth += 1
+        elif s[k] == '}':
+            depth -= 1
+            if depth == 0: break
+        k += 1
+    return s[:j] + '{\n}' + s[k+1:]
+for sig in ['inline void stat_add(', 'inline void note_ready(', 'inline void note_run(',
+            'inline void note_run_end(', 'inline void note_created(', 'inline void note_steal(']:
+    s = empty_body(s, sig)
+open(p, 'w').write(s)
+p = root + '/runtime/detail/goroutine.hpp'
+s = open(p).read()
+old = """    g->wait_since_ms.store(wait_clock_ms(), std::memory_order_relaxed);
+    g->wait_reason.store(reason, std::memory_order_relaxed);
+    if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]]
+        trace_park(g, reason);"""
+assert old in s
+s = s.replace(old, "    g->wait_reason.store(reason, std::memory_order_relaxed);")
+open(p, 'w').write(s)
+print("stripped")
