@@ -109,6 +109,7 @@
 
 #include "detail/cpu_relax.hpp"
 #include "detail/machine.hpp"
+#include "detail/thread_facts.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
 #include "error.hpp"
 #include "run.hpp"
@@ -121,38 +122,6 @@ constexpr std::int64_t k_max_delay_ns = 10'000'000;
 constexpr unsigned k_fast_polls = 50;
 constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
 constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
-// Settings above this many milliseconds (11 days) are taken as "never".
-constexpr std::int64_t k_max_setting_ms = 1'000'000'000;
-
-// ---- GORO_DEBUG ----
-
-// The value of `key=value` among GORO_DEBUG's comma-separated settings.
-std::optional<std::string_view> debug_value(std::string_view key) {
-    const char* env = std::getenv("GORO_DEBUG");
-    if (!env) return std::nullopt;
-    std::string_view rest(env);
-    while (!rest.empty()) {
-        const std::size_t comma = rest.find(',');
-        const std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-        if (item.size() > key.size() && item.compare(0, key.size(), key) == 0 && item[key.size()] == '=')
-            return item.substr(key.size() + 1);
-    }
-    return std::nullopt;
-}
-
-// GORO_DEBUG=<key>=<ms>: the milliseconds, or -1 when the key is absent.
-std::int64_t debug_ms(std::string_view key) {
-    const auto value = debug_value(key);
-    if (!value) return -1;
-    std::int64_t ms = -1;
-    const char* end = value->data() + value->size();
-    const auto [ptr, ec] = std::from_chars(value->data(), end, ms);
-    if (ec != std::errc{} || ptr != end || ms < 0)
-        throw bad_configuration(fmt::format("goro: GORO_DEBUG {}={:?} is not a number of milliseconds", key,
-                                            std::string(*value)));
-    return std::min(ms, k_max_setting_ms);
-}
 
 // ---- futex, asymmetric fence, thread facts ----
 
@@ -182,61 +151,7 @@ bool heavy_fence() noexcept {
     return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-// CPU time of one thread of this process, from its per-thread CPU clock
-// (glibc's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)); -1 if unknown.
-std::int64_t thread_cpu_ns(int tid) noexcept {
-    if (tid <= 0) return -1;
-    const auto clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6u);
-    timespec ts{};
-    if (::clock_gettime(clock, &ts) != 0) return -1;
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// The state letter of a thread of this process (/proc/self/task/<tid>/stat:
-// R, S, D, ...), or '?'.
-char thread_state(int tid) {
-    if (tid <= 0) return '?';
-    std::FILE* f = std::fopen(fmt::format("/proc/self/task/{}/stat", tid).c_str(), "re");
-    if (!f) return '?';
-    char buf[512];
-    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    const std::string_view stat(buf, n);
-    const std::size_t paren = stat.rfind(')');  // the command name may hold anything
-    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return '?';
-    return stat[paren + 2];
-}
-
-// What the kernel says the thread is doing (the state letter of
-// /proc/self/task/<tid>/stat), in words.
-std::string thread_activity(int tid) {
-    if (tid <= 0) return "thread unknown";
-    const char state = thread_state(tid);
-    switch (state) {
-        case '?': return "thread state unknown";
-        case 'R': return "computing";
-        case 'S': return "blocked in a system call";
-        case 'D': return "blocked in the kernel (uninterruptible)";
-        case 'T':
-        case 't': return "thread stopped";
-        default: return fmt::format("thread state {}", state);
-    }
-}
-
 }  // namespace
-
-sysmon_settings read_sysmon_settings(const options& opts) {
-    if (opts.time_slice.count() < 0)
-        throw bad_configuration(fmt::format("goro::run: options::time_slice ({} ms) is negative",
-                                            opts.time_slice.count()));
-    sysmon_settings s;
-    s.slice_ns = std::min<std::int64_t>(opts.time_slice.count(), k_max_setting_ms) * 1'000'000;
-    if (const std::int64_t ms = debug_ms("timeslice"); ms >= 0) s.slice_ns = ms * 1'000'000;
-    if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
-    // handoff=1 (or any other value): on, as by default.
-    if (debug_ms("handoff") == 0) s.handoff = false;
-    return s;
-}
 
 // ---------------------------------------------------------------- the monitor
 
