@@ -164,6 +164,7 @@ private:
     static constexpr std::int64_t k_no_deadline = INT64_MAX;  // m_next_deadline when no deadline is armed
 
     registration* registration_of(fd_state& f, int& error) noexcept;
+    registration* replace_orphan(fd_state& f, registration& orphan, int& error) noexcept;
     void migrate(registration& reg, int fd) noexcept;
     void link_registration(registration& reg) noexcept;
     void unlink_registration(registration& reg) noexcept;

@@ -46,20 +46,11 @@ void epoll_driver::registration::release(int fd) noexcept {
 
 std::uint64_t epoll_migrations() noexcept { return g_migrations.load(std::memory_order_relaxed); }
 
+// Registers a file that has no registration here (caller holds its lock).
+// Null: a regular file (f.not_pollable, for the blocking pool), or `error`.
 epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& error) noexcept {
+    GORO_ASSERT(!f.registration);
     error = 0;
-    if (f.registration) {
-        auto* reg = static_cast<registration*>(f.registration);
-        bool orphan;
-        {
-            std::lock_guard guard(reg->lock);
-            orphan = reg->home == nullptr;
-        }
-        if (!orphan) return reg;
-        // Registered by a runtime that has ended: its epoll is gone.
-        f.registration = nullptr;
-        delete reg;
-    }
     if (f.not_pollable) return nullptr;
     registration* reg = m_free;
     if (reg) {
@@ -120,6 +111,16 @@ epoll_driver::registration* epoll_driver::registration_of(fd_state& f, int& erro
     }
     f.registration = reg;
     return reg;
+}
+
+// A record whose home was destroyed (a file that outlived its runtime: start
+// saw reg.home null under reg.lock) belongs to its file: freed, and the file
+// registered here instead. Caller holds the file's lock.
+epoll_driver::registration* epoll_driver::replace_orphan(fd_state& f, registration& orphan, int& error) noexcept {
+    GORO_ASSERT(f.registration == &orphan);
+    f.registration = nullptr;
+    delete &orphan;
+    return registration_of(f, error);
 }
 
 // Moves `reg` (file `fd`) from its home to this driver. Caller holds the

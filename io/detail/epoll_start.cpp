@@ -77,19 +77,28 @@ start_outcome epoll_driver::start(io_request& req, std::int64_t deadline) noexce
     if (!f || req.op == io_kind::fsync || req.op == io_kind::openat || req.op == io_kind::openat_in_worker)
         return start_on_pool(req);
     int error = 0;
-    registration* reg = registration_of(*f, error);
-    if (!reg) {
-        if (error != 0) {
-            req.res = -error;
-            return start_outcome::done;
-        }
-        return start_on_pool(req);  // a regular file
-    }
+    // The file's record, whose home is checked under its lock below (a
+    // record orphaned by an ended runtime is replaced there).
+    auto* reg = static_cast<registration*>(f->registration);
+    if (!reg) reg = registration_of(*f, error);
     const int dir = direction_of(req);
     for (;;) {
+        if (!reg) {
+            if (error != 0) {
+                req.res = -error;
+                return start_outcome::done;
+            }
+            return start_on_pool(req);  // a regular file
+        }
         bool skip_attempt;
         {
-            std::lock_guard guard(reg->lock);
+            std::unique_lock guard(reg->lock);
+            if (!reg->home) [[unlikely]] {
+                // Registered by a runtime that has ended: its epoll is gone.
+                guard.unlock();
+                reg = replace_orphan(*f, *reg, error);
+                continue;
+            }
             if (reg->home != this) {
                 const bool idle = !reg->head[0] && !reg->head[1];
                 if (idle && ++reg->foreign_waits >= k_migrate_after) migrate(*reg, f->fd);
