@@ -105,6 +105,13 @@
 // Order: fd_state::lock, then a registration's lock, then a driver's lock
 // (mailbox, dead list, deadline heap). The owner never holds a registration's
 // lock while it takes a file's lock.
+//
+// ## Where the code is
+//
+// Split by concern; the opening comment of epoll_driver.cpp lists the files
+// (the loop there; registrations, starting, serving edges and deadlines in
+// epoll_registration.cpp, epoll_start.cpp, epoll_serve.cpp and
+// epoll_deadlines.cpp; the record in epoll_registration.hpp).
 #pragma once
 
 #include <sys/epoll.h>
@@ -154,7 +161,10 @@ public:
 private:
     struct registration;
 
+    static constexpr std::int64_t k_no_deadline = INT64_MAX;  // m_next_deadline when no deadline is armed
+
     registration* registration_of(fd_state& f, int& error) noexcept;
+    registration* replace_orphan(fd_state& f, registration& orphan, int& error) noexcept;
     void migrate(registration& reg, int fd) noexcept;
     void link_registration(registration& reg) noexcept;
     void unlink_registration(registration& reg) noexcept;
