@@ -973,7 +973,12 @@ TEST_CASE("item 69: 10,000 connections blocked in read use about procs threads [
     if (!ran) return;
     INFO("threads while " << r.n << " reads were blocked: " << r.threads_while_blocked);
     REQUIRE(r.n == n);
-    REQUIRE(r.threads_while_blocked <= procs + 4);
+    // The workers, the monitor, a blocking-pool thread and the dump helper,
+    // and a spare thread or two: accepting and connecting thousands without
+    // suspending can outlast a time slice under a sanitizer, and the
+    // monitor then hands the processor off (runtime/handoff.cpp). Not one
+    // thread per connection.
+    REQUIRE(r.threads_while_blocked <= procs + 6);
     REQUIRE(r.woken == r.n);
 }
 
