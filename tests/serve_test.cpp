@@ -169,6 +169,14 @@ task<int> plain_main() {
     const auto addr = l.local_address().value();
     auto server = goro::spawn(goro::net::serve(l, goro_test::echo));
     auto client = (co_await tcp_stream::connect(addr, 10s)).value();
+    // One round trip first: connect returns once the kernel queued the
+    // connection, not once serve accepted it, and closing the listener
+    // resets a connection it still queues.
+    auto first = co_await client.write_all("x");
+    if (!first) co_return 4;
+    char one = 0;
+    auto echoed = co_await client.read_exact(&one, 1);
+    if (!echoed || one != 'x') co_return 5;
     (void)l.close();
     auto r = co_await std::move(server);
     if (!r) co_return 1;
