@@ -58,6 +58,21 @@ task<void> count_up(std::atomic<int>* counter) {
 // The drivers every scenario runs on (hand-off is on by default on both).
 constexpr const char* k_netpolls[] = {"io_uring", "epoll"};
 
+// Runs scenario(netpoll) (goro::run's status) in a child process for each
+// driver, one DYNAMIC_SECTION each; every child must exit 0 within `limit`
+// (a hang is a failure, not a stuck test run).
+template <typename F>
+void on_each_driver_in_child(F scenario, std::chrono::seconds limit) {
+    for (const char* netpoll : k_netpolls) {
+        DYNAMIC_SECTION(netpoll) {
+            auto result = goro_test::run_in_child([&] { return scenario(netpoll); }, limit);
+            INFO(result.stderr_text);
+            REQUIRE_FALSE(result.timed_out);
+            REQUIRE(result.exit_status == 0);
+        }
+    }
+}
+
 goro::netpoll_kind netpoll_of(const char* name) {
     return std::string_view(name) == "epoll" ? goro::netpoll_kind::epoll : goro::netpoll_kind::io_uring;
 }
@@ -587,15 +602,8 @@ task<int> moves_sockets_main() {
 
 TEST_CASE("handoff: reads, writes, an accept and a connect in flight move with deadlines; every byte once",
           "[handoff][io]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child(
-                [netpoll] { return goro::run(moves_sockets_main(), one_proc(netpoll)); }, 60s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    on_each_driver_in_child(
+        [](const char* netpoll) { return goro::run(moves_sockets_main(), one_proc(netpoll)); }, 60s);
 }
 
 namespace {
@@ -767,56 +775,34 @@ task<int> left_behind_main(std::string fifo, bool writer_in_stuck) {
 }  // namespace
 
 TEST_CASE("handoff: two thousand hand-offs in a row, each with a read in flight", "[handoff][io]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child(
-                [netpoll] { return goro::run(handoffs_with_io_main(2000), one_proc(netpoll)); }, 120s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    on_each_driver_in_child(
+        [](const char* netpoll) { return goro::run(handoffs_with_io_main(2000), one_proc(netpoll)); }, 120s);
 }
 
 TEST_CASE("handoff: a stuck task returns while its moved reads' data is arriving; every byte once, in order",
           "[handoff][io]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child(
-                [netpoll] { return goro::run(returns_while_data_arrives_main(), one_proc(netpoll)); }, 60s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    on_each_driver_in_child(
+        [](const char* netpoll) { return goro::run(returns_while_data_arrives_main(), one_proc(netpoll)); }, 60s);
 }
 
 TEST_CASE("handoff: an operation that cannot move completes when its old thread returns", "[handoff][io]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            goro_test::temp_dir tmp("goro-handoff");
-            const std::string fifo = (tmp.dir / "fifo").string();
-            REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-            auto result = goro_test::run_in_child(
-                [netpoll, fifo] { return goro::run(left_behind_main(fifo, true), one_proc(netpoll)); }, 60s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    goro_test::temp_dir tmp("goro-handoff");
+    on_each_driver_in_child(
+        [&](const char* netpoll) {
+            const std::string fifo = (tmp.dir / (std::string("fifo-") + netpoll)).string();
+            if (::mkfifo(fifo.c_str(), 0600) != 0) return 90;
+            return goro::run(left_behind_main(fifo, true), one_proc(netpoll));
+        },
+        60s);
 }
 
 TEST_CASE("handoff: shutdown while a thread is still lost, its old ring holding operations", "[handoff][io]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            goro_test::temp_dir tmp("goro-handoff");
-            const std::string fifo = (tmp.dir / "fifo").string();
-            REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-            auto result = goro_test::run_in_child(
-                [netpoll, fifo] { return goro::run(left_behind_main(fifo, false), one_proc(netpoll)); }, 60s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    goro_test::temp_dir tmp("goro-handoff");
+    on_each_driver_in_child(
+        [&](const char* netpoll) {
+            const std::string fifo = (tmp.dir / (std::string("fifo-") + netpoll)).string();
+            if (::mkfifo(fifo.c_str(), 0600) != 0) return 90;
+            return goro::run(left_behind_main(fifo, false), one_proc(netpoll));
+        },
+        60s);
 }
