@@ -15,6 +15,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/handed_off.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -126,13 +127,7 @@ TEST_CASE("metrics count a task that finishes after its processor was handed off
             goro::wait_group wg;
             wg.add(11);
             auto hog = [](goro::wait_group* wg) -> goro::task<> {
-                std::atomic<bool> ran{false};
-                auto set = [](std::atomic<bool>* f) -> goro::task<> {
-                    f->store(true, std::memory_order_release);
-                    co_return;
-                };
-                goro::go(set(&ran));
-                while (!ran.load(std::memory_order_acquire)) std::this_thread::yield();
+                goro_test::spin_until_handed_off();
                 for (int i = 0; i < 10; ++i) goro::go(nothing(*wg));  // started without a processor
                 co_return;                                             // and returns without one
             };

@@ -19,6 +19,7 @@
 #include <goro/goro.hpp>
 
 #include "support/temp_dir.hpp"
+#include "support/handed_off.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -136,13 +137,7 @@ TEST_CASE("a run that loses its processor in a hand-off ends on the thread's own
     goro::run(
         [&]() -> goro::task<> {
             auto hog = [](goro::wait_group* wg) -> goro::task<> {
-                std::atomic<bool> ran{false};
-                auto set = [](std::atomic<bool>* f) -> goro::task<> {
-                    f->store(true, std::memory_order_release);
-                    co_return;
-                };
-                goro::go(set(&ran));
-                while (!ran.load(std::memory_order_acquire)) std::this_thread::yield();
+                goro_test::spin_until_handed_off();
                 wg->done();
                 co_return;
             };
