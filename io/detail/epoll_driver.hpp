@@ -210,7 +210,7 @@ private:
     // Every registration homed here (for shutdown and teardown). Guarded by
     // m_lock: a migration moves one from another thread. Frozen once
     // m_draining is set (migrations away check it under m_lock).
-    registration* m_registrations = nullptr;
+    registration* m_registrations = nullptr;  // intrusive_list.hpp
     cancel_mailbox m_mailbox;
     registration* m_released = nullptr;
     registration* m_free = nullptr;  // owner only: released records kept for reuse

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <new>
 
+#include "../../runtime/detail/intrusive_list.hpp"
 #include "epoll_driver.hpp"
 #include "epoll_registration.hpp"
 #include "io_op.hpp"
@@ -160,20 +161,12 @@ void epoll_driver::migrate(registration& reg, int fd) noexcept {
 
 void epoll_driver::link_registration(registration& reg) noexcept {
     GORO_ASSERT(m_lock.held_by_current_thread());
-    reg.prev = nullptr;
-    reg.next = m_registrations;
-    if (m_registrations) m_registrations->prev = &reg;
-    m_registrations = &reg;
+    list_push_front<&registration::prev, &registration::next>(m_registrations, reg);
 }
 
 void epoll_driver::unlink_registration(registration& reg) noexcept {
     GORO_ASSERT(m_lock.held_by_current_thread());
-    if (reg.prev)
-        reg.prev->next = reg.next;
-    else
-        m_registrations = reg.next;
-    if (reg.next) reg.next->prev = reg.prev;
-    reg.prev = reg.next = nullptr;
+    list_erase<&registration::prev, &registration::next>(m_registrations, reg);
 }
 
 void epoll_driver::free_released() noexcept {

@@ -239,7 +239,7 @@ private:
     // (each on m_ring, or on an older ring until adopt() sorted them out):
     // a doubly linked list through io_request::ring_prev/ring_next. Owner
     // thread only.
-    io_request* m_requests = nullptr;
+    io_request* m_requests = nullptr;  // intrusive_list.hpp
     // The old ring, made by adopt() and taken by the hand-off's adopter
     // for the thread that lost the processor (take_orphan). Owner only.
     std::unique_ptr<poller> m_orphan;

@@ -12,6 +12,7 @@
 
 #include "../../runtime/detail/fatal.hpp"
 #include "../../runtime/detail/goroutine.hpp"
+#include "../../runtime/detail/intrusive_list.hpp"
 #include "io_op.hpp"
 #include "poller.hpp"
 
@@ -34,22 +35,14 @@ void poller::link_request(io_request& req) noexcept {
     GORO_ASSERT(m_owner.is_current());
     GORO_ASSERT(req.ring == nullptr);  // in one poller's list at most
     req.ring = m_ring;
-    req.ring_prev = nullptr;
-    req.ring_next = m_requests;
-    if (m_requests) m_requests->ring_prev = &req;
-    m_requests = &req;
+    list_push_front<&io_request::ring_prev, &io_request::ring_next>(m_requests, req);
 }
 
 void poller::unlink_request(io_request& req) noexcept {
     GORO_ASSERT(m_owner.is_current());
     if (!req.ring) return;
-    if (req.ring_prev)
-        req.ring_prev->ring_next = req.ring_next;
-    else
-        m_requests = req.ring_next;
-    if (req.ring_next) req.ring_next->ring_prev = req.ring_prev;
+    list_erase<&io_request::ring_prev, &io_request::ring_next>(m_requests, req);
     req.ring = nullptr;
-    req.ring_prev = req.ring_next = nullptr;
 }
 
 poller::poller(orphan_tag) noexcept : m_is_orphan(true) {}
