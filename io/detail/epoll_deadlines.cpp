@@ -52,8 +52,8 @@ unsigned epoll_driver::expire_deadlines() noexcept {
 
 void epoll_driver::heap_swap(std::size_t a, std::size_t b) noexcept {
     std::swap(m_heap[a], m_heap[b]);
-    m_heap[a]->heap_slot = static_cast<std::uint32_t>(a + 1);
-    m_heap[b]->heap_slot = static_cast<std::uint32_t>(b + 1);
+    m_heap[a]->heap_slot.store(static_cast<std::uint32_t>(a + 1), std::memory_order_relaxed);
+    m_heap[b]->heap_slot.store(static_cast<std::uint32_t>(b + 1), std::memory_order_relaxed);
 }
 
 void epoll_driver::heap_fix(std::size_t i) noexcept {
@@ -82,18 +82,18 @@ void epoll_driver::heap_add(io_request& req) noexcept {
     } catch (const std::bad_alloc&) {
         fatal_exit("fatal error: goro: out of memory arming an I/O deadline\n");
     }
-    req.heap_slot = static_cast<std::uint32_t>(m_heap.size());
+    req.heap_slot.store(static_cast<std::uint32_t>(m_heap.size()), std::memory_order_relaxed);
     heap_fix(m_heap.size() - 1);
     publish_next_deadline();
 }
 
 void epoll_driver::heap_remove(io_request& req) noexcept {
     GORO_ASSERT(m_lock.held_by_current_thread());
-    const std::size_t i = req.heap_slot - 1;
+    const std::size_t i = req.heap_slot.load(std::memory_order_relaxed) - 1;
     const std::size_t last = m_heap.size() - 1;
     if (i != last) heap_swap(i, last);
     m_heap.pop_back();
-    req.heap_slot = 0;
+    req.heap_slot.store(0, std::memory_order_relaxed);
     if (i < m_heap.size()) heap_fix(i);
     publish_next_deadline();
 }

@@ -33,7 +33,7 @@ void epoll_driver::unlink_waiter(io_request& req) noexcept {
         }
         req.wait_next = nullptr;
     }
-    if (req.heap_slot != 0) {
+    if (req.heap_slot.load(std::memory_order_relaxed) != 0) {
         std::lock_guard guard(m_lock);
         heap_remove(req);
     }
@@ -116,7 +116,7 @@ unsigned epoll_driver::serve(registration& reg, int dir, std::uint32_t events) n
                 }
             }
             if (taken) {
-                if (req->heap_slot != 0) {
+                if (req->heap_slot.load(std::memory_order_relaxed) != 0) {
                     std::lock_guard heap_guard(m_lock);
                     heap_remove(*req);
                 }

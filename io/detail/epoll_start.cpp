@@ -271,7 +271,7 @@ unsigned epoll_driver::drain_mailbox() noexcept {
             finish_it = f.closed || req->ctx_res != 0 || (deadline != 0 && monotonic_now_ns() >= deadline);
             if (!finish_it && deadline != req->armed_deadline) {
                 std::lock_guard heap_guard(m_lock);
-                if (req->heap_slot != 0) heap_remove(*req);
+                if (req->heap_slot.load(std::memory_order_relaxed) != 0) heap_remove(*req);
                 req->armed_deadline = deadline;
                 if (deadline != 0) heap_add(*req);
             }

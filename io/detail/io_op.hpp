@@ -114,6 +114,7 @@
 #include <climits>
 #include <coroutine>
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <system_error>
@@ -256,7 +257,11 @@ struct io_request : io_operation {
     // driver's deadline heap (guarded by the driver's lock), and whether a
     // connect was started (owner of the request in flight).
     io_request* wait_next = nullptr;
-    std::uint32_t heap_slot = 0;
+    // Written under the driver's lock; atomic (relaxed) because the owner
+    // checks "in the heap at all?" without it: a swap by another thread's
+    // heap_add moves the slot between nonzero values only, and the 0 <->
+    // nonzero transitions are ordered by the locks that publish the request.
+    std::atomic<std::uint32_t> heap_slot{0};
     bool connect_started = false;
     io_blocking_job job{};       // epoll driver: the blocking-pool job
     int res = 0;
