@@ -23,6 +23,7 @@
 #include <goro/goro.hpp>
 #include <goro/io/detail/epoll_driver.hpp>
 
+#include "support/io_runtime.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -31,10 +32,6 @@ using goro::net::tcp_listener;
 using goro::net::tcp_stream;
 
 namespace {
-
-goro::options epoll_options(unsigned procs) {
-    return {.procs = procs, .netpoll = goro::netpoll_kind::epoll};
-}
 
 // Echoes 8-byte messages, hopping to another processor between the read and
 // the write, until EOF.
@@ -127,7 +124,7 @@ TEST_CASE("epoll: files migrate between processors while echoing; no byte or wak
     for (unsigned procs : {2u, 4u}) {
         INFO("procs " << procs);
         const std::uint64_t before = goro::detail::epoll_migrations();
-        const int bad = goro::run(echo_main(16, rounds), epoll_options(procs));
+        const int bad = goro::run(echo_main(16, rounds), goro_test::epoll_options(procs));
         REQUIRE(bad == 0);
         // The files did move: otherwise this test would not test migration.
         REQUIRE(goro::detail::epoll_migrations() > before);
@@ -139,6 +136,6 @@ TEST_CASE("epoll: a read parked on a file that migrates and is closed ends with 
     const int rounds = 3000 / goro_test::stress_divisor;
     for (unsigned procs : {2u, 4u}) {
         INFO("procs " << procs);
-        REQUIRE(goro::run(close_main(rounds), epoll_options(procs)) == 0);
+        REQUIRE(goro::run(close_main(rounds), goro_test::epoll_options(procs)) == 0);
     }
 }

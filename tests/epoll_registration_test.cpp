@@ -16,6 +16,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/io_runtime.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -24,10 +25,6 @@ using goro::net::tcp_listener;
 using goro::net::tcp_stream;
 
 namespace {
-
-goro::options epoll_options(unsigned procs) {
-    return {.procs = procs, .netpoll = goro::netpoll_kind::epoll};
-}
 
 struct kept_pair {
     std::optional<tcp_stream> client;
@@ -107,7 +104,7 @@ TEST_CASE("epoll: a file that outlived its runtime is registered again by the ne
     for (unsigned procs : {1u, 2u}) {
         INFO("procs " << procs);
         kept_pair kept;
-        REQUIRE(goro::run(first_runtime(&kept), epoll_options(procs)) == 0);
-        REQUIRE(goro::run(second_runtime(&kept), epoll_options(procs)) == 0);
+        REQUIRE(goro::run(first_runtime(&kept), goro_test::epoll_options(procs)) == 0);
+        REQUIRE(goro::run(second_runtime(&kept), goro_test::epoll_options(procs)) == 0);
     }
 }

@@ -47,6 +47,12 @@ bool run_guarded(std::string name, goro::task<T> main, unsigned procs = 2,
     return run_or_skip(std::move(main), procs);
 }
 
+/// Options for a runtime of `procs` processors on the epoll driver, for the
+/// tests of that driver's own machinery (registration, migration).
+inline goro::options epoll_options(unsigned procs) {
+    return {.procs = procs, .netpoll = goro::netpoll_kind::epoll};
+}
+
 /// A connection handler that echoes what it reads until EOF or an error.
 inline goro::task<void> echo(goro::net::tcp_stream c) {
     char buf[64];
