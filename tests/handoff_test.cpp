@@ -62,7 +62,7 @@ constexpr const char* k_netpolls[] = {"io_uring", "epoll"};
 // driver, one DYNAMIC_SECTION each; every child must exit 0 within `limit`
 // (a hang is a failure, not a stuck test run).
 template <typename F>
-void on_each_driver_in_child(F scenario, std::chrono::seconds limit) {
+void on_each_driver_in_child(F scenario, std::chrono::seconds limit = std::chrono::seconds(30)) {
     for (const char* netpoll : k_netpolls) {
         DYNAMIC_SECTION(netpoll) {
             auto result = goro_test::run_in_child([&] { return scenario(netpoll); }, limit);
@@ -131,206 +131,164 @@ task<int> stuck_then_busy(goro::chan<int> to_receiver, goro::net::unix_stream mi
 }  // namespace
 
 TEST_CASE("handoff: a task queued behind a task that never suspends runs (one processor)", "[handoff]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    std::atomic<bool> ran{false};
-                    auto hog = [](std::atomic<bool>* flag) -> task<void> {
-                        std::atomic<bool> mine{false};
-                        goro::go(set_flag(&mine));  // queued on this processor, behind us
-                        spin_until(mine);
-                        flag->store(true, std::memory_order_release);
-                        co_return;
-                    };
-                    co_await goro::spawn(hog(&ran));
-                    co_return ran.load() ? 0 : 1;
-                };
-                return goro::run(main_task(), one_proc(netpoll));
-            });
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> ran{false};
+            auto hog = [](std::atomic<bool>* flag) -> task<void> {
+                std::atomic<bool> mine{false};
+                goro::go(set_flag(&mine));  // queued on this processor, behind us
+                spin_until(mine);
+                flag->store(true, std::memory_order_release);
+                co_return;
+            };
+            co_await goro::spawn(hog(&ran));
+            co_return ran.load() ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc(netpoll));
+    });
 }
 
 TEST_CASE("handoff: every task CPU-bound, every processor still makes progress", "[handoff]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            // Two processors, two tasks spinning until main says stop: main's sleep
-            // timer sits on a processor whose thread computes, and only a hand-off
-            // lets it fire.
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    std::atomic<bool> stop{false};
-                    std::atomic<int> started{0};
-                    auto spinner = [](std::atomic<bool>* s, std::atomic<int>* st) -> task<void> {
-                        st->fetch_add(1);
-                        spin_until(*s);
-                        co_return;
-                    };
-                    auto a = goro::spawn(spinner(&stop, &started));
-                    auto b = goro::spawn(spinner(&stop, &started));
-                    while (started.load() < 2) co_await goro::sleep(1ms);
-                    // Both processors' threads are spinning; a third task runs too.
-                    std::atomic<bool> third{false};
-                    co_await goro::spawn(set_flag(&third));
-                    stop.store(true);
-                    co_await std::move(a);
-                    co_await std::move(b);
-                    co_return third.load() ? 0 : 1;
-                };
-                goro::options o;
-                o.procs = 2;
-                o.time_slice = 2ms;
-                o.netpoll = netpoll_of(netpoll);
-                return goro::run(main_task(), o);
-            });
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    // Two processors, two tasks spinning until main says stop: main's sleep
+    // timer sits on a processor whose thread computes, and only a hand-off
+    // lets it fire.
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> stop{false};
+            std::atomic<int> started{0};
+            auto spinner = [](std::atomic<bool>* s, std::atomic<int>* st) -> task<void> {
+                st->fetch_add(1);
+                spin_until(*s);
+                co_return;
+            };
+            auto a = goro::spawn(spinner(&stop, &started));
+            auto b = goro::spawn(spinner(&stop, &started));
+            while (started.load() < 2) co_await goro::sleep(1ms);
+            // Both processors' threads are spinning; a third task runs too.
+            std::atomic<bool> third{false};
+            co_await goro::spawn(set_flag(&third));
+            stop.store(true);
+            co_await std::move(a);
+            co_await std::move(b);
+            co_return third.load() ? 0 : 1;
+        };
+        goro::options o;
+        o.procs = 2;
+        o.time_slice = 2ms;
+        o.netpoll = netpoll_of(netpoll);
+        return goro::run(main_task(), o);
+    });
 }
 
 TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O without its processor", "[handoff]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    goro::chan<int> ch;
-                    std::atomic<int> got{0};
-                    auto pair = goro::net::unix_stream::pair();
-                    if (!pair) co_return 20;
-                    std::pair<goro::net::unix_stream, goro::net::unix_stream> ends = std::move(*pair);
-                    auto echo = goro::spawn(echo_once(std::move(ends.second)));
-                    auto recv = goro::spawn(receiver(ch, &got));
-                    co_await goro::yield();  // the receiver waits on the channel
-                    const int rc = co_await goro::spawn(stuck_then_busy(ch, std::move(ends.first)));
-                    if (rc != 0) co_return rc;
-                    const int echoed = co_await std::move(echo);
-                    if (echoed != 0) co_return 21;
-                    co_await std::move(recv);
-                    co_return got.load() == 42 ? 0 : 22;
-                };
-                return goro::run(main_task(), one_proc(netpoll));
-            });
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            goro::chan<int> ch;
+            std::atomic<int> got{0};
+            auto pair = goro::net::unix_stream::pair();
+            if (!pair) co_return 20;
+            std::pair<goro::net::unix_stream, goro::net::unix_stream> ends = std::move(*pair);
+            auto echo = goro::spawn(echo_once(std::move(ends.second)));
+            auto recv = goro::spawn(receiver(ch, &got));
+            co_await goro::yield();  // the receiver waits on the channel
+            const int rc = co_await goro::spawn(stuck_then_busy(ch, std::move(ends.first)));
+            if (rc != 0) co_return rc;
+            const int echoed = co_await std::move(echo);
+            if (echoed != 0) co_return 21;
+            co_await std::move(recv);
+            co_return got.load() == 42 ? 0 : 22;
+        };
+        return goro::run(main_task(), one_proc(netpoll));
+    });
 }
 
 TEST_CASE("handoff: a thousand hand-offs in a row reuse spare threads", "[handoff]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            constexpr int k_rounds = 1000;
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    int done = 0;
-                    for (int i = 0; i < k_rounds; ++i) {
-                        auto hog = []() -> task<void> {
-                            std::atomic<bool> mine{false};
-                            goro::go(set_flag(&mine));
-                            spin_until(mine);  // needs a hand-off
-                            co_return;
-                        };
-                        co_await goro::spawn(hog());
-                        ++done;
-                    }
-                    // The machines that lost their processor were reused as spares:
-                    // one processor, the monitor, and a few spares at most, not one
-                    // thread per hand-off.
-                    const int threads = goro_test::thread_count();
-                    if (threads > 12) co_return 100 + threads;
-                    // Each round finished only through a hand-off, and metrics saw
-                    // them (the monitor counts one just after the new thread may
-                    // have run the round to its end: a moment to catch up).
-                    for (int i = 0; i < 5000 && goro::metrics().handoffs < static_cast<std::uint64_t>(k_rounds); ++i)
-                        co_await goro::sleep(1ms);
-                    const auto m = goro::metrics();
-                    if (m.handoffs < static_cast<std::uint64_t>(k_rounds)) co_return 2;
-                    if (m.threads < m.procs + m.spare_threads || m.spare_threads == 0) co_return 3;
-                    co_return done == k_rounds ? 0 : 1;
+    constexpr int k_rounds = 1000;
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            int done = 0;
+            for (int i = 0; i < k_rounds; ++i) {
+                auto hog = []() -> task<void> {
+                    std::atomic<bool> mine{false};
+                    goro::go(set_flag(&mine));
+                    spin_until(mine);  // needs a hand-off
+                    co_return;
                 };
-                return goro::run(main_task(), one_proc(netpoll));
-            }, 120s);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+                co_await goro::spawn(hog());
+                ++done;
+            }
+            // The machines that lost their processor were reused as spares:
+            // one processor, the monitor, and a few spares at most, not one
+            // thread per hand-off.
+            const int threads = goro_test::thread_count();
+            if (threads > 12) co_return 100 + threads;
+            // Each round finished only through a hand-off, and metrics saw
+            // them (the monitor counts one just after the new thread may
+            // have run the round to its end: a moment to catch up).
+            for (int i = 0; i < 5000 && goro::metrics().handoffs < static_cast<std::uint64_t>(k_rounds); ++i)
+                co_await goro::sleep(1ms);
+            const auto m = goro::metrics();
+            if (m.handoffs < static_cast<std::uint64_t>(k_rounds)) co_return 2;
+            if (m.threads < m.procs + m.spare_threads || m.spare_threads == 0) co_return 3;
+            co_return done == k_rounds ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc(netpoll));
+    }, 120s);
 }
 
 TEST_CASE("handoff: at max_threads there is no hand-off, and the program is still right", "[handoff]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            // procs 1, max_threads 2: the one thread beyond the processor stays for
-            // the blocking pool, so no spare thread may be made.
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    std::atomic<bool> ran{false};
-                    auto hog = [](std::atomic<bool>* flag) -> task<int> {
-                        goro::go(set_flag(flag));
-                        // Long enough for many time slices; the queued task must not
-                        // run meanwhile (nobody may take the processor).
-                        const auto until = std::chrono::steady_clock::now() + 100ms;
-                        while (std::chrono::steady_clock::now() < until)
-                            if (flag->load()) co_return 1;
-                        co_return 0;
-                    };
-                    const int rc = co_await goro::spawn(hog(&ran));
-                    if (rc != 0) co_return rc;
-                    co_await goro::yield();
-                    if (!ran.load()) co_return 2;
-                    // The blocking pool still gets its thread.
-                    auto job = [] { return 7; };
-                    const int v = co_await goro::blocking(job);
-                    if (goro::metrics().handoffs != 0 || goro::metrics().spare_threads != 0) co_return 4;
-                    co_return v == 7 ? 0 : 3;
-                };
-                goro::options o = one_proc(netpoll);
-                o.max_threads = 2;
-                return goro::run(main_task(), o);
-            });
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    // procs 1, max_threads 2: the one thread beyond the processor stays for
+    // the blocking pool, so no spare thread may be made.
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            std::atomic<bool> ran{false};
+            auto hog = [](std::atomic<bool>* flag) -> task<int> {
+                goro::go(set_flag(flag));
+                // Long enough for many time slices; the queued task must not
+                // run meanwhile (nobody may take the processor).
+                const auto until = std::chrono::steady_clock::now() + 100ms;
+                while (std::chrono::steady_clock::now() < until)
+                    if (flag->load()) co_return 1;
+                co_return 0;
+            };
+            const int rc = co_await goro::spawn(hog(&ran));
+            if (rc != 0) co_return rc;
+            co_await goro::yield();
+            if (!ran.load()) co_return 2;
+            // The blocking pool still gets its thread.
+            auto job = [] { return 7; };
+            const int v = co_await goro::blocking(job);
+            if (goro::metrics().handoffs != 0 || goro::metrics().spare_threads != 0) co_return 4;
+            co_return v == 7 ? 0 : 3;
+        };
+        goro::options o = one_proc(netpoll);
+        o.max_threads = 2;
+        return goro::run(main_task(), o);
+    });
 }
 
 TEST_CASE("handoff: no deadlock report while a task runs on without a processor", "[handoff][deadlock]") {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            // Main waits on a channel that only the stuck task will send on, after
-            // its processor was handed off and the processor went idle: every
-            // processor is idle, yet the program is not deadlocked.
-            auto result = goro_test::run_in_child([netpoll] {
-                auto main_task = []() -> task<int> {
-                    goro::chan<int> ch;
-                    auto hog = [](goro::chan<int> c) -> task<void> {
-                        std::atomic<bool> mine{false};
-                        goro::go(set_flag(&mine));
-                        spin_until(mine);  // handed off
-                        // Let the processor go idle (main is blocked on the channel).
-                        std::this_thread::sleep_for(50ms);
-                        c.try_send(5);
-                        co_return;
-                    };
-                    goro::go(hog(ch));
-                    auto v = co_await ch.recv();
-                    co_return v && *v == 5 ? 0 : 1;
-                };
-                return goro::run(main_task(), one_proc(netpoll));
-            });
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
+    // Main waits on a channel that only the stuck task will send on, after
+    // its processor was handed off and the processor went idle: every
+    // processor is idle, yet the program is not deadlocked.
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            goro::chan<int> ch;
+            auto hog = [](goro::chan<int> c) -> task<void> {
+                std::atomic<bool> mine{false};
+                goro::go(set_flag(&mine));
+                spin_until(mine);  // handed off
+                // Let the processor go idle (main is blocked on the channel).
+                std::this_thread::sleep_for(50ms);
+                c.try_send(5);
+                co_return;
+            };
+            goro::go(hog(ch));
+            auto v = co_await ch.recv();
+            co_return v && *v == 5 ? 0 : 1;
+        };
+        return goro::run(main_task(), one_proc(netpoll));
+    });
 }
 
 TEST_CASE("handoff: a real deadlock is still reported with spare threads around", "[handoff][deadlock]") {
