@@ -65,6 +65,7 @@ BENCHMARKS = [
     "select",
     "skynet_chan",
     "tcp_echo",
+    "tcp_echo_deadline",
     "idle_conns",
     "hog",
 ]
@@ -74,7 +75,12 @@ PINNED = {"pingpong": [1, 2]}
 # I/O rows run once per netpoller driver: the default row lets goro choose
 # (io_uring where it works), the "epoll" row forces GORO_NETPOLL=epoll. The
 # Go twin runs again next to each (its numbers show the run-to-run noise).
-DRIVER_ROWS = {"tcp_echo", "idle_conns", "hog", HTTP}
+DRIVER_ROWS = {"tcp_echo", "tcp_echo_deadline", "idle_conns", "hog", HTTP}
+# Rows that run another row's programs (goro's and the Go twin) with extra
+# environment: tcp_echo_deadline is tcp_echo whose server arms a read
+# deadline before every read, as samples/echo_server does (Go's
+# SetReadDeadline), to show what a deadline costs.
+VARIANTS = {"tcp_echo_deadline": ("tcp_echo", {"TCP_ECHO_DEADLINE": "1"})}
 
 LOWER_IS_BETTER = {"ms", "ns/op", "MB", "threads", "count"}
 HIGHER_IS_BETTER = {"Mmsg/s", "req/s"}
@@ -177,7 +183,7 @@ def build_go(names, outdir):
 
 def run_env(procs):
     env = os.environ.copy()
-    for k in ("GORO_MAXPROCS", "GOMAXPROCS"):
+    for k in ("GORO_MAXPROCS", "GOMAXPROCS", "TCP_ECHO_DEADLINE"):
         env.pop(k, None)
     if procs is not None:
         env["GORO_MAXPROCS"] = str(procs)
@@ -556,9 +562,13 @@ def main():
     goro_dir = resolve_dir(args.goro_dir)
     tmp = tempfile.mkdtemp(prefix="goro-peers-")
     try:
-        go_bins = build_go(selected, tmp)
+        go_bins = build_go(sorted({VARIANTS.get(n, (n,))[0] for n in selected}), tmp)
+        for n in selected:
+            if n in VARIANTS:
+                go_bins[n] = go_bins.get(VARIANTS[n][0])
 
         def goro_bin(name):
+            name = VARIANTS.get(name, (name,))[0]
             if name == HTTP:
                 p = os.path.join(os.path.dirname(goro_dir), "samples", HTTP)
             else:
@@ -588,6 +598,8 @@ def main():
                 env = run_env(procs)
                 if driver:
                     env["GORO_NETPOLL"] = driver
+                if name in VARIANTS:
+                    env.update(VARIANTS[name][1])
                 for r in range(args.rounds):
                     for tag, side in (("goro", goro), ("go", go)):
                         if side.missing:
