@@ -671,7 +671,9 @@ TEST_CASE("close: an operation in flight never runs against a new file reusing t
 // Reads that fill their buffer exactly (read_exact of fixed-size messages):
 // the epoll driver learns from TCP_INQ whether such a read emptied the
 // receive queue and, if so, lets the next read wait for the edge without
-// trying (io/detail/epoll_driver.hpp, "Drained"). A read must never wait
+// trying (io/detail/epoll_driver.hpp, "Drained"); the io_uring driver learns
+// it from the ring read's completion (io/detail/io_op.hpp, "Fast path"),
+// and the next read goes to the ring without trying. A read must never wait
 // while data is queued: messages sent together are all read at once, one
 // that comes later wakes the reader, and an end of file after an exact read
 // is seen. A driver that skipped an attempt it needed hangs here (the

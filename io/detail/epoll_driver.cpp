@@ -13,6 +13,7 @@
 #include "epoll_driver.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -137,7 +138,11 @@ void epoll_driver::wait(std::int64_t timeout_ns) noexcept {
         timespec ts{};
         ts.tv_sec = timeout_ns / 1'000'000'000;
         ts.tv_nsec = timeout_ns % 1'000'000'000;
-        n = ::epoll_pwait2(m_epfd, m_events, k_max_events, timeout_ns < 0 ? nullptr : &ts, nullptr);
+        // The system call made directly: glibc's epoll_pwait2 is a
+        // cancellation point, which costs two atomic operations around the
+        // call, and goro never cancels a thread (as epoll_attempt.hpp's recvmsg).
+        n = static_cast<int>(::syscall(SYS_epoll_pwait2, m_epfd, m_events, k_max_events,
+                                       timeout_ns < 0 ? nullptr : &ts, nullptr, 0));
         if (n < 0 && errno == ENOSYS) {
             m_have_pwait2 = false;
             wait(timeout_ns);

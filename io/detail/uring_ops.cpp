@@ -4,9 +4,13 @@
 // anything is submitted.
 #include <fcntl.h>
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <mutex>
 
 #include "../../runtime/detail/invariant.hpp"
@@ -27,6 +31,38 @@ namespace {
 // The kinds whose fast path is the same call made non-blocking.
 bool has_fast_path(io_kind k) noexcept {
     return k == io_kind::recv || k == io_kind::send || k == io_kind::recvmsg || k == io_kind::sendmsg;
+}
+
+// The kernel reports, in a TCP socket read's completion, whether the
+// receive queue still holds data (IORING_CQE_F_SOCK_NONEMPTY, Linux 5.19;
+// trusted from 6.1 on, the first long-term kernel after it). Before it,
+// nothing changes: a full ring read makes the next read try first.
+bool kernel_reports_recv_queue() noexcept {
+    static const bool yes = [] {
+        utsname u{};
+        if (::uname(&u) != 0) return false;
+        unsigned major = 0, minor = 0;
+        if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+        return major > 6 || (major == 6 && minor >= 1);
+    }();
+    return yes;
+}
+
+// A ring read of `req` on `f` completed with `res` and the CQE's `flags`
+// (caller holds f.lock, after settle_request): when it filled its buffer
+// and the kernel says the queue is now empty, the next read skips its
+// attempt (see "Fast path" in io_op.hpp).
+void note_queue_left(const io_request& req, fd_state& f, int res, unsigned flags) noexcept {
+    if (req.op != io_kind::recv || res <= 0 || static_cast<std::size_t>(res) != req.len) return;
+    if ((flags & IORING_CQE_F_SOCK_NONEMPTY) != 0 || !kernel_reports_recv_queue()) return;
+    if (f.tcp < 0 && f.fd >= 0) {
+        // Once per file: only TCP reports the queue (other sockets never set
+        // the flag, which would read as "empty" every time).
+        int protocol = 0;
+        socklen_t len = sizeof protocol;
+        if (::getsockopt(f.fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0) f.tcp = protocol == IPPROTO_TCP ? 1 : 0;
+    }
+    if (f.tcp == 1) f.read_would_block = true;
 }
 
 void prep(io_request& r, io_uring_sqe* sqe) noexcept {
@@ -88,16 +124,18 @@ int after_poll_first(io_request& req, int res) noexcept {
 }
 
 // The CQE of a request.
-void io_complete(io_operation* op, int res, unsigned) noexcept {
+void io_complete(io_operation* op, int res, unsigned flags) noexcept {
     auto* req = static_cast<io_request*>(op);
     static_cast<poller*>(req->driver)->unlink_request(*req);
-    if (req->poll_first) res = after_poll_first(*req, res);
+    const bool polled = req->poll_first;  // res is a readiness mask, not a read's count
+    if (polled) res = after_poll_first(*req, res);
     if (fd_state* f = req->file) {
         int fd_to_close = -1;
         settle_outcome outcome;
         {
             std::lock_guard guard(f->lock);
             outcome = settle_request(*req, res, fd_to_close);
+            if (!polled) note_queue_left(*req, *f, res, flags);
         }
         if (fd_to_close >= 0) ::close(fd_to_close);
         if (outcome != settle_outcome::ready) return;
