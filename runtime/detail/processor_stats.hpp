@@ -9,6 +9,13 @@
 // (goro::metrics) load them relaxed, racily: a snapshot. The one exception
 // is `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
 // on its own line: a steal already writes the victim's deque).
+//
+// What a run, a ready and a park pay when nobody asks (benchmarks/RESULTS.md
+// has the A/B against a build without the hooks): the latency sample costs
+// a countdown per ready and a compare per run; the execution trace costs
+// nothing per run: the loop is instantiated twice (scheduler.cpp's
+// run_goroutine<Traced>), picked once each time a thread takes the
+// processor, so the untraced one has no trace check.
 #pragma once
 
 #include <atomic>
@@ -65,7 +72,9 @@ struct alignas(64) processor_stats {
 
     // This processor's execution-trace buffer, or null when the run is not
     // traced (trace_buffer.hpp). Set before the processor starts (with
-    // ready_countdown = 1: start_tracing below).
+    // ready_countdown = 1: start_tracing below) and cleared after it stops,
+    // so it is fixed while any thread holds the processor: the scheduling
+    // loop reads it once when a thread takes the processor (worker_loop).
     trace_buffer* trace = nullptr;
 
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
@@ -93,19 +102,20 @@ inline void note_ready(processor_stats& s, goroutine* g) noexcept {
         note_ready_slow(s, g, false);
 }
 
-/// Owner: the scheduling loop resumes g.
+/// Owner: the scheduling loop resumes g. `Traced`: this processor records an
+/// execution trace (s.trace set), fixed per instantiation of the loop.
+template <bool Traced>
 inline void note_run(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.runs);
     if (g == s.sample_g) [[unlikely]]
         sample_run_slow(s);
-    if (s.trace) [[unlikely]]
-        trace_run_begin(*s.trace, g);
+    if constexpr (Traced) trace_run_begin(*s.trace, g);
 }
 
 /// Owner: the run that note_run began has returned to the loop.
-inline void note_run_end(processor_stats& s) noexcept {
-    if (s.trace) [[unlikely]]
-        trace_run_end(*s.trace);
+template <bool Traced>
+inline void note_run_end([[maybe_unused]] processor_stats& s) noexcept {
+    if constexpr (Traced) trace_run_end(*s.trace);
 }
 
 /// Owner: g was started here.
