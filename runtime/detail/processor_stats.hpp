@@ -11,11 +11,13 @@
 // on its own line: a steal already writes the victim's deque).
 //
 // What a run, a ready and a park pay when nobody asks (benchmarks/RESULTS.md
-// has the A/B against a build without the hooks): the latency sample costs
-// a countdown per ready and a compare per run; the execution trace costs
-// nothing per run: the loop is instantiated twice (scheduler.cpp's
-// run_goroutine<Traced>), picked once each time a thread takes the
-// processor, so the untraced one has no trace check.
+// has the A/B against a build without the hooks): a run pays the `runs`
+// counter and the latency sample's compare, a ready the sampling countdown
+// (which tracing shares), a park its wait stamp and one test of g_tracing
+// (detail/goroutine.hpp). The execution trace costs a run nothing: the loop
+// is instantiated twice (scheduler.cpp's run_goroutine<Traced>), picked
+// once each time a thread takes the processor, so the untraced one has no
+// trace check.
 #pragma once
 
 #include <atomic>
