@@ -612,9 +612,7 @@ bool slice_expired(const processor& p) noexcept {
 
 // The next goroutine to run, or nullptr when the runtime stops. `inherit`:
 // it came from runnext and runs on in the current time slice.
-// Inlined into both instantiations of the scheduling loop (worker_loop_as):
-// a call per round would cost more than the trace checks the two save.
-[[gnu::always_inline]] inline goroutine* find_runnable(processor& p, bool& inherit) {
+goroutine* find_runnable(processor& p, bool& inherit) {
     runtime_state& rt = p.rt;
     inherit = false;
     for (;;) {
@@ -747,9 +745,7 @@ bool slice_expired(const processor& p) noexcept {
 
 // `inherit`: g runs on in the current time slice (it came from runnext);
 // otherwise its run starts a new slice. False when p was handed off while g
-// ran: the caller must not touch p again. `Traced`: p records an execution
-// trace (p.stats.trace set); see worker_loop.
-template <bool Traced>
+// ran: the caller must not touch p again.
 bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
     GORO_ASSERT(holds_processor(p));
     p.in_place_runs = 0;  // a fresh native stack below this resume
@@ -758,7 +754,7 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
-    note_run<Traced>(p.stats, g);
+    note_run(p.stats, g);
     // Task code from here on: the monitor may hand p off (detail/machine.hpp).
     // release: everything the loop did to p happens before a hand-off.
     m.in_sched.store(false, std::memory_order_release);
@@ -774,19 +770,18 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
         m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
         // p's stats and trace buffer belong to its new holder: the run's
         // slice ends on this thread's own track.
-        if constexpr (Traced) trace_lost_run(p.rt, m.tid.load(std::memory_order_relaxed));
+        trace_lost_run(p.rt, m.tid.load(std::memory_order_relaxed));
         return false;
     }
-    note_run_end<Traced>(p.stats);
+    note_run_end(p.stats);
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
     return true;
 }
 
-// worker_loop's body, for a processor that records an execution trace
-// (Traced) or not.
-template <bool Traced>
-bool worker_loop_as(processor& p, machine& m) {
+// Runs p until the runtime stops (true: p's netpoll is drained) or p is
+// handed off (false).
+bool worker_loop(processor& p, machine& m) {
     bool inherit = false;
     while (goroutine* g = find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
@@ -795,7 +790,7 @@ bool worker_loop_as(processor& p, machine& m) {
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        if (!run_goroutine<Traced>(p, m, g, inherit)) return false;
+        if (!run_goroutine(p, m, g, inherit)) return false;
         // Submit what the goroutine queued (batched per round, see netpoll.hpp):
         // cheap when nothing is pending.
     }
@@ -803,15 +798,6 @@ bool worker_loop_as(processor& p, machine& m) {
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
     return true;
-}
-
-// Runs p until the runtime stops (true: p's netpoll is drained) or p is
-// handed off (false). Whether p records an execution trace is fixed while
-// any thread holds it (processor_stats::trace): checked once here, so that
-// the untraced loop, the one that runs when nobody asks, has no trace
-// check in each run (the cost of seeing inside: benchmarks/RESULTS.md).
-bool worker_loop(processor& p, machine& m) {
-    return p.stats.trace ? worker_loop_as<true>(p, m) : worker_loop_as<false>(p, m);
 }
 
 // m's processor was handed off and its task has suspended: m holds nothing

@@ -9,15 +9,6 @@
 // (goro::metrics) load them relaxed, racily: a snapshot. The one exception
 // is `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
 // on its own line: a steal already writes the victim's deque).
-//
-// What a run, a ready and a park pay when nobody asks (benchmarks/RESULTS.md
-// has the A/B against a build without the hooks): a run pays the `runs`
-// counter and the latency sample's compare, a ready the sampling countdown
-// (which tracing shares), a park its wait stamp and one test of g_tracing
-// (detail/goroutine.hpp). The execution trace costs a run nothing: the loop
-// is instantiated twice (scheduler.cpp's run_goroutine<Traced>), picked
-// once each time a thread takes the processor, so the untraced one has no
-// trace check.
 #pragma once
 
 #include <atomic>
@@ -74,9 +65,7 @@ struct alignas(64) processor_stats {
 
     // This processor's execution-trace buffer, or null when the run is not
     // traced (trace_buffer.hpp). Set before the processor starts (with
-    // ready_countdown = 1: start_tracing below) and cleared after it stops,
-    // so it is fixed while any thread holds the processor: the scheduling
-    // loop reads it once when a thread takes the processor (worker_loop).
+    // ready_countdown = 1: start_tracing below).
     trace_buffer* trace = nullptr;
 
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
@@ -104,20 +93,19 @@ inline void note_ready(processor_stats& s, goroutine* g) noexcept {
         note_ready_slow(s, g, false);
 }
 
-/// Owner: the scheduling loop resumes g. `Traced`: this processor records an
-/// execution trace (s.trace set), fixed per instantiation of the loop.
-template <bool Traced>
+/// Owner: the scheduling loop resumes g.
 inline void note_run(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.runs);
     if (g == s.sample_g) [[unlikely]]
         sample_run_slow(s);
-    if constexpr (Traced) trace_run_begin(*s.trace, g);
+    if (s.trace) [[unlikely]]
+        trace_run_begin(*s.trace, g);
 }
 
 /// Owner: the run that note_run began has returned to the loop.
-template <bool Traced>
-inline void note_run_end([[maybe_unused]] processor_stats& s) noexcept {
-    if constexpr (Traced) trace_run_end(*s.trace);
+inline void note_run_end(processor_stats& s) noexcept {
+    if (s.trace) [[unlikely]]
+        trace_run_end(*s.trace);
 }
 
 /// Owner: g was started here.
