@@ -75,8 +75,9 @@ def main(argv):
                 if not b:
                     continue
                 ma, mb = statistics.median(a), statistics.median(b)
+                ratio = f"{mb / ma:.2f}" if ma else "-"  # a CPU figure may be 0.00 s (cpu_sys)
                 print(f"| {key} | {procs} | {units[key]} | {ma:.4g} ({min(a):.4g}–{max(a):.4g}) | "
-                      f"{mb:.4g} ({min(b):.4g}–{max(b):.4g}) | {mb / ma:.2f} |", flush=True)
+                      f"{mb:.4g} ({min(b):.4g}–{max(b):.4g}) | {ratio} |", flush=True)
     return 0
 
 

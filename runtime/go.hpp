@@ -130,18 +130,17 @@ public:
                 return !h || h.promise().join_state.done();
             }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
-                detail::goroutine* self = detail::current_goroutine();
-                if (!self) throw no_runtime("co_await on a goro::join_handle");
-                self->resume_point = me;
-                // Not note_waiting yet: the fast path below does not wait.
-                self->wait_reason.store("join", std::memory_order_relaxed);
                 auto& child = h.promise();
                 // Fork-join fast path: the task never ran and is now ours
                 // alone (off every queue), so run it right here and have it
                 // come back to us directly, with no atomic hand-off and no
                 // trip through the scheduler (as a Cilk-style "work-first"
-                // join).
-                if (detail::run_in_place(&child, self)) return child.resume_point;
+                // join). run_in_place records where we continue, and our
+                // wait reason for dumps (not note_waiting: we do not park).
+                if (detail::run_in_place(&child, me)) return child.resume_point;
+                detail::goroutine* self = detail::current_goroutine();
+                if (!self) throw no_runtime("co_await on a goro::join_handle");
+                self->resume_point = me;
                 detail::note_waiting(self, "join");
                 if (child.join_state.park_joiner(self)) return std::noop_coroutine();
                 return me;  // finished meanwhile: continue at once

@@ -137,11 +137,18 @@ inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
     ready_external(*rt, g);
 }
 
-[[gnu::noinline]] bool run_in_place(goroutine* child, goroutine* joiner) noexcept {
+[[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
     const processor_scope scope(t_ctx.p, t_ctx.m);
     processor* p = scope.get();
-    if (!p || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth)) return false;
+    goroutine* joiner = t_ctx.g;
+    if (!p || !joiner || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth))
+        return false;
     ++p->in_place_runs;
+    // Where the child's finish resumes the joiner (finish_in_place), and
+    // what a dump shows for it meanwhile (the child clears its own reason
+    // in switch_under below).
+    joiner->resume_point = joiner_resume;
+    joiner->wait_reason.store("join", std::memory_order_relaxed);
     // Relaxed: the child is off every queue, nothing else can look at it.
     child->join_state.set_in_place_joiner(joiner);
     child->joined_in_place = true;

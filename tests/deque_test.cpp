@@ -212,6 +212,31 @@ TEST_CASE("deque: take removes an item among the newest, the newest taking its s
     REQUIRE(dq.pop() == nullptr);
 }
 
+// Joins in spawn order (take's hint: the slot after the last take's), twice
+// over, with a stale hint between the runs and items spawned in between.
+TEST_CASE("deque: take in spawn order takes each item once, the rest staying in order", "[sched][deque]") {
+    goro::detail::work_deque<item, 64> dq;
+    const bool no_thieves = GENERATE(false, true);
+    if (no_thieves) dq.set_no_thieves();
+    item older{100};
+    REQUIRE(dq.push(&older));
+    for (int round = 0; round < 2; ++round) {
+        item items[10];
+        for (int i = 0; i < 10; ++i) {
+            items[i].id = i;
+            REQUIRE(dq.push(&items[i]));
+        }
+        for (int i = 0; i < 10; ++i) {
+            REQUIRE(dq.take(&items[i], 32));
+            REQUIRE_FALSE(dq.take(&items[i], 32));  // gone: the hint must not find it again
+        }
+        REQUIRE(dq.size_hint() == 1);
+    }
+    REQUIRE_FALSE(dq.take(&older, 0));
+    REQUIRE(dq.take(&older, 1));
+    REQUIRE(dq.pop() == nullptr);
+}
+
 // Every item is taken exactly once while the owner takes items from under
 // newer ones (any depth, the oldest included) and thieves steal from the top.
 TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "[sched][deque][stress]") {

@@ -326,3 +326,25 @@ TEST_CASE("dump is safe while tasks start, finish, park and wake on four process
 TEST_CASE("dump stops the world where membarrier is refused, and the program goes on", "[dump][stress]") {
     for (int i = 0; i < 2; ++i) stress(true);
 }
+
+TEST_CASE("a task whose child runs in place (the fork-join fast path) is listed waiting on join", "[dump]") {
+    // One processor: the child, never stolen, is run in place by the joiner
+    // (goroutine_lifecycle.cpp, run_in_place). It lists the tasks while its
+    // joiner waits on it, and itself running.
+    watchdog dog("in-place join in a dump", 60s);
+    std::vector<goro::goroutine_record> records;
+    goro::run(
+        [&]() -> goro::task<> {
+            auto child = goro::spawn([&]() -> goro::task<int> {
+                records = goro::goroutines();
+                co_return 7;
+            });
+            const int v = co_await std::move(child);
+            REQUIRE(v == 7);
+        }(),
+        {.procs = 1});
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].main);
+    CHECK(records[0].state == "join");
+    CHECK(records[1].state == "running");
+}

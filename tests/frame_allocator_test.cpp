@@ -172,3 +172,39 @@ TEST_CASE("frame pool: frames allocated on some threads and freed on others are 
     }).join();
     REQUIRE(corrupted.load() == 0);
 }
+
+// A thread whose first call into the pool is a free (a consumer that never
+// allocates) keeps what it frees on its own list and must hand it back when
+// it exits; so must one whose list overflowed. The central stacks are LIFO,
+// so the next thread to refill that size class gets the last batch handed
+// back: blocks the exited thread freed. (A size class no other test uses.)
+TEST_CASE("frame pool: a thread that only frees hands its blocks back when it exits", "[task][frame_pool]") {
+    constexpr std::size_t k_size = 1984;
+    for (const int count : {10, 300, 1000}) {  // under one batch; past the overflow (256); several batches
+        std::vector<stamped> blocks;
+        std::uint64_t stamp = 1;
+        std::thread([&] {
+            for (int i = 0; i < count; ++i) {
+                stamped s{pool_allocate_frame(k_size), k_size, stamp++};
+                fill(s);
+                blocks.push_back(s);
+            }
+        }).join();
+        long corrupted = 0;
+        std::thread([&] {
+            for (const stamped& s : blocks) {
+                if (!intact(s)) ++corrupted;
+                pool_free_frame(s.block, s.size);
+            }
+        }).join();
+        REQUIRE(corrupted == 0);
+        void* reused = nullptr;
+        std::thread([&] {
+            reused = pool_allocate_frame(k_size);
+            pool_free_frame(reused, k_size);
+        }).join();
+        bool among_freed = false;
+        for (const stamped& s : blocks) among_freed = among_freed || s.block == reused;
+        CHECK(among_freed);
+    }
+}

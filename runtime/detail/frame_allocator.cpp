@@ -30,10 +30,12 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #if defined(GORO_NO_FRAME_POOL) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -57,10 +59,6 @@ struct free_block {
     free_block* next;
 };
 
-constexpr std::size_t class_of(std::size_t size) noexcept {
-    if (size == 0) size = 1;  // (no coroutine frame is empty; the exported pool functions take any size)
-    return (size + k_class_granularity - 1) / k_class_granularity - 1;
-}
 constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) * k_class_granularity; }
 
 // Global state per size class: batches of free blocks handed between threads,
@@ -125,88 +123,173 @@ void give_back(std::size_t cls, batch b) {
     c.batches.push_back(b);
 }
 
-// One per thread. Only its own thread reads or writes it. Invariant:
-// lengths[cls] is the exact length of the list at heads[cls].
-struct frame_cache {
-    std::array<free_block*, k_class_count> heads{};
-    std::array<std::size_t, k_class_count> lengths{};
+// One per thread. Only its own thread reads or writes it. A plain,
+// constant-initialized thread_local with no destructor, so that reaching it
+// is one %fs-relative address with no first-use guard (the guard and the
+// repeated address computations were half of the 36 instructions each
+// allocation cost). The thread's exit is hooked separately (exit_hook
+// below), on a slow path only.
+//
+// Invariant, once the thread is hooked (`hook == hooked`): room[cls] ==
+// 2 * k_batch_blocks - (the length of the list at heads[cls]), so a free
+// that brings room to 0 takes the slow path and moves a batch out. Before
+// (`unhooked`): every list is empty and room is 0, so the thread's first
+// free takes the slow path too, which hooks it; its first allocation finds
+// an empty list and hooks it in refill. After the exit hook ran (`gone`):
+// lists are empty, and the slow paths hand blocks straight to the central
+// stacks.
+enum class hook_state : unsigned char { unhooked, hooked, gone };
 
-    ~frame_cache() {
-        // Hand everything back so that other threads reuse it.
-        for (std::size_t cls = 0; cls < k_class_count; ++cls) {
-            while (heads[cls]) {
-                free_block* first = heads[cls];
-                free_block* tail = first;
-                std::size_t n = 1;
-                while (n < k_batch_blocks && tail->next) {
-                    tail = tail->next;
-                    ++n;
-                }
-                heads[cls] = tail->next;
-                tail->next = nullptr;
-                try {
-                    give_back(cls, {first, n});
-                } catch (...) {
-                    return;  // no memory to record it: these blocks stay unused
-                }
+struct thread_frames {
+    std::array<free_block*, k_class_count> heads;
+    std::array<std::int32_t, k_class_count> room;
+    hook_state hook;
+};
+
+// Inlined only into allocate_frame and free_frame (and the pool's exported
+// pair), which are never inlined into their callers (coroutine frames'
+// operator new/delete): a coroutine may resume on another thread, and the
+// address of a thread_local must never be reused across a suspension point
+// (compilers have been caught doing it).
+constinit thread_local thread_frames t_frames{};
+
+static_assert(std::is_trivially_destructible_v<thread_frames>);
+
+void hand_back_lists() noexcept;
+
+// Runs hand_back_lists when the thread exits: what it kept goes to the
+// central stacks for other threads. Constructed on a thread's first slow
+// path (hook_thread), never on the fast paths.
+struct exit_hook {
+    ~exit_hook() { hand_back_lists(); }
+};
+
+void hook_thread() noexcept {
+    thread_local exit_hook hook;  // registers ~exit_hook for this thread
+    (void)hook;
+    t_frames.hook = hook_state::hooked;
+    for (std::size_t cls = 0; cls < k_class_count; ++cls) t_frames.room[cls] = 2 * k_batch_blocks;
+}
+
+void hand_back_lists() noexcept {
+    t_frames.hook = hook_state::gone;
+    for (std::size_t cls = 0; cls < k_class_count; ++cls) {
+        t_frames.room[cls] = 0;
+        while (t_frames.heads[cls]) {
+            free_block* first = t_frames.heads[cls];
+            free_block* tail = first;
+            std::size_t n = 1;
+            while (n < k_batch_blocks && tail->next) {
+                tail = tail->next;
+                ++n;
+            }
+            t_frames.heads[cls] = tail->next;
+            tail->next = nullptr;
+            try {
+                give_back(cls, {first, n});
+            } catch (...) {
+                t_frames.heads[cls] = nullptr;
+                break;  // no memory to record it: these blocks stay unused
             }
         }
     }
-};
-
-// Inlined only into allocate_frame and free_frame, which are never inlined
-// into their callers (coroutine frames' operator new/delete): a coroutine may
-// resume on another thread, and the address of a thread_local must never be
-// reused across a suspension point (compilers have been caught doing it).
-frame_cache& this_thread_cache() noexcept {
-    thread_local frame_cache cache;
-    return cache;
 }
 
-// The pool itself, inlined into the exported functions below (which are
-// never inlined into their callers: see this_thread_cache).
-[[gnu::always_inline]] inline void* pool_allocate(std::size_t size) {
-    if (size > k_max_pooled_size) return ::operator new(size);
-    const std::size_t cls = class_of(size);
-    frame_cache& cache = this_thread_cache();
-    if (!cache.heads[cls]) {
-        const batch b = refill(cls);
-        cache.heads[cls] = b.head;
-        cache.lengths[cls] = b.count;
+// allocate's slow path: the list of `cls` is empty (or the thread is not
+// hooked yet). Refills it with a batch and pops one block.
+[[gnu::noinline]] void* allocate_slow(std::size_t cls) {
+    if (t_frames.hook == hook_state::unhooked) hook_thread();
+    if (t_frames.hook == hook_state::gone) {
+        // Exiting thread (another thread_local's destructor): one block
+        // from a batch, the rest handed straight back.
+        batch b = refill(cls);
+        free_block* block = b.head;
+        if (b.count > 1) {
+            try {
+                give_back(cls, {block->next, b.count - 1});
+            } catch (...) {
+            }
+        }
+        return block;
     }
-    free_block* block = cache.heads[cls];
-    cache.heads[cls] = block->next;
-    --cache.lengths[cls];
+    if (!t_frames.heads[cls]) {
+        const batch b = refill(cls);
+        t_frames.heads[cls] = b.head;
+        t_frames.room[cls] -= static_cast<std::int32_t>(b.count);
+    }
+    free_block* block = t_frames.heads[cls];
+    t_frames.heads[cls] = block->next;
+    ++t_frames.room[cls];
     return block;
 }
 
-[[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
-    if (size > k_max_pooled_size) {
-        ::operator delete(frame);
+// free's slow path: `block` was pushed on the list of `cls` and room fell
+// to 0 or below (an overflowing list, or a thread not hooked yet).
+[[gnu::noinline]] void free_slow(std::size_t cls) noexcept {
+    if (t_frames.hook == hook_state::gone) {
+        // Exiting thread: the block goes straight back.
+        free_block* block = t_frames.heads[cls];
+        t_frames.heads[cls] = block->next;
+        t_frames.room[cls] = 0;
+        block->next = nullptr;
+        try {
+            give_back(cls, {block, 1});
+        } catch (...) {
+        }
         return;
     }
-    const std::size_t cls = class_of(size);
-    frame_cache& cache = this_thread_cache();
-    auto* block = static_cast<free_block*>(frame);
-    block->next = cache.heads[cls];
-    cache.heads[cls] = block;
-    if (++cache.lengths[cls] >= 2 * k_batch_blocks) {
-        // Overflow: detach the newest k_batch_blocks blocks as one batch.
-        free_block* first = cache.heads[cls];
-        free_block* tail = first;
-        for (std::size_t i = 1; i < k_batch_blocks; ++i) tail = tail->next;
-        cache.heads[cls] = tail->next;
-        tail->next = nullptr;
-        cache.lengths[cls] -= k_batch_blocks;
-        try {
-            give_back(cls, {first, k_batch_blocks});
-        } catch (...) {
-            // vector growth failed: keep the blocks locally instead.
-            tail->next = cache.heads[cls];
-            cache.heads[cls] = first;
-            cache.lengths[cls] += k_batch_blocks;
-        }
+    if (t_frames.hook == hook_state::unhooked) {
+        hook_thread();
+        --t_frames.room[cls];  // the block just pushed
+        return;
     }
+    // Overflow: detach the newest k_batch_blocks blocks as one batch.
+    free_block* first = t_frames.heads[cls];
+    free_block* tail = first;
+    for (std::size_t i = 1; i < k_batch_blocks; ++i) tail = tail->next;
+    // Detached before it is published: once give_back releases the lock,
+    // another thread may take the batch and walk it to its end.
+    t_frames.heads[cls] = tail->next;
+    tail->next = nullptr;
+    try {
+        give_back(cls, {first, k_batch_blocks});
+    } catch (...) {
+        // vector growth failed: keep the blocks locally (room stays at 0).
+        tail->next = t_frames.heads[cls];
+        t_frames.heads[cls] = first;
+        return;
+    }
+    t_frames.room[cls] += static_cast<std::int32_t>(k_batch_blocks);
+}
+
+// The pool itself, inlined into the exported functions below (which are
+// never inlined into their callers: see t_frames).
+[[gnu::always_inline]] inline void* pool_allocate(std::size_t size) {
+    // size - 1 < max: 1..k_max_pooled_size (no coroutine frame is empty).
+    if (size - 1 < k_max_pooled_size) [[likely]] {
+        const std::size_t cls = (size - 1) / k_class_granularity;
+        free_block* block = t_frames.heads[cls];
+        if (block) [[likely]] {
+            t_frames.heads[cls] = block->next;
+            ++t_frames.room[cls];
+            return block;
+        }
+        return allocate_slow(cls);
+    }
+    return ::operator new(size);  // past the pool, or empty (the exported pair takes any size)
+}
+
+[[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
+    if (size - 1 < k_max_pooled_size) [[likely]] {
+        const std::size_t cls = (size - 1) / k_class_granularity;
+        auto* block = static_cast<free_block*>(frame);
+        block->next = t_frames.heads[cls];
+        t_frames.heads[cls] = block;
+        if (--t_frames.room[cls] <= 0) [[unlikely]]
+            free_slow(cls);
+        return;
+    }
+    ::operator delete(frame);
 }
 
 }  // namespace
@@ -246,21 +329,48 @@ std::atomic<signed char> g_pool_state{0};
 #endif
 }
 
-}  // namespace
+// True once the pool is known to be on: the fast paths' test (one load and
+// a compare). False while undecided, too: the callers' other path decides.
+[[gnu::always_inline]] inline bool pool_known_on() noexcept {
+#ifdef GORO_BYPASS_FRAME_POOL
+    return false;
+#else
+    return g_pool_state.load(std::memory_order_relaxed) > 0;
+#endif
+}
 
-bool frame_pool_enabled() noexcept { return pool_on(); }
-
-[[gnu::noinline]] void* allocate_frame(std::size_t size) {
+// allocate_frame/free_frame when the pool is off or not decided yet (the
+// process's first frame). Kept apart so that the fast paths need no stack
+// frame of their own: every way out of them is a tail call.
+[[gnu::noinline]] void* allocate_frame_undecided(std::size_t size) {
     if (!pool_on()) return ::operator new(size);
     return pool_allocate(size);
 }
 
-[[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
+[[gnu::noinline]] void free_frame_undecided(void* frame, std::size_t size) noexcept {
     if (!pool_on()) {
         ::operator delete(frame);
         return;
     }
     pool_free(frame, size);
+}
+
+}  // namespace
+
+bool frame_pool_enabled() noexcept { return pool_on(); }
+
+[[gnu::noinline]] void* allocate_frame(std::size_t size) {
+    if (pool_known_on()) [[likely]]
+        return pool_allocate(size);
+    return allocate_frame_undecided(size);
+}
+
+[[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
+    if (pool_known_on()) [[likely]] {
+        pool_free(frame, size);
+        return;
+    }
+    free_frame_undecided(frame, size);
 }
 
 [[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }

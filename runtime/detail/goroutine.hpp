@@ -166,10 +166,13 @@ void start_goroutine(goroutine* g, const char* api_name);
 /// The fork-join fast path's start (join_handle's awaiter, go.hpp): if
 /// `child` (started, never run) is among the newest items of this
 /// processor's deque (the ones spawned after it included), takes it off,
-/// marks it joined in place by `joiner` and makes it the running goroutine:
-/// the caller resumes it at once. False otherwise (another processor stole
-/// it, or it sits too deep: see k_join_search_depth in scheduler.cpp).
-bool run_in_place(goroutine* child, goroutine* joiner) noexcept;
+/// marks it joined in place by the running goroutine (the joiner, which
+/// is to continue at `joiner_resume`, with "join" as its wait reason) and
+/// makes it the running goroutine: the caller resumes it at once. False
+/// otherwise, with nothing changed (no processor or no running goroutine,
+/// another processor stole it, or it sits too deep: see
+/// k_join_search_depth in scheduler_internal.hpp).
+bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept;
 
 /// Called by a finishing root goroutine before its frame may be freed.
 void finish_goroutine(goroutine* g) noexcept;

@@ -149,10 +149,22 @@ public:
         // relaxed: a hint bounding the search; the seq_cst load below decides.
         const std::int64_t t_hint = m_top.load(std::memory_order_relaxed);
         const std::int64_t limit = std::min<std::int64_t>(b - t_hint, static_cast<std::int64_t>(max_depth));
+        if (limit < 1) return false;
+        // The newest item first (a join of the child spawned last, as
+        // fib's), then the slot after the last take's: in a run of joins in
+        // spawn order it holds the next child (children 0..9 of a skynet
+        // node: 24 slot reads instead of 35). Candidates only, as each slot
+        // the search reads: the reservation below decides.
         std::int64_t depth = 1;
-        for (; depth <= limit; ++depth)
-            if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) break;
-        if (depth > limit) return false;
+        if (m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed) != item) {
+            depth = b - m_next_take;
+            if (depth < 2 || depth > limit ||
+                m_slots[m_next_take & k_mask].load(std::memory_order_relaxed) != item) {
+                for (depth = 2; depth <= limit; ++depth)
+                    if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) break;
+                if (depth > limit) return false;
+            }
+        }
         const std::int64_t at = b - depth;
         std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
         if (!m_no_thieves) {
@@ -171,6 +183,7 @@ public:
             m_bottom.store(b, std::memory_order_relaxed);
             return won;
         }
+        m_next_take = at + 1;
         if (at == t) {
             // The oldest item with no thieves possible (t is then exact):
             // top moves past it, as a steal would, and the rest stay put
@@ -219,6 +232,10 @@ private:
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
     bool m_no_thieves = false;  // see set_no_thieves; owner only
+    // Owner only: where take() looks first, the slot after its last
+    // successful take (any value is safe: a hint outside the newest items,
+    // or a slot holding another item, falls back to the search).
+    std::int64_t m_next_take = 0;
     alignas(64) std::atomic<T*> m_slots[Capacity];
 };
 
