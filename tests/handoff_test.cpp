@@ -50,6 +50,17 @@ task<void> set_flag(std::atomic<bool>* flag) {
     co_return;
 }
 
+// Queues set_flag(flag) behind itself on its own processor, then computes
+// for `d` without suspending: 1 if the queued task ran meanwhile (someone
+// took the processor), 0 if not. For the cases where no hand-off may happen.
+task<int> compute_with_one_queued(std::atomic<bool>* flag, std::chrono::milliseconds d) {
+    goro::go(set_flag(flag));
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until)
+        if (flag->load()) co_return 1;
+    co_return 0;
+}
+
 task<void> count_up(std::atomic<int>* counter) {
     counter->fetch_add(1, std::memory_order_acq_rel);
     co_return;
@@ -242,16 +253,9 @@ TEST_CASE("handoff: at max_threads there is no hand-off, and the program is stil
     on_each_driver_in_child([](const char* netpoll) {
         auto main_task = []() -> task<int> {
             std::atomic<bool> ran{false};
-            auto hog = [](std::atomic<bool>* flag) -> task<int> {
-                goro::go(set_flag(flag));
-                // Long enough for many time slices; the queued task must not
-                // run meanwhile (nobody may take the processor).
-                const auto until = std::chrono::steady_clock::now() + 100ms;
-                while (std::chrono::steady_clock::now() < until)
-                    if (flag->load()) co_return 1;
-                co_return 0;
-            };
-            const int rc = co_await goro::spawn(hog(&ran));
+            // Long enough for many time slices; the queued task must not run
+            // meanwhile (nobody may take the processor).
+            const int rc = co_await goro::spawn(compute_with_one_queued(&ran, 100ms));
             if (rc != 0) co_return rc;
             co_await goro::yield();
             if (!ran.load()) co_return 2;
@@ -323,14 +327,7 @@ TEST_CASE("handoff: GORO_DEBUG=handoff=0 turns it off", "[handoff]") {
         ::setenv("GORO_DEBUG", "handoff=0", 1);
         auto main_task = []() -> task<int> {
             std::atomic<bool> ran{false};
-            auto hog = [](std::atomic<bool>* flag) -> task<int> {
-                goro::go(set_flag(flag));
-                const auto until = std::chrono::steady_clock::now() + 50ms;
-                while (std::chrono::steady_clock::now() < until)
-                    if (flag->load()) co_return 1;
-                co_return 0;
-            };
-            co_return co_await goro::spawn(hog(&ran));
+            co_return co_await goro::spawn(compute_with_one_queued(&ran, 50ms));
         };
         return goro::run(main_task(), one_proc());
     });
