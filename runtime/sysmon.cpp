@@ -31,6 +31,16 @@
 // processor's counter (the line is the owner's hot line; at 10 ms the misses
 // it causes are noise).
 //
+// With hand-off on, two more bounds keep a slice from ending late, since a
+// stranded processor's connections wait for it (benchmarks/hog.cpp): while
+// some processor is busy the interval is at most a quarter of the slice
+// (a new run is first seen at most that late), and while some run has
+// lasted half a slice it is at most a millisecond; that poll also takes the
+// thread's first CPU sample (thread_stuck), so the hand-off can be decided
+// at the first poll past the slice instead of one interval after it. Both
+// cost a poll per millisecond or so while a program computes, nothing while
+// it is idle.
+//
 // ## Sleeping while every processor is idle (lost-wake-up protocol)
 //
 // When npidle == nprocs at every poll for a millisecond or more, the monitor
@@ -195,6 +205,7 @@ struct sysmon::impl {
     };
     std::vector<lost_watch> lost;
     bool all_stuck = false;  // see poll()
+    bool long_run = false;   // the last poll saw a run of half a slice or more (hand-off on)
     bool fence_ok = false;
     bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
@@ -230,6 +241,7 @@ struct sysmon::impl {
             if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
             const std::int64_t now = monotonic_now_ns();
             refresh_wait_clock();  // the parks' stamp, while a task computes long (goroutine.hpp)
+            long_run = false;
             const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;
@@ -257,7 +269,10 @@ struct sysmon::impl {
             } else if (++quiet > k_fast_polls) {
                 delay = std::min(delay * 2, max_delay_ns);
             }
-            if (open) delay = std::min(delay, k_open_stall_delay_ns);
+            if (open || long_run) delay = std::min(delay, k_open_stall_delay_ns);
+            // relaxed: a hint, as above.
+            if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
+                delay = std::min(delay, std::max(settings.slice_ns / 4, k_min_delay_ns));
         }
     }
 
@@ -335,6 +350,14 @@ struct sysmon::impl {
             // serving at any moment, and nothing else may serve them.
             // relaxed: a hint; hand_off decides with its own protocol.
             handoff_record rec;
+            // relaxed: a hint; the run is only sampled, not acted on.
+            const bool running = p.running.load(std::memory_order_relaxed) != nullptr;
+            if (handoff_ok && running && now - w.run_seen >= settings.slice_ns / 2) {
+                long_run = true;
+                // The first CPU sample, half a slice early, so that the
+                // decision can be made at the slice (see "Polling schedule").
+                if (w.candidate_at == 0 && now - w.run_seen < settings.slice_ns) (void)thread_stuck(p, w, now);
+            }
             // relaxed: a hint; hand_off decides with its own protocol.
             if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
                 p.running.load(std::memory_order_relaxed) != nullptr && (w.stuck || thread_stuck(p, w, now)) &&
