@@ -335,7 +335,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 processor::processor(runtime_state& r, unsigned i)
     : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), goroutines(static_cast<std::uint16_t>(i)),
-      next_id(2 * (i + 1)) {}
+      next_id(2 * (i + 1)), id_step(2 * std::uint64_t{r.nprocs}) {}
 
 namespace {
 
