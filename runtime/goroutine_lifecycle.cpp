@@ -80,49 +80,82 @@ inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
     }
 }
 
-[[gnu::noinline]] void ready(goroutine* g) noexcept {
+namespace {
+
+// The readies' shared shape, under a processor_scope: `work` on the
+// processor, or ready_from_outside without one (none, or handed off).
+template <typename Work>
+[[gnu::noinline, gnu::cold]] void ready_scoped(goroutine* g, Work work) noexcept {
+    const processor_scope scope(t_ctx.p, t_ctx.m);
+    if (processor* p = scope.get())
+        work(*p);
+    else
+        ready_from_outside(g);
+}
+
+// The readies' shared prologue and epilogue: `work` on this thread's
+// processor. processor_scope's entry and exit inlined for the cases a ready
+// meets on its hot paths: task code on a thread that holds its processor
+// (try_enter_held's case), and scheduler code (in_sched set: the loop's
+// timers and I/O completions; ownership was confirmed there). The rest (no
+// processor, being handed off, lost) takes ready_scoped, out of line.
+template <typename Work>
+[[gnu::always_inline]] inline void ready_with(goroutine* g, Work work) noexcept {
     processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
+    machine* m = t_ctx.m;
+    if (!p) [[unlikely]] {
         ready_from_outside(g);
         return;
     }
-    note_ready(p->stats, g);
-    // relaxed: holder only (atomic for the monitor's hint).
-    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
-    p->runnext.store(g, std::memory_order_relaxed);
-    if (displaced) {
-        push_local(*p, displaced);
-        wakep(p->rt);
+    // relaxed: only this thread writes in_sched.
+    const bool nested = m->in_sched.load(std::memory_order_relaxed);
+    if (!nested) {
+        // try_enter_held's steps, the first check done above.
+        m->in_sched.store(true, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        if (m->held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(p)) [[unlikely]] {
+            leave_held(m);
+            ready_scoped(g, work);
+            return;
+        }
     }
+    work(*p);
+    if (!nested) leave_held(m);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void ready(goroutine* g) noexcept {
+    ready_with(g, [g](processor& p) {
+        note_ready(p.stats, g);
+        // relaxed: holder only (atomic for the monitor's hint).
+        goroutine* displaced = p.runnext.load(std::memory_order_relaxed);
+        p.runnext.store(g, std::memory_order_relaxed);
+        if (displaced) {
+            push_local(p, displaced);
+            wakep(p.rt);
+        }
+    });
 }
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    note_ready(p->stats, g);
-    push_local(*p, g);
-    wakep(p->rt);
+    ready_with(g, [g](processor& p) {
+        note_ready(p.stats, g);
+        push_local(p, g);
+        wakep(p.rt);
+    });
 }
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    // Behind everything local: the global queue is FIFO and checked every 61
-    // ticks and whenever the local queues run dry.
-    {
-        std::lock_guard guard(p->rt.sched_lock);
-        global_push_locked(p->rt, g);
-    }
-    wakep(p->rt);
+    ready_with(g, [g](processor& p) {
+        // Behind everything local: the global queue is FIFO and checked
+        // every 61 ticks and whenever the local queues run dry.
+        {
+            std::lock_guard guard(p.rt.sched_lock);
+            global_push_locked(p.rt, g);
+        }
+        wakep(p.rt);
+    });
 }
 
 namespace {
