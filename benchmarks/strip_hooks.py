@@ -24,11 +24,28 @@ for sig in ['inline void stat_add(', 'inline void note_ready(', 'inline void not
 open(p, 'w').write(s)
 p = root + '/runtime/detail/goroutine.hpp'
 s = open(p).read()
-old = """    g->wait_since_ms.store(wait_clock_ms(), std::memory_order_relaxed);
+old = """    const std::uint32_t word = g_park_word.load(std::memory_order_relaxed);
+    g->wait_since_ms.store(word, std::memory_order_relaxed);
     g->wait_reason.store(reason, std::memory_order_relaxed);
-    if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]]
+    if (word & k_park_traced) [[unlikely]]
         trace_park(g, reason);"""
 assert old in s
 s = s.replace(old, "    g->wait_reason.store(reason, std::memory_order_relaxed);")
+open(p, 'w').write(s)
+# The run loop's one trace test (a run is traced or not).
+p = root + '/runtime/scheduler.cpp'
+s = open(p).read()
+old = """    if (p.stats.trace) [[unlikely]]
+        return run_goroutine_traced(p, m, g, inherit);
+"""
+assert old in s
+s = s.replace(old, "")
+open(p, 'w').write(s)
+# The readies' countdown, inlined in ready_with (goroutine_lifecycle.cpp).
+p = root + '/runtime/goroutine_lifecycle.cpp'
+s = open(p).read()
+old = "    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
+assert old in s
+s = s.replace(old, "    if (false) {")
 open(p, 'w').write(s)
 print("stripped")

@@ -65,7 +65,7 @@
 
 namespace goro::detail {
 
-std::atomic<std::uint32_t> g_wait_clock_ms{0};
+std::atomic<std::uint32_t> g_park_word{0};
 
 // The function a spawn site names, readable. Inside a coroutine, g++ 12's
 // source_location::function_name() is the coroutine's actor function, whose
@@ -121,8 +121,8 @@ void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
         s.id = g->id;
         // relaxed: diagnostic fields, written by the goroutine as it parks.
         s.reason = g->wait_reason.load(std::memory_order_relaxed);
-        // Unsigned subtraction: exact across the 32-bit wrap (see goroutine.hpp).
-        if (s.reason) s.waited_ms = now - g->wait_since_ms.load(std::memory_order_relaxed);
+        // Exact across the clock's wrap, the trace flag masked (goroutine.hpp).
+        if (s.reason) s.waited_ms = wait_ms_between(g->wait_since_ms.load(std::memory_order_relaxed), now);
         s.running = std::find(running.begin(), running.end(), g) != running.end();
         s.is_main = g->kind == goroutine_kind::main;
         s.spawn_site = g->spawn_site;

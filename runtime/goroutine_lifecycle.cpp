@@ -27,6 +27,34 @@ namespace goro::detail {
 
 namespace {
 
+// processor_scope's entry (machine.hpp), inlined for the common case of the
+// hot paths below: task code (in_sched clear) on a thread that holds `p`.
+// True when that is the case: in_sched is then set, and leave_held ends it.
+// False with nothing changed otherwise (no processor, inside the loop or
+// another scope, or the monitor is taking or took p): the caller then takes
+// the path under a processor_scope, which handles each case. Inlined so
+// that the fast paths make no call for the scope and keep no flag for its
+// exit (issue 14: their register saves).
+[[gnu::always_inline]] inline bool try_enter_held(processor* p, machine* m) noexcept {
+    // relaxed: only this thread writes in_sched.
+    if (!p || m->in_sched.load(std::memory_order_relaxed)) return false;
+    // The light half of the asymmetric fence, as the scope's.
+    m->in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p)) [[likely]]
+        return true;
+    // Leave as a scope leaves; the scope then enters again and waits for
+    // the monitor or finds p lost.
+    m->in_sched.store(false, std::memory_order_release);
+    return false;
+}
+
+// Ends what try_enter_held began. release: as a scope's exit, what the
+// thread did to p happens before a hand-off.
+[[gnu::always_inline]] inline void leave_held(machine* m) noexcept {
+    m->in_sched.store(false, std::memory_order_release);
+}
+
 // switch_to's work, under the caller's scope on t_ctx.p.
 inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
     t_ctx.g = g;
@@ -52,75 +80,111 @@ inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
     }
 }
 
-[[gnu::noinline]] void ready(goroutine* g) noexcept {
+namespace {
+
+// The readies' shared shape, under a processor_scope: `work` on the
+// processor (after note_ready when `Note`), or ready_from_outside without
+// one (none, or handed off).
+template <bool Note, typename Work>
+[[gnu::noinline, gnu::cold]] void ready_scoped(goroutine* g, Work work) noexcept {
+    const processor_scope scope(t_ctx.p, t_ctx.m);
+    if (processor* p = scope.get()) {
+        if constexpr (Note) note_ready(p->stats, g);
+        work(*p);
+    } else {
+        ready_from_outside(g);
+    }
+}
+
+// ready_with's path when the latency sampling's countdown runs out (one
+// ready in k_latency_sample_every, every ready while tracing): its slow
+// half, then the rest of ready_with. Out of line so that the fast path
+// makes no call for the hook in its middle, which cost it a register save
+// (issue 15: 9 instructions a ready with the hooks in, against 24 without).
+template <typename Work>
+[[gnu::noinline, gnu::cold]] void ready_noted_slow(goroutine* g, Work work, processor* p, machine* m,
+                                                   bool nested) noexcept {
+    note_ready_slow(p->stats, g, false);
+    work(*p);
+    if (!nested) leave_held(m);
+}
+
+// The readies' shared prologue and epilogue: `work` on this thread's
+// processor, after note_ready when `Note`. processor_scope's entry and
+// exit inlined for the cases a ready meets on its hot paths: task code on
+// a thread that holds its processor (try_enter_held's case), and scheduler
+// code (in_sched set: the loop's timers and I/O completions; ownership was
+// confirmed there). The rest (no processor, being handed off, lost) takes
+// ready_scoped, out of line.
+template <bool Note, typename Work>
+[[gnu::always_inline]] inline void ready_with(goroutine* g, Work work) noexcept {
     processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
+    machine* m = t_ctx.m;
+    if (!p) [[unlikely]] {
         ready_from_outside(g);
         return;
     }
-    note_ready(p->stats, g);
-    // relaxed: holder only (atomic for the monitor's hint).
-    goroutine* displaced = p->runnext.load(std::memory_order_relaxed);
-    p->runnext.store(g, std::memory_order_relaxed);
-    if (displaced) {
-        push_local(*p, displaced);
-        wakep(p->rt);
+    // relaxed: only this thread writes in_sched.
+    const bool nested = m->in_sched.load(std::memory_order_relaxed);
+    if (!nested) {
+        // try_enter_held's steps, the first check done above.
+        m->in_sched.store(true, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        if (m->held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(p)) [[unlikely]] {
+            leave_held(m);
+            ready_scoped<Note>(g, work);
+            return;
+        }
     }
+    // note_ready, its slow half taken with the rest of the ready.
+    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {
+        ready_noted_slow(g, work, p, m, nested);
+        return;
+    }
+    work(*p);
+    if (!nested) leave_held(m);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void ready(goroutine* g) noexcept {
+    ready_with<true>(g, [g](processor& p) {
+        // relaxed: holder only (atomic for the monitor's hint).
+        goroutine* displaced = p.runnext.load(std::memory_order_relaxed);
+        p.runnext.store(g, std::memory_order_relaxed);
+        if (displaced) {
+            push_local(p, displaced);
+            wakep(p.rt);
+        }
+    });
 }
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    note_ready(p->stats, g);
-    push_local(*p, g);
-    wakep(p->rt);
+    ready_with<true>(g, [g](processor& p) {
+        push_local(p, g);
+        wakep(p.rt);
+    });
 }
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    if (!scope.get()) {
-        ready_from_outside(g);
-        return;
-    }
-    // Behind everything local: the global queue is FIFO and checked every 61
-    // ticks and whenever the local queues run dry.
-    {
-        std::lock_guard guard(p->rt.sched_lock);
-        global_push_locked(p->rt, g);
-    }
-    wakep(p->rt);
+    ready_with<false>(g, [g](processor& p) {
+        // Behind everything local: the global queue is FIFO and checked
+        // every 61 ticks and whenever the local queues run dry.
+        {
+            std::lock_guard guard(p.rt.sched_lock);
+            global_push_locked(p.rt, g);
+        }
+        wakep(p.rt);
+    });
 }
 
-[[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
-    processor* p = t_ctx.p;
-    const processor_scope scope(p, t_ctx.m);
-    p = scope.get();
-    if (p) {
-        g->id = p->next_id;
-        p->next_id += 2 * p->rt.nprocs;
-        p->goroutines.insert(g);
-        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        note_created(p->stats, g);
-        push_local(*p, g);
-        // A spawn is a scheduling event: the monitor sees a run step, so a
-        // task that keeps starting others (a loop spawning a million) is
-        // not taken for stuck and handed off, which would move the rest of
-        // its spawns to the slow path of a thread without a processor
-        // (spawn_join at 1 processor: 1.73x). A task that spawns and then
-        // computes is handed off a time slice after its last spawn.
-        advance_schedtick(*p, k_tick_run);
-        wakep(p->rt);
-        return;
-    }
-    // From outside the processors (a plain thread, a blocking-pool job, a
-    // task whose processor was handed off, or a destructor run by
-    // shutdown): registered in the external registry.
+namespace {
+
+// start_goroutine from outside the processors (a plain thread, a
+// blocking-pool job, a task whose processor was handed off, or a destructor
+// run by shutdown): registered in the external registry. Out of line, so
+// that the processor's path saves no registers for it (issue 14).
+[[gnu::noinline, gnu::cold]] void start_goroutine_outside(goroutine* g, const char* api_name) {
     foreign_entry entry;
     runtime_state* rt = current_runtime();
     if (!rt) throw no_runtime(api_name);
@@ -137,64 +201,165 @@ inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
     ready_external(*rt, g);
 }
 
-[[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
-    const processor_scope scope(t_ctx.p, t_ctx.m);
-    processor* p = scope.get();
+// start_goroutine's work on `p`, held by this thread.
+[[gnu::always_inline]] inline void start_on(goroutine* g, processor& p) {
+    g->id = p.next_id;
+    p.next_id += p.id_step;
+    p.goroutines.insert(g);
+    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    note_created(p.stats, g);
+    push_local(p, g);
+    // A spawn is a scheduling event: the monitor sees a run step, so a
+    // task that keeps starting others (a loop spawning a million) is
+    // not taken for stuck and handed off, which would move the rest of
+    // its spawns to the slow path of a thread without a processor
+    // (spawn_join at 1 processor: 1.73x). A task that spawns and then
+    // computes is handed off a time slice after its last spawn.
+    advance_schedtick(p, k_tick_run);
+    wakep(p.rt);
+}
+
+// start_goroutine in every case, under a processor_scope (see
+// run_in_place_scoped).
+[[gnu::noinline, gnu::cold]] void start_goroutine_scoped(goroutine* g, const char* api_name) {
+    {
+        const processor_scope scope(t_ctx.p, t_ctx.m);
+        if (processor* p = scope.get()) {
+            start_on(g, *p);
+            return;
+        }
+    }
+    // No processor, or it was handed off while the task ran (the scope,
+    // lost, entered nothing): started as any thread without one.
+    start_goroutine_outside(g, api_name);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!try_enter_held(p, m)) [[unlikely]] {
+        start_goroutine_scoped(g, api_name);
+        return;
+    }
+    // insert() may throw std::bad_alloc (nothing changed): the scope's
+    // exit must run then too.
+    struct leave_on_exit {
+        machine* m;
+        ~leave_on_exit() { leave_held(m); }
+    } leave{m};
+    start_on(g, *p);
+}
+
+namespace {
+
+// run_in_place's work on `p`, held by this thread (under a scope, or the
+// fast path's inlined entry): false with nothing changed when the child
+// cannot be run in place.
+[[gnu::always_inline]] inline bool run_in_place_on(processor& p, goroutine* child,
+                                                   std::coroutine_handle<> joiner_resume) noexcept {
     goroutine* joiner = t_ctx.g;
-    if (!p || !joiner || p->in_place_runs >= k_max_in_place_runs || !p->deque.take(child, k_join_search_depth))
+    if (!joiner || p.in_place_runs >= k_max_in_place_runs || !p.deque.take(child, k_join_search_depth))
         return false;
-    ++p->in_place_runs;
+    ++p.in_place_runs;
     // Where the child's finish resumes the joiner (finish_in_place), and
     // what a dump shows for it meanwhile (the child clears its own reason
-    // in switch_under below).
+    // below).
     joiner->resume_point = joiner_resume;
     joiner->wait_reason.store("join", std::memory_order_relaxed);
     // Relaxed: the child is off every queue, nothing else can look at it.
     child->join_state.set_in_place_joiner(joiner);
     child->joined_in_place = true;
-    switch_under(child, scope);
+    // switch_under with a held processor.
+    t_ctx.g = child;
+    p.running.store(child, std::memory_order_release);  // release: as in run_goroutine
+    child->wait_reason.store(nullptr, std::memory_order_relaxed);
     return true;
+}
+
+// run_in_place in every case: under a processor_scope, which handles a
+// thread without a processor, one inside the loop or another scope, and one
+// whose processor is being handed off.
+[[gnu::noinline, gnu::cold]] bool run_in_place_scoped(goroutine* child,
+                                                      std::coroutine_handle<> joiner_resume) noexcept {
+    const processor_scope scope(t_ctx.p, t_ctx.m);
+    processor* p = scope.get();
+    return p && run_in_place_on(*p, child, joiner_resume);
+}
+
+}  // namespace
+
+[[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!try_enter_held(p, m)) [[unlikely]]
+        return run_in_place_scoped(child, joiner_resume);
+    const bool ran = run_in_place_on(*p, child, joiner_resume);
+    leave_held(m);
+    return ran;
 }
 
 namespace {
 
+// finish_under off a processor (its thread lost it to a hand-off, or it
+// never had one): the goroutine leaves the registry it is in (whose owner
+// refills the slot later) and is counted as an external finish. Out of
+// line, so that the processor's path saves no registers for it (issue 14).
+[[gnu::noinline, gnu::cold]] void finish_off_processor(goroutine* g, runtime_state& rt) noexcept {
+    registry::erase(g, nullptr);
+    rt.external_live.fetch_sub(1, std::memory_order_relaxed);
+    rt.external_finished.fetch_add(1, std::memory_order_relaxed);
+    dump_finish_point(rt);  // a dump may be reading g (goroutine_dump.hpp)
+}
+
+// finish_goroutine's work on `p`, held by this thread.
+[[gnu::always_inline]] inline void finish_on(goroutine* g, processor& p) noexcept {
+    t_ctx.g = nullptr;
+    registry::erase(g, &p.goroutines);
+    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    stat_add(p.stats.finished);
+    // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
+    // (relaxed: the monitor only compares it) and a run event, then the
+    // light half of the asymmetric fence (a compiler barrier; the
+    // monitor's membarrier orders these stores before the load below),
+    // then wait while the monitor reads g's fields. A symmetric transfer
+    // that follows stores the next goroutine.
+    p.running.store(nullptr, std::memory_order_relaxed);
+    advance_schedtick(p, k_tick_run);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    // acquire: pairs with the monitor's release of the pin.
+    if (p.monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
+        wait_for_monitor_pin(p, g);
+    dump_finish_point(p.rt);  // a dump may be reading g (goroutine_dump.hpp)
+}
+
 // finish_goroutine's work, under the caller's scope on `held` (t_ctx.p).
 inline void finish_under(goroutine* g, processor* held, const processor_scope& scope) noexcept {
+    if (processor* p = scope.get()) [[likely]] {
+        finish_on(g, *p);
+        return;
+    }
     t_ctx.g = nullptr;
-    processor* p = scope.get();
     if (scope.lost()) {
         // Handed off: the processor's counters are its holder's now. The
         // monitor never pins a goroutine of a lost thread (it pins only the
         // one `running` names, and took the processor itself).
-        registry::erase(g, nullptr);
-        held->rt.external_live.fetch_sub(1, std::memory_order_relaxed);
-        held->rt.external_finished.fetch_add(1, std::memory_order_relaxed);
-        dump_finish_point(held->rt);  // a dump may be reading g (goroutine_dump.hpp)
-        return;
-    }
-    if (p) {
-        registry::erase(g, &p->goroutines);
-        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        stat_add(p->stats.finished);
-        // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
-        // (relaxed: the monitor only compares it) and a run event, then the
-        // light half of the asymmetric fence (a compiler barrier; the
-        // monitor's membarrier orders these stores before the load below),
-        // then wait while the monitor reads g's fields. A symmetric transfer
-        // that follows stores the next goroutine.
-        p->running.store(nullptr, std::memory_order_relaxed);
-        advance_schedtick(*p, k_tick_run);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        // acquire: pairs with the monitor's release of the pin.
-        if (p->monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
-            wait_for_monitor_pin(*p, g);
-        dump_finish_point(p->rt);  // a dump may be reading g (goroutine_dump.hpp)
+        finish_off_processor(g, held->rt);
     } else if (runtime_state* rt = current_runtime()) {
-        registry::erase(g, nullptr);
-        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
-        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
-        dump_finish_point(*rt);
+        finish_off_processor(g, *rt);
     }
+}
+
+// finish_in_place in every case, under a processor_scope (see
+// run_in_place_scoped).
+[[gnu::noinline, gnu::cold]] goroutine* finish_in_place_scoped(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+    goroutine* joiner = g->join_state.finish_in_place();
+    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
+    return joiner;
 }
 
 }  // namespace
@@ -206,11 +371,17 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
 }
 
 [[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!try_enter_held(p, m)) [[unlikely]]
+        return finish_in_place_scoped(g);
+    finish_on(g, *p);
     goroutine* joiner = g->join_state.finish_in_place();
-    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
+    // switch_under with a held processor.
+    t_ctx.g = joiner;
+    p->running.store(joiner, std::memory_order_release);  // release: as in run_goroutine
+    joiner->wait_reason.store(nullptr, std::memory_order_relaxed);
+    leave_held(m);
     return joiner;
 }
 

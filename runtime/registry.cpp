@@ -45,20 +45,4 @@ void registry::refill() {
     if (free_count < total_slots / 4 || free_count == 0) grow(std::max<std::size_t>(1024, total_slots / 4));
 }
 
-void registry::erase(goroutine* g, registry* mine) noexcept {
-    std::atomic<goroutine*>* slot = g->reg_slot;
-    if (!slot) return;
-    const bool owner_thread = mine && mine->index == g->reg_home;
-    g->reg_slot = nullptr;
-    // release: the slot may be reused by the owner, which then overwrites it;
-    // nothing about g is read through the slot after this.
-    slot->store(nullptr, std::memory_order_release);
-    if (owner_thread) {
-        // grow() made room for every slot, and the free list holds each
-        // slot at most once.
-        GORO_SCHED_ASSERT(mine->free_count < mine->total_slots);
-        mine->free_slots[mine->free_count++] = slot;
-    }
-}
-
 }  // namespace goro::detail

@@ -335,7 +335,7 @@ std::uint64_t next_random(std::uint64_t& state) noexcept {
 
 processor::processor(runtime_state& r, unsigned i)
     : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), goroutines(static_cast<std::uint16_t>(i)),
-      next_id(2 * (i + 1)) {}
+      next_id(2 * (i + 1)), id_step(2 * std::uint64_t{r.nprocs}) {}
 
 namespace {
 
@@ -743,10 +743,10 @@ goroutine* find_runnable(processor& p, bool& inherit) {
     }
 }
 
-// `inherit`: g runs on in the current time slice (it came from runnext);
-// otherwise its run starts a new slice. False when p was handed off while g
-// ran: the caller must not touch p again.
-bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+// run_goroutine's body. `Traced`: p records an execution trace
+// (p.stats.trace set; fixed while this thread holds p).
+template <bool Traced>
+[[gnu::always_inline]] inline bool run_goroutine_as(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
     GORO_ASSERT(holds_processor(p));
     p.in_place_runs = 0;  // a fresh native stack below this resume
     advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
@@ -754,7 +754,7 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
-    note_run(p.stats, g);
+    note_run<Traced>(p.stats, g);
     // Task code from here on: the monitor may hand p off (detail/machine.hpp).
     // release: everything the loop did to p happens before a hand-off.
     m.in_sched.store(false, std::memory_order_release);
@@ -773,10 +773,27 @@ bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcep
         trace_lost_run(p.rt, m.tid.load(std::memory_order_relaxed));
         return false;
     }
-    note_run_end(p.stats);
+    note_run_end<Traced>(p.stats);
     // relaxed: a null is never dereferenced.
     p.running.store(nullptr, std::memory_order_relaxed);
     return true;
+}
+
+// A traced run: out of line and cold, so that the untraced loop keeps its
+// layout and tests the trace once a run instead of at the run's start and
+// end (the cost of seeing inside when nobody looks: issue 15).
+[[gnu::noinline, gnu::cold]] bool run_goroutine_traced(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+    return run_goroutine_as<true>(p, m, g, inherit);
+}
+
+// `inherit`: g runs on in the current time slice (it came from runnext);
+// otherwise its run starts a new slice. False when p was handed off while g
+// ran: the caller must not touch p again.
+bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+    // Set before p's first run and kept until after its last (start_tracing).
+    if (p.stats.trace) [[unlikely]]
+        return run_goroutine_traced(p, m, g, inherit);
+    return run_goroutine_as<false>(p, m, g, inherit);
 }
 
 // Runs p until the runtime stops (true: p's netpoll is drained) or p is

@@ -41,8 +41,6 @@
 
 namespace goro::detail {
 
-std::atomic<bool> g_tracing{false};
-
 struct tracer {
     std::string path;
     std::int64_t start_ns = 0;
@@ -57,7 +55,7 @@ struct tracer {
 };
 
 void tracer_deleter::operator()(tracer* t) const noexcept {
-    g_tracing.store(false, std::memory_order_relaxed);
+    set_park_traced(false);
     delete t;
 }
 
@@ -208,7 +206,7 @@ void trace_start(runtime_state& rt) {
     }
     if (rt.opts.trace_events == 0)
         throw bad_configuration("goro::run: options::trace_events must be at least 1");
-    if (g_tracing.load(std::memory_order_relaxed))
+    if (park_traced())
         throw bad_configuration("goro::run: a trace is already being recorded in this process");
     rt.trace.reset(new tracer(path, rt.opts.trace_events));
     rt.trace->start_ns = monotonic_now_ns();
@@ -217,7 +215,7 @@ void trace_start(runtime_state& rt) {
         start_tracing(p->stats, rt.trace->procs.back().get());
     }
     // relaxed: the processors' threads start after this (their start orders it).
-    g_tracing.store(true, std::memory_order_relaxed);
+    set_park_traced(true);
 }
 
 namespace {

@@ -71,9 +71,11 @@ struct goroutine {
     // in padding, which keeps a spawned task's frame in a smaller size class.)
     std::uint16_t reg_home = 0;
 
-    // When the goroutine last parked (wait_clock_ms(), a coarse clock in
-    // milliseconds, modulo 2^32: a wait's length is the difference, exact for
-    // waits under 49 days), for dumps ("[chan receive, 5 minutes]"). Written
+    // When the goroutine last parked, for dumps ("[chan receive, 5
+    // minutes]"): g_park_word as the park read it, whose low 31 bits are a
+    // coarse clock in milliseconds modulo 2^31 (a wait's length is the
+    // difference, masked: wait_ms_between; exact for waits under 24 days)
+    // and whose top bit is the trace flag, which readers mask off. Written
     // with wait_reason by the goroutine itself (note_waiting); read racily by
     // dumps (relaxed: diagnostic only). In padding, as reg_home.
     std::atomic<std::uint32_t> wait_since_ms{0};
@@ -94,49 +96,83 @@ struct goroutine {
 inline constexpr std::uint16_t k_external_registry = 0xFFFF;
 
 /// The clock of goroutine::wait_since_ms: CLOCK_MONOTONIC_COARSE (a read of
-/// the vDSO's page, a few nanoseconds: it is read on every park), in
-/// milliseconds, truncated to 32 bits.
+/// the vDSO's page, a few nanoseconds), in milliseconds, modulo 2^31.
 inline std::uint32_t read_wait_clock_ms() noexcept {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ts.tv_sec) * 1000u +
-                                      static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u);
+                                      static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u) &
+           0x7FFF'FFFFu;
 }
 
-/// The wait clock as of its last refresh (goroutine_dump.cpp). A park stamps
-/// this instead of reading the clock (a vDSO call on every park was a fifth
-/// of pingpong's cost of seeing inside). Refreshed by refresh_wait_clock():
-/// each processor every k_fairness_interval scheduling ticks and when it
-/// wakes from a park, the monitor each time it wakes (every 10 ms or more
-/// often while any processor is busy), and a runtime's start. So a stamp is
-/// at most one refresh old, and a dump's "waited" reads at most that much
-/// long (a dump reads the clock itself). relaxed: a diagnostic value.
-extern std::atomic<std::uint32_t> g_wait_clock_ms;
+/// g_park_word's top bit: a run is traced (GORO_TRACE, options::trace;
+/// runtime/trace.cpp), so a park records a trace event.
+inline constexpr std::uint32_t k_park_traced = 0x8000'0000u;
 
-inline std::uint32_t wait_clock_ms() noexcept { return g_wait_clock_ms.load(std::memory_order_relaxed); }
+/// The word every park reads, once (note_waiting): the wait clock as of its
+/// last refresh in the low 31 bits, and the trace flag (k_park_traced) in the
+/// top one. One word, so that a park loads and tests one value for both
+/// (pingpong parks twice a round trip: the cost of seeing inside is counted
+/// per park). relaxed everywhere: the clock is a diagnostic value, and the
+/// flag is set before the processors start and cleared after they stop
+/// (set_park_traced: their start and join order it).
+///
+/// The clock: a park stamps this instead of reading the clock (a vDSO call
+/// on every park was a fifth of pingpong's cost of seeing inside).
+/// Refreshed by refresh_wait_clock(): each processor every
+/// k_fairness_interval scheduling ticks and when it wakes from a park, the
+/// monitor each time it wakes (every 10 ms or more often while any
+/// processor is busy), and a runtime's start. So a stamp is at most one
+/// refresh old, and a dump's "waited" reads at most that much long (a dump
+/// reads the clock itself). Defined in goroutine_dump.cpp.
+extern std::atomic<std::uint32_t> g_park_word;
 
-/// Brings g_wait_clock_ms up to date; writes only when it changed (once a
-/// millisecond at most), so that the parks' loads seldom miss.
+/// True while a run is traced.
+inline bool park_traced() noexcept {
+    return (g_park_word.load(std::memory_order_relaxed) & k_park_traced) != 0;
+}
+
+/// Sets or clears the trace flag, keeping the clock (an RMW: a refresh
+/// racing with it neither loses the flag nor gets its clock lost).
+inline void set_park_traced(bool on) noexcept {
+    if (on)
+        g_park_word.fetch_or(k_park_traced, std::memory_order_relaxed);
+    else
+        g_park_word.fetch_and(~k_park_traced, std::memory_order_relaxed);
+}
+
+/// The milliseconds from the stamp `since` (a goroutine's wait_since_ms) to
+/// the clock reading `now` (read_wait_clock_ms), modulo 2^31: exact across
+/// the clock's wrap for waits under 24 days.
+inline std::uint32_t wait_ms_between(std::uint32_t since, std::uint32_t now) noexcept {
+    return (now - since) & ~k_park_traced;
+}
+
+/// Brings g_park_word's clock up to date; writes only when it changed (once
+/// a millisecond at most), so that the parks' loads seldom miss. A compare
+/// and exchange, not a store: the trace flag in the same word must survive
+/// (several threads refresh; if one of them, or the flag's setter, changed
+/// the word meanwhile, the clock is recent enough or is retried).
 inline void refresh_wait_clock() noexcept {
     const std::uint32_t now = read_wait_clock_ms();
-    if (g_wait_clock_ms.load(std::memory_order_relaxed) != now) g_wait_clock_ms.store(now, std::memory_order_relaxed);
+    std::uint32_t word = g_park_word.load(std::memory_order_relaxed);
+    while ((word & ~k_park_traced) != now &&
+           !g_park_word.compare_exchange_weak(word, (word & k_park_traced) | now, std::memory_order_relaxed)) {
+    }
 }
-
-/// True while a run is traced (GORO_TRACE, options::trace; runtime/trace.cpp).
-/// Set before the processors start and cleared after they stop (relaxed:
-/// the threads' start and join order it).
-extern std::atomic<bool> g_tracing;
 
 /// The execution trace's park event (runtime/trace.cpp).
 void trace_park(goroutine* g, const char* reason) noexcept;
 
 /// Called by a goroutine about to park, before it publishes itself to a
 /// waker: what it waits for (a static string) and since when, for dumps
-/// (and the execution trace, when one is recorded).
+/// (and the execution trace, when one is recorded). One load of
+/// g_park_word for both: the stamp keeps the flag bit (readers mask it).
 inline void note_waiting(goroutine* g, const char* reason) noexcept {
-    g->wait_since_ms.store(wait_clock_ms(), std::memory_order_relaxed);
+    const std::uint32_t word = g_park_word.load(std::memory_order_relaxed);
+    g->wait_since_ms.store(word, std::memory_order_relaxed);
     g->wait_reason.store(reason, std::memory_order_relaxed);
-    if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]]
+    if (word & k_park_traced) [[unlikely]]
         trace_park(g, reason);
 }
 

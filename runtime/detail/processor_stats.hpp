@@ -93,19 +93,22 @@ inline void note_ready(processor_stats& s, goroutine* g) noexcept {
         note_ready_slow(s, g, false);
 }
 
-/// Owner: the scheduling loop resumes g.
+/// Owner: the scheduling loop resumes g. `Traced`: this processor records
+/// an execution trace (s.trace set). The loop tests s.trace once a run and
+/// picks the instantiation (run_goroutine, runtime/scheduler.cpp), so an
+/// untraced run's start and end test nothing for the trace.
+template <bool Traced>
 inline void note_run(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.runs);
     if (g == s.sample_g) [[unlikely]]
         sample_run_slow(s);
-    if (s.trace) [[unlikely]]
-        trace_run_begin(*s.trace, g);
+    if constexpr (Traced) trace_run_begin(*s.trace, g);
 }
 
 /// Owner: the run that note_run began has returned to the loop.
+template <bool Traced>
 inline void note_run_end(processor_stats& s) noexcept {
-    if (s.trace) [[unlikely]]
-        trace_run_end(*s.trace);
+    if constexpr (Traced) trace_run_end(*s.trace);
 }
 
 /// Owner: g was started here.

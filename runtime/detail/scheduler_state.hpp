@@ -72,8 +72,9 @@ struct registry {
     /// must grow and cannot.
     inline void insert(goroutine* g);  // defined below, after processor
     /// Any thread. `mine`: the registry the caller owns (or null); if g lives
-    /// there, its slot goes straight back on the free list.
-    static void erase(goroutine* g, registry* mine) noexcept;
+    /// there, its slot goes straight back on the free list. Inline (defined
+    /// below): a finish's hot path makes no call for it (issue 14).
+    static inline void erase(goroutine* g, registry* mine) noexcept;
     /// Any thread; a racy snapshot (exact when nothing runs).
     template <typename F>
     void for_each(F&& fn) const {
@@ -157,7 +158,8 @@ struct processor {
     // Goroutines started here minus goroutines finished here (owner writes
     // with load+store; num_goroutines() sums every processor's, racily).
     std::atomic<std::int64_t> live_delta{0};
-    std::uint64_t next_id;          // ids handed out here: index+1, +nprocs, ...
+    std::uint64_t next_id;          // ids handed out here: 2(index+1), then every id_step
+    std::uint64_t id_step;          // 2 * nprocs (the even ids, interleaved: one add a start)
     std::unique_ptr<netpoll_driver> netpoll;  // the I/O driver; created on the owner thread
     // The kernel's id of the processor's thread (gettid), for the monitor's
     // stall report (its state in /proc). Owner writes once at start-up,
@@ -363,6 +365,22 @@ inline void registry::insert(goroutine* g) {
     g->reg_home = index;
     // release: publishes the goroutine's fields to readers of the registry.
     slot->store(g, std::memory_order_release);
+}
+
+inline void registry::erase(goroutine* g, registry* mine) noexcept {
+    std::atomic<goroutine*>* slot = g->reg_slot;
+    if (!slot) return;
+    const bool owner_thread = mine && mine->index == g->reg_home;
+    g->reg_slot = nullptr;
+    // release: the slot may be reused by the owner, which then overwrites it;
+    // nothing about g is read through the slot after this.
+    slot->store(nullptr, std::memory_order_release);
+    if (owner_thread) {
+        // grow() made room for every slot, and the free list holds each
+        // slot at most once.
+        GORO_SCHED_ASSERT(mine->free_count < mine->total_slots);
+        mine->free_slots[mine->free_count++] = slot;
+    }
 }
 
 }  // namespace goro::detail

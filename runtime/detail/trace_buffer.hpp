@@ -8,8 +8,10 @@
 // processor (a bounded trace of the end of the run).
 //
 // Off, tracing costs a predictable branch on processor_stats::trace (a
-// pointer on a line the processor writes anyway) at each run's start and
-// end and each steal, and one on a global flag at each park (note_waiting);
+// pointer on a line the processor writes anyway) at each run's start (the
+// loop then runs an untraced instantiation: run_goroutine) and each steal,
+// and a test of a bit of the word that each park loads anyway for its wait
+// stamp (g_park_word, note_waiting);
 // readies and starts share the latency sampling's countdown
 // (processor_stats::ready_countdown), which tracing sets to 1.
 #pragma once
