@@ -135,7 +135,7 @@ void poller::adopt() noexcept {
                 restart_here.push_back(r);
             } else {
                 // Left behind: the orphan completes it.
-                std::unique_lock<std::mutex> guard;
+                std::unique_lock<spin_mutex> guard;
                 if (r->file) guard = std::unique_lock(r->file->lock);
                 r->driver = orphan.get();
                 orphan->link_request(*r);  // on `old`: the orphan's ring
