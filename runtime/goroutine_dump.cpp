@@ -135,6 +135,27 @@ void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
     for (auto& p : rt.procs) p->goroutines.for_each(copy);
 }
 
+// Holds the registries' goroutines alive: finishers wait in
+// dump_finish_point while it lives (after heavy_fence: see the top of this
+// file).
+class dump_pin {
+public:
+    explicit dump_pin(runtime_state& rt) : m_rt(rt) {
+        // seq_cst: the store half of the Dekker pair (see the top of this file).
+        m_rt.dump_readers.fetch_add(1, std::memory_order_seq_cst);
+    }
+    ~dump_pin() {
+        // release: orders the reads before a waiting finisher's free.
+        m_rt.dump_readers.fetch_sub(1, std::memory_order_release);
+        m_rt.dump_readers.notify_all();
+    }
+    dump_pin(const dump_pin&) = delete;
+    dump_pin& operator=(const dump_pin&) = delete;
+
+private:
+    runtime_state& m_rt;
+};
+
 // Asks every processor to stop and waits until each is stopped or parked
 // (at most `patience`); `self`: the caller is a processor of rt (it counts as
 // stopped: it runs the dump, not goroutines). Returns whether the world did stop.
@@ -167,16 +188,7 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     for (auto& p : rt.procs) live += p->live_delta.load(std::memory_order_relaxed);
     out.reserve(static_cast<std::size_t>(std::max<std::int64_t>(live, 0)) + 16);
     if (membarrier_ready()) {
-        // seq_cst: the store half of the Dekker pair (see the top of this file).
-        rt.dump_readers.fetch_add(1, std::memory_order_seq_cst);
-        struct unpin {
-            runtime_state& rt;
-            ~unpin() {
-                // release: orders the copy before a waiting finisher's free.
-                rt.dump_readers.fetch_sub(1, std::memory_order_release);
-                rt.dump_readers.notify_all();
-            }
-        } guard{rt};
+        const dump_pin pin(rt);
         if (heavy_fence()) {
             copy_goroutines(rt, out);
             std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -210,6 +222,34 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
+}
+
+bool sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutine_sample& out) {
+    if (!g || !membarrier_ready()) return false;
+    const dump_pin pin(rt);
+    if (!heavy_fence()) return false;
+    bool found = false;
+    // Pointers compared only until g is found among the registered: then,
+    // under the pin, its frame cannot be freed while we read it.
+    auto look = [&](goroutine* r) {
+        if (r != g) return;
+        found = true;
+        out.id = r->id;
+        out.is_main = r->kind == goroutine_kind::main;
+        out.spawn_site = r->spawn_site;
+    };
+    {
+        std::lock_guard guard(rt.external_lock);
+        rt.external_goroutines.for_each(look);
+    }
+    for (auto& p : rt.procs) p->goroutines.for_each(look);
+#if defined(GORO_CHECK_INVARIANTS)
+    // Checked builds (the tests' sanitizer runs) hold the pin longer, so
+    // that finishers often wait for it: a broken protocol then shows as an
+    // ASan or TSan report in tests/sysmon_test.cpp, not as a rare race.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+#endif
+    return found;
 }
 
 void wait_for_dump_readers(runtime_state& rt) noexcept {

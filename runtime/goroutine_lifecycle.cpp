@@ -319,19 +319,13 @@ namespace {
     registry::erase(g, &p.goroutines);
     p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     stat_add(p.stats.finished);
-    // The monitor's pin protocol (runtime/sysmon.cpp): g no longer runs
-    // (relaxed: the monitor only compares it) and a run event, then the
-    // light half of the asymmetric fence (a compiler barrier; the
-    // monitor's membarrier orders these stores before the load below),
-    // then wait while the monitor reads g's fields. A symmetric transfer
-    // that follows stores the next goroutine.
+    // g no longer runs (relaxed: the monitor only compares it) and a run
+    // event. A symmetric transfer that follows stores the next goroutine.
     p.running.store(nullptr, std::memory_order_relaxed);
     advance_schedtick(p, k_tick_run);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    // acquire: pairs with the monitor's release of the pin.
-    if (p.monitor_pin.load(std::memory_order_acquire) == g) [[unlikely]]
-        wait_for_monitor_pin(p, g);
-    dump_finish_point(p.rt);  // a dump may be reading g (goroutine_dump.hpp)
+    // A dump, or the monitor's report (the pin protocol in
+    // runtime/sysmon.cpp), may be reading g: wait for it (goroutine_dump.hpp).
+    dump_finish_point(p.rt);
 }
 
 // finish_goroutine's work, under the caller's scope on `held` (t_ctx.p).

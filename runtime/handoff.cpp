@@ -195,15 +195,10 @@ bool hand_off(runtime_state& rt, processor& p, handoff_record& out) noexcept {
     // relaxed: published with lost by the release store of held below.
     old->orphan_pending.store(true, std::memory_order_relaxed);
     out.m = old;
+    // Never dereferenced here: `running` may name a goroutine that parked
+    // just before its thread was descheduled, and was then run, finished and
+    // freed on another processor (the pin protocol in runtime/sysmon.cpp).
     out.g = g;
-    if (g) {
-        // Safe: g cannot finish before the owner store below (its finish
-        // enters a processor_scope, which waits for the verdict), and the
-        // unchanged schedtick says it has not finished before.
-        out.id = g->id;
-        out.kind = g->kind;
-        out.site = g->spawn_site;
-    }
     // seq_cst: counted before p can go idle under its new holder (the
     // deadlock check reads it under sched_lock).
     rt.nlost.fetch_add(1, std::memory_order_seq_cst);

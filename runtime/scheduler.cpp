@@ -134,10 +134,10 @@
 // to leave the idle list wakes it (the protocol is in sysmon.cpp), so an
 // idle program costs nothing. Its costs on the processors' side: a
 // counter increment per run the loop starts and per finished goroutine, a
-// compare per runnext pick, and in finish_goroutine a store of `running`
-// and the load of monitor_pin that let the monitor read a running
-// goroutine's fields without a use after free (an asymmetric fence: membarrier(2) on the monitor's side
-// only). Symmetric transfers (in-place joins) add nothing but the store of
+// compare per runnext pick, and in finish_goroutine a store of `running`.
+// The monitor reads a goroutine's fields for a report under the dump's pin,
+// which a finish honours anyway (the pin protocol in sysmon.cpp).
+// Symmetric transfers (in-place joins) add nothing but the store of
 // `running` they always made.
 //
 // It also hands processors off (next section).

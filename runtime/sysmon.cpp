@@ -62,36 +62,28 @@
 // ## Reading a running goroutine's fields (the pin protocol)
 //
 // A stall report names the goroutine (id, spawn site), which lives in its
-// frame; the frame may be freed the moment the goroutine finishes, by its
-// own processor or by a joiner on another. A processor does not publish
-// the id and site per run (stores on every run for a rare report); instead
-// the monitor pins the goroutine, with an asymmetric fence (membarrier(2),
+// frame; the frame may be freed the moment the goroutine finishes. A
+// processor does not publish the id and site per run (stores on every run
+// for a rare report), and `running` alone proves nothing: the loop clears
+// it only after the resume returns, and between a park's publication and
+// that store (a thread descheduled there) the goroutine may be run by
+// another processor, finish and be freed, under a schedtick of this
+// processor that has not moved. (An earlier protocol pinned the goroutine
+// in a per-processor word that only a finish on the same processor read:
+// TSan caught the monitor reading a frame that a joiner on another
+// processor had freed, in a hand-off.) So the monitor reads the fields
+// with the dump's protocol (goroutine_dump.hpp, sample_registered_goroutine):
+// it pins every registered goroutine (dump_readers, then membarrier(2),
 // MEMBARRIER_CMD_PRIVATE_EXPEDITED, as userspace RCU and Folly's
-// asymmetric_thread_fence_heavy use it) so that the finishing side pays only
-// a compiler barrier:
-//
-//   monitor                                  owner, finish_goroutine(g)
-//   g = running                              running = null
-//   monitor_pin = g (seq_cst)                schedtick += 1 (run event)
-//   membarrier()                             compiler barrier
-//   if running is still g and schedtick      if monitor_pin == g (acquire):
-//   unchanged:                                   wait until it is not
-//       read g's id, kind, spawn site
-//   monitor_pin = null (release)             ... the frame may be freed
-//
-// membarrier makes every thread of the process execute a full barrier at
-// some point during the call. If the owner's load of the pin comes after
-// that point, it sees the pin (stored before the call) and waits until the
-// monitor is done (release/acquire on the pin orders the monitor's reads
-// before the free). If it comes before, so do its stores, which the barrier
-// makes visible: the monitor sees `running` changed and reads nothing.
-// Clearing `running` at the finish matters: the loop clears it only when
-// the resume returns, after a detached goroutine has freed its own frame,
-// and a thread descheduled in between would leave a dangling `running`
-// under a schedtick that the monitor has already seen (TSan caught that
-// version). The schedtick check adds that no finish happened since the
-// stall was timed (the same address may hold a new goroutine). Without membarrier (refused by a seccomp
-// profile) a report names the processor but not the goroutine.
+// asymmetric_thread_fence_heavy use it, so that a finishing goroutine pays
+// only a compiler barrier and a load) and reads the fields only if the
+// goroutine is still in a registry, which a finish leaves before its frame
+// may be freed. Then it checks that schedtick and `running` did not move,
+// or there is no stall to report. The scan is as long as the registries:
+// it runs for reports only. A hand-off records the goroutine pointer alone
+// (compared with the old machine's lost_g) and reads its identity the same
+// way when it reports. Without membarrier (refused by a seccomp profile) a
+// report names the processor but not the goroutine.
 
 #include "detail/sysmon.hpp"
 
@@ -118,6 +110,7 @@
 #include <vector>
 
 #include "detail/cpu_relax.hpp"
+#include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
 #include "detail/thread_facts.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
@@ -133,7 +126,7 @@ constexpr unsigned k_fast_polls = 50;
 constexpr std::int64_t k_open_stall_delay_ns = 1'000'000;
 constexpr std::int64_t k_idle_before_sleep_ns = 1'000'000;
 
-// ---- futex, asymmetric fence, thread facts ----
+// ---- futex ----
 
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
               std::atomic<std::uint32_t>::is_always_lock_free);
@@ -150,15 +143,6 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, std::i
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-}
-
-// The heavy half of the asymmetric fence (the pin protocol above), called
-// after a seq_cst store of the pin (a full barrier on this thread; the
-// system call is one too, and the compiler cannot move the store past it).
-// False when the kernel refuses it (the process is not registered, or
-// seccomp). No std::atomic_thread_fence here: TSan does not support them.
-bool heavy_fence() noexcept {
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 }  // namespace
@@ -469,12 +453,17 @@ struct sysmon::impl {
         // relaxed: written once when its thread started.
         const int tid = l.rec.m->tid.load(std::memory_order_relaxed);
         std::string where;
-        l.name = fmt::format("goroutine {}", l.rec.id);
-        if (l.rec.kind == goroutine_kind::main)
-            where = "; the main task of goro::run";
-        else
-            where = fmt::format("; spawned at {}:{} in {}", l.rec.site.file_name(), l.rec.site.line(),
-                                l.rec.site.function_name());
+        // Read now, not at the hand-off: the task may have suspended just
+        // before it (see sample_registered_goroutine); it is still
+        // registered while it runs on.
+        goroutine_sample who;
+        if (sample_registered_goroutine(rt, l.rec.g, who)) {
+            l.name = fmt::format("goroutine {}", who.id);
+            where = site_words(who);
+        } else {
+            l.name = fmt::format("the goroutine that was on processor {}", l.index);
+            where = "; its id and spawn site are unknown";
+        }
         std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
                                "({}) was handed off ({}){}\n",
                                l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid), where)
@@ -502,6 +491,13 @@ struct sysmon::impl {
         return true;
     }
 
+    // "; the main task..." or "; spawned at FILE:LINE in FUNCTION".
+    static std::string site_words(const goroutine_sample& who) {
+        if (who.is_main) return "; the main task of goro::run";
+        return fmt::format("; spawned at {}:{} in {}", who.spawn_site.file_name(), who.spawn_site.line(),
+                           who.spawn_site.function_name());
+    }
+
     // The first line of a stall: the goroutine running on p has not
     // suspended since its run began (tick's low half) at least stuck_ns ago.
     bool report_stall(unsigned index, processor& p, watch& w, std::uint64_t tick, std::int64_t now) {
@@ -509,36 +505,15 @@ struct sysmon::impl {
         // so the goroutine's fields (written before it was queued) are seen.
         goroutine* g = p.running.load(std::memory_order_acquire);
         if (!g) return false;  // between runs, or parked: nothing is stuck
+        goroutine_sample who;
         bool known = false;
-        std::uint64_t id = 0;
-        goroutine_kind kind = goroutine_kind::detached;
-        std::source_location site{};
         if (fence_ok) {
-            // seq_cst: the store half of the asymmetric Dekker pair with
-            // finish_goroutine's schedtick store; heavy_fence orders the
-            // owner's side (see the pin protocol).
-            p.monitor_pin.store(g, std::memory_order_seq_cst);
-            if (heavy_fence() && p.schedtick.load(std::memory_order_relaxed) == tick &&
-                p.running.load(std::memory_order_acquire) == g) {
-#if defined(GORO_CHECK_INVARIANTS)
-                // Checked builds (the tests' sanitizer runs) hold the pin
-                // longer, so that owners often reach finish_goroutine while
-                // it is held: a broken protocol then shows as an ASan or
-                // TSan report in tests/sysmon_test.cpp, not as a rare race.
-                std::this_thread::sleep_for(std::chrono::microseconds(50));
-#endif
-                id = g->id;
-                kind = g->kind;
-                site = g->spawn_site;
-                known = true;
-            }
-            // release: the reads above happen before the owner, which waits
-            // for this store (acquire), lets the frame be freed.
-            p.monitor_pin.store(nullptr, std::memory_order_release);
+            // Never through the pointer alone (see the pin protocol).
+            known = sample_registered_goroutine(rt, g, who);
             // relaxed: compared only.
-            if (!known && (p.schedtick.load(std::memory_order_relaxed) != tick ||
-                           p.running.load(std::memory_order_relaxed) != g))
-                return false;  // it ended while we looked: no stall to report
+            if (!known || p.schedtick.load(std::memory_order_relaxed) != tick ||
+                p.running.load(std::memory_order_relaxed) != g)
+                return false;  // it ended (or suspended) while we looked: no stall to report
         }
         // relaxed: written once before the processor ran anything.
         const int tid = p.thread_id.load(std::memory_order_relaxed);
@@ -550,12 +525,9 @@ struct sysmon::impl {
         if (!known) {
             w.stall_name = fmt::format("the goroutine on processor {}", index);
             where = "; its id and spawn site are unknown (membarrier(2) is not available)";
-        } else if (kind == goroutine_kind::main) {
-            w.stall_name = fmt::format("goroutine {}", id);
-            where = "; the main task of goro::run";
         } else {
-            w.stall_name = fmt::format("goroutine {}", id);
-            where = fmt::format("; spawned at {}:{} in {}", site.file_name(), site.line(), site.function_name());
+            w.stall_name = fmt::format("goroutine {}", who.id);
+            where = site_words(who);
         }
         std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on processor {} ({}){}\n",
                                w.stall_name, (now - w.run_seen) / 1'000'000, index, thread_activity(tid), where)
@@ -623,19 +595,6 @@ void sysmon_wake(runtime_state& rt) noexcept {
     // processor is idle"); a failed CAS means another waker or stop() won.
     if (rt.sysmon_state.compare_exchange_strong(expected, k_sysmon_polling, std::memory_order_relaxed))
         futex_wake_all(rt.sysmon_state);
-}
-
-void wait_for_monitor_pin(processor& p, goroutine* g) noexcept {
-    // The monitor holds a pin for one membarrier call and three reads.
-    for (unsigned spins = 0;; ++spins) {
-        // acquire: pairs with the monitor's release of the pin (its reads of
-        // g's fields happen before this goroutine's frame is freed).
-        if (p.monitor_pin.load(std::memory_order_acquire) != g) return;
-        if (spins < 1000)
-            cpu_relax();
-        else
-            std::this_thread::yield();
-    }
 }
 
 }  // namespace goro::detail

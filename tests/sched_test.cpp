@@ -135,6 +135,9 @@ TEST_CASE("item 63: a spinner calling yield does not stop a sleeper on one proce
 
 // docs/go-behaviours.md item 68: stackless tasks are not pre-empted; a spinner that
 // never suspends keeps its processor, and the others run once it suspends.
+// With hand-off off (time_slice 0): with it on, the monitor hands the
+// processor to another thread after a slice (10 ms), and the other task runs
+// there while the spinner spins on (tests/handoff_test.cpp).
 TEST_CASE("item 68: a task that never suspends starves others on one processor until it yields", "[sched]") {
     std::atomic<bool> other_ran{false};
     bool saw_other_while_spinning = false;
@@ -155,7 +158,7 @@ TEST_CASE("item 68: a task that never suspends starves others on one processor u
         co_await std::move(o);
         co_return 0;
     };
-    goro::run(main_task(), {.procs = 1});
+    goro::run(main_task(), {.procs = 1, .time_slice = 0ms});
     REQUIRE_FALSE(saw_other_while_spinning);
     REQUIRE(other_ran.load());
 }

@@ -172,15 +172,13 @@ bool holds_processor(const processor& p) noexcept;
 /// where that worked. Monitor thread only.
 bool hand_off(runtime_state& rt, processor& p, struct handoff_record& out) noexcept;
 
-/// What the monitor learns of the task that runs on after a hand-off: read
-/// while it holds the processor, when the goroutine cannot finish (its
-/// finish waits in a processor_scope), so its fields are safe to read.
+/// What the monitor learns of the task that runs on after a hand-off: the
+/// old machine and the goroutine that `running` named, a pointer compared
+/// with m->lost_g only (its fields are read, when a report needs them, by
+/// the pin protocol of runtime/sysmon.cpp).
 struct handoff_record {
     machine* m = nullptr;
-    goroutine* g = nullptr;  // compared with m->lost_g only, afterwards
-    std::uint64_t id = 0;
-    goroutine_kind kind = goroutine_kind::detached;
-    std::source_location site{};
+    goroutine* g = nullptr;
 };
 
 /// A machine whose scheduler loop ended (its P handed off, or the runtime

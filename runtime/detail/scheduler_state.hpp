@@ -113,7 +113,7 @@ struct processor {
     // The owner's per-run fields, on one cache line (the deque's slots end on
     // a line boundary; alignas makes it explicit). The four atomics among
     // them are what the monitor (detail/sysmon.hpp) watches: it reads this
-    // line every poll and writes preempt_slice and monitor_pin rarely, so
+    // line every poll and writes preempt_slice rarely, so
     // watching costs the owner no cache line of its own on the hot path.
     // The goroutine just readied here; not stealable. Holder only, but
     // atomic (relaxed loads and stores, plain moves on x86) so that the
@@ -143,11 +143,6 @@ struct processor {
     std::atomic<std::uint32_t> preempt_slice{~std::uint32_t{0}};
     unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
     bool spinning = false;          // counted in runtime_state::nspinning
-    // The goroutine whose fields the monitor is reading (a stall report), or
-    // null. Monitor writes; the owner reads it in finish_goroutine and waits
-    // while it names the finishing goroutine, so the frame outlives the read
-    // (the asymmetric-fence protocol in runtime/sysmon.cpp).
-    std::atomic<goroutine*> monitor_pin{nullptr};
     std::uint64_t rng;              // xorshift state for victim selection
     std::int64_t watched_top = -1;  // deque top at the last fairness check
     std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)

@@ -5,9 +5,10 @@
 //
 // The scheduler's side of it is small: each processor publishes its
 // `running` goroutine and its `schedtick` (scheduler_state.hpp), honours
-// `preempt_slice` when it would let runnext inherit a time slice, waits in
-// finish_goroutine while `monitor_pin` names the finishing goroutine, and
-// calls sysmon_kick() after leaving the idle list.
+// `preempt_slice` when it would let runnext inherit a time slice, and calls
+// sysmon_kick() after leaving the idle list. (The monitor reads a
+// goroutine's fields with the dump's pin, which every finish already
+// honours: the pin protocol in runtime/sysmon.cpp.)
 #pragma once
 
 #include <cstdint>
@@ -82,8 +83,5 @@ inline void sysmon_kick(runtime_state& rt) noexcept {
         sysmon_wake(rt);
 }
 
-/// Owner, in finish_goroutine, when monitor_pin names the finishing
-/// goroutine: waits until the monitor has read its fields.
-void wait_for_monitor_pin(processor& p, goroutine* g) noexcept;
 
 }  // namespace goro::detail
