@@ -8,8 +8,9 @@
 // the frame may be freed the moment the goroutine finishes, on any
 // processor. goro::dump must work at full load without stopping anyone, so
 // finishing pays only a compiler barrier and a load of a read-mostly word,
-// and the dump pays a membarrier(2) (the asymmetric fence of the monitor's
-// pin protocol, runtime/sysmon.cpp):
+// and the dump pays a membarrier(2) (an asymmetric fence; the monitor's
+// reports read a goroutine under this same pin: sample_registered_goroutine,
+// and "the pin protocol" in runtime/sysmon.cpp):
 //
 //   dump                                     finish_goroutine(g)
 //   dump_readers += 1 (seq_cst)              slot = null (release; erase)
