@@ -225,10 +225,11 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     return out;
 }
 
-bool sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutine_sample& out) {
-    if (!g || !membarrier_ready()) return false;
+registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutine_sample& out) {
+    if (!g) return registered_sample::gone;
+    if (!membarrier_ready()) return registered_sample::unreadable;
     const dump_pin pin(rt);
-    if (!heavy_fence()) return false;
+    if (!heavy_fence()) return registered_sample::unreadable;
     bool found = false;
     // Pointers compared only until g is found among the registered: then,
     // under the pin, its frame cannot be freed while we read it.
@@ -250,7 +251,7 @@ bool sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutin
     // ASan or TSan report in tests/sysmon_test.cpp, not as a rare race.
     std::this_thread::sleep_for(std::chrono::microseconds(50));
 #endif
-    return found;
+    return found ? registered_sample::found : registered_sample::gone;
 }
 
 void wait_for_dump_readers(runtime_state& rt) noexcept {

@@ -457,7 +457,7 @@ struct sysmon::impl {
         // before it (see sample_registered_goroutine); it is still
         // registered while it runs on.
         goroutine_sample who;
-        if (sample_registered_goroutine(rt, l.rec.g, who)) {
+        if (sample_registered_goroutine(rt, l.rec.g, who) == registered_sample::found) {
             l.name = fmt::format("goroutine {}", who.id);
             where = site_words(who);
         } else {
@@ -509,9 +509,11 @@ struct sysmon::impl {
         bool known = false;
         if (fence_ok) {
             // Never through the pointer alone (see the pin protocol).
-            known = sample_registered_goroutine(rt, g, who);
-            // relaxed: compared only.
-            if (!known || p.schedtick.load(std::memory_order_relaxed) != tick ||
+            const registered_sample sampled = sample_registered_goroutine(rt, g, who);
+            known = sampled == registered_sample::found;
+            // relaxed: compared only. Unreadable is reported without the
+            // identity: a stall must never go unreported for want of a name.
+            if (sampled == registered_sample::gone || p.schedtick.load(std::memory_order_relaxed) != tick ||
                 p.running.load(std::memory_order_relaxed) != g)
                 return false;  // it ended (or suspended) while we looked: no stall to report
         }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <goro/goro.hpp>
+#include <goro/runtime/detail/goroutine_dump.hpp>
 
 #include "support/child_process.hpp"
 #include "support/watchdog.hpp"
@@ -230,6 +231,26 @@ TEST_CASE("GORO_DEBUG=stuck names the spawn site's line and function, and sees a
     const std::string line = "sysmon_test.cpp:" + std::to_string(expected.line() + 2);
     REQUIRE_THAT(r.stderr_text, Catch::Contains(line));
     REQUIRE_THAT(r.stderr_text, Catch::Contains("(blocked in a system call)"));
+    REQUIRE_THAT(r.stderr_text, Catch::Contains(" suspended after "));
+}
+
+// Where the identity cannot be read safely (membarrier(2) refused; the test
+// hook forces that path), the stall is still reported, without the id.
+TEST_CASE("GORO_DEBUG=stuck reports a stall without the id when the goroutine cannot be read safely", "[sysmon]") {
+    auto r = goro_test::run_in_child([] {
+        ::setenv("GORO_DEBUG", "stuck=20", 1);
+        goro::detail::force_dump_stop_the_world(true);
+        auto main_task = []() -> goro::task<int> {
+            auto h = goro::spawn(spin_for(300ms));
+            co_await std::move(h);
+            co_return 0;
+        };
+        return goro::run(main_task(), {.procs = 2});
+    });
+    INFO(r.stderr_text);
+    REQUIRE(r.exit_status == 0);
+    REQUIRE_THAT(r.stderr_text, Catch::Contains("goro: stuck: the goroutine on processor "));
+    REQUIRE_THAT(r.stderr_text, Catch::Contains("its id and spawn site are unknown"));
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" suspended after "));
 }
 

@@ -34,14 +34,22 @@ struct goroutine_sample {
 /// processor runs a goroutine that does not suspend).
 std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet);
 
+/// What sample_registered_goroutine learned.
+enum class registered_sample {
+    found,       // `out` holds g's id, kind and spawn site
+    gone,        // g is no longer registered: it finished
+    unreadable,  // membarrier(2) is refused (or a test forces the fallback): no safe read
+};
+
 /// The id, kind and spawn site of `g`, which a processor's `running` names,
 /// for the monitor's reports: read under the dump pin, and only if `g` is
 /// still registered. The pointer alone proves nothing: `running` is cleared
 /// by the processor's loop after the resume returns, and in between the
 /// goroutine may have parked, been run by another processor, finished and
-/// been freed. False when it finished, or membarrier(2) is refused. Scans
-/// every registry: for rare reports only (a stall, a hand-off's task).
-bool sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutine_sample& out);
+/// been freed. Scans every registry: for rare reports only (a stall, a
+/// hand-off's task). `unreadable` is not "gone": a caller still reports,
+/// without the identity.
+registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine* g, goroutine_sample& out);
 
 /// One "goroutine N [reason]:" entry per live goroutine, Go's format, with
 /// ", N seconds" or ", N minutes" after the reason of a wait of a second or
