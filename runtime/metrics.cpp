@@ -94,6 +94,7 @@ std::vector<std::pair<std::string, double>> runtime_metrics::by_name() const {
         {"/goro/sched/lost-threads:threads", d(lost_threads)},
         {"/goro/sched/handoffs:events", d(handoffs)},
         {"/goro/sched/handoffs-refused:events", d(handoffs_refused)},
+        {"/goro/sched/handoffs-early:events", d(handoffs_early)},
         {"/goro/blocking/threads:threads", d(blocking_threads)},
         {"/goro/blocking/busy:threads", d(blocking_busy)},
         {"/goro/blocking/idle:threads", d(blocking_idle)},
@@ -155,6 +156,7 @@ runtime_metrics metrics() {
     m.lost_threads = rt->nlost.load(std::memory_order_relaxed);
     m.handoffs = rt->handoffs.load(std::memory_order_relaxed);
     m.handoffs_refused = rt->handoffs_refused.load(std::memory_order_relaxed);
+    m.handoffs_early = rt->early_handoffs.load(std::memory_order_relaxed);
     m.threads = m.procs + m.blocking_threads + m.spare_threads;
     return m;
 }

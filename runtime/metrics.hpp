@@ -59,6 +59,7 @@ struct runtime_metrics {
                                             // whose processor was handed off
     std::uint64_t handoffs = 0;             // processors the monitor handed to a spare thread
     std::uint64_t handoffs_refused = 0;     // stalls seen at max_threads: no spare thread to be had
+    std::uint64_t handoffs_early = 0;       // of handoffs: before a full slice, because I/O or a timer came
     unsigned blocking_threads = 0;          // blocking-pool threads
     unsigned blocking_busy = 0;             // of which running a job
     unsigned blocking_idle = 0;             // of which waiting for one

@@ -31,16 +31,34 @@
 // processor's counter (the line is the owner's hot line; at 10 ms the misses
 // it causes are noise).
 //
-// With hand-off on, two more bounds keep a slice from ending late, since a
+// With hand-off on, more bounds keep a hand-off from coming late, since a
 // stranded processor's connections wait for it (benchmarks/hog.cpp): while
-// some processor is busy the interval is at most a quarter of the slice
-// (a new run is first seen at most that late), and while some run has
-// lasted half a slice it is at most a millisecond; that poll also takes the
-// thread's first CPU sample (thread_stuck), so the hand-off can be decided
-// at the first poll past the slice instead of one interval after it. Both
-// cost a poll per millisecond or so while a program computes, nothing while
-// it is idle.
+// some processor is busy the interval is at most a quarter of the slice,
+// and at most half the early threshold (below) when a busy processor has
+// I/O in flight or timers set (a new run is first seen at most that late);
+// while some run has lasted half the early threshold it is at most a
+// millisecond, and that poll takes the thread's first CPU sample
+// (thread_stuck), so that a hand-off can be decided at the first poll past
+// the threshold instead of one interval after it. These cost a poll per
+// millisecond or so while a program computes with I/O or timers pending,
+// one per quarter slice while it only computes, nothing while it is idle.
 //
+// ## Early hand-off
+//
+// A run that has lasted a full slice is handed off if anything waits that
+// only its processor serves (worth_handing_off). From a fifth of the slice
+// on (early_ns: 2 ms by default), it is handed off if events have actually
+// come for that processor: completions or readiness on its netpoll
+// (netpoll_driver::events_waiting, a hint read without consuming anything:
+// io_uring's CQ and its IORING_SQ_TASKRUN flag, epoll's ready list) or a
+// timer due. That is what a client waits for; Go serves it from another
+// processor at once, since its netpoller is global. goro's netpollers are
+// per processor, so the processor itself moves, as Go's retake moves a P
+// whose system call holds work that others cannot take. Waiting only for
+// events keeps the price (a spare thread's wake-up and, with io_uring, a
+// new ring to which the socket operations move) off runs that merely
+// compute. Counted in metrics as handoffs-early.
+
 // ## Sleeping while every processor is idle (lost-wake-up protocol)
 //
 // When npidle == nprocs at every poll for a millisecond or more, the monitor
@@ -175,6 +193,9 @@ struct sysmon::impl {
     const unsigned nprocs;
     // The longest polling interval (see "Polling schedule").
     const std::int64_t max_delay_ns;
+    // A run this long may be handed off early when events wait (see
+    // "Early hand-off"); a fifth of the slice.
+    const std::int64_t early_ns;
     std::vector<watch> watches;
     // A task that runs on after its processor was handed off (the monitor
     // follows its machine, not the processor, until it suspends).
@@ -189,7 +210,8 @@ struct sysmon::impl {
     };
     std::vector<lost_watch> lost;
     bool all_stuck = false;  // see poll()
-    bool long_run = false;   // the last poll saw a run of half a slice or more (hand-off on)
+    bool long_run = false;   // the last poll saw a run of half the early threshold or more (hand-off on)
+    bool serving = false;    // the last poll saw a busy processor with I/O in flight or timers set
     bool fence_ok = false;
     bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
@@ -197,6 +219,7 @@ struct sysmon::impl {
     impl(runtime_state& r, const sysmon_settings& s)
         : rt(r), settings(s), nprocs(r.nprocs),
           max_delay_ns(s.stuck_ns > 0 ? std::clamp(s.stuck_ns / 2, k_min_delay_ns, k_max_delay_ns) : k_max_delay_ns),
+          early_ns(std::max(s.slice_ns / 5, k_min_delay_ns)),
           watches(r.nprocs) {
         const std::int64_t now = monotonic_now_ns();
         for (watch& w : watches) w.run_seen = w.slice_seen = now;
@@ -226,6 +249,7 @@ struct sysmon::impl {
             const std::int64_t now = monotonic_now_ns();
             refresh_wait_clock();  // the parks' stamp, while a task computes long (goroutine.hpp)
             long_run = false;
+            serving = false;
             const bool acted = poll(now);
             bool open = false;
             for (const watch& w : watches) open = open || w.stall_open;
@@ -256,7 +280,7 @@ struct sysmon::impl {
             if (open || long_run) delay = std::min(delay, k_open_stall_delay_ns);
             // relaxed: a hint, as above.
             if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
-                delay = std::min(delay, std::max(settings.slice_ns / 4, k_min_delay_ns));
+                delay = std::min(delay, std::max((serving ? early_ns / 2 : settings.slice_ns / 4), k_min_delay_ns));
         }
     }
 
@@ -336,16 +360,30 @@ struct sysmon::impl {
             handoff_record rec;
             // relaxed: a hint; the run is only sampled, not acted on.
             const bool running = p.running.load(std::memory_order_relaxed) != nullptr;
-            if (handoff_ok && running && now - w.run_seen >= settings.slice_ns / 2) {
+            // relaxed: hints (the driver outlives the monitor; timers are
+            // read racily by design, timer_heap.hpp).
+            if (handoff_ok && running && !serving)
+                serving = (p.netpoll && p.netpoll->in_flight() > 0) ||
+                          p.timers.next_deadline() != timer_heap::k_never;
+            const std::int64_t ran = now - w.run_seen;
+            if (handoff_ok && running && ran >= early_ns / 2) {
                 long_run = true;
-                // The first CPU sample, half a slice early, so that the
-                // decision can be made at the slice (see "Polling schedule").
-                if (w.candidate_at == 0 && now - w.run_seen < settings.slice_ns) (void)thread_stuck(p, w, now);
+                // The first CPU sample, half the early threshold in, so that
+                // the decision can be made at it (see "Polling schedule").
+                if (w.candidate_at == 0 && ran < early_ns) (void)thread_stuck(p, w, now);
             }
+            // A full slice: hand off if the thread is really stuck and
+            // anything at all waits for p (thread_stuck first: it sets
+            // w.stuck, which all_stuck reads at the next poll). From the
+            // early threshold on: if events have come that only p can
+            // collect (see "Early hand-off"), and the thread is stuck.
             // relaxed: a hint; hand_off decides with its own protocol.
-            if (handoff_ok && now - w.run_seen >= settings.slice_ns &&
-                p.running.load(std::memory_order_relaxed) != nullptr && (w.stuck || thread_stuck(p, w, now)) &&
-                worth_handing_off(p) && hand_off(rt, p, rec)) {
+            const bool full = ran >= settings.slice_ns;
+            if (handoff_ok && ran >= early_ns && p.running.load(std::memory_order_relaxed) != nullptr &&
+                (full ? (w.stuck || thread_stuck(p, w, now)) && worth_handing_off(p)
+                      : events_came(p, now) && (w.stuck || thread_stuck(p, w, now))) &&
+                hand_off(rt, p, rec)) {
+                if (!full) rt.early_handoffs.fetch_add(1, std::memory_order_relaxed);
                 follow_lost(i, w, rec);
                 w.run_seen = now;  // the processor's next run is its new thread's
                 acted = true;
@@ -369,6 +407,15 @@ struct sysmon::impl {
         if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
         if (p.netpoll && p.netpoll->in_flight() > 0) return true;
         return p.timers.next_deadline() <= monotonic_now_ns();
+    }
+
+    // Whether something has come for p that only p can collect, while its
+    // run has lasted the early threshold: completions or readiness on its
+    // netpoll, or a timer due. runnext and the deque wait for the slice
+    // (another processor steals the deque; runnext as before).
+    bool events_came(processor& p, std::int64_t now) const noexcept {
+        if (p.timers.next_deadline() <= now) return true;
+        return p.netpoll && p.netpoll->in_flight() > 0 && p.netpoll->events_waiting();
     }
 
     // Whether p's thread is really stuck in its run, rather than waiting

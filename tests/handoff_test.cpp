@@ -28,11 +28,15 @@
 #include <goro/goro.hpp>
 
 #include "support/child_process.hpp"
+#include "support/each_driver.hpp"
 #include "support/temp_dir.hpp"
 #include "support/threads.hpp"
 
 using namespace std::chrono_literals;
 using goro::task;
+using goro_test::k_netpolls;
+using goro_test::netpoll_of;
+using goro_test::on_each_driver_in_child;
 
 namespace {
 
@@ -64,28 +68,6 @@ task<int> compute_with_one_queued(std::atomic<bool>* flag, std::chrono::millisec
 task<void> count_up(std::atomic<int>* counter) {
     counter->fetch_add(1, std::memory_order_acq_rel);
     co_return;
-}
-
-// The drivers every scenario runs on (hand-off is on by default on both).
-constexpr const char* k_netpolls[] = {"io_uring", "epoll"};
-
-// Runs scenario(netpoll) (goro::run's status) in a child process for each
-// driver, one DYNAMIC_SECTION each; every child must exit 0 within `limit`
-// (a hang is a failure, not a stuck test run).
-template <typename F>
-void on_each_driver_in_child(F scenario, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    for (const char* netpoll : k_netpolls) {
-        DYNAMIC_SECTION(netpoll) {
-            auto result = goro_test::run_in_child([&] { return scenario(netpoll); }, limit);
-            INFO(result.stderr_text);
-            REQUIRE_FALSE(result.timed_out);
-            REQUIRE(result.exit_status == 0);
-        }
-    }
-}
-
-goro::netpoll_kind netpoll_of(const char* name) {
-    return std::string_view(name) == "epoll" ? goro::netpoll_kind::epoll : goro::netpoll_kind::io_uring;
 }
 
 goro::options one_proc(const char* netpoll = "io_uring") {

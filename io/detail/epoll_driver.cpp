@@ -12,6 +12,7 @@
 //                           non-blocking attempt.
 #include "epoll_driver.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -180,6 +181,11 @@ void epoll_driver::wake() noexcept {
     // Fails only with EAGAIN when the counter is saturated: a wake-up is
     // pending already, nothing is lost.
     [[maybe_unused]] ssize_t n = ::write(m_wake_fd, &one, sizeof one);
+}
+
+bool epoll_driver::events_waiting() noexcept {
+    pollfd pfd{m_epfd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 bool epoll_driver::has_work() const noexcept {

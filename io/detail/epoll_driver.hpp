@@ -145,6 +145,11 @@ public:
     /// acquire: pairs with the release decrement after a completion readied
     /// its task (see complete()).
     std::int64_t in_flight() const noexcept override { return m_in_flight.load(std::memory_order_acquire); }
+    /// A poll(2) of the epoll descriptor, which is readable while its ready
+    /// list is not empty; nothing is consumed. Every registration reports
+    /// both directions, edge-triggered, so a write-space edge no task waits
+    /// for also counts: a hint (netpoll.hpp).
+    bool events_waiting() noexcept override;
     void cancel_all_and_drain() noexcept override;
     const char* name() const noexcept override { return "epoll"; }
 

@@ -87,6 +87,11 @@ constexpr unsigned k_max_room_waits = 1000;  // enter()'s message says so
     fatal_exit(message);
 }
 
+// Set once a ring's probe found that this kernel does not raise
+// IORING_SQ_TASKRUN for deferred completions (probe_taskrun_flag): every
+// ring made afterwards (hand-offs) enters at every round.
+std::atomic<bool> g_taskrun_flag_ignored{false};
+
 // The oldest CQE on the ring, or null; no system call (unlike
 // io_uring_peek_cqe, which may enter the kernel to flush an overflow).
 io_uring_cqe* first_cqe(io_uring* ring) noexcept {
@@ -112,6 +117,8 @@ poller::poller(unsigned entries) {
     m_wake_op.complete = &poller::on_wake_read;
     m_wake_op.owner = this;
     arm_wake_read();
+    if (m_taskrun_flag) probe_taskrun_flag();
+    publish_hint_ring(m_ring);
 }
 
 // Sets up m_ring (and m_setup and the flags) on the calling thread.
@@ -124,7 +131,10 @@ void poller::setup_ring(unsigned entries) {
         unsigned flags;
         const char* name;
     };
+    // TASKRUN_FLAG (5.19) first, then the same without it.
     const attempt attempts[] = {
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_TASKRUN_FLAG,
+         "single_issuer|defer_taskrun|taskrun_flag"},
         {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
          "single_issuer|defer_taskrun"},
         {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "coop_taskrun"},
@@ -140,6 +150,7 @@ void poller::setup_ring(unsigned entries) {
             m_setup = a.name;
             m_defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
             m_single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+            m_taskrun_flag = (a.flags & IORING_SETUP_TASKRUN_FLAG) != 0 && !g_taskrun_flag_ignored.load(std::memory_order_relaxed);
             break;
         }
         if (ret != -EINVAL) break;  // not a flag problem: fallbacks will not help
@@ -158,6 +169,39 @@ poller::~poller() {
         delete m_ring;
     }
     if (m_wake_fd >= 0) ::close(m_wake_fd);
+}
+
+// Checks, once per ring made at start-up, that the kernel sets
+// IORING_SQ_TASKRUN when a deferred completion waits: the wake-up read is
+// submitted (the eventfd is empty, so it waits), the eventfd written, and
+// the flag must then be up (the writer's wake-up queues the task work
+// before write(2) returns). If it is not, this kernel does not honour the
+// flag with DEFER_TASKRUN, and every later ring enters at every round, as
+// without the flag: skipping those enters would leave completions unseen
+// until the processor parks. The wake-up this leaves is a harmless early
+// one.
+void poller::probe_taskrun_flag() noexcept {
+    submit();
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(m_wake_fd, &one, sizeof one);
+    if (!(IO_URING_READ_ONCE(*m_ring->sq.kflags) & IORING_SQ_TASKRUN)) {
+        m_taskrun_flag = false;
+        g_taskrun_flag_ignored.store(true, std::memory_order_relaxed);
+    }
+}
+
+bool poller::events_waiting() noexcept {
+    std::lock_guard guard(m_hint_lock);
+    io_uring* ring = m_hint_ring;
+    if (!ring) return false;
+    // The kernel's words, read as liburing does (acquire for the CQ tail).
+    // Stale either way: a hint.
+    // Both CQ indexes through atomics: the owner may be reaping meanwhile.
+    if (io_uring_smp_load_acquire(ring->cq.ktail) != io_uring_smp_load_acquire(ring->cq.khead)) return true;
+    const unsigned flags = IO_URING_READ_ONCE(*ring->sq.kflags);
+    if (flags & IORING_SQ_CQ_OVERFLOW) return true;
+    // Without the flag the deferred completions cannot be seen from here.
+    return m_hint_taskrun_flag && (flags & IORING_SQ_TASKRUN);
 }
 
 void poller::arm_wake_read() noexcept {
@@ -364,7 +408,12 @@ unsigned poller::submit_and_reap() noexcept {
     if (m_in_flight.load(std::memory_order_relaxed) > 0 || io_uring_sq_ready(m_ring) != 0 || io_uring_cq_has_overflow(m_ring)) {
         // One system call: submit the batch and (with DEFER_TASKRUN) run the
         // deferred completion work so that ready CQEs become visible.
-        if (m_defer_taskrun)
+        // With the taskrun flag, only when something waits (deferred task
+        // work, an overflow) or is to be submitted: a server always has
+        // reads and accepts in flight, and most rounds find nothing new.
+        if (m_defer_taskrun &&
+            (!m_taskrun_flag || io_uring_sq_ready(m_ring) != 0 ||
+             (IO_URING_READ_ONCE(*m_ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))))
             enter(enter_kind::submit, "submit and get events",
                   [this] { return io_uring_submit_and_get_events(m_ring); });
         else if (io_uring_sq_ready(m_ring) != 0 || io_uring_cq_has_overflow(m_ring))

@@ -75,6 +75,7 @@
 
 #include "../../runtime/detail/invariant.hpp"
 #include "../../runtime/detail/netpoll.hpp"
+#include "../../runtime/detail/spin_mutex.hpp"
 #include "io_operation.hpp"
 
 struct io_uring;
@@ -160,6 +161,7 @@ public:
     // ---- the rest of the scheduler's interface (runtime/detail/netpoll.hpp) ----
     unsigned poll() noexcept override { return submit_and_reap(); }
     bool has_work() const noexcept override { return in_flight() > 0 || has_pending_submissions(); }
+    bool events_waiting() noexcept override;
     const char* name() const noexcept override { return "io_uring"; }
 
     // ---- the I/O code's half (io/detail/uring_ops.cpp) ----
@@ -221,6 +223,30 @@ private:
     int m_wake_fd = -1;
     bool m_defer_taskrun = false;
     bool m_single_issuer = false;
+    // The ring was set up with IORING_SETUP_TASKRUN_FLAG and the kernel was
+    // seen to honour it (probe_taskrun_flag): with DEFER_TASKRUN, the
+    // kernel sets IORING_SQ_TASKRUN in the SQ ring's flags whenever
+    // completions wait as deferred task work. submit_and_reap then enters
+    // the kernel only when something waits or is to be submitted, instead
+    // of at every round while operations are in flight; the monitor reads
+    // the flag for events_waiting().
+    bool m_taskrun_flag = false;
+    void probe_taskrun_flag() noexcept;
+    // The monitor's view of the ring (events_waiting): the ring while it is
+    // this poller's and fully set up, else null. Published under
+    // m_hint_lock once the ring is set up; withdrawn under it by adopt()
+    // before the old ring becomes the orphan's (whose destruction unmaps
+    // it). A reader holds the lock while it reads through the pointer, so
+    // it never touches a ring being set up or unmapped. Only the monitor
+    // and a hand-off take the lock: never the owner's hot path.
+    spin_mutex m_hint_lock;
+    io_uring* m_hint_ring = nullptr;
+    bool m_hint_taskrun_flag = false;  // m_taskrun_flag of m_hint_ring
+    void publish_hint_ring(io_uring* ring) noexcept {
+        std::lock_guard guard(m_hint_lock);
+        m_hint_ring = ring;
+        m_hint_taskrun_flag = ring && m_taskrun_flag;
+    }
     // Only the owner writes (load + store, no read-modify-write needed); other
     // threads read it (acquire) for the deadlock detector. A completion is
     // counted out only after its waiter was pushed on a run queue (reap), and

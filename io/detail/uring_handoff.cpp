@@ -91,7 +91,10 @@ void poller::adopt() noexcept {
         return std::find(v.begin(), v.end(), ud) != v.end();
     };
 
-    // 3. The new ring, on this thread.
+    // 3. The new ring, on this thread. The monitor stops reading the old
+    //    one first (m_hint_ring): it becomes the orphan's, and is unmapped
+    //    when the orphan is destroyed.
+    publish_hint_ring(nullptr);
     try {
         setup_ring(256);
     } catch (const std::exception& e) {
@@ -189,6 +192,7 @@ void poller::adopt() noexcept {
         r->complete(r, -ECANCELED, 0);
     }
     arm_wake_read();
+    publish_hint_ring(m_ring);
 
     // 6. The old ring's completions, in order, now that every request is
     //    where it belongs (a cancellation asked again goes to the right ring).

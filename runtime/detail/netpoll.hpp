@@ -24,7 +24,8 @@
 // driver that holds the operation, from any thread.
 //
 // Threads: every call is owner-thread only except wake(), in_flight(),
-// cancel() and withdraw() (any thread, as documented below).
+// events_waiting(), cancel() and withdraw() (any thread, as documented
+// below).
 #pragma once
 
 #include <cstdint>
@@ -68,6 +69,14 @@ public:
     /// completed. A completion is counted out only after its task was made
     /// runnable.
     virtual std::int64_t in_flight() const noexcept = 0;
+
+    /// Any thread, a hint for the monitor (runtime/sysmon.cpp, "Early
+    /// hand-off"): true when events have arrived that only the owner can
+    /// collect (io_uring: completions posted or pending as deferred task
+    /// work; epoll: a non-empty ready list). It may be stale either way and
+    /// may see events no task waits for (epoll's edges); never used for
+    /// correctness. Called only while the owner is inside a run.
+    virtual bool events_waiting() noexcept = 0;
 
     /// Owner, at shutdown. Cancels every operation in flight and waits until
     /// all have completed (their records live in task frames).

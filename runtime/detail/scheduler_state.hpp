@@ -292,6 +292,7 @@ struct runtime_state {
     // is queued).
     std::atomic<unsigned> nlost{0};
     std::atomic<std::uint64_t> handoffs{0};       // processors handed off (schedtrace)
+    std::atomic<std::uint64_t> early_handoffs{0};  // of those, before a full slice: events came (sysmon.cpp)
     std::atomic<std::uint64_t> handoffs_refused{0};  // at max_threads: no spare thread could be had
     sigset_t thread_sigmask{};  // run()'s thread's signal mask, for spare machines
 
