@@ -68,8 +68,11 @@ struct alignas(64) processor_stats {
     static constexpr std::int64_t k_latency_sample_expiry_ns = 100'000'000;
 
     std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
-    std::atomic<std::uint64_t> created{0};       // goroutines started here
-    std::atomic<std::uint64_t> finished{0};      // goroutines that returned here
+    // goroutines that returned here. Those started here are not counted
+    // apart: they are processor::live_delta + finished (live_delta is
+    // started here minus finished here), so a start pays no counter
+    // (goro::metrics, runtime/metrics.cpp).
+    std::atomic<std::uint64_t> finished{0};
     std::atomic<std::uint64_t> steals{0};        // goroutines taken from other processors
     std::atomic<std::uint64_t> parks{0};         // sleeps in the netpoll (nothing to do)
     std::atomic<std::uint64_t> polls{0};         // non-blocking netpoll polls
@@ -136,9 +139,9 @@ inline void note_run_end(processor_stats& s) noexcept {
     if constexpr (Traced) trace_run_end(*s.trace);
 }
 
-/// Owner: g was started here.
+/// Owner: g was started here (counted by processor::live_delta, see
+/// processor_stats::finished).
 inline void note_created(processor_stats& s, goroutine* g) noexcept {
-    stat_add(s.created);
     if (--s.ready_countdown == 0) [[unlikely]]
         note_ready_slow(s, g, true);
 }
