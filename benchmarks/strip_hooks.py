@@ -32,20 +32,24 @@ old = """    const std::uint32_t word = g_park_word.load(std::memory_order_relax
 assert old in s
 s = s.replace(old, "    g->wait_reason.store(reason, std::memory_order_relaxed);")
 open(p, 'w').write(s)
-# The run loop's one trace test (a run is traced or not).
+# The run loop's one trace test (when a thread takes a processor).
 p = root + '/runtime/scheduler.cpp'
 s = open(p).read()
 old = """    if (p.stats.trace) [[unlikely]]
-        return run_goroutine_traced(p, m, g, inherit);
+        return worker_loop_traced(p, m);
 """
 assert old in s
 s = s.replace(old, "")
 open(p, 'w').write(s)
-# The readies' countdown, inlined in ready_with (goroutine_lifecycle.cpp).
+# The readies' countdown, inlined in both branches of ready_with
+# (goroutine_lifecycle.cpp).
 p = root + '/runtime/goroutine_lifecycle.cpp'
 s = open(p).read()
+old = "        if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
+assert s.count(old) == 1
+s = s.replace(old, "        if (false) {")
 old = "    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
-assert old in s
+assert s.count(old) == 1
 s = s.replace(old, "    if (false) {")
 open(p, 'w').write(s)
 print("stripped")

@@ -124,8 +124,14 @@ runtime_metrics metrics() {
         const detail::processor_stats& s = p.stats;
         processor_metrics pm;
         pm.runs = rd(s.runs);
-        pm.created = rd(s.created);
         pm.finished = rd(s.finished);
+        // Started here: live_delta counts them less those finished here
+        // (processor_stats::finished). Read racily as the rest: a snapshot
+        // taken while p runs may be off by the starts and finishes between
+        // the two loads, never by more; exact once p is quiet.
+        const std::int64_t live_here = p.live_delta.load(std::memory_order_relaxed);
+        pm.created = static_cast<std::uint64_t>(std::max<std::int64_t>(
+            live_here + static_cast<std::int64_t>(pm.finished), 0));
         pm.steals = rd(s.steals);
         pm.stolen = rd(s.stolen);
         pm.parks = rd(s.parks);
@@ -136,7 +142,7 @@ runtime_metrics metrics() {
             m.sched_latency.counts[b] += rd(s.latency[b]);
         created += pm.created;
         finished += pm.finished;
-        live += p.live_delta.load(std::memory_order_relaxed);
+        live += live_here;
         if (p.netpoll) m.io_in_flight += static_cast<std::uint64_t>(std::max<std::int64_t>(p.netpoll->in_flight(), 0));
         m.processors.push_back(pm);
     }

@@ -35,7 +35,7 @@ struct processor_metrics {
 };
 
 /// Scheduling latency: from a task becoming runnable (readied or started)
-/// to a processor resuming it. Sampled: one ready in 64 per processor is
+/// to a processor resuming it. Sampled: one ready in 256 per processor is
 /// timed, and only when the same processor runs the task (a task stolen
 /// first is not counted). Bucket i holds latencies below upper_ns(i).
 struct latency_histogram {

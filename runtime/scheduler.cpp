@@ -612,7 +612,10 @@ bool slice_expired(const processor& p) noexcept {
 
 // The next goroutine to run, or nullptr when the runtime stops. `inherit`:
 // it came from runnext and runs on in the current time slice.
-goroutine* find_runnable(processor& p, bool& inherit) {
+// Inlined into the untraced loop, its one caller on the hot path (the
+// traced loop calls find_runnable_cold: with two callers the compiler
+// stopped inlining it, which cost pingpong 20 instructions a round trip).
+[[gnu::always_inline]] inline goroutine* find_runnable(processor& p, bool& inherit) {
     runtime_state& rt = p.rt;
     inherit = false;
     for (;;) {
@@ -743,10 +746,12 @@ goroutine* find_runnable(processor& p, bool& inherit) {
     }
 }
 
-// run_goroutine's body. `Traced`: p records an execution trace
-// (p.stats.trace set; fixed while this thread holds p).
+// One run of g: the loop's body. `Traced`: p records an execution trace
+// (p.stats.trace set; fixed while this thread holds p). `inherit`: g runs
+// on in the current time slice (it came from runnext); otherwise its run
+// starts a new slice. False when p was handed off while g ran.
 template <bool Traced>
-[[gnu::always_inline]] inline bool run_goroutine_as(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
+[[gnu::always_inline]] inline bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
     GORO_ASSERT(holds_processor(p));
     p.in_place_runs = 0;  // a fresh native stack below this resume
     advance_schedtick(p, inherit ? k_tick_run : k_tick_run + k_tick_slice);
@@ -779,42 +784,49 @@ template <bool Traced>
     return true;
 }
 
-// A traced run: out of line and cold, so that the untraced loop keeps its
-// layout and tests the trace once a run instead of at the run's start and
-// end (the cost of seeing inside when nobody looks: issue 15).
-[[gnu::noinline, gnu::cold]] bool run_goroutine_traced(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
-    return run_goroutine_as<true>(p, m, g, inherit);
-}
-
-// `inherit`: g runs on in the current time slice (it came from runnext);
-// otherwise its run starts a new slice. False when p was handed off while g
-// ran: the caller must not touch p again.
-bool run_goroutine(processor& p, machine& m, goroutine* g, bool inherit) noexcept {
-    // Set before p's first run and kept until after its last (start_tracing).
-    if (p.stats.trace) [[unlikely]]
-        return run_goroutine_traced(p, m, g, inherit);
-    return run_goroutine_as<false>(p, m, g, inherit);
+// find_runnable for the traced loop, which is cold.
+[[gnu::noinline, gnu::cold]] goroutine* find_runnable_cold(processor& p, bool& inherit) {
+    return find_runnable(p, inherit);
 }
 
 // Runs p until the runtime stops (true: p's netpoll is drained) or p is
-// handed off (false).
-bool worker_loop(processor& p, machine& m) {
+// handed off (false). `Traced`: as run_goroutine.
+template <bool Traced>
+[[gnu::always_inline]] inline bool worker_loop_as(processor& p, machine& m) {
     bool inherit = false;
-    while (goroutine* g = find_runnable(p, inherit)) {
+    while (goroutine* g = Traced ? find_runnable_cold(p, inherit) : find_runnable(p, inherit)) {
         // A processor woken to spin (handed_spinning) may find work in its own
         // queues or the global queue rather than by stealing: it must leave the
         // spinning count before running it, or wakers would keep believing that
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
-        if (!run_goroutine(p, m, g, inherit)) return false;
-        // Submit what the goroutine queued (batched per round, see netpoll.hpp):
-        // cheap when nothing is pending.
+        // `inherit`: g runs on in the current time slice (it came from
+        // runnext); otherwise its run starts a new slice. False when p was
+        // handed off while g ran: p must not be touched again.
+        if (!run_goroutine<Traced>(p, m, g, inherit)) return false;
     }
     world_exit_point(p.rt);  // runs no goroutine again: counts as stopped for dumps
     // Stopping: cancel and drain this netpoll's I/O; its records live in task frames.
     p.netpoll->cancel_all_and_drain();
     return true;
+}
+
+// The traced loop: out of line and cold, so that the untraced one keeps its
+// layout and tests nothing for the trace a run (the cost of seeing inside
+// when nobody looks: issue 15).
+[[gnu::noinline, gnu::cold]] bool worker_loop_traced(processor& p, machine& m) {
+    return worker_loop_as<true>(p, m);
+}
+
+// Runs p until the runtime stops or p is handed off (see worker_loop_as).
+// The trace is tested once here, not once a run: p.stats.trace is set
+// before p's first run and kept until after its last (start_tracing,
+// trace_finish), so it cannot change while this thread holds p.
+bool worker_loop(processor& p, machine& m) {
+    if (p.stats.trace) [[unlikely]]
+        return worker_loop_traced(p, m);
+    return worker_loop_as<false>(p, m);
 }
 
 // m's processor was handed off and its task has suspended: m holds nothing

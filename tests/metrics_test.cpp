@@ -217,13 +217,16 @@ TEST_CASE("metrics are safe to read while tasks run on four processors", "[metri
         }
     });
     goro::run(
-        []() -> goro::task<> {
-            for (int round = 0; round < 20; ++round) {
+        // At least 20 rounds, and until the outside thread has read once
+        // while they run (on a loaded machine it may not have been
+        // scheduled before 20 rounds end).
+        [](const std::atomic<int>& outside_reads) -> goro::task<> {
+            for (int round = 0; round < 20 || outside_reads.load() == 0; ++round) {
                 co_await tree(7);
                 (void)goro::metrics();
                 co_await goro::sleep(100us);
             }
-        }(),
+        }(reads),
         {.procs = 4});
     done.store(true);
     outside.join();

@@ -8,8 +8,9 @@
 // processor (a bounded trace of the end of the run).
 //
 // Off, tracing costs a predictable branch on processor_stats::trace (a
-// pointer on a line the processor writes anyway) at each run's start (the
-// loop then runs an untraced instantiation: run_goroutine) and each steal,
+// pointer on a line the processor writes anyway) when a thread takes a
+// processor (it then runs the untraced instantiation of its loop:
+// worker_loop) and at each steal,
 // and a test of a bit of the word that each park loads anyway for its wait
 // stamp (g_park_word, note_waiting);
 // readies and starts share the latency sampling's countdown
