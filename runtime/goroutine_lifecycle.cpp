@@ -27,32 +27,24 @@ namespace goro::detail {
 
 namespace {
 
-// processor_scope's entry (machine.hpp), inlined for the common case of the
-// hot paths below: task code (in_sched clear) on a thread that holds `p`.
-// True when that is the case: in_sched is then set, and leave_held ends it.
-// False with nothing changed otherwise (no processor, inside the loop or
-// another scope, or the monitor is taking or took p): the caller then takes
-// the path under a processor_scope, which handles each case. Inlined so
-// that the fast paths make no call for the scope and keep no flag for its
-// exit (issue 14: their register saves).
-[[gnu::always_inline]] inline bool try_enter_held(processor* p, machine* m) noexcept {
+// The hot paths' entry: processor_scope's own (machine.hpp's
+// enter_processor_fast), for the case they meet: task code (in_sched clear)
+// on a thread that holds `p`. True in that case: in_sched is then set, and
+// leave_processor ends it. False with nothing changed otherwise (no
+// processor, inside the loop or another scope, or the monitor is taking or
+// took p): the caller then takes the path under a processor_scope, which
+// handles each case. Inline, and without the scope's flags, so that the
+// fast paths make no call for the scope and keep nothing for its exit
+// (issue 14: their register saves).
+[[gnu::always_inline]] inline bool enter_from_task(processor* p, machine* m) noexcept {
     // relaxed: only this thread writes in_sched.
     if (!p || m->in_sched.load(std::memory_order_relaxed)) return false;
-    // The light half of the asymmetric fence, as the scope's.
-    m->in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p)) [[likely]]
+    if (enter_processor_fast(p, m)) [[likely]]
         return true;
     // Leave as a scope leaves; the scope then enters again and waits for
     // the monitor or finds p lost.
-    m->in_sched.store(false, std::memory_order_release);
+    leave_processor(m);
     return false;
-}
-
-// Ends what try_enter_held began. release: as a scope's exit, what the
-// thread did to p happens before a hand-off.
-[[gnu::always_inline]] inline void leave_held(machine* m) noexcept {
-    m->in_sched.store(false, std::memory_order_release);
 }
 
 // switch_to's work, under the caller's scope on t_ctx.p.
@@ -106,13 +98,13 @@ template <typename Work>
                                                    bool nested) noexcept {
     note_ready_slow(p->stats, g, false);
     work(*p);
-    if (!nested) leave_held(m);
+    if (!nested) leave_processor(m);
 }
 
 // The readies' shared prologue and epilogue: `work` on this thread's
 // processor, after note_ready when `Note`. processor_scope's entry and
 // exit inlined for the cases a ready meets on its hot paths: task code on
-// a thread that holds its processor (try_enter_held's case), and scheduler
+// a thread that holds its processor (enter_from_task's case), and scheduler
 // code (in_sched set: the loop's timers and I/O completions; ownership was
 // confirmed there). The rest (no processor, being handed off, lost) takes
 // ready_scoped, out of line.
@@ -126,15 +118,11 @@ template <bool Note, typename Work>
     }
     // relaxed: only this thread writes in_sched.
     const bool nested = m->in_sched.load(std::memory_order_relaxed);
-    if (!nested) {
-        // try_enter_held's steps, the first check done above.
-        m->in_sched.store(true, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        if (m->held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(p)) [[unlikely]] {
-            leave_held(m);
-            ready_scoped<Note>(g, work);
-            return;
-        }
+    // enter_from_task's steps, the first checks done above.
+    if (!nested && !enter_processor_fast(p, m)) [[unlikely]] {
+        leave_processor(m);
+        ready_scoped<Note>(g, work);
+        return;
     }
     // note_ready, its slow half taken with the rest of the ready.
     if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {
@@ -142,7 +130,7 @@ template <bool Note, typename Work>
         return;
     }
     work(*p);
-    if (!nested) leave_held(m);
+    if (!nested) leave_processor(m);
 }
 
 }  // namespace
@@ -239,7 +227,7 @@ namespace {
 [[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]] {
+    if (!enter_from_task(p, m)) [[unlikely]] {
         start_goroutine_scoped(g, api_name);
         return;
     }
@@ -247,7 +235,7 @@ namespace {
     // exit must run then too.
     struct leave_on_exit {
         machine* m;
-        ~leave_on_exit() { leave_held(m); }
+        ~leave_on_exit() { leave_processor(m); }
     } leave{m};
     start_on(g, *p);
 }
@@ -293,10 +281,10 @@ namespace {
 [[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]]
+    if (!enter_from_task(p, m)) [[unlikely]]
         return run_in_place_scoped(child, joiner_resume);
     const bool ran = run_in_place_on(*p, child, joiner_resume);
-    leave_held(m);
+    leave_processor(m);
     return ran;
 }
 
@@ -367,7 +355,7 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
 [[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]]
+    if (!enter_from_task(p, m)) [[unlikely]]
         return finish_in_place_scoped(g);
     finish_on(g, *p);
     goroutine* joiner = g->join_state.finish_in_place();
@@ -375,7 +363,7 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     t_ctx.g = joiner;
     p->running.store(joiner, std::memory_order_release);  // release: as in run_goroutine
     joiner->wait_reason.store(nullptr, std::memory_order_relaxed);
-    leave_held(m);
+    leave_processor(m);
     return joiner;
 }
 
