@@ -301,16 +301,25 @@ namespace {
     dump_finish_point(rt);  // a dump may be reading g (goroutine_dump.hpp)
 }
 
-// finish_goroutine's work on `p`, held by this thread.
-[[gnu::always_inline]] inline void finish_on(goroutine* g, processor& p) noexcept {
-    t_ctx.g = nullptr;
+// finish_goroutine's work on `p`, held by this thread, but for what runs
+// next (t_ctx.g, p.running) and the dump's finish point
+// (dump_finish_point), which the caller does next: finish_on, or
+// finish_in_place, which stores its joiner there instead of nullptr.
+[[gnu::always_inline]] inline void finish_before_dump_point(goroutine* g, processor& p) noexcept {
     registry::erase(g, &p.goroutines);
     p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     stat_add(p.stats.finished);
-    // g no longer runs (relaxed: the monitor only compares it) and a run
-    // event. A symmetric transfer that follows stores the next goroutine.
-    p.running.store(nullptr, std::memory_order_relaxed);
+    // A run event.
     advance_schedtick(p, k_tick_run);
+}
+
+// finish_goroutine's work on `p`, held by this thread.
+[[gnu::always_inline]] inline void finish_on(goroutine* g, processor& p) noexcept {
+    t_ctx.g = nullptr;
+    finish_before_dump_point(g, p);
+    // g no longer runs (relaxed: the monitor only compares it). A
+    // symmetric transfer that follows stores the next goroutine.
+    p.running.store(nullptr, std::memory_order_relaxed);
     // A dump, or the monitor's report (the pin protocol in
     // runtime/sysmon.cpp), may be reading g: wait for it (goroutine_dump.hpp).
     dump_finish_point(p.rt);
@@ -333,6 +342,30 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     }
 }
 
+// finish_goroutine in every case, under a processor_scope (see
+// run_in_place_scoped).
+[[gnu::noinline, gnu::cold]] void finish_goroutine_scoped(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+}
+
+// finish_goroutine's end while a dump reads the registries: waits for it
+// (dump_finish_point's slow half), then leaves p.
+[[gnu::noinline, gnu::cold]] void finish_wait(runtime_state& rt, machine* m) noexcept {
+    wait_for_dump_readers(rt);
+    leave_processor(m);
+}
+
+// finish_in_place's end while a dump reads the registries: waits for it
+// (dump_finish_point's slow half), then leaves p and returns `joiner`.
+[[gnu::noinline, gnu::cold]] goroutine* finish_in_place_wait(runtime_state& rt, machine* m,
+                                                             goroutine* joiner) noexcept {
+    wait_for_dump_readers(rt);
+    leave_processor(m);
+    return joiner;
+}
+
 // finish_in_place in every case, under a processor_scope (see
 // run_in_place_scoped).
 [[gnu::noinline, gnu::cold]] goroutine* finish_in_place_scoped(goroutine* g) noexcept {
@@ -347,9 +380,18 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
 }  // namespace
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!enter_from_task(p, m)) [[unlikely]]
+        return finish_goroutine_scoped(g);
+    // finish_on, with the dump's finish point's slow half a tail call, as
+    // in finish_in_place.
+    t_ctx.g = nullptr;
+    finish_before_dump_point(g, *p);
+    p->running.store(nullptr, std::memory_order_relaxed);
+    if (dump_finish_must_wait(p->rt)) [[unlikely]]
+        return finish_wait(p->rt, m);
+    leave_processor(m);
 }
 
 [[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
@@ -357,12 +399,19 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     machine* m = t_ctx.m;
     if (!enter_from_task(p, m)) [[unlikely]]
         return finish_in_place_scoped(g);
-    finish_on(g, *p);
+    finish_before_dump_point(g, *p);
     goroutine* joiner = g->join_state.finish_in_place();
-    // switch_under with a held processor.
+    // switch_under with a held processor (finish_on's stores of nullptr
+    // skipped: these replace them).
     t_ctx.g = joiner;
     p->running.store(joiner, std::memory_order_release);  // release: as in run_goroutine
     joiner->wait_reason.store(nullptr, std::memory_order_relaxed);
+    // The dump's finish point, last: g's frame lives on until the joiner
+    // takes its result and frees it, after this returns. Its slow half is
+    // a tail call, so that the path above keeps nothing in callee-saved
+    // registers (issue 14).
+    if (dump_finish_must_wait(p->rt)) [[unlikely]]
+        return finish_in_place_wait(p->rt, m, joiner);
     leave_processor(m);
     return joiner;
 }
