@@ -42,8 +42,13 @@ namespace goro {
 
 /// Starts `t` as a detached goroutine. Throws goro::no_runtime outside goro::run
 /// and goro::runtime_error ("go of nil func value") for an empty task.
+///
+/// go(task) and spawn(task) are always inlined (a few stores and the call
+/// to start_goroutine): as calls, g++ 12 kept them out of line in fork-join
+/// code, and the call, its register saves and the moved-from task's
+/// destructor cost skynet 19 instructions a task (issue 14).
 template <typename T>
-void go(task<T> t, std::source_location site = std::source_location::current()) {
+[[gnu::always_inline]] inline void go(task<T> t, std::source_location site = std::source_location::current()) {
     auto handle = t.release();
     if (!handle) throw runtime_error("go of nil func value");
     auto& p = handle.promise();
@@ -163,7 +168,8 @@ private:
 
 /// Starts `t` as a goroutine and returns a handle to await its result.
 template <typename T>
-join_handle<T> spawn(task<T> t, std::source_location site = std::source_location::current()) {
+[[gnu::always_inline]] inline join_handle<T> spawn(task<T> t,
+                                                   std::source_location site = std::source_location::current()) {
     auto handle = t.release();
     if (!handle) throw runtime_error("go of nil func value");
     auto& p = handle.promise();

@@ -27,32 +27,24 @@ namespace goro::detail {
 
 namespace {
 
-// processor_scope's entry (machine.hpp), inlined for the common case of the
-// hot paths below: task code (in_sched clear) on a thread that holds `p`.
-// True when that is the case: in_sched is then set, and leave_held ends it.
-// False with nothing changed otherwise (no processor, inside the loop or
-// another scope, or the monitor is taking or took p): the caller then takes
-// the path under a processor_scope, which handles each case. Inlined so
-// that the fast paths make no call for the scope and keep no flag for its
-// exit (issue 14: their register saves).
-[[gnu::always_inline]] inline bool try_enter_held(processor* p, machine* m) noexcept {
+// The hot paths' entry: processor_scope's own (machine.hpp's
+// enter_processor_fast), for the case they meet: task code (in_sched clear)
+// on a thread that holds `p`. True in that case: in_sched is then set, and
+// leave_processor ends it. False with nothing changed otherwise (no
+// processor, inside the loop or another scope, or the monitor is taking or
+// took p): the caller then takes the path under a processor_scope, which
+// handles each case. Inline, and without the scope's flags, so that the
+// fast paths make no call for the scope and keep nothing for its exit
+// (issue 14: their register saves).
+[[gnu::always_inline]] inline bool enter_from_task(processor* p, machine* m) noexcept {
     // relaxed: only this thread writes in_sched.
     if (!p || m->in_sched.load(std::memory_order_relaxed)) return false;
-    // The light half of the asymmetric fence, as the scope's.
-    m->in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p)) [[likely]]
+    if (enter_processor_fast(p, m)) [[likely]]
         return true;
     // Leave as a scope leaves; the scope then enters again and waits for
     // the monitor or finds p lost.
-    m->in_sched.store(false, std::memory_order_release);
+    leave_processor(m);
     return false;
-}
-
-// Ends what try_enter_held began. release: as a scope's exit, what the
-// thread did to p happens before a hand-off.
-[[gnu::always_inline]] inline void leave_held(machine* m) noexcept {
-    m->in_sched.store(false, std::memory_order_release);
 }
 
 // switch_to's work, under the caller's scope on t_ctx.p.
@@ -106,13 +98,13 @@ template <typename Work>
                                                    bool nested) noexcept {
     note_ready_slow(p->stats, g, false);
     work(*p);
-    if (!nested) leave_held(m);
+    if (!nested) leave_processor(m);
 }
 
 // The readies' shared prologue and epilogue: `work` on this thread's
 // processor, after note_ready when `Note`. processor_scope's entry and
 // exit inlined for the cases a ready meets on its hot paths: task code on
-// a thread that holds its processor (try_enter_held's case), and scheduler
+// a thread that holds its processor (enter_from_task's case), and scheduler
 // code (in_sched set: the loop's timers and I/O completions; ownership was
 // confirmed there). The rest (no processor, being handed off, lost) takes
 // ready_scoped, out of line.
@@ -137,11 +129,9 @@ template <bool Note, typename Work>
         work(*p);
         return;
     }
-    // try_enter_held's steps, the first check done above.
-    m->in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m->held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(p)) [[unlikely]] {
-        leave_held(m);
+    // enter_from_task's steps, the first checks done above.
+    if (!enter_processor_fast(p, m)) [[unlikely]] {
+        leave_processor(m);
         ready_scoped<Note>(g, work);
         return;
     }
@@ -151,7 +141,7 @@ template <bool Note, typename Work>
         return;
     }
     work(*p);
-    leave_held(m);
+    leave_processor(m);
 }
 
 }  // namespace
@@ -248,7 +238,7 @@ namespace {
 [[gnu::noinline]] void start_goroutine(goroutine* g, const char* api_name) {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]] {
+    if (!enter_from_task(p, m)) [[unlikely]] {
         start_goroutine_scoped(g, api_name);
         return;
     }
@@ -256,7 +246,7 @@ namespace {
     // exit must run then too.
     struct leave_on_exit {
         machine* m;
-        ~leave_on_exit() { leave_held(m); }
+        ~leave_on_exit() { leave_processor(m); }
     } leave{m};
     start_on(g, *p);
 }
@@ -302,10 +292,10 @@ namespace {
 [[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]]
+    if (!enter_from_task(p, m)) [[unlikely]]
         return run_in_place_scoped(child, joiner_resume);
     const bool ran = run_in_place_on(*p, child, joiner_resume);
-    leave_held(m);
+    leave_processor(m);
     return ran;
 }
 
@@ -322,16 +312,25 @@ namespace {
     dump_finish_point(rt);  // a dump may be reading g (goroutine_dump.hpp)
 }
 
-// finish_goroutine's work on `p`, held by this thread.
-[[gnu::always_inline]] inline void finish_on(goroutine* g, processor& p) noexcept {
-    t_ctx.g = nullptr;
+// finish_goroutine's work on `p`, held by this thread, but for what runs
+// next (t_ctx.g, p.running) and the dump's finish point
+// (dump_finish_point), which the caller does next: finish_on, or
+// finish_in_place, which stores its joiner there instead of nullptr.
+[[gnu::always_inline]] inline void finish_before_dump_point(goroutine* g, processor& p) noexcept {
     registry::erase(g, &p.goroutines);
     p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     stat_add(p.stats.finished);
-    // g no longer runs (relaxed: the monitor only compares it) and a run
-    // event. A symmetric transfer that follows stores the next goroutine.
-    p.running.store(nullptr, std::memory_order_relaxed);
+    // A run event.
     advance_schedtick(p, k_tick_run);
+}
+
+// finish_goroutine's work on `p`, held by this thread.
+[[gnu::always_inline]] inline void finish_on(goroutine* g, processor& p) noexcept {
+    t_ctx.g = nullptr;
+    finish_before_dump_point(g, p);
+    // g no longer runs (relaxed: the monitor only compares it). A
+    // symmetric transfer that follows stores the next goroutine.
+    p.running.store(nullptr, std::memory_order_relaxed);
     // A dump, or the monitor's report (the pin protocol in
     // runtime/sysmon.cpp), may be reading g: wait for it (goroutine_dump.hpp).
     dump_finish_point(p.rt);
@@ -354,6 +353,30 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     }
 }
 
+// finish_goroutine in every case, under a processor_scope (see
+// run_in_place_scoped).
+[[gnu::noinline, gnu::cold]] void finish_goroutine_scoped(goroutine* g) noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    finish_under(g, held, scope);
+}
+
+// finish_goroutine's end while a dump reads the registries: waits for it
+// (dump_finish_point's slow half), then leaves p.
+[[gnu::noinline, gnu::cold]] void finish_wait(runtime_state& rt, machine* m) noexcept {
+    wait_for_dump_readers(rt);
+    leave_processor(m);
+}
+
+// finish_in_place's end while a dump reads the registries: waits for it
+// (dump_finish_point's slow half), then leaves p and returns `joiner`.
+[[gnu::noinline, gnu::cold]] goroutine* finish_in_place_wait(runtime_state& rt, machine* m,
+                                                             goroutine* joiner) noexcept {
+    wait_for_dump_readers(rt);
+    leave_processor(m);
+    return joiner;
+}
+
 // finish_in_place in every case, under a processor_scope (see
 // run_in_place_scoped).
 [[gnu::noinline, gnu::cold]] goroutine* finish_in_place_scoped(goroutine* g) noexcept {
@@ -368,23 +391,39 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
 }  // namespace
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!enter_from_task(p, m)) [[unlikely]]
+        return finish_goroutine_scoped(g);
+    // finish_on, with the dump's finish point's slow half a tail call, as
+    // in finish_in_place.
+    t_ctx.g = nullptr;
+    finish_before_dump_point(g, *p);
+    p->running.store(nullptr, std::memory_order_relaxed);
+    if (dump_finish_must_wait(p->rt)) [[unlikely]]
+        return finish_wait(p->rt, m);
+    leave_processor(m);
 }
 
 [[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
-    if (!try_enter_held(p, m)) [[unlikely]]
+    if (!enter_from_task(p, m)) [[unlikely]]
         return finish_in_place_scoped(g);
-    finish_on(g, *p);
+    finish_before_dump_point(g, *p);
     goroutine* joiner = g->join_state.finish_in_place();
-    // switch_under with a held processor.
+    // switch_under with a held processor (finish_on's stores of nullptr
+    // skipped: these replace them).
     t_ctx.g = joiner;
     p->running.store(joiner, std::memory_order_release);  // release: as in run_goroutine
     joiner->wait_reason.store(nullptr, std::memory_order_relaxed);
-    leave_held(m);
+    // The dump's finish point, last: g's frame lives on until the joiner
+    // takes its result and frees it, after this returns. Its slow half is
+    // a tail call, so that the path above keeps nothing in callee-saved
+    // registers (issue 14).
+    if (dump_finish_must_wait(p->rt)) [[unlikely]]
+        return finish_in_place_wait(p->rt, m, joiner);
+    leave_processor(m);
     return joiner;
 }
 

@@ -136,8 +136,9 @@ processor* enter_processor_slow(processor* p, machine* m) noexcept {
             else
                 std::this_thread::yield();
         }
-        m->in_sched.store(true, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // The fast half again; its verdict is read again above, with
+        // acquire (the monitor's writes before it).
+        (void)enter_processor_fast(p, m);
     }
 }
 

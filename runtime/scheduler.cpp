@@ -766,12 +766,9 @@ template <bool Traced>
     t_ctx.g = g;
     g->resume_point.resume();
     t_ctx.g = nullptr;
-    // Back in scheduler code: the light half of the asymmetric fence, as a
-    // processor_scope's.
-    m.in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m.held.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(&p) &&
-        !enter_processor_slow(&p, &m)) [[unlikely]] {
+    // Back in scheduler code: a processor_scope's entry (machine.hpp), kept
+    // until the next run's release store above.
+    if (!enter_processor_fast(&p, &m) && !enter_processor_slow(&p, &m)) [[unlikely]] {
         m.in_sched.store(true, std::memory_order_relaxed);  // a spare is not in task code
         // p's stats and trace buffer belong to its new holder: the run's
         // slice ends on this thread's own track.

@@ -62,15 +62,14 @@ void set_tearing_down(bool on) noexcept { t_tearing_down = on; }
     processor* p = t_ctx.p;
     if (!p) return;
     machine* m = t_ctx.m;
-    // As processor_scope (detail/machine.hpp), without its header here.
+    // As processor_scope (detail/machine.hpp), whose entry it uses; its own
+    // class because netpoll.hpp's users do not see machine.hpp.
+    // relaxed: only this thread writes in_sched.
     if (m->in_sched.load(std::memory_order_relaxed)) {
         m_driver = p->netpoll.get();
         return;
     }
-    m->in_sched.store(true, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p) ||
-        enter_processor_slow(p, m)) {
+    if (enter_processor_fast(p, m) || enter_processor_slow(p, m)) {
         m_driver = p->netpoll.get();
         m_entered = m;
         return;
@@ -79,8 +78,7 @@ void set_tearing_down(bool on) noexcept { t_tearing_down = on; }
 }
 
 [[gnu::noinline]] netpoll_scope::~netpoll_scope() {
-    // release: as processor_scope's.
-    if (m_entered) static_cast<machine*>(m_entered)->in_sched.store(false, std::memory_order_release);
+    if (m_entered) leave_processor(static_cast<machine*>(m_entered));
 }
 [[gnu::noinline]] bool tearing_down() noexcept { return t_tearing_down; }
 

@@ -16,6 +16,7 @@
 
 #include <goro/goro.hpp>
 #include <goro/runtime/detail/goroutine_dump.hpp>
+#include <goro/runtime/detail/scheduler_state.hpp>
 
 #include "support/temp_dir.hpp"
 #include "support/watchdog.hpp"
@@ -367,4 +368,52 @@ TEST_CASE("a task whose child runs in place (the fork-join fast path) is listed 
     CHECK(records[0].main);
     CHECK(records[0].state == "join");
     CHECK(records[1].state == "running");
+}
+
+namespace {
+
+// Plays a dump that reads the registries while a child finishes: raises
+// dump_readers as a dump's pin does (goroutine_dump.cpp), and a plain thread
+// lowers it once the child has run and a little more, as a dump's walk
+// ends. The child finishes in place (run by its joiner: finish_in_place) or
+// through the scheduler (finish_goroutine). Returns the child's value if the
+// joiner resumed only after the pin was released (the finish waited, as it
+// must before the child's frame may be freed), -1 if before.
+goro::task<int> finish_under_dump_pin(bool in_place) {
+    auto& readers = goro::detail::current_runtime()->dump_readers;
+    std::atomic<bool> child_ran{false};
+    std::atomic<bool> released{false};
+    readers.fetch_add(1, std::memory_order_seq_cst);  // as dump_pin's constructor
+    std::thread dump_end([&] {
+        while (!child_ran.load()) std::this_thread::yield();
+        // Time for the child's finish to reach its wait: a finish that does
+        // not wait resumes the joiner before `released` is set.
+        std::this_thread::sleep_for(20ms);
+        released.store(true);
+        readers.fetch_sub(1, std::memory_order_release);  // as dump_pin's destructor
+        readers.notify_all();
+    });
+    auto child = goro::spawn([&]() -> goro::task<int> {
+        child_ran.store(true);
+        co_return 7;
+    });
+    // Not joined yet: one processor runs the child to its end, finish and
+    // all, before this task runs again.
+    if (!in_place)
+        while (!child_ran.load()) co_await goro::yield();
+    const int v = co_await std::move(child);
+    const bool waited = released.load();
+    dump_end.join();
+    co_return waited ? v : -1;
+}
+
+}  // namespace
+
+TEST_CASE("a goroutine that finishes while a dump reads the registries waits for it, in place or not", "[dump]") {
+    const bool in_place = GENERATE(true, false);
+    INFO("in place: " << in_place);
+    watchdog dog("finish under a dump's pin", 60s);
+    int result = 0;
+    goro::run([&]() -> goro::task<> { result = co_await finish_under_dump_pin(in_place); }(), {.procs = 1});
+    CHECK(result == 7);
 }

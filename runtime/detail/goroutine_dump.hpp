@@ -77,6 +77,16 @@ void world_exit_point(runtime_state& rt) noexcept;
 /// Slow half of dump_finish_point: waits until no dump reads the registries.
 void wait_for_dump_readers(runtime_state& rt) noexcept;
 
+/// dump_finish_point's test, for a caller that takes its slow half out of
+/// line itself (finish_in_place: a tail call, so that its fast path saves
+/// no registers): true when a dump reads the registries, and the caller
+/// must call wait_for_dump_readers before the frame may be freed. The same
+/// fence and load as dump_finish_point's (see there).
+inline bool dump_finish_must_wait(runtime_state& rt) noexcept {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return rt.dump_readers.load(std::memory_order_acquire) != 0;
+}
+
 /// Called by finish_goroutine after the goroutine left its registry and
 /// before its frame may be freed: waits while a dump copies goroutine
 /// fields. The light half of the asymmetric fence (a compiler barrier; the
@@ -84,8 +94,7 @@ void wait_for_dump_readers(runtime_state& rt) noexcept;
 /// acquire: pairs with the dump's release decrement, ordering its reads of
 /// the goroutine before the frame's free.
 inline void dump_finish_point(runtime_state& rt) noexcept {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    if (rt.dump_readers.load(std::memory_order_acquire) != 0) [[unlikely]]
+    if (dump_finish_must_wait(rt)) [[unlikely]]
         wait_for_dump_readers(rt);
 }
 

@@ -100,16 +100,45 @@ struct machine {
 /// The calling thread's machine, or nullptr (not a processor thread).
 machine* current_machine() noexcept;
 
-/// Slow half of processor_scope: m->held did not name `p`. Returns p, with
-/// in_sched set, when m still holds it (the monitor backed off); nullptr,
-/// with in_sched clear, when p was taken from m (m->lost is then set).
+/// The entry's fast half: the light half of the asymmetric fence (see the
+/// top of this file), written here once for every entry (processor_scope,
+/// the fork-join and ready fast paths, netpoll_scope, the scheduler loop's
+/// return from a task). For a thread in task code (in_sched clear) whose
+/// machine may hold `p`: sets in_sched and reads held. True when m holds
+/// p: in_sched stays set until leave_processor. False when the monitor is
+/// taking or took p: in_sched is still set, and the caller either calls
+/// enter_processor_slow (which waits out the monitor or finds p lost) or
+/// leaves at once (leave_processor) and takes the path under a
+/// processor_scope. Inline: the hot paths make no call for it.
+[[gnu::always_inline]] inline bool enter_processor_fast(processor* p, machine* m) noexcept {
+    // The light half of the asymmetric fence: relaxed store, compiler
+    // barrier, relaxed load; the monitor's membarrier orders them as a full
+    // fence would. relaxed store: only this thread writes in_sched.
+    m->in_sched.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p);
+}
+
+/// Slow half of the entry: enter_processor_fast returned false (m->held did
+/// not name `p`; in_sched is set). Returns p, with in_sched set, when m
+/// still holds it (the monitor backed off); nullptr, with in_sched clear,
+/// when p was taken from m (m->lost is then set). Out of line (handoff.cpp).
 processor* enter_processor_slow(processor* p, machine* m) noexcept;
+
+/// Ends what an entry began (enter_processor_fast returned true, or
+/// enter_processor_slow returned p). release: what the thread did to the P
+/// happens before the monitor, which acquires in_sched, hands it to
+/// another thread.
+[[gnu::always_inline]] inline void leave_processor(machine* m) noexcept {
+    m->in_sched.store(false, std::memory_order_release);
+}
 
 /// Task code's access to the calling thread's processor: `get()` is the
 /// processor, held until the scope ends, or nullptr when the thread holds
 /// none (not a processor thread, or its processor was handed off: then
 /// `lost()`). Nests freely (an inner scope, or the scheduler loop, already
-/// holds it). Must not be held across a suspension.
+/// holds it). Must not be held across a suspension. Its entry is inline
+/// (enter_processor_fast) but for the monitor's cases (enter_processor_slow).
 class processor_scope {
 public:
     processor_scope(processor* p, machine* m) noexcept : m_m(m) {
@@ -124,23 +153,18 @@ public:
             return;
         }
         m_entered = true;
-        // The light half of the asymmetric fence (see the top of this file):
-        // relaxed store, compiler barrier, relaxed load; the monitor's
-        // membarrier orders them as a full fence would.
-        m->in_sched.store(true, std::memory_order_relaxed);
-        std::atomic_signal_fence(std::memory_order_seq_cst);
-        if (m->held.load(std::memory_order_relaxed) == reinterpret_cast<std::uintptr_t>(p)) [[likely]] {
+        if (enter_processor_fast(p, m)) [[likely]] {
             m_p = p;
             return;
         }
+        // The monitor is taking p or took it (in_sched set, as
+        // enter_processor_fast left it): its verdict, out of line.
         m_p = enter_processor_slow(p, m);
         m_entered = m_p != nullptr;
         m_lost = m_p == nullptr;
     }
     ~processor_scope() {
-        // release: what this scope did to the P happens before the monitor,
-        // which acquires in_sched, hands it to another thread.
-        if (m_entered) m_m->in_sched.store(false, std::memory_order_release);
+        if (m_entered) leave_processor(m_m);
     }
     processor_scope(const processor_scope&) = delete;
     processor_scope& operator=(const processor_scope&) = delete;
