@@ -35,9 +35,15 @@
 // checks the flag at the top of its scheduling loop and waits there, so no
 // goroutine runs, finishes or is freed while the registries are read. Parked
 // processors count as stopped: one that wakes up checks the flag before
-// running anything. A processor stuck in a goroutine that never suspends
-// cannot stop; after a second the dump is written anyway (marked as racy),
-// since a stuck program is exactly what people send SIGQUIT to.
+// running anything. A thread whose processor was handed off (nlost) runs
+// its task on without one and is not stopped by the flag: it may finish
+// goroutines and free their frames, so the world counts as stopped only
+// once none is left (but the caller, when the caller is one; a goro::dump
+// holds its own processor meanwhile, so that it cannot become one). A
+// processor stuck in a goroutine that never suspends cannot stop; after a
+// second the dump is written anyway (marked as racy), since a stuck
+// program is exactly what people send SIGQUIT to. (TSan caught a
+// stop-the-world goro::dump copying a frame that a lost thread freed.)
 
 #include "detail/goroutine_dump.hpp"
 #include "detail/fatal.hpp"
@@ -61,6 +67,7 @@
 #include <string_view>
 #include <thread>
 
+#include "detail/machine.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 
@@ -160,7 +167,7 @@ private:
 // Asks every processor to stop and waits until each is stopped or parked
 // (at most `patience`); `self`: the caller is a processor of rt (it counts as
 // stopped: it runs the dump, not goroutines). Returns whether the world did stop.
-bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self);
+bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self, unsigned lost_self = 0);
 
 // Lets the processors stopped by stop_the_world run again.
 void restart_the_world(runtime_state& rt) noexcept {
@@ -199,7 +206,10 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     if (world_quiet) {
         copy_goroutines(rt, out);
     } else {
-        processor* self = current_processor();
+        // The caller's processor is held for the whole stop, so that the
+        // monitor cannot hand it off meanwhile (the dump does not suspend).
+        const processor_scope held(current_processor(), current_machine());
+        processor* self = held.get();
         if (self && &self->rt != &rt) self = nullptr;
         // A processor waiting here for another dump must let that dump stop
         // it: it stops at the flag instead of blocking on the lock.
@@ -210,15 +220,15 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
             else
                 std::this_thread::yield();
         }
-        const bool stopped = stop_the_world(rt, std::chrono::seconds(1), self ? 1 : 0);
+        const bool stopped = stop_the_world(rt, std::chrono::seconds(1), self ? 1 : 0, held.lost() ? 1 : 0);
         struct restart {
             runtime_state& rt;
             ~restart() { restart_the_world(rt); }
         } guard{rt};
         if (!stopped)
             throw runtime_error(
-                "goro::dump: a processor runs a task that does not suspend, and membarrier(2) is not "
-                "available to read the tasks safely while it runs");
+                "goro::dump: a processor (or a thread whose processor was handed off) runs a task that does "
+                "not suspend, and membarrier(2) is not available to read the tasks safely while it runs");
         copy_goroutines(rt, out);
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -320,7 +330,7 @@ void on_sigquit(int) {
     errno = saved_errno;
 }
 
-bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self) {
+bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsigned self, unsigned lost_self) {
     {
         // Every processor's netpoll exists once it has reported its start
         // (under startup_lock; a failed start reports too, and then the run
@@ -348,7 +358,16 @@ bool stop_the_world(runtime_state& rt, std::chrono::milliseconds patience, unsig
             idle = rt.npidle.load(std::memory_order_relaxed);
         }
         std::unique_lock guard(rt.stw_lock);
-        if (rt.stw_stopped + idle + self >= rt.nprocs) return true;
+        // A thread whose processor was handed off runs its task on without
+        // one (runtime/handoff.cpp), and stopping the processors does not
+        // stop it: it may finish goroutines and free their frames. The
+        // world is stopped once no such thread is left but the caller
+        // (lost_self). No new one appears meanwhile: the monitor hands off
+        // only a processor that runs a task, and none does (the caller
+        // holds its own in a processor_scope). seq_cst: as the hand-off's
+        // increment.
+        if (rt.stw_stopped + idle + self >= rt.nprocs && rt.nlost.load(std::memory_order_seq_cst) <= lost_self)
+            return true;
         if (std::chrono::steady_clock::now() >= give_up) return false;
         rt.stw_cv.wait_for(guard, std::chrono::milliseconds(5));
     }
