@@ -188,7 +188,11 @@ TEST_CASE("metrics see the blocking pool, I/O in flight and the scheduling laten
         {.procs = 1});
     CHECK(busy.blocking_threads >= 1);
     CHECK(busy.blocking_busy >= 1);
-    CHECK(busy.threads == 1 + busy.blocking_threads);
+    // Not `threads == 1 + blocking_threads`: on a loaded machine (TSan) a
+    // run can outlast the time slice and its processor move to a spare
+    // thread, which stays (1 failure in 20 TSan runs). threads is
+    // procs + blocking_threads + spare_threads by construction.
+    CHECK(busy.threads >= 1 + busy.blocking_threads);
     CHECK(io.io_in_flight >= 1);
     CHECK(pp.sched_latency.counts.size() == 24);
     CHECK(pp.sched_latency.samples() > 0);
