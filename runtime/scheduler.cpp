@@ -270,7 +270,9 @@
 //     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -297,6 +299,11 @@
 #include "sleep.hpp"
 
 namespace goro::detail {
+
+bool register_steal_fence() noexcept {
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
 namespace {
 
 constexpr unsigned k_fairness_interval = 61;
@@ -496,11 +503,25 @@ unsigned poll_netpoll(processor& p) noexcept {
 
 // ---- stealing ----
 
+// The thieves' heavy fence of the deques' asymmetric mode
+// (work_deque.hpp): every running thread of the process executes a full
+// barrier. Registered before any worker ran (register_steal_fence), so it
+// cannot fail; if it did, a steal could take an item its owner takes too.
+void steal_fence() noexcept {
+    if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        fatal_exit("fatal error: goro: membarrier(2) failed after registration; cannot steal safely\n");
+}
+
 // Steals about half of victim's deque: the first item is returned, the rest
 // go into p's deque.
 goroutine* steal_from(processor& p, processor& victim) noexcept {
     std::size_t want = (victim.deque.size_hint() + 1) / 2;
+    if (want == 0) return nullptr;  // no session, no fence, for an empty deque
     const std::size_t wanted = want;
+    // One session, and one heavy fence in the asymmetric mode, for all the
+    // steals below (work_deque.hpp).
+    decltype(victim.deque)::steal_session session(victim.deque);
+    if (victim.deque.asymmetric()) steal_fence();
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;

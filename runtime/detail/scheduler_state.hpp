@@ -323,6 +323,11 @@ void set_tearing_down(bool on) noexcept;
 /// Runs processor p on machine m, this thread, until the runtime stops.
 void worker_main(processor& p, machine& m);
 
+/// Registers the process for membarrier(2)'s private expedited command,
+/// the thieves' heavy fence of the deques' asymmetric mode
+/// (work_deque.hpp); false where the kernel or a seccomp profile refuses.
+bool register_steal_fence() noexcept;
+
 /// Pushes onto the global queue (caller holds sched_lock).
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept;
 
