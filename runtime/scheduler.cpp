@@ -512,6 +512,25 @@ void steal_fence() noexcept {
         fatal_exit("fatal error: goro: membarrier(2) failed after registration; cannot steal safely\n");
 }
 
+// Who fences for p's deque in its asymmetric mode (work_deque.hpp), every
+// k_fairness_interval ticks: its owner while it is stolen from (every
+// steal batch would otherwise cost its thief a membarrier, and the owner
+// the interrupt: chan_throughput at 2 processors steals that often), its
+// thieves after k_quiet_intervals intervals without a steal (fork-join
+// code, whose owners join far more often than anyone steals).
+constexpr unsigned k_quiet_intervals = 8;
+void choose_deque_fences(processor& p) noexcept {
+    // relaxed: a hint; thieves add to it after their steals.
+    const std::uint64_t stolen = p.stats.stolen.load(std::memory_order_relaxed);
+    if (stolen != p.stolen_seen) {
+        p.stolen_seen = stolen;
+        p.quiet_intervals = 0;
+        p.deque.set_owner_fences(true);
+    } else if (p.quiet_intervals < k_quiet_intervals && ++p.quiet_intervals == k_quiet_intervals) {
+        p.deque.set_owner_fences(false);
+    }
+}
+
 // Steals about half of victim's deque: the first item is returned, the rest
 // go into p's deque.
 goroutine* steal_from(processor& p, processor& victim) noexcept {
@@ -521,7 +540,7 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
     // One session, and one heavy fence in the asymmetric mode, for all the
     // steals below (work_deque.hpp).
     decltype(victim.deque)::steal_session session(victim.deque);
-    if (victim.deque.asymmetric()) steal_fence();
+    if (session.needs_fence()) steal_fence();
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;
@@ -659,6 +678,7 @@ bool slice_expired(const processor& p) noexcept {
             // The oldest local goroutine, once it has waited too long: the
             // owner's LIFO end alone could postpone it forever.
             if (goroutine* g = take_starving_oldest(p)) return g;
+            choose_deque_fences(p);
         }
 
         if (p.runnext.load(std::memory_order_relaxed)) {

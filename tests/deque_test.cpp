@@ -100,7 +100,7 @@ private:
         while (!m_done.load(std::memory_order_acquire)) {
             // A session of up to 4 steals (a "steal half"), as steal_from.
             typename decltype(dq)::steal_session session(dq);
-            if (dq.asymmetric()) heavy_fence();
+            if (session.needs_fence()) heavy_fence();
             for (int k = 0; k < 4; ++k) {
                 item* it = nullptr;
                 const auto r = dq.steal(it);
@@ -199,7 +199,7 @@ TEST_CASE("deque stress: last item goes to exactly one of owner and thief", "[sc
             while (phase.load(std::memory_order_acquire) != 2 * r + 1) {}
             item* x = nullptr;
             decltype(dq)::steal_session session(dq);
-            if (asymmetric) heavy_fence();
+            if (session.needs_fence()) heavy_fence();
             thief_got.store(dq.steal(x) == decltype(dq)::steal_result::success ? 1 : 0, std::memory_order_relaxed);
             phase.store(2 * r + 2, std::memory_order_release);
         }
@@ -319,6 +319,9 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
                 if (size_before == static_cast<std::size_t>(burst - k)) ++oldest_takes;
             }
         }
+        // The owner switches who fences now and then (set_owner_fences),
+        // as the scheduler does for a deque stolen from often.
+        if (asymmetric && (rng >> 12) % 8 == 0) dq.set_owner_fences((rng >> 15) % 2 == 0);
         if ((rng >> 4) % 3 == 0) {
             if (item* it = dq.pop()) {
                 h.took(it);

@@ -142,6 +142,10 @@ struct processor {
     // value never matches a later slice.
     std::atomic<std::uint32_t> preempt_slice{~std::uint32_t{0}};
     unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
+    // choose_deque_fences (scheduler.cpp): stats.stolen as last seen, and
+    // the fairness intervals since it last changed (holder only).
+    std::uint64_t stolen_seen = 0;
+    unsigned quiet_intervals = 0;
     bool spinning = false;          // counted in runtime_state::nspinning
     std::uint64_t rng;              // xorshift state for victim selection
     std::int64_t watched_top = -1;  // deque top at the last fairness check

@@ -57,7 +57,9 @@
 // own read of top may be stale, which only makes it race by CAS for an item
 // no thief can take. One membarrier covers a session's steals, so a
 // "steal half" pays one. Without the mode (the default), `thieves` stays 1
-// and the owner always pays the exchange, as above.
+// and the owner always pays the exchange, as above. A deque stolen from
+// often goes back to that for a while (set_owner_fences, decided by its
+// owner): its thieves then pay no membarrier, its owner the exchange.
 //
 // "Steal half" is done by the caller as repeated single steals: the classic
 // single-item CAS is what the Chase–Lev correctness argument covers (a batch
@@ -119,9 +121,14 @@ public:
     public:
         explicit steal_session(work_deque& dq) noexcept : m_dq(dq) {
             // seq_cst: the count is visible before the caller's heavy fence
-            // returns (a locked add on x86).
+            // returns (a locked add on x86), and comes before the load of
+            // the owner's flag in the total order (set_owner_fences).
             m_dq.m_thieves.fetch_add(1, std::memory_order_seq_cst);
+            m_fence = m_dq.m_asymmetric && !m_dq.m_fenced_by_owner.load(std::memory_order_seq_cst);
         }
+        /// Whether the caller must run its heavy fence before stealing: in
+        /// the asymmetric mode, unless the owner fences for now.
+        bool needs_fence() const noexcept { return m_fence; }
         ~steal_session() {
             // release: the session's steals come before an owner's
             // fence-free path that reads the count at zero.
@@ -132,7 +139,31 @@ public:
 
     private:
         work_deque& m_dq;
+        bool m_fence = false;
     };
+
+    /// Owner only, in the asymmetric mode: `on` makes the owner pay the
+    /// exchange again (its own count in `thieves`) and spares thieves their
+    /// heavy fence, for a deque that is being stolen from often; off goes
+    /// back. On: the count first, then the flag (release): a thief that
+    /// reads the flag set sees every bottom the owner stored before its
+    /// count, and the owner's later pops and takes see the count. Off: the
+    /// flag cleared, then the count (both seq_cst): a thief whose seq_cst
+    /// load still read the flag set made its own count before, in the total
+    /// order, and so before the owner's decrement, which the owner's later
+    /// loads of the count read past.
+    void set_owner_fences(bool on) noexcept {
+        GORO_ASSERT(m_owner.is_current());
+        if (!m_asymmetric || on == m_owner_fences) return;
+        m_owner_fences = on;
+        if (on) {
+            m_thieves.fetch_add(1, std::memory_order_seq_cst);
+            m_fenced_by_owner.store(true, std::memory_order_release);
+        } else {
+            m_fenced_by_owner.store(false, std::memory_order_seq_cst);
+            m_thieves.fetch_sub(1, std::memory_order_seq_cst);
+        }
+    }
 
     /// True in the asymmetric mode (set_asymmetric): thieves must fence.
     bool asymmetric() const noexcept { return m_asymmetric; }
@@ -309,7 +340,10 @@ private:
     // Thieves in a steal_session, plus 1 for good outside the asymmetric
     // mode. On top's line: the owner reads top right after it.
     std::atomic<std::uint32_t> m_thieves{1};
+    // Set while the owner fences in the asymmetric mode (set_owner_fences).
+    std::atomic<bool> m_fenced_by_owner{false};
     bool m_asymmetric = false;  // see set_asymmetric; written before any thread uses the deque
+    bool m_owner_fences = false;  // owner only: set_owner_fences' state
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
     bool m_no_thieves = false;  // see set_no_thieves; owner only
