@@ -159,11 +159,11 @@ goro::task<long> fork_join_tree(long base, int depth) {
 
 TEST_CASE("fork-join stress: joins in spawn order race thieves, in both deque modes", "[task][join][stress]") {
     goro_test::watchdog dog("fork-join in spawn order", 300s);
-    const int depth = goro_test::stress_divisor == 1 ? 7 : 5;  // 6^7 = 279,936 leaves
+    constexpr int depth = goro_test::stress_divisor == 1 ? 7 : 5;  // 6^7 = 279,936 leaves
     long leaves = 1;
     for (int i = 0; i < depth; ++i) leaves *= 6;
     const long expected = leaves * (leaves - 1) / 2;  // the leaves' bases are 0 .. leaves - 1
-    auto main_task = [depth]() -> goro::task<long> {
+    auto main_task = []() -> goro::task<long> {
         const long v = co_await fork_join_tree(0, depth);
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
