@@ -165,9 +165,6 @@ public:
         }
     }
 
-    /// True in the asymmetric mode (set_asymmetric): thieves must fence.
-    bool asymmetric() const noexcept { return m_asymmetric; }
-
     /// Owner only. Returns false (and stores nothing) when the deque is full.
     bool push(T* item) noexcept {
         GORO_ASSERT(m_owner.is_current());
