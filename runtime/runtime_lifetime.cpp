@@ -72,6 +72,13 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
+    // Before any worker runs: the deques' asymmetric mode (work_deque.hpp),
+    // where thieves pay a membarrier(2) and owners no exchange. One
+    // processor has no thieves (worker_main's set_no_thieves); without
+    // membarrier (a seccomp profile) or with GORO_DEBUG=stealfence=0 the
+    // owners fence.
+    if (nprocs > 1 && monitor_settings.asymmetric_steals && register_steal_fence())
+        for (auto& p : rt->procs) p->deque.set_asymmetric();
     trace_start(*rt);  // GORO_TRACE, options::trace (trace.cpp)
     refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
 

@@ -270,7 +270,9 @@
 //     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -297,6 +299,11 @@
 #include "sleep.hpp"
 
 namespace goro::detail {
+
+bool register_steal_fence() noexcept {
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
 namespace {
 
 constexpr unsigned k_fairness_interval = 61;
@@ -496,11 +503,44 @@ unsigned poll_netpoll(processor& p) noexcept {
 
 // ---- stealing ----
 
+// The thieves' heavy fence of the deques' asymmetric mode
+// (work_deque.hpp): every running thread of the process executes a full
+// barrier. Registered before any worker ran (register_steal_fence), so it
+// cannot fail; if it did, a steal could take an item its owner takes too.
+void steal_fence() noexcept {
+    if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        fatal_exit("fatal error: goro: membarrier(2) failed after registration; cannot steal safely\n");
+}
+
+// Who fences for p's deque in its asymmetric mode (work_deque.hpp), every
+// k_fairness_interval ticks: its owner while it is stolen from (every
+// steal batch would otherwise cost its thief a membarrier, and the owner
+// the interrupt: chan_throughput at 2 processors steals that often), its
+// thieves after k_quiet_intervals intervals without a steal (fork-join
+// code, whose owners join far more often than anyone steals).
+constexpr unsigned k_quiet_intervals = 8;
+void choose_deque_fences(processor& p) noexcept {
+    // relaxed: a hint; thieves add to it after their steals.
+    const std::uint64_t stolen = p.stats.stolen.load(std::memory_order_relaxed);
+    if (stolen != p.stolen_seen) {
+        p.stolen_seen = stolen;
+        p.quiet_intervals = 0;
+        p.deque.set_owner_fences(true);
+    } else if (p.quiet_intervals < k_quiet_intervals && ++p.quiet_intervals == k_quiet_intervals) {
+        p.deque.set_owner_fences(false);
+    }
+}
+
 // Steals about half of victim's deque: the first item is returned, the rest
 // go into p's deque.
 goroutine* steal_from(processor& p, processor& victim) noexcept {
     std::size_t want = (victim.deque.size_hint() + 1) / 2;
+    if (want == 0) return nullptr;  // no session, no fence, for an empty deque
     const std::size_t wanted = want;
+    // One session, and one heavy fence in the asymmetric mode, for all the
+    // steals below (work_deque.hpp).
+    decltype(victim.deque)::steal_session session(victim.deque);
+    if (session.needs_fence()) steal_fence();
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;
@@ -638,6 +678,7 @@ bool slice_expired(const processor& p) noexcept {
             // The oldest local goroutine, once it has waited too long: the
             // owner's LIFO end alone could postpone it forever.
             if (goroutine* g = take_starving_oldest(p)) return g;
+            choose_deque_fences(p);
         }
 
         if (p.runnext.load(std::memory_order_relaxed)) {

@@ -1,6 +1,6 @@
 // The monitor's settings (detail/sysmon.hpp's sysmon_settings): the time
 // slice from options::time_slice, and GORO_DEBUG's timeslice=<ms>,
-// stuck=<ms> and handoff=0, read once when a run starts.
+// stuck=<ms>, handoff=0 and stealfence=0, read once when a run starts.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -63,6 +63,8 @@ sysmon_settings read_sysmon_settings(const options& opts) {
     if (const std::int64_t ms = debug_ms("stuck"); ms > 0) s.stuck_ns = ms * 1'000'000;
     // handoff=1 (or any other value): on, as by default.
     if (debug_ms("handoff") == 0) s.handoff = false;
+    // stealfence=0: the deques' owners fence, not the thieves.
+    if (debug_ms("stealfence") == 0) s.asymmetric_steals = false;
     return s;
 }
 

@@ -1,7 +1,9 @@
 // goro::task, goro::go, goro::spawn, goro::group: values, exceptions, depth.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -134,6 +136,52 @@ TEST_CASE("fork-join: spawn then join at once gives every value (joined in place
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
     for (unsigned procs : {1u, 2u, 4u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 6765);
+}
+
+// Joins in spawn order at several processors: each join takes its child
+// from under its younger siblings (work_deque::take) while the other
+// processors steal from the same deque, in the deques' asymmetric mode
+// (thieves fence with membarrier, owners do not) and with
+// GORO_DEBUG=stealfence=0 (owners fence). Every task's value must arrive
+// once: a child taken twice or lost breaks the sum or hangs the join.
+namespace {
+
+goro::task<long> fork_join_tree(long base, int depth) {
+    if (depth == 0) co_return base;
+    std::array<goro::join_handle<long>, 6> children;
+    for (long i = 0; i < 6; ++i) children[i] = goro::spawn(fork_join_tree(base * 6 + i, depth - 1));
+    long sum = 0;
+    for (auto& child : children) sum += co_await std::move(child);
+    co_return sum;
+}
+
+}  // namespace
+
+TEST_CASE("fork-join stress: joins in spawn order race thieves, in both deque modes", "[task][join][stress]") {
+    goro_test::watchdog dog("fork-join in spawn order", 300s);
+    constexpr int depth = goro_test::stress_divisor == 1 ? 7 : 5;  // 6^7 = 279,936 leaves
+    long leaves = 1;
+    for (int i = 0; i < depth; ++i) leaves *= 6;
+    const long expected = leaves * (leaves - 1) / 2;  // the leaves' bases are 0 .. leaves - 1
+    auto main_task = []() -> goro::task<long> {
+        const long v = co_await fork_join_tree(0, depth);
+        co_return goro::num_goroutines() == 1 ? v : -1;
+    };
+    // The environment's GORO_DEBUG (the sanitizer runs set framepool=0)
+    // is kept, and put back after.
+    const char* env = std::getenv("GORO_DEBUG");
+    const std::string saved = env ? env : "";
+    for (const std::string& mode : {saved, saved + (saved.empty() ? "" : ",") + "stealfence=0"}) {
+        ::setenv("GORO_DEBUG", mode.c_str(), 1);
+        for (unsigned procs : {2u, 4u}) {
+            INFO("GORO_DEBUG=" << mode << ", procs " << procs);
+            for (int round = 0; round < 3; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+        }
+    }
+    if (env)
+        ::setenv("GORO_DEBUG", saved.c_str(), 1);
+    else
+        ::unsetenv("GORO_DEBUG");
 }
 
 TEST_CASE("fork-join: a task joined in place may park and resume elsewhere", "[task][join]") {

@@ -2,7 +2,8 @@
 // queens, a task per partial board. A node spawns one goroutine per safe
 // column of the next row (each with its own copy of the board) and joins
 // them in spawn order. Warm-up run, then one timed run. Usage:
-// suite_nqueens [THREADS]
+// suite_nqueens [THREADS [N]]; N (8 to 14, default the suite's 14) is for
+// instruction counts under callgrind, where 14 queens take too long.
 #include <goro/goro.hpp>
 
 #include <array>
@@ -11,42 +12,55 @@
 
 namespace {
 
-constexpr int k_n = 14;
-constexpr int k_answer = 365'596;  // placements of 14 queens
-using board = std::array<char, k_n>;
+// Placements of N queens, by N.
+constexpr std::array<int, 15> k_answers = {1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2'680, 14'200, 73'712, 365'596};
 
-goro::task<int> nqueens(int row, board b) {
-    if (row == k_n) co_return 1;
-    std::array<goro::join_handle<int>, k_n> children;
+template <int N>
+using board = std::array<char, N>;
+
+// Whether a queen at (row, col) is safe from those of rows 0 to row - 1.
+// A plain function, as the suite's peers' filter lambdas: a coroutine's
+// locals live in its frame, and g++ 12 stores them there on every
+// iteration of a loop in the coroutine's body.
+template <int N>
+bool safe(const board<N>& b, int row, int col) {
+    for (int r = 0; r < row; ++r) {
+        const int placed = b[r];
+        if (col == placed || col == placed - (row - r) || col == placed + (row - r)) return false;
+    }
+    return true;
+}
+
+template <int N>
+goro::task<int> nqueens(int row, board<N> b) {
+    if (row == N) co_return 1;
+    std::array<goro::join_handle<int>, N> children;
     int spawned = 0;
-    for (int col = 0; col < k_n; ++col) {
-        bool safe = true;
-        for (int r = 0; r < row && safe; ++r) {
-            const int placed = b[r];
-            safe = col != placed && col != placed - (row - r) && col != placed + (row - r);
-        }
-        if (!safe) continue;
+    for (int col = 0; col < N; ++col) {
+        if (!safe<N>(b, row, col)) continue;
         b[row] = static_cast<char>(col);
-        children[spawned++] = goro::spawn(nqueens(row + 1, b));
+        children[spawned++] = goro::spawn(nqueens<N>(row + 1, b));
     }
     int count = 0;
     for (int i = 0; i < spawned; ++i) count += co_await std::move(children[i]);
     co_return count;
 }
 
+template <int N>
 goro::task<int> run_once() {
-    const int result = co_await nqueens(0, board{});
-    if (result != k_answer) {
-        std::printf("error: expected %d, got %d\n", k_answer, result);
+    const int result = co_await nqueens<N>(0, board<N>{});
+    if (result != k_answers[N]) {
+        std::printf("error: expected %d, got %d\n", k_answers[N], result);
         co_return -1;
     }
     co_return result;
 }
 
+template <int N>
 goro::task<int> bench_main() {
-    if (co_await run_once() < 0) co_return 1;  // warm-up
+    if (co_await run_once<N>() < 0) co_return 1;  // warm-up
     const auto start = std::chrono::steady_clock::now();
-    const int result = co_await run_once();
+    const int result = co_await run_once<N>();
     if (result < 0) co_return 1;
     std::printf("output: %d\n", result);
     suite::print_run(1, start);
@@ -57,6 +71,16 @@ goro::task<int> bench_main() {
 
 int main(int argc, char** argv) {
     const unsigned threads = suite::thread_count(argc, argv);
+    const int n = argc > 2 ? std::atoi(argv[2]) : 14;
     suite::print_threads(threads);
-    return goro::run(bench_main(), {.procs = threads});
+    switch (n) {
+        case 8: return goro::run(bench_main<8>(), {.procs = threads});
+        case 9: return goro::run(bench_main<9>(), {.procs = threads});
+        case 10: return goro::run(bench_main<10>(), {.procs = threads});
+        case 11: return goro::run(bench_main<11>(), {.procs = threads});
+        case 12: return goro::run(bench_main<12>(), {.procs = threads});
+        case 13: return goro::run(bench_main<13>(), {.procs = threads});
+        case 14: return goro::run(bench_main<14>(), {.procs = threads});
+        default: std::fprintf(stderr, "usage: %s [THREADS [N]], N from 8 to 14\n", argv[0]); return 2;
+    }
 }

@@ -142,6 +142,10 @@ struct processor {
     // value never matches a later slice.
     std::atomic<std::uint32_t> preempt_slice{~std::uint32_t{0}};
     unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
+    // choose_deque_fences (scheduler.cpp): stats.stolen as last seen, and
+    // the fairness intervals since it last changed (holder only).
+    std::uint64_t stolen_seen = 0;
+    unsigned quiet_intervals = 0;
     bool spinning = false;          // counted in runtime_state::nspinning
     std::uint64_t rng;              // xorshift state for victim selection
     std::int64_t watched_top = -1;  // deque top at the last fairness check
@@ -322,6 +326,11 @@ void wait_for_foreign_calls() noexcept;
 void set_tearing_down(bool on) noexcept;
 /// Runs processor p on machine m, this thread, until the runtime stops.
 void worker_main(processor& p, machine& m);
+
+/// Registers the process for membarrier(2)'s private expedited command,
+/// the thieves' heavy fence of the deques' asymmetric mode
+/// (work_deque.hpp); false where the kernel or a seccomp profile refuses.
+bool register_steal_fence() noexcept;
 
 /// Pushes onto the global queue (caller holds sched_lock).
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept;

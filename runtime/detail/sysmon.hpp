@@ -41,6 +41,11 @@ struct sysmon_settings {
     /// processor's operations move to a new ring: io/detail/poller.hpp);
     /// GORO_DEBUG=handoff=0 turns it off.
     bool handoff = true;
+    /// Thieves pay a membarrier(2) per "steal half" so that deque owners
+    /// pay no exchange per pop or join (work_deque.hpp, the asymmetric
+    /// mode); GORO_DEBUG=stealfence=0 turns it off (the owners fence).
+    /// Not a monitor setting, but read with them, once per run.
+    bool asymmetric_steals = true;
 
     bool needed() const noexcept { return slice_ns > 0 || stuck_ns > 0; }
 };

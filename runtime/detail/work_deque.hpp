@@ -32,6 +32,35 @@
 //    after top has moved past it, so a thief that read slot t before its CAS
 //    on top either wins the CAS (the item is its) or loses (it never uses it).
 //
+// The asymmetric mode (set_asymmetric; issue 14, item 3): the owner's
+// exchange is the dearest instruction of fork-join code (one per join at
+// two processors or more: +22 % CPU time for skynet against one processor,
+// where set_no_thieves spares it). Thieves are rare, owners' pops and takes
+// constant, so the fence moves to the thieves, as the dump pin does
+// (runtime/goroutine_dump.cpp): a thief announces itself in `thieves` and
+// then makes every running thread of the process execute a full barrier
+// (membarrier(2), the caller's heavy fence) before it reads bottom; the
+// owner writes bottom relaxed, then (after a compiler barrier) reads
+// `thieves`, and pays the exchange only when it is not zero:
+//
+//   thief (steal_session)                owner (pop, take)
+//   thieves += 1 (seq_cst)               bottom = b (relaxed)
+//   membarrier()                         compiler barrier
+//   steal(): top, bottom (seq_cst)...    if thieves != 0: bottom.exchange(b)
+//   thieves -= 1 (release)               t = top (seq_cst)
+//
+// If the owner's load of `thieves` comes after the membarrier's barrier on
+// its thread, it sees the count and takes the classic path (the exchange,
+// then the race argument above). If it comes before, so does its store of
+// bottom, which the barrier makes visible: every steal of the session reads
+// the new bottom, and so never takes an item at or above it; the owner's
+// own read of top may be stale, which only makes it race by CAS for an item
+// no thief can take. One membarrier covers a session's steals, so a
+// "steal half" pays one. Without the mode (the default), `thieves` stays 1
+// and the owner always pays the exchange, as above. A deque stolen from
+// often goes back to that for a while (set_owner_fences, decided by its
+// owner): its thieves then pay no membarrier, its owner the exchange.
+//
 // "Steal half" is done by the caller as repeated single steals: the classic
 // single-item CAS is what the Chase–Lev correctness argument covers (a batch
 // CAS on top races with the owner's CAS-free pops of the items it covers).
@@ -75,6 +104,67 @@ public:
         m_no_thieves = true;
     }
 
+    /// Before any thread uses the deque: thieves other than the owner will
+    /// steal only inside a steal_session, whose heavy fence (membarrier(2))
+    /// lets the owner's pop and take go without their exchange while no
+    /// session is open (see the header).
+    void set_asymmetric() noexcept {
+        m_asymmetric = true;
+        m_thieves.store(0, std::memory_order_relaxed);
+    }
+
+    /// A thief's (not the owner's) run of steals. In the asymmetric mode the
+    /// caller must run its heavy fence (membarrier(2)) after constructing it
+    /// and before the first steal(): see the header. In the default mode it
+    /// only counts.
+    class steal_session {
+    public:
+        explicit steal_session(work_deque& dq) noexcept : m_dq(dq) {
+            // seq_cst: the count is visible before the caller's heavy fence
+            // returns (a locked add on x86), and comes before the load of
+            // the owner's flag in the total order (set_owner_fences).
+            m_dq.m_thieves.fetch_add(1, std::memory_order_seq_cst);
+            m_fence = m_dq.m_asymmetric && !m_dq.m_fenced_by_owner.load(std::memory_order_seq_cst);
+        }
+        /// Whether the caller must run its heavy fence before stealing: in
+        /// the asymmetric mode, unless the owner fences for now.
+        bool needs_fence() const noexcept { return m_fence; }
+        ~steal_session() {
+            // release: the session's steals come before an owner's
+            // fence-free path that reads the count at zero.
+            m_dq.m_thieves.fetch_sub(1, std::memory_order_release);
+        }
+        steal_session(const steal_session&) = delete;
+        steal_session& operator=(const steal_session&) = delete;
+
+    private:
+        work_deque& m_dq;
+        bool m_fence = false;
+    };
+
+    /// Owner only, in the asymmetric mode: `on` makes the owner pay the
+    /// exchange again (its own count in `thieves`) and spares thieves their
+    /// heavy fence, for a deque that is being stolen from often; off goes
+    /// back. On: the count first, then the flag (release): a thief that
+    /// reads the flag set sees every bottom the owner stored before its
+    /// count, and the owner's later pops and takes see the count. Off: the
+    /// flag cleared, then the count (both seq_cst): a thief whose seq_cst
+    /// load still read the flag set made its own count before, in the total
+    /// order, and so before the owner's decrement, which the owner's later
+    /// loads of the count read past.
+    void set_owner_fences(bool on) noexcept {
+        GORO_ASSERT(m_owner.is_current());
+        if (!m_asymmetric || on == m_owner_fences) return;
+        m_owner_fences = on;
+        if (on) {
+            m_thieves.fetch_add(1, std::memory_order_seq_cst);
+            m_fenced_by_owner.store(true, std::memory_order_release);
+        } else {
+            m_fenced_by_owner.store(false, std::memory_order_seq_cst);
+            m_thieves.fetch_sub(1, std::memory_order_seq_cst);
+        }
+    }
+
     /// Owner only. Returns false (and stores nothing) when the deque is full.
     bool push(T* item) noexcept {
         GORO_ASSERT(m_owner.is_current());
@@ -105,7 +195,7 @@ public:
         // locked exchange rather than store + seq_cst fence: on x86 the fence
         // is an MFENCE, several times dearer than XCHG on AMD Zen, and this is
         // the hottest instruction of fork-join code.
-        m_bottom.exchange(b, std::memory_order_seq_cst);
+        reserve(b);
         std::int64_t t = m_top.load(std::memory_order_seq_cst);
         if (t > b) {  // was empty
             m_bottom.store(b + 1, std::memory_order_relaxed);
@@ -168,7 +258,7 @@ public:
         const std::int64_t at = b - depth;
         std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
         if (!m_no_thieves) {
-            m_bottom.exchange(at, std::memory_order_seq_cst);
+            reserve(at);
             t = m_top.load(std::memory_order_seq_cst);
         }
         if (t >= at && !m_no_thieves) {
@@ -227,8 +317,30 @@ public:
     std::int64_t top_hint() const noexcept { return m_top.load(std::memory_order_relaxed); }
 
 private:
+    // Owner only: bottom = b before a read of top, ordered before that read
+    // (the store-load race of the header): by the exchange, or, in the
+    // asymmetric mode with no thief in a session, by the thieves' heavy
+    // fence (the header's second diagram).
+    [[gnu::always_inline]] void reserve(std::int64_t b) noexcept {
+        m_bottom.store(b, std::memory_order_relaxed);
+        // The store before the load of the count, in the program as
+        // written (the membarrier orders them on the processor).
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        // acquire: pairs with a session's release decrement (its steals
+        // happened before).
+        if (m_thieves.load(std::memory_order_acquire) != 0) [[unlikely]]
+            m_bottom.exchange(b, std::memory_order_seq_cst);
+    }
+
     // top and bottom on separate cache lines: thieves hammer top, the owner bottom.
     alignas(64) std::atomic<std::int64_t> m_top{0};
+    // Thieves in a steal_session, plus 1 for good outside the asymmetric
+    // mode. On top's line: the owner reads top right after it.
+    std::atomic<std::uint32_t> m_thieves{1};
+    // Set while the owner fences in the asymmetric mode (set_owner_fences).
+    std::atomic<bool> m_fenced_by_owner{false};
+    bool m_asymmetric = false;  // see set_asymmetric; written before any thread uses the deque
+    bool m_owner_fences = false;  // owner only: set_owner_fences' state
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
     bool m_no_thieves = false;  // see set_no_thieves; owner only
