@@ -48,12 +48,14 @@ public:
 private:
     void lock_slow() noexcept;  // in channel.cpp: backoff with a per-thread patience
     // Backoff bounds, in cpu_relax() calls (one PAUSE is ~19 ns on the AMD
-    // Zen VM we measured these on, ~15 ns on the Intel Xeon VM). Backing off exponentially, without reading the
-    // lock's cache line, lets the holder's core take the lock again for its
-    // next operation while the line is still local, instead of losing it to a
-    // waiter polling it after every release: on chan_throughput (4 senders,
-    // 4 receivers, 2 processors) a cap of 1 gave 7-12 Mmsg/s, 64 gave 17, 128
-    // gave 18.5-19.3, 256 gave 19-20; 128 bounds one wait at ~2.4 us.
+    // Zen VM we measured these on, ~15 ns on the Intel Xeon VM). Backing off
+    // exponentially, without reading the lock's cache line, lets the
+    // holder's core take the lock again for its next operation while the
+    // line is still local, instead of losing it to a waiter polling it after
+    // every release: on chan_throughput (4 senders, 4 receivers, 2
+    // processors, AMD) a cap of 1 gave 7-12 Mmsg/s, 64 gave 17, 128 gave
+    // 18.5-19.3, 256 gave 19-20; 128 bounds one wait at ~2.4 us. The
+    // patience (lock_slow) keeps the cap between waits under contention.
     static constexpr unsigned k_max_delay = 128;
     // After this many PAUSEs in one acquisition, yield the thread instead:
     // the holder is probably pre-empted (~40 us).
