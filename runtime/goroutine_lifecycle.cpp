@@ -161,6 +161,12 @@ template <bool Note, typename Work>
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
     ready_with<true>(g, [g](processor& p) {
         push_local(p, g);
+        // An I/O completion reaped by the scheduler: it wakes nobody yet
+        // (reap_netpoll in scheduler.cpp decides, once the reap is done).
+        if (p.netpoll_readied != ~0u) [[unlikely]] {
+            ++p.netpoll_readied;
+            return;
+        }
         wakep(p.rt);
     });
 }

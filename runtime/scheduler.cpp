@@ -485,6 +485,33 @@ void run_timers(processor& p) noexcept {
     if (next <= now) stat_add(p.stats.timers_fired, p.timers.run_expired(now));
 }
 
+// ---- whom an I/O completion wakes ----
+//
+// A completion makes its task runnable on the deque of the processor that
+// reaped it. While the scheduler reaps, those readies do not call wakep()
+// one by one (ready_local counts them in netpoll_readied); the reaper then
+// runs the first itself and wakes another processor only for the rest, as
+// Go's findrunnable runs the first goroutine that netpoll returned and
+// injects the others. A wakep per completion made a strict request/response
+// pair pay twice: the woken processor stole the task that its reaper was
+// about to run, which split the connection's two ends over two rings, and
+// the park's own reap (still listed idle) could pick itself and write its
+// own eventfd (io_socket_st with one connection: 9x slower on io_uring
+// than with both ends on one processor). Nothing is lost: the reaper is
+// awake and goes on to its deque.
+void begin_netpoll_reap(processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
+    p.netpoll_readied = 0;
+}
+
+// `runs_first`: the reaper's next step is its deque (its queue was empty),
+// so the first task readied needs no other processor.
+void end_netpoll_reap(processor& p, bool runs_first) noexcept {
+    const unsigned readied = p.netpoll_readied;
+    p.netpoll_readied = ~0u;
+    if (readied > (runs_first ? 1u : 0u)) wakep(p.rt);
+}
+
 // Submits and reaps without blocking. A reap may consume a wake-up written to
 // the eventfd (the armed read completes), so wake_pending must be cleared after
 // it: otherwise the flag stays set with no wake-up left in the eventfd, and
@@ -493,11 +520,13 @@ void run_timers(processor& p) noexcept {
 // (the next notify writes again); whatever a notify racing with the clear
 // announced is re-checked before parking (stopping and the idle list, under
 // sched_lock).
-unsigned poll_netpoll(processor& p) noexcept {
+unsigned poll_netpoll(processor& p, bool runs_first) noexcept {
     GORO_ASSERT(holds_processor(p));
+    begin_netpoll_reap(p);
     const unsigned completed = p.netpoll->poll();
     stat_add(p.stats.polls);
     p.wake_pending.store(false, std::memory_order_release);
+    end_netpoll_reap(p, runs_first);
     return completed;
 }
 
@@ -673,7 +702,7 @@ bool slice_expired(const processor& p) noexcept {
             refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
             // Give the netpoll its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
-            if (p.netpoll->has_work()) poll_netpoll(p);
+            if (p.netpoll->has_work()) poll_netpoll(p, false);
             if (goroutine* g = global_take(p, 1)) return g;
             // The oldest local goroutine, once it has waited too long: the
             // owner's LIFO end alone could postpone it forever.
@@ -706,7 +735,7 @@ bool slice_expired(const processor& p) noexcept {
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
 
         if (p.netpoll->has_work()) {
-            if (poll_netpoll(p) > 0) continue;
+            if (poll_netpoll(p, true) > 0) continue;
         }
 
         // Steal, if not too many are spinning already.
@@ -767,6 +796,7 @@ bool slice_expired(const processor& p) noexcept {
         }
 
         stat_add(p.stats.parks);
+        begin_netpoll_reap(p);
         p.netpoll->park(park_timeout_ns(p));
         refresh_wait_clock();  // it may have slept long (goroutine.hpp)
         // release: pairs with the acq_rel exchange in notify(), so a waker
@@ -784,6 +814,9 @@ bool slice_expired(const processor& p) noexcept {
             }
         }
         sysmon_kick(rt);  // we left the idle list: the monitor may sleep on "all idle"
+        // Off the idle list now, so a wakep for the reap's extra tasks
+        // cannot pick this processor itself.
+        end_netpoll_reap(p, true);
     }
 }
 
