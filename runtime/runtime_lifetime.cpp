@@ -71,6 +71,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
+    rt->poll_spin = monitor_settings.poll_spin;
     for (unsigned i = 0; i < nprocs; ++i) rt->procs.push_back(std::make_unique<processor>(*rt, i));
     // Before any worker runs: the deques' asymmetric mode (work_deque.hpp),
     // where thieves pay a membarrier(2) and owners no exchange. One

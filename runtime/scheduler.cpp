@@ -50,8 +50,16 @@
 //      detail/netpoll.hpp: io_uring or epoll; queued requests are submitted);
 //   6. stealing: a spinning processor steals half of a random victim's deque
 //      (one CAS per item, see work_deque.hpp), four rounds over all victims;
-//   7. park on the processor's own netpoll until a completion, a wake-up or the
+//   7. with I/O in flight, steps 1-6 again for a short, adaptive window
+//      (detail/poll_spin.hpp): an answer due in microseconds then costs no
+//      sleep and cross-CPU wake-up;
+//   8. park on the processor's own netpoll until a completion, a wake-up or the
 //      earliest timer deadline.
+//
+// Completions that step 5, the 61st tick or the park reap wake no other
+// processor for the first task they ready when this processor goes on to
+// run it (see begin_netpoll_reap): as Go's findrunnable runs the first
+// goroutine netpoll returned and injects the rest.
 //
 // Fork-join shortcut (join_handle, go.hpp): a joiner whose child never
 // started and still sits among the k_join_search_depth newest items of the
@@ -289,6 +297,7 @@
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
+#include "detail/cpu_relax.hpp"
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
@@ -687,6 +696,7 @@ bool slice_expired(const processor& p) noexcept {
 [[gnu::always_inline]] inline goroutine* find_runnable(processor& p, bool& inherit) {
     runtime_state& rt = p.rt;
     inherit = false;
+    bool poll_spun = false;  // this call has had its spin before parking
     for (;;) {
         if (rt.stopping.load(std::memory_order_acquire)) return nullptr;
         // A dump re-checks under its lock (goroutine_dump.cpp). acquire: a
@@ -748,6 +758,19 @@ bool slice_expired(const processor& p) noexcept {
             if (goroutine* g = steal_work(p)) {
                 stop_spinning(p);
                 return g;
+            }
+        }
+
+        // ---- look a while longer before parking, I/O being in flight (poll_spin.hpp) ----
+        if (p.netpoll->in_flight() != 0 && rt.poll_spin) {
+            const std::int64_t now = monotonic_now_ns();
+            if (!poll_spun) {
+                poll_spun = true;
+                p.spin.begin(now);
+            }
+            if (p.spin.keep_going(now)) {
+                cpu_relax();
+                continue;
             }
         }
 

@@ -1,6 +1,6 @@
 // The monitor's settings (detail/sysmon.hpp's sysmon_settings): the time
 // slice from options::time_slice, and GORO_DEBUG's timeslice=<ms>,
-// stuck=<ms>, handoff=0 and stealfence=0, read once when a run starts.
+// stuck=<ms>, handoff=0, stealfence=0 and pollspin=0, read once when a run starts.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -65,6 +65,8 @@ sysmon_settings read_sysmon_settings(const options& opts) {
     if (debug_ms("handoff") == 0) s.handoff = false;
     // stealfence=0: the deques' owners fence, not the thieves.
     if (debug_ms("stealfence") == 0) s.asymmetric_steals = false;
+    // pollspin=0: processors park at once when they run out of work.
+    if (debug_ms("pollspin") == 0) s.poll_spin = false;
     return s;
 }
 

@@ -17,6 +17,7 @@
 #include "../run.hpp"
 #include "goroutine.hpp"
 #include "netpoll.hpp"
+#include "poll_spin.hpp"
 #include "processor_stats.hpp"
 #include "spin_mutex.hpp"
 #include "timer_heap.hpp"
@@ -156,6 +157,7 @@ struct processor {
     // instead; the reaper decides afterwards whom to wake. ~0u: not reaping.
     // Holder only.
     unsigned netpoll_readied = ~0u;
+    poll_spin spin;                 // the look before parking with I/O in flight (holder only)
 
     timer_heap timers;              // own lock; fired by this processor
     registry goroutines;            // started here and not finished
@@ -224,6 +226,10 @@ struct runtime_state {
     options opts;
     unsigned nprocs = 0;
     const char* netpoll_name = "";  // choose_netpoll(), set before the runtime is published
+    // Processors look a while longer before parking while I/O is in flight
+    // (poll_spin.hpp); GORO_DEBUG=pollspin=0 turns it off. Set before the
+    // runtime is published.
+    bool poll_spin = true;
     std::vector<std::unique_ptr<processor>> procs;
 
     // sched_lock guards the global run queue and the idle list.

@@ -46,6 +46,10 @@ struct sysmon_settings {
     /// mode); GORO_DEBUG=stealfence=0 turns it off (the owners fence).
     /// Not a monitor setting, but read with them, once per run.
     bool asymmetric_steals = true;
+    /// A processor that runs out of work with I/O in flight spins a while
+    /// before it parks (poll_spin.hpp); GORO_DEBUG=pollspin=0
+    /// turns it off. Not a monitor setting either.
+    bool poll_spin = true;
 
     bool needed() const noexcept { return slice_ns > 0 || stuck_ns > 0; }
 };
