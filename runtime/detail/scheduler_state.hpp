@@ -152,7 +152,7 @@ struct processor {
     std::int64_t watched_top = -1;  // deque top at the last fairness check
     std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)
     unsigned starvation_backoff = 0;    // rescues since the deque was last empty (scheduler.cpp)
-    // While the scheduler reaps its netpoll (reap_netpoll in scheduler.cpp):
+    // While the scheduler reaps its netpoll (begin_netpoll_reap in scheduler.cpp):
     // the I/O completions' readies skip wakep() and count themselves here
     // instead; the reaper decides afterwards whom to wake. ~0u: not reaping.
     // Holder only.
