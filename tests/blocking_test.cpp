@@ -37,7 +37,7 @@ TEST_CASE("blocking rethrows the function's exception in the task", "[blocking]"
 }
 
 // docs/go-behaviours.md item 78: blocking offload is bounded by the thread limit (io_uring
-// waits cost no thread: tests/net_test.cpp, item 69). Divergence: at the cap goro
+// waits cost no thread: tests/net_robustness_test.cpp, item 69). Divergence: at the cap goro
 // queues the call instead of dying of "thread exhaustion".
 TEST_CASE("item 78: blocking calls beyond the thread cap wait their turn; none is lost", "[blocking][stress]") {
     goro_test::watchdog dog("blocking cap", 120s);

@@ -1,7 +1,7 @@
 // goro::fs: files through io_uring (open, read/write at offsets and at the
 // cursor, fsync, close, read_file/write_file).
 //
-// No co_await inside a REQUIRE (see net_test.cpp): await first, then assert.
+// No co_await inside a REQUIRE (see support/io_runtime.hpp): await first, then assert.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>

@@ -9,7 +9,7 @@
 // so that a server that fails to close shows up as a timeout error instead
 // of a hang. Catch2 is not thread-safe: assertions run in the main task only
 // (server tasks record what they see in a probe); no co_await inside an
-// assertion (g++ 12, see tests/net_test.cpp).
+// assertion (g++ 12, see tests/support/io_runtime.hpp).
 #include <sys/socket.h>
 
 #include <atomic>

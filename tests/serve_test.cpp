@@ -1,7 +1,7 @@
 // goro::net::serve (io/tcp.hpp): the accept loop, and its graceful shutdown
 // with a context and a grace period (docs/go-behaviours.md, item 90).
 //
-// As in net_test.cpp: handlers report through channels and tasks return
+// As in the net tests: handlers report through channels and tasks return
 // numbered failure codes; the assertions run after goro::run returns (Catch2
 // is not thread-safe, and g++ 12 miscompiles a co_await inside REQUIRE).
 // Every wait is for an event, never for time; the one short grace period

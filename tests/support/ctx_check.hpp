@@ -1,5 +1,5 @@
 // Checks shared by the tests of I/O operations that take a goro::context
-// (net_test.cpp, fs_test.cpp).
+// (net_context_test.cpp, net_context_udp_test.cpp, fs_test.cpp).
 //
 //     co_await goro_test::expect_ctx_wakes([&](goro::context c) { return read_one(s, std::move(c)); });
 //

@@ -1,5 +1,7 @@
-// Runs a scenario once per netpoll driver, each in its own child process
-// (for the hand-off tests: tests/handoff_test.cpp, tests/handoff_early_test.cpp).
+// Runs a scenario once per netpoll driver, each in its own child process, and
+// the one-processor options the hand-off scenarios run under (for the
+// hand-off tests: tests/handoff_test.cpp, tests/handoff_io_test.cpp,
+// tests/handoff_early_test.cpp).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -18,6 +20,16 @@ inline constexpr const char* k_netpolls[] = {"io_uring", "epoll"};
 
 inline goro::netpoll_kind netpoll_of(const char* name) {
     return std::string_view(name) == "epoll" ? goro::netpoll_kind::epoll : goro::netpoll_kind::io_uring;
+}
+
+// One processor with a 1 ms time slice on the named driver: a task that
+// never suspends is handed off quickly.
+inline goro::options one_proc(const char* netpoll = "io_uring") {
+    goro::options o;
+    o.procs = 1;
+    o.time_slice = std::chrono::milliseconds(1);
+    o.netpoll = netpoll_of(netpoll);
+    return o;
 }
 
 // Runs scenario(netpoll) (goro::run's status) in a child process for each

@@ -5,6 +5,13 @@
 //     goro_test::run_guarded("name", scenario());  // the same, under a watchdog
 //     auto p = co_await goro_test::tcp_pair();  // p.client <-> p.server
 //     goro::go(goro::net::serve(listener, goro_test::echo));
+//
+// Two rules for the tests that use them. Catch2 is not thread-safe:
+// assertions run only in the main task after the tasks they check have been
+// joined (or in the test body after run returns). No co_await inside a
+// REQUIRE: g++ 12 miscompiles a co_await in Catch's assertion expression
+// (the try block and handler temporaries around it) — the awaiting task
+// never resumed. Await first, then assert.
 #pragma once
 
 #include <catch2/catch.hpp>
