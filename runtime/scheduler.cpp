@@ -278,9 +278,7 @@
 //     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -293,11 +291,11 @@
 #include <string_view>
 
 #include "detail/cgroup_cpu_limit.hpp"
+#include "detail/cpu_relax.hpp"
 #include "detail/fatal.hpp"
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
-#include "detail/cpu_relax.hpp"
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
@@ -308,10 +306,6 @@
 #include "sleep.hpp"
 
 namespace goro::detail {
-
-bool register_steal_fence() noexcept {
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-}
 
 namespace {
 
@@ -334,117 +328,14 @@ constexpr std::int64_t k_local_starvation_ns = 10'000'000;
 // (a chain of tasks each spawning its successor) empties its deque at every
 // link, so the first rescue, 10 ms, is the one that applies there.
 constexpr unsigned k_max_starvation_backoff = 7;
-constexpr unsigned k_steal_rounds = 4;
-
-std::uint64_t next_random(std::uint64_t& state) noexcept {
-    // xorshift64*: good enough to pick steal victims.
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 0x2545F4914F6CDD1DULL;
-}
 
 }  // namespace
-
 
 // ---------------------------------------------------------------- processor
 
 processor::processor(runtime_state& r, unsigned i)
     : rt(r), index(i), rng(0x9E3779B97F4A7C15ULL * (i + 1) + 12345), goroutines(static_cast<std::uint16_t>(i)),
       next_id(2 * (i + 1)), id_step(2 * std::uint64_t{r.nprocs}) {}
-
-namespace {
-
-// ---- global queue (sched_lock held) ----
-
-goroutine* global_pop_locked(runtime_state& rt) noexcept {
-    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
-    goroutine* g = rt.global_head;
-    if (!g) return nullptr;
-    rt.global_head = g->queue_next;
-    if (!rt.global_head) rt.global_tail = nullptr;
-    g->queue_next = nullptr;
-    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    return g;
-}
-
-// Takes one goroutine to run and moves up to `batch - 1` more into p's deque.
-goroutine* global_take(processor& p, std::size_t batch) {
-    runtime_state& rt = p.rt;
-    if (rt.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
-    std::lock_guard guard(rt.sched_lock);
-    goroutine* first = global_pop_locked(rt);
-    if (!first) return nullptr;
-    const std::size_t share = std::min<std::size_t>(
-        batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
-    std::size_t i = 1;
-    for (; i < share; ++i) {
-        goroutine* g = rt.global_head;
-        if (!g) break;
-        if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
-        global_pop_locked(rt);
-    }
-    stat_add(p.stats.global_taken, i);
-    return first;
-}
-
-// ---- waking processors ----
-
-}  // namespace
-
-void notify(processor& p) noexcept {
-    // acq_rel: pairs with the owner's clearing store, so a wake-up sent after
-    // the owner cleared the flag always writes the eventfd again.
-    if (!p.wake_pending.exchange(true, std::memory_order_acq_rel)) p.netpoll->wake();
-}
-
-namespace {
-
-// Takes an idle processor off the list (sched_lock held).
-processor* pop_idle_locked(runtime_state& rt) noexcept {
-    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
-    processor* p = rt.idle_head;
-    if (!p) return nullptr;
-    rt.idle_head = p->idle_next;
-    p->idle_next = nullptr;
-    p->idle = false;
-    rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    return p;
-}
-
-void remove_idle_locked(runtime_state& rt, processor& p) noexcept {
-    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
-    processor** link = &rt.idle_head;
-    while (*link && *link != &p) link = &(*link)->idle_next;
-    if (*link) {
-        *link = p.idle_next;
-        p.idle_next = nullptr;
-        p.idle = false;
-        rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    }
-}
-
-}  // namespace
-
-// wakep's half past its two cheap checks (scheduler_internal.hpp).
-void wakep_slow(runtime_state& rt) noexcept {
-    unsigned expected = 0;
-    // seq_cst: the counter is the rendezvous of the store-load race described
-    // in the essay (nspinning vs. the queues).
-    if (!rt.nspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
-    processor* p;
-    {
-        std::lock_guard guard(rt.sched_lock);
-        p = pop_idle_locked(rt);
-        if (p) p->handed_spinning = true;
-    }
-    if (!p) {
-        rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
-        return;
-    }
-    sysmon_kick(rt);  // p left the idle list: the monitor may sleep on "all idle"
-    notify(*p);
-}
 
 namespace {
 
@@ -456,24 +347,6 @@ void stop_spinning(processor& p) noexcept {
 }
 
 }  // namespace
-
-// push_local's overflow: moves half of the deque (and g) to the global queue.
-[[gnu::noinline]] void push_local_overflow(processor& p, goroutine* g) noexcept {
-    runtime_state& rt = p.rt;
-    goroutine* batch[processor::k_deque_capacity / 2 + 1];
-    std::size_t n = 0;
-    while (n < processor::k_deque_capacity / 2) {
-        goroutine* taken = nullptr;
-        auto r = p.deque.steal(taken);
-        if (r == decltype(p.deque)::steal_result::success)
-            batch[n++] = taken;
-        else if (r == decltype(p.deque)::steal_result::empty)
-            break;
-    }
-    batch[n++] = g;
-    std::lock_guard guard(rt.sched_lock);
-    for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
-}
 
 namespace {
 
@@ -537,89 +410,6 @@ unsigned poll_netpoll(processor& p, bool runs_first) noexcept {
     p.wake_pending.store(false, std::memory_order_release);
     end_netpoll_reap(p, runs_first);
     return completed;
-}
-
-// ---- stealing ----
-
-// The thieves' heavy fence of the deques' asymmetric mode
-// (work_deque.hpp): every running thread of the process executes a full
-// barrier. Registered before any worker ran (register_steal_fence), so it
-// cannot fail; if it did, a steal could take an item its owner takes too.
-void steal_fence() noexcept {
-    if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-        fatal_exit("fatal error: goro: membarrier(2) failed after registration; cannot steal safely\n");
-}
-
-// Who fences for p's deque in its asymmetric mode (work_deque.hpp), every
-// k_fairness_interval ticks: its owner while it is stolen from (every
-// steal batch would otherwise cost its thief a membarrier, and the owner
-// the interrupt: chan_throughput at 2 processors steals that often), its
-// thieves after k_quiet_intervals intervals without a steal (fork-join
-// code, whose owners join far more often than anyone steals).
-constexpr unsigned k_quiet_intervals = 8;
-void choose_deque_fences(processor& p) noexcept {
-    // relaxed: a hint; thieves add to it after their steals.
-    const std::uint64_t stolen = p.stats.stolen.load(std::memory_order_relaxed);
-    if (stolen != p.stolen_seen) {
-        p.stolen_seen = stolen;
-        p.quiet_intervals = 0;
-        p.deque.set_owner_fences(true);
-    } else if (p.quiet_intervals < k_quiet_intervals && ++p.quiet_intervals == k_quiet_intervals) {
-        p.deque.set_owner_fences(false);
-    }
-}
-
-// Steals about half of victim's deque: the first item is returned, the rest
-// go into p's deque.
-goroutine* steal_from(processor& p, processor& victim) noexcept {
-    std::size_t want = (victim.deque.size_hint() + 1) / 2;
-    if (want == 0) return nullptr;  // no session, no fence, for an empty deque
-    const std::size_t wanted = want;
-    // One session, and one heavy fence in the asymmetric mode, for all the
-    // steals below (work_deque.hpp).
-    decltype(victim.deque)::steal_session session(victim.deque);
-    if (session.needs_fence()) steal_fence();
-    goroutine* first = nullptr;
-    while (want > 0) {
-        goroutine* g = nullptr;
-        auto r = victim.deque.steal(g);
-        if (r == decltype(victim.deque)::steal_result::empty) break;
-        if (r == decltype(victim.deque)::steal_result::lost_race) continue;
-        --want;
-        if (!first) {
-            first = g;
-        } else if (!p.deque.push(g)) {
-            push_local(p, g);
-            break;
-        }
-    }
-    note_steal(p.stats, victim.stats, victim.index, wanted - want);
-    return first;
-}
-
-goroutine* steal_work(processor& p) noexcept {
-    runtime_state& rt = p.rt;
-    const unsigned n = rt.nprocs;
-    if (n == 1) return nullptr;
-    for (unsigned round = 0; round < k_steal_rounds; ++round) {
-        const unsigned start = static_cast<unsigned>(next_random(p.rng) % n);
-        for (unsigned k = 0; k < n; ++k) {
-            processor& victim = *rt.procs[(start + k) % n];
-            if (&victim == &p) continue;
-            if (goroutine* g = steal_from(p, victim)) return g;
-        }
-        if (rt.global_size.load(std::memory_order_relaxed) != 0) {
-            if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;
-        }
-        if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
-    }
-    return nullptr;
-}
-
-bool any_deque_nonempty(runtime_state& rt) noexcept {
-    for (auto& q : rt.procs)
-        if (!q->deque.empty_hint()) return true;
-    return rt.global_size.load(std::memory_order_relaxed) != 0;
 }
 
 // ---- deadlock report ----
@@ -1018,51 +808,6 @@ void machine_main(runtime_state& rt, machine& m) noexcept {
     m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
     run_machine(rt, m, wait_as_spare(rt, m), true);
     t_ctx.m = nullptr;
-}
-
-void global_push_locked(runtime_state& rt, goroutine* g) noexcept {
-    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
-    g->queue_next = nullptr;
-    if (rt.global_tail)
-        rt.global_tail->queue_next = g;
-    else
-        rt.global_head = g;
-    rt.global_tail = g;
-    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-// ready() and friends on a thread that is not a processor (inside a
-// foreign_entry, or a legacy caller outside any). Once shutdown has closed
-// the runtime nothing is queued: every goroutine still suspended is about to
-// be destroyed, and the caller may touch none of them after unlocking.
-void ready_from_outside(goroutine* g) noexcept {
-    runtime_state* rt = current_runtime();
-    if (!rt) return;
-    // seq_cst: the load half of the Dekker pair with the entry's increment
-    // (foreign_entry.hpp).
-    if (rt->closed.load(std::memory_order_seq_cst)) return;
-    ready_external(*rt, g);
-}
-
-void ready_external(runtime_state& rt, goroutine* g) noexcept {
-    processor* to_wake = nullptr;
-    {
-        std::lock_guard guard(rt.sched_lock);
-        global_push_locked(rt, g);
-        // Under sched_lock: a processor about to park re-checks the global
-        // queue under this lock after leaving the spinning count (see essay).
-        if (rt.nspinning.load(std::memory_order_seq_cst) == 0) {
-            to_wake = pop_idle_locked(rt);
-            if (to_wake) {
-                to_wake->handed_spinning = true;
-                rt.nspinning.fetch_add(1, std::memory_order_seq_cst);
-            }
-        }
-    }
-    if (to_wake) {
-        sysmon_kick(rt);  // it left the idle list: the monitor may sleep on "all idle"
-        notify(*to_wake);
-    }
 }
 
 }  // namespace goro::detail

@@ -177,7 +177,8 @@ inline void note_waiting(goroutine* g, const char* reason) noexcept {
 }
 
 
-// ---- The scheduler's internal interface (defined in runtime/scheduler.cpp) ----
+// ---- The scheduler's internal interface (runtime/goroutine_lifecycle.cpp and
+// the scheduler's other files: scheduler.cpp, run_queues.cpp, panic.cpp, ...) ----
 
 /// The goroutine running on this thread, or nullptr outside a processor.
 goroutine* current_goroutine() noexcept;

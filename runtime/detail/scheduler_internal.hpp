@@ -1,6 +1,8 @@
 // scheduler_internal — what the scheduler's own files share (scheduler.cpp:
-// the processors' loop, queues, stealing and parking; goroutine_lifecycle.cpp:
-// the calls a task makes to start, ready, join in place and finish). Not for
+// the processors' loop and parking; run_queues.cpp: the global queue, the
+// idle list and waking; stealing.cpp: stealing from the other deques;
+// goroutine_lifecycle.cpp: the calls a task makes to start, ready, join in
+// place and finish). Not for
 // the rest of the runtime, which goes through scheduler_state.hpp's and
 // goroutine.hpp's functions. Internal.
 #pragma once
@@ -75,6 +77,39 @@ inline void wakep(runtime_state& rt) noexcept {
 }
 
 void push_local_overflow(processor& p, goroutine* g) noexcept;
+
+// ---- the global queue and the idle list (run_queues.cpp) ----
+
+/// Pops the global queue's first goroutine, or nullptr (sched_lock held).
+goroutine* global_pop_locked(runtime_state& rt) noexcept;
+
+goroutine* global_take_slow(processor& p, std::size_t batch);
+
+/// Takes one goroutine from the global queue to run and moves up to
+/// `batch - 1` more into p's deque (its holder only). Inline: its
+/// emptiness check runs whenever a processor's own queues are empty.
+inline goroutine* global_take(processor& p, std::size_t batch) {
+    if (p.rt.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
+    return global_take_slow(p, batch);
+}
+
+/// Takes p off the idle list if it is on it (sched_lock held).
+void remove_idle_locked(runtime_state& rt, processor& p) noexcept;
+
+// ---- stealing (stealing.cpp) ----
+
+/// Steals about half of a random victim's deque, four rounds over all the
+/// others (then the global queue): the first goroutine is returned, the
+/// rest go into p's deque. nullptr when every place looked empty.
+goroutine* steal_work(processor& p) noexcept;
+
+/// Whether any deque or the global queue looks non-empty (a hint, for the
+/// lost-wake-up re-check before parking).
+bool any_deque_nonempty(runtime_state& rt) noexcept;
+
+/// Who fences for p's deque in its asymmetric mode, chosen every
+/// fairness interval (stealing.cpp).
+void choose_deque_fences(processor& p) noexcept;
 
 /// Pushes onto p's own deque (its holder only); on overflow moves half of it
 /// (and g) to the global queue. Inline: once per spawn.

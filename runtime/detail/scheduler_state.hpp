@@ -143,7 +143,7 @@ struct processor {
     // value never matches a later slice.
     std::atomic<std::uint32_t> preempt_slice{~std::uint32_t{0}};
     unsigned in_place_runs = 0;     // goroutines run in place since the loop last resumed one
-    // choose_deque_fences (scheduler.cpp): stats.stolen as last seen, and
+    // choose_deque_fences (stealing.cpp): stats.stolen as last seen, and
     // the fairness intervals since it last changed (holder only).
     std::uint64_t stolen_seen = 0;
     unsigned quiet_intervals = 0;
