@@ -34,14 +34,19 @@
 // With hand-off on, more bounds keep a hand-off from coming late, since a
 // stranded processor's connections wait for it (benchmarks/hog.cpp): while
 // some processor is busy the interval is at most a quarter of the slice,
-// and at most half the early threshold (below) when a busy processor has
-// I/O in flight or timers set (a new run is first seen at most that late);
+// and at most half the early threshold (below) while any processor, busy
+// or idle, has I/O in flight or timers set (a new run is first seen at
+// most that late; bounded only while some processor was busy, a run that
+// began while all were idle between a server's requests was first seen up
+// to 10 ms late, and hog's worst round trip doubled);
 // while some run has lasted half the early threshold it is at most a
 // millisecond, and that poll takes the thread's first CPU sample
 // (thread_stuck), so that a hand-off can be decided at the first poll past
 // the threshold instead of one interval after it. These cost a poll per
-// millisecond or so while a program computes with I/O or timers pending,
-// one per quarter slice while it only computes, nothing while it is idle.
+// millisecond or so while a program has I/O or timers pending and is not
+// idle for a millisecond at a time,
+// one per quarter slice while it only computes, nothing while it is idle
+// (every processor idle for a millisecond: the monitor sleeps, see below).
 //
 // ## Early hand-off
 //
@@ -211,7 +216,7 @@ struct sysmon::impl {
     std::vector<lost_watch> lost;
     bool all_stuck = false;  // see poll()
     bool long_run = false;   // the last poll saw a run of half the early threshold or more (hand-off on)
-    bool serving = false;    // the last poll saw a busy processor with I/O in flight or timers set
+    bool serving = false;    // the last poll saw a processor (busy or idle) with I/O in flight or timers set
     bool fence_ok = false;
     bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
     std::thread thread;
@@ -279,8 +284,10 @@ struct sysmon::impl {
             }
             if (open || long_run) delay = std::min(delay, k_open_stall_delay_ns);
             // relaxed: a hint, as above.
-            if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
-                delay = std::min(delay, std::max((serving ? early_ns / 2 : settings.slice_ns / 4), k_min_delay_ns));
+            if (handoff_ok && serving)
+                delay = std::min(delay, std::max(early_ns / 2, k_min_delay_ns));
+            else if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
+                delay = std::min(delay, std::max(settings.slice_ns / 4, k_min_delay_ns));
         }
     }
 
@@ -362,7 +369,7 @@ struct sysmon::impl {
             const bool running = p.running.load(std::memory_order_relaxed) != nullptr;
             // relaxed: hints (the driver outlives the monitor; timers are
             // read racily by design, timer_heap.hpp).
-            if (handoff_ok && running && !serving)
+            if (handoff_ok && !serving)
                 serving = (p.netpoll && p.netpoll->in_flight() > 0) ||
                           p.timers.next_deadline() != timer_heap::k_never;
             const std::int64_t ran = now - w.run_seen;
