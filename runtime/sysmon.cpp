@@ -56,8 +56,11 @@
 // come for that processor: completions or readiness on its netpoll
 // (netpoll_driver::events_waiting, a hint read without consuming anything:
 // io_uring's CQ and its IORING_SQ_TASKRUN flag, epoll's ready list) or a
-// timer due. That is what a client waits for; Go serves it from another
-// processor at once, since its netpoller is global. goro's netpollers are
+// timer due; from half of that on (1 ms) if the thread sleeps in the
+// kernel (a blocking system call, state S or D: it is not merely waiting
+// for a CPU, so no CPU sample is needed; Go retakes a P whose system call
+// holds work at sysmon's next tick). That is what a client waits for; Go
+// serves it from another processor at once, since its netpoller is global. goro's netpollers are
 // per processor, so the processor itself moves, as Go's retake moves a P
 // whose system call holds work that others cannot take. Waiting only for
 // events keeps the price (a spare thread's wake-up and, with io_uring, a
@@ -384,11 +387,15 @@ struct sysmon::impl {
             // w.stuck, which all_stuck reads at the next poll). From the
             // early threshold on: if events have come that only p can
             // collect (see "Early hand-off"), and the thread is stuck.
+            // From half of it on, if events have come and the thread is
+            // asleep in the kernel (a blocking system call: it cannot be
+            // merely waiting for a CPU, so no CPU sample is needed).
             // relaxed: a hint; hand_off decides with its own protocol.
             const bool full = ran >= settings.slice_ns;
-            if (handoff_ok && ran >= early_ns && p.running.load(std::memory_order_relaxed) != nullptr &&
-                (full ? (w.stuck || thread_stuck(p, w, now)) && worth_handing_off(p)
-                      : events_came(p, now) && (w.stuck || thread_stuck(p, w, now))) &&
+            if (handoff_ok && ran >= early_ns / 2 && p.running.load(std::memory_order_relaxed) != nullptr &&
+                (full              ? (w.stuck || thread_stuck(p, w, now)) && worth_handing_off(p)
+                 : ran >= early_ns ? events_came(p, now) && (w.stuck || thread_stuck(p, w, now))
+                                   : events_came(p, now) && thread_asleep(p)) &&
                 hand_off(rt, p, rec)) {
                 if (!full) rt.early_handoffs.fetch_add(1, std::memory_order_relaxed);
                 follow_lost(i, w, rec);
@@ -449,6 +456,14 @@ struct sysmon::impl {
         w.candidate_at = now;
         w.candidate_cpu = cpu;
         return false;
+    }
+
+    // Whether p's thread sleeps in the kernel now (a system call that
+    // blocks: state S or D in /proc).
+    static bool thread_asleep(const processor& p) {
+        // relaxed: written once per holder, before it runs anything.
+        const char state = thread_state(p.thread_id.load(std::memory_order_relaxed));
+        return state == 'S' || state == 'D';
     }
 
     // p was handed off while `w` watched its run: the monitor now watches
