@@ -451,8 +451,7 @@ struct sysmon::impl {
             return false;
         }
         if (now > w.candidate_at && 4 * (cpu - w.candidate_cpu) >= now - w.candidate_at) return w.stuck = true;
-        const char state = thread_state(tid);
-        if (state == 'S' || state == 'D') return w.stuck = true;
+        if (thread_asleep(p)) return w.stuck = true;
         w.candidate_at = now;
         w.candidate_cpu = cpu;
         return false;
