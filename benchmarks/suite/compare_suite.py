@@ -4,7 +4,7 @@
     python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2]
         [--rounds 5] [--only skynet,fib,nqueens,matmul,channel,io_socket_st]
         [--goro-dir build-release/benchmarks]
-        [--systems goro,libfork,tmc] [--tcmalloc] [--markdown]
+        [--systems goro,libfork,tmc] [--malloc auto|tcmalloc|glibc] [--markdown]
 
 (or this file directly, with the same options). DIR holds the peers'
 sources, checked out by the user (this script downloads nothing):
@@ -19,9 +19,13 @@ with the flags of the suite's CMake presets: clang++ (--cxx), -O3 -DNDEBUG
 io_socket_st also need standalone asio (Debian libasio-dev) and are skipped,
 with a note, without it. A peer that has no version of a benchmark (libfork:
 channel, io_socket_st) is left out of that benchmark's rows. The suite links
-tcmalloc when it finds it; --tcmalloc runs every peer with
-LD_PRELOAD=libtcmalloc_minimal.so.4 (goro runs with its own frame pool and
-the system allocator either way), and the table says which.
+tcmalloc into every peer when it finds it, and so does this script by
+default (--malloc auto: LD_PRELOAD=libtcmalloc_minimal.so.4, Debian
+libtcmalloc-minimal4, when it is installed); --malloc glibc runs the peers
+on the system allocator, --malloc tcmalloc insists on tcmalloc. goro runs
+with its own frame pool and the system allocator either way. The table's
+title says which allocator the peers had: it moves their fork-join rows a
+lot (TooManyCooks' skynet runs about 1.6x faster with tcmalloc).
 
 For every round, thread count and benchmark, every system runs once, in
 turn (interleaved, so that a busy machine slows them alike). Each program
@@ -165,7 +169,10 @@ def main(argv=None):
     ap.add_argument("--goro-dir", default="build-release/benchmarks",
                     help="goro's benchmark build directory (holds suite_<bench>)")
     ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
-    ap.add_argument("--tcmalloc", action="store_true", help="run the peers with tcmalloc preloaded")
+    ap.add_argument("--malloc", choices=("auto", "tcmalloc", "glibc"), default="auto",
+                    help="the peers' allocator: tcmalloc preloaded when installed (auto, as the suite "
+                         "links it), always (tcmalloc), or never (glibc)")
+    ap.add_argument("--tcmalloc", action="store_true", help="the same as --malloc tcmalloc")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args(argv)
@@ -184,8 +191,14 @@ def main(argv=None):
     for s in systems:
         if s != "goro" and s not in PEERS:
             raise SystemExit(f"compare_suite: unknown system {s!r}")
-    if a.tcmalloc and not os.path.exists(TCMALLOC):
-        raise SystemExit(f"compare_suite: --tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
+    if a.tcmalloc:
+        a.malloc = "tcmalloc"
+    if a.malloc == "tcmalloc" and not os.path.exists(TCMALLOC):
+        raise SystemExit(f"compare_suite: --malloc tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
+    use_tcmalloc = a.malloc == "tcmalloc" or (a.malloc == "auto" and os.path.exists(TCMALLOC))
+    if a.malloc == "auto" and not use_tcmalloc:
+        log(f"{TCMALLOC} not found (Debian libtcmalloc-minimal4): the peers run on glibc malloc, "
+            "which slows their fork-join rows (the suite links tcmalloc)")
     goro_dir = a.goro_dir if os.path.isabs(a.goro_dir) else os.path.join(REPO, a.goro_dir)
     peers_dir = os.path.abspath(a.peers)
 
@@ -211,7 +224,7 @@ def main(argv=None):
                 for s in systems:
                     if (s, b) not in binaries:
                         continue
-                    preload = TCMALLOC if a.tcmalloc and s != "goro" else None
+                    preload = TCMALLOC if use_tcmalloc and s != "goro" else None
                     r = run_once(binaries[(s, b)], b, t, preload, a.timeout)
                     log(f"round {rnd + 1}/{a.rounds} {b} T={t} {s}: "
                         + (f"{r[0]:.3f} s, {r[1]} KiB" if r else "failed"))
@@ -235,7 +248,7 @@ def main(argv=None):
                 rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
                              f"{rss / 1024:.1f}", ratio_t, ratio_m])
     print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
-          f"peers built by {a.cxx}, allocator: {'tcmalloc (peers)' if a.tcmalloc else 'glibc'}")
+          f"peers built by {a.cxx}, peers' allocator: {'tcmalloc' if use_tcmalloc else 'glibc malloc'} (goro: its frame pool)")
     print(table(rows, a.markdown))
 
 
