@@ -23,9 +23,12 @@ tcmalloc into every peer when it finds it, and so does this script by
 default (--malloc auto: LD_PRELOAD=libtcmalloc_minimal.so.4, Debian
 libtcmalloc-minimal4, when it is installed); --malloc glibc runs the peers
 on the system allocator, --malloc tcmalloc insists on tcmalloc. goro runs
-with its own frame pool and the system allocator either way. The table's
-title says which allocator the peers had: it moves their fork-join rows a
-lot (TooManyCooks' skynet runs about 1.6x faster with tcmalloc).
+on the same allocator as the peers (its task frames come from its own pool
+either way; matmul's matrices do not). The table's title says which
+allocator ran: it moves the peers' fork-join rows a lot (TooManyCooks'
+skynet runs about 1.6x faster with tcmalloc). For matmul, build goro's
+benchmarks with the peers' -march=native too (meson setup ...
+-Dcpp_args=-march=native): its leaf loop is vectorized arithmetic.
 
 For every round, thread count and benchmark, every system runs once, in
 turn (interleaved, so that a busy machine slows them alike). Each program
@@ -224,7 +227,11 @@ def main(argv=None):
                 for s in systems:
                     if (s, b) not in binaries:
                         continue
-                    preload = TCMALLOC if use_tcmalloc and s != "goro" else None
+                    # Every system on the same allocator, as the suite links
+                    # tcmalloc into each: goro's frames come from its own pool
+                    # either way, but its other allocations (matmul's
+                    # matrices) then cost what the peers' cost.
+                    preload = TCMALLOC if use_tcmalloc else None
                     r = run_once(binaries[(s, b)], b, t, preload, a.timeout)
                     log(f"round {rnd + 1}/{a.rounds} {b} T={t} {s}: "
                         + (f"{r[0]:.3f} s, {r[1]} KiB" if r else "failed"))
@@ -248,7 +255,7 @@ def main(argv=None):
                 rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
                              f"{rss / 1024:.1f}", ratio_t, ratio_m])
     print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
-          f"peers built by {a.cxx}, peers' allocator: {'tcmalloc' if use_tcmalloc else 'glibc malloc'} (goro: its frame pool)")
+          f"peers built by {a.cxx}, allocator (every system): {'tcmalloc' if use_tcmalloc else 'glibc malloc'}")
     print(table(rows, a.markdown))
 
 
