@@ -9,8 +9,9 @@
 //     foreign-entry protocol;
 //   - registry.cpp: the goroutine registry (dumps, metrics, shutdown);
 //   - runtime_lifetime.cpp: a run's start-up and shutdown;
-//   - sysmon.cpp: the monitor thread; handoff.cpp: hand-off of a stuck
-//     processor; schedtrace.cpp: GORO_DEBUG=schedtrace;
+//   - sysmon.cpp: the monitor thread (sysmon_stalls.cpp: its stall
+//     reports); handoff.cpp: hand-off of a stuck processor;
+//     schedtrace.cpp: GORO_DEBUG=schedtrace;
 //   - detail/scheduler_state.hpp: the state they share;
 //     detail/scheduler_internal.hpp: what only the loop and the task calls
 //     share (the thread's context, push_local, wakep).
