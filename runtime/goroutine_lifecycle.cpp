@@ -162,7 +162,7 @@ template <bool Note, typename Work>
     ready_with<true>(g, [g](processor& p) {
         push_local(p, g);
         // An I/O completion reaped by the scheduler: it wakes nobody yet
-        // (end_netpoll_reap in scheduler.cpp decides, once the reap is done).
+        // (end_netpoll_reap, detail/netpoll_reap.hpp, decides once the reap is done).
         if (p.netpoll_readied != ~0u) [[unlikely]] {
             ++p.netpoll_readied;
             return;

@@ -1,16 +1,23 @@
 // The scheduler: logical processors, work stealing, parking, time slices,
-// shutdown. This file holds the design essay and the processors' loop (run
-// queues, waking, stealing, find_runnable, running a goroutine, machines);
-// the rest of the scheduler, by concern:
+// shutdown. This file holds the design essay and the processors' loop
+// (find_runnable, running a goroutine, a machine's life: run_machine); the
+// rest of the scheduler, by concern:
 //
+//   - run_queues.cpp: the global queue, the idle list and waking;
+//     stealing.cpp: stealing from the other processors' deques;
+//     detail/netpoll_reap.hpp: whom an I/O completion wakes (inline: the
+//     loop's own);
+//   - machine_threads.cpp: the threads that hold processors, from their
+//     start (worker_main, machine_main); deadlock.cpp: deadlock detection;
 //   - goroutine_lifecycle.cpp: the calls a task makes: start, ready, the
 //     fork-join fast path, finish;
 //   - thread_context.cpp: which runtime runs, each thread's context, the
 //     foreign-entry protocol;
 //   - registry.cpp: the goroutine registry (dumps, metrics, shutdown);
 //   - runtime_lifetime.cpp: a run's start-up and shutdown;
-//   - sysmon.cpp: the monitor thread; handoff.cpp: hand-off of a stuck
-//     processor; schedtrace.cpp: GORO_DEBUG=schedtrace;
+//   - sysmon.cpp: the monitor thread (sysmon_stalls.cpp: its stall
+//     reports); handoff.cpp: hand-off of a stuck processor;
+//     schedtrace.cpp: GORO_DEBUG=schedtrace;
 //   - detail/scheduler_state.hpp: the state they share;
 //     detail/scheduler_internal.hpp: what only the loop and the task calls
 //     share (the thread's context, push_local, wakep).
@@ -278,7 +285,6 @@
 //     pin protocol moves the cost to the report.
 
 #include <fmt/core.h>
-#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -292,13 +298,12 @@
 
 #include "detail/cgroup_cpu_limit.hpp"
 #include "detail/cpu_relax.hpp"
-#include "detail/fatal.hpp"
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
+#include "detail/netpoll_reap.hpp"
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
-#include "detail/signal_watch.hpp"
 #include "detail/sysmon.hpp"
 #include "error.hpp"
 #include "go.hpp"
@@ -350,7 +355,7 @@ void stop_spinning(processor& p) noexcept {
 
 namespace {
 
-// ---- timers and the netpoll ----
+// ---- timers and the netpoll (its reaps: detail/netpoll_reap.hpp) ----
 
 std::int64_t park_timeout_ns(processor& p) noexcept {
     const std::int64_t next = p.timers.next_deadline();
@@ -365,78 +370,6 @@ void run_timers(processor& p) noexcept {
     if (next == timer_heap::k_never) return;
     const std::int64_t now = monotonic_now_ns();
     if (next <= now) stat_add(p.stats.timers_fired, p.timers.run_expired(now));
-}
-
-// ---- whom an I/O completion wakes ----
-//
-// A completion makes its task runnable on the deque of the processor that
-// reaped it. While the scheduler reaps, those readies do not call wakep()
-// one by one (ready_local counts them in netpoll_readied); the reaper then
-// runs the first itself and wakes another processor only for the rest, as
-// Go's findrunnable runs the first goroutine that netpoll returned and
-// injects the others. A wakep per completion made a strict request/response
-// pair pay twice: the woken processor stole the task that its reaper was
-// about to run, which split the connection's two ends over two rings, and
-// the park's own reap (still listed idle) could pick itself and write its
-// own eventfd (io_socket_st with one connection: 9x slower on io_uring
-// than with both ends on one processor). Nothing is lost: the reaper is
-// awake and goes on to its deque.
-void begin_netpoll_reap(processor& p) noexcept {
-    GORO_ASSERT(holds_processor(p));
-    p.netpoll_readied = 0;
-}
-
-// `runs_first`: the reaper's next step is its deque (its queue was empty),
-// so the first task readied needs no other processor.
-void end_netpoll_reap(processor& p, bool runs_first) noexcept {
-    const unsigned readied = p.netpoll_readied;
-    p.netpoll_readied = ~0u;
-    if (readied > (runs_first ? 1u : 0u)) wakep(p.rt);
-}
-
-// Submits and reaps without blocking. A reap may consume a wake-up written to
-// the eventfd (the armed read completes), so wake_pending must be cleared after
-// it: otherwise the flag stays set with no wake-up left in the eventfd, and
-// the next notify() (e.g. the one announcing shutdown) would skip its write and
-// leave this processor parked forever. Clearing without consuming is harmless
-// (the next notify writes again); whatever a notify racing with the clear
-// announced is re-checked before parking (stopping and the idle list, under
-// sched_lock).
-unsigned poll_netpoll(processor& p, bool runs_first) noexcept {
-    GORO_ASSERT(holds_processor(p));
-    begin_netpoll_reap(p);
-    const unsigned completed = p.netpoll->poll();
-    stat_add(p.stats.polls);
-    p.wake_pending.store(false, std::memory_order_release);
-    end_netpoll_reap(p, runs_first);
-    return completed;
-}
-
-// ---- deadlock report ----
-
-[[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
-    fatal_exit("fatal error: all goroutines are asleep - deadlock!\n" + describe_goroutines(rt));
-}
-
-// Called with sched_lock held by the last processor going idle.
-void check_deadlock_locked(runtime_state& rt) noexcept {
-    GORO_ASSERT(rt.sched_lock.held_by_current_thread());
-    if (!rt.opts.detect_deadlock || rt.stopping.load(std::memory_order_relaxed)) return;
-    if (rt.npidle.load(std::memory_order_relaxed) != rt.nprocs) return;
-    // A task runs on a thread whose processor was handed off: it may still
-    // ready others (leave_lost checks again when it suspends).
-    if (rt.nlost.load(std::memory_order_seq_cst) != 0) return;
-    if (rt.global_head) return;
-    if (rt.blocking_in_flight.load(std::memory_order_acquire) != 0) return;
-    // A goro::signal watch: a signal may still come and wake a task (Go does
-    // not report either while os/signal waits for signals).
-    if (signal_watch_active()) return;
-    for (auto& p : rt.procs) {
-        if (p->timers.next_deadline() != timer_heap::k_never) return;
-        if (p->netpoll->in_flight() != 0) return;
-        if (!p->deque.empty_hint() || p->runnext.load(std::memory_order_relaxed)) return;
-    }
-    report_deadlock(rt);
 }
 
 // ---- the work-finding loop ----
@@ -726,6 +659,8 @@ void leave_lost(runtime_state& rt, machine& m) noexcept {
     if (rt.nlost.fetch_sub(1, std::memory_order_seq_cst) == 1) check_deadlock_locked(rt);
 }
 
+}  // namespace
+
 // The life of machine m from the moment it holds p: runs it; when p is handed
 // off, waits as a spare for another processor; until the runtime stops.
 void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
@@ -749,65 +684,6 @@ void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt) {
         p = wait_as_spare(rt, m);
         adopt = true;
     }
-}
-
-}  // namespace
-
-void worker_main(processor& p, machine& m) {
-    t_ctx.m = &m;
-    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
-    t_ctx.p = &p;
-    p.deque.bind_owner();
-    // One processor: nobody steals (steal_work returns at once), so the
-    // deque's owner operations need no store-load fence (work_deque.hpp).
-    if (p.rt.nprocs == 1) p.deque.set_no_thieves();
-    // relaxed: read by the monitor for its reports only (0 until then).
-    p.thread_id.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
-    try {
-        p.netpoll = make_netpoll(p.rt.netpoll_name);
-    } catch (const std::exception& e) {
-        std::lock_guard guard(p.rt.startup_lock);
-        if (p.rt.startup_failure.empty()) p.rt.startup_failure = e.what();
-        ++p.rt.started;
-        p.rt.startup_cv.notify_all();
-        t_ctx.p = nullptr;
-        t_ctx.m = nullptr;
-        return;
-    }
-    {
-        std::lock_guard guard(p.rt.startup_lock);
-        ++p.rt.started;
-        p.rt.startup_cv.notify_all();
-    }
-    // Wait until every processor is up (or startup failed) before running anything.
-    {
-        std::unique_lock guard(p.rt.startup_lock);
-        p.rt.startup_cv.wait(guard, [&] { return p.rt.started == p.rt.nprocs; });
-        if (!p.rt.startup_failure.empty()) {
-            guard.unlock();
-            p.netpoll.reset();
-            t_ctx.p = nullptr;
-            t_ctx.m = nullptr;
-            return;
-        }
-    }
-    run_machine(p.rt, m, &p, false);
-    t_ctx.p = nullptr;
-    t_ctx.m = nullptr;
-}
-
-namespace {
-
-}  // namespace
-
-void machine_main(runtime_state& rt, machine& m) noexcept {
-    // Made by the monitor, whose mask blocks every signal: a processor
-    // thread has run()'s thread's mask, as the workers do.
-    ::pthread_sigmask(SIG_SETMASK, &rt.thread_sigmask, nullptr);
-    t_ctx.m = &m;
-    m.tid.store(static_cast<int>(::gettid()), std::memory_order_relaxed);
-    run_machine(rt, m, wait_as_spare(rt, m), true);
-    t_ctx.m = nullptr;
 }
 
 }  // namespace goro::detail

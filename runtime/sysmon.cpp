@@ -2,6 +2,9 @@
 // essay (runtime/scheduler.cpp, "The monitor" and "Hand-off"); this file
 // holds its protocols, and decides when to hand a processor off (poll,
 // worth_handing_off, thread_stuck; the hand-off itself is handoff.cpp).
+// The stall reports of GORO_DEBUG=stuck, and the watch on a task that runs
+// on after its processor was handed off, are in sysmon_stalls.cpp; the
+// state the two files share (sysmon::impl) is detail/sysmon_impl.hpp.
 //
 // ## What it reads, and who reads the clock
 //
@@ -112,8 +115,8 @@
 // report names the processor but not the goroutine.
 
 #include "detail/sysmon.hpp"
+#include "detail/sysmon_impl.hpp"
 
-#include <fmt/core.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -127,7 +130,6 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -175,454 +177,246 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
 
 // ---------------------------------------------------------------- the monitor
 
-struct sysmon::impl {
-    // What the monitor remembers of one processor (its thread only; the
-    // caller of stop() after the join).
-    struct watch {
-        std::uint64_t tick = 0;        // schedtick at the last poll
-        std::int64_t run_seen = 0;     // when its low half was first seen
-        std::int64_t slice_seen = 0;   // when its high half was first seen
-        bool slice_marked = false;     // preempt_slice already holds this slice
-        // A hand-off candidate (its run has lasted a slice): when it was
-        // first seen as one (0: not yet) and its thread's CPU time then.
-        std::int64_t candidate_at = 0;
-        std::int64_t candidate_cpu = -1;
-        bool stuck = false;  // thread_stuck said so for the current run
-        // A stall reported and not yet over.
-        bool stall_open = false;
-        goroutine* stall_g = nullptr;  // compared, never dereferenced once unpinned
-        std::string stall_name;        // "goroutine 12", as the first line said it
-        std::int64_t stall_cpu = -1;   // the thread's CPU time at the report
-        std::int64_t stall_reported_at = 0;
-    };
+sysmon::impl::impl(runtime_state& r, const sysmon_settings& s)
+    : rt(r), settings(s), nprocs(r.nprocs),
+      max_delay_ns(s.stuck_ns > 0 ? std::clamp(s.stuck_ns / 2, k_min_delay_ns, k_max_delay_ns) : k_max_delay_ns),
+      early_ns(std::max(s.slice_ns / 5, k_min_delay_ns)),
+      watches(r.nprocs) {
+    const std::int64_t now = monotonic_now_ns();
+    for (watch& w : watches) w.run_seen = w.slice_seen = now;
+    if (settings.stuck_ns > 0 || (settings.handoff && settings.slice_ns > 0))
+        fence_ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    handoff_ok = fence_ok && settings.handoff && settings.slice_ns > 0;
+    // relaxed: the thread's start publishes it.
+    rt.sysmon_state.store(k_sysmon_polling, std::memory_order_relaxed);
+}
 
-    runtime_state& rt;
-    const sysmon_settings settings;
-    const unsigned nprocs;
-    // The longest polling interval (see "Polling schedule").
-    const std::int64_t max_delay_ns;
-    // A run this long may be handed off early when events wait (see
-    // "Early hand-off"); a fifth of the slice.
-    const std::int64_t early_ns;
-    std::vector<watch> watches;
-    // A task that runs on after its processor was handed off (the monitor
-    // follows its machine, not the processor, until it suspends).
-    struct lost_watch {
-        handoff_record rec;
-        unsigned index = 0;            // the processor it was running on
-        std::int64_t run_seen = 0;     // when its run was first seen
-        bool reported = false;         // a stall line was printed; a closing line is owed
-        std::string name;
-        std::int64_t cpu = -1;
-        std::int64_t reported_at = 0;
-    };
-    std::vector<lost_watch> lost;
-    bool all_stuck = false;  // see poll()
-    bool long_run = false;   // the last poll saw a run of half the early threshold or more (hand-off on)
-    bool serving = false;    // the last poll saw a processor (busy or idle) with I/O in flight or timers set
-    bool fence_ok = false;
-    bool handoff_ok = false;  // hand-off asked for, and membarrier(2) works here
-    std::thread thread;
-
-    impl(runtime_state& r, const sysmon_settings& s)
-        : rt(r), settings(s), nprocs(r.nprocs),
-          max_delay_ns(s.stuck_ns > 0 ? std::clamp(s.stuck_ns / 2, k_min_delay_ns, k_max_delay_ns) : k_max_delay_ns),
-          early_ns(std::max(s.slice_ns / 5, k_min_delay_ns)),
-          watches(r.nprocs) {
-        const std::int64_t now = monotonic_now_ns();
-        for (watch& w : watches) w.run_seen = w.slice_seen = now;
-        if (settings.stuck_ns > 0 || (settings.handoff && settings.slice_ns > 0))
-            fence_ok = ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-        handoff_ok = fence_ok && settings.handoff && settings.slice_ns > 0;
-        // relaxed: the thread's start publishes it.
-        rt.sysmon_state.store(k_sysmon_polling, std::memory_order_relaxed);
+void sysmon::impl::loop() noexcept {
+    {
+        // Every processor has made its netpoll (or failed to): the
+        // hand-off reads them. The lock orders those writes before the
+        // monitor's reads; each worker counts itself in `started`,
+        // failures included.
+        std::unique_lock guard(rt.startup_lock);
+        rt.startup_cv.wait(guard, [&] { return rt.started >= nprocs; });
     }
-
-    void loop() noexcept {
-        {
-            // Every processor has made its netpoll (or failed to): the
-            // hand-off reads them. The lock orders those writes before the
-            // monitor's reads; each worker counts itself in `started`,
-            // failures included.
-            std::unique_lock guard(rt.startup_lock);
-            rt.startup_cv.wait(guard, [&] { return rt.started >= nprocs; });
-        }
-        std::int64_t delay = k_min_delay_ns;
-        unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
-        std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
-        for (;;) {
-            futex_wait(rt.sysmon_state, k_sysmon_polling, delay);
-            // relaxed: stop() publishes nothing else through it.
+    std::int64_t delay = k_min_delay_ns;
+    unsigned quiet = 0;          // polls since the monitor started, acted or woke for a new busy period
+    std::int64_t idle_since = 0;  // first poll of the current all-idle stretch (0: some processor busy)
+    for (;;) {
+        futex_wait(rt.sysmon_state, k_sysmon_polling, delay);
+        // relaxed: stop() publishes nothing else through it.
+        if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
+        const std::int64_t now = monotonic_now_ns();
+        refresh_wait_clock();  // the parks' stamp, while a task computes long (goroutine.hpp)
+        long_run = false;
+        serving = false;
+        const bool acted = poll(now);
+        bool open = false;
+        for (const watch& w : watches) open = open || w.stall_open;
+        for (const lost_watch& l : lost) open = open || l.reported;
+        // A task running on without a processor may be reported yet:
+        // no sleeping on "every processor idle" meanwhile.
+        const bool watching_lost = settings.stuck_ns > 0 && !lost.empty();
+        // relaxed: a hint; sleep_while_idle decides under sched_lock.
+        if (open || watching_lost || rt.npidle.load(std::memory_order_relaxed) != nprocs)
+            idle_since = 0;
+        else if (idle_since == 0)
+            idle_since = now;
+        if (idle_since != 0 && now - idle_since >= k_idle_before_sleep_ns && sleep_while_idle()) {
             if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
-            const std::int64_t now = monotonic_now_ns();
-            refresh_wait_clock();  // the parks' stamp, while a task computes long (goroutine.hpp)
-            long_run = false;
-            serving = false;
-            const bool acted = poll(now);
-            bool open = false;
-            for (const watch& w : watches) open = open || w.stall_open;
-            for (const lost_watch& l : lost) open = open || l.reported;
-            // A task running on without a processor may be reported yet:
-            // no sleeping on "every processor idle" meanwhile.
-            const bool watching_lost = settings.stuck_ns > 0 && !lost.empty();
-            // relaxed: a hint; sleep_while_idle decides under sched_lock.
-            if (open || watching_lost || rt.npidle.load(std::memory_order_relaxed) != nprocs)
-                idle_since = 0;
-            else if (idle_since == 0)
-                idle_since = now;
-            if (idle_since != 0 && now - idle_since >= k_idle_before_sleep_ns && sleep_while_idle()) {
-                if (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_stopping) return;
-                if (monotonic_now_ns() - now >= max_delay_ns) {
-                    delay = k_min_delay_ns;  // a new busy period: fast polls again
-                    quiet = 0;
-                }
-                idle_since = 0;
-                continue;
-            }
-            if (acted) {
-                delay = k_min_delay_ns;
+            if (monotonic_now_ns() - now >= max_delay_ns) {
+                delay = k_min_delay_ns;  // a new busy period: fast polls again
                 quiet = 0;
-            } else if (++quiet > k_fast_polls) {
-                delay = std::min(delay * 2, max_delay_ns);
             }
-            if (open || long_run) delay = std::min(delay, k_open_stall_delay_ns);
-            // relaxed: a hint, as above.
-            if (handoff_ok && serving)
-                delay = std::min(delay, std::max(early_ns / 2, k_min_delay_ns));
-            else if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
-                delay = std::min(delay, std::max(settings.slice_ns / 4, k_min_delay_ns));
+            idle_since = 0;
+            continue;
         }
+        if (acted) {
+            delay = k_min_delay_ns;
+            quiet = 0;
+        } else if (++quiet > k_fast_polls) {
+            delay = std::min(delay * 2, max_delay_ns);
+        }
+        if (open || long_run) delay = std::min(delay, k_open_stall_delay_ns);
+        // relaxed: a hint, as above.
+        if (handoff_ok && serving)
+            delay = std::min(delay, std::max(early_ns / 2, k_min_delay_ns));
+        else if (handoff_ok && rt.npidle.load(std::memory_order_relaxed) != nprocs)
+            delay = std::min(delay, std::max(settings.slice_ns / 4, k_min_delay_ns));
     }
+}
 
-    // Sleeps while every processor is idle (see "Sleeping while every
-    // processor is idle"). False if some processor was busy after all.
-    bool sleep_while_idle() noexcept {
-        {
-            std::lock_guard guard(rt.sched_lock);
-            if (rt.npidle.load(std::memory_order_relaxed) != nprocs) return false;
-            std::uint32_t expected = k_sysmon_polling;
-            // relaxed: under sched_lock, whose release orders it before a
-            // processor's later section (it reads the word after that).
-            // Fails only when stop() stored stopping.
-            if (!rt.sysmon_state.compare_exchange_strong(expected, k_sysmon_asleep, std::memory_order_relaxed))
-                return true;
-        }
-        // relaxed: the word is the whole message (polling or stopping).
-        while (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_asleep)
-            futex_wait(rt.sysmon_state, k_sysmon_asleep, -1);
-        // Watches restart: time spent asleep was nobody's run.
-        const std::int64_t now = monotonic_now_ns();
-        for (std::size_t i = 0; i < nprocs; ++i) {
-            watch& w = watches[i];
-            w.tick = rt.procs[i]->schedtick.load(std::memory_order_relaxed);
-            w.run_seen = w.slice_seen = now;
-            w.slice_marked = false;
-        }
-        return true;
+// Sleeps while every processor is idle (see "Sleeping while every
+// processor is idle"). False if some processor was busy after all.
+bool sysmon::impl::sleep_while_idle() noexcept {
+    {
+        std::lock_guard guard(rt.sched_lock);
+        if (rt.npidle.load(std::memory_order_relaxed) != nprocs) return false;
+        std::uint32_t expected = k_sysmon_polling;
+        // relaxed: under sched_lock, whose release orders it before a
+        // processor's later section (it reads the word after that).
+        // Fails only when stop() stored stopping.
+        if (!rt.sysmon_state.compare_exchange_strong(expected, k_sysmon_asleep, std::memory_order_relaxed))
+            return true;
     }
+    // relaxed: the word is the whole message (polling or stopping).
+    while (rt.sysmon_state.load(std::memory_order_relaxed) == k_sysmon_asleep)
+        futex_wait(rt.sysmon_state, k_sysmon_asleep, -1);
+    // Watches restart: time spent asleep was nobody's run.
+    const std::int64_t now = monotonic_now_ns();
+    for (std::size_t i = 0; i < nprocs; ++i) {
+        watch& w = watches[i];
+        w.tick = rt.procs[i]->schedtick.load(std::memory_order_relaxed);
+        w.run_seen = w.slice_seen = now;
+        w.slice_marked = false;
+    }
+    return true;
+}
 
-    // One look at every processor. True when it reported something.
-    bool poll(std::int64_t now) {
-        bool acted = false;
-        // Every processor inside a run that has lasted a time slice, on a
-        // thread that is really stuck in it (thread_stuck, as of the last
-        // poll): nobody is left to steal a stuck one's work.
-        all_stuck = true;
-        for (unsigned i = 0; i < nprocs && all_stuck; ++i)
-            // relaxed: a hint.
-            all_stuck = rt.procs[i]->running.load(std::memory_order_relaxed) != nullptr && watches[i].stuck;
-        for (unsigned i = 0; i < nprocs; ++i) {
-            processor& p = *rt.procs[i];
-            watch& w = watches[i];
-            // relaxed: only compared with earlier values; nothing is read
-            // through it (the pin protocol re-checks it after its fence).
-            const std::uint64_t tick = p.schedtick.load(std::memory_order_relaxed);
-            if (w.stall_open) {
-                // relaxed: compared, not dereferenced.
-                if (tick != w.tick || p.running.load(std::memory_order_relaxed) != w.stall_g) {
-                    close_stall(i, w, now);
-                    acted = true;
-                }
-            }
-            if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) {
-                w.run_seen = now;
-                w.candidate_at = 0;
-                w.stuck = false;
-            }
-            if ((tick >> 32) != (w.tick >> 32)) {
-                w.slice_seen = now;
-                w.slice_marked = false;
-            }
-            w.tick = tick;
-            if (settings.slice_ns > 0 && !w.slice_marked && now - w.slice_seen >= settings.slice_ns) {
-                // relaxed: a hint the owner reads at its next runnext pick; a
-                // slice that ended meanwhile has another number.
-                p.preempt_slice.store(static_cast<std::uint32_t>(tick >> 32), std::memory_order_relaxed);
-                w.slice_marked = true;
-            }
-            if (settings.stuck_ns > 0 && !w.stall_open && now - w.run_seen >= settings.stuck_ns)
-                acted = report_stall(i, p, w, tick, now) || acted;
-            // Hand-off (runtime/handoff.cpp): one run has held p for a time
-            // slice. As Go's retake of a P whose syscall has lasted that
-            // long, whatever p has queued: its netpoll and timers may need
-            // serving at any moment, and nothing else may serve them.
-            // relaxed: a hint; hand_off decides with its own protocol.
-            handoff_record rec;
-            // relaxed: a hint; the run is only sampled, not acted on.
-            const bool running = p.running.load(std::memory_order_relaxed) != nullptr;
-            // relaxed: hints (the driver outlives the monitor; timers are
-            // read racily by design, timer_heap.hpp).
-            if (handoff_ok && !serving)
-                serving = (p.netpoll && p.netpoll->in_flight() > 0) ||
-                          p.timers.next_deadline() != timer_heap::k_never;
-            const std::int64_t ran = now - w.run_seen;
-            if (handoff_ok && running && ran >= early_ns / 2) {
-                long_run = true;
-                // The first CPU sample, half the early threshold in, so that
-                // the decision can be made at it (see "Polling schedule").
-                if (w.candidate_at == 0 && ran < early_ns) (void)thread_stuck(p, w, now);
-            }
-            // A full slice: hand off if the thread is really stuck and
-            // anything at all waits for p (thread_stuck first: it sets
-            // w.stuck, which all_stuck reads at the next poll). From the
-            // early threshold on: if events have come that only p can
-            // collect (see "Early hand-off"), and the thread is stuck.
-            // From half of it on, if events have come and the thread is
-            // asleep in the kernel (a blocking system call: it cannot be
-            // merely waiting for a CPU, so no CPU sample is needed).
-            // relaxed: a hint; hand_off decides with its own protocol.
-            const bool full = ran >= settings.slice_ns;
-            if (handoff_ok && ran >= early_ns / 2 && p.running.load(std::memory_order_relaxed) != nullptr &&
-                (full              ? (w.stuck || thread_stuck(p, w, now)) && worth_handing_off(p)
-                 : ran >= early_ns ? events_came(p, now) && (w.stuck || thread_stuck(p, w, now))
-                                   : events_came(p, now) && thread_asleep(p)) &&
-                hand_off(rt, p, rec)) {
-                if (!full) rt.early_handoffs.fetch_add(1, std::memory_order_relaxed);
-                follow_lost(i, w, rec);
-                w.run_seen = now;  // the processor's next run is its new thread's
+// One look at every processor. True when it reported something.
+bool sysmon::impl::poll(std::int64_t now) {
+    bool acted = false;
+    // Every processor inside a run that has lasted a time slice, on a
+    // thread that is really stuck in it (thread_stuck, as of the last
+    // poll): nobody is left to steal a stuck one's work.
+    all_stuck = true;
+    for (unsigned i = 0; i < nprocs && all_stuck; ++i)
+        // relaxed: a hint.
+        all_stuck = rt.procs[i]->running.load(std::memory_order_relaxed) != nullptr && watches[i].stuck;
+    for (unsigned i = 0; i < nprocs; ++i) {
+        processor& p = *rt.procs[i];
+        watch& w = watches[i];
+        // relaxed: only compared with earlier values; nothing is read
+        // through it (the pin protocol re-checks it after its fence).
+        const std::uint64_t tick = p.schedtick.load(std::memory_order_relaxed);
+        if (w.stall_open) {
+            // relaxed: compared, not dereferenced.
+            if (tick != w.tick || p.running.load(std::memory_order_relaxed) != w.stall_g) {
+                close_stall(i, w, now);
                 acted = true;
             }
         }
-        acted = poll_lost(now) || acted;
-        return acted;
-    }
-
-    // Whether p, whose run has lasted a time slice, needs another thread
-    // now: something waits that only p may serve (runnext, I/O in flight on
-    // its netpoll, expired timers), or every processor is stuck (nobody
-    // will steal p's deque or take from the global queue). p's deque alone
-    // does not count while some processor is not stuck: that one steals it
-    // when it runs dry. So a task that spawns for a while, with other
-    // processors running what it spawns, keeps its processor: a hand-off
-    // would send the rest of its spawns through the global queue and add a
-    // thread competing with the processors for the CPUs. All reads
-    // relaxed: hints.
-    bool worth_handing_off(processor& p) const noexcept {
-        if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
-        if (p.netpoll && p.netpoll->in_flight() > 0) return true;
-        return p.timers.next_deadline() <= monotonic_now_ns();
-    }
-
-    // Whether something has come for p that only p can collect, while its
-    // run has lasted the early threshold: completions or readiness on its
-    // netpoll, or a timer due. runnext and the deque wait for the slice
-    // (another processor steals the deque; runnext as before).
-    bool events_came(processor& p, std::int64_t now) const noexcept {
-        if (p.timers.next_deadline() <= now) return true;
-        return p.netpoll && p.netpoll->in_flight() > 0 && p.netpoll->events_waiting();
-    }
-
-    // Whether p's thread is really stuck in its run, rather than waiting
-    // for a CPU (an overloaded machine descheduled it: a hand-off would
-    // only add a thread to the queue for CPUs, and Go's preemption would
-    // not act either). Stuck: its CPU time advanced for at least a quarter
-    // of the time since the monitor first saw it as a candidate (it
-    // computes), or it is asleep in the kernel (a system call). Decided at
-    // the poll after the first one that saw the candidate; a thread that
-    // waited for a CPU is looked at again from then on.
-    bool thread_stuck(processor& p, watch& w, std::int64_t now) {
-        // relaxed: written once per holder, before it runs anything.
-        const int tid = p.thread_id.load(std::memory_order_relaxed);
-        const std::int64_t cpu = thread_cpu_ns(tid);
-        if (cpu < 0) return w.stuck = true;  // no per-thread clock: trust the run's length
-        if (w.candidate_at == 0) {
-            w.candidate_at = now;
-            w.candidate_cpu = cpu;
-            return false;
+        if (static_cast<std::uint32_t>(tick) != static_cast<std::uint32_t>(w.tick)) {
+            w.run_seen = now;
+            w.candidate_at = 0;
+            w.stuck = false;
         }
-        if (now > w.candidate_at && 4 * (cpu - w.candidate_cpu) >= now - w.candidate_at) return w.stuck = true;
-        if (thread_asleep(p)) return w.stuck = true;
+        if ((tick >> 32) != (w.tick >> 32)) {
+            w.slice_seen = now;
+            w.slice_marked = false;
+        }
+        w.tick = tick;
+        if (settings.slice_ns > 0 && !w.slice_marked && now - w.slice_seen >= settings.slice_ns) {
+            // relaxed: a hint the owner reads at its next runnext pick; a
+            // slice that ended meanwhile has another number.
+            p.preempt_slice.store(static_cast<std::uint32_t>(tick >> 32), std::memory_order_relaxed);
+            w.slice_marked = true;
+        }
+        if (settings.stuck_ns > 0 && !w.stall_open && now - w.run_seen >= settings.stuck_ns)
+            acted = report_stall(i, p, w, tick, now) || acted;
+        // Hand-off (runtime/handoff.cpp): one run has held p for a time
+        // slice. As Go's retake of a P whose syscall has lasted that
+        // long, whatever p has queued: its netpoll and timers may need
+        // serving at any moment, and nothing else may serve them.
+        // relaxed: a hint; hand_off decides with its own protocol.
+        handoff_record rec;
+        // relaxed: a hint; the run is only sampled, not acted on.
+        const bool running = p.running.load(std::memory_order_relaxed) != nullptr;
+        // relaxed: hints (the driver outlives the monitor; timers are
+        // read racily by design, timer_heap.hpp).
+        if (handoff_ok && !serving)
+            serving = (p.netpoll && p.netpoll->in_flight() > 0) ||
+                      p.timers.next_deadline() != timer_heap::k_never;
+        const std::int64_t ran = now - w.run_seen;
+        if (handoff_ok && running && ran >= early_ns / 2) {
+            long_run = true;
+            // The first CPU sample, half the early threshold in, so that
+            // the decision can be made at it (see "Polling schedule").
+            if (w.candidate_at == 0 && ran < early_ns) (void)thread_stuck(p, w, now);
+        }
+        // A full slice: hand off if the thread is really stuck and
+        // anything at all waits for p (thread_stuck first: it sets
+        // w.stuck, which all_stuck reads at the next poll). From the
+        // early threshold on: if events have come that only p can
+        // collect (see "Early hand-off"), and the thread is stuck.
+        // From half of it on, if events have come and the thread is
+        // asleep in the kernel (a blocking system call: it cannot be
+        // merely waiting for a CPU, so no CPU sample is needed).
+        // relaxed: a hint; hand_off decides with its own protocol.
+        const bool full = ran >= settings.slice_ns;
+        if (handoff_ok && ran >= early_ns / 2 && p.running.load(std::memory_order_relaxed) != nullptr &&
+            (full              ? (w.stuck || thread_stuck(p, w, now)) && worth_handing_off(p)
+             : ran >= early_ns ? events_came(p, now) && (w.stuck || thread_stuck(p, w, now))
+                               : events_came(p, now) && thread_asleep(p)) &&
+            hand_off(rt, p, rec)) {
+            if (!full) rt.early_handoffs.fetch_add(1, std::memory_order_relaxed);
+            follow_lost(i, w, rec);
+            w.run_seen = now;  // the processor's next run is its new thread's
+            acted = true;
+        }
+    }
+    acted = poll_lost(now) || acted;
+    return acted;
+}
+
+// Whether p, whose run has lasted a time slice, needs another thread
+// now: something waits that only p may serve (runnext, I/O in flight on
+// its netpoll, expired timers), or every processor is stuck (nobody
+// will steal p's deque or take from the global queue). p's deque alone
+// does not count while some processor is not stuck: that one steals it
+// when it runs dry. So a task that spawns for a while, with other
+// processors running what it spawns, keeps its processor: a hand-off
+// would send the rest of its spawns through the global queue and add a
+// thread competing with the processors for the CPUs. All reads
+// relaxed: hints.
+bool sysmon::impl::worth_handing_off(processor& p) const noexcept {
+    if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
+    if (p.netpoll && p.netpoll->in_flight() > 0) return true;
+    return p.timers.next_deadline() <= monotonic_now_ns();
+}
+
+// Whether something has come for p that only p can collect, while its
+// run has lasted the early threshold: completions or readiness on its
+// netpoll, or a timer due. runnext and the deque wait for the slice
+// (another processor steals the deque; runnext as before).
+bool sysmon::impl::events_came(processor& p, std::int64_t now) const noexcept {
+    if (p.timers.next_deadline() <= now) return true;
+    return p.netpoll && p.netpoll->in_flight() > 0 && p.netpoll->events_waiting();
+}
+
+// Whether p's thread is really stuck in its run, rather than waiting
+// for a CPU (an overloaded machine descheduled it: a hand-off would
+// only add a thread to the queue for CPUs, and Go's preemption would
+// not act either). Stuck: its CPU time advanced for at least a quarter
+// of the time since the monitor first saw it as a candidate (it
+// computes), or it is asleep in the kernel (a system call). Decided at
+// the poll after the first one that saw the candidate; a thread that
+// waited for a CPU is looked at again from then on.
+bool sysmon::impl::thread_stuck(processor& p, watch& w, std::int64_t now) {
+    // relaxed: written once per holder, before it runs anything.
+    const int tid = p.thread_id.load(std::memory_order_relaxed);
+    const std::int64_t cpu = thread_cpu_ns(tid);
+    if (cpu < 0) return w.stuck = true;  // no per-thread clock: trust the run's length
+    if (w.candidate_at == 0) {
         w.candidate_at = now;
         w.candidate_cpu = cpu;
         return false;
     }
+    if (now > w.candidate_at && 4 * (cpu - w.candidate_cpu) >= now - w.candidate_at) return w.stuck = true;
+    if (thread_asleep(p)) return w.stuck = true;
+    w.candidate_at = now;
+    w.candidate_cpu = cpu;
+    return false;
+}
 
-    // Whether p's thread sleeps in the kernel now (a system call that
-    // blocks: state S or D in /proc).
-    static bool thread_asleep(const processor& p) {
-        // relaxed: written once per holder, before it runs anything.
-        const char state = thread_state(p.thread_id.load(std::memory_order_relaxed));
-        return state == 'S' || state == 'D';
-    }
-
-    // p was handed off while `w` watched its run: the monitor now watches
-    // the machine that runs the task on (a stall open on p moves with it).
-    void follow_lost(unsigned index, watch& w, const handoff_record& rec) {
-        const std::int64_t now = monotonic_now_ns();
-        // A machine lost once before whose watch is still here (its stall
-        // ended unseen between two polls): that one is over.
-        for (auto it = lost.begin(); it != lost.end(); ++it) {
-            if (it->rec.m == rec.m) {
-                close_lost(*it, now);
-                lost.erase(it);
-                break;
-            }
-        }
-        lost_watch l;
-        l.rec = rec;
-        l.index = index;
-        l.run_seen = w.run_seen;
-        if (w.stall_open) {
-            std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
-                                   w.stall_name, index)
-                           .c_str(),
-                       stderr);
-            l.reported = true;
-            l.name = w.stall_name;
-            l.cpu = w.stall_cpu;
-            l.reported_at = w.stall_reported_at;
-            w.stall_open = false;
-            w.stall_g = nullptr;
-        }
-        if (rec.g) lost.push_back(std::move(l));
-    }
-
-    // The tasks that run on without a processor: a stall report when one
-    // has run stuck_ns, a closing line when it suspends.
-    bool poll_lost(std::int64_t now) {
-        bool acted = false;
-        for (auto it = lost.begin(); it != lost.end();) {
-            // relaxed: compared, never dereferenced.
-            if (it->rec.m->lost_g.load(std::memory_order_relaxed) != it->rec.g) {
-                acted = close_lost(*it, now) || acted;
-                it = lost.erase(it);
-                continue;
-            }
-            if (settings.stuck_ns > 0 && !it->reported && now - it->run_seen >= settings.stuck_ns) {
-                report_lost(*it, now);
-                acted = true;
-            }
-            ++it;
-        }
-        return acted;
-    }
-
-    void report_lost(lost_watch& l, std::int64_t now) {
-        // relaxed: written once when its thread started.
-        const int tid = l.rec.m->tid.load(std::memory_order_relaxed);
-        std::string where;
-        // Read now, not at the hand-off: the task may have suspended just
-        // before it (see sample_registered_goroutine); it is still
-        // registered while it runs on.
-        goroutine_sample who;
-        if (sample_registered_goroutine(rt, l.rec.g, who) == registered_sample::found) {
-            l.name = fmt::format("goroutine {}", who.id);
-            where = site_words(who);
-        } else {
-            l.name = fmt::format("the goroutine that was on processor {}", l.index);
-            where = "; its id and spawn site are unknown";
-        }
-        std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
-                               "({}) was handed off ({}){}\n",
-                               l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid), where)
-                       .c_str(),
-                   stderr);
-        l.reported = true;
-        l.cpu = thread_cpu_ns(tid);
-        l.reported_at = now;
-    }
-
-    // The closing line of a lost task's stall, if one was reported.
-    bool close_lost(lost_watch& l, std::int64_t now) {
-        if (!l.reported) return false;
-        std::string cpu;
-        // relaxed: as in report_lost.
-        const std::int64_t cpu_now = thread_cpu_ns(l.rec.m->tid.load(std::memory_order_relaxed));
-        if (l.cpu >= 0 && cpu_now >= l.cpu && now > l.reported_at)
-            cpu = fmt::format("; its thread was on a CPU {}% of the time since the report",
-                              100 * (cpu_now - l.cpu) / (now - l.reported_at));
-        std::fputs(fmt::format("goro: stuck: {} suspended after {} ms, without a processor (it had processor {}){}\n",
-                               l.name, (now - l.run_seen) / 1'000'000, l.index, cpu)
-                       .c_str(),
-                   stderr);
-        l.reported = false;
-        return true;
-    }
-
-    // "; the main task..." or "; spawned at FILE:LINE in FUNCTION".
-    static std::string site_words(const goroutine_sample& who) {
-        if (who.is_main) return "; the main task of goro::run";
-        return fmt::format("; spawned at {}:{} in {}", who.spawn_site.file_name(), who.spawn_site.line(),
-                           who.spawn_site.function_name());
-    }
-
-    // The first line of a stall: the goroutine running on p has not
-    // suspended since its run began (tick's low half) at least stuck_ns ago.
-    bool report_stall(unsigned index, processor& p, watch& w, std::uint64_t tick, std::int64_t now) {
-        // acquire: pairs with the owner's release store at the run's start,
-        // so the goroutine's fields (written before it was queued) are seen.
-        goroutine* g = p.running.load(std::memory_order_acquire);
-        if (!g) return false;  // between runs, or parked: nothing is stuck
-        goroutine_sample who;
-        bool known = false;
-        if (fence_ok) {
-            // Never through the pointer alone (see the pin protocol).
-            const registered_sample sampled = sample_registered_goroutine(rt, g, who);
-            known = sampled == registered_sample::found;
-            // relaxed: compared only. Unreadable is reported without the
-            // identity: a stall must never go unreported for want of a name.
-            if (sampled == registered_sample::gone || p.schedtick.load(std::memory_order_relaxed) != tick ||
-                p.running.load(std::memory_order_relaxed) != g)
-                return false;  // it ended (or suspended) while we looked: no stall to report
-        }
-        // relaxed: written once before the processor ran anything.
-        const int tid = p.thread_id.load(std::memory_order_relaxed);
-        w.stall_open = true;
-        w.stall_g = g;
-        w.stall_cpu = thread_cpu_ns(tid);
-        w.stall_reported_at = now;
-        std::string where;
-        if (!known) {
-            w.stall_name = fmt::format("the goroutine on processor {}", index);
-            where = "; its id and spawn site are unknown (membarrier(2) is not available)";
-        } else {
-            w.stall_name = fmt::format("goroutine {}", who.id);
-            where = site_words(who);
-        }
-        std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on processor {} ({}){}\n",
-                               w.stall_name, (now - w.run_seen) / 1'000'000, index, thread_activity(tid), where)
-                       .c_str(),
-                   stderr);
-        return true;
-    }
-
-    // The closing line: the reported goroutine suspended (or finished).
-    void close_stall(unsigned index, watch& w, std::int64_t now) {
-        const std::int64_t total_ms = (now - w.run_seen) / 1'000'000;
-        std::string cpu;
-        // relaxed: see report_stall.
-        const std::int64_t cpu_now = thread_cpu_ns(rt.procs[index]->thread_id.load(std::memory_order_relaxed));
-        if (w.stall_cpu >= 0 && cpu_now >= w.stall_cpu && now > w.stall_reported_at)
-            cpu = fmt::format("; its thread was on a CPU {}% of the time since the report",
-                              100 * (cpu_now - w.stall_cpu) / (now - w.stall_reported_at));
-        std::fputs(fmt::format("goro: stuck: {} suspended after {} ms, on processor {}{}\n", w.stall_name,
-                               total_ms, index, cpu)
-                       .c_str(),
-                   stderr);
-        w.stall_open = false;
-        w.stall_g = nullptr;
-    }
-};
+// Whether p's thread sleeps in the kernel now (a system call that
+// blocks: state S or D in /proc).
+bool sysmon::impl::thread_asleep(const processor& p) {
+    // relaxed: written once per holder, before it runs anything.
+    const char state = thread_state(p.thread_id.load(std::memory_order_relaxed));
+    return state == 'S' || state == 'D';
+}
 
 sysmon::sysmon(runtime_state& rt, const sysmon_settings& settings)
     : m_impl(std::make_unique<impl>(rt, settings)) {

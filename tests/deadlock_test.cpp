@@ -1,4 +1,4 @@
-// The deadlock detector (runtime/scheduler.cpp, check_deadlock_locked):
+// The deadlock detector (runtime/deadlock.cpp, check_deadlock_locked):
 // docs/go-behaviours.md, section P, items 79 and 81, plus item 34 (a recursive
 // once). Every scenario runs in a child process (the report exits with 2).
 #include <catch2/catch.hpp>

@@ -225,7 +225,7 @@ void wake_spares(runtime_state& rt) noexcept;
 /// run(), at shutdown: joins every machine thread but the caller's.
 void join_machines(runtime_state& rt) noexcept;
 
-/// The thread of a spare machine (scheduler.cpp): it waits for a processor
+/// The thread of a spare machine (machine_threads.cpp): it waits for a processor
 /// and runs it, again and again, until the runtime stops.
 void machine_main(runtime_state& rt, machine& m) noexcept;
 

@@ -1,8 +1,9 @@
 // scheduler_internal — what the scheduler's own files share (scheduler.cpp:
-// the processors' loop and parking; run_queues.cpp: the global queue, the
-// idle list and waking; stealing.cpp: stealing from the other deques;
-// goroutine_lifecycle.cpp: the calls a task makes to start, ready, join in
-// place and finish). Not for
+// the processors' loop and parking; machine_threads.cpp: the threads that
+// run it; deadlock.cpp: the deadlock check; run_queues.cpp: the global
+// queue, the idle list and waking; stealing.cpp: stealing from the other
+// deques; goroutine_lifecycle.cpp: the calls a task makes to start, ready,
+// join in place and finish). Not for
 // the rest of the runtime, which goes through scheduler_state.hpp's and
 // goroutine.hpp's functions. Internal.
 #pragma once
@@ -120,5 +121,20 @@ inline void push_local(processor& p, goroutine* g) noexcept {
         return;
     push_local_overflow(p, g);
 }
+
+// ---- a machine's life (scheduler.cpp) ----
+
+/// Runs p (nullptr: nothing to run) on machine m, this thread, and each
+/// processor m is given after p is handed off (`adopt`: p itself comes
+/// from a hand-off), until the runtime stops. Its threads' entry points,
+/// worker_main and machine_main, are machine_threads.cpp.
+void run_machine(runtime_state& rt, machine& m, processor* p, bool adopt);
+
+// ---- deadlock detection (deadlock.cpp) ----
+
+/// Reports a deadlock and exits (status 2) if nothing could ever make a
+/// goroutine runnable again; sched_lock held, by the last processor to go
+/// idle or the last lost machine to see its task suspend.
+void check_deadlock_locked(runtime_state& rt) noexcept;
 
 }  // namespace goro::detail

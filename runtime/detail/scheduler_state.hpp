@@ -152,7 +152,7 @@ struct processor {
     std::int64_t watched_top = -1;  // deque top at the last fairness check
     std::int64_t watched_since_ns = 0;  // when it was first seen unmoved (0: not yet)
     unsigned starvation_backoff = 0;    // rescues since the deque was last empty (scheduler.cpp)
-    // While the scheduler reaps its netpoll (begin_netpoll_reap in scheduler.cpp):
+    // While the scheduler reaps its netpoll (begin_netpoll_reap, netpoll_reap.hpp):
     // the I/O completions' readies skip wakep() and count themselves here
     // instead; the reaper decides afterwards whom to wake. ~0u: not reaping.
     // Holder only.
@@ -335,7 +335,8 @@ void unpublish_runtime() noexcept;
 void wait_for_foreign_calls() noexcept;
 /// The calling thread runs shutdown's destroy loop (tearing_down()).
 void set_tearing_down(bool on) noexcept;
-/// Runs processor p on machine m, this thread, until the runtime stops.
+/// Runs processor p on machine m, this thread, until the runtime stops
+/// (machine_threads.cpp).
 void worker_main(processor& p, machine& m);
 
 /// Registers the process for membarrier(2)'s private expedited command,
