@@ -21,8 +21,8 @@ with a note, without it. A peer that has no version of a benchmark (libfork:
 channel, io_socket_st) is left out of that benchmark's rows. The suite links
 tcmalloc into every peer when it finds it, and so does this script by
 default (--malloc auto: LD_PRELOAD=libtcmalloc_minimal.so.4, Debian
-libtcmalloc-minimal4, when it is installed); --malloc glibc runs the peers
-on the system allocator, --malloc tcmalloc insists on tcmalloc. goro runs
+libtcmalloc-minimal4, when it is installed); --malloc glibc runs every
+system on the system allocator, --malloc tcmalloc insists on tcmalloc. goro runs
 on the same allocator as the peers (its task frames come from its own pool
 either way; matmul's matrices do not). The table's title says which
 allocator ran: it moves the peers' fork-join rows a lot (TooManyCooks'
@@ -173,8 +173,9 @@ def main(argv=None):
                     help="goro's benchmark build directory (holds suite_<bench>)")
     ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
     ap.add_argument("--malloc", choices=("auto", "tcmalloc", "glibc"), default="auto",
-                    help="the peers' allocator: tcmalloc preloaded when installed (auto, as the suite "
-                         "links it), always (tcmalloc), or never (glibc)")
+                    help="every system's allocator (goro's task frames come from its own pool): tcmalloc "
+                         "preloaded when installed (auto, as the suite links it), always (tcmalloc), "
+                         "or never (glibc)")
     ap.add_argument("--tcmalloc", action="store_true", help="the same as --malloc tcmalloc")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
     ap.add_argument("--markdown", action="store_true")
@@ -200,8 +201,8 @@ def main(argv=None):
         raise SystemExit(f"compare_suite: --malloc tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
     use_tcmalloc = a.malloc == "tcmalloc" or (a.malloc == "auto" and os.path.exists(TCMALLOC))
     if a.malloc == "auto" and not use_tcmalloc:
-        log(f"{TCMALLOC} not found (Debian libtcmalloc-minimal4): the peers run on glibc malloc, "
-            "which slows their fork-join rows (the suite links tcmalloc)")
+        log(f"{TCMALLOC} not found (Debian libtcmalloc-minimal4): every system runs on glibc "
+            "malloc, which slows the peers' fork-join rows (the suite links tcmalloc)")
     goro_dir = a.goro_dir if os.path.isabs(a.goro_dir) else os.path.join(REPO, a.goro_dir)
     peers_dir = os.path.abspath(a.peers)
 
