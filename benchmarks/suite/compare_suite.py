@@ -176,7 +176,6 @@ def main(argv=None):
                     help="every system's allocator (goro's task frames come from its own pool): tcmalloc "
                          "preloaded when installed (auto, as the suite links it), always (tcmalloc), "
                          "or never (glibc)")
-    ap.add_argument("--tcmalloc", action="store_true", help="the same as --malloc tcmalloc")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args(argv)
@@ -195,8 +194,6 @@ def main(argv=None):
     for s in systems:
         if s != "goro" and s not in PEERS:
             raise SystemExit(f"compare_suite: unknown system {s!r}")
-    if a.tcmalloc:
-        a.malloc = "tcmalloc"
     if a.malloc == "tcmalloc" and not os.path.exists(TCMALLOC):
         raise SystemExit(f"compare_suite: --malloc tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
     use_tcmalloc = a.malloc == "tcmalloc" or (a.malloc == "auto" and os.path.exists(TCMALLOC))
