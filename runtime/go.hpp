@@ -122,14 +122,19 @@ public:
     auto operator co_await() && noexcept {
         struct awaiter {
             handle_type h;
+            // Set when the child runs in place (run_in_place): its frame
+            // is then ours alone, join_state unused.
+            bool in_place = false;
             awaiter(handle_type handle) noexcept : h(handle) {}
             awaiter(const awaiter&) = delete;
             awaiter& operator=(const awaiter&) = delete;
             // Destroyed while suspended (the waiting task was destroyed at
-            // shutdown): let go of the awaited task as a dropped handle would.
+            // shutdown): let go of the awaited task as a dropped handle would;
+            // a child run in place is ours alone (no queue or registry holds
+            // it: it is suspended inside our own run), so it goes with us.
             ~awaiter() {
                 if (!h) return;
-                if (h.promise().join_state.detach()) h.destroy();
+                if (in_place || h.promise().join_state.detach()) h.destroy();
             }
             bool await_ready() const noexcept {
                 return !h || h.promise().join_state.done();
@@ -137,12 +142,13 @@ public:
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
                 auto& child = h.promise();
                 // Fork-join fast path: the task never ran and is now ours
-                // alone (off every queue), so run it right here and have it
-                // come back to us directly, with no atomic hand-off and no
-                // trip through the scheduler (as a Cilk-style "work-first"
-                // join). run_in_place records where we continue, and our
-                // wait reason for dumps (not note_waiting: we do not park).
-                if (detail::run_in_place(&child, me)) return child.resume_point;
+                // alone (off every queue), so run it right here as a nested
+                // task that comes back to us directly, with no atomic
+                // hand-off and no trip through the scheduler (as a
+                // Cilk-style "work-first" join). We do not park: a dump
+                // shows us as [join] through the record's in-place chain.
+                in_place = detail::run_in_place(&child, me);
+                if (in_place) return h;
                 detail::goroutine* self = detail::current_goroutine();
                 if (!self) throw no_runtime("co_await on a goro::join_handle");
                 self->resume_point = me;

@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <atomic>
 #include <mutex>
 #include <vector>
@@ -115,8 +116,24 @@ bool heavy_fence() noexcept {
     return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-// Copies every registered goroutine (the caller keeps them from being
-// freed: the pin, a stopped world, or every processor asleep).
+// Copies every registered goroutine, and the children run in place in
+// their runs (the caller keeps them from being freed: the pin, a stopped
+// world, or every processor asleep).
+//
+// A child joined in place (run_in_place, goroutine_lifecycle.cpp) leaves
+// the registry for its record's in_place_child chain: pushed on the chain
+// (release), then its slot cleared. So the chains are read after every
+// registry: a child whose slot read found it gone was on its chain before
+// that, and is read there (or has ended since, and is gone). It may be read
+// in both places (a slot read before the take): the chain's copy, read
+// later, replaces the slot's. Under the pin, anything read from a registry
+// or a chain stays allocated until the pin is released (its finish, or
+// end_in_place, waits at the dump's finish point).
+//
+// What a chain shows: its innermost child runs or waits as the record does
+// (the record parks for it: its wait reason and time are the child's), and
+// the record and every child outside the innermost wait for the one inside
+// ("join", with no time: nothing stamps when an in-place join began).
 void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
     // Who runs what now: a goroutine some processor resumes is "running".
     // acquire: as the monitor reads `running`; only the pointer is compared.
@@ -124,7 +141,9 @@ void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
     running.reserve(rt.procs.size());
     for (auto& p : rt.procs) running.push_back(p->running.load(std::memory_order_acquire));
     const std::uint32_t now = read_wait_clock_ms();
-    auto copy = [&](goroutine* g) {
+    std::vector<goroutine*> registered;  // out[i] was copied from registered[i]
+    registered.reserve(out.capacity());
+    auto sample = [&](goroutine* g) {
         goroutine_sample s;
         s.id = g->id;
         // relaxed: diagnostic fields, written by the goroutine as it parks.
@@ -132,15 +151,53 @@ void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
         // Exact across the clock's wrap, the trace flag masked (goroutine.hpp).
         if (s.reason) s.waited_ms = wait_ms_between(g->wait_since_ms.load(std::memory_order_relaxed), now);
         s.running = std::find(running.begin(), running.end(), g) != running.end();
-        s.is_main = g->kind == goroutine_kind::main;
+        s.is_main = g->id == k_main_goroutine_id;  // not kind: see k_main_goroutine_id
         s.spawn_site = g->spawn_site;
-        out.push_back(s);
+        return s;
+    };
+    auto copy = [&](goroutine* g) {
+        out.push_back(sample(g));
+        registered.push_back(g);
     };
     {
         std::lock_guard guard(rt.external_lock);
         rt.external_goroutines.for_each(copy);
     }
     for (auto& p : rt.procs) p->goroutines.for_each(copy);
+    // The chains, after every registry (see above). Only registered records
+    // head one: a child's own in-place joins push onto its record's chain.
+    // The registered ones by address, made at the first chain (a child read
+    // in both places is found there).
+    std::vector<std::pair<goroutine*, std::size_t>> by_address;
+    const std::size_t n = registered.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        // acquire: pairs with run_in_place's release push (the child's
+        // fields and link; each link was written before its child's push).
+        goroutine* child = registered[i]->in_place_child.load(std::memory_order_acquire);
+        if (!child) continue;
+        if (by_address.empty()) {
+            by_address.reserve(n);
+            for (std::size_t j = 0; j < n; ++j) by_address.emplace_back(registered[j], j);
+            std::sort(by_address.begin(), by_address.end());
+        }
+        // The record's state is its innermost child's; the rest wait on it.
+        const goroutine_sample record_state = out[i];
+        out[i].reason = "join";
+        out[i].waited_ms = 0;
+        out[i].running = false;
+        for (bool innermost = true; child; child = child->queue_next, innermost = false) {
+            goroutine_sample s = sample(child);
+            s.reason = innermost ? record_state.reason : "join";
+            s.waited_ms = innermost ? record_state.waited_ms : 0;
+            s.running = innermost && record_state.running;
+            const auto seen = std::lower_bound(by_address.begin(), by_address.end(),
+                                               std::pair<goroutine*, std::size_t>{child, 0});
+            if (seen != by_address.end() && seen->first == child)
+                out[seen->second] = s;  // read in a registry too, before its take
+            else
+                out.push_back(s);
+        }
+    }
 }
 
 // Holds the registries' goroutines alive: finishers wait in
@@ -247,8 +304,15 @@ registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine
         if (r != g) return;
         found = true;
         out.id = r->id;
-        out.is_main = r->kind == goroutine_kind::main;
+        out.is_main = r->id == k_main_goroutine_id;
         out.spawn_site = r->spawn_site;
+        // What runs is the innermost child run in place in g's run, if any
+        // (acquire: as copy_goroutines reads the chain; alive under the pin).
+        if (goroutine* child = r->in_place_child.load(std::memory_order_acquire)) {
+            out.id = child->id;
+            out.is_main = false;
+            out.spawn_site = child->spawn_site;
+        }
     };
     {
         std::lock_guard guard(rt.external_lock);

@@ -1,6 +1,6 @@
 // The scheduler's side of the calls a task makes (detail/goroutine.hpp):
 // starting a goroutine (go, spawn, group::go), readying one, the fork-join
-// fast path (run_in_place, finish_in_place), finishing, and the symmetric
+// fast path (run_in_place, end_in_place), finishing, and the symmetric
 // transfer between them (switch_to). The processors' loop that runs what
 // these queue is scheduler.cpp.
 #include "detail/foreign_entry.hpp"
@@ -264,22 +264,38 @@ namespace {
 // cannot be run in place.
 [[gnu::always_inline]] inline bool run_in_place_on(processor& p, goroutine* child,
                                                    std::coroutine_handle<> joiner_resume) noexcept {
-    goroutine* joiner = t_ctx.g;
-    if (!joiner || p.in_place_runs >= k_max_in_place_runs || !p.deque.take(child, k_join_search_depth))
+    goroutine* record = t_ctx.g;
+    // Only a child that never ran: one that ran, parked and was readied onto
+    // this deque has frames of its own suspended, perhaps a chain of its
+    // own, and is run by the scheduler (the joiner parks on it). It parked
+    // with a wait reason, which only its next run clears, and it got onto
+    // this deque by a ready on this thread after that park: so this read
+    // sees the reason. A child read without one that the take then finds
+    // here was pushed by its spawn and never left (only this thread pushes
+    // here). relaxed: that order is this thread's own.
+    if (!record || p.in_place_runs >= k_max_in_place_runs ||
+        child->wait_reason.load(std::memory_order_relaxed) != nullptr || !p.deque.take(child, k_join_search_depth))
         return false;
     ++p.in_place_runs;
-    // Where the child's finish resumes the joiner (finish_in_place), and
-    // what a dump shows for it meanwhile (the child clears its own reason
-    // below).
-    joiner->resume_point = joiner_resume;
-    joiner->wait_reason.store("join", std::memory_order_relaxed);
-    // Relaxed: the child is off every queue, nothing else can look at it.
-    child->join_state.set_in_place_joiner(joiner);
-    child->joined_in_place = true;
-    // switch_under with a held processor.
-    t_ctx.g = child;
-    p.running.store(child, std::memory_order_release);  // release: as in run_goroutine
-    child->wait_reason.store(nullptr, std::memory_order_relaxed);
+    // From here the child is a nested task of `record` (the running
+    // goroutine's record: the joiner's own, or the one the joiner runs in
+    // place in): no registry slot and no switch of the running goroutine;
+    // at its end (task.hpp's final awaiter) end_in_place, which counts its
+    // finish, then a plain transfer back to the joiner. Nothing else can see it: it is off
+    // every queue, and its handle is in the joiner's awaiter. relaxed:
+    // only this thread (and whoever resumes the record) reads these.
+    child->kind = goroutine_kind::in_place;
+    child->frame_link = joiner_resume;
+    child->join_state.set_in_place_record(record);
+    // Onto the record's chain first, then out of the registry: a dump reads
+    // every registry and then the chains of what it found (copy_goroutines,
+    // goroutine_dump.cpp), so it finds the child in one or the other.
+    // release: publishes the child's link and fields to that read.
+    child->queue_next = record->in_place_child.load(std::memory_order_relaxed);
+    record->in_place_child.store(child, std::memory_order_release);
+    registry::erase(child, &p.goroutines);
+    // A run event (the monitor's sign of progress), as a scheduled run is.
+    advance_schedtick(p, k_tick_run);
     return true;
 }
 
@@ -293,6 +309,35 @@ namespace {
     return p && run_in_place_on(*p, child, joiner_resume);
 }
 
+// end_in_place's count of the finish in every case, and the dump's finish
+// point, under a processor_scope (see run_in_place_scoped): on the
+// processor; or, handed off or never on one, as an external finish (the
+// live count is a sum, so which part of it a finish lowers is free), as
+// finish_off_processor counts one.
+[[gnu::noinline, gnu::cold]] void end_in_place_scoped() noexcept {
+    processor* held = t_ctx.p;
+    const processor_scope scope(held, t_ctx.m);
+    runtime_state* rt = nullptr;
+    if (processor* p = scope.get()) {
+        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        stat_add(p->stats.finished);
+        rt = &p->rt;
+    } else {
+        rt = scope.lost() ? &held->rt : current_runtime();
+        if (!rt) return;
+        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
+        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
+    }
+    dump_finish_point(*rt);
+}
+
+// end_in_place's end while a dump reads the chains: waits for it
+// (dump_finish_point's slow half), then leaves p.
+[[gnu::noinline, gnu::cold]] void end_in_place_wait(runtime_state& rt, machine* m) noexcept {
+    wait_for_dump_readers(rt);
+    leave_processor(m);
+}
+
 }  // namespace
 
 [[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
@@ -303,6 +348,34 @@ namespace {
     const bool ran = run_in_place_on(*p, child, joiner_resume);
     leave_processor(m);
     return ran;
+}
+
+[[gnu::noinline]] void end_in_place(goroutine* child) noexcept {
+    // Off its record's chain. The chain is LIFO: a child is pushed when it
+    // starts and popped when it ends, and what it runs in place meanwhile
+    // ends before it does. (Not in the joiner's await_resume: g++ may
+    // suspend for `co_await b` in `co_await a + co_await b` before it calls
+    // a's await_resume.) Only the record's run writes the chain.
+    goroutine* record = child->join_state.in_place_record();
+    GORO_ASSERT(record->in_place_child.load(std::memory_order_relaxed) == child);
+    // relaxed: the dump's pin orders it, as the registry's erase.
+    record->in_place_child.store(child->queue_next, std::memory_order_relaxed);
+    // It finishes now (it left the registry when it started: the chain
+    // stood for it). Counted on the processor this thread holds, as
+    // finish_goroutine counts.
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!enter_from_task(p, m)) [[unlikely]]
+        return end_in_place_scoped();
+    p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    stat_add(p->stats.finished);
+    // The dump's finish point (goroutine_dump.hpp): a dump that read the
+    // chain before the store above may still copy the child's fields, and
+    // the joiner frees the frame once it resumes. The slow half a tail
+    // call, as finish_goroutine's.
+    if (dump_finish_must_wait(p->rt)) [[unlikely]]
+        return end_in_place_wait(p->rt, m);
+    leave_processor(m);
 }
 
 namespace {
@@ -320,8 +393,8 @@ namespace {
 
 // finish_goroutine's work on `p`, held by this thread, but for what runs
 // next (t_ctx.g, p.running) and the dump's finish point
-// (dump_finish_point), which the caller does next: finish_on, or
-// finish_in_place, which stores its joiner there instead of nullptr.
+// (dump_finish_point), which the caller does next (finish_on, or
+// finish_goroutine's fast path).
 [[gnu::always_inline]] inline void finish_before_dump_point(goroutine* g, processor& p) noexcept {
     registry::erase(g, &p.goroutines);
     p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
@@ -374,26 +447,6 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     leave_processor(m);
 }
 
-// finish_in_place's end while a dump reads the registries: waits for it
-// (dump_finish_point's slow half), then leaves p and returns `joiner`.
-[[gnu::noinline, gnu::cold]] goroutine* finish_in_place_wait(runtime_state& rt, machine* m,
-                                                             goroutine* joiner) noexcept {
-    wait_for_dump_readers(rt);
-    leave_processor(m);
-    return joiner;
-}
-
-// finish_in_place in every case, under a processor_scope (see
-// run_in_place_scoped).
-[[gnu::noinline, gnu::cold]] goroutine* finish_in_place_scoped(goroutine* g) noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    finish_under(g, held, scope);
-    goroutine* joiner = g->join_state.finish_in_place();
-    if (held) switch_under(joiner, scope);  // as switch_to: nothing without a processor
-    return joiner;
-}
-
 }  // namespace
 
 [[gnu::noinline]] void finish_goroutine(goroutine* g) noexcept {
@@ -401,36 +454,14 @@ inline void finish_under(goroutine* g, processor* held, const processor_scope& s
     machine* m = t_ctx.m;
     if (!enter_from_task(p, m)) [[unlikely]]
         return finish_goroutine_scoped(g);
-    // finish_on, with the dump's finish point's slow half a tail call, as
-    // in finish_in_place.
+    // finish_on, with the dump's finish point's slow half a tail call, so
+    // that the path above keeps nothing in callee-saved registers (issue 14).
     t_ctx.g = nullptr;
     finish_before_dump_point(g, *p);
     p->running.store(nullptr, std::memory_order_relaxed);
     if (dump_finish_must_wait(p->rt)) [[unlikely]]
         return finish_wait(p->rt, m);
     leave_processor(m);
-}
-
-[[gnu::noinline]] goroutine* finish_in_place(goroutine* g) noexcept {
-    processor* p = t_ctx.p;
-    machine* m = t_ctx.m;
-    if (!enter_from_task(p, m)) [[unlikely]]
-        return finish_in_place_scoped(g);
-    finish_before_dump_point(g, *p);
-    goroutine* joiner = g->join_state.finish_in_place();
-    // switch_under with a held processor (finish_on's stores of nullptr
-    // skipped: these replace them).
-    t_ctx.g = joiner;
-    p->running.store(joiner, std::memory_order_release);  // release: as in run_goroutine
-    joiner->wait_reason.store(nullptr, std::memory_order_relaxed);
-    // The dump's finish point, last: g's frame lives on until the joiner
-    // takes its result and frees it, after this returns. Its slow half is
-    // a tail call, so that the path above keeps nothing in callee-saved
-    // registers (issue 14).
-    if (dump_finish_must_wait(p->rt)) [[unlikely]]
-        return finish_in_place_wait(p->rt, m, joiner);
-    leave_processor(m);
-    return joiner;
 }
 
 bool runtime_stopping() noexcept {

@@ -67,7 +67,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->opts = opts;
     rt->nprocs = nprocs;
     rt->pool.max_threads = opts.max_threads - nprocs;
-    rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (below)
+    rt->external_next_id.store(1, std::memory_order_relaxed);  // id 1 is main's (k_main_goroutine_id, below)
     rt->netpoll_name = choose_netpoll(opts.netpoll == netpoll_kind::io_uring ? "io_uring"
                                       : opts.netpoll == netpoll_kind::epoll  ? "epoll"
                                                                              : nullptr);
@@ -92,7 +92,7 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     } unpublish_guard;
 
     // The main goroutine is registered and queued before any worker runs.
-    main_g->id = 1;
+    main_g->id = k_main_goroutine_id;
     {
         // Under the lock: the runtime is published already, and a foreign
         // thread may be starting a goroutine in this registry right now.

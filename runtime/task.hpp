@@ -80,24 +80,26 @@ struct task_promise_base : goroutine {
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
             task_promise_base& p = self.promise();
             // The two common ends first, each one test (a switch on all
-            // five kinds was a jump table, 7 instructions: issue 14): an
-            // awaited task, and a spawned one run in place by its joiner
-            // (joined_in_place is set for joinable goroutines only: only
-            // this thread knows it, no hand-off to race with).
+            // the kinds was a jump table, 7 instructions: issue 14): an
+            // awaited task, and a spawned one that its joiner ran in place
+            // (run_in_place made frame_link the joiner's continuation).
             if (p.kind == goroutine_kind::nested) [[likely]]
                 // No continuation: the task was resumed by hand, not awaited.
                 return p.frame_link ? p.frame_link : std::noop_coroutine();
-            if (p.joined_in_place) [[likely]]
-                return finish_in_place(&p)->resume_point;
+            if (p.kind == goroutine_kind::in_place) [[likely]] {
+                end_in_place(&p);
+                return p.frame_link;
+            }
             switch (p.kind) {
                 case goroutine_kind::nested:
+                case goroutine_kind::in_place:
                     return std::noop_coroutine();  // handled above
                 case goroutine_kind::detached:
                     finish_goroutine(&p);
                     destroy_unawaited(self);
                     return std::noop_coroutine();
                 case goroutine_kind::joinable: {
-                    // Not run in place (that end is above).
+                    // Not run in place (that is the nested end, above).
                     finish_goroutine(&p);
                     const join_word::finish_outcome out = p.join_state.finish();
                     if (out.detached) {

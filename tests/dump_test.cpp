@@ -375,7 +375,7 @@ namespace {
 // Plays a dump that reads the registries while a child finishes: raises
 // dump_readers as a dump's pin does (goroutine_dump.cpp), and a plain thread
 // lowers it once the child has run and a little more, as a dump's walk
-// ends. The child finishes in place (run by its joiner: finish_in_place) or
+// ends. The child finishes in place (run by its joiner: end_in_place) or
 // through the scheduler (finish_goroutine). Returns the child's value if the
 // joiner resumed only after the pin was released (the finish waited, as it
 // must before the child's frame may be freed), -1 if before.
@@ -416,4 +416,86 @@ TEST_CASE("a goroutine that finishes while a dump reads the registries waits for
     int result = 0;
     goro::run([&]() -> goro::task<> { result = co_await finish_under_dump_pin(in_place); }(), {.procs = 1});
     CHECK(result == 7);
+}
+
+TEST_CASE("a chain of children run in place is listed: the innermost with the wait, the others on join", "[dump]") {
+    // One processor: main joins A in place, A joins B in place, B blocks on
+    // a channel, which parks main's record for B. A task started before
+    // them lists the tasks then, and unblocks B.
+    watchdog dog("in-place chain in a dump", 60s);
+    std::vector<goro::goroutine_record> records;
+    int got = 0;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<int> c;
+            goro::go([&records, c]() -> goro::task<> {
+                records = goro::goroutines();
+                co_await c.send(5);
+            });
+            auto a = goro::spawn([&, c]() -> goro::task<int> {
+                auto b = goro::spawn([c]() -> goro::task<int> {
+                    auto v = co_await c.recv();
+                    co_return *v;
+                });
+                co_return co_await std::move(b);
+            });
+            got = co_await std::move(a);
+        }(),
+        {.procs = 1});
+    CHECK(got == 5);
+    std::string listed;
+    for (const auto& r : records) listed += std::to_string(r.id) + " [" + r.state + "] ";
+    INFO(listed);
+    REQUIRE(records.size() == 4);  // main, the lister (running), A, B
+    std::sort(records.begin(), records.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+    CHECK(records[0].main);
+    CHECK(records[0].state == "join");
+    CHECK(records[1].state == "running");  // the lister
+    // A and B, spawned after the lister: ids in spawn order.
+    CHECK(records[2].state == "join");
+    CHECK(records[3].state == "chan receive");
+    CHECK(ends_with(records[3].file, "dump_test.cpp"));
+}
+
+namespace {
+
+// Sets its flag when destroyed: a frame that holds one was freed.
+struct sets_on_destroy {
+    std::atomic<int>* count;
+    ~sets_on_destroy() { count->fetch_add(1); }
+};
+
+}  // namespace
+
+TEST_CASE("shutdown frees a chain of children run in place, parked forever", "[dump][shutdown]") {
+    // A detached task joins A in place, A joins B in place, B waits forever;
+    // main returns. Shutdown destroys the detached task, which frees A and
+    // B with it (they are in no registry: sanitizer builds see a leak or a
+    // double free).
+    watchdog dog("in-place chain at shutdown", 60s);
+    std::atomic<int> freed{0};
+    std::atomic<bool> parked{false};
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::go([&]() -> goro::task<> {
+                auto a = goro::spawn([&]() -> goro::task<int> {
+                    sets_on_destroy guard_a{&freed};
+                    auto b = goro::spawn([&]() -> goro::task<int> {
+                        sets_on_destroy guard_b{&freed};
+                        goro::chan<int> never;
+                        parked.store(true);
+                        co_await never.recv();
+                        co_return 1;
+                    });
+                    co_return co_await std::move(b);
+                });
+                co_await std::move(a);
+            });
+            while (!parked.load()) co_await goro::yield();
+            const auto gs = goro::goroutines();
+            CHECK(count_state(gs, "chan receive") == 1);
+            CHECK(count_state(gs, "join") == 2);
+        }(),
+        {.procs = 1});
+    CHECK(freed.load() == 2);
 }

@@ -197,6 +197,31 @@ TEST_CASE("fork-join: a task joined in place may park and resume elsewhere", "[t
     for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 199L * 200 / 2);
 }
 
+TEST_CASE("fork-join: a task that ran, parked and was readied onto the joiner's deque is joined from where it parked",
+          "[task][join]") {
+    // One processor: the child runs first (the joiner waits on a channel it
+    // closes), parks on a second channel; the joiner closes that one, which
+    // readies the child onto this processor's deque (ready_local), and joins
+    // it at once. The join must resume the child where it parked, not run
+    // it in place from its start (it is not a child that never ran).
+    auto main_task = []() -> goro::task<int> {
+        goro::chan<int> started, go_on;
+        std::atomic<int> runs{0};
+        auto h = goro::spawn([&runs, started, go_on]() -> goro::task<int> {
+            runs.fetch_add(1);
+            started.close();
+            auto v = co_await go_on.recv();  // closed: no value
+            co_return v ? -1 : 42;
+        });
+        co_await started.recv();  // the child has run and parks next
+        co_await goro::yield();   // it parks on go_on
+        go_on.close();            // readies it onto this deque
+        const int v = co_await std::move(h);
+        co_return runs.load() == 1 ? v : -runs.load();
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 42);
+}
+
 TEST_CASE("fork-join: an exception of a task joined in place reaches the joiner", "[task][join]") {
     auto main_task = []() -> goro::task<std::string> {
         auto h = goro::spawn(thrower());

@@ -31,6 +31,10 @@ enum class goroutine_kind : std::uint8_t {
     // goro::group::go: frees itself on completion and reports to its group
     // (its exception included) through the group_state that join_state holds
     group_member,
+    // A joinable goroutine that its joiner took, never started, off its own
+    // deque and runs in place (run_in_place): from then on a nested task of
+    // the running goroutine's record; join_state holds that record.
+    in_place,
 };
 
 struct goroutine {
@@ -44,6 +48,10 @@ struct goroutine {
     // Link used by whichever intrusive queue currently holds this goroutine
     // (the global run queue, a timer or blocking-pool list). A goroutine is in
     // at most one such queue at a time; the queue's owner guards the field.
+    // A child run in place (run_in_place) is in no queue for the rest of its
+    // life: the field then links it to the next one out in its record's
+    // in-place chain (see in_place_child), written before the chain's
+    // release store publishes it.
     goroutine* queue_next = nullptr;
 
     // This goroutine's slot in the registry of live goroutines (for shutdown
@@ -60,12 +68,6 @@ struct goroutine {
     std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
 
-    // Set by a joiner that took this goroutine, never started, off its own
-    // processor's deque and ran it in place (see run_in_place): no
-    // other thread can then see it finish, so completion skips the atomic
-    // join_state hand-off. Written before the goroutine first runs.
-    bool joined_in_place = false;
-
     // The registry holding reg_slot: the index of the processor whose registry
     // it is, or k_external_registry. (An index rather than a pointer: it fits
     // in padding, which keeps a spawned task's frame in a smaller size class.)
@@ -79,6 +81,17 @@ struct goroutine {
     // with wait_reason by the goroutine itself (note_waiting); read racily by
     // dumps (relaxed: diagnostic only). In padding, as reg_home.
     std::atomic<std::uint32_t> wait_since_ms{0};
+
+    // The innermost of the children running in place in this goroutine's
+    // run (run_in_place: a joiner that took its unstarted child off its own
+    // deque runs it as a nested task of its own record, which parks and
+    // is readied for it), or null. Each child in the chain links to the
+    // one it runs in by queue_next, the outermost to null: J -> C2 -> C1
+    // reads "C2 runs in C1, which runs in J's record". Only the record's
+    // run writes it (run_in_place pushes, end_in_place pops); dumps read it
+    // racily under their pin (release/acquire: a child's fields, written
+    // before its push, are visible to a dump that reads it here).
+    std::atomic<goroutine*> in_place_child{nullptr};
 
     // Joinable goroutines: where completion meets the join_handle (its four
     // states and their transitions: join_word.hpp). Group members: their
@@ -94,6 +107,12 @@ struct goroutine {
 };
 
 inline constexpr std::uint16_t k_external_registry = 0xFFFF;
+
+/// The main goroutine's id (goro::run's task): the one goroutine with it,
+/// so that a dump tells main by its id, written before the goroutine is
+/// published, rather than by `kind`, which run_in_place rewrites while a
+/// dump may read a registered child.
+inline constexpr std::uint64_t k_main_goroutine_id = 1;
 
 /// The clock of goroutine::wait_since_ms: CLOCK_MONOTONIC_COARSE (a read of
 /// the vDSO's page, a few nanoseconds), in milliseconds, modulo 2^31.
@@ -202,22 +221,26 @@ void start_goroutine(goroutine* g, const char* api_name);
 
 /// The fork-join fast path's start (join_handle's awaiter, go.hpp): if
 /// `child` (started, never run) is among the newest items of this
-/// processor's deque (the ones spawned after it included), takes it off,
-/// marks it joined in place by the running goroutine (the joiner, which
-/// is to continue at `joiner_resume`, with "join" as its wait reason) and
-/// makes it the running goroutine: the caller resumes it at once. False
-/// otherwise, with nothing changed (no processor or no running goroutine,
-/// another processor stole it, or it sits too deep: see
+/// processor's deque (the ones spawned after it included), takes it off
+/// and makes it a nested task of the running goroutine's record (the
+/// joiner's own, or the record the joiner itself runs in place in): its
+/// final transfer goes straight to `joiner_resume`, a park inside it parks
+/// that record, and it leaves the registry (a dump finds it on the
+/// record's in_place_child chain until it ends). True when the caller is to resume the child at
+/// once; false otherwise, with nothing changed (no processor or no running
+/// goroutine, another processor stole it, or it sits too deep: see
 /// k_join_search_depth in scheduler_internal.hpp).
 bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept;
 
+/// The fork-join fast path's end (task.hpp's final awaiter): `child`, run
+/// in place by run_in_place, has finished; pops it off its record's
+/// in_place_child chain, counts its finish, and waits for a dump that may
+/// still read it (dump_finish_point), before its joiner resumes and frees
+/// the frame.
+void end_in_place(goroutine* child) noexcept;
+
 /// Called by a finishing root goroutine before its frame may be freed.
 void finish_goroutine(goroutine* g) noexcept;
-
-/// The fork-join fast path's end (task.hpp's final awaiter): finish_goroutine
-/// for `g`, run in place, then switch_to its joiner, which it returns (one
-/// call and one processor_scope for the two).
-goroutine* finish_in_place(goroutine* g) noexcept;
 
 /// Switches this processor's notion of the running goroutine (symmetric transfer
 /// from a finishing goroutine straight into the goroutine that joins it).

@@ -78,7 +78,7 @@ void world_exit_point(runtime_state& rt) noexcept;
 void wait_for_dump_readers(runtime_state& rt) noexcept;
 
 /// dump_finish_point's test, for a caller that takes its slow half out of
-/// line itself (finish_in_place: a tail call, so that its fast path saves
+/// line itself (finish_goroutine: a tail call, so that its fast path saves
 /// no registers): true when a dump reads the registries, and the caller
 /// must call wait_for_dump_readers before the frame may be freed. The same
 /// fence and load as dump_finish_point's (see there).

@@ -23,10 +23,10 @@
 //                                        then a panic, as for goro::go)
 //   done     -> (freed)   detach()       the handle sees "done" and frees it
 //
-// The in-place join (the fork-join fast path, go.hpp): a joiner that took
-// the task, never started, off its own deque runs it on the spot; no other
-// thread can see the task then, so set_in_place_joiner() and
-// finish_in_place() use plain (relaxed) accesses and skip the exchange.
+// The in-place join (the fork-join fast path, go.hpp) does not use the
+// protocol: a joiner that took the task, never started, off its own deque
+// runs it as a nested task (run_in_place) and takes its result directly;
+// the word then holds the record it runs in (set_in_place_record).
 //
 // Shutdown (scheduler.cpp) destroys unfinished goroutines with the world
 // stopped: mark_done_at_shutdown() hands a still-owned frame to its handle.
@@ -78,14 +78,13 @@ public:
     /// the finished task's writes before freeing it.
     bool detach() noexcept { return m_word.exchange(k_detached, std::memory_order_acq_rel) == k_done; }
 
-    /// The in-place join: the joiner, before it runs the task it owns alone.
-    void set_in_place_joiner(goroutine* joiner) noexcept { m_word.store(joiner, std::memory_order_relaxed); }
-
-    /// The in-place join: the task, at its end. Returns the joiner to resume.
-    goroutine* finish_in_place() noexcept {
-        auto* joiner = static_cast<goroutine*>(m_word.load(std::memory_order_relaxed));
-        m_word.store(k_done, std::memory_order_relaxed);
-        return joiner;
+    /// The in-place join: the record the task runs in, set by its joiner
+    /// before the task runs and read at its end, both by threads running
+    /// that record (relaxed: the record's hand-offs between threads order
+    /// them, as they order the rest of its frames).
+    void set_in_place_record(goroutine* record) noexcept { m_word.store(record, std::memory_order_relaxed); }
+    goroutine* in_place_record() const noexcept {
+        return static_cast<goroutine*>(m_word.load(std::memory_order_relaxed));
     }
 
     /// Shutdown, world stopped: a frame still owned by a handle (or an
