@@ -3,8 +3,9 @@
 //
 // ## Reading goroutines while they run (the dump pin)
 //
-// A dump walks the registries (scheduler_state.hpp) and copies each
-// goroutine's id, spawn site, wait reason and wait time out of its frame;
+// A dump walks the deques, the registries (scheduler_state.hpp) and the
+// in-place chains (goroutine_copier, below) and copies each goroutine's id,
+// spawn site, wait reason and wait time out of its frame;
 // the frame may be freed the moment the goroutine finishes, on any
 // processor. goro::dump must work at full load without stopping anyone, so
 // finishing pays only a compiler barrier and a load of a read-mostly word,
@@ -116,88 +117,137 @@ bool heavy_fence() noexcept {
     return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-// Copies every registered goroutine, and the children run in place in
-// their runs (the caller keeps them from being freed: the pin, a stopped
-// world, or every processor asleep).
+// What a dump reads, and in which order. A live goroutine is in one of
+// three places, and moves between them in one direction:
 //
-// A child joined in place (run_in_place, goroutine_lifecycle.cpp) leaves
-// the registry for its record's in_place_child chain: pushed on the chain
-// (release), then its slot cleared. So the chains are read after every
-// registry: a child whose slot read found it gone was on its chain before
-// that, and is read there (or has ended since, and is gone). It may be read
-// in both places (a slot read before the take): the chain's copy, read
-// later, replaces the slot's. Under the pin, anything read from a registry
-// or a chain stays allocated until the pin is released (its finish, or
-// end_in_place, waits at the dump's finish point).
+//   a deque          started and never run (lazy registration:
+//                    processor::goroutines), or readied there
+//   a registry       ran, or left a deque for the global queue
+//   a record's chain run in place by its joiner (run_in_place), from a
+//                    deque (or, rarely, from a registry: chain first, then
+//                    the slot is cleared)
+//
+// So one pass reads every deque, then every registry, then the chains of
+// the records it found: a goroutine that a pass misses in one place has
+// left it for a later one, which the pass reads after. A move from a deque
+// is not atomic, though: the goroutine is out of the deque (a pop, a
+// steal, a take) before it is in its registry or chain. Each such move is a
+// transit (processor::transit_epoch, odd while it lasts): the pinned dump
+// reads every processor's epoch before and after its pass, waits out any
+// transit that overlapped the pass, and then reads again, keeping the later
+// copy of a goroutine read twice. Under the pin, anything read from any of
+// the three places stays allocated until the pin is released (its finish,
+// or end_in_place, waits at the dump's finish point). The copy only copies
+// fields into vectors reserved beforehand (but for a rare growth):
+// formatting happens after the pin is released.
 //
 // What a chain shows: its innermost child runs or waits as the record does
 // (the record parks for it: its wait reason and time are the child's), and
 // the record and every child outside the innermost wait for the one inside
 // ("join", with no time: nothing stamps when an in-place join began).
-void copy_goroutines(runtime_state& rt, std::vector<goroutine_sample>& out) {
-    // Who runs what now: a goroutine some processor resumes is "running".
-    // acquire: as the monitor reads `running`; only the pointer is compared.
-    std::vector<goroutine*> running;
-    running.reserve(rt.procs.size());
-    for (auto& p : rt.procs) running.push_back(p->running.load(std::memory_order_acquire));
-    const std::uint32_t now = read_wait_clock_ms();
-    std::vector<goroutine*> registered;  // out[i] was copied from registered[i]
-    registered.reserve(out.capacity());
-    auto sample = [&](goroutine* g) {
+class goroutine_copier {
+public:
+    explicit goroutine_copier(runtime_state& rt, std::size_t room) : m_rt(rt) {
+        // acquire: as the monitor reads `running`; only the pointer is compared.
+        m_running.reserve(rt.procs.size());
+        for (auto& p : rt.procs) m_running.push_back(p->running.load(std::memory_order_acquire));
+        m_found.reserve(room);
+    }
+
+    // One pass over the deques, the registries and the chains.
+    void pass() {
+        for (auto& p : m_rt.procs) p->deque.for_each_racy([&](goroutine* g) { copy(g); });
+        const std::size_t registered_from = m_found.size();
+        {
+            std::lock_guard guard(m_rt.external_lock);
+            m_rt.external_goroutines.for_each([&](goroutine* g) { copy(g); });
+        }
+        for (auto& p : m_rt.procs) p->goroutines.for_each([&](goroutine* g) { copy(g); });
+        // The chains: only registered records head one (a child's own
+        // in-place joins push onto its record's chain).
+        const std::size_t registered_to = m_found.size();
+        for (std::size_t i = registered_from; i < registered_to; ++i) {
+            // acquire: pairs with run_in_place's release push (the child's
+            // fields and link; each link was written before its child's push).
+            goroutine* child = m_found[i].first->in_place_child.load(std::memory_order_acquire);
+            if (!child) continue;
+            const goroutine_sample record_state = m_found[i].second;
+            goroutine_sample& record = m_found[i].second;
+            record.reason = "join";
+            record.waited_ms = 0;
+            record.running = false;
+            for (bool innermost = true; child; child = child->queue_next, innermost = false) {
+                goroutine_sample s = sample(child);
+                s.reason = innermost ? record_state.reason : "join";
+                s.waited_ms = innermost ? record_state.waited_ms : 0;
+                s.running = innermost && record_state.running;
+                m_found.emplace_back(child, s);
+            }
+        }
+    }
+
+    // The goroutines found, each once (its last copy: a later read is the
+    // more recent state), in no particular order.
+    void take(std::vector<goroutine_sample>& out) {
+        std::stable_sort(m_found.begin(), m_found.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (std::size_t i = 0; i < m_found.size(); ++i)
+            if (i + 1 == m_found.size() || m_found[i + 1].first != m_found[i].first) out.push_back(m_found[i].second);
+    }
+
+private:
+    goroutine_sample sample(goroutine* g) const {
         goroutine_sample s;
         s.id = g->id;
         // relaxed: diagnostic fields, written by the goroutine as it parks.
         s.reason = g->wait_reason.load(std::memory_order_relaxed);
         // Exact across the clock's wrap, the trace flag masked (goroutine.hpp).
-        if (s.reason) s.waited_ms = wait_ms_between(g->wait_since_ms.load(std::memory_order_relaxed), now);
-        s.running = std::find(running.begin(), running.end(), g) != running.end();
+        if (s.reason) s.waited_ms = wait_ms_between(g->wait_since_ms.load(std::memory_order_relaxed), m_now);
+        s.running = std::find(m_running.begin(), m_running.end(), g) != m_running.end();
         s.is_main = g->id == k_main_goroutine_id;  // not kind: see k_main_goroutine_id
         s.spawn_site = g->spawn_site;
         return s;
-    };
-    auto copy = [&](goroutine* g) {
-        out.push_back(sample(g));
-        registered.push_back(g);
-    };
-    {
-        std::lock_guard guard(rt.external_lock);
-        rt.external_goroutines.for_each(copy);
     }
-    for (auto& p : rt.procs) p->goroutines.for_each(copy);
-    // The chains, after every registry (see above). Only registered records
-    // head one: a child's own in-place joins push onto its record's chain.
-    // The registered ones by address, made at the first chain (a child read
-    // in both places is found there).
-    std::vector<std::pair<goroutine*, std::size_t>> by_address;
-    const std::size_t n = registered.size();
-    for (std::size_t i = 0; i < n; ++i) {
-        // acquire: pairs with run_in_place's release push (the child's
-        // fields and link; each link was written before its child's push).
-        goroutine* child = registered[i]->in_place_child.load(std::memory_order_acquire);
-        if (!child) continue;
-        if (by_address.empty()) {
-            by_address.reserve(n);
-            for (std::size_t j = 0; j < n; ++j) by_address.emplace_back(registered[j], j);
-            std::sort(by_address.begin(), by_address.end());
-        }
-        // The record's state is its innermost child's; the rest wait on it.
-        const goroutine_sample record_state = out[i];
-        out[i].reason = "join";
-        out[i].waited_ms = 0;
-        out[i].running = false;
-        for (bool innermost = true; child; child = child->queue_next, innermost = false) {
-            goroutine_sample s = sample(child);
-            s.reason = innermost ? record_state.reason : "join";
-            s.waited_ms = innermost ? record_state.waited_ms : 0;
-            s.running = innermost && record_state.running;
-            const auto seen = std::lower_bound(by_address.begin(), by_address.end(),
-                                               std::pair<goroutine*, std::size_t>{child, 0});
-            if (seen != by_address.end() && seen->first == child)
-                out[seen->second] = s;  // read in a registry too, before its take
-            else
-                out.push_back(s);
-        }
+    void copy(goroutine* g) { m_found.emplace_back(g, sample(g)); }
+
+    runtime_state& m_rt;
+    std::vector<goroutine*> m_running;
+    const std::uint32_t m_now = read_wait_clock_ms();
+    std::vector<std::pair<goroutine*, goroutine_sample>> m_found;
+};
+
+// Copies every live goroutine into `out` with the world stopped or every
+// processor asleep: no transit can be under way (each ends before its
+// processor runs a task, parks or stops at the loop's top), one pass.
+void copy_goroutines_quiet(runtime_state& rt, std::vector<goroutine_sample>& out) {
+    goroutine_copier copier(rt, out.capacity());
+    copier.pass();
+    copier.take(out);
+}
+
+// The same under the dump pin, the processors running: a pass, then, if a
+// transit overlapped it, the wait for its end and a second pass (see
+// goroutine_copier).
+void copy_goroutines_pinned(runtime_state& rt, std::vector<goroutine_sample>& out) {
+    goroutine_copier copier(rt, 2 * out.capacity());
+    // acquire: a transit's even value orders its arrival before our reads.
+    std::vector<std::uint64_t> before;
+    before.reserve(rt.procs.size());
+    for (auto& p : rt.procs) before.push_back(p->transit_epoch.load(std::memory_order_acquire));
+    copier.pass();
+    bool again = false;
+    for (std::size_t i = 0; i < rt.procs.size(); ++i) {
+        std::atomic<std::uint64_t>& epoch = rt.procs[i]->transit_epoch;
+        const std::uint64_t after = epoch.load(std::memory_order_acquire);
+        if (after == before[i] && !(after & 1)) continue;  // no transit during the pass
+        again = true;
+        // A transit under way as the pass ended: wait for its end (a few
+        // instructions, unless the OS preempted its thread).
+        if (after & 1)
+            while (epoch.load(std::memory_order_acquire) == after) std::this_thread::yield();
     }
+    if (again) copier.pass();
+    copier.take(out);
 }
 
 // Holds the registries' goroutines alive: finishers wait in
@@ -255,13 +305,13 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     if (membarrier_ready()) {
         const dump_pin pin(rt);
         if (heavy_fence()) {
-            copy_goroutines(rt, out);
+            copy_goroutines_pinned(rt, out);
             std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
             return out;
         }
     }
     if (world_quiet) {
-        copy_goroutines(rt, out);
+        copy_goroutines_quiet(rt, out);
     } else {
         // The caller's processor is held for the whole stop, so that the
         // monitor cannot hand it off meanwhile (the dump does not suspend).
@@ -286,7 +336,7 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
             throw runtime_error(
                 "goro::dump: a processor (or a thread whose processor was handed off) runs a task that does "
                 "not suspend, and membarrier(2) is not available to read the tasks safely while it runs");
-        copy_goroutines(rt, out);
+        copy_goroutines_quiet(rt, out);
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
@@ -307,7 +357,7 @@ registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine
         out.is_main = r->id == k_main_goroutine_id;
         out.spawn_site = r->spawn_site;
         // What runs is the innermost child run in place in g's run, if any
-        // (acquire: as copy_goroutines reads the chain; alive under the pin).
+        // (acquire: as goroutine_copier reads the chain; alive under the pin).
         if (goroutine* child = r->in_place_child.load(std::memory_order_acquire)) {
             out.id = child->id;
             out.is_main = false;

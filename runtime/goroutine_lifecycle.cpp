@@ -210,7 +210,9 @@ namespace {
 [[gnu::always_inline]] inline void start_on(goroutine* g, processor& p) {
     g->id = p.next_id;
     p.next_id += p.id_step;
-    p.goroutines.insert(g);
+    // Not registered yet (lazy registration, processor::goroutines): a dump
+    // finds it in the deque, and whoever takes it out registers it, but for
+    // its joiner running it in place.
     p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     note_created(p.stats, g);
     push_local(p, g);
@@ -248,13 +250,8 @@ namespace {
         start_goroutine_scoped(g, api_name);
         return;
     }
-    // insert() may throw std::bad_alloc (nothing changed): the scope's
-    // exit must run then too.
-    struct leave_on_exit {
-        machine* m;
-        ~leave_on_exit() { leave_processor(m); }
-    } leave{m};
     start_on(g, *p);
+    leave_processor(m);
 }
 
 namespace {
@@ -274,8 +271,20 @@ namespace {
     // here was pushed by its spawn and never left (only this thread pushes
     // here). relaxed: that order is this thread's own.
     if (!record || p.in_place_runs >= k_max_in_place_runs ||
-        child->wait_reason.load(std::memory_order_relaxed) != nullptr || !p.deque.take(child, k_join_search_depth))
+        child->wait_reason.load(std::memory_order_relaxed) != nullptr)
         return false;
+    // From the deque to the record's chain: a transit (transit_epoch), so
+    // that a dump that reads the deque after the take and the chain before
+    // the push below waits and reads again. begin_transit and end_transit
+    // written out: task code is never inside another transit (the epoch is
+    // even), so there is nothing to test.
+    const std::uint64_t epoch = p.transit_epoch.load(std::memory_order_relaxed);
+    GORO_ASSERT((epoch & 1) == 0);
+    p.transit_epoch.store(epoch + 1, std::memory_order_relaxed);  // relaxed: as begin_transit
+    if (!p.deque.take(child, k_join_search_depth)) {
+        p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+        return false;
+    }
     ++p.in_place_runs;
     // From here the child is a nested task of `record` (the running
     // goroutine's record: the joiner's own, or the one the joiner runs in
@@ -287,12 +296,14 @@ namespace {
     child->kind = goroutine_kind::in_place;
     child->frame_link = joiner_resume;
     child->join_state.set_in_place_record(record);
-    // Onto the record's chain first, then out of the registry: a dump reads
-    // every registry and then the chains of what it found (copy_goroutines,
-    // goroutine_dump.cpp), so it finds the child in one or the other.
-    // release: publishes the child's link and fields to that read.
+    // Onto the record's chain (release: publishes the child's link and
+    // fields to a dump's acquire read of the chain).
     child->queue_next = record->in_place_child.load(std::memory_order_relaxed);
     record->in_place_child.store(child, std::memory_order_release);
+    p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+    // Usually never registered; one that was (moved through the global
+    // queue) leaves its registry, after the push: a dump reads the chains
+    // after the registries.
     registry::erase(child, &p.goroutines);
     // A run event (the monitor's sign of progress), as a scheduled run is.
     advance_schedtick(p, k_tick_run);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <mutex>
 
+#include "detail/fatal.hpp"
 #include "detail/invariant.hpp"
 #include "detail/netpoll.hpp"
 #include "detail/scheduler_internal.hpp"
@@ -104,11 +105,22 @@ void wakep_slow(runtime_state& rt) noexcept {
     notify(*p);
 }
 
-// push_local's overflow: moves half of the deque (and g) to the global queue.
+void register_goroutine_or_die(processor& p, goroutine* g) noexcept {
+    try {
+        p.goroutines.insert(g);
+    } catch (const std::bad_alloc&) {
+        fatal_exit("fatal error: runtime: out of memory (growing the registry of live goroutines)\n");
+    }
+}
+
+// push_local's overflow: moves half of the deque (and g) to the global queue,
+// registered (the global queue holds registered goroutines only, so that a
+// dump need not read it): a transit (processor::transit_epoch).
 [[gnu::noinline]] void push_local_overflow(processor& p, goroutine* g) noexcept {
     runtime_state& rt = p.rt;
     goroutine* batch[processor::k_deque_capacity / 2 + 1];
     std::size_t n = 0;
+    const bool began = begin_transit(p);
     while (n < processor::k_deque_capacity / 2) {
         goroutine* taken = nullptr;
         auto r = p.deque.steal(taken);
@@ -118,8 +130,12 @@ void wakep_slow(runtime_state& rt) noexcept {
             break;
     }
     batch[n++] = g;
-    std::lock_guard guard(rt.sched_lock);
-    for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
+    for (std::size_t i = 0; i < n; ++i) register_if_new(p, batch[i]);
+    {
+        std::lock_guard guard(rt.sched_lock);
+        for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);
+    }
+    end_transit(p, began);
 }
 
 void global_push_locked(runtime_state& rt, goroutine* g) noexcept {

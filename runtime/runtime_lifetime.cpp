@@ -171,6 +171,21 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->closed.store(true, std::memory_order_seq_cst);
     wait_for_foreign_calls();
     for (auto& p : rt->procs) p->timers.clear();
+    // Goroutines started and never run wait in the deques unregistered
+    // (lazy registration, processor::goroutines): into the external
+    // registry with them, so that the loop below destroys them too. (The
+    // global queue holds registered goroutines only.) The workers have
+    // stopped: this thread steals what is left.
+    for (auto& p : rt->procs) {
+        goroutine* g = nullptr;
+        while (p->deque.steal(g) != decltype(p->deque)::steal_result::empty) {
+            if (g && !g->reg_slot) {
+                std::lock_guard guard(rt->external_lock);
+                rt->external_goroutines.insert(g);
+            }
+            g = nullptr;
+        }
+    }
     // Destroy every goroutine that never finished. A destructor may start or
     // ready other goroutines (they land in the queues, which are dropped), so
     // loop until no registry holds anything.

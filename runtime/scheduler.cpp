@@ -393,8 +393,10 @@ goroutine* take_starving_oldest(processor& p) noexcept {
     p.watched_since_ns = 0;
     if (p.starvation_backoff < k_max_starvation_backoff) ++p.starvation_backoff;
     goroutine* oldest = nullptr;
-    if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) return oldest;
-    return nullptr;
+    const bool began = begin_transit(p);  // registered on its way out (processor::goroutines)
+    if (p.deque.steal(oldest) == decltype(p.deque)::steal_result::success) register_if_new(p, oldest);
+    end_transit(p, began);
+    return oldest;
 }
 
 // Empties runnext (holder only; relaxed: see processor::runnext).
@@ -456,13 +458,24 @@ bool slice_expired(const processor& p) noexcept {
             // queue's), which starts a new slice.
             goroutine* g = take_runnext(p);
             goroutine* oldest = nullptr;
+            const bool began = begin_transit(p);
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
-            if (!oldest) oldest = global_take(p, 1);
+            if (oldest) register_if_new(p, oldest);
+            end_transit(p, began);
+            if (!oldest) oldest = global_take(p, 1);  // registered: see push_local_overflow
             if (!oldest) return g;  // nobody else waits here: g starts the new slice itself
             push_local(p, g);
             return oldest;
         }
-        if (goroutine* g = p.deque.pop()) return g;
+        {
+            // A goroutine that never ran is registered on its way out (see
+            // processor::goroutines and transit_epoch).
+            const bool began = begin_transit(p);
+            goroutine* g = p.deque.pop();
+            if (g) register_if_new(p, g);
+            end_transit(p, began);
+            if (g) return g;
+        }
         p.starvation_backoff = 0;  // caught up: the next rescue waits 10 ms again
 
         if (goroutine* g = global_take(p, processor::k_deque_capacity / 2)) return g;

@@ -52,6 +52,9 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
     // steals below (work_deque.hpp).
     decltype(victim.deque)::steal_session session(victim.deque);
     if (session.needs_fence()) steal_fence();
+    // The first goroutine is registered here before it runs; the rest wait
+    // in p's deque (processor::goroutines, transit_epoch).
+    const bool began = begin_transit(p);
     goroutine* first = nullptr;
     while (want > 0) {
         goroutine* g = nullptr;
@@ -66,6 +69,8 @@ goroutine* steal_from(processor& p, processor& victim) noexcept {
             break;
         }
     }
+    if (first) register_if_new(p, first);
+    end_transit(p, began);
     note_steal(p.stats, victim.stats, victim.index, wanted - want);
     return first;
 }

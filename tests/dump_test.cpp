@@ -499,3 +499,40 @@ TEST_CASE("shutdown frees a chain of children run in place, parked forever", "[d
         {.procs = 1});
     CHECK(freed.load() == 2);
 }
+
+TEST_CASE("tasks started and never run are listed, and freed at shutdown", "[dump][shutdown]") {
+    // One processor: main starts tasks and lists them before any runs. They
+    // wait in its deque unregistered (lazy registration,
+    // processor::goroutines): the dump reads the deques. Main then returns
+    // with them still unstarted: shutdown destroys them from the deque.
+    watchdog dog("unstarted tasks in a dump", 60s);
+    std::atomic<int> freed{0};
+    std::vector<goro::goroutine_record> records;
+    goro::run(
+        [&]() -> goro::task<> {
+            for (int i = 0; i < 5; ++i)
+                goro::go([&freed]() -> goro::task<> {
+                    sets_on_destroy guard{&freed};
+                    co_return;
+                });
+            auto joinable = goro::spawn([&freed]() -> goro::task<int> {
+                sets_on_destroy guard{&freed};
+                co_return 1;
+            });
+            records = goro::goroutines();
+            joinable.detach();
+            co_return;
+        }(),
+        {.procs = 1});
+    std::size_t runnable = 0;
+    for (const auto& r : records)
+        if (r.state == "runnable") {
+            ++runnable;
+            CHECK(ends_with(r.file, "dump_test.cpp"));
+        }
+    CHECK(records.size() == 7);
+    CHECK(runnable == 6);
+    // Never run: their frames (and the guards in them) were destroyed, not
+    // run to their end (a guard is constructed only once the body runs).
+    CHECK(freed.load() == 0);
+}

@@ -55,8 +55,12 @@ struct goroutine {
     goroutine* queue_next = nullptr;
 
     // This goroutine's slot in the registry of live goroutines (for shutdown
-    // and dumps). Written when the goroutine is started and when it finishes
-    // (see scheduler_state.hpp, registry); reg_home below names the registry.
+    // and dumps), or null: written when it first leaves a deque other than
+    // for an in-place join (lazy registration, processor::goroutines), when
+    // a thread without a processor starts it, and when it finishes (see
+    // scheduler_state.hpp, registry); reg_home below names the registry.
+    // Only whoever holds the goroutine (its runner, or the thread that just
+    // took it out of a deque) reads or writes it.
     std::atomic<goroutine*>* reg_slot = nullptr;
 
     // What the goroutine is blocked on, for deadlock reports and dumps: a

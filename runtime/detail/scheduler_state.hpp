@@ -160,7 +160,23 @@ struct processor {
     poll_spin spin;                 // the look before parking with I/O in flight (holder only)
 
     timer_heap timers;              // own lock; fired by this processor
-    registry goroutines;            // started here and not finished
+    // Goroutines that ran here (or were moved to the global queue from
+    // here) and have not finished. A goroutine is registered when it
+    // first leaves a deque for anything but an in-place join, not when it
+    // starts: one that its joiner runs in place never is (lazy
+    // registration, issue 14: the slot was 6-7 % of skynet). Until then a
+    // dump finds it in the deque (see transit_epoch).
+    registry goroutines;
+    // Odd while this processor moves goroutines out of a deque (its own or
+    // a victim's) into the registry, the global queue, another deque or a
+    // record's in-place chain: between the removal and the arrival, a
+    // dump that reads the deques and then the registries could miss one.
+    // begin_transit / end_transit (holder only) bracket every such move;
+    // a dump re-reads after waiting out any move that overlapped its read
+    // (goroutine_dump.cpp, "lazy registration"). The odd store is ordered
+    // before the removal by the removal's own release (the deque's bottom
+    // store or top CAS), the even one (release) after the arrival.
+    std::atomic<std::uint64_t> transit_epoch{0};
     // Goroutines started here minus goroutines finished here (owner writes
     // with load+store; num_goroutines() sums every processor's, racily).
     std::atomic<std::int64_t> live_delta{0};
@@ -201,6 +217,36 @@ inline constexpr std::uint64_t k_tick_slice = std::uint64_t{1} << 32;
 /// only writer, and the monitor only compares values).
 inline void advance_schedtick(processor& p, std::uint64_t step) noexcept {
     p.schedtick.store(p.schedtick.load(std::memory_order_relaxed) + step, std::memory_order_relaxed);
+}
+
+/// Holder only: a move out of a deque begins (see processor::transit_epoch).
+/// False when one is under way already (a move inside another, as an
+/// overflow while stolen goroutines are pushed): the outer one covers it.
+/// relaxed: the removal that follows (a release) orders it for dumps.
+inline bool begin_transit(processor& p) noexcept {
+    const std::uint64_t e = p.transit_epoch.load(std::memory_order_relaxed);
+    if (e & 1) return false;
+    p.transit_epoch.store(e + 1, std::memory_order_relaxed);
+    return true;
+}
+
+/// Holder only: the move that begin_transit began (`began`) is done: the
+/// goroutines are where they went. release: the arrival happens before a
+/// dump's acquire load that reads the even value.
+inline void end_transit(processor& p, bool began) noexcept {
+    if (began) p.transit_epoch.store(p.transit_epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+/// registry::insert for a goroutine leaving a deque (lazy registration),
+/// out of memory being fatal (the scheduler cannot hand the failure to
+/// anyone; Go's runtime dies the same way). Defined in run_queues.cpp.
+void register_goroutine_or_die(processor& p, goroutine* g) noexcept;
+
+/// Holder only: g, just taken out of a deque (by its holder or a thief),
+/// enters p's registry unless it is registered already (it ran before, or
+/// was moved to the global queue). Inside a transit.
+inline void register_if_new(processor& p, goroutine* g) noexcept {
+    if (!g->reg_slot) register_goroutine_or_die(p, g);
 }
 
 struct blocking_pool {

@@ -185,9 +185,10 @@ public:
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
         if (m_no_thieves) {
-            // relaxed: only this thread ever reads or writes top and bottom.
+            // relaxed loads: only this thread ever writes top and bottom.
+            // release store: see for_each_racy (a dump's read of the deque).
             if (m_top.load(std::memory_order_relaxed) > b) return nullptr;
-            m_bottom.store(b, std::memory_order_relaxed);
+            m_bottom.store(b, std::memory_order_release);
             return m_slots[b & k_mask].load(std::memory_order_relaxed);
         }
         // seq_cst exchange, then a seq_cst load of top: the store-load race
@@ -277,8 +278,9 @@ public:
         if (at == t) {
             // The oldest item with no thieves possible (t is then exact):
             // top moves past it, as a steal would, and the rest stay put
-            // (the same deque as the race above leaves).
-            m_top.store(t + 1, std::memory_order_relaxed);
+            // (the same deque as the race above leaves). release: see
+            // for_each_racy.
+            m_top.store(t + 1, std::memory_order_release);
             return true;
         }
         if (at != b - 1)
@@ -306,6 +308,24 @@ public:
         return steal_result::success;
     }
 
+    /// Any thread (goroutine dumps): calls fn(item) for each item between
+    /// top and bottom as read now. acquire loads of top and bottom: pair
+    /// with push()'s release (the slots and the items' fields) and with the
+    /// removals' release stores and CASes, so that a reader that sees an
+    /// item gone also sees what its remover did before (a transit's start:
+    /// scheduler_state.hpp, processor::transit_epoch). Items may be taken
+    /// meanwhile (fn gets each pointer as it was in its slot; keeping the
+    /// item alive is the caller's business), and an owner's pop or take
+    /// in progress hides items for a moment (bottom lowered first): the
+    /// transit covers that too.
+    template <typename F>
+    void for_each_racy(F&& fn) const {
+        const std::int64_t t = m_top.load(std::memory_order_acquire);
+        const std::int64_t b = m_bottom.load(std::memory_order_acquire);
+        for (std::int64_t i = t; i < b; ++i)
+            if (T* item = m_slots[i & k_mask].load(std::memory_order_relaxed)) fn(item);
+    }
+
     /// Any thread; a racy snapshot, exact only when no one else is operating.
     std::size_t size_hint() const noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
@@ -322,7 +342,10 @@ private:
     // asymmetric mode with no thief in a session, by the thieves' heavy
     // fence (the header's second diagram).
     [[gnu::always_inline]] void reserve(std::int64_t b) noexcept {
-        m_bottom.store(b, std::memory_order_relaxed);
+        // release: the owner's earlier stores (a transit's start, for a
+        // dump: for_each_racy) happen before a reader that sees this bottom.
+        // A plain store on x86, as relaxed.
+        m_bottom.store(b, std::memory_order_release);
         // The store before the load of the count, in the program as
         // written (the membarrier orders them on the processor).
         std::atomic_signal_fence(std::memory_order_seq_cst);
