@@ -149,12 +149,13 @@ void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept {
     t.push(e);
 }
 
-goroutine* trace_park(goroutine* g, const char* reason) noexcept {
+goroutine* trace_park(const char* reason) noexcept {
+    goroutine* g = current_goroutine();
     // Task code: the processor only through a scope, since a hand-off may
     // have taken it from this thread (detail/machine.hpp).
     const processor_scope scope(current_processor(), current_machine());
     processor* p = scope.get();
-    if (!p || !p->stats.trace) return g;
+    if (!g || !p || !p->stats.trace) return g;
     trace_event e;
     e.kind = trace_kind::park;
     e.ts = monotonic_now_ns();
