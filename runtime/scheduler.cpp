@@ -376,8 +376,10 @@ void run_timers(processor& p) noexcept {
 
 // The top of p's deque, if the same item has sat there for k_local_starvation_ns
 // (called every k_fairness_interval ticks; reads the clock only while the top
-// is not moving).
-goroutine* take_starving_oldest(processor& p) noexcept {
+// is not moving). Always inlined: with the traced loop's copy of
+// find_runnable as a second caller g++ kept it out of line (a call every
+// k_fairness_interval ticks).
+[[gnu::always_inline]] inline goroutine* take_starving_oldest(processor& p) noexcept {
     const std::int64_t top = p.deque.top_hint();
     if (top != p.watched_top || p.deque.empty_hint()) {
         p.watched_top = top;
