@@ -29,8 +29,22 @@ old = """    const std::uint32_t word = g_park_word.load(std::memory_order_relax
     g->wait_reason.store(reason, std::memory_order_relaxed);
     if (word & k_park_traced) [[unlikely]]
         trace_park(g, reason);"""
-assert old in s
-s = s.replace(old, "    g->wait_reason.store(reason, std::memory_order_relaxed);")
+# Since issue 15's fourth cut note_waiting returns g, and its trace call
+# takes the reason only.
+new = """    const std::uint32_t word = g_park_word.load(std::memory_order_relaxed);
+    g->wait_since_ms.store(word, std::memory_order_relaxed);
+    g->wait_reason.store(reason, std::memory_order_relaxed);
+    if (word & k_park_traced) [[unlikely]] {
+        goroutine* current = trace_park(reason);
+        GORO_ASSERT(current == g);
+        return current;
+    }
+    return g;"""
+if old in s:
+    s = s.replace(old, "    g->wait_reason.store(reason, std::memory_order_relaxed);")
+else:
+    assert new in s
+    s = s.replace(new, "    g->wait_reason.store(reason, std::memory_order_relaxed);\n    return g;")
 open(p, 'w').write(s)
 # The run loop's one trace test (when a thread takes a processor).
 p = root + '/runtime/scheduler.cpp'

@@ -4,9 +4,13 @@
 #include "metrics.hpp"
 
 #include <algorithm>
+#include <coroutine>
+#include <exception>
 #include <mutex>
+#include <new>
 
 #include "detail/foreign_entry.hpp"
+#include "detail/goroutine.hpp"
 #include "detail/processor_stats.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/timer_heap.hpp"  // monotonic_now_ns
@@ -14,6 +18,86 @@
 
 namespace goro {
 namespace detail {
+
+namespace {
+
+// The latency probe (detail/processor_stats.hpp): a coroutine that stands
+// in for a sampled goroutine's resume point. Its body is empty; its final
+// awaiter does the work when whoever runs the goroutine resumes it.
+struct latency_probe {
+    struct promise_type;
+    std::coroutine_handle<promise_type> handle;
+};
+
+// The probe's end: times the sample, frees the probe's frame (as a detached
+// task's final awaiter does, task.hpp) and transfers to the goroutine's real
+// resume point, on the thread that resumed the probe.
+struct probe_fire {
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<latency_probe::promise_type> self) noexcept;
+    void await_resume() const noexcept {}
+};
+
+struct latency_probe::promise_type {
+    processor_stats* stats = nullptr;       // whose histogram
+    std::coroutine_handle<> resume_point;   // the goroutine's own
+    std::int64_t ready_ns = 0;              // when it was readied
+
+    // A sample is optional: with no memory for the frame, none is taken
+    // (the ready is noexcept).
+    static void* operator new(std::size_t n) noexcept { return ::operator new(n, std::nothrow); }
+    static void operator delete(void* frame) noexcept { ::operator delete(frame); }
+    static latency_probe get_return_object_on_allocation_failure() noexcept { return {}; }
+
+    latency_probe get_return_object() noexcept {
+        return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    probe_fire final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }
+};
+
+std::coroutine_handle<> probe_fire::await_suspend(std::coroutine_handle<latency_probe::promise_type> self) noexcept {
+    latency_probe::promise_type& pr = self.promise();
+    processor_stats& s = *pr.stats;
+    const std::coroutine_handle<> next = pr.resume_point;
+    const std::int64_t ns = monotonic_now_ns() - pr.ready_ns;
+    self.destroy();
+    // relaxed: a counter for reading (goro::metrics); other probes of this
+    // processor cannot race with this one (one in flight), but the
+    // histogram is written from whichever thread runs the goroutine.
+    s.latency[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
+    // release: the frame's destruction and the add above happen before the
+    // owner's next arming (its acquire load in note_ready_slow), which
+    // then owns the slot.
+    s.probe.store(nullptr, std::memory_order_release);
+    return next;
+}
+
+latency_probe make_latency_probe() { co_return; }
+
+// Times g's wait from now until it runs: arms this processor's probe in its
+// resume point, unless a probe is in flight. g is the caller's: readied,
+// not yet published to a queue (the push that publishes it orders these
+// writes before the resume).
+void arm_latency_probe(processor_stats& s, goroutine* g) noexcept {
+    // acquire: pairs with the release store of the probe that fired last
+    // (probe_fire), possibly on another thread.
+    if (s.probe.load(std::memory_order_acquire)) return;
+    const latency_probe probe = make_latency_probe();
+    if (!probe.handle) return;
+    latency_probe::promise_type& pr = probe.handle.promise();
+    pr.stats = &s;
+    pr.resume_point = g->resume_point;
+    pr.ready_ns = monotonic_now_ns();
+    g->resume_point = probe.handle;
+    // relaxed: only the owner sets it, and only from null; the probe's
+    // fields reach the thread that fires it through g's publication.
+    s.probe.store(probe.handle.address(), std::memory_order_relaxed);
+}
+
+}  // namespace
 
 void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept {
     if (s.trace) {
@@ -27,18 +111,11 @@ void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept {
         s.ready_countdown = processor_stats::k_latency_sample_every;
     }
     s.readies_to_sample = processor_stats::k_latency_sample_every;
-    const std::int64_t now = monotonic_now_ns();
-    // A sample in progress keeps the slot unless it has expired (its
-    // goroutine ran elsewhere, or runs in place without the loop).
-    if (s.sample_g && now - s.sample_ns < processor_stats::k_latency_sample_expiry_ns) return;
-    s.sample_g = g;
-    s.sample_ns = now;
-}
-
-void sample_run_slow(processor_stats& s) noexcept {
-    const std::int64_t ns = monotonic_now_ns() - s.sample_ns;
-    s.sample_g = nullptr;
-    stat_add(s.latency[latency_bucket(ns)]);
+    // Starts are not timed (see processor_stats.hpp); one whose turn it is
+    // passes it on to the next 256. (Handing it to the next ready, with
+    // the countdown at 1, would send every start after it down this path
+    // in a program that starts many goroutines between readies.)
+    if (!spawn) arm_latency_probe(s, g);
 }
 
 }  // namespace detail

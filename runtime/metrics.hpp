@@ -34,10 +34,10 @@ struct processor_metrics {
     std::uint64_t timers_fired = 0;  // timers (sleeps, deadlines, tickers) it fired
 };
 
-/// Scheduling latency: from a task becoming runnable (readied or started)
-/// to a processor resuming it. Sampled: one ready in 256 per processor is
-/// timed, and only when the same processor runs the task (a task stolen
-/// first is not counted). Bucket i holds latencies below upper_ns(i).
+/// Scheduling latency: from a parked task becoming runnable (readied) to a
+/// processor resuming it. Sampled: one ready in 256 per processor is timed,
+/// wherever the task then runs (stolen included); starts are not timed.
+/// Bucket i holds latencies below upper_ns(i).
 struct latency_histogram {
     std::vector<std::uint64_t> counts;
     static double upper_ns(std::size_t bucket) noexcept;

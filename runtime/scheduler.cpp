@@ -376,8 +376,10 @@ void run_timers(processor& p) noexcept {
 
 // The top of p's deque, if the same item has sat there for k_local_starvation_ns
 // (called every k_fairness_interval ticks; reads the clock only while the top
-// is not moving).
-goroutine* take_starving_oldest(processor& p) noexcept {
+// is not moving). Always inlined: with the traced loop's copy of
+// find_runnable as a second caller g++ kept it out of line (a call every
+// k_fairness_interval ticks).
+[[gnu::always_inline]] inline goroutine* take_starving_oldest(processor& p) noexcept {
     const std::int64_t top = p.deque.top_hint();
     if (top != p.watched_top || p.deque.empty_hint()) {
         p.watched_top = top;
@@ -649,6 +651,15 @@ template <bool Traced>
     return worker_loop_as<true>(p, m);
 }
 
+// The untraced loop: out of line as well, so that it is a function of its
+// own, whose registers nothing else competes for. Inlined into worker_loop
+// (and so into run_machine, with the hand-off code around it) the test
+// and call for the traced loop cost its hot path a register: two spills
+// and reloads a run, 3.8 instructions a pingpong round trip (issue 15).
+[[gnu::noinline]] bool worker_loop_untraced(processor& p, machine& m) {
+    return worker_loop_as<false>(p, m);
+}
+
 // Runs p until the runtime stops or p is handed off (see worker_loop_as).
 // The trace is tested once here, not once a run: p.stats.trace is set
 // before p's first run and kept until after its last (start_tracing,
@@ -656,7 +667,7 @@ template <bool Traced>
 bool worker_loop(processor& p, machine& m) {
     if (p.stats.trace) [[unlikely]]
         return worker_loop_traced(p, m);
-    return worker_loop_as<false>(p, m);
+    return worker_loop_untraced(p, m);
 }
 
 // m's processor was handed off and its task has suspended: m holds nothing

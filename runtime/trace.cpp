@@ -149,18 +149,20 @@ void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept {
     t.push(e);
 }
 
-void trace_park(goroutine* g, const char* reason) noexcept {
+goroutine* trace_park(const char* reason) noexcept {
+    goroutine* g = current_goroutine();
     // Task code: the processor only through a scope, since a hand-off may
     // have taken it from this thread (detail/machine.hpp).
     const processor_scope scope(current_processor(), current_machine());
     processor* p = scope.get();
-    if (!p || !p->stats.trace) return;
+    if (!g || !p || !p->stats.trace) return g;
     trace_event e;
     e.kind = trace_kind::park;
     e.ts = monotonic_now_ns();
     e.g = g->id;
     e.str = reason;
     p->stats.trace->push(e);
+    return g;
 }
 
 std::int64_t trace_blocking_begin(runtime_state& rt) noexcept {

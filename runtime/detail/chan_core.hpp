@@ -123,8 +123,8 @@ inline goroutine* prepare_park(std::coroutine_handle<> h, const char* reason, co
     goroutine* self = current_goroutine();
     if (!self) throw no_runtime(api);
     self->resume_point = h;  // before publishing self
-    note_waiting(self, reason);
-    return self;
+    // note_waiting's g, not self: see there.
+    return note_waiting(self, reason);
 }
 
 /// Wakes a list of waiters collected under a lock and chained through `next`

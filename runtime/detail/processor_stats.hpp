@@ -6,14 +6,42 @@
 // (a relaxed load and store, no locked instruction), on cache lines of their
 // own (the struct is aligned to a line and nothing else lives there), so
 // counting dirties no line that another thread writes. Readers
-// (goro::metrics) load them relaxed, racily: a snapshot. The one exception
-// is `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
-// on its own line: a steal already writes the victim's deque).
+// (goro::metrics) load them relaxed, racily: a snapshot. The exceptions
+// are `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
+// on its own line: a steal already writes the victim's deque), and the
+// latency histogram, which the latency probe adds to from whichever thread
+// runs the sampled goroutine (a relaxed fetch_add, once a sample).
+//
+// The latency sample (issue 15: no per-run cost). One ready in
+// k_latency_sample_every (note_ready's countdown) is timed: its slow half
+// (note_ready_slow, runtime/metrics.cpp) reads the clock and puts a probe
+// in the goroutine's resume_point: a small coroutine of its own, which
+// holds the goroutine's real resume point. Whoever runs the goroutine next
+// (this processor's loop, or a thief's) resumes the probe instead; the probe
+// reads the clock, adds the latency to the histogram, destroys itself and
+// transfers to the real resume point (symmetric transfer: the goroutine runs
+// on the same stack, as if resumed directly). So the loop tests nothing for
+// the sample on each run (it compared every goroutine it ran with the
+// sampled one: 2 instructions a run), and a sample is timed wherever its
+// goroutine runs (no expiry for a goroutine that was stolen). One probe in
+// flight per processor (`probe`); a ready whose countdown runs out while
+// one is in flight takes no sample. Only readies are timed, not starts: a
+// started goroutine may be run in place by its joiner (run_in_place), a
+// path that this file does not own; a readied goroutine is resumed only
+// through its resume_point.
+//
+// Rejected: arming the sample by time (the processor's fairness tick or the
+// monitor sets a "sample the next ready" flag): the ready must still test
+// the flag, which costs what the countdown costs (a decrement and a branch
+// against a load and a branch), unless the flag is folded into a word the
+// ready already tests (its run-next slot, its machine's in_sched or held
+// word), each of which has other readers that would then have to skip it.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <coroutine>
 #include <cstdint>
 
 namespace goro::detail {
@@ -58,14 +86,11 @@ struct alignas(64) processor_stats {
     // 2^(i + k_latency_shift) ns (the last one: everything longer).
     static constexpr unsigned k_latency_buckets = 24;
     static constexpr unsigned k_latency_shift = 7;  // 128 ns .. about 1 s
-    // One ready in this many is timed (note_ready). A sample costs about
-    // 100 instructions (two clock reads and the slow halves): at 1 in 64
-    // that was 1.7 instructions a ready on pingpong, at 256 it is 0.4
-    // (issue 15), and a 10,000-ready run still gets about 40 samples.
+    // One ready in this many is timed (note_ready). A sample costs a few
+    // hundred instructions (two clock reads, the probe's frame); at 1 in 256
+    // that is about 1 instruction a ready, and a 10,000-ready run still gets
+    // about 40 samples.
     static constexpr std::uint32_t k_latency_sample_every = 256;
-    // A sample whose goroutine never ran here (stolen, or run by another
-    // processor) is dropped after this long, freeing the slot.
-    static constexpr std::int64_t k_latency_sample_expiry_ns = 100'000'000;
 
     std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
     // goroutines that returned here. Those started here are not counted
@@ -79,10 +104,6 @@ struct alignas(64) processor_stats {
     std::atomic<std::uint64_t> global_taken{0};  // goroutines taken from the global queue
     std::atomic<std::uint64_t> timers_fired{0};  // expired timers run here
 
-    // The latency sample in progress: the goroutine readied at ready_ns
-    // (owner only, plain fields).
-    goroutine* sample_g = nullptr;
-    std::int64_t sample_ns = 0;
     // Readies (and starts) until the next one takes the slow path
     // (note_ready_slow): k_latency_sample_every while not tracing, 1 while
     // tracing (every ready is then recorded, and readies_to_sample picks
@@ -95,15 +116,36 @@ struct alignas(64) processor_stats {
     // ready_countdown = 1: start_tracing below).
     trace_buffer* trace = nullptr;
 
+    // Added to by the latency probe (relaxed fetch_add: it runs on
+    // whichever thread runs the sampled goroutine).
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
+    // The latency probe in flight (its coroutine frame's address), or null.
+    // Set by the owner when it arms one (note_ready_slow); cleared by the
+    // probe when it fires, on whichever thread runs the sampled goroutine
+    // (release: its histogram add, and its frame's destruction, happen
+    // before the owner's next arming, which loads it with acquire). A
+    // probe still in flight when the processor is destroyed (its goroutine
+    // never ran again) is destroyed with it (~processor_stats).
+    // After the histogram, on a line the owner writes only when it arms.
+    std::atomic<void*> probe{nullptr};
 
     // Written by thieves: goroutines other processors took from this one.
     alignas(64) std::atomic<std::uint64_t> stolen{0};
+
+    processor_stats() = default;
+    processor_stats(const processor_stats&) = delete;
+    processor_stats& operator=(const processor_stats&) = delete;
+    // Every thread that could run the probe has stopped (relaxed: ordered
+    // by their join).
+    ~processor_stats() {
+        if (void* frame = probe.load(std::memory_order_relaxed)) std::coroutine_handle<>::from_address(frame).destroy();
+    }
 };
 
-// The slow halves (runtime/metrics.cpp). `spawn`: g was started, not readied.
+// The slow half of note_ready and note_created (runtime/metrics.cpp):
+// records the ready in the trace, when one is recorded, and times one in
+// k_latency_sample_every. `spawn`: g was started, not readied.
 void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept;
-void sample_run_slow(processor_stats& s) noexcept;
 
 /// Before the processor starts: every ready takes the slow path, which
 /// records it in `buffer` (the runs: the traced loop, scheduler.cpp).
@@ -124,12 +166,11 @@ inline void note_ready(processor_stats& s, goroutine* g) noexcept {
 /// an execution trace (s.trace set). The loop tests s.trace once when it
 /// takes the processor and runs the matching instantiation (worker_loop,
 /// runtime/scheduler.cpp), so an untraced run's start and end test nothing
-/// for the trace.
+/// for the trace. Nothing for the latency sample: a sampled goroutine's
+/// resume point is its probe (see the top of this file).
 template <bool Traced>
 inline void note_run(processor_stats& s, goroutine* g) noexcept {
     stat_add(s.runs);
-    if (g == s.sample_g) [[unlikely]]
-        sample_run_slow(s);
     if constexpr (Traced) trace_run_begin(*s.trace, g);
 }
 
