@@ -17,7 +17,9 @@ namespace goro::detail {
 namespace {
 
 [[noreturn]] void report_deadlock(runtime_state& rt) noexcept {
-    fatal_exit("fatal error: all goroutines are asleep - deadlock!\n" + describe_goroutines(rt));
+    // Under sched_lock (check_deadlock_locked): the dump must not take it.
+    fatal_exit("fatal error: all goroutines are asleep - deadlock!\n" +
+               describe_goroutines(rt, true, /*sched_lock_held=*/true));
 }
 
 }  // namespace

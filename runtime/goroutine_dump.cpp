@@ -120,19 +120,21 @@ bool heavy_fence() noexcept {
 // What a dump reads, and in which order. A live goroutine is in one of
 // three places, and moves between them in one direction:
 //
-//   a deque          started and never run (lazy registration:
-//                    processor::goroutines), or readied there
-//   a registry       ran, or left a deque for the global queue
+//   a run queue      started and never run (lazy registration:
+//                    processor::goroutines), or readied there: a deque,
+//                    then the global queue
+//   a registry       ran
 //   a record's chain run in place by its joiner (run_in_place), from a
 //                    deque (or, rarely, from a registry: chain first, then
 //                    the slot is cleared)
 //
-// So one pass reads every deque, then every registry, then the chains of
-// the records it found: a goroutine that a pass misses in one place has
-// left it for a later one, which the pass reads after. A move from a deque
-// is not atomic, though: the goroutine is out of the deque (a pop, a
-// steal, a take) before it is in its registry or chain. Each such move is a
-// transit (processor::transit_epoch, odd while it lasts): the pinned dump
+// So one pass reads every deque, the global queue (under its lock), every
+// registry, then the chains of the records it found: a goroutine that a
+// pass misses in one place has left it for a later one, which the pass
+// reads after. Moves out of a run queue are not atomic, though: the
+// goroutine is out of the deque (a pop, a steal, a take) before it is in a
+// registry, the global queue or a chain, and one taken from the global
+// queue may go back to a deque. Each such move is a transit (processor::transit_epoch, odd while it lasts): the pinned dump
 // reads every processor's epoch before and after its pass, waits out any
 // transit that overlapped the pass, and then reads again, keeping the later
 // copy of a goroutine read twice. Under the pin, anything read from any of
@@ -147,7 +149,8 @@ bool heavy_fence() noexcept {
 // ("join", with no time: nothing stamps when an in-place join began).
 class goroutine_copier {
 public:
-    explicit goroutine_copier(runtime_state& rt, std::size_t room) : m_rt(rt) {
+    goroutine_copier(runtime_state& rt, std::size_t room, bool sched_lock_held)
+        : m_rt(rt), m_sched_lock_held(sched_lock_held) {
         // acquire: as the monitor reads `running`; only the pointer is compared.
         m_running.reserve(rt.procs.size());
         for (auto& p : rt.procs) m_running.push_back(p->running.load(std::memory_order_acquire));
@@ -157,6 +160,12 @@ public:
     // One pass over the deques, the registries and the chains.
     void pass() {
         for (auto& p : m_rt.procs) p->deque.for_each_racy([&](goroutine* g) { copy(g); });
+        if (m_sched_lock_held) {
+            copy_global_queue();
+        } else {
+            std::lock_guard guard(m_rt.sched_lock);
+            copy_global_queue();
+        }
         const std::size_t registered_from = m_found.size();
         {
             std::lock_guard guard(m_rt.external_lock);
@@ -209,8 +218,13 @@ private:
         return s;
     }
     void copy(goroutine* g) { m_found.emplace_back(g, sample(g)); }
+    // sched_lock held (queue_next is the queue's, guarded by it).
+    void copy_global_queue() {
+        for (goroutine* g = m_rt.global_head; g; g = g->queue_next) copy(g);
+    }
 
     runtime_state& m_rt;
+    const bool m_sched_lock_held;
     std::vector<goroutine*> m_running;
     const std::uint32_t m_now = read_wait_clock_ms();
     std::vector<std::pair<goroutine*, goroutine_sample>> m_found;
@@ -219,8 +233,8 @@ private:
 // Copies every live goroutine into `out` with the world stopped or every
 // processor asleep: no transit can be under way (each ends before its
 // processor runs a task, parks or stops at the loop's top), one pass.
-void copy_goroutines_quiet(runtime_state& rt, std::vector<goroutine_sample>& out) {
-    goroutine_copier copier(rt, out.capacity());
+void copy_goroutines_quiet(runtime_state& rt, std::vector<goroutine_sample>& out, bool sched_lock_held) {
+    goroutine_copier copier(rt, out.capacity(), sched_lock_held);
     copier.pass();
     copier.take(out);
 }
@@ -228,8 +242,8 @@ void copy_goroutines_quiet(runtime_state& rt, std::vector<goroutine_sample>& out
 // The same under the dump pin, the processors running: a pass, then, if a
 // transit overlapped it, the wait for its end and a second pass (see
 // goroutine_copier).
-void copy_goroutines_pinned(runtime_state& rt, std::vector<goroutine_sample>& out) {
-    goroutine_copier copier(rt, 2 * out.capacity());
+void copy_goroutines_pinned(runtime_state& rt, std::vector<goroutine_sample>& out, bool sched_lock_held) {
+    goroutine_copier copier(rt, 2 * out.capacity(), sched_lock_held);
     // acquire: a transit's even value orders its arrival before our reads.
     std::vector<std::uint64_t> before;
     before.reserve(rt.procs.size());
@@ -296,7 +310,7 @@ std::mutex g_stw_dump_lock;
 
 void force_dump_stop_the_world(bool on) noexcept { g_force_stop_the_world.store(on, std::memory_order_relaxed); }
 
-std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet) {
+std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet, bool sched_lock_held) {
     std::vector<goroutine_sample> out;
     // Rough room for everyone, so that the copy under the pin rarely grows it.
     std::int64_t live = rt.external_live.load(std::memory_order_relaxed);
@@ -305,13 +319,13 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
     if (membarrier_ready()) {
         const dump_pin pin(rt);
         if (heavy_fence()) {
-            copy_goroutines_pinned(rt, out);
+            copy_goroutines_pinned(rt, out, sched_lock_held);
             std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
             return out;
         }
     }
     if (world_quiet) {
-        copy_goroutines_quiet(rt, out);
+        copy_goroutines_quiet(rt, out, sched_lock_held);
     } else {
         // The caller's processor is held for the whole stop, so that the
         // monitor cannot hand it off meanwhile (the dump does not suspend).
@@ -336,7 +350,7 @@ std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_qu
             throw runtime_error(
                 "goro::dump: a processor (or a thread whose processor was handed off) runs a task that does "
                 "not suspend, and membarrier(2) is not available to read the tasks safely while it runs");
-        copy_goroutines_quiet(rt, out);
+        copy_goroutines_quiet(rt, out, sched_lock_held);
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;
@@ -404,10 +418,10 @@ std::string format_goroutines(const std::vector<goroutine_sample>& samples) {
     return out;
 }
 
-std::string describe_goroutines(runtime_state& rt, bool stopped) {
+std::string describe_goroutines(runtime_state& rt, bool stopped, bool sched_lock_held) {
     (void)stopped;  // not stopped and no membarrier: a racy copy (SIGQUIT says so)
     try {
-        return format_goroutines(sample_goroutines(rt, true));
+        return format_goroutines(sample_goroutines(rt, true, sched_lock_held));
     } catch (const std::exception& e) {
         return fmt::format("\n(no goroutine list: {})\n", e.what());
     }

@@ -31,21 +31,34 @@ goroutine* global_pop_locked(runtime_state& rt) noexcept {
 }
 
 // global_take's half past its emptiness check (scheduler_internal.hpp).
+// A transit (processor::transit_epoch): the global queue may hold
+// goroutines that never ran (push_local_overflow), and a dump reads the
+// deques before the global queue. The first one is registered before it
+// runs; the rest wait in p's deque.
 goroutine* global_take_slow(processor& p, std::size_t batch) {
     runtime_state& rt = p.rt;
-    std::lock_guard guard(rt.sched_lock);
-    goroutine* first = global_pop_locked(rt);
-    if (!first) return nullptr;
-    const std::size_t share = std::min<std::size_t>(
-        batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
+    const bool began = begin_transit(p);
+    goroutine* first = nullptr;
     std::size_t i = 1;
-    for (; i < share; ++i) {
-        goroutine* g = rt.global_head;
-        if (!g) break;
-        if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
-        global_pop_locked(rt);
+    {
+        std::lock_guard guard(rt.sched_lock);
+        first = global_pop_locked(rt);
+        if (first) {
+            const std::size_t share = std::min<std::size_t>(
+                batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
+            for (; i < share; ++i) {
+                goroutine* g = rt.global_head;
+                if (!g) break;
+                if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
+                global_pop_locked(rt);
+            }
+        }
     }
-    stat_add(p.stats.global_taken, i);
+    if (first) {
+        register_if_new(p, first);
+        stat_add(p.stats.global_taken, i);
+    }
+    end_transit(p, began);
     return first;
 }
 
@@ -113,9 +126,10 @@ void register_goroutine_or_die(processor& p, goroutine* g) noexcept {
     }
 }
 
-// push_local's overflow: moves half of the deque (and g) to the global queue,
-// registered (the global queue holds registered goroutines only, so that a
-// dump need not read it): a transit (processor::transit_epoch).
+// push_local's overflow: moves half of the deque (and g) to the global
+// queue: a transit (processor::transit_epoch). They stay unregistered (a
+// dump reads the global queue after the deques): registering them here
+// could fail for memory in a ready, which cannot report it.
 [[gnu::noinline]] void push_local_overflow(processor& p, goroutine* g) noexcept {
     runtime_state& rt = p.rt;
     goroutine* batch[processor::k_deque_capacity / 2 + 1];
@@ -130,7 +144,6 @@ void register_goroutine_or_die(processor& p, goroutine* g) noexcept {
             break;
     }
     batch[n++] = g;
-    for (std::size_t i = 0; i < n; ++i) register_if_new(p, batch[i]);
     {
         std::lock_guard guard(rt.sched_lock);
         for (std::size_t i = 0; i < n; ++i) global_push_locked(rt, batch[i]);

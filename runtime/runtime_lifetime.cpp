@@ -24,6 +24,7 @@
 #include "detail/goroutine_dump.hpp"
 #include "detail/machine.hpp"
 #include "detail/schedtrace.hpp"
+#include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 #include "detail/signal_watch.hpp"
 #include "detail/sysmon.hpp"
@@ -171,20 +172,26 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
     rt->closed.store(true, std::memory_order_seq_cst);
     wait_for_foreign_calls();
     for (auto& p : rt->procs) p->timers.clear();
-    // Goroutines started and never run wait in the deques unregistered
+    // Goroutines started and never run wait in the run queues unregistered
     // (lazy registration, processor::goroutines): into the external
-    // registry with them, so that the loop below destroys them too. (The
-    // global queue holds registered goroutines only.) The workers have
-    // stopped: this thread steals what is left.
+    // registry with them, so that the loop below destroys them too. The
+    // workers have stopped: this thread empties the deques (as a thief)
+    // and the global queue.
+    auto adopt = [&](goroutine* g) {
+        if (g->reg_slot) return;  // ran before: registered
+        std::lock_guard guard(rt->external_lock);
+        rt->external_goroutines.insert(g);
+    };
     for (auto& p : rt->procs) {
         goroutine* g = nullptr;
         while (p->deque.steal(g) != decltype(p->deque)::steal_result::empty) {
-            if (g && !g->reg_slot) {
-                std::lock_guard guard(rt->external_lock);
-                rt->external_goroutines.insert(g);
-            }
+            if (g) adopt(g);
             g = nullptr;
         }
+    }
+    {
+        std::lock_guard guard(rt->sched_lock);
+        while (goroutine* g = global_pop_locked(*rt)) adopt(g);
     }
     // Destroy every goroutine that never finished. A destructor may start or
     // ready other goroutines (they land in the queues, which are dropped), so

@@ -464,7 +464,7 @@ bool slice_expired(const processor& p) noexcept {
             while (p.deque.steal(oldest) == decltype(p.deque)::steal_result::lost_race) {}
             if (oldest) register_if_new(p, oldest);
             end_transit(p, began);
-            if (!oldest) oldest = global_take(p, 1);  // registered: see push_local_overflow
+            if (!oldest) oldest = global_take(p, 1);  // registered there
             if (!oldest) return g;  // nobody else waits here: g starts the new slice itself
             push_local(p, g);
             return oldest;
@@ -520,14 +520,23 @@ bool slice_expired(const processor& p) noexcept {
             rt.nspinning.fetch_sub(1, std::memory_order_seq_cst);
         }
         {
+            // A transit if it takes a goroutine (see global_take_slow).
+            const bool began = begin_transit(p);
             std::unique_lock guard(rt.sched_lock);
-            if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
+            if (rt.stopping.load(std::memory_order_relaxed)) {
+                guard.unlock();
+                end_transit(p, began);
+                return nullptr;
+            }
             if (goroutine* g = global_pop_locked(rt)) {
                 guard.unlock();
+                register_if_new(p, g);
+                end_transit(p, began);
                 stat_add(p.stats.global_taken);
                 if (was_spinning) wakep(rt);
                 return g;
             }
+            end_transit(p, began);
             p.idle = true;
             p.idle_next = rt.idle_head;
             rt.idle_head = &p;

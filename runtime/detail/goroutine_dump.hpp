@@ -32,7 +32,9 @@ struct goroutine_sample {
 /// idle (SIGQUIT, the deadlock report), so no stop is needed. Throws
 /// goro::runtime_error when no safe copy can be had (no membarrier, and a
 /// processor runs a goroutine that does not suspend).
-std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet);
+/// `sched_lock_held`: the caller holds rt.sched_lock (the deadlock report),
+/// which the copy would otherwise take to read the global queue.
+std::vector<goroutine_sample> sample_goroutines(runtime_state& rt, bool world_quiet, bool sched_lock_held = false);
 
 /// What sample_registered_goroutine learned.
 enum class registered_sample {
@@ -59,7 +61,7 @@ std::string format_goroutines(const std::vector<goroutine_sample>& samples);
 /// The same, for the deadlock report and SIGQUIT: the world is stopped (or
 /// everyone asleep), or `stopped` is false and the snapshot is racy where
 /// membarrier(2) is refused.
-std::string describe_goroutines(runtime_state& rt, bool stopped = true);
+std::string describe_goroutines(runtime_state& rt, bool stopped = true, bool sched_lock_held = false);
 
 /// The spawning function's name, readable (g++'s coroutine actor names
 /// demangled).

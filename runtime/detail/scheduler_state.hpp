@@ -160,17 +160,18 @@ struct processor {
     poll_spin spin;                 // the look before parking with I/O in flight (holder only)
 
     timer_heap timers;              // own lock; fired by this processor
-    // Goroutines that ran here (or were moved to the global queue from
-    // here) and have not finished. A goroutine is registered when it
-    // first leaves a deque for anything but an in-place join, not when it
-    // starts: one that its joiner runs in place never is (lazy
-    // registration, issue 14: the slot was 6-7 % of skynet). Until then a
-    // dump finds it in the deque (see transit_epoch).
+    // Goroutines that ran here and have not finished. A goroutine is
+    // registered when it is taken out of a run queue to run (or to run
+    // first among a stolen batch), not when it starts: one that its
+    // joiner runs in place never is (lazy registration, issue 14: the slot
+    // was 6-7 % of skynet). Until then a dump finds it in its run queue
+    // (see transit_epoch).
     registry goroutines;
-    // Odd while this processor moves goroutines out of a deque (its own or
-    // a victim's) into the registry, the global queue, another deque or a
-    // record's in-place chain: between the removal and the arrival, a
-    // dump that reads the deques and then the registries could miss one.
+    // Odd while this processor moves goroutines out of a run queue (its own
+    // deque, a victim's, the global queue) into a registry, the global
+    // queue, a deque or a record's in-place chain: between the removal and
+    // the arrival, a dump that reads the run queues and then the
+    // registries could miss one.
     // begin_transit / end_transit (holder only) bracket every such move;
     // a dump re-reads after waiting out any move that overlapped its read
     // (goroutine_dump.cpp, "lazy registration"). The odd store is ordered
@@ -237,14 +238,14 @@ inline void end_transit(processor& p, bool began) noexcept {
     if (began) p.transit_epoch.store(p.transit_epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-/// registry::insert for a goroutine leaving a deque (lazy registration),
+/// registry::insert for a goroutine leaving a run queue (lazy registration),
 /// out of memory being fatal (the scheduler cannot hand the failure to
 /// anyone; Go's runtime dies the same way). Defined in run_queues.cpp.
 void register_goroutine_or_die(processor& p, goroutine* g) noexcept;
 
-/// Holder only: g, just taken out of a deque (by its holder or a thief),
-/// enters p's registry unless it is registered already (it ran before, or
-/// was moved to the global queue). Inside a transit.
+/// Holder only: g, just taken out of a run queue to run (by its holder or
+/// a thief), enters p's registry unless it is registered already (it ran
+/// before). Inside a transit.
 inline void register_if_new(processor& p, goroutine* g) noexcept {
     if (!g->reg_slot) register_goroutine_or_die(p, g);
 }
