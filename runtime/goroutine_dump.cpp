@@ -167,19 +167,29 @@ public:
             copy_global_queue();
         }
         const std::size_t registered_from = m_found.size();
+        m_slots.clear();
+        auto copy_registered = [&](goroutine* g, registry_slot& slot) {
+            copy(g);
+            m_slots.push_back(&slot);
+        };
         {
             std::lock_guard guard(m_rt.external_lock);
-            m_rt.external_goroutines.for_each([&](goroutine* g) { copy(g); });
+            m_rt.external_goroutines.for_each_slot(copy_registered);
         }
-        for (auto& p : m_rt.procs) p->goroutines.for_each([&](goroutine* g) { copy(g); });
+        for (auto& p : m_rt.procs) p->goroutines.for_each_slot(copy_registered);
         // The chains: only registered records head one (a child's own
         // in-place joins push onto its record's chain).
-        const std::size_t registered_to = m_found.size();
-        for (std::size_t i = registered_from; i < registered_to; ++i) {
+        for (std::size_t k = 0; k < m_slots.size(); ++k) {
+            const std::size_t i = registered_from + k;
             // acquire: pairs with run_in_place's release push (the child's
             // fields and link; each link was written before its child's push).
-            goroutine* child = m_found[i].first->in_place_child.load(std::memory_order_acquire);
-            if (!child) continue;
+            goroutine* child = m_slots[k]->in_place_child.load(std::memory_order_acquire);
+            // The slot may hold another goroutine since (the record
+            // finished, with an empty chain, and the slot was reused): its
+            // chain is not this record's. (A reuse between this check and
+            // the load above can only show a newer record's children under
+            // this one's state, in a racy snapshot.)
+            if (!child || m_slots[k]->g.load(std::memory_order_acquire) != m_found[i].first) continue;
             const goroutine_sample record_state = m_found[i].second;
             goroutine_sample& record = m_found[i].second;
             record.reason = "join";
@@ -225,6 +235,7 @@ private:
 
     runtime_state& m_rt;
     const bool m_sched_lock_held;
+    std::vector<registry_slot*> m_slots;  // a pass's registered goroutines' slots, in order
     std::vector<goroutine*> m_running;
     const std::uint32_t m_now = read_wait_clock_ms();
     std::vector<std::pair<goroutine*, goroutine_sample>> m_found;
@@ -364,7 +375,7 @@ registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine
     bool found = false;
     // Pointers compared only until g is found among the registered: then,
     // under the pin, its frame cannot be freed while we read it.
-    auto look = [&](goroutine* r) {
+    auto look = [&](goroutine* r, registry_slot& slot) {
         if (r != g) return;
         found = true;
         out.id = r->id;
@@ -372,7 +383,7 @@ registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine
         out.spawn_site = r->spawn_site;
         // What runs is the innermost child run in place in g's run, if any
         // (acquire: as goroutine_copier reads the chain; alive under the pin).
-        if (goroutine* child = r->in_place_child.load(std::memory_order_acquire)) {
+        if (goroutine* child = slot.in_place_child.load(std::memory_order_acquire)) {
             out.id = child->id;
             out.is_main = false;
             out.spawn_site = child->spawn_site;
@@ -380,9 +391,9 @@ registered_sample sample_registered_goroutine(runtime_state& rt, const goroutine
     };
     {
         std::lock_guard guard(rt.external_lock);
-        rt.external_goroutines.for_each(look);
+        rt.external_goroutines.for_each_slot(look);
     }
-    for (auto& p : rt.procs) p->goroutines.for_each(look);
+    for (auto& p : rt.procs) p->goroutines.for_each_slot(look);
 #if defined(GORO_CHECK_INVARIANTS)
     // Checked builds (the tests' sanitizer runs) hold the pin longer, so
     // that finishers often wait for it: a broken protocol then shows as an

@@ -270,7 +270,11 @@ namespace {
     // sees the reason. A child read without one that the take then finds
     // here was pushed by its spawn and never left (only this thread pushes
     // here). relaxed: that order is this thread's own.
-    if (!record || p.in_place_runs >= k_max_in_place_runs ||
+    // The record's chain head is beside its registry slot
+    // (registry_slot::in_place_child): a goroutine that runs is registered
+    // (whoever took it out of a run queue registered it), so a record
+    // without a slot does not happen; if it did, the join goes the long way.
+    if (!record || !record->reg_slot || p.in_place_runs >= k_max_in_place_runs ||
         child->wait_reason.load(std::memory_order_relaxed) != nullptr)
         return false;
     // From the deque to the record's chain: a transit (transit_epoch), so
@@ -290,20 +294,23 @@ namespace {
     // goroutine's record: the joiner's own, or the one the joiner runs in
     // place in): no registry slot and no switch of the running goroutine;
     // at its end (task.hpp's final awaiter) end_in_place, which counts its
-    // finish, then a plain transfer back to the joiner. Nothing else can see it: it is off
-    // every queue, and its handle is in the joiner's awaiter. relaxed:
-    // only this thread (and whoever resumes the record) reads these.
+    // finish, then a plain transfer back to the joiner. Nothing else can
+    // see it: it is off every queue, and its handle is in the joiner's
+    // awaiter. Plain stores: only this thread (and whoever resumes the
+    // record) reads these.
     child->kind = goroutine_kind::in_place;
     child->frame_link = joiner_resume;
     child->join_state.set_in_place_record(record);
     // Onto the record's chain (release: publishes the child's link and
     // fields to a dump's acquire read of the chain).
-    child->queue_next = record->in_place_child.load(std::memory_order_relaxed);
-    record->in_place_child.store(child, std::memory_order_release);
+    std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
+    child->queue_next = chain.load(std::memory_order_relaxed);
+    chain.store(child, std::memory_order_release);
     p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
-    // Usually never registered; one that was (moved through the global
-    // queue) leaves its registry, after the push: a dump reads the chains
-    // after the registries.
+    // Usually never registered (lazy registration); one started by a
+    // thread without a processor was (the external registry): it leaves
+    // it after the push, since a dump reads the chains after the
+    // registries.
     registry::erase(child, &p.goroutines);
     // A run event (the monitor's sign of progress), as a scheduled run is.
     advance_schedtick(p, k_tick_run);
@@ -368,9 +375,11 @@ namespace {
     // suspend for `co_await b` in `co_await a + co_await b` before it calls
     // a's await_resume.) Only the record's run writes the chain.
     goroutine* record = child->join_state.in_place_record();
-    GORO_ASSERT(record->in_place_child.load(std::memory_order_relaxed) == child);
+    // The record is running (this is its run), so its slot is its own.
+    std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
+    GORO_ASSERT(chain.load(std::memory_order_relaxed) == child);
     // relaxed: the dump's pin orders it, as the registry's erase.
-    record->in_place_child.store(child->queue_next, std::memory_order_relaxed);
+    chain.store(child->queue_next, std::memory_order_relaxed);
     // It finishes now (it left the registry when it started: the chain
     // stood for it). Counted on the processor this thread holds, as
     // finish_goroutine counts.

@@ -11,13 +11,12 @@
 namespace goro::detail {
 
 void registry::grow(std::size_t slots) {
-    chunk c{std::make_unique<std::atomic<goroutine*>[]>(slots), slots};
-    for (std::size_t i = 0; i < slots; ++i) c.slots[i].store(nullptr, std::memory_order_relaxed);
+    chunk c{std::make_unique<registry_slot[]>(slots), slots};
     // Room for every slot on the free list, made here, where running out
     // of memory is an ordinary std::bad_alloc from insert() (the caller's
     // goro::go or spawn throws it, and nothing has changed yet): erase() is
     // noexcept and pushes freed slots back, and it must never reallocate.
-    auto room = std::make_unique<std::atomic<goroutine*>*[]>(total_slots + slots);
+    auto room = std::make_unique<registry_slot*[]>(total_slots + slots);
     std::copy(free_slots.get(), free_slots.get() + free_count, room.get());
     // Readers index chunks[] below chunk_count only; reserve() keeps the vector
     // from moving while it has room, and past that readers only run when the
@@ -37,7 +36,7 @@ void registry::scan_free_slots() {
         for (std::size_t i = c.size; i-- > 0;)
             // relaxed: only the owner (us) ever stores a non-null pointer, so a
             // null read here can only become non-null through our own insert.
-            if (c.slots[i].load(std::memory_order_relaxed) == nullptr) free_slots[free_count++] = &c.slots[i];
+            if (c.slots[i].g.load(std::memory_order_relaxed) == nullptr) free_slots[free_count++] = &c.slots[i];
 }
 
 void registry::refill() {

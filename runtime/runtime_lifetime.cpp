@@ -209,6 +209,10 @@ void run_runtime(goroutine* main_g, std::coroutine_handle<> main_frame, const op
         if (victims.empty()) break;
         for (goroutine* g : victims) {
             if (!g->reg_slot) continue;  // already gone (destroyed with another frame)
+            // A goroutine destroyed unfinished may have children running in
+            // place: they go with its frame (their joiners' awaiters), and
+            // its chain with its slot.
+            g->reg_slot->in_place_child.store(nullptr, std::memory_order_relaxed);
             registry::erase(g, nullptr);
             if (g == main_g) continue;  // run() destroys main's frame itself
             // A join_handle (or an awaiter holding one) still owns the frame:

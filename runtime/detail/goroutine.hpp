@@ -23,6 +23,7 @@
 namespace goro::detail {
 
 struct registry;
+struct registry_slot;
 
 enum class goroutine_kind : std::uint8_t {
     nested,    // an awaited task: not a goroutine of its own; the fields below are unused
@@ -51,8 +52,8 @@ struct goroutine {
     // at most one such queue at a time; the queue's owner guards the field.
     // A child run in place (run_in_place) is in no queue for the rest of its
     // life: the field then links it to the next one out in its record's
-    // in-place chain (see in_place_child), written before the chain's
-    // release store publishes it.
+    // in-place chain (registry_slot::in_place_child), written before the
+    // chain's release store publishes it.
     goroutine* queue_next = nullptr;
 
     // This goroutine's slot in the registry of live goroutines (for shutdown
@@ -62,7 +63,7 @@ struct goroutine {
     // scheduler_state.hpp, registry); reg_home below names the registry.
     // Only whoever holds the goroutine (its runner, or the thread that just
     // took it out of a deque) reads or writes it.
-    std::atomic<goroutine*>* reg_slot = nullptr;
+    registry_slot* reg_slot = nullptr;
 
     // What the goroutine is blocked on, for deadlock reports and dumps: a
     // static string, written by the goroutine before parking, read racily by
@@ -86,17 +87,6 @@ struct goroutine {
     // with wait_reason by the goroutine itself (note_waiting); read racily by
     // dumps (relaxed: diagnostic only). In padding, as reg_home.
     std::atomic<std::uint32_t> wait_since_ms{0};
-
-    // The innermost of the children running in place in this goroutine's
-    // run (run_in_place: a joiner that took its unstarted child off its own
-    // deque runs it as a nested task of its own record, which parks and
-    // is readied for it), or null. Each child in the chain links to the
-    // one it runs in by queue_next, the outermost to null: J -> C2 -> C1
-    // reads "C2 runs in C1, which runs in J's record". Only the record's
-    // run writes it (run_in_place pushes, end_in_place pops); dumps read it
-    // racily under their pin (release/acquire: a child's fields, written
-    // before its push, are visible to a dump that reads it here).
-    std::atomic<goroutine*> in_place_child{nullptr};
 
     // Joinable goroutines: where completion meets the join_handle (its four
     // states and their transitions: join_word.hpp). Group members: their

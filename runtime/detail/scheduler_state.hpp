@@ -51,9 +51,27 @@ struct machine;  // detail/machine.hpp
 ///
 /// The registry of a thread that is not a processor (external) is the same
 /// structure with its owner role taken under a mutex.
+///
+/// A slot also holds the head of its goroutine's in-place chain: the
+/// innermost of the children running in place in that goroutine's run
+/// (run_in_place: a joiner that took its unstarted child off its own deque
+/// runs it as a nested task of the running goroutine's record, which parks
+/// and is readied for it), or null. Each child in the chain links to the
+/// one it runs in by its queue_next, the outermost to null. Here rather
+/// than in the goroutine record: a goroutine that runs is registered, and
+/// 8 more bytes in every task frame cost pingpong 5-10 % on the AMD VM (a
+/// layout effect: RESULTS.md, 2026-11-29 17:30). Only the record's run
+/// writes it (run_in_place pushes, end_in_place pops); dumps read it
+/// racily under their pin (release/acquire: a child's fields, written
+/// before its push, are visible to a dump that reads it here).
+struct registry_slot {
+    std::atomic<goroutine*> g{nullptr};
+    std::atomic<goroutine*> in_place_child{nullptr};
+};
+
 struct registry {
     struct chunk {
-        std::unique_ptr<std::atomic<goroutine*>[]> slots;
+        std::unique_ptr<registry_slot[]> slots;
         std::size_t size;
     };
     std::vector<chunk> chunks;                       // owner writes; appended only
@@ -61,7 +79,7 @@ struct registry {
     // The free slots, a stack with room for every slot (grow() makes it), so
     // that erase() never allocates: a plain array rather than a vector,
     // whose growth path cost every erase a full register save. Owner only.
-    std::unique_ptr<std::atomic<goroutine*>*[]> free_slots;
+    std::unique_ptr<registry_slot*[]> free_slots;
     std::size_t free_count = 0;                       // owner only
     std::size_t total_slots = 0;                      // owner only
 
@@ -79,12 +97,17 @@ struct registry {
     /// Any thread; a racy snapshot (exact when nothing runs).
     template <typename F>
     void for_each(F&& fn) const {
+        for_each_slot([&](goroutine* g, registry_slot&) { fn(g); });
+    }
+    /// The same, with each goroutine's slot (for its in-place chain).
+    template <typename F>
+    void for_each_slot(F&& fn) const {
         const std::size_t n = chunk_count.load(std::memory_order_acquire);
         for (std::size_t c = 0; c < n; ++c)
             for (std::size_t i = 0; i < chunks[c].size; ++i)
                 // acquire: pairs with the release store in insert(), making the
                 // goroutine's fields visible to the reader.
-                if (goroutine* g = chunks[c].slots[i].load(std::memory_order_acquire)) fn(g);
+                if (goroutine* g = chunks[c].slots[i].g.load(std::memory_order_acquire)) fn(g, chunks[c].slots[i]);
     }
 
 private:
@@ -424,21 +447,24 @@ inline void registry::insert(goroutine* g) {
                 current_processor()->index == index);  // owner only
     if (free_count == 0) [[unlikely]]
         refill();
-    std::atomic<goroutine*>* slot = free_slots[--free_count];
+    registry_slot* slot = free_slots[--free_count];
     g->reg_slot = slot;
     g->reg_home = index;
     // release: publishes the goroutine's fields to readers of the registry.
-    slot->store(g, std::memory_order_release);
+    slot->g.store(g, std::memory_order_release);
 }
 
 inline void registry::erase(goroutine* g, registry* mine) noexcept {
-    std::atomic<goroutine*>* slot = g->reg_slot;
+    registry_slot* slot = g->reg_slot;
     if (!slot) return;
     const bool owner_thread = mine && mine->index == g->reg_home;
     g->reg_slot = nullptr;
+    // A finished goroutine's chain is empty (each child popped itself);
+    // shutdown clears a destroyed one's before it erases it.
+    GORO_ASSERT(slot->in_place_child.load(std::memory_order_relaxed) == nullptr);
     // release: the slot may be reused by the owner, which then overwrites it;
     // nothing about g is read through the slot after this.
-    slot->store(nullptr, std::memory_order_release);
+    slot->g.store(nullptr, std::memory_order_release);
     if (owner_thread) {
         // grow() made room for every slot, and the free list holds each
         // slot at most once.
