@@ -208,10 +208,17 @@ public:
     // The goroutines found, each once (its last copy: a later read is the
     // more recent state), in no particular order.
     void take(std::vector<goroutine_sample>& out) {
-        std::stable_sort(m_found.begin(), m_found.end(),
-                         [](const auto& a, const auto& b) { return a.first < b.first; });
-        for (std::size_t i = 0; i < m_found.size(); ++i)
-            if (i + 1 == m_found.size() || m_found[i + 1].first != m_found[i].first) out.push_back(m_found[i].second);
+        // By address, the copies of one goroutine in the order they were
+        // read (an index sort: std::stable_sort's buffer is deprecated API
+        // under clang -Werror).
+        std::vector<std::size_t> order(m_found.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return m_found[a].first != m_found[b].first ? m_found[a].first < m_found[b].first : a < b;
+        });
+        for (std::size_t k = 0; k < order.size(); ++k)
+            if (k + 1 == order.size() || m_found[order[k + 1]].first != m_found[order[k]].first)
+                out.push_back(m_found[order[k]].second);
     }
 
 private:
