@@ -173,7 +173,10 @@ public:
         // are about to overwrite happened before our write.
         const std::int64_t t = m_top.load(std::memory_order_acquire);
         if (b - t >= static_cast<std::int64_t>(Capacity)) return false;
-        m_slots[b & k_mask].store(item, std::memory_order_relaxed);
+        // release: a dump's walk (for_each_racy) may load the slot without
+        // the bottom store below (a take moves it); its acquire load then
+        // still sees *item's fields. A plain store on x86.
+        m_slots[b & k_mask].store(item, std::memory_order_release);
         // release: publishes the slot and everything the owner wrote into
         // *item before the push; pairs with the acquire load of bottom in steal().
         m_bottom.store(b + 1, std::memory_order_release);
@@ -284,8 +287,9 @@ public:
             return true;
         }
         if (at != b - 1)
+            // release: as push()'s slot store (for_each_racy).
             m_slots[at & k_mask].store(m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed),
-                                       std::memory_order_relaxed);
+                                       std::memory_order_release);
         // release: publishes the moved slot, as push() publishes its slot.
         m_bottom.store(b - 1, std::memory_order_release);
         return true;
@@ -322,8 +326,12 @@ public:
     void for_each_racy(F&& fn) const {
         const std::int64_t t = m_top.load(std::memory_order_acquire);
         const std::int64_t b = m_bottom.load(std::memory_order_acquire);
+        // acquire: pairs with the release store that put the item in its
+        // slot (push, or take's move), which the bottom read need not have
+        // covered: a take may have moved a newer item into a slot below the
+        // bottom read here.
         for (std::int64_t i = t; i < b; ++i)
-            if (T* item = m_slots[i & k_mask].load(std::memory_order_relaxed)) fn(item);
+            if (T* item = m_slots[i & k_mask].load(std::memory_order_acquire)) fn(item);
     }
 
     /// Any thread; a racy snapshot, exact only when no one else is operating.
