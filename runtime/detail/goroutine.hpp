@@ -234,18 +234,18 @@ void start_goroutine(goroutine* g, const char* api_name);
 /// and makes it a nested task of the running goroutine's record (the
 /// joiner's own, or the record the joiner itself runs in place in): its
 /// final transfer goes straight to `joiner_resume`, a park inside it parks
-/// that record, and it leaves the registry (a dump finds it on the
-/// record's in_place_child chain until it ends). True when the caller is to resume the child at
-/// once; false otherwise, with nothing changed (no processor or no running
+/// that record, and it is in no registry (a dump finds it on the record's
+/// in-place chain, registry_slot::in_place_child, until it ends). True
+/// when the caller is to resume the child at once; false otherwise, with nothing changed (no processor or no running
 /// goroutine, another processor stole it, or it sits too deep: see
 /// k_join_search_depth in scheduler_internal.hpp).
 bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept;
 
 /// The fork-join fast path's end (task.hpp's final awaiter): `child`, run
 /// in place by run_in_place, has finished; pops it off its record's
-/// in_place_child chain, counts its finish, and waits for a dump that may
-/// still read it (dump_finish_point), before its joiner resumes and frees
-/// the frame.
+/// in-place chain (registry_slot::in_place_child), counts its finish, and
+/// waits for a dump that may still read it (dump_finish_point), before its
+/// joiner resumes and frees the frame.
 void end_in_place(goroutine* child) noexcept;
 
 /// Called by a finishing root goroutine before its frame may be freed.
