@@ -18,8 +18,13 @@ def empty_body(s, sig):
             if depth == 0: break
         k += 1
     return s[:j] + '{\n}' + s[k+1:]
+# note_ready and note_created are gone since the ready hooks (issue 15's
+# fifth cut: the start's trace test is in start_on, below); older
+# checkouts have them.
 for sig in ['inline void stat_add(', 'inline void note_ready(', 'inline void note_run(',
             'inline void note_run_end(', 'inline void note_created(', 'inline void note_steal(']:
+    if sig in ('inline void note_ready(', 'inline void note_created(') and sig not in s:
+        continue
     s = empty_body(s, sig)
 open(p, 'w').write(s)
 p = root + '/runtime/detail/goroutine.hpp'
@@ -55,15 +60,65 @@ old = """    if (p.stats.trace) [[unlikely]]
 assert old in s
 s = s.replace(old, "")
 open(p, 'w').write(s)
-# The readies' countdown, inlined in both branches of ready_with
-# (goroutine_lifecycle.cpp).
+# The readies' hooks (goroutine_lifecycle.cpp): before issue 15's fifth
+# cut, a countdown inlined in both branches of ready_with; since, the
+# hook mark's branches in ready() and ready_local() (stripped: the code as
+# it was without hooks).
 p = root + '/runtime/goroutine_lifecycle.cpp'
 s = open(p).read()
 old = "        if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
-assert s.count(old) == 1
-s = s.replace(old, "        if (false) {")
-old = "    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
-assert s.count(old) == 1
-s = s.replace(old, "    if (false) {")
+if old in s:
+    assert s.count(old) == 1
+    s = s.replace(old, "        if (false) {")
+    old = "    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {"
+    assert s.count(old) == 1
+    s = s.replace(old, "    if (false) {")
+else:
+    old = """    if (p.stats.trace) [[unlikely]] {
+        start_traced(g, p);
+        return;
+    }
+"""
+    assert s.count(old) == 1
+    s = s.replace(old, "")
+    old = "        if (displaced) ready_displacing(p, g, displaced);"
+    assert s.count(old) == 1
+    s = s.replace(old, """        if (displaced) {
+            push_local(p, displaced);
+            wakep(p.rt);
+        }""")
+    old = """        if (p.netpoll_readied != k_netpoll_idle) [[unlikely]] {
+            ready_local_counted(p, g);
+            return;
+        }
+        push_local(p, g);
+        wakep(p.rt);"""
+    assert s.count(old) == 1
+    s = s.replace(old, """        push_local(p, g);
+        if (p.netpoll_readied != k_netpoll_idle) [[unlikely]] {
+            ++p.netpoll_readied;
+            return;
+        }
+        wakep(p.rt);""")
+    # The loop's arming, in its fairness branch, and the runnext test that
+    # reads the hook mark as empty (scheduler.cpp).
+    p2 = root + '/runtime/scheduler.cpp'
+    s2 = open(p2).read()
+    old = """            // The latency sample's arming (arm_ready_hooks), in this branch
+            // so that its count costs the rounds between nothing.
+            if (--p.stats.intervals_to_sample == 0) [[unlikely]] {
+                if (goroutine* g = arm_ready_hooks(p)) {
+                    --p.tick;  // the interval's checks below run next round
+                    inherit = true;  // taken from runnext, in the current slice
+                    return g;
+                }
+            }
+"""
+    assert s2.count(old) == 1
+    s2 = s2.replace(old, "")
+    old = "        if (runnext_holds(p.runnext.load(std::memory_order_relaxed))) {"
+    assert s2.count(old) == 1
+    s2 = s2.replace(old, "        if (p.runnext.load(std::memory_order_relaxed)) {")
+    open(p2, 'w').write(s2)
 open(p, 'w').write(s)
 print("stripped")

@@ -40,7 +40,7 @@ void check_deadlock_locked(runtime_state& rt) noexcept {
     for (auto& p : rt.procs) {
         if (p->timers.next_deadline() != timer_heap::k_never) return;
         if (p->netpoll->in_flight() != 0) return;
-        if (!p->deque.empty_hint() || p->runnext.load(std::memory_order_relaxed)) return;
+        if (!p->deque.empty_hint() || runnext_holds(p->runnext.load(std::memory_order_relaxed))) return;
     }
     report_deadlock(rt);
 }

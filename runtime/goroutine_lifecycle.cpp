@@ -75,40 +75,25 @@ inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
 namespace {
 
 // The readies' shared shape, under a processor_scope: `work` on the
-// processor (after note_ready when `Note`), or ready_from_outside without
-// one (none, or handed off).
-template <bool Note, typename Work>
+// processor, or ready_from_outside without one (none, or handed off).
+template <typename Work>
 [[gnu::noinline, gnu::cold]] void ready_scoped(goroutine* g, Work work) noexcept {
     const processor_scope scope(t_ctx.p, t_ctx.m);
-    if (processor* p = scope.get()) {
-        if constexpr (Note) note_ready(p->stats, g);
+    if (processor* p = scope.get())
         work(*p);
-    } else {
+    else
         ready_from_outside(g);
-    }
-}
-
-// ready_with's path when the latency sampling's countdown runs out (one
-// ready in k_latency_sample_every, every ready while tracing): its slow
-// half, then the rest of ready_with. Out of line so that the fast path
-// makes no call for the hook in its middle, which cost it a register save
-// (issue 15: 9 instructions a ready with the hooks in, against 24 without).
-template <typename Work>
-[[gnu::noinline, gnu::cold]] void ready_noted_slow(goroutine* g, Work work, processor* p, machine* m,
-                                                   bool nested) noexcept {
-    note_ready_slow(p->stats, g, false);
-    work(*p);
-    if (!nested) leave_processor(m);
 }
 
 // The readies' shared prologue and epilogue: `work` on this thread's
-// processor, after note_ready when `Note`. processor_scope's entry and
-// exit inlined for the cases a ready meets on its hot paths: task code on
-// a thread that holds its processor (enter_from_task's case), and scheduler
-// code (in_sched set: the loop's timers and I/O completions; ownership was
-// confirmed there). The rest (no processor, being handed off, lost) takes
-// ready_scoped, out of line.
-template <bool Note, typename Work>
+// processor. processor_scope's entry and exit inlined for the cases a
+// ready meets on its hot paths: task code on a thread that holds its
+// processor (enter_from_task's case), and scheduler code (in_sched set:
+// the loop's timers and I/O completions; ownership was confirmed there).
+// The rest (no processor, being handed off, lost) takes ready_scoped, out
+// of line. Nothing here for the metrics or the trace: `work` meets the
+// ready hooks in the words it tests anyway (processor_stats.hpp).
+template <typename Work>
 [[gnu::always_inline]] inline void ready_with(goroutine* g, Work work) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
@@ -118,61 +103,80 @@ template <bool Note, typename Work>
     }
     // relaxed: only this thread writes in_sched.
     if (m->in_sched.load(std::memory_order_relaxed)) {
-        // Scheduler code: p is held, nothing to enter or leave. note_ready,
-        // its slow half taken with the rest of the ready; written out in
-        // each branch, so that the branch is not tested again after it
-        // (issue 15: 2 instructions a ready for the hook, not 4).
-        if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {
-            ready_noted_slow(g, work, p, m, true);
-            return;
-        }
+        // Scheduler code: p is held, nothing to enter or leave.
         work(*p);
         return;
     }
     // enter_from_task's steps, the first checks done above.
     if (!enter_processor_fast(p, m)) [[unlikely]] {
         leave_processor(m);
-        ready_scoped<Note>(g, work);
-        return;
-    }
-    // note_ready, as above.
-    if (Note && --p->stats.ready_countdown == 0) [[unlikely]] {
-        ready_noted_slow(g, work, p, m, false);
+        ready_scoped(g, work);
         return;
     }
     work(*p);
     leave_processor(m);
 }
 
+// ready()'s branch for a runnext that was not empty: `displaced` is the
+// hook mark (the ready is noted: g is in its place already, and runnext
+// is not stealable, so the probe may change g's resume point after the
+// store), or a goroutine, which goes to the deque (and, while tracing,
+// the ready is noted: the slot held no mark to hook it).
+[[gnu::always_inline]] inline void ready_displacing(processor& p, goroutine* g, goroutine* displaced) noexcept {
+    if (!runnext_holds(displaced)) [[unlikely]] {
+        note_hooked_ready(p, g);
+        return;
+    }
+    if (p.stats.trace) [[unlikely]]
+        note_hooked_ready(p, g);
+    push_local(p, displaced);
+    wakep(p.rt);
+}
+
+// ready_local's branch for a netpoll_readied other than k_netpoll_idle: a
+// reap (count the ready; the reaper decides whom to wake), the ready hook
+// (processor::local_hook), or both.
+[[gnu::always_inline]] inline void ready_local_counted(processor& p, goroutine* g) noexcept {
+    // Before the push, which publishes g to thieves: the probe may change
+    // its resume point.
+    if (p.local_hook) [[unlikely]]
+        note_hooked_ready(p, g);
+    push_local(p, g);
+    // An I/O completion reaped by the scheduler: it wakes nobody yet
+    // (end_netpoll_reap, detail/netpoll_reap.hpp, decides once the reap is
+    // done). Read again: note_hooked_ready disarms the hook outside a reap.
+    if (p.netpoll_readied < k_netpoll_idle_hooked) {
+        ++p.netpoll_readied;
+        return;
+    }
+    wakep(p.rt);
+}
+
 }  // namespace
 
 [[gnu::noinline]] void ready(goroutine* g) noexcept {
-    ready_with<true>(g, [g](processor& p) {
+    ready_with(g, [g](processor& p) {
         // relaxed: holder only (atomic for the monitor's hint).
         goroutine* displaced = p.runnext.load(std::memory_order_relaxed);
         p.runnext.store(g, std::memory_order_relaxed);
-        if (displaced) {
-            push_local(p, displaced);
-            wakep(p.rt);
-        }
+        if (displaced) ready_displacing(p, g, displaced);
     });
 }
 
 [[gnu::noinline]] void ready_local(goroutine* g) noexcept {
-    ready_with<true>(g, [g](processor& p) {
-        push_local(p, g);
-        // An I/O completion reaped by the scheduler: it wakes nobody yet
-        // (end_netpoll_reap, detail/netpoll_reap.hpp, decides once the reap is done).
-        if (p.netpoll_readied != ~0u) [[unlikely]] {
-            ++p.netpoll_readied;
+    ready_with(g, [g](processor& p) {
+        if (p.netpoll_readied != k_netpoll_idle) [[unlikely]] {
+            ready_local_counted(p, g);
             return;
         }
+        push_local(p, g);
         wakep(p.rt);
     });
 }
 
 [[gnu::noinline]] void ready_later(goroutine* g) noexcept {
-    ready_with<false>(g, [g](processor& p) {
+    // Not noted (a yield, not a wait that ended).
+    ready_with(g, [g](processor& p) {
         // Behind everything local: the global queue is FIFO and checked
         // every 61 ticks and whenever the local queues run dry.
         {
@@ -206,15 +210,8 @@ namespace {
     ready_external(*rt, g);
 }
 
-// start_goroutine's work on `p`, held by this thread.
-[[gnu::always_inline]] inline void start_on(goroutine* g, processor& p) {
-    g->id = p.next_id;
-    p.next_id += p.id_step;
-    // Not registered yet (lazy registration, processor::goroutines): a dump
-    // finds it in the deque, and whoever takes it out registers it, but for
-    // its joiner running it in place.
-    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    note_created(p.stats, g);
+// start_on's end: g is queued on `p`, held by this thread.
+[[gnu::always_inline]] inline void queue_started(goroutine* g, processor& p) {
     push_local(p, g);
     // A spawn is a scheduling event: the monitor sees a run step, so a
     // task that keeps starting others (a loop spawning a million) is
@@ -224,6 +221,32 @@ namespace {
     // computes is handed off a time slice after its last spawn.
     advance_schedtick(p, k_tick_run);
     wakep(p.rt);
+}
+
+// start_on's path while tracing: the start recorded (before the push,
+// which may let a thief run g and free it), then the rest of the start.
+// Out of line, so that the untraced path makes no call in its middle: a
+// call there cost it a register save, to keep g for the push after it.
+[[gnu::noinline, gnu::cold]] void start_traced(goroutine* g, processor& p) {
+    note_created_traced(p.stats, g);
+    queue_started(g, p);
+}
+
+// start_goroutine's work on `p`, held by this thread.
+[[gnu::always_inline]] inline void start_on(goroutine* g, processor& p) {
+    g->id = p.next_id;
+    p.next_id += p.id_step;
+    // Not registered yet (lazy registration, processor::goroutines): a dump
+    // finds it in the deque, and whoever takes it out registers it, but for
+    // its joiner running it in place.
+    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // The start's one test for the trace (a start has no ready hook:
+    // nothing on its path tests a word that the loop could arm).
+    if (p.stats.trace) [[unlikely]] {
+        start_traced(g, p);
+        return;
+    }
+    queue_started(g, p);
 }
 
 // start_goroutine in every case, under a processor_scope (see

@@ -1,5 +1,5 @@
-// goro::metrics (metrics.hpp) and the slow halves of the latency sampling
-// (detail/processor_stats.hpp).
+// goro::metrics (metrics.hpp) and the slow half of the ready hooks: the
+// latency sample and the trace of readies (detail/processor_stats.hpp).
 
 #include "metrics.hpp"
 
@@ -69,7 +69,7 @@ std::coroutine_handle<> probe_fire::await_suspend(std::coroutine_handle<latency_
     // histogram is written from whichever thread runs the goroutine.
     s.latency[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
     // release: the frame's destruction and the add above happen before the
-    // owner's next arming (its acquire load in note_ready_slow), which
+    // owner's next arming (its acquire load in arm_latency_probe), which
     // then owns the slot.
     s.probe.store(nullptr, std::memory_order_release);
     return next;
@@ -99,23 +99,33 @@ void arm_latency_probe(processor_stats& s, goroutine* g) noexcept {
 
 }  // namespace
 
-void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept {
+void note_hooked_ready(processor& p, goroutine* g) noexcept {
+    processor_stats& s = p.stats;
     if (s.trace) {
-        if (spawn)
-            trace_spawn(*s.trace, g);
-        else
-            trace_ready(*s.trace, g);
-        s.ready_countdown = 1;
+        // Every ready traced; the hooks stay armed (start_tracing), and
+        // readies_to_sample picks the samples.
+        trace_ready(*s.trace, g);
         if (--s.readies_to_sample != 0) return;
+        s.readies_to_sample = processor_stats::k_latency_sample_every;
     } else {
-        s.ready_countdown = processor_stats::k_latency_sample_every;
+        // One arm, one sample: disarm the hook that did not fire. ready()
+        // has put g where its mark was; a ready_local leaves it to us.
+        if (p.runnext.load(std::memory_order_relaxed) == runnext_hook())
+            p.runnext.store(nullptr, std::memory_order_relaxed);  // relaxed: see processor::runnext
+        p.local_hook = false;
+        if (p.netpoll_readied == k_netpoll_idle_hooked) p.netpoll_readied = k_netpoll_idle;  // not in a reap
     }
-    s.readies_to_sample = processor_stats::k_latency_sample_every;
-    // Starts are not timed (see processor_stats.hpp); one whose turn it is
-    // passes it on to the next 256. (Handing it to the next ready, with
-    // the countdown at 1, would send every start after it down this path
-    // in a program that starts many goroutines between readies.)
-    if (!spawn) arm_latency_probe(s, g);
+    arm_latency_probe(s, g);
+}
+
+void note_created_traced(processor_stats& s, goroutine* g) noexcept { trace_spawn(*s.trace, g); }
+
+void start_tracing(processor& p, trace_buffer* buffer) noexcept {
+    p.stats.trace = buffer;
+    // relaxed: the processor has not started; its thread's start orders this.
+    p.runnext.store(runnext_hook(), std::memory_order_relaxed);
+    p.local_hook = true;
+    p.netpoll_readied = k_netpoll_idle_hooked;
 }
 
 }  // namespace detail

@@ -415,6 +415,45 @@ bool slice_expired(const processor& p) noexcept {
            static_cast<std::uint32_t>(p.schedtick.load(std::memory_order_relaxed) >> 32);
 }
 
+// The ready hooks' arming (detail/processor_stats.hpp), in one fairness
+// interval in k_sample_intervals: arms ready_local's hook, and ready()'s
+// in runnext. A runnext that holds a goroutine (the common case: a
+// ready just put it there, and its readier parked) cannot take the mark
+// until it is taken, so this takes it, as the round's runnext check would
+// have (inheriting the time slice), leaves the mark in its place and
+// returns it; the caller then runs it, and the interval's own checks wait
+// for the next round. A runnext whose slice the monitor saw expire is
+// left to that check (which starts a new slice), and ready()'s hook to
+// the next interval. Nothing while tracing: the hooks are armed for good
+// (start_tracing). Out of line and cold: once in 244 rounds. No `inherit`
+// parameter: a reference to the loop's flag would keep it in memory for
+// every round (its address escapes); the caller sets it.
+[[gnu::noinline, gnu::cold]] goroutine* arm_ready_hooks(processor& p) noexcept {
+    static_assert(processor_stats::k_latency_sample_every == k_fairness_interval * processor_stats::k_sample_intervals);
+    p.stats.intervals_to_sample = processor_stats::k_sample_intervals;
+    if (p.stats.trace) return nullptr;
+    // Not in a reap here (find_runnable reaps after its fairness checks).
+    p.local_hook = true;
+    p.netpoll_readied = k_netpoll_idle_hooked;
+    // relaxed: holder only (see processor::runnext).
+    goroutine* rn = p.runnext.load(std::memory_order_relaxed);
+    if (!rn) {
+        p.runnext.store(runnext_hook(), std::memory_order_relaxed);
+        return nullptr;
+    }
+    if (!runnext_holds(rn)) return nullptr;  // armed already
+    if (slice_expired(p)) {
+        p.stats.intervals_to_sample = 1;
+        return nullptr;
+    }
+    p.runnext.store(runnext_hook(), std::memory_order_relaxed);
+    // The caller's --p.tick sends the next round through this interval's
+    // branch again, which counts it again: one more, so that the arms stay
+    // k_sample_intervals intervals apart.
+    p.stats.intervals_to_sample = processor_stats::k_sample_intervals + 1;
+    return rn;
+}
+
 // The next goroutine to run, or nullptr when the runtime stops. `inherit`:
 // it came from runnext and runs on in the current time slice.
 // Inlined into the untraced loop, its one caller on the hot path (the
@@ -436,6 +475,15 @@ bool slice_expired(const processor& p) noexcept {
 
         ++p.tick;
         if (p.tick % k_fairness_interval == 0) {
+            // The latency sample's arming (arm_ready_hooks), in this branch
+            // so that its count costs the rounds between nothing.
+            if (--p.stats.intervals_to_sample == 0) [[unlikely]] {
+                if (goroutine* g = arm_ready_hooks(p)) {
+                    --p.tick;  // the interval's checks below run next round
+                    inherit = true;  // taken from runnext, in the current slice
+                    return g;
+                }
+            }
             refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
             // Give the netpoll its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
@@ -447,7 +495,7 @@ bool slice_expired(const processor& p) noexcept {
             choose_deque_fences(p);
         }
 
-        if (p.runnext.load(std::memory_order_relaxed)) {
+        if (runnext_holds(p.runnext.load(std::memory_order_relaxed))) {
             // Runnext inherits the time slice (Go's runqget: inheritTime), so
             // that a pair of goroutines handing work back and forth shares
             // one slice, however long each turn is.
@@ -642,6 +690,13 @@ template <bool Traced>
         // someone is looking for work (and, if it was the last spinner, pass
         // the role on: stop_spinning() calls wakep()).
         stop_spinning(p);
+        // Tracing: runnext is never left empty while a ready may come, so
+        // that every ready() is hooked (detail/processor_stats.hpp): only
+        // find_runnable's take empties it, and returns at once. relaxed:
+        // holder only (see processor::runnext).
+        if constexpr (Traced) {
+            if (!p.runnext.load(std::memory_order_relaxed)) p.runnext.store(runnext_hook(), std::memory_order_relaxed);
+        }
         // `inherit`: g runs on in the current time slice (it came from
         // runnext); otherwise its run starts a new slice. False when p was
         // handed off while g ran: p must not be touched again.

@@ -371,7 +371,7 @@ bool sysmon::impl::poll(std::int64_t now) {
 // thread competing with the processors for the CPUs. All reads
 // relaxed: hints.
 bool sysmon::impl::worth_handing_off(processor& p) const noexcept {
-    if (all_stuck || p.runnext.load(std::memory_order_relaxed) != nullptr) return true;
+    if (all_stuck || runnext_holds(p.runnext.load(std::memory_order_relaxed))) return true;
     if (p.netpoll && p.netpoll->in_flight() > 0) return true;
     return p.timers.next_deadline() <= monotonic_now_ns();
 }

@@ -214,7 +214,7 @@ void trace_start(runtime_state& rt) {
     rt.trace->start_ns = monotonic_now_ns();
     for (auto& p : rt.procs) {
         rt.trace->procs.push_back(std::make_unique<trace_buffer>(rt.opts.trace_events));
-        start_tracing(p->stats, rt.trace->procs.back().get());
+        start_tracing(*p, rt.trace->procs.back().get());
     }
     // relaxed: the processors' threads start after this (their start orders it).
     set_park_traced(true);

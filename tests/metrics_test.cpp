@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <goro/goro.hpp>
+#include <goro/runtime/detail/processor_stats.hpp>
 
 #include "support/handed_off.hpp"
 #include "support/watchdog.hpp"
@@ -206,15 +207,20 @@ TEST_CASE("metrics see the blocking pool, I/O in flight and the scheduling laten
     CHECK(pp.sched_latency.quantile_ns(0.5) > 0);
 }
 
-// The latency sample (detail/processor_stats.hpp): one ready in 256 puts a
-// probe in the readied goroutine's resume point, which times the wait when
-// the goroutine runs and then runs it. On one processor every sample's
-// goroutine runs before the next sample is due, so the count is known to
-// within a couple; a sampling that never fires, or fires seldom, fails here,
-// and so does a probe that does not hand over to the goroutine (the values).
-TEST_CASE("the latency sample times one ready in 256 and runs the goroutine on", "[metrics]") {
+// The latency sample (detail/processor_stats.hpp): the loop arms the ready
+// hooks once in k_latency_sample_every (244) scheduling rounds, and the
+// next ready puts a probe in the readied goroutine's resume point, which
+// times the wait when the goroutine runs and then runs it. A ping-pong
+// readies once a round, so one ready in k_latency_sample_every is timed.
+// On one processor every sample's goroutine runs before the next sample is
+// due, so the count is known to within a couple; a sampling that never
+// fires, or fires seldom, fails here, and so does one that fires on more
+// readies than it is armed for, or a probe that does not hand over to the
+// goroutine (the values).
+TEST_CASE("the latency sample times one ready in 244 and runs the goroutine on", "[metrics]") {
     watchdog dog("latency sample", 60s);
-    constexpr int k_trips = 12'800;  // 25,600 readies: 100 samples
+    constexpr std::uint32_t k_every = goro::detail::processor_stats::k_latency_sample_every;
+    constexpr int k_trips = 50 * k_every;  // 100 samples due
     goro::runtime_metrics before, after;
     long total = 0;
     goro::run(
@@ -238,11 +244,11 @@ TEST_CASE("the latency sample times one ready in 256 and runs the goroutine on",
     // sum of (i + 1) for i < k_trips: every value went through both tasks.
     CHECK(total == static_cast<long>(k_trips) * (k_trips + 1) / 2);
     const std::uint64_t samples = after.sched_latency.samples() - before.sched_latency.samples();
-    // 100 due; a few fewer if the processor was handed off mid-run on a
-    // loaded machine (the task's readies from a thread without it are not
-    // counted), never more.
-    CHECK(samples >= 2 * k_trips / 256 / 2);
-    CHECK(samples <= 2 * k_trips / 256 + 2);
+    // 100 due (two rounds a trip); a few fewer if the processor was handed
+    // off mid-run on a loaded machine (the task's readies from a thread
+    // without it are not counted), never more but for the arms' phase.
+    CHECK(samples >= 2 * k_trips / k_every / 2);
+    CHECK(samples <= 2 * k_trips / k_every + 2);
     CHECK(after.sched_latency.quantile_ns(0.5) > 0);
 }
 
@@ -261,7 +267,11 @@ TEST_CASE("a latency probe whose goroutine never runs is freed at shutdown", "[m
                     n.fetch_add(1);
                 }(never, ran));
             co_await goro::sleep(1ms);  // all 600 park
-            // 600 readies (two samples due), none of them run: main
+            // Rounds without a noted ready (a yield is not one), so that
+            // the loop arms the hooks (once in 244 rounds) after main's
+            // wake from the sleep, which may have used the last arm.
+            for (int i = 0; i < 600; ++i) co_await goro::yield();
+            // 600 readies (the first one hooked), none of them run: main
             // returns first, and the runtime stops.
             never.close();
             co_return;

@@ -120,6 +120,44 @@ TEST_CASE("a trace of tennis on two processors has every hand-off as a flow", "[
                                               : "handoff=100 spawn=2 unmatched=0\n"));
 }
 
+// Every ready is traced, whichever way it goes (the ready hooks,
+// detail/processor_stats.hpp): a timer's wake (ready_local from the
+// scheduler), three sends to parked receivers in one run (ready(): the
+// first takes runnext's hook mark, the next two displace a goroutine,
+// the branch that tests the trace itself), and a close that wakes three
+// receivers (ready_local from a task). One "unpark" instant each.
+TEST_CASE("a trace records every ready: runnext's, a displacing one, the deque's", "[trace]") {
+    watchdog dog("trace of every ready", 60s);
+    goro_test::temp_dir tmp("goro-trace");
+    const std::string path = (tmp.dir / "readies.json").string();
+    goro::run(
+        []() -> goro::task<> {
+            goro::chan<int> cs[3];
+            goro::chan<int> closing;
+            for (auto& c : cs)
+                goro::go([](goro::chan<int> in) -> goro::task<> { (void)co_await in.recv(); }(c));
+            for (int i = 0; i < 3; ++i)
+                goro::go([](goro::chan<int> in) -> goro::task<> { (void)co_await in.recv(); }(closing));
+            co_await goro::sleep(1ms);  // all six park; main's wake: 1
+            for (int i = 0; i < 3; ++i) co_await cs[i].send(i);  // 3, none of them parks main
+            closing.close();  // 3
+            // Main returns: the readied six may never run; their readies
+            // are in the trace all the same.
+        }(),
+        {.procs = 1, .trace = path});
+    const std::string text = read_file(path);
+    REQUIRE_FALSE(text.empty());
+    INFO(text.substr(0, 2000));
+    CHECK(count(text, R"("cat":"spawn","ph":"s")") == 6);
+    // A run that outlasted its time slice (a loaded machine) may have lost
+    // the processor: its readies then come from a thread without one,
+    // which records none.
+    if (count(text, R"("cat":"lost_run")") == 0)
+        CHECK(count(text, R"("cat":"unpark")") == 7);
+    else
+        CHECK(count(text, R"("cat":"unpark")") <= 7);
+}
+
 TEST_CASE("a run that loses its processor in a hand-off ends on the thread's own track", "[trace][handoff]") {
     // One processor, the epoll driver (it hands off by default): a task spins
     // until a task queued behind it has run, which only a hand-off allows.

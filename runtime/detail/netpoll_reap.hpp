@@ -31,8 +31,11 @@ namespace goro::detail {
 // own eventfd (io_socket_st with one connection: 9x slower on io_uring
 // than with both ends on one processor). Nothing is lost: the reaper is
 // awake and goes on to its deque.
+// An armed ready hook (processor::local_hook) stays armed through the reap:
+// the count replaces its mark in netpoll_readied, and the end puts it back.
 inline void begin_netpoll_reap(processor& p) noexcept {
     GORO_ASSERT(holds_processor(p));
+    GORO_ASSERT(p.netpoll_readied == (p.local_hook ? k_netpoll_idle_hooked : k_netpoll_idle));
     p.netpoll_readied = 0;
 }
 
@@ -40,7 +43,7 @@ inline void begin_netpoll_reap(processor& p) noexcept {
 // so the first task readied needs no other processor.
 inline void end_netpoll_reap(processor& p, bool runs_first) noexcept {
     const unsigned readied = p.netpoll_readied;
-    p.netpoll_readied = ~0u;
+    p.netpoll_readied = p.local_hook ? k_netpoll_idle_hooked : k_netpoll_idle;
     if (readied > (runs_first ? 1u : 0u)) wakep(p.rt);
 }
 

@@ -12,30 +12,64 @@
 // latency histogram, which the latency probe adds to from whichever thread
 // runs the sampled goroutine (a relaxed fetch_add, once a sample).
 //
-// The latency sample (issue 15: no per-run cost). One ready in
-// k_latency_sample_every (note_ready's countdown) is timed: its slow half
-// (note_ready_slow, runtime/metrics.cpp) reads the clock and puts a probe
-// in the goroutine's resume_point: a small coroutine of its own, which
-// holds the goroutine's real resume point. Whoever runs the goroutine next
-// (this processor's loop, or a thief's) resumes the probe instead; the probe
+// The ready hooks (issue 15: a ready pays nothing for them when nobody
+// asks). A ready is noted (its latency timed, or traced) only when its
+// processor has armed a hook in a word that the ready tests anyway:
+//  - ready() (into the run-next slot): processor::runnext holds
+//    runnext_hook() instead of null. ready() displaces the mark as it
+//    would a goroutine, and its branch for a displaced goroutine tells the
+//    two apart; its common path (runnext empty) is the load, store, test
+//    and branch it was without hooks.
+//  - ready_local() (onto the deque): processor::netpoll_readied holds
+//    k_netpoll_idle_hooked instead of k_netpoll_idle, a word that
+//    ready_local tests anyway (for the netpoll reap's count);
+//    processor::local_hook keeps the arm through a reap.
+// The hooked ready's slow half is note_hooked_ready (runtime/metrics.cpp).
+// Starts are never timed; their trace test is start_on's (goroutine_lifecycle.cpp).
+//
+// Arming, for the latency sample: the scheduling loop arms both hooks in
+// one of k_sample_intervals of its fairness intervals (every
+// k_fairness_interval = 61 rounds, scheduler.cpp: a branch that every
+// round takes already, so the count costs the loop nothing a round): once
+// in k_latency_sample_every scheduling rounds. The first hook to fire
+// disarms the other: one arm, at most one sample. A program that readies
+// about once a round (a goroutine runs, readies another and parks: every
+// channel hand-off) has one ready in k_latency_sample_every timed; one
+// that readies less often a larger share, but never more than one sample
+// in k_latency_sample_every rounds, so a sample's cost stays bounded per
+// round; one that readies many times a round a smaller share.
+//
+// The sample: note_hooked_ready reads the clock and puts a probe in the
+// goroutine's resume_point: a small coroutine of its own, which holds the
+// goroutine's real resume point. Whoever runs the goroutine next (this
+// processor's loop, or a thief's) resumes the probe instead; the probe
 // reads the clock, adds the latency to the histogram, destroys itself and
 // transfers to the real resume point (symmetric transfer: the goroutine runs
 // on the same stack, as if resumed directly). So the loop tests nothing for
 // the sample on each run (it compared every goroutine it ran with the
 // sampled one: 2 instructions a run), and a sample is timed wherever its
 // goroutine runs (no expiry for a goroutine that was stolen). One probe in
-// flight per processor (`probe`); a ready whose countdown runs out while
-// one is in flight takes no sample. Only readies are timed, not starts: a
-// started goroutine may be run in place by its joiner (run_in_place), a
-// path that this file does not own; a readied goroutine is resumed only
-// through its resume_point.
+// flight per processor (`probe`); a hooked ready while one is in flight
+// takes no sample. Only readies are timed, not starts: a started goroutine
+// may be run in place by its joiner (run_in_place), a path that this file
+// does not own; a readied goroutine is resumed only through its
+// resume_point.
 //
-// Rejected: arming the sample by time (the processor's fairness tick or the
-// monitor sets a "sample the next ready" flag): the ready must still test
-// the flag, which costs what the countdown costs (a decrement and a branch
-// against a load and a branch), unless the flag is folded into a word the
-// ready already tests (its run-next slot, its machine's in_sched or held
-// word), each of which has other readers that would then have to skip it.
+// Tracing: every ready and start is recorded. start_tracing arms both
+// hooks for good: the traced loop puts runnext_hook() back whenever a
+// round leaves runnext empty (worker_loop_as, scheduler.cpp), a hooked
+// ready does not disarm while tracing, and ready()'s branch for a
+// displaced goroutine tests the trace (the one ready it cannot hook: the
+// slot held a goroutine). One traced ready in k_latency_sample_every
+// (readies_to_sample) is timed as well.
+//
+// Rejected: a countdown of readies (what this replaced: a decrement and a
+// branch on every ready and start, 4 of the 18.5 instructions that the
+// hooks cost a pingpong round trip); arming by time (the monitor or the
+// fairness tick sets a "sample" flag every few ms): the count of samples
+// would depend on the machine's speed (a short run gets none, and
+// tests/metrics_test.cpp could not count them), and the ready would still
+// test the flag unless it lived in one of the words above.
 #pragma once
 
 #include <algorithm>
@@ -47,6 +81,7 @@
 namespace goro::detail {
 
 struct goroutine;
+struct processor;
 struct trace_buffer;
 
 // The execution trace's hooks (runtime/trace.cpp), called only while this
@@ -86,11 +121,15 @@ struct alignas(64) processor_stats {
     // 2^(i + k_latency_shift) ns (the last one: everything longer).
     static constexpr unsigned k_latency_buckets = 24;
     static constexpr unsigned k_latency_shift = 7;  // 128 ns .. about 1 s
-    // One ready in this many is timed (note_ready). A sample costs a few
-    // hundred instructions (two clock reads, the probe's frame); at 1 in 256
-    // that is about 1 instruction a ready, and a 10,000-ready run still gets
-    // about 40 samples.
-    static constexpr std::uint32_t k_latency_sample_every = 256;
+    // The loop arms the ready hooks in one fairness interval in this many
+    // (see the top of this file).
+    static constexpr std::uint32_t k_sample_intervals = 4;
+    // So one scheduling round in this many arms them (k_fairness_interval,
+    // 61, times k_sample_intervals; scheduler.cpp checks the product). A
+    // sample costs a few hundred instructions (two clock reads, the probe's
+    // frame); at 1 in 244 that is about 1 instruction a round, and a
+    // 10,000-ready ping-pong still gets about 40 samples.
+    static constexpr std::uint32_t k_latency_sample_every = 61 * k_sample_intervals;
 
     std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
     // goroutines that returned here. Those started here are not counted
@@ -104,23 +143,23 @@ struct alignas(64) processor_stats {
     std::atomic<std::uint64_t> global_taken{0};  // goroutines taken from the global queue
     std::atomic<std::uint64_t> timers_fired{0};  // expired timers run here
 
-    // Readies (and starts) until the next one takes the slow path
-    // (note_ready_slow): k_latency_sample_every while not tracing, 1 while
-    // tracing (every ready is then recorded, and readies_to_sample picks
-    // the samples). One decrement and branch per ready on the fast path.
-    std::uint32_t ready_countdown = k_latency_sample_every;
+    // Fairness intervals until the loop next arms the ready hooks
+    // (arm_ready_hooks, scheduler.cpp). Owner only.
+    std::uint32_t intervals_to_sample = k_sample_intervals;
+    // While tracing (every ready hooked): traced readies until the next
+    // one is timed. Owner only.
     std::uint32_t readies_to_sample = k_latency_sample_every;
 
     // This processor's execution-trace buffer, or null when the run is not
-    // traced (trace_buffer.hpp). Set before the processor starts (with
-    // ready_countdown = 1: start_tracing below).
+    // traced (trace_buffer.hpp). Set before the processor starts, with the
+    // ready hooks armed for good (start_tracing below).
     trace_buffer* trace = nullptr;
 
     // Added to by the latency probe (relaxed fetch_add: it runs on
     // whichever thread runs the sampled goroutine).
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
     // The latency probe in flight (its coroutine frame's address), or null.
-    // Set by the owner when it arms one (note_ready_slow); cleared by the
+    // Set by the owner when it arms one (note_hooked_ready); cleared by the
     // probe when it fires, on whichever thread runs the sampled goroutine
     // (release: its histogram add, and its frame's destruction, happen
     // before the owner's next arming, which loads it with acquire). A
@@ -142,25 +181,17 @@ struct alignas(64) processor_stats {
     }
 };
 
-// The slow half of note_ready and note_created (runtime/metrics.cpp):
-// records the ready in the trace, when one is recorded, and times one in
-// k_latency_sample_every. `spawn`: g was started, not readied.
-void note_ready_slow(processor_stats& s, goroutine* g, bool spawn) noexcept;
+// The slow half of a hooked ready (see the top of this file;
+// runtime/metrics.cpp): records the ready in the trace, when one is
+// recorded, and times it when it is the sample's turn; disarms both hooks
+// unless tracing. Owner, before g is published to a queue that a thief
+// reads (the probe changes g's resume point).
+void note_hooked_ready(processor& p, goroutine* g) noexcept;
 
-/// Before the processor starts: every ready takes the slow path, which
-/// records it in `buffer` (the runs: the traced loop, scheduler.cpp).
-inline void start_tracing(processor_stats& s, trace_buffer* buffer) noexcept {
-    s.trace = buffer;
-    s.ready_countdown = 1;
-}
-
-/// Owner: g became runnable here (readied). One in k_latency_sample_every
-/// is timed (the clock is read only for those); every one is traced while
-/// tracing.
-inline void note_ready(processor_stats& s, goroutine* g) noexcept {
-    if (--s.ready_countdown == 0) [[unlikely]]
-        note_ready_slow(s, g, false);
-}
+/// Before the processor starts: every ready and start is recorded in
+/// `buffer` (the runs: the traced loop, scheduler.cpp), the ready hooks
+/// armed for good (runtime/metrics.cpp).
+void start_tracing(processor& p, trace_buffer* buffer) noexcept;
 
 /// Owner: the scheduling loop resumes g. `Traced`: this processor records
 /// an execution trace (s.trace set). The loop tests s.trace once when it
@@ -180,12 +211,11 @@ inline void note_run_end(processor_stats& s) noexcept {
     if constexpr (Traced) trace_run_end(*s.trace);
 }
 
-/// Owner: g was started here (counted by processor::live_delta, see
-/// processor_stats::finished).
-inline void note_created(processor_stats& s, goroutine* g) noexcept {
-    if (--s.ready_countdown == 0) [[unlikely]]
-        note_ready_slow(s, g, true);
-}
+/// Owner: g was started here, while tracing (start_on,
+/// runtime/goroutine_lifecycle.cpp, tests processor_stats::trace: a start
+/// has no ready hook). Started goroutines are counted by
+/// processor::live_delta (see processor_stats::finished), not here.
+void note_created_traced(processor_stats& s, goroutine* g) noexcept;
 
 /// Owner (`thief`): it took n goroutines from `victim`.
 inline void note_steal(processor_stats& thief, processor_stats& victim, unsigned victim_index,

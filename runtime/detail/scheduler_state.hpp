@@ -116,6 +116,21 @@ private:
     void scan_free_slots();
 };
 
+// processor::runnext's hook mark: no goroutine (a record holds pointers,
+// so none has this address).
+inline constexpr std::uintptr_t k_runnext_hook = 1;
+static_assert(alignof(goroutine) > k_runnext_hook);
+inline goroutine* runnext_hook() noexcept { return reinterpret_cast<goroutine*>(k_runnext_hook); }
+/// `rn`, a value of processor::runnext, is a goroutine (not null, not the
+/// hook mark): one compare, as the test for null was.
+inline bool runnext_holds(const goroutine* rn) noexcept {
+    return reinterpret_cast<std::uintptr_t>(rn) > k_runnext_hook;
+}
+
+// processor::netpoll_readied outside a reap (a reap counts from 0).
+inline constexpr unsigned k_netpoll_idle = ~0u;
+inline constexpr unsigned k_netpoll_idle_hooked = ~0u - 1;
+
 struct processor {
     // Room for the frontier of deep fork-join code (depth x fan-out items,
     // a few times over once the oldest items are rescued, see
@@ -141,7 +156,12 @@ struct processor {
     // watching costs the owner no cache line of its own on the hot path.
     // The goroutine just readied here; not stealable. Holder only, but
     // atomic (relaxed loads and stores, plain moves on x86) so that the
-    // monitor may look whether it is empty (a hand-off hint).
+    // monitor may look whether it is empty (a hand-off hint). Null, a
+    // goroutine, or runnext_hook(): empty, with the next ready() noted
+    // (the latency sample or the trace, processor_stats.hpp's "ready
+    // hooks"). Every reader but ready() tests runnext_holds, which reads
+    // the hook as empty; ready() finds it as it finds any goroutine it
+    // displaces, in the branch it takes for those.
     alignas(64) std::atomic<goroutine*> runnext{nullptr};
     // The goroutine being resumed, or null between runs. Owner writes: a
     // release store at each run's start and symmetric transfer (run_goroutine,
@@ -177,9 +197,15 @@ struct processor {
     unsigned starvation_backoff = 0;    // rescues since the deque was last empty (scheduler.cpp)
     // While the scheduler reaps its netpoll (begin_netpoll_reap, netpoll_reap.hpp):
     // the I/O completions' readies skip wakep() and count themselves here
-    // instead; the reaper decides afterwards whom to wake. ~0u: not reaping.
-    // Holder only.
-    unsigned netpoll_readied = ~0u;
+    // instead; the reaper decides afterwards whom to wake. Outside a reap,
+    // k_netpoll_idle, or k_netpoll_idle_hooked while local_hook is set:
+    // ready_local tests this word against k_netpoll_idle anyway, so that
+    // one test sends it both ways (a reap, the hook). Holder only.
+    unsigned netpoll_readied = k_netpoll_idle;
+    // The next ready_local is noted (the ready hooks, processor_stats.hpp):
+    // in a reap, where ready_local takes its slow branch anyway, read here;
+    // outside one, mirrored in netpoll_readied. Holder only.
+    bool local_hook = false;
     poll_spin spin;                 // the look before parking with I/O in flight (holder only)
 
     timer_heap timers;              // own lock; fired by this processor

@@ -13,8 +13,10 @@
 // worker_loop) and at each steal,
 // and a test of a bit of the word that each park loads anyway for its wait
 // stamp (g_park_word, note_waiting);
-// readies and starts share the latency sampling's countdown
-// (processor_stats::ready_countdown), which tracing sets to 1.
+// readies are noted through the ready hooks, which tracing arms for good,
+// and cost nothing for the trace when off but in ready()'s branch for a
+// displaced goroutine (a test of processor_stats::trace there); a start
+// tests processor_stats::trace (start_on); see processor_stats.hpp.
 #pragma once
 
 #include <cstdint>
