@@ -127,7 +127,7 @@ struct alignas(64) processor_stats {
     // So one scheduling round in this many arms them (k_fairness_interval,
     // 61, times k_sample_intervals; scheduler.cpp checks the product). A
     // sample costs a few hundred instructions (two clock reads, the probe's
-    // frame); at 1 in 244 that is about 1 instruction a round, and a
+    // frame); at 1 in 244 that is about 1.5 instructions a round, and a
     // 10,000-ready ping-pong still gets about 40 samples.
     static constexpr std::uint32_t k_latency_sample_every = 61 * k_sample_intervals;
 
