@@ -252,6 +252,44 @@ TEST_CASE("the latency sample times one ready in 244 and runs the goroutine on",
     CHECK(after.sched_latency.quantile_ns(0.5) > 0);
 }
 
+// One arm, one sample (detail/processor_stats.hpp): the loop arms two hooks
+// at once, runnext's for ready() and netpoll_readied's for ready_local(),
+// and the first to fire disarms the other. Here each round has one ready of
+// each kind (a send to a parked task, then a close that wakes its
+// receiver), so hooks that stayed armed would time two readies an arm.
+TEST_CASE("the latency sample takes one ready an arm when ready() and ready_local() alternate", "[metrics]") {
+    watchdog dog("latency sample, mixed readies", 60s);
+    constexpr std::uint32_t k_every = goro::detail::processor_stats::k_latency_sample_every;
+    constexpr int k_trips = 50 * k_every;  // two rounds a trip: 100 samples due
+    goro::runtime_metrics before, after;
+    int closes = 0;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<goro::chan<int>> handoff;
+            goro::go([](goro::chan<goro::chan<int>> in, int& n) -> goro::task<> {
+                for (int i = 0; i < k_trips; ++i) {
+                    auto done = co_await in.recv();  // readied by a send: ready()
+                    done->close();                   // wakes main: ready_local()
+                    ++n;
+                }
+            }(handoff, closes));
+            before = goro::metrics();
+            for (int i = 0; i < k_trips; ++i) {
+                goro::chan<int> done;
+                co_await handoff.send(done);
+                (void)co_await done.recv();
+            }
+            after = goro::metrics();
+        }(),
+        {.procs = 1});
+    CHECK(closes == k_trips);
+    const std::uint64_t samples = after.sched_latency.samples() - before.sched_latency.samples();
+    // As in the test above: fewer after a hand-off, never more but for the
+    // arms' phase.
+    CHECK(samples >= 2 * k_trips / k_every / 2);
+    CHECK(samples <= 2 * k_trips / k_every + 2);
+}
+
 // A probe whose goroutine never runs again (the runtime stops with it
 // runnable, as it does when main returns at once) is freed with its
 // processor: the ASan build checks for the leak, every build for the crash.
