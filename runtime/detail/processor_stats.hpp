@@ -26,6 +26,7 @@
 //    processor::local_hook keeps the arm through a reap.
 // The hooked ready's slow half is note_hooked_ready (runtime/metrics.cpp).
 // Starts are never timed; their trace test is start_on's (goroutine_lifecycle.cpp).
+// Nor are yields (ready_later tests neither word; it was never noted).
 //
 // Arming, for the latency sample: the scheduling loop arms both hooks in
 // one of k_sample_intervals of its fairness intervals (every
