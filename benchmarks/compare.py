@@ -120,6 +120,10 @@ def main():
                     help="wrk -d duration (default 10s)")
     ap.add_argument("--timeout", type=float, default=120,
                     help="seconds before one run is killed (default 120)")
+    ap.add_argument("--go-dir", metavar="DIR",
+                    help="Go twins built beforehand (`go build -o DIR/<name> ./<name>` in "
+                         "benchmarks/peers/go), for a machine without Go; a twin missing "
+                         "there is built when `go` is on PATH")
     args = ap.parse_args()
     if args.rounds < 1 or args.http_rounds < 1:
         ap.error("--rounds and --http-rounds must be >= 1")
@@ -144,7 +148,14 @@ def main():
     goro_dir = resolve_dir(args.goro_dir)
     tmp = tempfile.mkdtemp(prefix="goro-peers-")
     try:
-        go_bins = build_go(sorted({VARIANTS.get(n, (n,))[0] for n in selected}), tmp)
+        go_names = sorted({VARIANTS.get(n, (n,))[0] for n in selected})
+        go_bins = {}
+        if args.go_dir:
+            for n in go_names:
+                p = os.path.join(resolve_dir(args.go_dir), n)
+                if os.path.isfile(p) and os.access(p, os.X_OK):
+                    go_bins[n] = p
+        go_bins.update(build_go([n for n in go_names if n not in go_bins], tmp))
         for n in selected:
             if n in VARIANTS:
                 go_bins[n] = go_bins.get(VARIANTS[n][0])

@@ -91,20 +91,27 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def build_peer(system, bench, peers_dir, cxx):
+def build_peer(system, bench, peers_dir, cxx, march, no_build):
     spec = PEERS[system]
+    # -march=native binaries go to DIR/bin, others to DIR/bin-<march>
+    # (e.g. x86-64-v3 for a machine whose processor is not this one's).
+    out_dir = os.path.join(peers_dir, "bin" if march == "native" else "bin-" + march)
+    out = os.path.join(out_dir, f"{system}_{bench}")
+    if no_build:
+        if not os.path.exists(out):
+            log(f"--no-build: {out} not found: {system} left out of the {bench} rows")
+            return None
+        return out
     src = os.path.join(peers_dir, "runtime-benchmarks", "cpp", SUITE_DIR[system], bench + ".cpp")
     if not os.path.exists(src):
         raise SystemExit(f"compare_suite: {src} not found (see --help for the layout of --peers)")
     include = os.path.join(peers_dir, spec["dir"], "include")
     if not os.path.isdir(include):
         raise SystemExit(f"compare_suite: {include} not found (see --help for the layout of --peers)")
-    out_dir = os.path.join(peers_dir, "bin")
     os.makedirs(out_dir, exist_ok=True)
-    out = os.path.join(out_dir, f"{system}_{bench}")
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out
-    cmd = [cxx, "-std=" + spec["std"], "-O3", "-DNDEBUG", "-march=native", *spec["flags"],
+    cmd = [cxx, "-std=" + spec["std"], "-O3", "-DNDEBUG", "-march=" + march, *spec["flags"],
            "-I" + os.path.join(peers_dir, "runtime-benchmarks", "cpp", "2common"), "-I" + include]
     if bench == "nqueens":
         cmd.append("-falign-loops=64")
@@ -176,6 +183,14 @@ def main(argv=None):
                     help="every system's allocator (goro's task frames come from its own pool): tcmalloc "
                          "preloaded when installed (auto, as the suite links it), always (tcmalloc), "
                          "or never (glibc)")
+    ap.add_argument("--march", default="native",
+                    help="the peers' -march (the suite's: native); another value builds into "
+                         "DIR/bin-<march>, for binaries that must run on another processor")
+    ap.add_argument("--no-build", action="store_true",
+                    help="run the peers' binaries already in DIR/bin (or bin-<march>) without "
+                         "looking for their sources or a compiler")
+    ap.add_argument("--tcmalloc", default=TCMALLOC, metavar="PATH",
+                    help=f"the tcmalloc library to preload (default {TCMALLOC})")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args(argv)
@@ -194,11 +209,12 @@ def main(argv=None):
     for s in systems:
         if s != "goro" and s not in PEERS:
             raise SystemExit(f"compare_suite: unknown system {s!r}")
-    if a.malloc == "tcmalloc" and not os.path.exists(TCMALLOC):
-        raise SystemExit(f"compare_suite: --malloc tcmalloc: {TCMALLOC} not found (Debian libtcmalloc-minimal4)")
-    use_tcmalloc = a.malloc == "tcmalloc" or (a.malloc == "auto" and os.path.exists(TCMALLOC))
+    tcmalloc = os.path.abspath(a.tcmalloc)
+    if a.malloc == "tcmalloc" and not os.path.exists(tcmalloc):
+        raise SystemExit(f"compare_suite: --malloc tcmalloc: {tcmalloc} not found (Debian libtcmalloc-minimal4)")
+    use_tcmalloc = a.malloc == "tcmalloc" or (a.malloc == "auto" and os.path.exists(tcmalloc))
     if a.malloc == "auto" and not use_tcmalloc:
-        log(f"{TCMALLOC} not found (Debian libtcmalloc-minimal4): every system runs on glibc "
+        log(f"{tcmalloc} not found (Debian libtcmalloc-minimal4): every system runs on glibc "
             "malloc, which slows the peers' fork-join rows (the suite links tcmalloc)")
     goro_dir = a.goro_dir if os.path.isabs(a.goro_dir) else os.path.join(REPO, a.goro_dir)
     peers_dir = os.path.abspath(a.peers)
@@ -213,10 +229,12 @@ def main(argv=None):
                 binaries[(s, b)] = path
             elif b not in PEERS[s]["benches"]:
                 log(f"{s} has no {b} in the suite: left out of its rows")
-            elif s == "tmc" and b in NEEDS_ASIO and not os.path.exists(ASIO_HEADER):
+            elif s == "tmc" and b in NEEDS_ASIO and not a.no_build and not os.path.exists(ASIO_HEADER):
                 log(f"skipping tmc {b}: {ASIO_HEADER} not found (Debian libasio-dev)")
             else:
-                binaries[(s, b)] = build_peer(s, b, peers_dir, a.cxx)
+                path = build_peer(s, b, peers_dir, a.cxx, a.march, a.no_build)
+                if path:
+                    binaries[(s, b)] = path
 
     results = {key: [] for key in ((s, b, t) for s in systems for b in benches for t in threads)}
     for rnd in range(a.rounds):
@@ -229,7 +247,7 @@ def main(argv=None):
                     # tcmalloc into each: goro's frames come from its own pool
                     # either way, but its other allocations (matmul's
                     # matrices) then cost what the peers' cost.
-                    preload = TCMALLOC if use_tcmalloc else None
+                    preload = tcmalloc if use_tcmalloc else None
                     r = run_once(binaries[(s, b)], b, t, preload, a.timeout)
                     log(f"round {rnd + 1}/{a.rounds} {b} T={t} {s}: "
                         + (f"{r[0]:.3f} s, {r[1]} KiB" if r else "failed"))
@@ -253,7 +271,7 @@ def main(argv=None):
                 rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
                              f"{rss / 1024:.1f}", ratio_t, ratio_m])
     print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
-          f"peers built by {a.cxx}, allocator (every system): {'tcmalloc' if use_tcmalloc else 'glibc malloc'}")
+          f"peers built by {a.cxx} -march={a.march}, allocator (every system): {'tcmalloc' if use_tcmalloc else 'glibc malloc'}")
     print(table(rows, a.markdown))
 
 
