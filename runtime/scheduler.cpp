@@ -60,8 +60,10 @@
 //   7. with I/O in flight, steps 1-6 again for a short, adaptive window
 //      (detail/poll_spin.hpp): an answer due in microseconds then costs no
 //      sleep and cross-CPU wake-up;
-//   8. park on the processor's own netpoll until a completion, a wake-up or the
-//      earliest timer deadline.
+//   8. fire the (stealable) timers that other processors left due for a
+//      while, as Go's stealWork does (stealing.cpp, "Timers of other
+//      processors"), and run what they woke; else park on the processor's
+//      own netpoll until a completion, a wake-up or its earliest timer.
 //
 // Completions that step 5, the 61st tick or the park reap wake no other
 // processor for the first task they ready when this processor goes on to
@@ -357,6 +359,10 @@ namespace {
 
 // ---- timers and the netpoll (its reaps: detail/netpoll_reap.hpp) ----
 
+// Until p's own earliest timer (-1: none). Other processors' timers are not
+// its business here: their owners park with their own deadlines, and one
+// busy in a goroutine is seen by a processor on its way to park
+// (steal_timers) or handed off by the monitor.
 std::int64_t park_timeout_ns(processor& p) noexcept {
     const std::int64_t next = p.timers.next_deadline();
     if (next == timer_heap::k_never) return -1;
@@ -561,6 +567,10 @@ bool slice_expired(const processor& p) noexcept {
         }
 
         // ---- park ----
+        // First the other processors' due timers (Go's stealWork runs
+        // them; stealing.cpp, "Timers of other processors"): what they
+        // woke is in p's queues now.
+        if (steal_timers(p)) continue;
         const bool was_spinning = p.spinning;
         if (p.spinning) {
             p.spinning = false;

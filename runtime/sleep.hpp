@@ -5,8 +5,11 @@
 //
 // The timer goes into the heap of the processor the task runs on; that
 // processor wakes it when the deadline passes (checking on every scheduling
-// tick, or waking from park at the earliest deadline). A duration <= 0 still
-// yields once, as Go's time.Sleep(0) reschedules.
+// tick, or waking from park at the earliest deadline), or, once that
+// processor has left it due for a while (busy in a goroutine, say),
+// another one on its way to park (the timer is stealable:
+// detail/timer_heap.hpp). A duration <= 0
+// still yields once, as Go's time.Sleep(0) reschedules.
 #pragma once
 
 #include <chrono>
@@ -28,7 +31,13 @@ void add_timer(timer_node* node, const char* api_name);
 struct sleep_awaiter : timer_node {
     goroutine* sleeper = nullptr;
 
-    explicit sleep_awaiter(std::int64_t deadline_ns) noexcept { when = deadline_ns; }
+    explicit sleep_awaiter(std::int64_t deadline_ns) noexcept {
+        when = deadline_ns;
+        // Any processor may fire it: add_timer is await_suspend's last
+        // touch of the frame, and the heap's lock orders the fields
+        // written before it (sleeper, fire) before a fire on another thread.
+        stealable = true;
+    }
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     // A sleeping task destroyed at shutdown takes its timer out of the heap.

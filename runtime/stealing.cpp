@@ -3,7 +3,36 @@
 // victims (steal_work), and who pays the store-load fence of the deques'
 // asymmetric mode (work_deque.hpp): the thieves, one membarrier(2) per steal
 // batch, or, for a deque stolen from often, its owner (choose_deque_fences).
+// Also the timers that other processors leave due (steal_timers).
 // When a processor steals is find_runnable's business (scheduler.cpp).
+//
+// ## Timers of other processors
+//
+// A processor fires its own timers at each pass of its loop and parks until
+// its own earliest deadline; but while it runs a goroutine, or its thread
+// waits for a CPU or is slow to wake from its park, only it could fire them
+// (the monitor hands a processor stuck in a run to another thread, from
+// 2 ms on: sysmon.cpp, "Early hand-off"). Go does not wait: an M about to
+// block runs every P's due timers (stealWork's checkTimers). goro does the
+// same, within what its timers allow: before parking, a processor fires the
+// *stealable* timers of every other processor, busy or parked, that have
+// been due for k_timer_steal_grace_ns (timer_heap.hpp says which are
+// stealable: sleeps and the time package's timers, not the context-bound
+// sleep or a select's timeout, which count on their processor). What they
+// wake lands in its own queues and it runs it.
+//
+// Best effort: the heaps' next_deadline is a racy hint, and nothing wakes a
+// parked processor for another's timer. Rejected: every idle processor
+// parking until the busy processors' earliest deadline (a first version,
+// withdrawn: a herd of wake-ups for each timer); one parked processor (a
+// "timer watcher", as Go's one M in netpoll sleeps until pollUntil) waking
+// when a busy processor's earliest timer has been due for the grace: at 2
+// processors it woke for nearly every timer of the other, which had fired
+// it already (benchmarks/sleepers' p99 6.9 -> 13.3 ms, medians of 9
+// interleaved runs on a noisy machine; at 8 processors on 2 CPUs its
+// median looked better, 0.2-0.3 against 1.0-1.4 ms, in too few runs to
+// tell); and waking an idle processor at every add_timer (a load and
+// maybe a wake-up on the timer's hot path).
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +43,7 @@
 #include "detail/fatal.hpp"
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
+#include "detail/timer_heap.hpp"
 
 namespace goro::detail {
 
@@ -24,6 +54,16 @@ bool register_steal_fence() noexcept {
 namespace {
 
 constexpr unsigned k_steal_rounds = 4;
+
+// How long another processor's timer must have been due before this one
+// fires it (steal_timers). A processor that runs short goroutines fires its
+// own timers within microseconds, on its next pass through its loop: taking
+// them from it then only moves the wake-up and its cache lines to another
+// CPU (with no grace, 28,000 of the 400,000 timers of benchmarks/sleepers at
+// 2 processors were taken; with 100 us, 341). Past the grace the owner is
+// late: it runs a long goroutine, its thread waits for a CPU, or it sleeps
+// and has not woken yet; then any processor is better.
+constexpr std::int64_t k_timer_steal_grace_ns = 100'000;
 
 std::uint64_t next_random(std::uint64_t& state) noexcept {
     // xorshift64*: good enough to pick steal victims.
@@ -113,6 +153,24 @@ goroutine* steal_work(processor& p) noexcept {
         if (rt.stopping.load(std::memory_order_relaxed)) return nullptr;
     }
     return nullptr;
+}
+
+bool steal_timers(processor& p) noexcept {
+    runtime_state& rt = p.rt;
+    if (rt.nprocs == 1) return false;
+    std::int64_t now = 0;  // read once, when some heap has a timer
+    unsigned fired = 0;
+    for (auto& q : rt.procs) {
+        if (q.get() == &p) continue;
+        // A hint (relaxed, timer_heap.hpp): steal_expired decides under the
+        // heap's lock, and a node is fired by whoever pops it, once.
+        const std::int64_t next = q->timers.next_deadline();
+        if (next == timer_heap::k_never) continue;
+        if (now == 0) now = monotonic_now_ns();
+        if (next <= now - k_timer_steal_grace_ns) fired += q->timers.steal_expired(now);
+    }
+    if (fired != 0) stat_add(p.stats.timers_fired, fired);
+    return fired != 0;
 }
 
 bool any_deque_nonempty(runtime_state& rt) noexcept {

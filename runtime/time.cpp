@@ -50,6 +50,10 @@ timer_state* timer_state::create(chan<time_point> c, std::int64_t period_ns, std
     t->period = period_ns;
     t->func = std::move(f);
     t->fire = &timer_state::on_fire;
+    // Any processor may fire it: on_fire works under t->lock, finds a stale
+    // fire itself, and stop/reset wait for a fire in flight
+    // (disarm_for_rearm_locked).
+    t->stealable = true;
     timer_registry& r = timers_registry();
     std::lock_guard guard(r.lock);
     t->reg_next = r.head;

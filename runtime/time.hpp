@@ -20,7 +20,10 @@
 // Timers, tickers and after_func must be created (and reset) inside a goro
 // task: they are queued on the timer heap of the processor the task runs on,
 // which fires them on its scheduling ticks (so a task busy in a yield loop
-// does not delay them) or by waking from park at the earliest deadline.
+// does not delay them) or by waking from park at the earliest deadline; if
+// it leaves one due for long (a goroutine that computes), a processor on
+// its way to park fires it (runtime/stealing.cpp, "Timers of other
+// processors").
 // stop() may be called from anywhere.
 //
 // Channel values are std::chrono::steady_clock time points: the time the timer
@@ -38,7 +41,8 @@
 // A detail::timer_state (heap-allocated, reference-counted) is the
 // timer_node in the heap plus the channel, the period and the callback. Its
 // small lock (`lock`) orders firing against stop/reset:
-//   - fire (on the owning processor, outside the heap lock) takes the lock and
+//   - fire (on the owning processor or, the node being stealable, another
+//     one; outside the heap lock) takes the lock and
 //     delivers only if the timer is still `armed` and its node has not been
 //     queued again (a reset re-queues the same node: a fire still in flight
 //     for the old schedule sees node->heap != nullptr and drops itself);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -12,10 +13,15 @@
 
 #include <goro/goro.hpp>
 
+#include "support/child_process.hpp"
 #include "support/watchdog.hpp"
 #include "support/threads.hpp"
 
 using namespace std::chrono_literals;
+
+namespace {
+std::chrono::steady_clock::time_point clk_now() { return std::chrono::steady_clock::now(); }
+}  // namespace
 
 TEST_CASE("sleep lasts at least its duration", "[timer]") {
     auto main_task = []() -> goro::task<double> {
@@ -130,6 +136,99 @@ TEST_CASE("sleepers on one processor each wake once, none early", "[timer]") {
     }
     std::sort(who.begin(), who.end());
     REQUIRE(who == std::vector<int>{10, 20, 30, 40, 50});
+}
+
+// A processor busy in one goroutine does not reach its own timers; another
+// processor fires them on its way to park (Go's stealWork runs other Ps'
+// timers). Here the other processor parks every 200 us (a task there sleeps
+// in steps). Hand-off is off, or the monitor would move the busy processor
+// to another thread 2 ms in and fire the timer there. Without timer
+// stealing the callback would run only when the computation gives up, 60 s
+// later: the child reports 1.
+TEST_CASE("an idle processor fires the due timers of a processor busy in one goroutine", "[timer]") {
+    auto result = goro_test::run_in_child(
+        [] {
+            ::setenv("GORO_DEBUG", "handoff=0", 1);
+            std::atomic<bool> fired{false};
+            auto main_task = [&]() -> goro::task<int> {
+                // Armed on this processor, which then never reaches its
+                // scheduler until the callback has run elsewhere.
+                auto t = goro::after_func(5ms, [&] { fired.store(true); });
+                // Taken by the other processor (the spawn wakes it): its
+                // sleeps make that processor park and wake again and again.
+                goro::go([&]() -> goro::task<> {
+                    while (!fired.load()) co_await goro::sleep(200us);
+                }());
+                const auto give_up = std::chrono::steady_clock::now() + 60s;
+                while (!fired.load() && std::chrono::steady_clock::now() < give_up) {}
+                co_return fired.load() ? 1 : 0;
+            };
+            return goro::run(main_task(), {.procs = 2}) == 1 ? 0 : 1;
+        },
+        120s);
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
+}
+
+// While their owner computes, an idle processor fires its timers; the owner
+// stops or resets half of them meanwhile. Each callback runs at most once,
+// and stop()/reset() tell exactly which: true (still pending) means it never
+// runs, false means it ran once. Run under TSan, this checks that a fire on
+// another processor is ordered against stop and reset (time.cpp's lock).
+TEST_CASE("stop and reset race with timers fired by another processor", "[timer][stress]") {
+    auto result = goro_test::run_in_child(
+        [] {
+            ::setenv("GORO_DEBUG", "handoff=0", 1);
+            constexpr int n = 100;
+            std::vector<std::atomic<int>> runs(n);
+            std::atomic<int> ran{0};
+            auto main_task = [&]() -> goro::task<int> {
+                int bad = 0;
+                for (int round = 0; round < 10; ++round) {
+                    for (auto& r : runs) r.store(0);
+                    ran.store(0);
+                    std::vector<goro::timer> ts;
+                    for (int i = 0; i < n; ++i)
+                        ts.push_back(goro::after_func(std::chrono::microseconds(300 + 20 * i), [&runs, &ran, i] {
+                            runs[static_cast<std::size_t>(i)].fetch_add(1);
+                            ran.fetch_add(1);
+                        }));
+                    goro::go([]() -> goro::task<> { co_return; }());  // wakes the other processor
+                    // Compute (this processor never reaches its timers) and
+                    // stop or reset every other timer as the deadlines pass.
+                    std::vector<int> pending(n, -1);
+                    for (int i = 0; i < n; i += 2) {
+                        const auto until = clk_now() + 20us;
+                        while (clk_now() < until) {}
+                        pending[static_cast<std::size_t>(i)] =
+                            (i % 4 == 0 ? ts[static_cast<std::size_t>(i)].stop()
+                                        : ts[static_cast<std::size_t>(i)].reset(1h))
+                                ? 1
+                                : 0;
+                    }
+                    int expected = 0;
+                    for (int i = 0; i < n; ++i) expected += (i % 2 == 1 || pending[static_cast<std::size_t>(i)] == 0) ? 1 : 0;
+                    const auto give_up = clk_now() + 30s;
+                    while (ran.load() < expected && clk_now() < give_up) co_await goro::sleep(1ms);
+                    co_await goro::sleep(5ms);  // a callback that should not run has had time to
+                    for (int i = 0; i < n; ++i) {
+                        const int want = (i % 2 == 1 || pending[static_cast<std::size_t>(i)] == 0) ? 1 : 0;
+                        if (runs[static_cast<std::size_t>(i)].load() != want) {
+                            std::fprintf(stderr, "round %d timer %d: ran %d times, stop/reset said %d\n", round, i,
+                                         runs[static_cast<std::size_t>(i)].load(), pending[static_cast<std::size_t>(i)]);
+                            ++bad;
+                        }
+                    }
+                }
+                co_return bad;
+            };
+            return goro::run(main_task(), {.procs = 2}) == 0 ? 0 : 1;
+        },
+        120s);
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
 }
 
 // Behaviour only: every sleeper wakes, none before its deadline, and no

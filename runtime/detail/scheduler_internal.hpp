@@ -104,6 +104,12 @@ void remove_idle_locked(runtime_state& rt, processor& p) noexcept;
 /// rest go into p's deque. nullptr when every place looked empty.
 goroutine* steal_work(processor& p) noexcept;
 
+/// Fires here the stealable timers that the other processors have left due
+/// for a while (Go's stealWork runs other Ps' timers; stealing.cpp, "Timers
+/// of other processors"): what they wake lands in p's queues. True when
+/// some fired. p is held and not idle.
+bool steal_timers(processor& p) noexcept;
+
 /// Whether any deque or the global queue looks non-empty (a hint, for the
 /// lost-wake-up re-check before parking).
 bool any_deque_nonempty(runtime_state& rt) noexcept;

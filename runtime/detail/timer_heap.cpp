@@ -16,11 +16,11 @@ void timer_heap::sift_up(std::size_t i) noexcept {
         const std::size_t parent = (i - 1) / 2;
         if (!less(node, m_nodes[parent])) break;
         m_nodes[i] = m_nodes[parent];
-        m_nodes[i]->index = i;
+        m_nodes[i]->index = static_cast<std::uint32_t>(i);
         i = parent;
     }
     m_nodes[i] = node;
-    node->index = i;
+    node->index = static_cast<std::uint32_t>(i);
 }
 
 void timer_heap::sift_down(std::size_t i) noexcept {
@@ -32,11 +32,11 @@ void timer_heap::sift_down(std::size_t i) noexcept {
         if (child + 1 < n && less(m_nodes[child + 1], m_nodes[child])) ++child;
         if (!less(m_nodes[child], node)) break;
         m_nodes[i] = m_nodes[child];
-        m_nodes[i]->index = i;
+        m_nodes[i]->index = static_cast<std::uint32_t>(i);
         i = child;
     }
     m_nodes[i] = node;
-    node->index = i;
+    node->index = static_cast<std::uint32_t>(i);
 }
 
 void timer_heap::add(timer_node* node) {
@@ -57,7 +57,7 @@ bool timer_heap::remove_locked(timer_node* node) noexcept {
     m_nodes.pop_back();
     if (last != node) {
         m_nodes[i] = last;
-        last->index = i;
+        last->index = static_cast<std::uint32_t>(i);
         sift_down(i);
         sift_up(last->index);
     }
@@ -76,14 +76,15 @@ bool timer_heap::remove(timer_node* node) noexcept {
     return heap->remove_locked(node);
 }
 
-unsigned timer_heap::run_expired(std::int64_t now) noexcept {
+unsigned timer_heap::run_expired(std::int64_t now, bool stealable_only) noexcept {
     unsigned fired = 0;
     for (;;) {
         timer_node* due[32];
         unsigned count = 0;
         {
             std::lock_guard guard(m_lock);
-            while (count < 32 && !m_nodes.empty() && m_nodes.front()->when <= now) {
+            while (count < 32 && !m_nodes.empty() && m_nodes.front()->when <= now &&
+                   (!stealable_only || m_nodes.front()->stealable)) {
                 timer_node* node = m_nodes.front();
                 remove_locked(node);
                 due[count++] = node;
