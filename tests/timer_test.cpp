@@ -156,9 +156,12 @@ TEST_CASE("an idle processor fires the due timers of a processor busy in one gor
                 auto t = goro::after_func(5ms, [&] { fired.store(true); });
                 // Taken by the other processor (the spawn wakes it): its
                 // sleeps make that processor park and wake again and again.
-                goro::go([&]() -> goro::task<> {
-                    while (!fired.load()) co_await goro::sleep(200us);
-                }());
+                // The flag is a parameter, not a capture: the lambda is a
+                // temporary that dies before the task runs (ASan caught the
+                // capture's dangling reference).
+                goro::go([](std::atomic<bool>* done) -> goro::task<> {
+                    while (!done->load()) co_await goro::sleep(200us);
+                }(&fired));
                 const auto give_up = std::chrono::steady_clock::now() + 60s;
                 while (!fired.load() && std::chrono::steady_clock::now() < give_up) {}
                 co_return fired.load() ? 1 : 0;
