@@ -11,6 +11,7 @@
 #include "runtime/error.hpp"
 #include "runtime/go.hpp"
 #include "runtime/group.hpp"
+#include "runtime/join_all.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/mutex.hpp"
 #include "runtime/once.hpp"

@@ -82,6 +82,10 @@ void go(F&& f, Arg&& arg, Args&&... args) {
     go(detail::make_owned_call(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
 }
 
+namespace detail {
+struct join_all_access;
+}
+
 /// The handle of a goroutine started by goro::spawn. Move-only; co_await it
 /// (as an rvalue) for the result. Destroying it unawaited detaches the task.
 template <typename T>
@@ -169,6 +173,7 @@ public:
     }
 
 private:
+    friend struct detail::join_all_access;  // join_all.hpp takes the handles over
     handle_type m_handle;
 };
 

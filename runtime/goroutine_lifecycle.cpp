@@ -1,7 +1,7 @@
 // The scheduler's side of the calls a task makes (detail/goroutine.hpp):
-// starting a goroutine (go, spawn, group::go), readying one, the fork-join
-// fast path (run_in_place, end_in_place), finishing, and the symmetric
-// transfer between them (switch_to). The processors' loop that runs what
+// starting a goroutine (go, spawn, group::go), readying one, finishing,
+// and the symmetric transfer between them (switch_to). The fork-join fast
+// path (run_in_place, end_in_place, join_all's batch) is in_place_join.cpp. The processors' loop that runs what
 // these queue is scheduler.cpp.
 #include "detail/foreign_entry.hpp"
 #include "detail/goroutine_dump.hpp"
@@ -26,26 +26,6 @@ namespace goro::detail {
 }
 
 namespace {
-
-// The hot paths' entry: processor_scope's own (machine.hpp's
-// enter_processor_fast), for the case they meet: task code (in_sched clear)
-// on a thread that holds `p`. True in that case: in_sched is then set, and
-// leave_processor ends it. False with nothing changed otherwise (no
-// processor, inside the loop or another scope, or the monitor is taking or
-// took p): the caller then takes the path under a processor_scope, which
-// handles each case. Inline, and without the scope's flags, so that the
-// fast paths make no call for the scope and keep nothing for its exit
-// (issue 14: their register saves).
-[[gnu::always_inline]] inline bool enter_from_task(processor* p, machine* m) noexcept {
-    // relaxed: only this thread writes in_sched.
-    if (!p || m->in_sched.load(std::memory_order_relaxed)) return false;
-    if (enter_processor_fast(p, m)) [[likely]]
-        return true;
-    // Leave as a scope leaves; the scope then enters again and waits for
-    // the monitor or finds p lost.
-    leave_processor(m);
-    return false;
-}
 
 // switch_to's work, under the caller's scope on t_ctx.p.
 inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
@@ -274,150 +254,6 @@ namespace {
         return;
     }
     start_on(g, *p);
-    leave_processor(m);
-}
-
-namespace {
-
-// run_in_place's work on `p`, held by this thread (under a scope, or the
-// fast path's inlined entry): false with nothing changed when the child
-// cannot be run in place.
-[[gnu::always_inline]] inline bool run_in_place_on(processor& p, goroutine* child,
-                                                   std::coroutine_handle<> joiner_resume) noexcept {
-    goroutine* record = t_ctx.g;
-    // Only a child that never ran: one that ran, parked and was readied onto
-    // this deque has frames of its own suspended, perhaps a chain of its
-    // own, and is run by the scheduler (the joiner parks on it). It parked
-    // with a wait reason, which only its next run clears, and it got onto
-    // this deque by a ready on this thread after that park: so this read
-    // sees the reason. A child read without one that the take then finds
-    // here was pushed by its spawn and never left (only this thread pushes
-    // here). relaxed: that order is this thread's own.
-    // The record's chain head is beside its registry slot
-    // (registry_slot::in_place_child): a goroutine that runs is registered
-    // (whoever took it out of a run queue registered it), so a record
-    // without a slot does not happen; if it did, the join goes the long way.
-    if (!record || !record->reg_slot || p.in_place_runs >= k_max_in_place_runs ||
-        child->wait_reason.load(std::memory_order_relaxed) != nullptr)
-        return false;
-    // From the deque to the record's chain: a transit (transit_epoch), so
-    // that a dump that reads the deque after the take and the chain before
-    // the push below waits and reads again. begin_transit and end_transit
-    // written out: task code is never inside another transit (the epoch is
-    // even), so there is nothing to test.
-    const std::uint64_t epoch = p.transit_epoch.load(std::memory_order_relaxed);
-    GORO_ASSERT((epoch & 1) == 0);
-    p.transit_epoch.store(epoch + 1, std::memory_order_relaxed);  // relaxed: as begin_transit
-    if (!p.deque.take(child, k_join_search_depth)) {
-        p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
-        return false;
-    }
-    ++p.in_place_runs;
-    // From here the child is a nested task of `record` (the running
-    // goroutine's record: the joiner's own, or the one the joiner runs in
-    // place in): no registry slot and no switch of the running goroutine;
-    // at its end (task.hpp's final awaiter) end_in_place, which counts its
-    // finish, then a plain transfer back to the joiner. Nothing else can
-    // see it: it is off every queue, and its handle is in the joiner's
-    // awaiter. Plain stores: only this thread (and whoever resumes the
-    // record) reads these.
-    child->kind = goroutine_kind::in_place;
-    child->frame_link = joiner_resume;
-    child->join_state.set_in_place_record(record);
-    // Onto the record's chain (release: publishes the child's link and
-    // fields to a dump's acquire read of the chain).
-    std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
-    child->queue_next = chain.load(std::memory_order_relaxed);
-    chain.store(child, std::memory_order_release);
-    p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
-    // Usually never registered (lazy registration); one started by a
-    // thread without a processor was (the external registry): it leaves
-    // it after the push, since a dump reads the chains after the
-    // registries.
-    registry::erase(child, &p.goroutines);
-    // A run event (the monitor's sign of progress), as a scheduled run is.
-    advance_schedtick(p, k_tick_run);
-    return true;
-}
-
-// run_in_place in every case: under a processor_scope, which handles a
-// thread without a processor, one inside the loop or another scope, and one
-// whose processor is being handed off.
-[[gnu::noinline, gnu::cold]] bool run_in_place_scoped(goroutine* child,
-                                                      std::coroutine_handle<> joiner_resume) noexcept {
-    const processor_scope scope(t_ctx.p, t_ctx.m);
-    processor* p = scope.get();
-    return p && run_in_place_on(*p, child, joiner_resume);
-}
-
-// end_in_place's count of the finish in every case, and the dump's finish
-// point, under a processor_scope (see run_in_place_scoped): on the
-// processor; or, handed off or never on one, as an external finish (the
-// live count is a sum, so which part of it a finish lowers is free), as
-// finish_off_processor counts one.
-[[gnu::noinline, gnu::cold]] void end_in_place_scoped() noexcept {
-    processor* held = t_ctx.p;
-    const processor_scope scope(held, t_ctx.m);
-    runtime_state* rt = nullptr;
-    if (processor* p = scope.get()) {
-        p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        stat_add(p->stats.finished);
-        rt = &p->rt;
-    } else {
-        rt = scope.lost() ? &held->rt : current_runtime();
-        if (!rt) return;
-        rt->external_live.fetch_sub(1, std::memory_order_relaxed);
-        rt->external_finished.fetch_add(1, std::memory_order_relaxed);
-    }
-    dump_finish_point(*rt);
-}
-
-// end_in_place's end while a dump reads the chains: waits for it
-// (dump_finish_point's slow half), then leaves p.
-[[gnu::noinline, gnu::cold]] void end_in_place_wait(runtime_state& rt, machine* m) noexcept {
-    wait_for_dump_readers(rt);
-    leave_processor(m);
-}
-
-}  // namespace
-
-[[gnu::noinline]] bool run_in_place(goroutine* child, std::coroutine_handle<> joiner_resume) noexcept {
-    processor* p = t_ctx.p;
-    machine* m = t_ctx.m;
-    if (!enter_from_task(p, m)) [[unlikely]]
-        return run_in_place_scoped(child, joiner_resume);
-    const bool ran = run_in_place_on(*p, child, joiner_resume);
-    leave_processor(m);
-    return ran;
-}
-
-[[gnu::noinline]] void end_in_place(goroutine* child) noexcept {
-    // Off its record's chain. The chain is LIFO: a child is pushed when it
-    // starts and popped when it ends, and what it runs in place meanwhile
-    // ends before it does. (Not in the joiner's await_resume: g++ may
-    // suspend for `co_await b` in `co_await a + co_await b` before it calls
-    // a's await_resume.) Only the record's run writes the chain.
-    goroutine* record = child->join_state.in_place_record();
-    // The record is running (this is its run), so its slot is its own.
-    std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
-    GORO_ASSERT(chain.load(std::memory_order_relaxed) == child);
-    // relaxed: the dump's pin orders it, as the registry's erase.
-    chain.store(child->queue_next, std::memory_order_relaxed);
-    // It finishes now (it left the registry when it started: the chain
-    // stood for it). Counted on the processor this thread holds, as
-    // finish_goroutine counts.
-    processor* p = t_ctx.p;
-    machine* m = t_ctx.m;
-    if (!enter_from_task(p, m)) [[unlikely]]
-        return end_in_place_scoped();
-    p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    stat_add(p->stats.finished);
-    // The dump's finish point (goroutine_dump.hpp): a dump that read the
-    // chain before the store above may still copy the child's fields, and
-    // the joiner frees the frame once it resumes. The slow half a tail
-    // call, as finish_goroutine's.
-    if (dump_finish_must_wait(p->rt)) [[unlikely]]
-        return end_in_place_wait(p->rt, m);
     leave_processor(m);
 }
 

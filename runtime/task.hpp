@@ -20,6 +20,7 @@
 #include "detail/frame_allocator.hpp"
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
+#include "detail/join_batch.hpp"
 
 // GORO_CORO_LIFETIME_CHECKS (define it before including goro, clang 19 or
 // newer): marks goro::task [[clang::coro_return_type]] and
@@ -90,9 +91,12 @@ struct task_promise_base : goroutine {
                 end_in_place(&p);
                 return p.frame_link;
             }
+            // A child of a goro::join_all run in place: on to its next one.
+            if (p.kind == goroutine_kind::in_place_batch) return join_batch_next(&p);
             switch (p.kind) {
                 case goroutine_kind::nested:
                 case goroutine_kind::in_place:
+                case goroutine_kind::in_place_batch:
                     return std::noop_coroutine();  // handled above
                 case goroutine_kind::detached:
                     finish_goroutine(&p);
@@ -109,7 +113,13 @@ struct task_promise_base : goroutine {
                         destroy_unawaited(self);
                         return std::noop_coroutine();
                     }
-                    if (!out.joiner) return std::noop_coroutine();  // joiner comes later
+                    if (!out.joiner) {
+                        // A join_all waits for it and its siblings: the last
+                        // to finish resumes the join_all's record.
+                        if (out.batch) [[unlikely]]
+                            return join_batch_member_finished(out.batch);
+                        return std::noop_coroutine();  // joiner comes later
+                    }
                     switch_to(out.joiner);
                     return out.joiner->resume_point;  // run the joiner right here
                 }

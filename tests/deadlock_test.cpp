@@ -3,6 +3,7 @@
 // once). Every scenario runs in a child process (the report exits with 2).
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -271,4 +272,37 @@ TEST_CASE("SIGQUIT ignored by the program: no dump, the program goes on", "[dead
     CHECK_FALSE(r.timed_out);
     CHECK(r.exit_status == 0);
     CHECK(r.stderr_text.empty());
+}
+
+TEST_CASE("a join_all whose child blocks forever is reported: the joiner on join, the child on its channel",
+          "[deadlock][join_all]") {
+    // Child 1 of 3 blocks; the others finish. At one processor it runs in
+    // place (main's record parks inside it); at two it may be stolen (main
+    // then waits for it). Either way the report lists main and child 1,
+    // each once, and nothing else.
+    for (unsigned procs : {1u, 2u}) {
+        auto r = run_child(
+            [] {
+                return []() -> goro::task<> {
+                    goro::chan<int> never;
+                    std::array<goro::join_handle<int>, 3> handles;
+                    for (int i = 0; i < 3; ++i) {
+                        handles[i] = goro::spawn([never, i]() -> goro::task<int> {
+                            if (i == 1) co_await never.recv();
+                            co_return i;
+                        });
+                    }
+                    co_await goro::join_all(std::move(handles));
+                }();
+            },
+            procs);
+        INFO("procs " << procs);
+        expect_deadlock(r, "chan receive");
+        CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [join]"));
+        std::size_t listed = 0;
+        for (std::size_t at = r.stderr_text.find("\ngoroutine "); at != std::string::npos;
+             at = r.stderr_text.find("\ngoroutine ", at + 1))
+            ++listed;
+        CHECK(listed == 2);
+    }
 }

@@ -4,7 +4,7 @@
     python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2]
         [--rounds 5] [--only skynet,fib,nqueens,matmul,channel,io_socket_st]
         [--goro-dir build-release/benchmarks]
-        [--systems goro,libfork,tmc] [--malloc auto|tcmalloc|glibc] [--markdown]
+        [--systems goro,goro_bulk,libfork,tmc] [--malloc auto|tcmalloc|glibc] [--markdown]
 
 (or this file directly, with the same options). DIR holds the peers'
 sources, checked out by the user (this script downloads nothing):
@@ -34,7 +34,10 @@ For every round, thread count and benchmark, every system runs once, in
 turn (interleaved, so that a busy machine slows them alike). Each program
 prints `duration: N us` and `max_rss: N KiB`; the table shows, per system,
 the median duration and its range, the median peak RSS, and the ratio
-goro / system (above 1: goro is slower or bigger). --threads takes a list
+goro / system (above 1: goro is slower or bigger). The system goro_bulk is
+goro's port written with goro::join_all (suite_<bench>_bulk, skynet only):
+one suspension of the parent for its ten children, as TooManyCooks'
+spawn_many; its own ratio column is goro_bulk / system. --threads takes a list
 (1,2,4,8,16) so that one command records the scaling curve on a bigger
 machine. For io_socket_st the suite passes the thread count as the number
 of connections (every system runs a server thread and a client thread), so
@@ -82,6 +85,9 @@ PEERS = {
     },
 }
 SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
+# goro_bulk: goro's ports that join their children with goro::join_all
+# (suite_<bench>_bulk), the form of TooManyCooks' spawn_many.
+GORO_BULK = {"skynet"}
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 DURATION_RE = re.compile(r"duration:\s*(\d+)\s*us")
 RSS_RE = re.compile(r"max_rss:\s*(\d+)\s*KiB")
@@ -154,7 +160,7 @@ def fmt_s(v):
 
 def table(rows, markdown):
     head = ["bench", "threads", "system", "median s", "range s", "peak RSS MiB", "goro / system (time)",
-            "goro / system (RSS)"]
+            "goro / system (RSS)", "goro_bulk / system (time)"]
     lines = []
     if markdown:
         lines.append("| " + " | ".join(head) + " |")
@@ -175,7 +181,8 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="", help="comma-separated benchmarks (default: every port)")
-    ap.add_argument("--systems", default="goro,libfork,tmc", help="comma-separated: goro, libfork, tmc")
+    ap.add_argument("--systems", default="goro,goro_bulk,libfork,tmc",
+                    help="comma-separated: goro, goro_bulk (its join_all ports, where there are), libfork, tmc")
     ap.add_argument("--goro-dir", default="build-release/benchmarks",
                     help="goro's benchmark build directory (holds suite_<bench>)")
     ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
@@ -207,7 +214,7 @@ def main(argv=None):
             raise SystemExit(f"compare_suite: no port of {b!r} (have {', '.join(ARGS)})")
     systems = [s for s in a.systems.split(",") if s]
     for s in systems:
-        if s != "goro" and s not in PEERS:
+        if s not in ("goro", "goro_bulk") and s not in PEERS:
             raise SystemExit(f"compare_suite: unknown system {s!r}")
     tcmalloc = os.path.abspath(a.tcmalloc)
     if a.malloc == "tcmalloc" and not os.path.exists(tcmalloc):
@@ -222,8 +229,10 @@ def main(argv=None):
     binaries = {}
     for b in benches:
         for s in systems:
-            if s == "goro":
-                path = os.path.join(goro_dir, "suite_" + b)
+            if s in ("goro", "goro_bulk"):
+                if s == "goro_bulk" and b not in GORO_BULK:
+                    continue
+                path = os.path.join(goro_dir, "suite_" + b + ("_bulk" if s == "goro_bulk" else ""))
                 if not os.path.exists(path):
                     raise SystemExit(f"compare_suite: {path} not found (build goro's benchmarks first)")
                 binaries[(s, b)] = path
@@ -260,6 +269,8 @@ def main(argv=None):
             g = results.get(("goro", b, t)) or []
             g_time = statistics.median(x[0] for x in g) if g else None
             g_rss = statistics.median(x[1] for x in g) if g else None
+            gb = results.get(("goro_bulk", b, t)) or []
+            gb_time = statistics.median(x[0] for x in gb) if gb else None
             for s in systems:
                 runs = results.get((s, b, t)) or []
                 if not runs:
@@ -268,8 +279,9 @@ def main(argv=None):
                 med, rss = statistics.median(times), statistics.median(x[1] for x in runs)
                 ratio_t = f"{g_time / med:.2f}" if g_time and s != "goro" else "-"
                 ratio_m = f"{g_rss / rss:.2f}" if g_rss and s != "goro" else "-"
+                ratio_b = f"{gb_time / med:.2f}" if gb_time and s != "goro_bulk" else "-"
                 rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
-                             f"{rss / 1024:.1f}", ratio_t, ratio_m])
+                             f"{rss / 1024:.1f}", ratio_t, ratio_m, ratio_b])
     print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
           f"peers built by {a.cxx} -march={a.march}, allocator (every system): {'tcmalloc' if use_tcmalloc else 'glibc malloc'}")
     print(table(rows, a.markdown))

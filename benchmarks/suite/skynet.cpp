@@ -2,12 +2,17 @@
 // children per node, 8 levels. Every node but the root is a goroutine
 // started with goro::spawn, joined in spawn order (the idiomatic form; the
 // suite's peers use their own idioms: libfork forks 9 and calls the 10th,
-// TooManyCooks spawns all 10 with spawn_many). One warm-up run, then one
-// timed run. Usage: suite_skynet [THREADS]
+// TooManyCooks spawns all 10 with spawn_many). suite_skynet_bulk, built from
+// this file with SUITE_JOIN_ALL, joins the 10 with goro::join_all instead
+// (TooManyCooks' form). One warm-up run, then one timed run. Usage:
+// suite_skynet[_bulk] [THREADS [DEPTH]]; DEPTH (1 to 8, default the
+// suite's 8: 10^DEPTH leaves) is for instruction counts under callgrind.
 #include <goro/goro.hpp>
 
 #include <array>
 #include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
 
 #include "suite_util.hpp"
 
@@ -20,24 +25,29 @@ goro::task<std::size_t> skynet_one(std::size_t base, std::size_t depth, std::siz
     std::array<goro::join_handle<std::size_t>, 10> children;
     for (std::size_t i = 0; i < 10; ++i) children[i] = goro::spawn(skynet_one(base + offset * i, depth + 1, depth_max));
     std::size_t count = 0;
+#ifdef SUITE_JOIN_ALL
+    for (std::size_t v : co_await goro::join_all(std::move(children))) count += v;
+#else
     for (auto& child : children) count += co_await std::move(child);
+#endif
     co_return count;
 }
 
 goro::task<int> skynet(std::size_t depth_max) {
     const std::size_t count = co_await skynet_one(0, 0, depth_max);
-    if (count != 4999999950000000ULL) {
+    std::size_t leaves = 1;
+    for (std::size_t i = 0; i < depth_max; ++i) leaves *= 10;
+    if (count != leaves * (leaves - 1) / 2) {
         std::printf("ERROR: wrong result - %zu\n", count);
         co_return 1;
     }
     co_return 0;
 }
 
-goro::task<int> bench_main() {
-    constexpr std::size_t k_depth = 8;
-    if (co_await skynet(k_depth) != 0) co_return 1;  // warm-up
+goro::task<int> bench_main(std::size_t depth) {
+    if (co_await skynet(depth) != 0) co_return 1;  // warm-up
     const auto start = std::chrono::steady_clock::now();
-    if (co_await skynet(k_depth) != 0) co_return 1;
+    if (co_await skynet(depth) != 0) co_return 1;
     suite::print_run(1, start);
     co_return 0;
 }
@@ -46,6 +56,11 @@ goro::task<int> bench_main() {
 
 int main(int argc, char** argv) {
     const unsigned threads = suite::thread_count(argc, argv);
+    const long depth = argc > 2 ? std::atol(argv[2]) : 8;
+    if (depth < 1 || depth > 8) {
+        std::fprintf(stderr, "suite_skynet: DEPTH must be 1 to 8\n");
+        return 2;
+    }
     suite::print_threads(threads);
-    return goro::run(bench_main(), {.procs = threads});
+    return goro::run(bench_main(static_cast<std::size_t>(depth)), {.procs = threads});
 }

@@ -37,6 +37,9 @@ enum class goroutine_kind : std::uint8_t {
     // deque and runs in place (run_in_place): from then on a nested task of
     // the running goroutine's record; join_state holds that record.
     in_place,
+    // The same, taken by a goro::join_all (detail/join_batch.hpp): its end
+    // goes on to the join_all's next child; join_state holds the batch.
+    in_place_batch,
 };
 
 struct goroutine {

@@ -6,6 +6,8 @@
 //
 //   running   nullptr          the task runs or waits to; nobody awaits it
 //   awaited   a goroutine*     a join_handle's awaiter parked on it
+//   batched   a join_batch*|4  a goro::join_all waits for it with its
+//                              siblings (detail/join_batch.hpp)
 //   done      k_done           finished: the result is in the frame, which
 //                              the handle's side frees
 //   detached  k_detached       the handle was dropped: the task frees its
@@ -15,8 +17,11 @@
 //
 //   running  -> awaited   park_joiner()  the joiner (CAS: fails when the
 //                                        task finished first)
+//   running  -> batched   park_batch()   the same, for a join_all
 //   running  -> done      finish()       the task (exchange): nobody to wake
 //   awaited  -> done      finish()       the task: it resumes the joiner
+//   batched  -> done      finish()       the task: it counts itself off the
+//                                        batch, the last one resumes it
 //   running  -> detached  detach()       the handle (exchange)
 //   detached -> (freed)   finish()       the task sees "detached" and frees
 //                                        itself (an escaped exception is
@@ -26,7 +31,10 @@
 // The in-place join (the fork-join fast path, go.hpp) does not use the
 // protocol: a joiner that took the task, never started, off its own deque
 // runs it as a nested task (run_in_place) and takes its result directly;
-// the word then holds the record it runs in (set_in_place_record).
+// the word then holds the record it runs in (set_in_place_record), or, for
+// a child that a join_all runs in place, that join_all's batch
+// (set_in_place_batch), and then `done` once it ended
+// (mark_done_in_place), which the join_all reads as any finished child's.
 //
 // Shutdown (scheduler.cpp) destroys unfinished goroutines with the world
 // stopped: mark_done_at_shutdown() hands a still-owned frame to its handle.
@@ -43,12 +51,14 @@ namespace goro::detail {
 
 struct goroutine;
 struct group_state;
+struct join_batch;
 
 class join_word {
 public:
     /// What finish() found.
     struct finish_outcome {
         goroutine* joiner;  // the parked joiner to resume, or nullptr
+        join_batch* batch;  // the join_all waiting for it, or nullptr
         bool detached;      // the handle was dropped: the task frees itself
     };
 
@@ -65,12 +75,25 @@ public:
         return m_word.compare_exchange_strong(expected, self, std::memory_order_acq_rel, std::memory_order_acquire);
     }
 
+    /// A join_all (detail/join_batch.hpp), after the task's start: the
+    /// same as park_joiner, for its batch (tagged, so that finish() tells
+    /// it from a parked goroutine). The same orders, for the batch's fields.
+    bool park_batch(join_batch* batch) noexcept {
+        void* expected = k_running;
+        void* tagged = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(batch) | k_batch_tag);
+        return m_word.compare_exchange_strong(expected, tagged, std::memory_order_acq_rel,
+                                              std::memory_order_acquire);
+    }
+
     /// The task, at its end (not run in place). acq_rel: release publishes
     /// the result to the joiner; acquire sees the joiner's resume point.
     finish_outcome finish() noexcept {
         void* old = m_word.exchange(k_done, std::memory_order_acq_rel);
-        if (old == k_detached) return {nullptr, true};
-        return {static_cast<goroutine*>(old), false};
+        if (old == k_detached) return {nullptr, nullptr, true};
+        const auto bits = reinterpret_cast<std::uintptr_t>(old);
+        if (bits & k_batch_tag) [[unlikely]]
+            return {nullptr, reinterpret_cast<join_batch*>(bits & ~k_batch_tag), false};
+        return {static_cast<goroutine*>(old), nullptr, false};
     }
 
     /// The handle (dropped, or its awaiter destroyed at shutdown). True when
@@ -86,6 +109,18 @@ public:
     goroutine* in_place_record() const noexcept {
         return static_cast<goroutine*>(m_word.load(std::memory_order_relaxed));
     }
+
+    /// The same for a child that a join_all runs in place: its batch, set
+    /// and read by threads running the batch's record (relaxed, as above).
+    void set_in_place_batch(join_batch* batch) noexcept { m_word.store(batch, std::memory_order_relaxed); }
+    join_batch* in_place_batch() const noexcept {
+        return static_cast<join_batch*>(m_word.load(std::memory_order_relaxed));
+    }
+
+    /// The end of a child that a join_all ran in place: done, as finish()
+    /// leaves the word, for the join_all's reads on the same record
+    /// (relaxed: nobody else reads it; the record's run orders the rest).
+    void mark_done_in_place() noexcept { m_word.store(k_done, std::memory_order_relaxed); }
 
     /// Shutdown, world stopped: a frame still owned by a handle (or an
     /// awaiter holding one) is marked done, so that the owner's destructor
@@ -105,6 +140,9 @@ private:
     static inline void* const k_running = nullptr;
     static inline void* const k_done = reinterpret_cast<void*>(std::uintptr_t{1});
     static inline void* const k_detached = reinterpret_cast<void*>(std::uintptr_t{2});
+    // A batch's pointer (8-byte aligned, as a goroutine's) with this bit:
+    // no other state has it.
+    static constexpr std::uintptr_t k_batch_tag = 4;
 
     std::atomic<void*> m_word{k_running};
 };

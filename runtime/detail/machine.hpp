@@ -133,6 +133,26 @@ processor* enter_processor_slow(processor* p, machine* m) noexcept;
     m->in_sched.store(false, std::memory_order_release);
 }
 
+/// The hot paths' entry: processor_scope's own (enter_processor_fast,
+/// above), for the case they meet: task code (in_sched clear)
+/// on a thread that holds `p`. True in that case: in_sched is then set, and
+/// leave_processor ends it. False with nothing changed otherwise (no
+/// processor, inside the loop or another scope, or the monitor is taking or
+/// took p): the caller then takes the path under a processor_scope, which
+/// handles each case. Inline, and without the scope's flags, so that the
+/// fast paths make no call for the scope and keep nothing for its exit
+/// (issue 14: their register saves).
+[[gnu::always_inline]] inline bool enter_from_task(processor* p, machine* m) noexcept {
+    // relaxed: only this thread writes in_sched.
+    if (!p || m->in_sched.load(std::memory_order_relaxed)) return false;
+    if (enter_processor_fast(p, m)) [[likely]]
+        return true;
+    // Leave as a scope leaves; the scope then enters again and waits for
+    // the monitor or finds p lost.
+    leave_processor(m);
+    return false;
+}
+
 /// Task code's access to the calling thread's processor: `get()` is the
 /// processor, held until the scope ends, or nullptr when the thread holds
 /// none (not a processor thread, or its processor was handed off: then

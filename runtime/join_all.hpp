@@ -1,0 +1,180 @@
+// goro::join_all — wait for a set of spawned goroutines at once.
+//
+//     std::array<goro::join_handle<long>, 10> children;
+//     for (int i = 0; i < 10; ++i) children[i] = goro::spawn(work(i));
+//     std::array<long, 10> values = co_await goro::join_all(std::move(children));
+//
+// The same as awaiting each handle in turn, in one suspension:
+//   - the values come back in the handles' order (std::array for an array
+//     of handles, std::vector for a vector; nothing for join_handle<void>);
+//   - it returns once every child has finished, even when one of them threw;
+//     then it rethrows the exception of the first child (in the handles'
+//     order) that threw; the others' are discarded, as a dropped finished
+//     handle's are;
+//   - the handles are taken over at the call: a join_all that is never
+//     awaited lets its children run on unjoined, as dropped handles do.
+//
+// Why a call of its own: awaiting children one by one suspends and resumes
+// the joiner once per child, and costs two runtime calls per child that
+// runs in place. join_all suspends the joiner once and runs the children it
+// finds unstarted on its own deque one after the other, newest first, with
+// one runtime call each; it waits for the rest (stolen by other processors,
+// or run by the scheduler) with one park (runtime/detail/join_batch.hpp).
+// Every child is still a goroutine of its own: it has its id, shows in a
+// dump, may be stolen, and may park (a child run in place that parks parks
+// the joiner with it, which was waiting for it anyway).
+//
+// Go has no equivalent: a sync.WaitGroup and a slice of results, or an
+// errgroup, is the closest.
+#pragma once
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/join_batch.hpp"
+#include "error.hpp"
+#include "go.hpp"
+#include "task.hpp"
+
+namespace goro {
+
+namespace detail {
+
+struct join_all_access {
+    template <typename T>
+    static goroutine* release(join_handle<T>& h) noexcept {
+        return &std::exchange(h.m_handle, {}).promise();
+    }
+};
+
+/// What `co_await join_all(...)` gives: Result collects the values (void
+/// for join_handle<void>), Children holds the goroutines (a std::array or a
+/// std::vector of goroutine*, in the handles' order).
+template <typename T, typename Children, typename Result>
+class [[nodiscard]] join_all_awaiter {
+public:
+    explicit join_all_awaiter(Children children) noexcept : m_children(std::move(children)) {}
+    join_all_awaiter(const join_all_awaiter&) = delete;
+    join_all_awaiter& operator=(const join_all_awaiter&) = delete;
+
+    // Never awaited, or destroyed while suspended (its frame destroyed at
+    // shutdown): lets go of each child as a dropped handle does. The one
+    // running in place is ours alone (no queue or registry holds it: it is
+    // suspended inside our own run), so it goes with us; a finished one
+    // (done, run in place or not) is freed; the rest run on detached, or are
+    // freed by the shutdown that is destroying us.
+    ~join_all_awaiter() {
+        for (goroutine* g : m_children) {
+            if (!g) continue;
+            if (g == m_batch.running || g->join_state.detach()) g->frame_link.destroy();
+        }
+    }
+
+    bool await_ready() const noexcept { return m_children.size() == 0; }
+
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
+        m_batch.children = m_children.data();
+        m_batch.count = static_cast<std::uint32_t>(m_children.size());
+        m_batch.cursor = m_batch.count;
+        m_batch.joiner = me;
+        const std::coroutine_handle<> next = join_batch_start(&m_batch);
+        if (!next) throw no_runtime("co_await on goro::join_all");
+        return next;
+    }
+
+    Result await_resume() {
+        // Every child has finished (or there were none): take each result
+        // in order and free each frame, whatever the others threw.
+        std::exception_ptr first;
+        if constexpr (std::is_void_v<Result>) {
+            for (goroutine*& g : m_children) {
+                try {
+                    take_one(g);
+                } catch (...) {
+                    if (!first) first = std::current_exception();
+                }
+            }
+            if (first) std::rethrow_exception(first);
+        } else {
+            constexpr bool growable = std::is_same_v<Result, std::vector<T>>;
+            Result values{};
+            if constexpr (growable) values.reserve(m_children.size());
+            std::size_t i = 0;
+            for (goroutine*& g : m_children) {
+                try {
+                    if constexpr (growable)
+                        values.push_back(take_one(g));
+                    else
+                        values[i] = take_one(g);
+                } catch (...) {
+                    if (!first) first = std::current_exception();
+                }
+                ++i;
+            }
+            if (first) std::rethrow_exception(first);
+            return values;
+        }
+    }
+
+private:
+    using handle_type = std::coroutine_handle<task_promise<T>>;
+
+    // The result of the finished child `g` (or its exception); its frame
+    // is freed either way, and g cleared.
+    static T take_one(goroutine*& g) {
+        struct destroy_guard {
+            handle_type h;
+            ~destroy_guard() { h.destroy(); }
+        } guard{handle_type::from_promise(static_cast<task_promise<T>&>(*std::exchange(g, nullptr)))};
+        return guard.h.promise().take_result();
+    }
+
+    Children m_children;
+    join_batch m_batch;
+};
+
+// Takes the handles over (none may be empty; checked before any is taken).
+template <typename T, typename Handles, typename Children>
+void take_handles(Handles& handles, Children& children) {
+    for (auto& h : handles)
+        if (!h) throw runtime_error("goro::join_all: an empty join_handle");
+    std::size_t i = 0;
+    for (auto& h : handles) children[i++] = join_all_access::release(h);
+}
+
+}  // namespace detail
+
+/// Waits for every goroutine of `handles` (all non-empty; throws
+/// goro::runtime_error otherwise, taking none); their values in order, or
+/// the first exception in order once all finished. See the header comment.
+template <typename T, std::size_t N>
+auto join_all(std::array<join_handle<T>, N>&& handles) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::join_all over a std::array needs a default-constructible value type "
+                  "(use a std::vector of handles)");
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
+    std::array<detail::goroutine*, N> children{};
+    detail::take_handles<T>(handles, children);
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children);
+}
+
+/// The same for a vector of handles; the values come back as a vector.
+template <typename T>
+auto join_all(std::vector<join_handle<T>>&& handles) {
+    using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
+    if (handles.size() > std::numeric_limits<std::uint32_t>::max())
+        throw runtime_error("goro::join_all: too many handles");
+    std::vector<detail::goroutine*> children(handles.size());
+    detail::take_handles<T>(handles, children);
+    handles.clear();
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children));
+}
+
+}  // namespace goro

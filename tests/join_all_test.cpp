@@ -1,0 +1,375 @@
+// goro::join_all: values in order, exceptions after every child finished,
+// children that park or are stolen, dumps and shutdown in the middle of a
+// batch (runtime/detail/join_batch.hpp).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <goro/goro.hpp>
+
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::watchdog;
+
+namespace {
+
+goro::task<long> square(long v) { co_return v * v; }
+
+// A tree of fan-out 6 joined with join_all at every node: each leaf gives
+// its base, so the root's value is the sum of 0 .. leaves - 1.
+goro::task<long> join_all_tree(long base, int depth) {
+    if (depth == 0) co_return base;
+    std::array<goro::join_handle<long>, 6> children;
+    for (long i = 0; i < 6; ++i) children[i] = goro::spawn(join_all_tree(base * 6 + i, depth - 1));
+    const std::array<long, 6> values = co_await goro::join_all(std::move(children));
+    long sum = 0;
+    for (long v : values) sum += v;
+    co_return sum;
+}
+
+// Sets its flag when destroyed: a frame that holds one was freed.
+struct counts_destruction {
+    std::atomic<int>* count;
+    ~counts_destruction() { count->fetch_add(1); }
+};
+
+}  // namespace
+
+TEST_CASE("join_all gives every value in the handles' order, and every child finished", "[join_all]") {
+    auto main_task = []() -> goro::task<long> {
+        std::array<goro::join_handle<long>, 10> fixed;
+        for (long i = 0; i < 10; ++i) fixed[i] = goro::spawn(square(i));
+        const std::array<long, 10> a = co_await goro::join_all(std::move(fixed));
+        std::vector<goro::join_handle<long>> grown;
+        for (long i = 0; i < 100; ++i) grown.push_back(goro::spawn(square(i)));
+        const std::vector<long> v = co_await goro::join_all(std::move(grown));
+        for (long i = 0; i < 10; ++i)
+            if (a[i] != i * i) co_return -1;
+        if (v.size() != 100) co_return -2;
+        for (long i = 0; i < 100; ++i)
+            if (v[i] != i * i) co_return -3;
+        if (!grown.empty() || fixed[0]) co_return -4;  // the handles were taken over
+        // Only main is left, and the counts add up (created = finished + live).
+        const goro::runtime_metrics m = goro::metrics();
+        if (goro::num_goroutines() != 1 || m.goroutines_created != m.goroutines_finished + 1) co_return -5;
+        co_return a[9] + v[99];
+    };
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 81 + 99 * 99);
+    }
+}
+
+TEST_CASE("join_all stress: trees of batches race thieves, in both deque modes", "[join_all][stress]") {
+    watchdog dog("join_all trees", 300s);
+    constexpr int depth = goro_test::stress_divisor == 1 ? 7 : 5;  // 6^7 = 279,936 leaves
+    long leaves = 1;
+    for (int i = 0; i < depth; ++i) leaves *= 6;
+    const long expected = leaves * (leaves - 1) / 2;
+    auto main_task = []() -> goro::task<long> {
+        const long v = co_await join_all_tree(0, depth);
+        co_return goro::num_goroutines() == 1 ? v : -1;
+    };
+    const char* env = std::getenv("GORO_DEBUG");
+    const std::string saved = env ? env : "";
+    for (const std::string& mode : {saved, saved + (saved.empty() ? "" : ",") + "stealfence=0"}) {
+        ::setenv("GORO_DEBUG", mode.c_str(), 1);
+        for (unsigned procs : {1u, 2u, 4u}) {
+            INFO("GORO_DEBUG=" << mode << ", procs " << procs);
+            for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+        }
+    }
+    if (env)
+        ::setenv("GORO_DEBUG", saved.c_str(), 1);
+    else
+        ::unsetenv("GORO_DEBUG");
+}
+
+TEST_CASE("join_all of void handles, of none, of one, and of children already finished", "[join_all]") {
+    auto main_task = []() -> goro::task<int> {
+        std::atomic<int> ran{0};
+        std::vector<goro::join_handle<void>> voids;
+        for (int i = 0; i < 5; ++i) voids.push_back(goro::spawn([&ran] { ran.fetch_add(1); }));
+        co_await goro::join_all(std::move(voids));
+        if (ran.load() != 5) co_return -1;
+
+        std::vector<goro::join_handle<long>> none;
+        const std::vector<long> empty = co_await goro::join_all(std::move(none));
+        if (!empty.empty()) co_return -2;
+        std::array<goro::join_handle<long>, 0> zero;
+        const std::array<long, 0> z = co_await goro::join_all(std::move(zero));
+        (void)z;
+
+        std::array<goro::join_handle<long>, 1> one{goro::spawn(square(7))};
+        const std::array<long, 1> o = co_await goro::join_all(std::move(one));
+        if (o[0] != 49) co_return -3;
+
+        // Finished before the join: the sleep lets every processor run them.
+        std::array<goro::join_handle<long>, 4> finished;
+        for (long i = 0; i < 4; ++i) finished[i] = goro::spawn(square(i + 1));
+        while (!(finished[0].done() && finished[1].done() && finished[2].done() && finished[3].done()))
+            co_await goro::sleep(1ms);
+        const std::array<long, 4> f = co_await goro::join_all(std::move(finished));
+        co_return f[0] + f[1] + f[2] + f[3] == 1 + 4 + 9 + 16 ? 0 : -4;
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+}
+
+TEST_CASE("join_all with an empty handle throws and takes none of the others", "[join_all]") {
+    auto main_task = []() -> goro::task<std::string> {
+        std::array<goro::join_handle<long>, 3> handles;
+        handles[0] = goro::spawn(square(2));
+        handles[2] = goro::spawn(square(3));
+        std::string what;
+        try {
+            auto all = goro::join_all(std::move(handles));
+            (void)all;
+        } catch (const goro::runtime_error& e) {
+            what = e.what();
+        }
+        if (!handles[0] || !handles[2]) co_return "a handle was taken";
+        const long a = co_await std::move(handles[0]);
+        const long b = co_await std::move(handles[2]);
+        co_return a + b == 13 ? what : "wrong values";
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == "goro::join_all: an empty join_handle");
+}
+
+TEST_CASE("join_all rethrows the first exception in the handles' order, after every child finished",
+          "[join_all]") {
+    // Child 3 throws late, child 7 at once: 3's exception is the one, and
+    // it arrives only once the slow children have finished too.
+    auto main_task = []() -> goro::task<std::string> {
+        std::atomic<int> finished{0};
+        std::vector<goro::join_handle<int>> handles;
+        for (int i = 0; i < 10; ++i) {
+            handles.push_back(goro::spawn([&finished, i]() -> goro::task<int> {
+                if (i == 3) {
+                    co_await goro::sleep(5ms);
+                    finished.fetch_add(1);
+                    throw std::runtime_error("three");
+                }
+                if (i == 7) {
+                    finished.fetch_add(1);
+                    throw std::runtime_error("seven");
+                }
+                if (i % 2 == 0) co_await goro::sleep(2ms);
+                finished.fetch_add(1);
+                co_return i;
+            }));
+        }
+        std::string what = "no exception";
+        try {
+            co_await goro::join_all(std::move(handles));
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+        }
+        co_return what + " after " + std::to_string(finished.load());
+    };
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == "three after 10");
+    }
+}
+
+TEST_CASE("join_all: a child that parks waits for a sibling, whichever runs first", "[join_all]") {
+    // Run newest first, child 9 parks on the channel until child 0 (run
+    // last) meets it; then the other way round. Neither order may deadlock:
+    // the siblings of a parked child still run.
+    for (bool sender_last : {true, false}) {
+        auto main_task = [sender_last]() -> goro::task<int> {
+            goro::chan<int> c;
+            std::vector<goro::join_handle<int>> handles;
+            for (int i = 0; i < 10; ++i) {
+                const bool sender = sender_last ? i == 9 : i == 0;
+                const bool receiver = sender_last ? i == 0 : i == 9;
+                handles.push_back(goro::spawn([c, sender, receiver, i]() -> goro::task<int> {
+                    if (sender) co_await c.send(100);
+                    if (receiver) {
+                        auto v = co_await c.recv();
+                        co_return *v;
+                    }
+                    co_return i;
+                }));
+            }
+            const std::vector<int> v = co_await goro::join_all(std::move(handles));
+            int sum = 0;
+            for (int x : v) sum += x;
+            co_return sum;
+        };
+        for (unsigned procs : {1u, 2u}) {
+            INFO("sender last " << sender_last << ", procs " << procs);
+            // 1 + ... + 8, the sender's 9 or 0, and the receiver's 100.
+            const int expected = 36 + (sender_last ? 9 : 0) + 100;
+            REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+        }
+    }
+}
+
+TEST_CASE("join_all runs only its own children: work they leave on the deque is neither run as theirs nor lost",
+          "[join_all]") {
+    // Each child leaves a detached goroutine and an unjoined spawn on the
+    // deque, above its older siblings. The batch must skip them, and they
+    // must still run.
+    auto main_task = []() -> goro::task<int> {
+        goro::wait_group wg;
+        std::atomic<int> extra{0};
+        std::array<goro::join_handle<int>, 8> handles;
+        for (int i = 0; i < 8; ++i) {
+            wg.add(2);
+            handles[i] = goro::spawn([&wg, &extra, i]() -> goro::task<int> {
+                goro::go([&wg, &extra] {
+                    extra.fetch_add(1);
+                    wg.done();
+                });
+                auto dropped = goro::spawn([&wg, &extra] {
+                    extra.fetch_add(1);
+                    wg.done();
+                });
+                dropped.detach();
+                co_return i;
+            });
+        }
+        const std::array<int, 8> v = co_await goro::join_all(std::move(handles));
+        co_await wg.wait();
+        int sum = 0;
+        for (int x : v) sum += x;
+        co_return sum == 28 && extra.load() == 16 ? 0 : -1;
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+}
+
+TEST_CASE("join_all of a thousand children goes past the in-place cap", "[join_all]") {
+    // The cap (k_max_in_place_runs) stops the in-place runs; the rest are
+    // waited for. The stack stays bounded at -O0 and under the sanitizers.
+    auto main_task = []() -> goro::task<long> {
+        std::vector<goro::join_handle<long>> handles;
+        for (long i = 0; i < 1000; ++i) handles.push_back(goro::spawn(square(i)));
+        const std::vector<long> v = co_await goro::join_all(std::move(handles));
+        long sum = 0;
+        for (long i = 0; i < 1000; ++i) sum += v[i] == i * i ? 1 : 0;
+        co_return sum;
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 1000);
+}
+
+TEST_CASE("two join_alls in one expression (g++ may suspend for the second before the first's await_resume)",
+          "[join_all]") {
+    auto main_task = []() -> goro::task<long> {
+        std::array<goro::join_handle<long>, 3> a{goro::spawn(square(1)), goro::spawn(square(2)), goro::spawn(square(3))};
+        std::array<goro::join_handle<long>, 2> b{goro::spawn(square(4)), goro::spawn(square(5))};
+        const long sum = (co_await goro::join_all(std::move(a)))[2] + (co_await goro::join_all(std::move(b)))[1];
+        co_return sum;
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 9 + 25);
+}
+
+TEST_CASE("a join_all never awaited lets its children run on, detached", "[join_all]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::wait_group wg;
+        std::atomic<int> ran{0};
+        {
+            std::vector<goro::join_handle<void>> handles;
+            for (int i = 0; i < 4; ++i) {
+                wg.add(1);
+                handles.push_back(goro::spawn([&wg, &ran] {
+                    ran.fetch_add(1);
+                    wg.done();
+                }));
+            }
+            auto all = goro::join_all(std::move(handles));
+            (void)all;
+        }
+        co_await wg.wait();
+        co_return ran.load();
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 4);
+}
+
+TEST_CASE("a dump during a join_all lists every child once: the one in place waits, the rest are runnable",
+          "[join_all][dump]") {
+    // One processor: main spawns three children and a lister, and joins the
+    // children. Child 2 (run first, in place, from under the lister) blocks
+    // on a channel, which parks main's record; the loop then runs the
+    // lister, the newest item, which lists the goroutines and unblocks
+    // child 2.
+    watchdog dog("a dump during a join_all", 60s);
+    std::vector<goro::goroutine_record> records;
+    int got = 0;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<int> c;
+            std::array<goro::join_handle<int>, 3> handles;
+            handles[0] = goro::spawn([] { return 1; });
+            handles[1] = goro::spawn([] { return 2; });
+            handles[2] = goro::spawn([c]() -> goro::task<int> {
+                auto v = co_await c.recv();
+                co_return *v;
+            });
+            goro::go([&records, c]() -> goro::task<> {
+                records = goro::goroutines();
+                co_await c.send(5);
+            });
+            const std::array<int, 3> v = co_await goro::join_all(std::move(handles));
+            got = v[0] + v[1] + v[2];
+        }(),
+        {.procs = 1});
+    CHECK(got == 8);
+    std::string listed;
+    for (const auto& r : records) listed += std::to_string(r.id) + " [" + r.state + "] ";
+    INFO(listed);
+    std::sort(records.begin(), records.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+    // Each once, by id in spawn order: main (parked for the child it runs
+    // in place), children 0 and 1 (still on the deque), child 2 (in place,
+    // on the channel) and the lister.
+    REQUIRE(records.size() == 5);
+    CHECK(records[0].main);
+    CHECK(records[0].state == "join");
+    CHECK(records[1].state == "runnable");
+    CHECK(records[2].state == "runnable");
+    CHECK(records[3].state == "chan receive");
+    CHECK(records[4].state == "running");
+}
+
+TEST_CASE("shutdown frees a join_all's children: one parked in place, one waited for, the rest finished",
+          "[join_all][shutdown]") {
+    // A detached task joins four children. Child 3 runs in place and parks
+    // forever; run again with child 0 parked forever instead, which the
+    // batch reaches last (then waited for, or in place). Shutdown destroys
+    // the detached task, which frees every child frame with it exactly once
+    // (sanitizer builds see a leak or a double free).
+    for (int forever : {3, 0}) {
+        watchdog dog("a join_all at shutdown", 60s);
+        std::atomic<int> freed{0};
+        std::atomic<bool> parked{false};
+        goro::run(
+            [&freed, &parked, forever]() -> goro::task<> {
+                goro::go([&freed, &parked, forever]() -> goro::task<> {
+                    std::array<goro::join_handle<int>, 4> handles;
+                    for (int i = 0; i < 4; ++i) {
+                        handles[i] = goro::spawn([&freed, &parked, forever, i]() -> goro::task<int> {
+                            counts_destruction guard{&freed};
+                            if (i == forever) {
+                                goro::chan<int> never;
+                                parked.store(true);
+                                co_await never.recv();
+                            }
+                            co_return i;
+                        });
+                    }
+                    co_await goro::join_all(std::move(handles));
+                });
+                while (!parked.load()) co_await goro::sleep(1ms);
+            }(),
+            {.procs = 1});
+        INFO("parked forever: child " << forever);
+        CHECK(freed.load() == 4);
+    }
+}
