@@ -239,8 +239,10 @@ namespace {
 // place or could not be; parks the record on those not finished yet, or
 // returns the joiner when none is left.
 std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
-    // Every child ran in place (and is done): nothing to read.
-    if (!b->skipped) [[likely]]
+    // Every child ran in place (and is done): nothing to read. (The walk
+    // may also have stopped early: a thread that lost its processor takes
+    // no more children, and the rest are waited for.)
+    if (!b->skipped && b->cursor == 0) [[likely]]
         return b->joiner;
     goroutine* record = b->record;
     // Written before the first park_batch publishes the batch (its release).

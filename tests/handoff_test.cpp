@@ -9,6 +9,7 @@
 // handed-off processor: handoff_io_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -173,6 +174,36 @@ TEST_CASE("handoff: the stuck task spawns, readies, arms timers and does I/O wit
             if (echoed != 0) co_return 21;
             co_await std::move(recv);
             co_return got.load() == 42 ? 0 : 22;
+        };
+        return goro::run(main_task(), one_proc(netpoll));
+    });
+}
+
+namespace {
+
+// A child of a join_all that loses its processor: it queues a task behind
+// itself and spins until that task ran, which only a hand-off allows.
+task<int> join_all_child(int i) {
+    if (i == 3) {
+        std::atomic<bool> ran{false};
+        goro::go(set_flag(&ran));
+        spin_until(ran);
+    }
+    co_return i;
+}
+
+}  // namespace
+
+TEST_CASE("handoff: a join_all whose child, run in place, lost the processor waits for the rest", "[handoff][join_all]") {
+    // One processor: child 3 runs first, in place, and ends on a thread
+    // without a processor, which takes no more children in place: the join
+    // waits for children 0 to 2, which the processor's new thread runs.
+    on_each_driver_in_child([](const char* netpoll) {
+        auto main_task = []() -> task<int> {
+            std::array<goro::join_handle<int>, 4> handles;
+            for (int i = 0; i < 4; ++i) handles[i] = goro::spawn(join_all_child(i));
+            const std::array<int, 4> v = co_await goro::join_all(std::move(handles));
+            co_return v[0] == 0 && v[1] == 1 && v[2] == 2 && v[3] == 3 ? 0 : 1;
         };
         return goro::run(main_task(), one_proc(netpoll));
     });
