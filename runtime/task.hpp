@@ -113,15 +113,14 @@ struct task_promise_base : goroutine {
                         destroy_unawaited(self);
                         return std::noop_coroutine();
                     }
-                    if (!out.joiner) {
-                        // A join_all waits for it and its siblings: the last
-                        // to finish resumes the join_all's record.
-                        if (out.batch) [[unlikely]]
-                            return join_batch_member_finished(out.batch);
-                        return std::noop_coroutine();  // joiner comes later
-                    }
-                    switch_to(out.joiner);
-                    return out.joiner->resume_point;  // run the joiner right here
+                    if (!out.waiter) return std::noop_coroutine();  // joiner comes later
+                    // A join_all waits for it and its siblings: the last to
+                    // finish resumes the join_all's record.
+                    if (join_word::is_batch(out.waiter)) [[unlikely]]
+                        return join_batch_member_finished(join_word::batch_of(out.waiter));
+                    goroutine* joiner = static_cast<goroutine*>(out.waiter);
+                    switch_to(joiner);
+                    return joiner->resume_point;  // run the joiner right here
                 }
                 case goroutine_kind::group_member: {
                     finish_goroutine(&p);

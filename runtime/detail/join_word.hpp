@@ -57,10 +57,19 @@ class join_word {
 public:
     /// What finish() found.
     struct finish_outcome {
-        goroutine* joiner;  // the parked joiner to resume, or nullptr
-        join_batch* batch;  // the join_all waiting for it, or nullptr
-        bool detached;      // the handle was dropped: the task frees itself
+        // Who waits: nullptr (nobody), the parked joiner (a goroutine*) or
+        // a join_all's batch, tagged (is_batch, batch_of).
+        void* waiter;
+        bool detached;  // the handle was dropped: the task frees itself
     };
+
+    /// finish()'s waiter: a join_all's batch, not a goroutine.
+    static bool is_batch(void* waiter) noexcept {
+        return (reinterpret_cast<std::uintptr_t>(waiter) & k_batch_tag) != 0;
+    }
+    static join_batch* batch_of(void* waiter) noexcept {
+        return reinterpret_cast<join_batch*>(reinterpret_cast<std::uintptr_t>(waiter) & ~k_batch_tag);
+    }
 
     /// Any thread. True once the task finished. acquire: pairs with
     /// finish()'s release, so the caller sees the task's result.
@@ -87,13 +96,11 @@ public:
 
     /// The task, at its end (not run in place). acq_rel: release publishes
     /// the result to the joiner; acquire sees the joiner's resume point.
-    finish_outcome finish() noexcept {
+    /// Inline: every joinable end not run in place takes it (issue 14).
+    [[gnu::always_inline]] finish_outcome finish() noexcept {
         void* old = m_word.exchange(k_done, std::memory_order_acq_rel);
-        if (old == k_detached) return {nullptr, nullptr, true};
-        const auto bits = reinterpret_cast<std::uintptr_t>(old);
-        if (bits & k_batch_tag) [[unlikely]]
-            return {nullptr, reinterpret_cast<join_batch*>(bits & ~k_batch_tag), false};
-        return {static_cast<goroutine*>(old), nullptr, false};
+        if (old == k_detached) return {nullptr, true};
+        return {old, false};
     }
 
     /// The handle (dropped, or its awaiter destroyed at shutdown). True when
