@@ -5,9 +5,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -21,6 +24,22 @@ namespace {
 struct item {
     int id;
 };
+
+// An item that carries its index in the deque (deque_indexed), as a
+// goroutine does: one byte, so indexes wrap every 256 items. take() finds it
+// by its index; `item` above exercises the search that other types get.
+struct indexed_item {
+    int id;
+    std::atomic<std::uint8_t> deque_index{0};
+};
+// The same with the whole of a 32-bit index (no wrap within a test).
+struct wide_indexed_item {
+    int id;
+    std::atomic<std::uint32_t> deque_index{0};
+};
+static_assert(!goro::detail::deque_indexed<item>);
+static_assert(goro::detail::deque_indexed<indexed_item>);
+static_assert(goro::detail::deque_indexed<wide_indexed_item>);
 
 constexpr int k_scale = goro_test::stress_divisor;  // sanitizer builds: 10x fewer iterations
 
@@ -43,22 +62,32 @@ void heavy_fence() {
 // The owner's side of a stress test against concurrent thieves: k_items
 // items, a small deque (many wrap-arounds), thieves stealing until finish(),
 // and a count of how often each item was taken (by the owner: took()).
-template <std::size_t Capacity>
+// With an indexed Item, each thief rewrites the index of what it steals, as
+// its own deque's push would (the scheduler's "steal half" pushes what it
+// steals), while the owner's take() may be reading it.
+template <std::size_t Capacity, typename Item = item>
 class thief_harness {
 public:
-    goro::detail::work_deque<item, Capacity> dq;
-    std::vector<item> items;
+    goro::detail::work_deque<Item, Capacity> dq;
+    std::vector<Item> items;
 
     /// asymmetric: the deque's asymmetric mode, the thieves stealing in
     /// sessions of a few steals, each opened with the heavy fence.
-    thief_harness(int n_items, int n_thieves, bool asymmetric = false) : items(n_items), m_taken(n_items) {
+    thief_harness(int n_items, int n_thieves, bool asymmetric = false)
+        : items(n_items), m_taken(n_items), m_by_thief(n_items) {
         for (int i = 0; i < n_items; ++i) items[i].id = i;
         if (asymmetric) dq.set_asymmetric();
         for (int t = 0; t < n_thieves; ++t) m_thieves.emplace_back([this] { steal_until_done(); });
     }
 
     /// The owner took `it` (pop or take).
-    void took(const item* it) { m_taken[it->id].fetch_add(1, std::memory_order_relaxed); }
+    void took(const Item* it) { m_taken[it->id].fetch_add(1, std::memory_order_relaxed); }
+    /// Whether a thief took item `id` (exact once finish() returned).
+    bool stolen(int id) const { return m_by_thief[id].load(std::memory_order_relaxed) != 0; }
+    /// Whether anyone took item `id` so far.
+    bool taken(int id) const { return m_taken[id].load(std::memory_order_relaxed) != 0; }
+    /// Steals so far.
+    long stolen_so_far() const { return m_live_steals.load(std::memory_order_relaxed); }
 
     /// Half-way, makes sure the thieves take part (on a loaded machine they
     /// may not have been scheduled yet): leaves work in the deque and waits
@@ -74,7 +103,7 @@ public:
     /// The owner pops what is left (counted in *by_owner), stops the thieves
     /// and counts the items taken never or more than once.
     outcome finish(long* by_owner) {
-        while (item* it = dq.pop()) {
+        while (Item* it = dq.pop()) {
             took(it);
             ++*by_owner;
         }
@@ -97,15 +126,23 @@ public:
 private:
     void steal_until_done() {
         long mine = 0;
+        std::uint32_t rng = 99;
         while (!m_done.load(std::memory_order_acquire)) {
             // A session of up to 4 steals (a "steal half"), as steal_from.
             typename decltype(dq)::steal_session session(dq);
             if (session.needs_fence()) heavy_fence();
             for (int k = 0; k < 4; ++k) {
-                item* it = nullptr;
+                Item* it = nullptr;
                 const auto r = dq.steal(it);
                 if (r == decltype(dq)::steal_result::empty) break;
                 if (r != decltype(dq)::steal_result::success) continue;
+                if constexpr (goro::detail::deque_indexed<Item>) {
+                    // The next holder's push (work_deque::push stores it so).
+                    rng = rng * 1103515245u + 12345u;
+                    it->deque_index.store(static_cast<decltype(it->deque_index.load())>(rng >> 8),
+                                          std::memory_order_release);
+                }
+                m_by_thief[it->id].store(1, std::memory_order_relaxed);
                 m_taken[it->id].fetch_add(1, std::memory_order_relaxed);
                 ++mine;
                 m_live_steals.fetch_add(1, std::memory_order_relaxed);
@@ -115,6 +152,7 @@ private:
     }
 
     std::vector<std::atomic<int>> m_taken;
+    std::vector<std::atomic<char>> m_by_thief;
     std::atomic<bool> m_done{false};
     std::atomic<long> m_stolen{0};
     std::atomic<long> m_live_steals{0};  // for wait_for_a_steal
@@ -221,18 +259,21 @@ TEST_CASE("deque stress: last item goes to exactly one of owner and thief", "[sc
 
 // work_deque::take (issue 14, item 3): the joiner's fast path for a child
 // under its younger siblings.
-TEST_CASE("deque: take removes an item among the newest, the newest taking its slot", "[sched][deque]") {
-    goro::detail::work_deque<item, 16> dq;
+// Each with an item type found by its index and one found by the search.
+TEMPLATE_TEST_CASE("deque: take removes an item among the newest, the newest taking its slot", "[sched][deque]",
+                   item, indexed_item) {
+    goro::detail::work_deque<TestType, 16> dq;
     // The same sequence with and without thieves possible (one processor:
     // set_no_thieves drops the exchange, not the bookkeeping).
     const bool no_thieves = GENERATE(false, true);
     if (no_thieves) dq.set_no_thieves();
-    item items[10];
+    TestType items[10];
     for (int i = 0; i < 10; ++i) {
         items[i].id = i;
         REQUIRE(dq.push(&items[i]));
     }
-    item absent{99};
+    TestType absent{};
+    absent.id = 99;
     REQUIRE_FALSE(dq.take(&absent, 16));
     REQUIRE_FALSE(dq.take(&items[2], 7));  // 8 deep: beyond the search
     REQUIRE(dq.take(&items[2], 8));         // 9, the newest, moves into its slot
@@ -242,7 +283,7 @@ TEST_CASE("deque: take removes an item among the newest, the newest taking its s
     REQUIRE(dq.take(&items[0], 16));        // the oldest: raced for through top
     REQUIRE(dq.take(&items[7], 1));         // the newest
     REQUIRE(dq.size_hint() == 6);
-    item* stolen = nullptr;
+    TestType* stolen = nullptr;
     REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);
     REQUIRE(stolen->id == 1);
     for (int expect : {6, 5, 4, 3, 8}) REQUIRE(dq.pop()->id == expect);
@@ -252,23 +293,26 @@ TEST_CASE("deque: take removes an item among the newest, the newest taking its s
     REQUIRE(dq.pop() == nullptr);
 }
 
-// Joins in spawn order (take's hint: the slot after the last take's), twice
-// over, with a stale hint between the runs and items spawned in between.
-TEST_CASE("deque: take in spawn order takes each item once, the rest staying in order", "[sched][deque]") {
-    goro::detail::work_deque<item, 64> dq;
+// Joins in spawn order, twice over: each item but the first has been moved
+// into a hole by the take before (its index must follow it), and an item
+// taken once must not be found again.
+TEMPLATE_TEST_CASE("deque: take in spawn order takes each item once, the rest staying in order", "[sched][deque]",
+                   item, indexed_item) {
+    goro::detail::work_deque<TestType, 64> dq;
     const bool no_thieves = GENERATE(false, true);
     if (no_thieves) dq.set_no_thieves();
-    item older{100};
+    TestType older{};
+    older.id = 100;
     REQUIRE(dq.push(&older));
     for (int round = 0; round < 2; ++round) {
-        item items[10];
+        TestType items[10];
         for (int i = 0; i < 10; ++i) {
             items[i].id = i;
             REQUIRE(dq.push(&items[i]));
         }
         for (int i = 0; i < 10; ++i) {
             REQUIRE(dq.take(&items[i], 32));
-            REQUIRE_FALSE(dq.take(&items[i], 32));  // gone: the hint must not find it again
+            REQUIRE_FALSE(dq.take(&items[i], 32));  // gone: its stale slot must not be taken again
         }
         REQUIRE(dq.size_hint() == 1);
     }
@@ -335,6 +379,202 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
     REQUIRE(out.lost == 0);
     REQUIRE(out.duplicated == 0);
     REQUIRE(by_owner + out.stolen == k_items);
+    REQUIRE(out.stolen > 0);
+    REQUIRE(deep_takes > 0);
+}
+
+namespace {
+
+// take() against a model of the deque, one thread (so that every outcome is
+// exact): random pushes, takes at any depth (the newest, the oldest, any
+// slot in between, which earlier takes may have filled with a moved item),
+// takes of absent items and beyond max_depth, pops and steals (the owner
+// acting as a thief), the contents compared after each step. `max_live`
+// above 256 puts items deeper than a one-byte index's window.
+template <typename Item, std::size_t Capacity>
+void take_against_model(bool no_thieves, int steps, std::size_t max_live, std::uint32_t seed) {
+    goro::detail::work_deque<Item, Capacity> dq;
+    if (no_thieves) dq.set_no_thieves();
+    std::vector<Item> pool(2 * max_live + 8);
+    for (std::size_t i = 0; i < pool.size(); ++i) pool[i].id = static_cast<int>(i);
+    std::vector<Item*> free_items;  // not in the deque
+    for (auto& it : pool) free_items.push_back(&it);
+    std::deque<Item*> model;  // front: top (the oldest), back: the newest
+    std::uint32_t rng = seed;
+    auto next = [&](std::uint32_t n) {
+        rng = rng * 1103515245u + 12345u;
+        return (rng >> 8) % n;
+    };
+    long takes = 0, moved_takes = 0;
+    std::vector<char> was_moved(pool.size(), 0);  // moved by a take since its push
+    for (int step = 0; step < steps; ++step) {
+        // Pushes more often while the deque is under half full, so that it
+        // fills up to max_live, then hovers there.
+        const std::uint32_t push_pct = model.size() < max_live / 2 ? 60 : 35;
+        const std::uint32_t op = next(100) < push_pct ? 0 : 35 + next(65);
+        if (op < 35 && model.size() < max_live) {
+            Item* it = free_items[next(static_cast<std::uint32_t>(free_items.size()))];
+            std::erase(free_items, it);
+            REQUIRE(dq.push(it));
+            model.push_back(it);
+            was_moved[it->id] = 0;
+        } else if (op < 80 && !model.empty()) {
+            // Take the item `depth` deep: found, unless max_depth is short of it.
+            const std::size_t depth = 1 + next(static_cast<std::uint32_t>(model.size()));
+            const std::size_t pos = model.size() - depth;
+            Item* want = model[pos];
+            const bool short_of_it = next(8) == 0;
+            const std::size_t max_depth = short_of_it ? depth - 1 : depth + next(4);
+            INFO("step " << step << ": take at depth " << depth << " of " << model.size() << ", max_depth "
+                         << max_depth << ", moved before " << int(was_moved[want->id]));
+            REQUIRE(dq.take(want, max_depth) == !short_of_it);
+            if (!short_of_it) {
+                ++takes;
+                if (was_moved[want->id]) ++moved_takes;
+                if (depth == model.size()) {
+                    model.pop_front();  // the oldest: top moves past it
+                } else if (depth > 1) {
+                    model[pos] = model.back();  // the newest fills the hole
+                    was_moved[model[pos]->id] = 1;
+                    model.pop_back();
+                } else {
+                    model.pop_back();
+                }
+                free_items.push_back(want);
+            }
+        } else if (op < 88) {
+            // An item not in the deque (perhaps in a stale slot) is not found.
+            Item* absent = free_items[next(static_cast<std::uint32_t>(free_items.size()))];
+            REQUIRE_FALSE(dq.take(absent, Capacity));
+        } else if (op < 95) {
+            Item* it = dq.pop();
+            REQUIRE(it == (model.empty() ? nullptr : model.back()));
+            if (it) {
+                model.pop_back();
+                free_items.push_back(it);
+            }
+        } else {
+            Item* it = nullptr;
+            const auto r = dq.steal(it);
+            REQUIRE((r == decltype(dq)::steal_result::success) == !model.empty());
+            if (!model.empty()) {
+                REQUIRE(it == model.front());
+                model.pop_front();
+                free_items.push_back(it);
+            }
+        }
+        std::vector<Item*> contents;
+        dq.for_each_racy([&](Item* it) { contents.push_back(it); });
+        REQUIRE(contents == std::vector<Item*>(model.begin(), model.end()));
+    }
+    INFO("takes " << takes << ", of moved items " << moved_takes);
+    REQUIRE(moved_takes > 0);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("deque: take finds an item at any depth, after earlier takes moved items into holes",
+                   "[sched][deque]", item, indexed_item, wide_indexed_item) {
+    const bool no_thieves = GENERATE(false, true);
+    INFO("no thieves: " << no_thieves);
+    take_against_model<TestType, 64>(no_thieves, 20'000, 40, 4242);
+}
+
+// Items deeper than a one-byte index's window (256): take() looks at every
+// 256th slot from the newest that the index names, no further.
+TEMPLATE_TEST_CASE("deque: take finds an item deeper than its index's window", "[sched][deque]", indexed_item,
+                   wide_indexed_item) {
+    const bool no_thieves = GENERATE(false, true);
+    INFO("no thieves: " << no_thieves);
+    take_against_model<TestType, 1024>(no_thieves, 6'000, 700, 777);
+}
+
+// take() at any depth among the owner's newest items, holes filled by earlier
+// takes, while thieves steal from the top and rewrite the index of what they
+// steal (as their own deque's push would) while the owner may be reading it.
+// The owner keeps at most 32 of its items unaccounted for, so that each one
+// still in the deque is within take()'s depth: a take that says "gone" must
+// then be right, which is checked at the end (the item went to a thief, and
+// the owner never popped it).
+TEST_CASE("deque stress: take at any depth never misses an item in the deque", "[sched][deque][stress]") {
+    const bool asymmetric = GENERATE(false, true);
+    if (asymmetric && !membarrier_registered()) {
+        WARN("membarrier(2) refused: the asymmetric mode goes untested");
+        return;
+    }
+    INFO("asymmetric mode: " << asymmetric);
+    goro_test::watchdog dog("deque take-any-depth stress", 120s);
+    constexpr int k_items = 1'000'000 / k_scale;
+    constexpr std::size_t k_depth = 32;
+    thief_harness<64, indexed_item> h(k_items, 2, asymmetric);
+    auto& dq = h.dq;
+    std::vector<indexed_item*> mine;  // pushed, not taken by the owner, not known stolen
+    std::vector<char> said_gone(k_items, 0);
+    long by_owner = 0, takes = 0, deep_takes = 0, gone = 0, popped_said_gone = 0;
+    int next = 0;
+    unsigned rng = 31337;
+    bool waited_for_thieves = false;
+    while (next < k_items) {
+        if (!waited_for_thieves && next >= k_items / 2) {
+            waited_for_thieves = true;
+            // As the harness's, but within the 32 items the owner tracks.
+            while (mine.size() < k_depth && next < k_items && dq.push(&h.items[next])) mine.push_back(&h.items[next++]);
+            while (h.stolen_so_far() == 0) std::this_thread::yield();
+        }
+        // Forget what thieves have taken.
+        std::erase_if(mine, [&](indexed_item* it) { return h.taken(it->id); });
+        rng = rng * 1103515245 + 12345;
+        const int burst = 1 + static_cast<int>((rng >> 16) % 12);
+        for (int k = 0; k < burst && next < k_items && mine.size() < k_depth; ++k) {
+            if (!dq.push(&h.items[next])) break;
+            mine.push_back(&h.items[next++]);
+        }
+        const int n_takes = static_cast<int>((rng >> 8) % 8);
+        for (int k = 0; k < n_takes && !mine.empty(); ++k) {
+            rng = rng * 1103515245 + 12345;
+            const std::size_t pick = (rng >> 8) % mine.size();
+            indexed_item* want = mine[pick];
+            mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(pick));
+            ++takes;
+            // Usually under newer items (a picked item is rarely the newest
+            // of several); size_hint is a racy count, enough for a tally.
+            const bool among_others = dq.size_hint() > 1;
+            if (dq.take(want, k_depth)) {
+                h.took(want);
+                ++by_owner;
+                if (among_others) ++deep_takes;
+            } else {
+                said_gone[want->id] = 1;
+                ++gone;
+            }
+        }
+        if (asymmetric && (rng >> 12) % 8 == 0) dq.set_owner_fences((rng >> 15) % 2 == 0);
+        if ((rng >> 4) % 4 == 0) {
+            if (indexed_item* it = dq.pop()) {
+                if (said_gone[it->id]) ++popped_said_gone;
+                h.took(it);
+                ++by_owner;
+                std::erase(mine, it);
+            }
+        }
+    }
+    // What the owner pops now must not include an item take() said was gone.
+    while (indexed_item* it = dq.pop()) {
+        if (said_gone[it->id]) ++popped_said_gone;
+        h.took(it);
+        ++by_owner;
+    }
+    const auto out = h.finish(&by_owner);
+    long said_gone_not_stolen = 0;
+    for (int i = 0; i < k_items; ++i)
+        if (said_gone[i] && !h.stolen(i)) ++said_gone_not_stolen;
+    INFO("owner " << by_owner << " (takes " << takes << ", deep " << deep_takes << ", said gone " << gone
+                  << "), stolen " << out.stolen);
+    REQUIRE(out.lost == 0);
+    REQUIRE(out.duplicated == 0);
+    REQUIRE(by_owner + out.stolen == k_items);
+    REQUIRE(popped_said_gone == 0);
+    REQUIRE(said_gone_not_stolen == 0);
     REQUIRE(out.stolen > 0);
     REQUIRE(deep_takes > 0);
 }

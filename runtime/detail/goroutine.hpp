@@ -77,6 +77,13 @@ struct goroutine {
     std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
 
+    // Its index in the deque that holds it, modulo 256: work_deque::take's
+    // lookup (work_deque.hpp, deque_indexed). Written by that deque's owner
+    // (push, take's move); read by a joiner looking for it in its own deque,
+    // perhaps after it left (its next holder may be writing it): atomic.
+    // In padding, as reg_home.
+    std::atomic<std::uint8_t> deque_index{0};
+
     // The registry holding reg_slot: the index of the processor whose registry
     // it is, or k_external_registry. (An index rather than a pointer: it fits
     // in padding, which keeps a spawned task's frame in a smaller size class.)

@@ -27,9 +27,11 @@ constexpr unsigned k_max_in_place_runs = 64;
 // unstarted child it awaits (work_deque::take). Code that joins children in
 // spawn order finds child i under the n - 1 - i spawned after it: 32 covers
 // the fan-outs of the fork-join benchmarks (10 for skynet, 14 for nqueens)
-// twice over; a miss costs a scan of 32 slots of the owner's own line-hot
-// buffer, then the ordinary join.
+// twice over. The lookup reads the one slot the child's deque_index names
+// (goroutine.hpp), at any depth: a miss costs that read, then the ordinary
+// join. Under 256, the window of that one-byte index.
 constexpr std::size_t k_join_search_depth = 32;
+static_assert(k_join_search_depth <= 256, "one slot read: goroutine::deque_index names a slot among the 256 newest");
 
 // The processor this thread runs, or nullptr. Read directly only by the
 // (non-coroutine) functions of the scheduler's files; everyone else goes through

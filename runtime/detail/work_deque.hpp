@@ -31,6 +31,15 @@
 //  - slot i & mask holds item i for top <= i < bottom; a slot is rewritten only
 //    after top has moved past it, so a thief that read slot t before its CAS
 //    on top either wins the CAS (the item is its) or loses (it never uses it).
+//    (The one exception, take()'s move of the newest item into a hole, writes
+//    a slot the owner has reserved: see take.)
+//  - An indexed item (deque_indexed, below) in the deque at index i, top <= i
+//    < bottom, holds i modulo 2^bits in its deque_index: the owner writes it
+//    at push and when take() moves the item, and no one else writes it while
+//    the item is there (a thief writes it only after its CAS took the item
+//    out). Checked where the owner can: pop() and take()'s move assert it,
+//    take() cross-checks a miss. Nothing but take()'s lookup reads it:
+//    thieves, pop() and the correctness argument never depend on it.
 //
 // The asymmetric mode (set_asymmetric; issue 14, item 3): the owner's
 // exchange is the dearest instruction of fork-join code (one per join at
@@ -64,17 +73,66 @@
 // "Steal half" is done by the caller as repeated single steals: the classic
 // single-item CAS is what the Chase–Lev correctness argument covers (a batch
 // CAS on top races with the owner's CAS-free pops of the items it covers).
+//
+// take()'s lookup (issue 14, D2): the joiner's fast path removes a given item
+// from among the newest ones, wherever earlier takes left it. An item type
+// may carry its own index in the deque (deque_indexed: a member
+// `std::atomic<U> deque_index`, U unsigned): push() writes it, take()'s move
+// of the newest item into a hole rewrites the moved item's, and take() reads
+// the wanted item's to find its slot in one read, where a search from the
+// newest item would read up to max_depth slots (child 0 of a skynet node sits
+// 10 deep). The index is kept modulo 2^bits (bits = min(digits of U, 32)): a
+// goroutine spares one byte of padding for it (goroutine.hpp), which names
+// the slot exactly within the 256 newest items. It is a hint, never trusted:
+// the slot it names must hold the item and lie among the newest `limit`
+// (below bottom, above the owner's last view of top), and the reservation
+// then decides, as for a slot the search found. The item may have left the
+// deque (stolen, or moved to the global queue by an overflow) and its new
+// holder may be writing the field as take() reads it: hence an atomic, and
+// a field of its own rather than one unused while the item sits in a deque
+// (goroutine::queue_next is rewritten, or still read, by whoever moves a
+// goroutine between queues: global_take_slow pushes a goroutine before it
+// unlinks it from the global queue). Item types without the member fall back
+// to the search from the newest item.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "invariant.hpp"
 
 namespace goro::detail {
+
+namespace deque_detail {
+template <typename A>
+struct atomic_unsigned : std::false_type {};
+template <std::unsigned_integral U>
+struct atomic_unsigned<std::atomic<U>> : std::true_type {
+    using value_type = U;
+    // The index is kept modulo 2^bits: the whole of U, up to 32 bits (an
+    // index older than 2^32 items is of no use to a lookup bounded by the
+    // capacity).
+    static constexpr int bits = std::min(std::numeric_limits<U>::digits, 32);
+};
+// What T's deque_index holds (T complete).
+template <typename T>
+using index_field = atomic_unsigned<std::remove_cv_t<decltype(T::deque_index)>>;
+}  // namespace deque_detail
+
+/// An item type whose items carry their index in the deque that holds them
+/// (the header's "take()'s lookup"): a data member `deque_index` of type
+/// std::atomic<U>, U an unsigned integer type. The deque owns its value
+/// while the item is in it; it is the item's only field the deque touches.
+/// Checked where work_deque's member functions are instantiated (T is then
+/// complete), never on the class itself.
+template <typename T>
+concept deque_indexed = deque_detail::index_field<T>::value;
 
 template <typename T, std::size_t Capacity>
 class work_deque {
@@ -173,6 +231,9 @@ public:
         // are about to overwrite happened before our write.
         const std::int64_t t = m_top.load(std::memory_order_acquire);
         if (b - t >= static_cast<std::int64_t>(Capacity)) return false;
+        // The item's index, for take()'s lookup, before the slot publishes
+        // the item (the owner's own order; thieves never read it).
+        store_index(item, b);
         // release: a dump's walk (for_each_racy) may load the slot without
         // the bottom store below (a take moves it); its acquire load then
         // still sees *item's fields. A plain store on x86.
@@ -192,7 +253,9 @@ public:
             // release store: see for_each_racy (a dump's read of the deque).
             if (m_top.load(std::memory_order_relaxed) > b) return nullptr;
             m_bottom.store(b, std::memory_order_release);
-            return m_slots[b & k_mask].load(std::memory_order_relaxed);
+            T* item = m_slots[b & k_mask].load(std::memory_order_relaxed);
+            GORO_ASSERT(holds_index(item, b));  // owner only: the item is the owner's now
+            return item;
         }
         // seq_cst exchange, then a seq_cst load of top: the store-load race
         // with a thief that reads top and then bottom (see the header). A
@@ -213,6 +276,10 @@ public:
                 item = nullptr;  // a thief took it
             m_bottom.store(b + 1, std::memory_order_relaxed);
         }
+        // Owner only: an item it won is no thief's (a thief that took it
+        // would have moved top past b, and a thief writes the index only
+        // after that).
+        GORO_ASSERT(!item || holds_index(item, b));
         return item;
     }
 
@@ -222,43 +289,36 @@ public:
     ///
     /// Its join_handle's fast path (issue 14, item 3): code joins children in
     /// the order it spawned them, so the awaited child sits under its younger
-    /// siblings. The newest `depth` items are reserved at once, as pop()
-    /// reserves one: bottom moves down past them with the same seq_cst
-    /// exchange, then top is read seq_cst. If top is still below them, no
-    /// thief can take any of them: a thief that read the old bottom read top
-    /// earlier in the total order (so at most the value we read, below the
-    /// reserved range) and steals that slot only; a later thief sees the new
-    /// bottom. The owner then moves the newest item into `item`'s slot and
-    /// publishes the new bottom with a release store (thieves acquire it,
-    /// and with it the moved slot). Moving one item, not shifting every
-    /// newer one down, makes a run of joins in spawn order cost half the
-    /// slot reads (children 0..9: 35 searched and 5 moved, against 55 and
-    /// 45), and leaves the children to be joined last at the top, where
-    /// thieves take them. If top came into the range, nothing is
-    /// taken unless `item` is the oldest item, which is raced for by CAS on
-    /// top as pop() races for its last one. One exchange whatever the depth.
+    /// siblings. Its slot is found by its index (deque_indexed; the header's
+    /// "take()'s lookup": one slot read at any depth), or, for an item type
+    /// without one, by a search from the newest item. The newest `depth`
+    /// items are reserved at once, as pop() reserves one: bottom moves down
+    /// past them with the same seq_cst exchange, then top is read seq_cst.
+    /// If top is still below them, no thief can take any of them: a thief
+    /// that read the old bottom read top earlier in the total order (so at
+    /// most the value we read, below the reserved range) and steals that
+    /// slot only; a later thief sees the new bottom. The owner then moves the
+    /// newest item into `item`'s slot (and its index with it) and publishes
+    /// the new bottom with a release store (thieves acquire it, and with it
+    /// the moved slot). Moving one item, not shifting every newer one down,
+    /// costs one slot write whatever the depth, and leaves the children to
+    /// be joined last at the top, where thieves take them. If top came into
+    /// the range, nothing is taken unless `item` is the oldest item, which
+    /// is raced for by CAS on top as pop() races for its last one. One
+    /// exchange whatever the depth.
     bool take(T* item, std::size_t max_depth) noexcept {
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
-        // relaxed: a hint bounding the search; the seq_cst load below decides.
+        // relaxed: a bound on the lookup; the seq_cst load below decides.
+        // (Never above the true top: only thieves and this thread move it,
+        // and it only grows; so b - t_hint <= Capacity.)
         const std::int64_t t_hint = m_top.load(std::memory_order_relaxed);
         const std::int64_t limit = std::min<std::int64_t>(b - t_hint, static_cast<std::int64_t>(max_depth));
         if (limit < 1) return false;
-        // The newest item first (a join of the child spawned last, as
-        // fib's), then the slot after the last take's: in a run of joins in
-        // spawn order it holds the next child (children 0..9 of a skynet
-        // node: 24 slot reads instead of 35). Candidates only, as each slot
-        // the search reads: the reservation below decides.
-        std::int64_t depth = 1;
-        if (m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed) != item) {
-            depth = b - m_next_take;
-            if (depth < 2 || depth > limit ||
-                m_slots[m_next_take & k_mask].load(std::memory_order_relaxed) != item) {
-                for (depth = 2; depth <= limit; ++depth)
-                    if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) break;
-                if (depth > limit) return false;
-            }
-        }
+        // A candidate only, as any slot read before the reservation: the
+        // slot may be a stale one below the true top (its item stolen).
+        const std::int64_t depth = find(item, b, limit);
+        if (depth == 0) return false;
         const std::int64_t at = b - depth;
         std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
         if (!m_no_thieves) {
@@ -277,7 +337,6 @@ public:
             m_bottom.store(b, std::memory_order_relaxed);
             return won;
         }
-        m_next_take = at + 1;
         if (at == t) {
             // The oldest item with no thieves possible (t is then exact):
             // top moves past it, as a steal would, and the rest stay put
@@ -286,10 +345,17 @@ public:
             m_top.store(t + 1, std::memory_order_release);
             return true;
         }
-        if (at != b - 1)
+        if (at != b - 1) {
+            // Items at..b-1 are reserved: the moved item is the owner's
+            // until the store of bottom below publishes it again, so its
+            // index is the owner's to rewrite (before that store: a thief
+            // that steals it later writes the index only after its CAS).
+            T* moved = m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed);
+            GORO_ASSERT(holds_index(moved, b - 1));
+            store_index(moved, at);
             // release: as push()'s slot store (for_each_racy).
-            m_slots[at & k_mask].store(m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed),
-                                       std::memory_order_release);
+            m_slots[at & k_mask].store(moved, std::memory_order_release);
+        }
         // release: publishes the moved slot, as push() publishes its slot.
         m_bottom.store(b - 1, std::memory_order_release);
         return true;
@@ -345,6 +411,90 @@ public:
     std::int64_t top_hint() const noexcept { return m_top.load(std::memory_order_relaxed); }
 
 private:
+    // Owner only (push, take's move): records index i in an indexed item,
+    // for take()'s lookup; nothing for other item types. release: every
+    // store of the index is, so that a checked build's cross-check in
+    // find() that reads an index stored by the item's next holder (after
+    // the steal that took it from here) also sees that steal's CAS on top.
+    // A plain store on x86. (Correctness never depends on the value: the
+    // lookup verifies the slot it names, and the reservation decides.)
+    static void store_index(T* item, std::int64_t i) noexcept {
+        if constexpr (deque_indexed<T>) {
+            using U = typename deque_detail::index_field<T>::value_type;
+            item->deque_index.store(static_cast<U>(i), std::memory_order_release);
+        }
+    }
+
+    // Owner only, on an item the owner holds (won by pop, or reserved by
+    // take): whether its index names i (always true for other item types).
+    // relaxed: the owner's own store is the last one (see store_index).
+    static bool holds_index(T* item, std::int64_t i) noexcept {
+        if constexpr (deque_indexed<T>) {
+            constexpr std::uint64_t k_window_mask = (std::uint64_t{1} << deque_detail::index_field<T>::bits) - 1;
+            const std::uint64_t h = item->deque_index.load(std::memory_order_relaxed);
+            return ((static_cast<std::uint64_t>(i) ^ h) & k_window_mask) == 0;
+        } else {
+            (void)item;
+            (void)i;
+            return true;
+        }
+    }
+
+    // Owner only (take): the depth under b (1: the newest item) of the slot
+    // among the `limit` newest that holds `item`, or 0. A slot read here is
+    // only a candidate (see take).
+    std::int64_t find(T* item, std::int64_t b, std::int64_t limit) const noexcept {
+        if constexpr (deque_indexed<T>) {
+            constexpr std::int64_t k_window = std::int64_t{1} << deque_detail::index_field<T>::bits;
+            // relaxed: a hint. If `item` is in the deque, the value is the
+            // owner's own last store (no one else writes it meanwhile: see
+            // the header's invariants), which this thread reads or reads
+            // past. If it left the deque, its next holder may be storing it
+            // now (an atomic for that), and any value only makes the slot
+            // check below fail or name a stale slot, which the reservation
+            // sorts out.
+            const std::uint64_t h = item->deque_index.load(std::memory_order_relaxed);
+            // The newest index congruent to h, then every 2^bits below it
+            // (once, for a lookup within the window: always for goroutines,
+            // k_join_search_depth < 256).
+            for (std::int64_t depth = 1 + static_cast<std::int64_t>((static_cast<std::uint64_t>(b - 1) - h) &
+                                                                    static_cast<std::uint64_t>(k_window - 1));
+                 depth <= limit; depth += k_window)
+                if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) return depth;
+#if defined(GORO_CHECK_INVARIANTS)
+            check_missed(item, b, limit);
+#endif
+            return 0;
+        } else {
+            for (std::int64_t depth = 1; depth <= limit; ++depth)
+                if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) == item) return depth;
+            return 0;
+        }
+    }
+
+#if defined(GORO_CHECK_INVARIANTS)
+    // Checked builds, owner only: the lookup by index missed `item`; a
+    // search must then find it, if at all, only in a stale slot below the
+    // true top (it was stolen): an item in the deque holds its index (the
+    // header's invariants), and the lookup would have found it. The
+    // index's acquire load pairs with store_index's release by whoever
+    // holds the item since: if the missed value was theirs, they got the
+    // item by a steal whose CAS on top happened before it, and the seq_cst
+    // load of top below sees it. If this load reads the owner's own store,
+    // so did the lookup's earlier load (nothing came between), and the
+    // lookup found the item: this is not reached.
+    void check_missed(T* item, std::int64_t b, std::int64_t limit) const noexcept {
+        if constexpr (deque_indexed<T>) {
+            for (std::int64_t depth = 1; depth <= limit; ++depth) {
+                if (m_slots[(b - depth) & k_mask].load(std::memory_order_relaxed) != item) continue;
+                (void)item->deque_index.load(std::memory_order_acquire);
+                GORO_ASSERT(m_top.load(std::memory_order_seq_cst) > b - depth);
+                return;
+            }
+        }
+    }
+#endif
+
     // Owner only: bottom = b before a read of top, ordered before that read
     // (the store-load race of the header): by the exchange, or, in the
     // asymmetric mode with no thief in a session, by the thieves' heavy
@@ -375,10 +525,6 @@ private:
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     owner_thread m_owner;  // checked builds only (invariant.hpp); beside bottom, the owner's line
     bool m_no_thieves = false;  // see set_no_thieves; owner only
-    // Owner only: where take() looks first, the slot after its last
-    // successful take (any value is safe: a hint outside the newest items,
-    // or a slot holding another item, falls back to the search).
-    std::int64_t m_next_take = 0;
     alignas(64) std::atomic<T*> m_slots[Capacity];
 };
 
