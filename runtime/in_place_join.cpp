@@ -271,14 +271,21 @@ std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
 }
 
 // `next`, taken past the cap on in-place runs, runs from the scheduler's
-// loop, which resets the count: the record, readied into this processor's
-// run-next slot, resumes there (as a yield's goroutine does) with `next` as
-// its resume point. Every transfer nests a native frame where the compiler
-// makes no tail calls (-O0, the sanitizers): a visit of the loop now and
-// then keeps the stack bounded, as for the one-child join.
+// loop, which resets the count: the record parks on the join and is readied
+// at once into this processor's run-next slot, to resume there with `next`
+// as its resume point. Every transfer nests a native frame where the
+// compiler makes no tail calls (-O0, the sanitizers): a visit of the loop
+// now and then keeps the stack bounded, as for the one-child join.
+//
+// The park's wait reason matters: the record may reach a deque (displaced
+// from run-next by a later ready) and is a spawned child of someone, whose
+// own join must not take it for a child that never ran (take_in_place reads
+// a wait reason as "it ran"). Its next run clears it.
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> bounce_to_loop(join_batch* b, goroutine* next) noexcept {
-    b->record->resume_point = next->frame_link;
-    ready(b->record);
+    goroutine* record = b->record;
+    record->resume_point = next->frame_link;
+    note_waiting(record, "join");
+    ready(record);
     return std::noop_coroutine();
 }
 

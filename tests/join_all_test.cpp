@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -258,6 +259,50 @@ TEST_CASE("join_all of a thousand children goes past the in-place cap", "[join_a
         co_return sum;
     };
     for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == 1000);
+}
+
+TEST_CASE("join_all: a goroutine sent through the loop at the in-place cap is never taken as a child that never ran",
+          "[join_all]") {
+    // One processor. main's batch runs C1 in place, which parks on `gate`;
+    // the loop then runs C0 as a goroutine of its own. C0's batch of 8,000
+    // leaves passes the in-place cap again and again, and each time goes
+    // through the loop readied into run-next. G, in the global queue, runs
+    // at one of the loop's every-61-rounds looks there while C0 waits in
+    // run-next, and sends on `gate`: main's record is readied into
+    // run-next, which displaces C0 onto the deque. main's batch then meets C0 there.
+    // C0 ran (it is suspended in its own join_all): it must be waited for,
+    // not taken and started again.
+    watchdog dog("a goroutine sent through the loop, then met by its parent's batch", 120s);
+    auto main_task = []() -> goro::task<long> {
+        goro::chan<int> gate;
+        std::atomic<bool> armed{false};
+        goro::go([gate, &armed]() -> goro::task<> {
+            co_await goro::yield();  // into the global queue
+            while (!armed.load()) co_await goro::yield();
+            co_await gate.send(1);  // readies main's record into run-next
+        });
+        co_await goro::yield();  // G runs, and yields into the global queue
+        std::array<goro::join_handle<long>, 2> handles;
+        handles[0] = goro::spawn([&armed]() -> goro::task<long> {
+            std::vector<goro::join_handle<long>> leaves;
+            for (long i = 0; i < 8000; ++i) {
+                leaves.push_back(goro::spawn([&armed, i]() -> goro::task<long> {
+                    if (i == 7000) armed.store(true);  // past the first cap
+                    co_return i;
+                }));
+            }
+            long sum = 0;
+            for (long v : co_await goro::join_all(std::move(leaves))) sum += v;
+            co_return sum;
+        });
+        handles[1] = goro::spawn([gate]() -> goro::task<long> {
+            auto v = co_await gate.recv();
+            co_return *v;
+        });
+        const std::array<long, 2> v = co_await goro::join_all(std::move(handles));
+        co_return v[0] + v[1];
+    };
+    for (int round = 0; round < 3; ++round) REQUIRE(goro::run(main_task(), {.procs = 1}) == 7999L * 8000 / 2 + 1);
 }
 
 TEST_CASE("two join_alls in one expression (g++ may suspend for the second before the first's await_resume)",
