@@ -257,6 +257,35 @@ namespace {
     leave_processor(m);
 }
 
+[[gnu::noinline]] bool start_goroutines(goroutine* const* gs, std::size_t n) noexcept {
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!enter_from_task(p, m)) [[unlikely]]
+        return false;
+    if (p->stats.trace) [[unlikely]] {
+        // Each start recorded, as start_on records one.
+        for (std::size_t i = 0; i < n; ++i) start_on(gs[i], *p);
+        leave_processor(m);
+        return true;
+    }
+    // start_on's steps: the count first, as there (a thief may finish one
+    // as soon as it is pushed), then per goroutine its id and the push,
+    // which publishes it.
+    p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + static_cast<std::int64_t>(n),
+                        std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+        goroutine* g = gs[i];
+        g->id = p->next_id;
+        p->next_id += p->id_step;
+        push_local(*p, g);
+    }
+    // One scheduling event and one wake-up for the lot (queue_started's).
+    advance_schedtick(*p, k_tick_run);
+    wakep(p->rt);
+    leave_processor(m);
+    return true;
+}
+
 namespace {
 
 // finish_under off a processor (its thread lost it to a hand-off, or it

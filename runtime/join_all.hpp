@@ -1,8 +1,18 @@
-// goro::join_all — wait for a set of spawned goroutines at once.
+// goro::join_all — wait for a set of spawned goroutines at once; and
+// goro::spawn_all, which starts a set at once.
 //
 //     std::array<goro::join_handle<long>, 10> children;
 //     for (int i = 0; i < 10; ++i) children[i] = goro::spawn(work(i));
 //     std::array<long, 10> values = co_await goro::join_all(std::move(children));
+//
+//     std::array<goro::task<long>, 10> tasks;
+//     for (int i = 0; i < 10; ++i) tasks[i] = work(i);
+//     values = co_await goro::join_all(goro::spawn_all(std::move(tasks)));
+//
+// spawn_all(tasks) is goro::spawn of each task, in order, in one runtime
+// call (one count of the new goroutines and one wake-up of an idle
+// processor for them all, where a spawn each makes a call each): it
+// returns their handles in the same order.
 //
 // The same as awaiting each handle in turn, in one suspension:
 //   - the values come back in the handles' order (std::array for an array
@@ -34,6 +44,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -61,6 +72,10 @@ template <typename T, typename Children, typename Result>
 class [[nodiscard]] join_all_awaiter {
 public:
     explicit join_all_awaiter(Children children) noexcept : m_children(std::move(children)) {}
+    // Over tasks (join_all(tasks)): goroutines prepared by prepare_spawn,
+    // not started; the await starts them.
+    join_all_awaiter(Children children, bool unstarted) noexcept
+        : m_children(std::move(children)), m_unstarted(unstarted) {}
     join_all_awaiter(const join_all_awaiter&) = delete;
     join_all_awaiter& operator=(const join_all_awaiter&) = delete;
 
@@ -73,13 +88,15 @@ public:
     ~join_all_awaiter() {
         for (goroutine* g : m_children) {
             if (!g) continue;
-            if (g == m_batch.running || g->join_state.detach()) g->frame_link.destroy();
+            // Never started: nobody else knows it.
+            if (m_unstarted || g == m_batch.running || g->join_state.detach()) g->frame_link.destroy();
         }
     }
 
     bool await_ready() const noexcept { return m_children.size() == 0; }
 
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
+        if (m_unstarted) start_children();
         m_batch.children = m_children.data();
         m_batch.count = static_cast<std::uint32_t>(m_children.size());
         m_batch.cursor = m_batch.count;
@@ -126,6 +143,25 @@ public:
 private:
     using handle_type = std::coroutine_handle<task_promise<T>>;
 
+    // join_all(tasks): starts every child, at once where the thread can
+    // enter its processor (start_goroutines), else one by one; when one
+    // cannot start (goro::no_runtime), it and the rest are freed, and those
+    // started run on detached (the destructor lets go of them).
+    void start_children() {
+        m_unstarted = false;
+        if (start_goroutines(m_children.data(), m_children.size())) [[likely]]
+            return;
+        for (std::size_t i = 0; i < m_children.size(); ++i) {
+            try {
+                start_goroutine(m_children[i], "goro::join_all");
+            } catch (...) {
+                for (std::size_t j = i; j < m_children.size(); ++j)
+                    std::exchange(m_children[j], nullptr)->frame_link.destroy();
+                throw;
+            }
+        }
+    }
+
     // The result of the finished child `g` (or its exception); its frame
     // is freed either way, and g cleared.
     static T take_one(goroutine*& g) {
@@ -138,6 +174,7 @@ private:
 
     Children m_children;
     join_batch m_batch;
+    bool m_unstarted = false;  // join_all(tasks) before its await
 };
 
 // Takes the handles over (none may be empty; checked before any is taken).
@@ -149,7 +186,109 @@ void take_handles(Handles& handles, Children& children) {
     for (auto& h : handles) children[i++] = join_all_access::release(h);
 }
 
+// spawn's stores, for a task that spawn_all starts: its handle, not yet
+// started.
+template <typename T>
+std::coroutine_handle<task_promise<T>> prepare_spawn(task<T>& t, const std::source_location& site) noexcept {
+    auto h = t.release();
+    auto& p = h.promise();
+    p.kind = goroutine_kind::joinable;
+    p.spawn_site = site;
+    p.frame_link = h;
+    p.resume_point = h;
+    return h;
+}
+
+// spawn_all's start where start_goroutines could not (no processor to enter
+// at once): one by one, as spawn. When one cannot start (goro::no_runtime),
+// the ones not started are freed, their handles emptied, and the exception
+// goes on; the ones started run on, their handles dropped by the caller's
+// unwinding (detached, as any dropped handle).
+template <typename T, typename Handles>
+void start_one_by_one(goroutine* const* gs, Handles& handles) {
+    const std::size_t n = handles.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        try {
+            start_goroutine(gs[i], "goro::spawn_all");
+        } catch (...) {
+            for (std::size_t j = i; j < n; ++j) join_all_access::release(handles[j]);
+            for (std::size_t j = i; j < n; ++j) gs[j]->frame_link.destroy();
+            throw;
+        }
+    }
+}
+
 }  // namespace detail
+
+/// Starts every task of `tasks` as a goroutine (as spawn_all) and waits for
+/// them all (as join_all of their handles), with no handles in between:
+/// the values in order, or the first exception in order once all finished.
+/// None may be empty (goro::runtime_error, "go of nil func value"). The
+/// tasks start at the co_await: a join_all(tasks) never awaited runs none.
+template <typename T, std::size_t N>
+auto join_all(std::array<task<T>, N>&& tasks, std::source_location site = std::source_location::current()) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::join_all over a std::array needs a default-constructible value type "
+                  "(use a std::vector of tasks)");
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
+    for (auto& t : tasks)
+        if (!t) throw runtime_error("go of nil func value");
+    std::array<detail::goroutine*, N> children;
+    for (std::size_t i = 0; i < N; ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children, true);
+}
+
+/// The same for a vector of tasks; the values come back as a vector.
+template <typename T>
+auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::source_location::current()) {
+    using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
+    if (tasks.size() > std::numeric_limits<std::uint32_t>::max())
+        throw runtime_error("goro::join_all: too many tasks");
+    for (auto& t : tasks)
+        if (!t) throw runtime_error("go of nil func value");
+    std::vector<detail::goroutine*> children(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
+    tasks.clear();
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children), true);
+}
+
+/// Starts every task of `tasks` as a goroutine, in order (none may be
+/// empty: goro::runtime_error, "go of nil func value", starting none), and
+/// returns their handles in the same order. See the header comment.
+template <typename T, std::size_t N>
+std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
+                                        std::source_location site = std::source_location::current()) {
+    for (auto& t : tasks)
+        if (!t) throw runtime_error("go of nil func value");
+    std::array<detail::goroutine*, N> gs{};
+    std::array<join_handle<T>, N> handles;
+    for (std::size_t i = 0; i < N; ++i) {
+        auto h = detail::prepare_spawn(tasks[i], site);
+        gs[i] = &h.promise();
+        handles[i] = join_handle<T>{h};
+    }
+    if (!detail::start_goroutines(gs.data(), N)) detail::start_one_by_one<T>(gs.data(), handles);
+    return handles;
+}
+
+/// The same for a vector of tasks; the handles come back as a vector.
+template <typename T>
+std::vector<join_handle<T>> spawn_all(std::vector<task<T>>&& tasks,
+                                      std::source_location site = std::source_location::current()) {
+    for (auto& t : tasks)
+        if (!t) throw runtime_error("go of nil func value");
+    std::vector<detail::goroutine*> gs(tasks.size());
+    std::vector<join_handle<T>> handles;
+    handles.reserve(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        auto h = detail::prepare_spawn(tasks[i], site);
+        gs[i] = &h.promise();
+        handles.emplace_back(h);
+    }
+    tasks.clear();
+    if (!detail::start_goroutines(gs.data(), gs.size())) detail::start_one_by_one<T>(gs.data(), handles);
+    return handles;
+}
 
 /// Waits for every goroutine of `handles` (all non-empty; throws
 /// goro::runtime_error otherwise, taking none); their values in order, or

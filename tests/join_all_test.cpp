@@ -418,3 +418,151 @@ TEST_CASE("shutdown frees a join_all's children: one parked in place, one waited
         CHECK(freed.load() == 4);
     }
 }
+
+// ---- join_all over tasks, and spawn_all ----
+
+namespace {
+
+// join_all_tree with the children started by join_all itself.
+goro::task<long> join_all_tasks_tree(long base, int depth) {
+    if (depth == 0) co_return base;
+    std::array<goro::task<long>, 6> tasks;
+    for (long i = 0; i < 6; ++i) tasks[i] = join_all_tasks_tree(base * 6 + i, depth - 1);
+    long sum = 0;
+    for (long v : co_await goro::join_all(std::move(tasks))) sum += v;
+    co_return sum;
+}
+
+// Counts one when the frame that holds it (as a coroutine parameter) is
+// destroyed, run or not; a moved-from one counts nothing.
+struct frame_token {
+    std::atomic<int>* count;
+    explicit frame_token(std::atomic<int>* c) : count(c) {}
+    frame_token(frame_token&& other) noexcept : count(std::exchange(other.count, nullptr)) {}
+    ~frame_token() {
+        if (count) count->fetch_add(1);
+    }
+};
+
+// Counts its runs; its frame's destruction counts in `freed`.
+goro::task<long> counted_square(long v, std::atomic<int>* ran, [[maybe_unused]] frame_token freed) {
+    ran->fetch_add(1);
+    co_return v * v;
+}
+
+}  // namespace
+
+TEST_CASE("join_all over tasks starts them and gives every value in order; spawn_all gives handles in order",
+          "[join_all]") {
+    auto checked = []() -> goro::task<long> {
+        std::array<goro::task<long>, 10> fixed;
+        for (long i = 0; i < 10; ++i) fixed[i] = square(i);
+        const std::array<long, 10> a = co_await goro::join_all(std::move(fixed));
+        std::vector<goro::task<long>> grown;
+        for (long i = 0; i < 100; ++i) grown.push_back(square(i));
+        const std::vector<long> v = co_await goro::join_all(std::move(grown));
+        std::vector<goro::task<long>> more;
+        for (long i = 0; i < 5; ++i) more.push_back(square(i + 10));
+        std::vector<goro::join_handle<long>> handles = goro::spawn_all(std::move(more));
+        if (handles.size() != 5) co_return -1;
+        const long first = co_await std::move(handles[0]);
+        handles.erase(handles.begin());
+        const std::vector<long> others = co_await goro::join_all(std::move(handles));
+        for (long i = 0; i < 10; ++i)
+            if (a[i] != i * i) co_return -2;
+        for (long i = 0; i < 100; ++i)
+            if (v[i] != i * i) co_return -3;
+        if (first != 100 || others.size() != 4 || others[0] != 121 || others[3] != 196) co_return -4;
+        if (goro::num_goroutines() != 1) co_return -5;
+        co_return 0;
+    };
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(checked(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("join_all over tasks: trees race thieves", "[join_all][stress]") {
+    watchdog dog("join_all over tasks, trees", 300s);
+    constexpr int depth = goro_test::stress_divisor == 1 ? 7 : 5;
+    long leaves = 1;
+    for (int i = 0; i < depth; ++i) leaves *= 6;
+    const long expected = leaves * (leaves - 1) / 2;
+    auto main_task = []() -> goro::task<long> {
+        const long v = co_await join_all_tasks_tree(0, depth);
+        co_return goro::num_goroutines() == 1 ? v : -1;
+    };
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO("procs " << procs);
+        for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+    }
+}
+
+TEST_CASE("join_all over tasks or spawn_all with an empty task throws and runs none; "
+          "a join_all over tasks never awaited runs none",
+          "[join_all]") {
+    auto main_task = []() -> goro::task<std::string> {
+        std::atomic<int> ran{0}, freed{0};
+        std::string what;
+        {
+            std::array<goro::task<long>, 3> tasks{counted_square(1, &ran, frame_token{&freed}), goro::task<long>{},
+                                                   counted_square(3, &ran, frame_token{&freed})};
+            try {
+                auto all = goro::join_all(std::move(tasks));
+                (void)all;
+            } catch (const goro::runtime_error& e) {
+                what = e.what();
+            }
+        }
+        {
+            std::vector<goro::task<long>> tasks;
+            tasks.push_back(counted_square(1, &ran, frame_token{&freed}));
+            tasks.emplace_back();
+            try {
+                auto handles = goro::spawn_all(std::move(tasks));
+                (void)handles;
+            } catch (const goro::runtime_error& e) {
+                what += std::string(" / ") + e.what();
+            }
+        }
+        {
+            std::array<goro::task<long>, 2> tasks{counted_square(1, &ran, frame_token{&freed}), counted_square(2, &ran, frame_token{&freed})};
+            auto never = goro::join_all(std::move(tasks));
+            (void)never;
+        }
+        co_await goro::sleep(1ms);
+        co_return what + " / ran " + std::to_string(ran.load()) + " freed " + std::to_string(freed.load());
+    };
+    for (unsigned procs : {1u, 2u})
+        REQUIRE(goro::run(main_task(), {.procs = procs}) ==
+                "go of nil func value / go of nil func value / ran 0 freed 5");
+}
+
+TEST_CASE("join_all over tasks rethrows the first exception in order after all finished", "[join_all]") {
+    auto main_task = []() -> goro::task<std::string> {
+        std::atomic<int> finished{0};
+        auto child = [](int i, std::atomic<int>* done) -> goro::task<int> {
+            if (i == 1) {
+                co_await goro::sleep(3ms);
+                done->fetch_add(1);
+                throw std::runtime_error("one");
+            }
+            if (i == 3) {
+                done->fetch_add(1);
+                throw std::runtime_error("three");
+            }
+            done->fetch_add(1);
+            co_return i;
+        };
+        std::vector<goro::task<int>> tasks;
+        for (int i = 0; i < 5; ++i) tasks.push_back(child(i, &finished));
+        std::string what = "no exception";
+        try {
+            co_await goro::join_all(std::move(tasks));
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+        }
+        co_return what + " after " + std::to_string(finished.load());
+    };
+    for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == "one after 5");
+}

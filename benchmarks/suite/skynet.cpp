@@ -3,8 +3,8 @@
 // started with goro::spawn, joined in spawn order (the idiomatic form; the
 // suite's peers use their own idioms: libfork forks 9 and calls the 10th,
 // TooManyCooks spawns all 10 with spawn_many). suite_skynet_bulk, built from
-// this file with SUITE_JOIN_ALL, joins the 10 with goro::join_all instead
-// (TooManyCooks' form). One warm-up run, then one timed run. Usage:
+// this file with SUITE_JOIN_ALL, starts the 10 with goro::spawn_all and
+// joins them with goro::join_all instead (TooManyCooks' form). One warm-up run, then one timed run. Usage:
 // suite_skynet[_bulk] [THREADS [DEPTH]]; DEPTH (1 to 8, default the
 // suite's 8: 10^DEPTH leaves) is for instruction counts under callgrind.
 #include <goro/goro.hpp>
@@ -22,12 +22,14 @@ goro::task<std::size_t> skynet_one(std::size_t base, std::size_t depth, std::siz
     if (depth == depth_max) co_return base;
     std::size_t offset = 1;
     for (std::size_t i = 0; i < depth_max - depth - 1; ++i) offset *= 10;
-    std::array<goro::join_handle<std::size_t>, 10> children;
-    for (std::size_t i = 0; i < 10; ++i) children[i] = goro::spawn(skynet_one(base + offset * i, depth + 1, depth_max));
     std::size_t count = 0;
 #ifdef SUITE_JOIN_ALL
-    for (std::size_t v : co_await goro::join_all(std::move(children))) count += v;
+    std::array<goro::task<std::size_t>, 10> tasks;
+    for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);
+    for (std::size_t v : co_await goro::join_all(std::move(tasks))) count += v;
 #else
+    std::array<goro::join_handle<std::size_t>, 10> children;
+    for (std::size_t i = 0; i < 10; ++i) children[i] = goro::spawn(skynet_one(base + offset * i, depth + 1, depth_max));
     for (auto& child : children) count += co_await std::move(child);
 #endif
     co_return count;

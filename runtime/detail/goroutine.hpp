@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <source_location>
@@ -237,6 +238,13 @@ void ready_local(goroutine* g) noexcept;
 /// Registers a new root goroutine and queues it to run. Throws goro::no_runtime
 /// outside a runtime.
 void start_goroutine(goroutine* g, const char* api_name);
+
+/// goro::spawn_all's start of `n` goroutines at once, on this thread's
+/// processor: one entry, one count, one wake-up for them all. False, with
+/// none started, when the calling thread holds no processor it can enter
+/// right now (no processor, inside the loop or another scope, or the
+/// monitor is taking it): the caller then starts them one by one.
+bool start_goroutines(goroutine* const* gs, std::size_t n) noexcept;
 
 /// The fork-join fast path's start (join_handle's awaiter, go.hpp): if
 /// `child` (started, never run) is among the newest items of this
