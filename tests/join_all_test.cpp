@@ -14,6 +14,8 @@
 
 #include <goro/goro.hpp>
 
+#include "support/deque_fence_modes.hpp"
+#include "support/frame_token.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -78,19 +80,12 @@ TEST_CASE("join_all stress: trees of batches race thieves, in both deque modes",
         const long v = co_await join_all_tree(0, depth);
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
-    const char* env = std::getenv("GORO_DEBUG");
-    const std::string saved = env ? env : "";
-    for (const std::string& mode : {saved, saved + (saved.empty() ? "" : ",") + "stealfence=0"}) {
-        ::setenv("GORO_DEBUG", mode.c_str(), 1);
+    goro_test::for_each_deque_fence_mode([&](const std::string& mode) {
         for (unsigned procs : {1u, 2u, 4u}) {
             INFO("GORO_DEBUG=" << mode << ", procs " << procs);
             for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
         }
-    }
-    if (env)
-        ::setenv("GORO_DEBUG", saved.c_str(), 1);
-    else
-        ::unsetenv("GORO_DEBUG");
+    });
 }
 
 TEST_CASE("join_all of void handles, of none, of one, and of children already finished", "[join_all]") {
@@ -433,19 +428,9 @@ goro::task<long> join_all_tasks_tree(long base, int depth) {
     co_return sum;
 }
 
-// Counts one when the frame that holds it (as a coroutine parameter) is
-// destroyed, run or not; a moved-from one counts nothing.
-struct frame_token {
-    std::atomic<int>* count;
-    explicit frame_token(std::atomic<int>* c) : count(c) {}
-    frame_token(frame_token&& other) noexcept : count(std::exchange(other.count, nullptr)) {}
-    ~frame_token() {
-        if (count) count->fetch_add(1);
-    }
-};
-
-// Counts its runs; its frame's destruction counts in `freed`.
-goro::task<long> counted_square(long v, std::atomic<int>* ran, [[maybe_unused]] frame_token freed) {
+// Counts its runs; its frame counts among goro_test::live_frames() until
+// it is destroyed, run or not.
+goro::task<long> counted_square(long v, std::atomic<int>* ran, goro_test::frame_token) {
     ran->fetch_add(1);
     co_return v * v;
 }
@@ -502,11 +487,12 @@ TEST_CASE("join_all over tasks or spawn_all with an empty task throws and runs n
           "a join_all over tasks never awaited runs none",
           "[join_all]") {
     auto main_task = []() -> goro::task<std::string> {
-        std::atomic<int> ran{0}, freed{0};
+        std::atomic<int> ran{0};
+        const long frames_before = goro_test::live_frames();
         std::string what;
         {
-            std::array<goro::task<long>, 3> tasks{counted_square(1, &ran, frame_token{&freed}), goro::task<long>{},
-                                                   counted_square(3, &ran, frame_token{&freed})};
+            std::array<goro::task<long>, 3> tasks{counted_square(1, &ran, goro_test::frame_token{}), goro::task<long>{},
+                                                   counted_square(3, &ran, goro_test::frame_token{})};
             try {
                 auto all = goro::join_all(std::move(tasks));
                 (void)all;
@@ -516,7 +502,7 @@ TEST_CASE("join_all over tasks or spawn_all with an empty task throws and runs n
         }
         {
             std::vector<goro::task<long>> tasks;
-            tasks.push_back(counted_square(1, &ran, frame_token{&freed}));
+            tasks.push_back(counted_square(1, &ran, goro_test::frame_token{}));
             tasks.emplace_back();
             try {
                 auto handles = goro::spawn_all(std::move(tasks));
@@ -526,16 +512,17 @@ TEST_CASE("join_all over tasks or spawn_all with an empty task throws and runs n
             }
         }
         {
-            std::array<goro::task<long>, 2> tasks{counted_square(1, &ran, frame_token{&freed}), counted_square(2, &ran, frame_token{&freed})};
+            std::array<goro::task<long>, 2> tasks{counted_square(1, &ran, goro_test::frame_token{}), counted_square(2, &ran, goro_test::frame_token{})};
             auto never = goro::join_all(std::move(tasks));
             (void)never;
         }
         co_await goro::sleep(1ms);
-        co_return what + " / ran " + std::to_string(ran.load()) + " freed " + std::to_string(freed.load());
+        co_return what + " / ran " + std::to_string(ran.load()) + " frames left " +
+            std::to_string(goro_test::live_frames() - frames_before);
     };
     for (unsigned procs : {1u, 2u})
         REQUIRE(goro::run(main_task(), {.procs = procs}) ==
-                "go of nil func value / go of nil func value / ran 0 freed 5");
+                "go of nil func value / go of nil func value / ran 0 frames left 0");
 }
 
 TEST_CASE("join_all over tasks rethrows the first exception in order after all finished", "[join_all]") {

@@ -10,6 +10,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/deque_fence_modes.hpp"
 #include "support/watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -167,21 +168,12 @@ TEST_CASE("fork-join stress: joins in spawn order race thieves, in both deque mo
         const long v = co_await fork_join_tree(0, depth);
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
-    // The environment's GORO_DEBUG (the sanitizer runs set framepool=0)
-    // is kept, and put back after.
-    const char* env = std::getenv("GORO_DEBUG");
-    const std::string saved = env ? env : "";
-    for (const std::string& mode : {saved, saved + (saved.empty() ? "" : ",") + "stealfence=0"}) {
-        ::setenv("GORO_DEBUG", mode.c_str(), 1);
+    goro_test::for_each_deque_fence_mode([&](const std::string& mode) {
         for (unsigned procs : {2u, 4u}) {
             INFO("GORO_DEBUG=" << mode << ", procs " << procs);
             for (int round = 0; round < 3; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
         }
-    }
-    if (env)
-        ::setenv("GORO_DEBUG", saved.c_str(), 1);
-    else
-        ::unsetenv("GORO_DEBUG");
+    });
 }
 
 TEST_CASE("fork-join: a task joined in place may park and resume elsewhere", "[task][join]") {
