@@ -75,11 +75,18 @@ struct join_all_access {
 template <typename T, typename Children, typename Result>
 class [[nodiscard]] join_all_awaiter {
 public:
-    explicit join_all_awaiter(Children children) noexcept : m_children(std::move(children)) {}
-    // Over tasks (join_all(tasks)): goroutines prepared by prepare_spawn,
-    // not started; the await starts them.
-    join_all_awaiter(Children children, bool unstarted) noexcept
-        : m_children(std::move(children)), m_unstarted(unstarted) {}
+    // Builds its list of children in place, in the joiner's frame (the
+    // join_all functions return the awaiter itself): `fill` stores the
+    // `count` goroutines in order at m_children.data() (a std::array is not
+    // zeroed first). `unstarted`: goroutines prepared by prepare_spawn, not
+    // started (join_all(tasks)); the await starts them. When `fill` throws
+    // (an empty handle or task, checked before any is taken), nothing was
+    // taken.
+    template <typename Fill>
+    join_all_awaiter(std::size_t count, bool unstarted, Fill&& fill) : m_unstarted(unstarted) {
+        if constexpr (std::is_same_v<Children, std::vector<goroutine*>>) m_children.resize(count);
+        fill(m_children.data());
+    }
     join_all_awaiter(const join_all_awaiter&) = delete;
     join_all_awaiter& operator=(const join_all_awaiter&) = delete;
 
@@ -181,13 +188,13 @@ private:
     bool m_unstarted = false;  // join_all(tasks) before its await
 };
 
-// Takes the handles over (none may be empty; checked before any is taken).
-template <typename T, typename Handles, typename Children>
-void take_handles(Handles& handles, Children& children) {
-    for (auto& h : handles)
-        if (!h) throw runtime_error("goro::join_all: an empty join_handle");
-    std::size_t i = 0;
-    for (auto& h : handles) children[i++] = join_all_access::release(h);
+// Takes handles[0, count) over into gs, in order; none may be empty
+// (goro::runtime_error, taking none).
+template <typename T>
+void take_handles(join_handle<T>* handles, std::size_t count, goroutine** gs) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (!handles[i]) throw runtime_error("goro::join_all: an empty join_handle");
+    for (std::size_t i = 0; i < count; ++i) gs[i] = join_all_access::release(handles[i]);
 }
 
 // spawn's stores, for a task that spawn_all starts: its handle, not yet
@@ -203,14 +210,34 @@ std::coroutine_handle<task_promise<T>> prepare_spawn(task<T>& t, const std::sour
     return h;
 }
 
-// spawn_all's start where start_goroutines could not (no processor to enter
-// at once): one by one, as spawn. When one cannot start (goro::no_runtime),
-// the ones not started are freed, their handles emptied, and the exception
-// goes on; the ones started run on, their handles dropped by the caller's
-// unwinding (detached, as any dropped handle).
-template <typename T, typename Handles>
-void start_one_by_one(goroutine* const* gs, Handles& handles) {
+// join_all(tasks) and spawn_all: takes tasks[0, count) over into gs, in
+// order, each prepared as spawn prepares it and not started; none may be
+// empty (goro::runtime_error, "go of nil func value", as go's; taking
+// none).
+template <typename T>
+void prepare_spawns(task<T>* tasks, std::size_t count, goroutine** gs, const std::source_location& site) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (!tasks[i]) throw runtime_error("go of nil func value");
+    for (std::size_t i = 0; i < count; ++i) gs[i] = &prepare_spawn(tasks[i], site).promise();
+}
+
+// The join handle of a goroutine that prepare_spawns prepared.
+template <typename T>
+join_handle<T> handle_of(goroutine* g) noexcept {
+    return join_handle<T>{std::coroutine_handle<task_promise<T>>::from_promise(static_cast<task_promise<T>&>(*g))};
+}
+
+// spawn_all's start: at once where start_goroutines can (the thread enters
+// its processor), else one by one, as spawn. When one cannot start
+// (goro::no_runtime), the ones not started are freed, their handles
+// emptied, and the exception goes on; the ones started run on, their
+// handles dropped by the caller's unwinding (detached, as any dropped
+// handle).
+template <typename Handles>
+void start_all(goroutine* const* gs, Handles& handles) {
     const std::size_t n = handles.size();
+    if (start_goroutines(gs, n)) [[likely]]
+        return;
     for (std::size_t i = 0; i < n; ++i) {
         try {
             start_goroutine(gs[i], "goro::spawn_all");
@@ -235,11 +262,8 @@ auto join_all(std::array<task<T>, N>&& tasks, std::source_location site = std::s
                   "goro::join_all over a std::array needs a default-constructible value type "
                   "(use a std::vector of tasks)");
     using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::array<detail::goroutine*, N> children;
-    for (std::size_t i = 0; i < N; ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
-    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children, true);
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(
+        N, true, [&](detail::goroutine** gs) { detail::prepare_spawns(tasks.data(), N, gs, site); });
 }
 
 /// The same for a vector of tasks; the values come back as a vector.
@@ -248,12 +272,11 @@ auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::sou
     using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
     if (tasks.size() > std::numeric_limits<std::uint32_t>::max())
         throw runtime_error("goro::join_all: too many tasks");
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::vector<detail::goroutine*> children(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
-    tasks.clear();
-    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children), true);
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(
+        tasks.size(), true, [&](detail::goroutine** gs) {
+            detail::prepare_spawns(tasks.data(), tasks.size(), gs, site);
+            tasks.clear();
+        });
 }
 
 /// Starts every task of `tasks` as a goroutine, in order (none may be
@@ -262,16 +285,11 @@ auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::sou
 template <typename T, std::size_t N>
 std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
                                         std::source_location site = std::source_location::current()) {
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::array<detail::goroutine*, N> gs{};
+    std::array<detail::goroutine*, N> gs;
+    detail::prepare_spawns(tasks.data(), N, gs.data(), site);
     std::array<join_handle<T>, N> handles;
-    for (std::size_t i = 0; i < N; ++i) {
-        auto h = detail::prepare_spawn(tasks[i], site);
-        gs[i] = &h.promise();
-        handles[i] = join_handle<T>{h};
-    }
-    if (!detail::start_goroutines(gs.data(), N)) detail::start_one_by_one<T>(gs.data(), handles);
+    for (std::size_t i = 0; i < N; ++i) handles[i] = detail::handle_of<T>(gs[i]);
+    detail::start_all(gs.data(), handles);
     return handles;
 }
 
@@ -279,18 +297,14 @@ std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
 template <typename T>
 std::vector<join_handle<T>> spawn_all(std::vector<task<T>>&& tasks,
                                       std::source_location site = std::source_location::current()) {
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
+    // Both allocations before any task is taken: nothing throws after.
     std::vector<detail::goroutine*> gs(tasks.size());
     std::vector<join_handle<T>> handles;
-    handles.reserve(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        auto h = detail::prepare_spawn(tasks[i], site);
-        gs[i] = &h.promise();
-        handles.emplace_back(h);
-    }
+    handles.reserve(gs.size());
+    detail::prepare_spawns(tasks.data(), tasks.size(), gs.data(), site);
     tasks.clear();
-    if (!detail::start_goroutines(gs.data(), gs.size())) detail::start_one_by_one<T>(gs.data(), handles);
+    for (detail::goroutine* g : gs) handles.push_back(detail::handle_of<T>(g));
+    detail::start_all(gs.data(), handles);
     return handles;
 }
 
@@ -303,9 +317,8 @@ auto join_all(std::array<join_handle<T>, N>&& handles) {
                   "goro::join_all over a std::array needs a default-constructible value type "
                   "(use a std::vector of handles)");
     using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
-    std::array<detail::goroutine*, N> children{};
-    detail::take_handles<T>(handles, children);
-    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children);
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(
+        N, false, [&](detail::goroutine** gs) { detail::take_handles(handles.data(), N, gs); });
 }
 
 /// The same for a vector of handles; the values come back as a vector.
@@ -314,10 +327,11 @@ auto join_all(std::vector<join_handle<T>>&& handles) {
     using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
     if (handles.size() > std::numeric_limits<std::uint32_t>::max())
         throw runtime_error("goro::join_all: too many handles");
-    std::vector<detail::goroutine*> children(handles.size());
-    detail::take_handles<T>(handles, children);
-    handles.clear();
-    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children));
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(
+        handles.size(), false, [&](detail::goroutine** gs) {
+            detail::take_handles(handles.data(), handles.size(), gs);
+            handles.clear();
+        });
 }
 
 }  // namespace goro
