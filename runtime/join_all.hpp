@@ -9,6 +9,12 @@
 //     for (int i = 0; i < 10; ++i) tasks[i] = work(i);
 //     values = co_await goro::join_all(std::move(tasks));   // starts them too
 //
+//     std::array<goro::task<long>, 10> some;                 // a fan-out known
+//     std::size_t n = 0;                                      // at run time, at
+//     for (int i = 0; i < 10; ++i)                            // most 10
+//         if (wanted(i)) some[n++] = work(i);
+//     values = co_await goro::join_all(std::move(some), n);  // values[0, n)
+//
 // spawn_all(tasks) is goro::spawn of each task, in order, in one runtime
 // call (one count of the new goroutines and one wake-up of an idle
 // processor for them all, where a spawn each makes a call each): it
@@ -18,6 +24,17 @@
 // suite's skynet at 1 processor: 389 instructions a task, against 418
 // for join_all of handles and 447 for a join per handle).
 //
+// join_all(tasks, n) is for a fan-out that varies from node to node (the
+// suite's nqueens: a child per safe column, up to N): the first n tasks of
+// a std::array, as TooManyCooks' spawn_many<N>(iterator, n), with no
+// allocation. The array's size bounds n at compile time, so the list of
+// goroutines lives in the awaiter, in the joiner's frame; a std::span of
+// tasks, with n known only at run time, would need a list allocated per
+// join (join_all over a std::vector does that). Nothing has to outlive
+// the call: the n tasks are taken over by it (emptied), the values come
+// back by value (a std::array of N, the first n theirs), and the tasks
+// from n on stay in the array, untouched.
+//
 // The same as awaiting each handle in turn, in one suspension:
 //   - the values come back in the handles' order (std::array for an array
 //     of handles, std::vector for a vector; nothing for join_handle<void>);
@@ -26,7 +43,8 @@
 //     order) that threw; the others' are discarded, as a dropped finished
 //     handle's are;
 //   - the handles are taken over at the call: a join_all that is never
-//     awaited lets its children run on unjoined, as dropped handles do.
+//     awaited lets its children run on unjoined, as dropped handles do;
+//     one over tasks (which start at the co_await) frees them, run none.
 //
 // Why a call of its own: awaiting children one by one suspends and resumes
 // the joiner once per child, and costs two runtime calls per child that
@@ -69,9 +87,27 @@ struct join_all_access {
     }
 };
 
+/// The first `count` goroutines of an array of N: join_all(tasks, count)'s
+/// list of children (its other forms use a std::array or a std::vector).
+template <std::size_t N>
+struct bounded_children {
+    std::array<goroutine*, N> items;  // [count, N) never written nor read
+    std::size_t count;
+    goroutine** data() noexcept { return items.data(); }
+    std::size_t size() const noexcept { return count; }
+    goroutine** begin() noexcept { return items.data(); }
+    goroutine** end() noexcept { return items.data() + count; }
+    goroutine*& operator[](std::size_t i) noexcept { return items[i]; }
+};
+
+template <typename Children>
+inline constexpr bool is_bounded_children = false;
+template <std::size_t N>
+inline constexpr bool is_bounded_children<bounded_children<N>> = true;
+
 /// What `co_await join_all(...)` gives: Result collects the values (void
-/// for join_handle<void>), Children holds the goroutines (a std::array or a
-/// std::vector of goroutine*, in the handles' order).
+/// for join_handle<void>), Children holds the goroutines (a std::array, a
+/// std::vector or a bounded_children of goroutine*, in the handles' order).
 template <typename T, typename Children, typename Result>
 class [[nodiscard]] join_all_awaiter {
 public:
@@ -84,7 +120,10 @@ public:
     // taken.
     template <typename Fill>
     join_all_awaiter(std::size_t count, bool unstarted, Fill&& fill) : m_unstarted(unstarted) {
-        if constexpr (std::is_same_v<Children, std::vector<goroutine*>>) m_children.resize(count);
+        if constexpr (std::is_same_v<Children, std::vector<goroutine*>>)
+            m_children.resize(count);
+        else if constexpr (is_bounded_children<Children>)
+            m_children.count = count;
         fill(m_children.data());
     }
     join_all_awaiter(const join_all_awaiter&) = delete;
@@ -277,6 +316,26 @@ auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::sou
             detail::prepare_spawns(tasks.data(), tasks.size(), gs, site);
             tasks.clear();
         });
+}
+
+/// The first `count` tasks of `tasks` (the fan-out known at run time, the
+/// array its bound): starts them and waits for them all, as join_all(tasks)
+/// does; the values come back in a std::array of N whose first `count` are
+/// theirs, in order (the rest value-initialized). Those `count` must not be
+/// empty (goro::runtime_error, "go of nil func value", taking none); a
+/// `count` above N throws goro::runtime_error, taking none. The tasks from
+/// `count` on are not touched: they stay in `tasks`, unrun (freed with it).
+/// See the header comment.
+template <typename T, std::size_t N>
+auto join_all(std::array<task<T>, N>&& tasks, std::size_t count,
+              std::source_location site = std::source_location::current()) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::join_all over a std::array needs a default-constructible value type "
+                  "(use a std::vector of tasks)");
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
+    if (count > N) throw runtime_error("goro::join_all: a count above the array's size");
+    return detail::join_all_awaiter<T, detail::bounded_children<N>, result>(
+        count, true, [&](detail::goroutine** gs) { detail::prepare_spawns(tasks.data(), count, gs, site); });
 }
 
 /// Starts every task of `tasks` as a goroutine, in order (none may be
