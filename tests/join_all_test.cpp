@@ -744,3 +744,64 @@ TEST_CASE("join_all(tasks, count) rethrows the first exception in order after al
         REQUIRE(goro::run(main_task(), {.procs = procs}) == "one after 6 / ran 0 frames left 0");
     }
 }
+
+namespace {
+
+// Parks forever (after setting `parked`) when `forever`, else gives i; its
+// frame counts in `freed` when destroyed after it started, and among
+// goro_test::live_frames() until destroyed, run or not.
+goro::task<int> parks_or_returns(int i, bool forever, std::atomic<int>* freed, std::atomic<bool>* parked,
+                                 goro_test::frame_token = {}) {
+    counts_destruction guard{freed};
+    if (forever) {
+        goro::chan<int> never;
+        parked->store(true);
+        co_await never.recv();
+    }
+    co_return i;
+}
+
+// A join_all of one child, over a handle or a task (the first of two, count
+// 1); the child parks forever in place.
+goro::task<> joins_one(int form, std::atomic<int>* freed, std::atomic<bool>* parked) {
+    if (form == 0) {
+        std::array<goro::join_handle<int>, 1> handles{goro::spawn(parks_or_returns(0, true, freed, parked))};
+        co_await goro::join_all(std::move(handles));
+    } else if (form == 1) {
+        std::array<goro::task<int>, 1> tasks{parks_or_returns(0, true, freed, parked)};
+        co_await goro::join_all(std::move(tasks));
+    } else {
+        std::array<goro::task<int>, 2> tasks{parks_or_returns(0, true, freed, parked),
+                                             parks_or_returns(1, false, freed, parked)};
+        co_await goro::join_all(std::move(tasks), 1);
+    }
+}
+
+goro::task<> waits_for(std::atomic<bool>* parked) {
+    while (!parked->load()) co_await goro::sleep(1ms);
+}
+
+}  // namespace
+
+TEST_CASE("shutdown frees a one-child join_all's child parked in place, once (handle, task, task and count)",
+          "[join_all][shutdown]") {
+    // A join_all of one child joins it as a join_handle does (run_in_place,
+    // whose child's frame_link is the joiner): destroyed at shutdown, the
+    // awaiter must free the child's own frame exactly once (sanitizer
+    // builds see a leak, a double free or the joiner freed twice).
+    for (int form : {0, 1, 2}) {
+        watchdog dog("a one-child join_all at shutdown", 60s);
+        const long frames_before = goro_test::live_frames();
+        std::atomic<int> freed{0};
+        std::atomic<bool> parked{false};
+        goro::run(
+            [](int f, std::atomic<int>* fr, std::atomic<bool>* pk) -> goro::task<> {
+                goro::go(joins_one(f, fr, pk));
+                co_await waits_for(pk);
+            }(form, &freed, &parked),
+            {.procs = 1});
+        INFO("form " << form);
+        CHECK(freed.load() == 1);
+        CHECK(goro_test::live_frames() == frames_before);  // form 2: the task past count too, unrun
+    }
+}
