@@ -138,6 +138,9 @@ public:
     // (done, run in place or not) is freed; the rest run on detached, or are
     // freed by the shutdown that is destroying us.
     ~join_all_awaiter() {
+        // After await_resume every child is taken (null): skip the walk
+        // (it cost nqueens_bulk 13 instructions a node).
+        if (m_taken) return;
         for (goroutine* g : m_children) {
             if (!g) continue;
             // Never started: nobody else knows it. (Its own frame: the
@@ -166,6 +169,7 @@ public:
         // in order and free each frame, whatever the others threw.
         std::exception_ptr first;
         if constexpr (std::is_void_v<Result>) {
+            m_taken = true;  // take_one frees each frame, whatever it throws
             for (goroutine*& g : m_children) {
                 try {
                     take_one(g);
@@ -178,6 +182,7 @@ public:
             constexpr bool growable = std::is_same_v<Result, std::vector<T>>;
             Result values{};
             if constexpr (growable) values.reserve(m_children.size());
+            m_taken = true;  // from here on nothing throws out of the loop
             std::size_t i = 0;
             for (goroutine*& g : m_children) {
                 try {
@@ -267,6 +272,7 @@ private:
     Children m_children;
     join_batch m_batch;
     bool m_unstarted = false;  // join_all(tasks) before its await
+    bool m_taken = false;      // await_resume took every child
 };
 
 // Takes handles[0, count) over into gs, in order; none may be empty
