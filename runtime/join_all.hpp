@@ -9,14 +9,31 @@
 //     for (int i = 0; i < 10; ++i) tasks[i] = work(i);
 //     values = co_await goro::join_all(std::move(tasks));   // starts them too
 //
+//     std::array<goro::task<long>, 10> some;                 // a fan-out known
+//     std::size_t n = 0;                                      // at run time, at
+//     for (int i = 0; i < 10; ++i)                            // most 10
+//         if (wanted(i)) some[n++] = work(i);
+//     values = co_await goro::join_all(std::move(some), n);  // values[0, n)
+//
 // spawn_all(tasks) is goro::spawn of each task, in order, in one runtime
 // call (one count of the new goroutines and one wake-up of an idle
 // processor for them all, where a spawn each makes a call each): it
 // returns their handles in the same order. join_all(tasks) starts them
 // the same way at its co_await and joins them, with no handles in
 // between: the cheapest way to fork a set and join it (callgrind, the
-// suite's skynet at 1 processor: 389 instructions a task, against 418
+// suite's skynet at 1 processor: 384 instructions a task, against 413
 // for join_all of handles and 447 for a join per handle).
+//
+// join_all(tasks, n) is for a fan-out that varies from node to node (the
+// suite's nqueens: a child per safe column, up to N): the first n tasks of
+// a std::array, as TooManyCooks' spawn_many<N>(iterator, n), with no
+// allocation. The array's size bounds n at compile time, so the list of
+// goroutines lives in the awaiter, in the joiner's frame; a std::span of
+// tasks, with n known only at run time, would need a list allocated per
+// join (join_all over a std::vector does that). Nothing has to outlive
+// the call: the n tasks are taken over by it (emptied), the values come
+// back by value (a std::array of N, the first n theirs), and the tasks
+// from n on stay in the array, untouched.
 //
 // The same as awaiting each handle in turn, in one suspension:
 //   - the values come back in the handles' order (std::array for an array
@@ -26,7 +43,8 @@
 //     order) that threw; the others' are discarded, as a dropped finished
 //     handle's are;
 //   - the handles are taken over at the call: a join_all that is never
-//     awaited lets its children run on unjoined, as dropped handles do.
+//     awaited lets its children run on unjoined, as dropped handles do;
+//     one over tasks (which start at the co_await) frees them, run none.
 //
 // Why a call of its own: awaiting children one by one suspends and resumes
 // the joiner once per child, and costs two runtime calls per child that
@@ -34,6 +52,8 @@
 // finds unstarted on its own deque one after the other, newest first, with
 // one runtime call each; it waits for the rest (stolen by other processors,
 // or run by the scheduler) with one park (runtime/detail/join_batch.hpp).
+// A join_all of one child joins it as co_await on its handle does, which
+// is cheaper than a batch of one (join_all_awaiter::join_one).
 // Every child is still a goroutine of its own: it has its id, shows in a
 // dump, may be stolen, and may park (a child run in place that parks parks
 // the joiner with it, which was waiting for it anyway).
@@ -69,17 +89,45 @@ struct join_all_access {
     }
 };
 
+/// The first `count` goroutines of an array of N: join_all(tasks, count)'s
+/// list of children (its other forms use a std::array or a std::vector).
+template <std::size_t N>
+struct bounded_children {
+    std::array<goroutine*, N> items;  // [count, N) never written nor read
+    std::size_t count;
+    goroutine** data() noexcept { return items.data(); }
+    std::size_t size() const noexcept { return count; }
+    goroutine** begin() noexcept { return items.data(); }
+    goroutine** end() noexcept { return items.data() + count; }
+    goroutine*& operator[](std::size_t i) noexcept { return items[i]; }
+};
+
+template <typename Children>
+inline constexpr bool is_bounded_children = false;
+template <std::size_t N>
+inline constexpr bool is_bounded_children<bounded_children<N>> = true;
+
 /// What `co_await join_all(...)` gives: Result collects the values (void
-/// for join_handle<void>), Children holds the goroutines (a std::array or a
-/// std::vector of goroutine*, in the handles' order).
+/// for join_handle<void>), Children holds the goroutines (a std::array, a
+/// std::vector or a bounded_children of goroutine*, in the handles' order).
 template <typename T, typename Children, typename Result>
 class [[nodiscard]] join_all_awaiter {
 public:
-    explicit join_all_awaiter(Children children) noexcept : m_children(std::move(children)) {}
-    // Over tasks (join_all(tasks)): goroutines prepared by prepare_spawn,
-    // not started; the await starts them.
-    join_all_awaiter(Children children, bool unstarted) noexcept
-        : m_children(std::move(children)), m_unstarted(unstarted) {}
+    // Builds its list of children in place, in the joiner's frame (the
+    // join_all functions return the awaiter itself): `fill` stores the
+    // `count` goroutines in order at m_children.data() (a std::array is not
+    // zeroed first). `unstarted`: goroutines prepared by prepare_spawn, not
+    // started (join_all(tasks)); the await starts them. When `fill` throws
+    // (an empty handle or task, checked before any is taken), nothing was
+    // taken.
+    template <typename Fill>
+    join_all_awaiter(std::size_t count, bool unstarted, Fill&& fill) : m_unstarted(unstarted) {
+        if constexpr (std::is_same_v<Children, std::vector<goroutine*>>)
+            m_children.resize(count);
+        else if constexpr (is_bounded_children<Children>)
+            m_children.count = count;
+        fill(m_children.data());
+    }
     join_all_awaiter(const join_all_awaiter&) = delete;
     join_all_awaiter& operator=(const join_all_awaiter&) = delete;
 
@@ -90,16 +138,22 @@ public:
     // (done, run in place or not) is freed; the rest run on detached, or are
     // freed by the shutdown that is destroying us.
     ~join_all_awaiter() {
+        // After await_resume every child is taken (null): skip the walk
+        // (it cost nqueens_bulk 13 instructions a node).
+        if (m_taken) return;
         for (goroutine* g : m_children) {
             if (!g) continue;
-            // Never started: nobody else knows it.
-            if (m_unstarted || g == m_batch.running || g->join_state.detach()) g->frame_link.destroy();
+            // Never started: nobody else knows it. (Its own frame: the
+            // frame_link of one that join_one ran in place is our
+            // continuation.)
+            if (m_unstarted || g == m_batch.running || g->join_state.detach()) handle_of(g).destroy();
         }
     }
 
     bool await_ready() const noexcept { return m_children.size() == 0; }
 
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
+        if (m_children.size() == 1) return join_one(me);
         if (m_unstarted) start_children();
         m_batch.children = m_children.data();
         m_batch.count = static_cast<std::uint32_t>(m_children.size());
@@ -115,6 +169,7 @@ public:
         // in order and free each frame, whatever the others threw.
         std::exception_ptr first;
         if constexpr (std::is_void_v<Result>) {
+            m_taken = true;  // take_one frees each frame, whatever it throws
             for (goroutine*& g : m_children) {
                 try {
                     take_one(g);
@@ -127,6 +182,7 @@ public:
             constexpr bool growable = std::is_same_v<Result, std::vector<T>>;
             Result values{};
             if constexpr (growable) values.reserve(m_children.size());
+            m_taken = true;  // from here on nothing throws out of the loop
             std::size_t i = 0;
             for (goroutine*& g : m_children) {
                 try {
@@ -146,6 +202,43 @@ public:
 
 private:
     using handle_type = std::coroutine_handle<task_promise<T>>;
+
+    static handle_type handle_of(goroutine* g) noexcept {
+        return handle_type::from_promise(static_cast<task_promise<T>&>(*g));
+    }
+
+    // One child: joined as co_await on its join_handle joins it (go.hpp),
+    // run in place by run_in_place where it is still on our deque, else
+    // waited for with park_joiner. A batch of one costs more: callgrind,
+    // the suite's nqueens at 1 processor (59 % of its joins have one
+    // child), 275 instructions a one-child join in start_goroutines,
+    // join_batch_start, join_batch_next and join_batch_wait, against 165
+    // in start_goroutine, run_in_place and end_in_place. The child is the
+    // same goroutine either way (its id, dumps, stealing, parking).
+    std::coroutine_handle<> join_one(std::coroutine_handle<> me) {
+        goroutine* const g = m_children[0];
+        if (m_unstarted) {
+            m_unstarted = false;
+            try {
+                start_goroutine(g, "goro::join_all");
+            } catch (...) {
+                handle_of(std::exchange(m_children[0], nullptr)).destroy();
+                throw;
+            }
+        }
+        if (run_in_place(g, me)) {
+            // Ours alone now, suspended inside our run: the destructor
+            // frees it with us (m_batch is otherwise unused).
+            m_batch.running = g;
+            return handle_of(g);
+        }
+        goroutine* self = current_goroutine();
+        if (!self) throw no_runtime("co_await on goro::join_all");
+        self->resume_point = me;
+        note_waiting(self, "join");
+        if (g->join_state.park_joiner(self)) return std::noop_coroutine();
+        return me;  // finished meanwhile: continue at once
+    }
 
     // join_all(tasks): starts every child, at once where the thread can
     // enter its processor (start_goroutines), else one by one; when one
@@ -172,22 +265,23 @@ private:
         struct destroy_guard {
             handle_type h;
             ~destroy_guard() { h.destroy(); }
-        } guard{handle_type::from_promise(static_cast<task_promise<T>&>(*std::exchange(g, nullptr)))};
+        } guard{handle_of(std::exchange(g, nullptr))};
         return guard.h.promise().take_result();
     }
 
     Children m_children;
     join_batch m_batch;
     bool m_unstarted = false;  // join_all(tasks) before its await
+    bool m_taken = false;      // await_resume took every child
 };
 
-// Takes the handles over (none may be empty; checked before any is taken).
-template <typename T, typename Handles, typename Children>
-void take_handles(Handles& handles, Children& children) {
-    for (auto& h : handles)
-        if (!h) throw runtime_error("goro::join_all: an empty join_handle");
-    std::size_t i = 0;
-    for (auto& h : handles) children[i++] = join_all_access::release(h);
+// Takes handles[0, count) over into gs, in order; none may be empty
+// (goro::runtime_error, taking none).
+template <typename T>
+void take_handles(join_handle<T>* handles, std::size_t count, goroutine** gs) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (!handles[i]) throw runtime_error("goro::join_all: an empty join_handle");
+    for (std::size_t i = 0; i < count; ++i) gs[i] = join_all_access::release(handles[i]);
 }
 
 // spawn's stores, for a task that spawn_all starts: its handle, not yet
@@ -203,14 +297,34 @@ std::coroutine_handle<task_promise<T>> prepare_spawn(task<T>& t, const std::sour
     return h;
 }
 
-// spawn_all's start where start_goroutines could not (no processor to enter
-// at once): one by one, as spawn. When one cannot start (goro::no_runtime),
-// the ones not started are freed, their handles emptied, and the exception
-// goes on; the ones started run on, their handles dropped by the caller's
-// unwinding (detached, as any dropped handle).
-template <typename T, typename Handles>
-void start_one_by_one(goroutine* const* gs, Handles& handles) {
+// join_all(tasks) and spawn_all: takes tasks[0, count) over into gs, in
+// order, each prepared as spawn prepares it and not started; none may be
+// empty (goro::runtime_error, "go of nil func value", as go's; taking
+// none).
+template <typename T>
+[[gnu::always_inline]] inline void prepare_spawns(task<T>* tasks, std::size_t count, goroutine** gs, const std::source_location& site) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (!tasks[i]) throw runtime_error("go of nil func value");
+    for (std::size_t i = 0; i < count; ++i) gs[i] = &prepare_spawn(tasks[i], site).promise();
+}
+
+// The join handle of a goroutine that prepare_spawns prepared.
+template <typename T>
+join_handle<T> handle_of(goroutine* g) noexcept {
+    return join_handle<T>{std::coroutine_handle<task_promise<T>>::from_promise(static_cast<task_promise<T>&>(*g))};
+}
+
+// spawn_all's start: at once where start_goroutines can (the thread enters
+// its processor), else one by one, as spawn. When one cannot start
+// (goro::no_runtime), the ones not started are freed, their handles
+// emptied, and the exception goes on; the ones started run on, their
+// handles dropped by the caller's unwinding (detached, as any dropped
+// handle).
+template <typename Handles>
+void start_all(goroutine* const* gs, Handles& handles) {
     const std::size_t n = handles.size();
+    if (start_goroutines(gs, n)) [[likely]]
+        return;
     for (std::size_t i = 0; i < n; ++i) {
         try {
             start_goroutine(gs[i], "goro::spawn_all");
@@ -235,11 +349,8 @@ auto join_all(std::array<task<T>, N>&& tasks, std::source_location site = std::s
                   "goro::join_all over a std::array needs a default-constructible value type "
                   "(use a std::vector of tasks)");
     using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::array<detail::goroutine*, N> children;
-    for (std::size_t i = 0; i < N; ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
-    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children, true);
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(
+        N, true, [&](detail::goroutine** gs) { detail::prepare_spawns(tasks.data(), N, gs, site); });
 }
 
 /// The same for a vector of tasks; the values come back as a vector.
@@ -248,12 +359,31 @@ auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::sou
     using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
     if (tasks.size() > std::numeric_limits<std::uint32_t>::max())
         throw runtime_error("goro::join_all: too many tasks");
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::vector<detail::goroutine*> children(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) children[i] = &detail::prepare_spawn(tasks[i], site).promise();
-    tasks.clear();
-    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children), true);
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(
+        tasks.size(), true, [&](detail::goroutine** gs) {
+            detail::prepare_spawns(tasks.data(), tasks.size(), gs, site);
+            tasks.clear();
+        });
+}
+
+/// The first `count` tasks of `tasks` (the fan-out known at run time, the
+/// array its bound): starts them and waits for them all, as join_all(tasks)
+/// does; the values come back in a std::array of N whose first `count` are
+/// theirs, in order (the rest value-initialized). Those `count` must not be
+/// empty (goro::runtime_error, "go of nil func value", taking none); a
+/// `count` above N throws goro::runtime_error, taking none. The tasks from
+/// `count` on are not touched: they stay in `tasks`, unrun (freed with it).
+/// See the header comment.
+template <typename T, std::size_t N>
+auto join_all(std::array<task<T>, N>&& tasks, std::size_t count,
+              std::source_location site = std::source_location::current()) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::join_all over a std::array needs a default-constructible value type "
+                  "(use a std::vector of tasks)");
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
+    if (count > N) throw runtime_error("goro::join_all: a count above the array's size");
+    return detail::join_all_awaiter<T, detail::bounded_children<N>, result>(
+        count, true, [&](detail::goroutine** gs) { detail::prepare_spawns(tasks.data(), count, gs, site); });
 }
 
 /// Starts every task of `tasks` as a goroutine, in order (none may be
@@ -262,16 +392,11 @@ auto join_all(std::vector<task<T>>&& tasks, std::source_location site = std::sou
 template <typename T, std::size_t N>
 std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
                                         std::source_location site = std::source_location::current()) {
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
-    std::array<detail::goroutine*, N> gs{};
+    std::array<detail::goroutine*, N> gs;
+    detail::prepare_spawns(tasks.data(), N, gs.data(), site);
     std::array<join_handle<T>, N> handles;
-    for (std::size_t i = 0; i < N; ++i) {
-        auto h = detail::prepare_spawn(tasks[i], site);
-        gs[i] = &h.promise();
-        handles[i] = join_handle<T>{h};
-    }
-    if (!detail::start_goroutines(gs.data(), N)) detail::start_one_by_one<T>(gs.data(), handles);
+    for (std::size_t i = 0; i < N; ++i) handles[i] = detail::handle_of<T>(gs[i]);
+    detail::start_all(gs.data(), handles);
     return handles;
 }
 
@@ -279,18 +404,14 @@ std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
 template <typename T>
 std::vector<join_handle<T>> spawn_all(std::vector<task<T>>&& tasks,
                                       std::source_location site = std::source_location::current()) {
-    for (auto& t : tasks)
-        if (!t) throw runtime_error("go of nil func value");
+    // Both allocations before any task is taken: nothing throws after.
     std::vector<detail::goroutine*> gs(tasks.size());
     std::vector<join_handle<T>> handles;
-    handles.reserve(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        auto h = detail::prepare_spawn(tasks[i], site);
-        gs[i] = &h.promise();
-        handles.emplace_back(h);
-    }
+    handles.reserve(gs.size());
+    detail::prepare_spawns(tasks.data(), tasks.size(), gs.data(), site);
     tasks.clear();
-    if (!detail::start_goroutines(gs.data(), gs.size())) detail::start_one_by_one<T>(gs.data(), handles);
+    for (detail::goroutine* g : gs) handles.push_back(detail::handle_of<T>(g));
+    detail::start_all(gs.data(), handles);
     return handles;
 }
 
@@ -303,9 +424,8 @@ auto join_all(std::array<join_handle<T>, N>&& handles) {
                   "goro::join_all over a std::array needs a default-constructible value type "
                   "(use a std::vector of handles)");
     using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
-    std::array<detail::goroutine*, N> children{};
-    detail::take_handles<T>(handles, children);
-    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(children);
+    return detail::join_all_awaiter<T, std::array<detail::goroutine*, N>, result>(
+        N, false, [&](detail::goroutine** gs) { detail::take_handles(handles.data(), N, gs); });
 }
 
 /// The same for a vector of handles; the values come back as a vector.
@@ -314,10 +434,11 @@ auto join_all(std::vector<join_handle<T>>&& handles) {
     using result = std::conditional_t<std::is_void_v<T>, void, std::vector<std::conditional_t<std::is_void_v<T>, int, T>>>;
     if (handles.size() > std::numeric_limits<std::uint32_t>::max())
         throw runtime_error("goro::join_all: too many handles");
-    std::vector<detail::goroutine*> children(handles.size());
-    detail::take_handles<T>(handles, children);
-    handles.clear();
-    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(std::move(children));
+    return detail::join_all_awaiter<T, std::vector<detail::goroutine*>, result>(
+        handles.size(), false, [&](detail::goroutine** gs) {
+            detail::take_handles(handles.data(), handles.size(), gs);
+            handles.clear();
+        });
 }
 
 }  // namespace goro

@@ -306,3 +306,38 @@ TEST_CASE("a join_all whose child blocks forever is reported: the joiner on join
         CHECK(listed == 2);
     }
 }
+
+namespace {
+
+goro::task<int> receives_forever(goro::chan<int> never) {
+    co_await never.recv();
+    co_return 1;
+}
+
+}  // namespace
+
+TEST_CASE("a one-child join_all whose child blocks forever is reported: the joiner on join, the child on its channel",
+          "[deadlock][join_all]") {
+    // join_all(tasks, 1) joins its one child as a join_handle does
+    // (join_all_awaiter::join_one): run in place at one processor, maybe
+    // stolen at two. The task past the count never starts and is not listed.
+    for (unsigned procs : {1u, 2u}) {
+        auto r = run_child(
+            [] {
+                return []() -> goro::task<> {
+                    goro::chan<int> never;
+                    std::array<goro::task<int>, 2> tasks{receives_forever(never), receives_forever(never)};
+                    co_await goro::join_all(std::move(tasks), 1);
+                }();
+            },
+            procs);
+        INFO("procs " << procs);
+        expect_deadlock(r, "chan receive");
+        CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [join]"));
+        std::size_t listed = 0;
+        for (std::size_t at = r.stderr_text.find("\ngoroutine "); at != std::string::npos;
+             at = r.stderr_text.find("\ngoroutine ", at + 1))
+            ++listed;
+        CHECK(listed == 2);
+    }
+}

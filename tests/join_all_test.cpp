@@ -553,3 +553,255 @@ TEST_CASE("join_all over tasks rethrows the first exception in order after all f
     };
     for (unsigned procs : {1u, 2u}) REQUIRE(goro::run(main_task(), {.procs = procs}) == "one after 5");
 }
+
+// ---- join_all(tasks, count): the first count tasks of an array ----
+
+namespace {
+
+// The queens of nqueens_tree<N>: whether a queen at (row, col) is safe from
+// those of rows 0 to row - 1 (a plain function: see the suite's nqueens).
+template <int N>
+bool queen_safe(const std::array<char, N>& b, int row, int col) {
+    for (int r = 0; r < row; ++r) {
+        const int placed = b[r];
+        if (col == placed || col == placed - (row - r) || col == placed + (row - r)) return false;
+    }
+    return true;
+}
+
+// The placements of N queens, a goroutine per partial board, each node
+// joining its 0 to N children (one per safe column, a count known only at
+// run time) with join_all(tasks, count), as benchmarks/suite/nqueens.cpp
+// built with SUITE_JOIN_ALL.
+template <int N>
+goro::task<long> nqueens_tree(int row, std::array<char, N> b) {
+    if (row == N) co_return 1;
+    std::array<goro::task<long>, N> tasks;
+    std::size_t made = 0;
+    for (int col = 0; col < N; ++col) {
+        if (!queen_safe<N>(b, row, col)) continue;
+        b[row] = static_cast<char>(col);
+        tasks[made++] = nqueens_tree<N>(row + 1, b);
+    }
+    const std::array<long, N> values = co_await goro::join_all(std::move(tasks), made);
+    long count = 0;
+    for (std::size_t i = 0; i < made; ++i) count += values[i];
+    for (std::size_t i = made; i < values.size(); ++i)
+        if (values[i] != 0) co_return -1000000;  // past count: value-initialized
+    co_return count;
+}
+
+goro::task<void> counted_void(std::atomic<int>* ran, goro_test::frame_token) {
+    ran->fetch_add(1);
+    co_return;
+}
+
+// Throws `what` (after a sleep when `late`) or gives i; counts its end.
+goro::task<int> maybe_throws(int i, const char* what, bool late, std::atomic<int>* done) {
+    if (late) co_await goro::sleep(3ms);
+    done->fetch_add(1);
+    if (what) throw std::runtime_error(what);
+    co_return i;
+}
+
+}  // namespace
+
+TEST_CASE("join_all(tasks, count) starts the first count, gives their values in order, and leaves the rest",
+          "[join_all]") {
+    auto main_task = []() -> goro::task<long> {
+        std::atomic<int> ran{0};
+        const long frames_before = goro_test::live_frames();
+        std::array<goro::task<long>, 10> tasks;
+        for (long i = 0; i < 10; ++i) tasks[i] = counted_square(i, &ran, goro_test::frame_token{});
+        const std::array<long, 10> v = co_await goro::join_all(std::move(tasks), 7);
+        for (long i = 0; i < 7; ++i)
+            if (v[i] != i * i || tasks[i]) co_return -1;  // taken over, and their values in order
+        for (long i = 7; i < 10; ++i)
+            if (v[i] != 0 || !tasks[i]) co_return -2;  // untouched, and value-initialized
+        if (ran.load() != 7 || goro::num_goroutines() != 1) co_return -3;
+        for (auto& t : tasks) t = goro::task<long>{};  // the three left: freed unrun
+        if (ran.load() != 7 || goro_test::live_frames() != frames_before) co_return -4;
+        // Its full count: the same as join_all(tasks).
+        std::array<goro::task<long>, 4> all{square(1), square(2), square(3), square(4)};
+        const std::array<long, 4> a = co_await goro::join_all(std::move(all), 4);
+        co_return a[0] + a[1] + a[2] + a[3] + v[6];
+    };
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 30 + 36);
+    }
+}
+
+TEST_CASE("join_all(tasks, count) stress: nqueens trees, fan-outs from 0 to N, race thieves in both deque modes",
+          "[join_all][stress]") {
+    watchdog dog("join_all(tasks, count), nqueens trees", 300s);
+    const long more = goro_test::stress_divisor == 1 ? 2'680 : 352;
+    auto main_task = []() -> goro::task<long> {
+        // 8 queens: 2,057 nodes; then 11 queens, 166,926 (9 queens, 8,394,
+        // under the sanitizers).
+        const long v8 = co_await nqueens_tree<8>(0, std::array<char, 8>{});
+        long more = 0;
+        if constexpr (goro_test::stress_divisor == 1)
+            more = co_await nqueens_tree<11>(0, std::array<char, 11>{});
+        else
+            more = co_await nqueens_tree<9>(0, std::array<char, 9>{});
+        co_return goro::num_goroutines() == 1 ? v8 * 10000 + more : -1;
+    };
+    goro_test::for_each_deque_fence_mode([&](const std::string& mode) {
+        for (unsigned procs : {1u, 2u, 4u}) {
+            INFO("GORO_DEBUG=" << mode << ", procs " << procs);
+            for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == 92 * 10000 + more);
+        }
+    });
+}
+
+TEST_CASE("join_all(tasks, count) of none, of one, of void tasks; a count above the size or an empty task among "
+          "the first count throws and takes none",
+          "[join_all]") {
+    auto main_task = []() -> goro::task<std::string> {
+        std::atomic<int> ran{0};
+        const long frames_before = goro_test::live_frames();
+        std::string log;
+        {
+            // None: no suspension, nothing started; the tasks stay.
+            std::array<goro::task<long>, 3> tasks{counted_square(1, &ran, goro_test::frame_token{}),
+                                                  counted_square(2, &ran, goro_test::frame_token{}), goro::task<long>{}};
+            const std::array<long, 3> none = co_await goro::join_all(std::move(tasks), 0);
+            log += "none " + std::to_string(none[0] + none[1] + none[2]) + (tasks[0] && tasks[1] ? " kept" : " taken");
+            // One, of an array of one and of three (an empty task past count is fine).
+            const std::array<long, 3> one = co_await goro::join_all(std::move(tasks), 1);
+            std::array<goro::task<long>, 1> single{square(9)};
+            const std::array<long, 1> only = co_await goro::join_all(std::move(single), 1);
+            log += " / one " + std::to_string(one[0]) + " " + std::to_string(only[0]);
+        }
+        {
+            std::array<goro::task<void>, 5> voids;
+            for (auto& t : voids) t = counted_void(&ran, goro_test::frame_token{});
+            co_await goro::join_all(std::move(voids), 3);
+            log += " / void ran " + std::to_string(ran.load());
+        }
+        {
+            std::array<goro::task<long>, 3> tasks{counted_square(1, &ran, goro_test::frame_token{}), goro::task<long>{},
+                                                  counted_square(3, &ran, goro_test::frame_token{})};
+            try {
+                auto all = goro::join_all(std::move(tasks), 2);
+                (void)all;
+            } catch (const goro::runtime_error& e) {
+                log += std::string(" / ") + e.what();
+            }
+            try {
+                auto all = goro::join_all(std::move(tasks), 4);
+                (void)all;
+            } catch (const goro::runtime_error& e) {
+                log += std::string(" / ") + e.what();
+            }
+            log += tasks[0] && tasks[2] ? " / kept" : " / taken";
+        }
+        co_await goro::sleep(1ms);
+        co_return log + " / ran " + std::to_string(ran.load()) + " frames left " +
+            std::to_string(goro_test::live_frames() - frames_before);
+    };
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) ==
+                "none 0 kept / one 1 81 / void ran 4 / go of nil func value / "
+                "goro::join_all: a count above the array's size / kept / ran 4 frames left 0");
+    }
+}
+
+TEST_CASE("join_all(tasks, count) rethrows the first exception in order after all finished; "
+          "one never awaited frees every frame and runs none",
+          "[join_all]") {
+    auto main_task = []() -> goro::task<std::string> {
+        std::atomic<int> finished{0};
+        std::array<goro::task<int>, 8> tasks;
+        for (int i = 0; i < 6; ++i) {
+            const char* what = i == 1 ? "one" : i == 4 ? "four" : i == 5 ? "five" : nullptr;
+            tasks[i] = maybe_throws(i, what, i == 1 || i == 2, &finished);
+        }
+        std::string what = "no exception";
+        try {
+            co_await goro::join_all(std::move(tasks), 6);
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+        }
+        what += " after " + std::to_string(finished.load());
+
+        std::atomic<int> ran{0};
+        const long frames_before = goro_test::live_frames();
+        {
+            std::array<goro::task<long>, 4> never;
+            for (long i = 0; i < 4; ++i) never[i] = counted_square(i, &ran, goro_test::frame_token{});
+            auto all = goro::join_all(std::move(never), 3);
+            (void)all;
+        }
+        co_await goro::sleep(1ms);
+        co_return what + " / ran " + std::to_string(ran.load()) + " frames left " +
+            std::to_string(goro_test::live_frames() - frames_before);
+    };
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == "one after 6 / ran 0 frames left 0");
+    }
+}
+
+namespace {
+
+// Parks forever (after setting `parked`) when `forever`, else gives i; its
+// frame counts in `freed` when destroyed after it started, and among
+// goro_test::live_frames() until destroyed, run or not.
+goro::task<int> parks_or_returns(int i, bool forever, std::atomic<int>* freed, std::atomic<bool>* parked,
+                                 goro_test::frame_token = {}) {
+    counts_destruction guard{freed};
+    if (forever) {
+        goro::chan<int> never;
+        parked->store(true);
+        co_await never.recv();
+    }
+    co_return i;
+}
+
+// A join_all of one child, over a handle or a task (the first of two, count
+// 1); the child parks forever in place.
+goro::task<> joins_one(int form, std::atomic<int>* freed, std::atomic<bool>* parked) {
+    if (form == 0) {
+        std::array<goro::join_handle<int>, 1> handles{goro::spawn(parks_or_returns(0, true, freed, parked))};
+        co_await goro::join_all(std::move(handles));
+    } else if (form == 1) {
+        std::array<goro::task<int>, 1> tasks{parks_or_returns(0, true, freed, parked)};
+        co_await goro::join_all(std::move(tasks));
+    } else {
+        std::array<goro::task<int>, 2> tasks{parks_or_returns(0, true, freed, parked),
+                                             parks_or_returns(1, false, freed, parked)};
+        co_await goro::join_all(std::move(tasks), 1);
+    }
+}
+
+goro::task<> waits_for(std::atomic<bool>* parked) {
+    while (!parked->load()) co_await goro::sleep(1ms);
+}
+
+}  // namespace
+
+TEST_CASE("shutdown frees a one-child join_all's child parked in place, once (handle, task, task and count)",
+          "[join_all][shutdown]") {
+    // A join_all of one child joins it as a join_handle does (run_in_place,
+    // whose child's frame_link is the joiner): destroyed at shutdown, the
+    // awaiter must free the child's own frame exactly once (sanitizer
+    // builds see a leak, a double free or the joiner freed twice).
+    for (int form : {0, 1, 2}) {
+        watchdog dog("a one-child join_all at shutdown", 60s);
+        const long frames_before = goro_test::live_frames();
+        std::atomic<int> freed{0};
+        std::atomic<bool> parked{false};
+        goro::run(
+            [](int f, std::atomic<int>* fr, std::atomic<bool>* pk) -> goro::task<> {
+                goro::go(joins_one(f, fr, pk));
+                co_await waits_for(pk);
+            }(form, &freed, &parked),
+            {.procs = 1});
+        INFO("form " << form);
+        CHECK(freed.load() == 1);
+        CHECK(goro_test::live_frames() == frames_before);  // form 2: the task past count too, unrun
+    }
+}

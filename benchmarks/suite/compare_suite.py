@@ -35,9 +35,11 @@ turn (interleaved, so that a busy machine slows them alike). Each program
 prints `duration: N us` and `max_rss: N KiB`; the table shows, per system,
 the median duration and its range, the median peak RSS, and the ratio
 goro / system (above 1: goro is slower or bigger). The system goro_bulk is
-goro's port written with goro::join_all (suite_<bench>_bulk, skynet only):
-one suspension of the parent for its ten children, as TooManyCooks'
-spawn_many; its own ratio column is goro_bulk / system. --threads takes a list
+goro's port written with goro::join_all (suite_<bench>_bulk: skynet,
+nqueens and fib): one suspension of the parent for all its children, as
+TooManyCooks' spawn_many (fib: both branches started as goroutines and
+joined at once, as its spawn_tuple); its own ratio column is goro_bulk /
+system. --threads takes a list
 (1,2,4,8,16) so that one command records the scaling curve on a bigger
 machine. For io_socket_st the suite passes the thread count as the number
 of connections (every system runs a server thread and a client thread), so
@@ -87,7 +89,7 @@ PEERS = {
 SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
 # goro_bulk: goro's ports that join their children with goro::join_all
 # (suite_<bench>_bulk), the form of TooManyCooks' spawn_many.
-GORO_BULK = {"skynet"}
+GORO_BULK = {"skynet", "fib", "nqueens"}
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 DURATION_RE = re.compile(r"duration:\s*(\d+)\s*us")
 RSS_RE = re.compile(r"max_rss:\s*(\d+)\s*KiB")

@@ -1,9 +1,15 @@
 // Port of tzcnt/runtime-benchmarks' fib: the naive recursive Fibonacci, a
 // task per call. Each call spawns fib(n - 1) as a goroutine, computes
 // fib(n - 2) itself (an awaited nested task, as the suite's peers `call` the
-// second branch) and joins the first. Warm-up fib(30), then one timed
-// fib(N). Usage: suite_fib N [THREADS]
+// second branch) and joins the first. suite_fib_bulk, built from this file
+// with SUITE_JOIN_ALL, starts both branches as goroutines and joins them
+// with one goro::join_all over a std::array of two tasks instead (the
+// form of TooManyCooks' spawn_tuple, which the suite's TooManyCooks port
+// mentions and leaves out). Warm-up fib(30), then one timed fib(N).
+// Usage: suite_fib[_bulk] N [THREADS]
 #include <goro/goro.hpp>
+
+#include <array>
 
 #include "suite_util.hpp"
 
@@ -11,9 +17,15 @@ namespace {
 
 goro::task<std::size_t> fib(std::size_t n) {
     if (n < 2) co_return n;
+#ifdef SUITE_JOIN_ALL
+    std::array<goro::task<std::size_t>, 2> tasks{fib(n - 1), fib(n - 2)};
+    const std::array<std::size_t, 2> values = co_await goro::join_all(std::move(tasks));
+    co_return values[0] + values[1];
+#else
     auto x = goro::spawn(fib(n - 1));
     const std::size_t y = co_await fib(n - 2);
     co_return co_await std::move(x) + y;
+#endif
 }
 
 goro::task<int> bench_main(std::size_t n) {

@@ -1,9 +1,13 @@
 // Port of tzcnt/runtime-benchmarks' nqueens: count the placements of 14
 // queens, a task per partial board. A node spawns one goroutine per safe
 // column of the next row (each with its own copy of the board) and joins
-// them in spawn order. Warm-up run, then one timed run. Usage:
-// suite_nqueens [THREADS [N]]; N (8 to 14, default the suite's 14) is for
-// instruction counts under callgrind, where 14 queens take too long.
+// them in spawn order. suite_nqueens_bulk, built from this file with
+// SUITE_JOIN_ALL, starts and joins a node's children with one
+// goro::join_all(tasks, count) instead (the form of TooManyCooks'
+// spawn_many<N>: the first count tasks of an array of N). Warm-up run,
+// then one timed run. Usage: suite_nqueens[_bulk] [THREADS [N]]; N (8 to
+// 14, default the suite's 14) is for instruction counts under callgrind,
+// where 14 queens take too long.
 #include <goro/goro.hpp>
 
 #include <array>
@@ -34,6 +38,18 @@ bool safe(const board<N>& b, int row, int col) {
 template <int N>
 goro::task<int> nqueens(int row, board<N> b) {
     if (row == N) co_return 1;
+#ifdef SUITE_JOIN_ALL
+    std::array<goro::task<int>, N> tasks;
+    std::size_t made = 0;
+    for (int col = 0; col < N; ++col) {
+        if (!safe<N>(b, row, col)) continue;
+        b[row] = static_cast<char>(col);
+        tasks[made++] = nqueens<N>(row + 1, b);
+    }
+    const std::array<int, N> values = co_await goro::join_all(std::move(tasks), made);
+    int count = 0;
+    for (std::size_t i = 0; i < made; ++i) count += values[i];
+#else
     std::array<goro::join_handle<int>, N> children;
     int spawned = 0;
     for (int col = 0; col < N; ++col) {
@@ -43,6 +59,7 @@ goro::task<int> nqueens(int row, board<N> b) {
     }
     int count = 0;
     for (int i = 0; i < spawned; ++i) count += co_await std::move(children[i]);
+#endif
     co_return count;
 }
 
