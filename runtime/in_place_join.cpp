@@ -99,7 +99,7 @@ template <typename Setup>
 // holds (it left the registry when it started: the chain stood for it),
 // as finish_goroutine counts.
 [[gnu::always_inline]] inline void count_in_place_finish(processor& p) noexcept {
-    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    add_live(p, -1);
     stat_add(p.stats.finished);
 }
 
