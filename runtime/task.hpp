@@ -92,7 +92,13 @@ struct task_promise_base : goroutine {
                 return p.frame_link;
             }
             // A child of a goro::join_all run in place: on to its next one.
-            if (p.kind == goroutine_kind::in_place_batch) return join_batch_next(&p);
+            // `>`, not `==`: in_place_batch is the last kind, and the
+            // compiler then tests it with the flags of the compare above
+            // (one jump), rather than a compare of its own that every
+            // goroutine's end below would pay too.
+            static_assert(static_cast<int>(goroutine_kind::in_place_batch) ==
+                          static_cast<int>(goroutine_kind::in_place) + 1);
+            if (p.kind > goroutine_kind::in_place) return join_batch_next(&p);
             switch (p.kind) {
                 case goroutine_kind::nested:
                 case goroutine_kind::in_place:
