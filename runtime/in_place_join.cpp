@@ -61,12 +61,14 @@ template <bool Batch, typename Setup>
     // that a dump that reads the deque after the take and the chain before
     // the push below waits and reads again. begin_transit and end_transit
     // written out: task code is never inside another transit (the epoch is
-    // even), so there is nothing to test.
-    const std::uint64_t epoch = p.transit_epoch.load(std::memory_order_relaxed);
-    GORO_ASSERT((epoch & 1) == 0);
-    p.transit_epoch.store(epoch + 1, std::memory_order_relaxed);  // relaxed: as begin_transit
+    // even), so there is nothing to test. Each step one add to memory
+    // (owner_add_release: no register holds the epoch across the take).
+    GORO_ASSERT((p.transit_epoch.load(std::memory_order_relaxed) & 1) == 0);
+    // release: more than begin_transit's relaxed store needs (the removal
+    // that follows is a release), and what the one add gives.
+    owner_add_release(p.transit_epoch, std::uint64_t{1});
     if (!p.deque.template take<Batch>(child, k_join_search_depth)) {
-        p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+        owner_add_release(p.transit_epoch, std::uint64_t{1});  // release: as end_transit
         return false;
     }
     ++p.in_place_runs;
@@ -82,7 +84,7 @@ template <bool Batch, typename Setup>
     std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
     child->queue_next = chain.load(std::memory_order_relaxed);
     chain.store(child, std::memory_order_release);
-    p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+    owner_add_release(p.transit_epoch, std::uint64_t{1});  // release: as end_transit
     // Usually never registered (lazy registration); one started by a
     // thread without a processor was (the external registry): it leaves
     // it after the push, since a dump reads the chains after the

@@ -124,6 +124,25 @@ inline void owner_add(std::atomic<T>& c, T n) noexcept {
 #endif
 }
 
+/// owner_add that publishes: the sum is stored with release order (on
+/// x86-64 every store is a release store, and the memory clobber keeps the
+/// compiler from moving memory accesses across it either way, as an
+/// acquire-release fence would). For processor::transit_epoch (the in-place
+/// join's take, in_place_join.cpp): its odd value must be stored before
+/// the removal that follows, its even value after the arrival.
+template <typename T>
+    requires(sizeof(T) == 8 && std::is_integral_v<T>)
+inline void owner_add_release(std::atomic<T>& c, T n) noexcept {
+#if defined(__x86_64__) && !defined(GORO_STAT_PORTABLE)
+    static_assert(std::atomic<T>::is_always_lock_free);
+    asm volatile("addq %1, %0" : "+m"(c) : "er"(n) : "memory");
+#else
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+
 /// A processor_stats counter: owner_add, by 1 unless told.
 inline void stat_add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept { owner_add(c, n); }
 
