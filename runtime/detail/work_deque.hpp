@@ -324,7 +324,7 @@ public:
             // constant where the take is inlined, so its test costs nothing.)
             if (max_depth != 0 && t_hint < b && m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed) == item)
                 [[likely]]
-                return take_at(b, t_hint, b - 1);
+                return take_at<false>(b, t_hint, b - 1);
             // Out of line: the lookup and the move of the newest item into
             // a hole would cost the path above register saves.
             return take_by_index_outlined(item, max_depth, b, t_hint);
@@ -344,7 +344,7 @@ private:
         // slot may be a stale one below the true top (its item stolen).
         const std::int64_t depth = find(item, b, limit);
         if (depth == 0) return false;
-        return take_at(b, t_hint, b - depth);
+        return take_at<true>(b, t_hint, b - depth);
     }
     [[gnu::noinline]] bool take_by_index_outlined(T* item, std::size_t max_depth, std::int64_t b,
                                                   std::int64_t t_hint) noexcept {
@@ -352,10 +352,16 @@ private:
     }
 
     // take()'s reservation and removal of the candidate found in slot `at`
-    // (b and t_hint: bottom and top as take() read them).
+    // (b and t_hint: bottom and top as take() read them). With no thieves,
+    // t_hint is exact (only this thread moves top); ReadTopAgain: read it
+    // again rather than keep it across the lookup by index, where it cost
+    // run_in_place a register save.
+    template <bool ReadTopAgain>
     [[gnu::always_inline]] bool take_at(std::int64_t b, std::int64_t t_hint, std::int64_t at) noexcept {
-        std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
-        if (!m_no_thieves) {
+        std::int64_t t;
+        if (m_no_thieves) {
+            t = ReadTopAgain ? m_top.load(std::memory_order_relaxed) : t_hint;
+        } else {
             reserve(at);
             t = m_top.load(std::memory_order_seq_cst);
         }
