@@ -219,7 +219,7 @@ namespace {
     // Not registered yet (lazy registration, processor::goroutines): a dump
     // finds it in the deque, and whoever takes it out registers it, but for
     // its joiner running it in place.
-    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    add_live(p, 1);
     // The start's one test for the trace (a start has no ready hook:
     // nothing on its path tests a word that the loop could arm).
     if (p.stats.trace) [[unlikely]] {
@@ -271,8 +271,7 @@ namespace {
     // start_on's steps: the count first, as there (a thief may finish one
     // as soon as it is pushed), then per goroutine its id and the push,
     // which publishes it.
-    p->live_delta.store(p->live_delta.load(std::memory_order_relaxed) + static_cast<std::int64_t>(n),
-                        std::memory_order_relaxed);
+    add_live(*p, static_cast<std::int64_t>(n));
     for (std::size_t i = 0; i < n; ++i) {
         goroutine* g = gs[i];
         g->id = p->next_id;
@@ -305,7 +304,7 @@ namespace {
 // finish_goroutine's fast path).
 [[gnu::always_inline]] inline void finish_before_dump_point(goroutine* g, processor& p) noexcept {
     registry::erase(g, &p.goroutines);
-    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    add_live(p, -1);
     stat_add(p.stats.finished);
     // A run event.
     advance_schedtick(p, k_tick_run);

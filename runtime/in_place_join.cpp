@@ -31,7 +31,12 @@ namespace {
 // kind, join word and continuation) before the push publishes it. False
 // with nothing changed when the child cannot be run in place. The caller
 // minds the cap on in-place runs (k_max_in_place_runs).
-template <typename Setup>
+//
+// Batch: a join_all's take (take_next_in_batch). Its record was checked
+// once, at the batch's start (join_batch_start: it has a registry slot,
+// which it keeps while it runs), and its child is expected to be the
+// newest item of the deque (work_deque::take's NewestFirst).
+template <bool Batch, typename Setup>
 [[gnu::always_inline]] inline bool take_in_place(processor& p, goroutine* record, goroutine* child,
                                                  Setup setup) noexcept {
     // Only a child that never ran: one that ran, parked and was readied onto
@@ -46,18 +51,24 @@ template <typename Setup>
     // (registry_slot::in_place_child): a goroutine that runs is registered
     // (whoever took it out of a run queue registered it), so a record
     // without a slot does not happen; if it did, the join goes the long way.
-    if (!record || !record->reg_slot || child->wait_reason.load(std::memory_order_relaxed) != nullptr)
-        return false;
+    if constexpr (Batch) {
+        GORO_ASSERT(record && record->reg_slot);
+    } else {
+        if (!record || !record->reg_slot) return false;
+    }
+    if (child->wait_reason.load(std::memory_order_relaxed) != nullptr) return false;
     // From the deque to the record's chain: a transit (transit_epoch), so
     // that a dump that reads the deque after the take and the chain before
     // the push below waits and reads again. begin_transit and end_transit
     // written out: task code is never inside another transit (the epoch is
-    // even), so there is nothing to test.
-    const std::uint64_t epoch = p.transit_epoch.load(std::memory_order_relaxed);
-    GORO_ASSERT((epoch & 1) == 0);
-    p.transit_epoch.store(epoch + 1, std::memory_order_relaxed);  // relaxed: as begin_transit
-    if (!p.deque.take(child, k_join_search_depth)) {
-        p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+    // even), so there is nothing to test. Each step one add to memory
+    // (owner_add_release: no register holds the epoch across the take).
+    GORO_ASSERT((p.transit_epoch.load(std::memory_order_relaxed) & 1) == 0);
+    // release: more than begin_transit's relaxed store needs (the removal
+    // that follows is a release), and what the one add gives.
+    owner_add_release(p.transit_epoch, std::uint64_t{1});
+    if (!p.deque.template take<Batch>(child, k_join_search_depth)) {
+        owner_add_release(p.transit_epoch, std::uint64_t{1});  // release: as end_transit
         return false;
     }
     ++p.in_place_runs;
@@ -73,7 +84,7 @@ template <typename Setup>
     std::atomic<goroutine*>& chain = record->reg_slot->in_place_child;
     child->queue_next = chain.load(std::memory_order_relaxed);
     chain.store(child, std::memory_order_release);
-    p.transit_epoch.store(epoch + 2, std::memory_order_release);  // release: as end_transit
+    owner_add_release(p.transit_epoch, std::uint64_t{1});  // release: as end_transit
     // Usually never registered (lazy registration); one started by a
     // thread without a processor was (the external registry): it leaves
     // it after the push, since a dump reads the chains after the
@@ -99,7 +110,7 @@ template <typename Setup>
 // holds (it left the registry when it started: the chain stood for it),
 // as finish_goroutine counts.
 [[gnu::always_inline]] inline void count_in_place_finish(processor& p) noexcept {
-    p.live_delta.store(p.live_delta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    add_live(p, -1);
     stat_add(p.stats.finished);
 }
 
@@ -126,7 +137,7 @@ runtime_state* count_in_place_finish_scoped(const processor_scope& scope, proces
     // finish, then a plain transfer back to the joiner.
     if (p.in_place_runs >= k_max_in_place_runs) return false;
     goroutine* record = t_ctx.g;
-    return take_in_place(p, record, child, [record, joiner_resume](goroutine* c) {
+    return take_in_place<false>(p, record, child, [record, joiner_resume](goroutine* c) {
         c->kind = goroutine_kind::in_place;
         c->frame_link = joiner_resume;
         c->join_state.set_in_place_record(record);
@@ -198,13 +209,14 @@ namespace {
 //
 // Past the cap on in-place runs (k_max_in_place_runs) it takes the child
 // all the same: the caller then runs it from the loop (bounce_to_loop).
+// Sets b->running to what it returns.
 [[gnu::always_inline]] inline goroutine* take_next_in_batch(processor& p, join_batch* b) noexcept {
     while (b->cursor != 0) {
         goroutine* child = b->children[--b->cursor];
         // acquire, as join_handle's await_ready: a finished child needs no
         // take (the wait reads it as done).
         const bool taken = !child->join_state.done() &&
-                           take_in_place(p, b->record, child, [b](goroutine* c) {
+                           take_in_place<true>(p, b->record, child, [b](goroutine* c) {
                                // frame_link stays the child's own frame: its end
                                // goes to join_batch_next, which picks what runs next.
                                c->kind = goroutine_kind::in_place_batch;
@@ -216,6 +228,7 @@ namespace {
         }
         b->skipped = true;
     }
+    b->running = nullptr;
     return nullptr;
 }
 
@@ -229,7 +242,10 @@ namespace {
 [[gnu::noinline, gnu::cold]] goroutine* take_next_in_batch_scoped(join_batch* b, bool& bounce) noexcept {
     const processor_scope scope(t_ctx.p, t_ctx.m);
     processor* p = scope.get();
-    if (!p) return nullptr;
+    if (!p) {
+        b->running = nullptr;
+        return nullptr;
+    }
     goroutine* next = take_next_in_batch(*p, b);
     bounce = next && past_in_place_cap(*p);
     return next;
@@ -311,6 +327,8 @@ inline std::coroutine_handle<> batch_continue(join_batch* b, goroutine* next, bo
         if (processor* p = scope.get()) {
             next = take_next_in_batch(*p, b);
             bounce = next && past_in_place_cap(*p);
+        } else {
+            b->running = nullptr;
         }
         if (rt) dump_finish_point(*rt);
     }
@@ -322,6 +340,15 @@ inline std::coroutine_handle<> batch_continue(join_batch* b, goroutine* next, bo
 [[gnu::noinline]] std::coroutine_handle<> join_batch_start(join_batch* b) noexcept {
     b->record = t_ctx.g;
     if (!b->record) return {};
+    // The record's check for every take of the batch (take_in_place's
+    // Batch): a goroutine that runs is registered (whoever took it out of a
+    // run queue registered it), and keeps its slot until it finishes, which
+    // it cannot do inside this join. Without one (it does not happen), no
+    // child runs in place: the wait takes them all.
+    if (!b->record->reg_slot) [[unlikely]] {
+        b->skipped = true;
+        return join_batch_wait(b);
+    }
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
     goroutine* next = nullptr;
@@ -342,7 +369,8 @@ inline std::coroutine_handle<> batch_continue(join_batch* b, goroutine* next, bo
     // Done, as a finished child's word: the join_all reads it so (its wait,
     // its await_resume and its destructor).
     child->join_state.mark_done_in_place();
-    b->running = nullptr;
+    // b->running: the next take sets it (take_next_in_batch, or its scoped
+    // form).
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;
     if (!enter_from_task(p, m)) [[unlikely]]

@@ -351,9 +351,19 @@ TEST_CASE("deque stress: take, pop and steal never lose or duplicate an item", "
         }
         // Take some of the last burst in spawn order (oldest first), as a
         // joiner would: an item may be gone already (stolen), and then take
-        // must say so.
+        // must say so. Every other burst newest first instead, as a
+        // join_all does (take's NewestFirst form).
         const int takes = (rng >> 8) % 20;
+        const bool newest_first = (rng >> 20) % 2 == 0;
         for (int k = 0; k < takes && k < burst && next - burst + k >= 0; ++k) {
+            if (newest_first) {
+                item* want = &h.items[next - 1 - k];
+                if (dq.take<true>(want, 32)) {
+                    h.took(want);
+                    ++by_owner;
+                }
+                continue;
+            }
             item* want = &h.items[next - burst + k];
             const std::size_t size_before = dq.size_hint();
             if (dq.take(want, 32)) {
@@ -427,7 +437,12 @@ void take_against_model(bool no_thieves, int steps, std::size_t max_live, std::u
             const std::size_t max_depth = short_of_it ? depth - 1 : depth + next(4);
             INFO("step " << step << ": take at depth " << depth << " of " << model.size() << ", max_depth "
                          << max_depth << ", moved before " << int(was_moved[want->id]));
-            REQUIRE(dq.take(want, max_depth) == !short_of_it);
+            // Either form of take: NewestFirst (a join_all's) reads the
+            // newest slot first, with the same outcome.
+            const bool newest_first = next(2) == 0;
+            const bool taken =
+                newest_first ? dq.template take<true>(want, max_depth) : dq.take(want, max_depth);
+            REQUIRE(taken == !short_of_it);
             if (!short_of_it) {
                 ++takes;
                 if (was_moved[want->id]) ++moved_takes;
@@ -446,6 +461,7 @@ void take_against_model(bool no_thieves, int steps, std::size_t max_live, std::u
             // An item not in the deque (perhaps in a stale slot) is not found.
             Item* absent = free_items[next(static_cast<std::uint32_t>(free_items.size()))];
             REQUIRE_FALSE(dq.take(absent, Capacity));
+            REQUIRE_FALSE(dq.template take<true>(absent, Capacity));
         } else if (op < 95) {
             Item* it = dq.pop();
             REQUIRE(it == (model.empty() ? nullptr : model.back()));

@@ -40,6 +40,7 @@ enum class goroutine_kind : std::uint8_t {
     in_place,
     // The same, taken by a goro::join_all (detail/join_batch.hpp): its end
     // goes on to the join_all's next child; join_state holds the batch.
+    // The last kind: task.hpp's final awaiter tests it as `> in_place`.
     in_place_batch,
 };
 

@@ -78,6 +78,7 @@
 #include <bit>
 #include <coroutine>
 #include <cstdint>
+#include <type_traits>
 
 namespace goro::detail {
 
@@ -101,21 +102,49 @@ void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept;
 #endif
 #endif
 
-/// Owner only: c += n. The owner is the only writer, so this is a relaxed
-/// load and store; compilers do not fuse those on an atomic into one add,
-/// so on x86-64 it is written as the one instruction it amounts to there
-/// (`add` to memory, no lock prefix: its store is a single aligned 8-byte
-/// write, which a racing relaxed load sees whole, as it would the store).
-/// 3 instructions -> 1 on the run loop's path (issue 15). Under TSan, and
-/// elsewhere, the portable form, which TSan sees.
-inline void stat_add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+/// Owner only: c += n, for a 64-bit counter whose owner is its only
+/// writer and which other threads read racily (relaxed loads). That is a
+/// relaxed load and store; compilers do not fuse those on an atomic into
+/// one add, so on x86-64 it is written as the one instruction it amounts
+/// to there (`add` to memory, no lock prefix: its store is a single
+/// aligned 8-byte write, which a racing relaxed load sees whole, as it
+/// would the store). 3 instructions -> 1: the run loop's counters (issue
+/// 15), and a processor's live count and schedtick on every start, finish
+/// and in-place run (issue 14). No memory clobber: like the relaxed store
+/// it stands for, it orders nothing around it. Under TSan, and elsewhere,
+/// the portable form, which TSan sees.
+template <typename T>
+    requires(sizeof(T) == 8 && std::is_integral_v<T>)
+inline void owner_add(std::atomic<T>& c, T n) noexcept {
 #if defined(__x86_64__) && !defined(GORO_STAT_PORTABLE)
-    static_assert(sizeof(c) == 8 && std::atomic<std::uint64_t>::is_always_lock_free);
+    static_assert(std::atomic<T>::is_always_lock_free);
     asm volatile("addq %1, %0" : "+m"(c) : "er"(n));
 #else
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 #endif
 }
+
+/// owner_add that publishes: the sum is stored with release order (on
+/// x86-64 every store is a release store, and the memory clobber keeps the
+/// compiler from moving memory accesses across it either way, as an
+/// acquire-release fence would). For processor::transit_epoch (the in-place
+/// join's take, in_place_join.cpp): its odd value must be stored before
+/// the removal that follows, its even value after the arrival.
+template <typename T>
+    requires(sizeof(T) == 8 && std::is_integral_v<T>)
+inline void owner_add_release(std::atomic<T>& c, T n) noexcept {
+#if defined(__x86_64__) && !defined(GORO_STAT_PORTABLE)
+    static_assert(std::atomic<T>::is_always_lock_free);
+    asm volatile("addq %1, %0" : "+m"(c) : "er"(n) : "memory");
+#else
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+
+/// A processor_stats counter: owner_add, by 1 unless told.
+inline void stat_add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept { owner_add(c, n); }
 
 struct alignas(64) processor_stats {
     // Scheduling-latency histogram: bucket i counts latencies below

@@ -227,8 +227,9 @@ struct processor {
     // before the removal by the removal's own release (the deque's bottom
     // store or top CAS), the even one (release) after the arrival.
     std::atomic<std::uint64_t> transit_epoch{0};
-    // Goroutines started here minus goroutines finished here (owner writes
-    // with load+store; num_goroutines() sums every processor's, racily).
+    // Goroutines started here minus goroutines finished here (owner writes,
+    // add_live: a relaxed load and store, or the one add they amount to;
+    // num_goroutines() sums every processor's, racily).
     std::atomic<std::int64_t> live_delta{0};
     std::uint64_t next_id;          // ids handed out here: 2(index+1), then every id_step
     std::uint64_t id_step;          // 2 * nprocs (the even ids, interleaved: one add a start)
@@ -264,10 +265,13 @@ inline constexpr std::uint64_t k_tick_run = 1;
 inline constexpr std::uint64_t k_tick_slice = std::uint64_t{1} << 32;
 
 /// Owner only: advances p's schedtick by `step` (relaxed: the owner is the
-/// only writer, and the monitor only compares values).
-inline void advance_schedtick(processor& p, std::uint64_t step) noexcept {
-    p.schedtick.store(p.schedtick.load(std::memory_order_relaxed) + step, std::memory_order_relaxed);
-}
+/// only writer, and the monitor only compares values; one `add` to memory,
+/// see owner_add).
+inline void advance_schedtick(processor& p, std::uint64_t step) noexcept { owner_add(p.schedtick, step); }
+
+/// Owner only: p's live count (processor::live_delta) moves by `n` (a start
+/// +1, a finish -1; relaxed, as owner_add).
+inline void add_live(processor& p, std::int64_t n) noexcept { owner_add(p.live_delta, n); }
 
 /// Holder only: a move out of a deque begins (see processor::transit_epoch).
 /// False when one is under way already (a move inside another, as an

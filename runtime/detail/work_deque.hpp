@@ -306,6 +306,12 @@ public:
     /// the range, nothing is taken unless `item` is the oldest item, which
     /// is raced for by CAS on top as pop() races for its last one. One
     /// exchange whatever the depth.
+    ///
+    /// NewestFirst: the caller expects `item` to be the newest item (a
+    /// join_all takes its children newest first, detail/join_batch.hpp), so
+    /// the newest slot is read first, before the lookup by index; the take
+    /// of the newest item then moves nothing (no hole to fill).
+    template <bool NewestFirst = false>
     bool take(T* item, std::size_t max_depth) noexcept {
         GORO_ASSERT(m_owner.is_current());
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
@@ -313,15 +319,49 @@ public:
         // (Never above the true top: only thieves and this thread move it,
         // and it only grows; so b - t_hint <= Capacity.)
         const std::int64_t t_hint = m_top.load(std::memory_order_relaxed);
+        if constexpr (NewestFirst) {
+            // A candidate, as find()'s (take_by_index). (max_depth: a
+            // constant where the take is inlined, so its test costs nothing.)
+            if (max_depth != 0 && t_hint < b && m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed) == item)
+                [[likely]]
+                return take_at<false>(b, t_hint, b - 1);
+            // Out of line: the lookup and the move of the newest item into
+            // a hole would cost the path above register saves.
+            return take_by_index_outlined(item, max_depth, b, t_hint);
+        } else {
+            return take_by_index(item, max_depth, b, t_hint);
+        }
+    }
+
+private:
+    // take()'s lookup of `item` among the `max_depth` newest items (b and
+    // t_hint: bottom and top as take() read them), then its removal.
+    [[gnu::always_inline]] bool take_by_index(T* item, std::size_t max_depth, std::int64_t b,
+                                              std::int64_t t_hint) noexcept {
         const std::int64_t limit = std::min<std::int64_t>(b - t_hint, static_cast<std::int64_t>(max_depth));
         if (limit < 1) return false;
         // A candidate only, as any slot read before the reservation: the
         // slot may be a stale one below the true top (its item stolen).
         const std::int64_t depth = find(item, b, limit);
         if (depth == 0) return false;
-        const std::int64_t at = b - depth;
-        std::int64_t t = t_hint;  // with no thieves, exact: only this thread moves top
-        if (!m_no_thieves) {
+        return take_at<true>(b, t_hint, b - depth);
+    }
+    [[gnu::noinline]] bool take_by_index_outlined(T* item, std::size_t max_depth, std::int64_t b,
+                                                  std::int64_t t_hint) noexcept {
+        return take_by_index(item, max_depth, b, t_hint);
+    }
+
+    // take()'s reservation and removal of the candidate found in slot `at`
+    // (b and t_hint: bottom and top as take() read them). With no thieves,
+    // t_hint is exact (only this thread moves top); ReadTopAgain: read it
+    // again rather than keep it across the lookup by index, where it cost
+    // run_in_place a register save.
+    template <bool ReadTopAgain>
+    [[gnu::always_inline]] bool take_at(std::int64_t b, std::int64_t t_hint, std::int64_t at) noexcept {
+        std::int64_t t;
+        if (m_no_thieves) {
+            t = ReadTopAgain ? m_top.load(std::memory_order_relaxed) : t_hint;
+        } else {
             reserve(at);
             t = m_top.load(std::memory_order_seq_cst);
         }
@@ -361,6 +401,7 @@ public:
         return true;
     }
 
+public:
     /// Any thread. Takes the oldest item into `out`.
     steal_result steal(T*& out) noexcept {
         // seq_cst loads of top then bottom (plain loads on x86): with pop()'s
