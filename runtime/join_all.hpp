@@ -20,9 +20,12 @@
 // processor for them all, where a spawn each makes a call each): it
 // returns their handles in the same order. join_all(tasks) starts them
 // the same way at its co_await and joins them, with no handles in
-// between: the cheapest way to fork a set and join it (callgrind, the
-// suite's skynet at 1 processor: 384 instructions a task, against 413
-// for join_all of handles and 447 for a join per handle).
+// between: the cheapest way to fork a set of several and join it
+// (callgrind, the suite's skynet at 1 processor: 362 instructions a task,
+// against 433 for a join per handle; benchmarks/RESULTS.md, 2026-11-30).
+// For one or two children a batch's set-up does not pay: a spawn and a
+// co_await each (or, for two, one spawned and one awaited as a nested
+// task) costs as little or less (the suite's nqueens and fib).
 //
 // join_all(tasks, n) is for a fan-out that varies from node to node (the
 // suite's nqueens: a child per safe column, up to N): the first n tasks of
