@@ -40,6 +40,23 @@
 
 namespace goro {
 
+namespace detail {
+
+/// The stores that make a task's frame a goroutine of `kind`, not started
+/// yet (go, spawn, and join_all's and spawn_all's starts; start_goroutine's
+/// queue push publishes them). Always inlined, as go(task) and spawn(task).
+template <typename T>
+[[gnu::always_inline]] inline void prepare_goroutine(std::coroutine_handle<task_promise<T>> h, goroutine_kind kind,
+                                                     const std::source_location& site) noexcept {
+    auto& p = h.promise();
+    p.kind = kind;
+    p.spawn_site = site;
+    p.frame_link = h;
+    p.resume_point = h;
+}
+
+}  // namespace detail
+
 /// Starts `t` as a detached goroutine. Throws goro::no_runtime outside goro::run
 /// and goro::runtime_error ("go of nil func value") for an empty task.
 ///
@@ -51,13 +68,9 @@ template <typename T>
 [[gnu::always_inline]] inline void go(task<T> t, std::source_location site = std::source_location::current()) {
     auto handle = t.release();
     if (!handle) throw runtime_error("go of nil func value");
-    auto& p = handle.promise();
-    p.kind = detail::goroutine_kind::detached;
-    p.spawn_site = site;
-    p.frame_link = handle;
-    p.resume_point = handle;
+    detail::prepare_goroutine(handle, detail::goroutine_kind::detached, site);
     try {
-        detail::start_goroutine(&p, "goro::go");
+        detail::start_goroutine(&handle.promise(), "goro::go");
     } catch (...) {
         handle.destroy();
         throw;
@@ -84,7 +97,46 @@ void go(F&& f, Arg&& arg, Args&&... args) {
 
 namespace detail {
 struct join_all_access;
+
+/// The suspension of the task at `me` that joins `child` (started, not
+/// finished; its frame `child_frame`): join_handle's awaiter, and
+/// join_all's join of one child. Returns what runs next.
+/// - Fork-join fast path: the child never ran and is now ours alone (off
+///   every queue), so it runs right here as a nested task that comes back
+///   to us directly (`in_place`), with no atomic hand-off and no trip
+///   through the scheduler (a Cilk-style "work-first" join). We do not
+///   park: a dump shows us as [join] through the record's in-place chain.
+/// - Otherwise we park on its join word: park_joiner's CAS (release)
+///   publishes our resume point and wait reason, stored first, to the task
+///   that finishes and readies us; when it fails the task finished
+///   meanwhile, and (acquire) we see its result and continue at once.
+/// Throws goro::no_runtime (naming `what`) outside a goroutine.
+[[gnu::always_inline]] inline std::coroutine_handle<> suspend_for_join(goroutine& child,
+                                                                        std::coroutine_handle<> child_frame,
+                                                                        std::coroutine_handle<> me, bool& in_place,
+                                                                        const char* what) {
+    in_place = run_in_place(&child, me);
+    if (in_place) return child_frame;
+    goroutine* self = current_goroutine();
+    if (!self) throw no_runtime(what);
+    self->resume_point = me;
+    note_waiting(self, "join");
+    if (child.join_state.park_joiner(self)) return std::noop_coroutine();
+    return me;  // finished meanwhile: continue at once
 }
+
+/// The result of the finished task `h` (or its exception); its frame is
+/// freed either way.
+template <typename T>
+[[gnu::always_inline]] inline T take_result_and_free(std::coroutine_handle<task_promise<T>> h) {
+    struct destroy_guard {
+        std::coroutine_handle<task_promise<T>> h;
+        ~destroy_guard() { h.destroy(); }
+    } guard{h};
+    return guard.h.promise().take_result();
+}
+
+}  // namespace detail
 
 /// The handle of a goroutine started by goro::spawn. Move-only; co_await it
 /// (as an rvalue) for the result. Destroying it unawaited detaches the task.
@@ -144,29 +196,11 @@ public:
                 return !h || h.promise().join_state.done();
             }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
-                auto& child = h.promise();
-                // Fork-join fast path: the task never ran and is now ours
-                // alone (off every queue), so run it right here as a nested
-                // task that comes back to us directly, with no atomic
-                // hand-off and no trip through the scheduler (as a
-                // Cilk-style "work-first" join). We do not park: a dump
-                // shows us as [join] through the record's in-place chain.
-                in_place = detail::run_in_place(&child, me);
-                if (in_place) return h;
-                detail::goroutine* self = detail::current_goroutine();
-                if (!self) throw no_runtime("co_await on a goro::join_handle");
-                self->resume_point = me;
-                detail::note_waiting(self, "join");
-                if (child.join_state.park_joiner(self)) return std::noop_coroutine();
-                return me;  // finished meanwhile: continue at once
+                return detail::suspend_for_join(h.promise(), h, me, in_place, "co_await on a goro::join_handle");
             }
             T await_resume() {
                 if (!h) throw runtime_error("goro::join_handle: awaited an empty handle");
-                struct destroy_guard {
-                    handle_type h;
-                    ~destroy_guard() { h.destroy(); }
-                } guard{std::exchange(h, {})};
-                return guard.h.promise().take_result();
+                return detail::take_result_and_free(std::exchange(h, {}));
             }
         };
         return awaiter{std::exchange(m_handle, {})};
@@ -183,13 +217,9 @@ template <typename T>
                                                    std::source_location site = std::source_location::current()) {
     auto handle = t.release();
     if (!handle) throw runtime_error("go of nil func value");
-    auto& p = handle.promise();
-    p.kind = detail::goroutine_kind::joinable;
-    p.spawn_site = site;
-    p.frame_link = handle;
-    p.resume_point = handle;
+    detail::prepare_goroutine(handle, detail::goroutine_kind::joinable, site);
     try {
-        detail::start_goroutine(&p, "goro::spawn");
+        detail::start_goroutine(&handle.promise(), "goro::spawn");
     } catch (...) {
         handle.destroy();
         throw;

@@ -119,7 +119,7 @@ public:
     // Builds its list of children in place, in the joiner's frame (the
     // join_all functions return the awaiter itself): `fill` stores the
     // `count` goroutines in order at m_children.data() (a std::array is not
-    // zeroed first). `unstarted`: goroutines prepared by prepare_spawn, not
+    // zeroed first). `unstarted`: goroutines prepared by prepare_spawns, not
     // started (join_all(tasks)); the await starts them. When `fill` throws
     // (an empty handle or task, checked before any is taken), nothing was
     // taken.
@@ -229,18 +229,12 @@ private:
                 throw;
             }
         }
-        if (run_in_place(g, me)) {
-            // Ours alone now, suspended inside our run: the destructor
-            // frees it with us (m_batch is otherwise unused).
-            m_batch.running = g;
-            return handle_of(g);
-        }
-        goroutine* self = current_goroutine();
-        if (!self) throw no_runtime("co_await on goro::join_all");
-        self->resume_point = me;
-        note_waiting(self, "join");
-        if (g->join_state.park_joiner(self)) return std::noop_coroutine();
-        return me;  // finished meanwhile: continue at once
+        bool in_place = false;
+        const std::coroutine_handle<> next = suspend_for_join(*g, handle_of(g), me, in_place, "co_await on goro::join_all");
+        // Run in place: ours alone now, suspended inside our run; the
+        // destructor frees it with us (m_batch is otherwise unused).
+        if (in_place) m_batch.running = g;
+        return next;
     }
 
     // join_all(tasks): starts every child, at once where the thread can
@@ -264,13 +258,7 @@ private:
 
     // The result of the finished child `g` (or its exception); its frame
     // is freed either way, and g cleared.
-    static T take_one(goroutine*& g) {
-        struct destroy_guard {
-            handle_type h;
-            ~destroy_guard() { h.destroy(); }
-        } guard{handle_of(std::exchange(g, nullptr))};
-        return guard.h.promise().take_result();
-    }
+    static T take_one(goroutine*& g) { return take_result_and_free(handle_of(std::exchange(g, nullptr))); }
 
     Children m_children;
     join_batch m_batch;
@@ -287,19 +275,6 @@ void take_handles(join_handle<T>* handles, std::size_t count, goroutine** gs) {
     for (std::size_t i = 0; i < count; ++i) gs[i] = join_all_access::release(handles[i]);
 }
 
-// spawn's stores, for a task that spawn_all starts: its handle, not yet
-// started.
-template <typename T>
-std::coroutine_handle<task_promise<T>> prepare_spawn(task<T>& t, const std::source_location& site) noexcept {
-    auto h = t.release();
-    auto& p = h.promise();
-    p.kind = goroutine_kind::joinable;
-    p.spawn_site = site;
-    p.frame_link = h;
-    p.resume_point = h;
-    return h;
-}
-
 // join_all(tasks) and spawn_all: takes tasks[0, count) over into gs, in
 // order, each prepared as spawn prepares it and not started; none may be
 // empty (goro::runtime_error, "go of nil func value", as go's; taking
@@ -308,12 +283,16 @@ template <typename T>
 [[gnu::always_inline]] inline void prepare_spawns(task<T>* tasks, std::size_t count, goroutine** gs, const std::source_location& site) {
     for (std::size_t i = 0; i < count; ++i)
         if (!tasks[i]) throw runtime_error("go of nil func value");
-    for (std::size_t i = 0; i < count; ++i) gs[i] = &prepare_spawn(tasks[i], site).promise();
+    for (std::size_t i = 0; i < count; ++i) {
+        auto h = tasks[i].release();
+        prepare_goroutine(h, goroutine_kind::joinable, site);
+        gs[i] = &h.promise();
+    }
 }
 
 // The join handle of a goroutine that prepare_spawns prepared.
 template <typename T>
-join_handle<T> handle_of(goroutine* g) noexcept {
+join_handle<T> join_handle_of(goroutine* g) noexcept {
     return join_handle<T>{std::coroutine_handle<task_promise<T>>::from_promise(static_cast<task_promise<T>&>(*g))};
 }
 
@@ -398,7 +377,7 @@ std::array<join_handle<T>, N> spawn_all(std::array<task<T>, N>&& tasks,
     std::array<detail::goroutine*, N> gs;
     detail::prepare_spawns(tasks.data(), N, gs.data(), site);
     std::array<join_handle<T>, N> handles;
-    for (std::size_t i = 0; i < N; ++i) handles[i] = detail::handle_of<T>(gs[i]);
+    for (std::size_t i = 0; i < N; ++i) handles[i] = detail::join_handle_of<T>(gs[i]);
     detail::start_all(gs.data(), handles);
     return handles;
 }
@@ -413,7 +392,7 @@ std::vector<join_handle<T>> spawn_all(std::vector<task<T>>&& tasks,
     handles.reserve(gs.size());
     detail::prepare_spawns(tasks.data(), tasks.size(), gs.data(), site);
     tasks.clear();
-    for (detail::goroutine* g : gs) handles.push_back(detail::handle_of<T>(g));
+    for (detail::goroutine* g : gs) handles.push_back(detail::join_handle_of<T>(g));
     detail::start_all(gs.data(), handles);
     return handles;
 }
