@@ -43,6 +43,18 @@ void expect_deadlock(const goro_test::child_result& r, const char* reason) {
     CHECK_THAT(r.stderr_text, Catch::Contains(std::string("[") + reason + "]"));
 }
 
+// A join_all's deadlock: main parked on [join], its blocked child on
+// `reason`, and nothing else listed (each goroutine once).
+void expect_join_all_deadlock(const goro_test::child_result& r, const char* reason) {
+    expect_deadlock(r, reason);
+    CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [join]"));
+    std::size_t listed = 0;
+    for (std::size_t at = r.stderr_text.find("\ngoroutine "); at != std::string::npos;
+         at = r.stderr_text.find("\ngoroutine ", at + 1))
+        ++listed;
+    CHECK(listed == 2);
+}
+
 }  // namespace
 
 TEST_CASE("item 79: main blocked on a mutex it holds is reported", "[deadlock]") {
@@ -297,13 +309,7 @@ TEST_CASE("a join_all whose child blocks forever is reported: the joiner on join
             },
             procs);
         INFO("procs " << procs);
-        expect_deadlock(r, "chan receive");
-        CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [join]"));
-        std::size_t listed = 0;
-        for (std::size_t at = r.stderr_text.find("\ngoroutine "); at != std::string::npos;
-             at = r.stderr_text.find("\ngoroutine ", at + 1))
-            ++listed;
-        CHECK(listed == 2);
+        expect_join_all_deadlock(r, "chan receive");
     }
 }
 
@@ -332,12 +338,6 @@ TEST_CASE("a one-child join_all whose child blocks forever is reported: the join
             },
             procs);
         INFO("procs " << procs);
-        expect_deadlock(r, "chan receive");
-        CHECK_THAT(r.stderr_text, Catch::Contains("goroutine 1 [join]"));
-        std::size_t listed = 0;
-        for (std::size_t at = r.stderr_text.find("\ngoroutine "); at != std::string::npos;
-             at = r.stderr_text.find("\ngoroutine ", at + 1))
-            ++listed;
-        CHECK(listed == 2);
+        expect_join_all_deadlock(r, "chan receive");
     }
 }

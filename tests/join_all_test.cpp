@@ -25,6 +25,16 @@ namespace {
 
 goro::task<long> square(long v) { co_return v * v; }
 
+// Runs main_task twice at 1, 2 and 4 processors; every run must return
+// `expected`. `context` goes into the failure's INFO (a fence mode).
+template <typename Main, typename V>
+void require_at_1_2_4_procs(Main& main_task, const V& expected, const std::string& context = {}) {
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO(context << "procs " << procs);
+        for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
+    }
+}
+
 // A tree of fan-out 6 joined with join_all at every node: each leaf gives
 // its base, so the root's value is the sum of 0 .. leaves - 1.
 goro::task<long> join_all_tree(long base, int depth) {
@@ -80,12 +90,8 @@ TEST_CASE("join_all stress: trees of batches race thieves, in both deque modes",
         const long v = co_await join_all_tree(0, depth);
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
-    goro_test::for_each_deque_fence_mode([&](const std::string& mode) {
-        for (unsigned procs : {1u, 2u, 4u}) {
-            INFO("GORO_DEBUG=" << mode << ", procs " << procs);
-            for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
-        }
-    });
+    goro_test::for_each_deque_fence_mode(
+        [&](const std::string& mode) { require_at_1_2_4_procs(main_task, expected, "GORO_DEBUG=" + mode + ", "); });
 }
 
 TEST_CASE("join_all of void handles, of none, of one, and of children already finished", "[join_all]") {
@@ -477,10 +483,7 @@ TEST_CASE("join_all over tasks: trees race thieves", "[join_all][stress]") {
         const long v = co_await join_all_tasks_tree(0, depth);
         co_return goro::num_goroutines() == 1 ? v : -1;
     };
-    for (unsigned procs : {1u, 2u, 4u}) {
-        INFO("procs " << procs);
-        for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == expected);
-    }
+    require_at_1_2_4_procs(main_task, expected);
 }
 
 TEST_CASE("join_all over tasks or spawn_all with an empty task throws and runs none; "
@@ -648,10 +651,7 @@ TEST_CASE("join_all(tasks, count) stress: nqueens trees, fan-outs from 0 to N, r
         co_return goro::num_goroutines() == 1 ? v8 * 10000 + more : -1;
     };
     goro_test::for_each_deque_fence_mode([&](const std::string& mode) {
-        for (unsigned procs : {1u, 2u, 4u}) {
-            INFO("GORO_DEBUG=" << mode << ", procs " << procs);
-            for (int round = 0; round < 2; ++round) REQUIRE(goro::run(main_task(), {.procs = procs}) == 92 * 10000 + more);
-        }
+        require_at_1_2_4_procs(main_task, 92 * 10000 + more, "GORO_DEBUG=" + mode + ", ");
     });
 }
 
