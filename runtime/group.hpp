@@ -28,10 +28,12 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <source_location>
 #include <string>
+#include <vector>
 
 #include "context.hpp"
 #include "detail/goroutine.hpp"
@@ -62,11 +64,29 @@ public:
     /// removes the limit. Throws goro::runtime_error while tasks are active,
     /// as Go panics.
     void set_limit(std::ptrdiff_t n) {
-        std::lock_guard guard(m_state->lock);
-        if (m_state->active != 0)
-            throw runtime_error("errgroup: modify limit while " + std::to_string(m_state->active) +
-                                " goroutines in the group are still active");
-        m_state->limit = n < 0 ? -1 : n;
+        detail::group_state& st = *m_state;
+        std::lock_guard guard(st.lock);
+        std::uint64_t word = st.pending_word.load(std::memory_order_relaxed);
+        for (;;) {
+            // Without a limit every pending task counts as active. (Tasks
+            // left queued by a limit that was then removed stay queued and
+            // count too: nothing starts them, as before.)
+            const std::uint64_t active = (word & detail::group_state::k_limited) != 0
+                                             ? st.active
+                                             : (word & detail::group_state::k_count_mask);
+            if (active != 0)
+                throw runtime_error("errgroup: modify limit while " + std::to_string(active) +
+                                    " goroutines in the group are still active");
+            const std::uint64_t mode = n < 0 ? 0 : detail::group_state::k_limited;
+            // A CAS, not a store: a start that counts itself in without the
+            // lock (no limit) either lands first, and the loop throws, or
+            // sees the new mode and takes the lock (group_state.hpp).
+            // relaxed: the lock orders the limit; the flag orders nothing.
+            if (st.pending_word.compare_exchange_weak(word, (word & detail::group_state::k_count_mask) | mode,
+                                                      std::memory_order_relaxed))
+                break;
+        }
+        st.limit = n < 0 ? -1 : n;
     }
 
     /// errgroup.TryGo: starts `t` only if the limit lets it run now; false (and
@@ -109,15 +129,12 @@ public:
             if (m_parked) detail::forget_waiter(m_state, m_parked);  // destroyed while parked (shutdown)
             detail::release(m_state);
         }
-        bool await_ready() const {
-            std::lock_guard guard(m_state->lock);
-            return m_state->pending == 0;
-        }
+        bool await_ready() const noexcept { return m_state->pending() == 0; }
         bool await_suspend(std::coroutine_handle<> me) {
             detail::goroutine* self = detail::current_goroutine();
             if (!self) throw no_runtime("goro::group::wait");
             std::lock_guard guard(m_state->lock);
-            if (m_state->pending == 0) return false;
+            if (m_state->pending() == 0) return false;  // see group_state.hpp, "No lost wake-up"
             self->resume_point = me;
             detail::note_waiting(self, "group wait");
             m_state->waiters.push_back(self);
@@ -142,10 +159,7 @@ public:
     wait_awaiter wait() noexcept { return wait_awaiter(m_state); }
 
     /// Tasks started and not yet finished.
-    std::size_t pending() const {
-        std::lock_guard guard(m_state->lock);
-        return m_state->pending;
-    }
+    std::size_t pending() const noexcept { return m_state->pending(); }
 
 private:
     template <typename T>
@@ -159,26 +173,14 @@ private:
         p.spawn_site = site;
         p.frame_link = handle;
         p.resume_point = handle;
-        {
-            std::lock_guard guard(m_state->lock);
-            const bool full =
-                m_state->limit >= 0 && static_cast<std::ptrdiff_t>(m_state->active) >= m_state->limit;
-            if (full && !queue_if_full) {
+        admission how = admission::start;
+        if (!detail::count_in_unlimited(m_state)) [[unlikely]] {
+            how = admit_limited(p, queue_if_full);
+            if (how == admission::dropped) {
                 handle.destroy();  // kind is still nested: it holds no reference
                 return false;
             }
-            ++m_state->pending;
-            if (full) {
-                // Owned by the state until a finishing task starts it.
-                p.queue_next = nullptr;
-                if (m_state->queued_tail)
-                    m_state->queued_tail->queue_next = &p;
-                else
-                    m_state->queued_head = &p;
-                m_state->queued_tail = &p;
-                return true;
-            }
-            ++m_state->active;
+            if (how == admission::queued) return true;  // the state owns it now: touch nothing
         }
         detail::retain(m_state);  // the task's reference: its promise's destructor drops it
         p.kind = detail::goroutine_kind::group_member;
@@ -186,12 +188,58 @@ private:
             detail::start_goroutine(&p, "goro::group::go");
         } catch (...) {
             handle.destroy();  // drops the task's reference
-            std::lock_guard guard(m_state->lock);
-            --m_state->pending;
-            --m_state->active;
+            count_off_failed_start(how == admission::start_active);
             throw;
         }
         return true;
+    }
+
+    enum class admission {
+        start,         // no limit: counted in, start it
+        start_active,  // within the limit: counted in and active, start it
+        queued,        // beyond the limit: the state owns the frame until a finish starts it
+        dropped,       // try_go beyond the limit: counted off again, destroy it unrun
+    };
+
+    // The limited mode's start, under the lock; the task is counted in
+    // already (count_in_unlimited). The mode is read again under the lock:
+    // set_limit may have removed the limit since.
+    admission admit_limited(detail::goroutine& p, bool queue_if_full) {
+        detail::group_state& st = *m_state;
+        std::vector<detail::goroutine*> to_wake;
+        {
+            std::lock_guard guard(st.lock);
+            if ((st.pending_word.load(std::memory_order_relaxed) & detail::group_state::k_limited) == 0)
+                return admission::start;
+            if (st.limit < 0 || static_cast<std::ptrdiff_t>(st.active) < st.limit) {
+                ++st.active;
+                return admission::start_active;
+            }
+            if (queue_if_full) {
+                p.queue_next = nullptr;
+                if (st.queued_tail)
+                    st.queued_tail->queue_next = &p;
+                else
+                    st.queued_head = &p;
+                st.queued_tail = &p;
+                return admission::queued;
+            }
+            // Dropped: our count may have been the one a waiter saw.
+            if (detail::count_off(m_state)) detail::take_waiters_if_idle_locked(m_state, to_wake);
+        }
+        for (detail::goroutine* g : to_wake) detail::ready(g);
+        return admission::dropped;
+    }
+
+    // A start that failed after the task was counted in (and made active).
+    void count_off_failed_start(bool was_active) noexcept {
+        std::vector<detail::goroutine*> to_wake;
+        {
+            std::lock_guard guard(m_state->lock);
+            if (was_active) --m_state->active;
+            if (detail::count_off(m_state)) detail::take_waiters_if_idle_locked(m_state, to_wake);
+        }
+        for (detail::goroutine* g : to_wake) detail::ready(g);
     }
 
     detail::group_state* m_state;  // a counted reference (see detail/group_state.hpp)

@@ -41,6 +41,11 @@ goro::task<> counted(std::atomic<int>& active, std::atomic<int>& most, std::atom
 
 goro::task<> park_forever(frame_token) { co_await goro::select(); }
 
+goro::task<> wait_release(goro::chan<int> release, std::atomic<int>& ran, frame_token) {
+    (void)co_await release.recv();
+    ran.fetch_add(1);
+}
+
 }  // namespace
 
 TEST_CASE("group with a context: the first failure cancels it, wait rethrows that failure", "[task][group]") {
@@ -167,4 +172,120 @@ TEST_CASE("group limit: tasks still queued when run() returns are destroyed unru
     };
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
     REQUIRE(live_frames() == 0);  // the parked one destroyed by run(), the queued ones with the state
+}
+
+// The lock-free count (detail/group_state.hpp): tasks on every processor
+// finish at once while several goroutines park in wait(); every waiter must
+// be woken, and only once all tasks are done. Rounds reuse one group, so a
+// wait also races with the next round's starts. Tasks start more tasks from
+// inside the group, so the count keeps rising and falling while waiters park.
+namespace {
+
+goro::task<> leaf_member(std::atomic<int>& done, int yields, frame_token) {
+    for (int i = 0; i < yields; ++i) co_await goro::yield();
+    done.fetch_add(1, std::memory_order_relaxed);
+}
+
+goro::task<> spawning_member(goro::group* g, std::atomic<int>& done, int fanout, frame_token) {
+    for (int i = 0; i < fanout; ++i) g->go(leaf_member(done, i % 3, frame_token{}));
+    co_await goro::yield();
+    done.fetch_add(1, std::memory_order_relaxed);
+}
+
+goro::task<> group_waiter(goro::group* g, std::atomic<int>& done, int expected, std::atomic<int>& woken_early,
+                          goro::chan<int> out) {
+    co_await g->wait();
+    if (done.load(std::memory_order_relaxed) != expected || g->pending() != 0) woken_early.fetch_add(1);
+    co_await out.send(1);
+}
+
+}  // namespace
+
+TEST_CASE("group count without the lock: every waiter wakes after every task, at 2 and 4 processors",
+          "[task][group]") {
+    constexpr int k_rounds = 500, k_spawners = 40, k_fanout = 5, k_waiters = 3;
+    constexpr int k_per_round = k_spawners * (1 + k_fanout);
+    auto main_task = []() -> goro::task<int> {
+        goro::group g;
+        std::atomic<int> woken_early{0};
+        for (int round = 0; round < k_rounds; ++round) {
+            std::atomic<int> done{0};
+            goro::chan<int> woke(k_waiters);
+            for (int i = 0; i < k_spawners; ++i) g.go(spawning_member(&g, done, k_fanout, frame_token{}));
+            // Not in the group: they wait on it from other processors.
+            for (int w = 0; w < k_waiters; ++w) goro::go(group_waiter(&g, done, k_per_round, woken_early, woke));
+            co_await g.wait();
+            if (done.load() != k_per_round || g.pending() != 0) co_return 1;
+            for (int w = 0; w < k_waiters; ++w) (void)co_await woke.recv();
+        }
+        co_return woken_early.load() == 0 ? 0 : 2;
+    };
+    for (unsigned procs : {2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+        REQUIRE(live_frames() == 0);
+    }
+}
+
+// Failures on every processor at once: exactly one of them is the group's
+// error, the context is cancelled, and no task is lost from the count.
+TEST_CASE("group count without the lock: concurrent failures, one error, every task counted", "[task][group]") {
+    static std::atomic<int> finished{0};
+    auto maybe_fail = [](int i, frame_token) -> goro::task<> {
+        co_await goro::yield();
+        finished.fetch_add(1);
+        if (i % 7 == 3) throw std::runtime_error("failed " + std::to_string(i));
+    };
+    auto main_task = [&]() -> goro::task<int> {
+        for (int round = 0; round < 50; ++round) {
+            finished = 0;
+            goro::group g(goro::background());
+            for (int i = 0; i < 200; ++i) g.go(maybe_fail(i, frame_token{}));
+            std::string error;
+            try {
+                co_await g.wait();
+            } catch (const std::runtime_error& e) {
+                error = e.what();
+            }
+            if (finished.load() != 200 || error.rfind("failed ", 0) != 0) co_return 1;
+            if (g.ctx().err() != goro::context_errc::canceled) co_return 2;
+        }
+        co_return 0;
+    };
+    for (unsigned procs : {2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+        REQUIRE(live_frames() == 0);
+    }
+}
+
+// The mode switches of set_limit (no limit -> limit -> no limit) on one
+// group, each after its tasks finished: counts and limits hold in each.
+TEST_CASE("group set_limit switches between the lock-free and the limited count", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::group g;
+        std::atomic<int> active{0}, most{0}, ran{0};
+        for (int i = 0; i < 30; ++i) g.go(counted(active, most, ran, frame_token{}));
+        co_await g.wait();
+        if (ran.load() != 30 || g.pending() != 0) co_return 1;
+        g.set_limit(2);
+        most = 0;
+        goro::chan<int> release;
+        for (int i = 0; i < 2; ++i) g.go(wait_release(release, ran, frame_token{}));  // the limit, held
+        const bool dropped = !g.try_go(counted(active, most, ran, frame_token{}));
+        for (int i = 0; i < 8; ++i) g.go(counted(active, most, ran, frame_token{}));  // queued
+        if (g.pending() != 10) co_return 2;
+        release.close();
+        co_await g.wait();
+        if (ran.load() != 40 || most.load() > 2 || !dropped) co_return 3;
+        g.set_limit(-1);
+        for (int i = 0; i < 20; ++i) g.go(counted(active, most, ran, frame_token{}));
+        co_await g.wait();
+        co_return ran.load() == 60 && g.pending() == 0 ? 0 : 4;
+    };
+    for (unsigned procs : {1u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+        REQUIRE(live_frames() == 0);
+    }
 }

@@ -44,6 +44,9 @@ public:
         return !m_locked.load(std::memory_order_relaxed) && !m_locked.exchange(true, std::memory_order_acquire);
     }
     void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+    /// True while some thread holds the lock (which one is not recorded): for
+    /// GORO_ASSERT in functions that require it held. relaxed: a check only.
+    bool is_locked() const noexcept { return m_locked.load(std::memory_order_relaxed); }
 
 private:
     void lock_slow() noexcept;  // in channel.cpp: backoff with a per-thread patience

@@ -27,6 +27,8 @@
 #include <mutex>
 #include <vector>
 
+#include "spin_mutex.hpp"
+
 namespace goro::detail {
 
 /// Monotonic clock in nanoseconds (CLOCK_MONOTONIC, the clock behind std::chrono::steady_clock).
@@ -95,7 +97,10 @@ private:
         m_next.store(m_nodes.empty() ? k_never : m_nodes.front()->when, std::memory_order_relaxed);
     }
 
-    mutable std::mutex m_lock;
+    // Short sections (a heap step), contended by the processors that fire
+    // this one's timers (steal_expired) and by removals from any thread: a
+    // spinning lock, which keeps worker threads out of the kernel.
+    mutable spin_mutex m_lock;
     std::vector<timer_node*> m_nodes;  // binary min-heap; guarded by m_lock
     std::uint64_t m_sequence = 0;      // guarded by m_lock
     std::atomic<std::int64_t> m_next{k_never};
