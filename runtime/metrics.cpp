@@ -23,32 +23,42 @@ namespace detail {
 namespace {
 
 // The latency probe (detail/processor_stats.hpp): a coroutine that stands
-// in for a sampled goroutine's resume point. Its body is empty; its final
-// awaiter does the work when whoever runs the goroutine resumes it.
+// in for a sampled goroutine's resume point. One per processor, made at its
+// first sample and kept until the processor is destroyed
+// (~processor_stats): its body is a loop whose every resume fires one
+// sample (probe_fire), so that a sample allocates, builds and frees no
+// frame (that was 100 of the 250 instructions a sample cost, callgrind,
+// pingpong).
 struct latency_probe {
     struct promise_type;
     std::coroutine_handle<promise_type> handle;
 };
 
-// The probe's end: times the sample, frees the probe's frame (as a detached
-// task's final awaiter does, task.hpp) and transfers to the goroutine's real
-// resume point, on the thread that resumed the probe.
+// One sample: times it and transfers to the goroutine's real resume point,
+// on the thread that resumed the probe, leaving the probe suspended here
+// for the next one.
 struct probe_fire {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<latency_probe::promise_type> self) noexcept;
     void await_resume() const noexcept {}
 };
 
+// Written by the owner when it arms the probe (arm_latency_probe), while
+// no sample is in flight; read by the thread that fires it (the fields
+// reach it through the sampled goroutine's publication).
 struct latency_probe::promise_type {
-    processor_stats* stats = nullptr;       // whose histogram
-    std::coroutine_handle<> resume_point;   // the goroutine's own
+    processor_stats* stats = nullptr;       // whose histogram (set once)
+    std::coroutine_handle<> resume_point;   // the sampled goroutine's own
     std::int64_t ready_ns = 0;              // when it was readied
 
-    // The frame comes from the tasks' frame pool (frame_allocator.hpp: a
-    // per-thread free list, freed on whichever thread fires the probe):
-    // malloc and free cost a sample about 115 instructions more (callgrind,
-    // pingpong). A sample is optional: with no memory for the frame, none
-    // is taken (the ready is noexcept).
+    // Made once per processor, freed by ~processor_stats on the thread
+    // that destroys the runtime. From the tasks' frame pool
+    // (frame_allocator.hpp, which takes frames back on any thread), as
+    // the per-sample frame was: from the general heap, this one
+    // allocation moved select's channels and cost it 3 % (ab.py, 15
+    // rounds; its code and instructions unchanged). A sample is optional: with no
+    // memory for the frame, none is taken (the ready is noexcept), and the
+    // next arm tries again.
     static void* operator new(std::size_t n) noexcept {
         try {
             return allocate_frame(n);
@@ -63,7 +73,9 @@ struct latency_probe::promise_type {
         return {std::coroutine_handle<promise_type>::from_promise(*this)};
     }
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    probe_fire final_suspend() const noexcept { return {}; }
+    // Never reached (the body does not return); destroy() frees the frame
+    // wherever it is suspended.
+    std::suspend_always final_suspend() const noexcept { return {}; }
     void return_void() const noexcept {}
     void unhandled_exception() const noexcept { std::terminate(); }
 };
@@ -73,38 +85,58 @@ std::coroutine_handle<> probe_fire::await_suspend(std::coroutine_handle<latency_
     processor_stats& s = *pr.stats;
     const std::coroutine_handle<> next = pr.resume_point;
     const std::int64_t ns = monotonic_now_ns() - pr.ready_ns;
-    self.destroy();
-    // relaxed: a counter for reading (goro::metrics); other probes of this
-    // processor cannot race with this one (one in flight), but the
-    // histogram is written from whichever thread runs the goroutine.
-    s.latency[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
-    // release: the frame's destruction and the add above happen before the
-    // owner's next arming (its acquire load in arm_latency_probe), which
-    // then owns the slot.
-    s.probe.store(nullptr, std::memory_order_release);
+    // A relaxed load and store, not a fetch_add (a locked add, about 20
+    // cycles): the histogram has one writer at a time, though not always
+    // the same thread. Each sample's add happens before the next one's:
+    // this sample's release store below, the owner's acquire at the next
+    // arm, and that sample's publication with its goroutine order them.
+    // Readers (goro::metrics) load it relaxed, racily, as every counter.
+    std::atomic<std::uint64_t>& bucket = s.latency[latency_bucket(ns)];
+    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // release: this sample's reads of the promise (above) and its add
+    // happen before the owner's next arming (its acquire load in
+    // arm_latency_probe), which then writes the promise again. The last
+    // touch of the frame on this thread: the probe is suspended already
+    // (await_suspend runs after the suspension), and the transfer to
+    // `next` that follows reads no more of it.
+    s.probe_in_flight.store(false, std::memory_order_release);
     return next;
 }
 
-latency_probe make_latency_probe() { co_return; }
+latency_probe make_latency_probe() {
+    for (;;) co_await probe_fire{};
+}
+
+// The processor's probe, made on its first sample (null: no memory).
+// Out of line: once per processor.
+[[gnu::noinline, gnu::cold]] void* first_latency_probe(processor_stats& s) noexcept {
+    const latency_probe probe = make_latency_probe();
+    if (!probe.handle) return nullptr;
+    probe.handle.promise().stats = &s;
+    s.probe_frame = probe.handle.address();
+    return s.probe_frame;
+}
 
 // Times g's wait from now until it runs: arms this processor's probe in its
-// resume point, unless a probe is in flight. g is the caller's: readied,
+// resume point, unless a sample is in flight. g is the caller's: readied,
 // not yet published to a queue (the push that publishes it orders these
 // writes before the resume).
 void arm_latency_probe(processor_stats& s, goroutine* g) noexcept {
-    // acquire: pairs with the release store of the probe that fired last
-    // (probe_fire), possibly on another thread.
-    if (s.probe.load(std::memory_order_acquire)) return;
-    const latency_probe probe = make_latency_probe();
-    if (!probe.handle) return;
-    latency_probe::promise_type& pr = probe.handle.promise();
-    pr.stats = &s;
+    // acquire: pairs with the release store of the sample that fired last
+    // (probe_fire), possibly on another thread: its reads of the promise
+    // are done before the writes below.
+    if (s.probe_in_flight.load(std::memory_order_acquire)) return;
+    void* frame = s.probe_frame ? s.probe_frame : first_latency_probe(s);
+    if (!frame) return;
+    const auto probe = std::coroutine_handle<latency_probe::promise_type>::from_address(frame);
+    latency_probe::promise_type& pr = probe.promise();
     pr.resume_point = g->resume_point;
     pr.ready_ns = monotonic_now_ns();
-    g->resume_point = probe.handle;
-    // relaxed: only the owner sets it, and only from null; the probe's
-    // fields reach the thread that fires it through g's publication.
-    s.probe.store(probe.handle.address(), std::memory_order_relaxed);
+    g->resume_point = probe;
+    // relaxed: only the owner sets it, and only from false; the probe's
+    // fields reach the thread that fires it through g's publication, and
+    // that thread's store of false is ordered after this one by it too.
+    s.probe_in_flight.store(true, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -220,7 +252,7 @@ runtime_metrics metrics() {
         const detail::processor& p = *rt->procs[i];
         const detail::processor_stats& s = p.stats;
         processor_metrics pm;
-        pm.runs = rd(s.runs);
+        pm.runs = rd(p.runs);  // the loop's fairness tick (scheduler_state.hpp)
         pm.finished = rd(s.finished);
         // Started here: live_delta counts them less those finished here
         // (processor_stats::finished). Read racily as the rest: a snapshot

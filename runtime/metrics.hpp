@@ -35,10 +35,10 @@ struct processor_metrics {
 };
 
 /// Scheduling latency: from a parked task becoming runnable (readied) to a
-/// processor resuming it. Sampled: the first ready after every 244th
-/// scheduling round of a processor is timed (about one ready in 244 where
-/// tasks ready each other in turn), wherever the task then runs (stolen
-/// included); starts are not timed.
+/// processor resuming it. Sampled: the first ready after every 976th
+/// run of a processor is timed (about one ready in 976 where tasks ready
+/// each other in turn), wherever the task then runs (stolen included);
+/// starts are not timed.
 /// Bucket i holds latencies below upper_ns(i).
 struct latency_histogram {
     std::vector<std::uint64_t> counts;

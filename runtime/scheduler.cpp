@@ -44,11 +44,14 @@
 // ## Finding work (find_runnable), in order
 //
 //   1. expired timers of this processor fire (they ready goroutines locally);
-//   2. every 61st tick: the netpoll's completions, then the global queue, and
+//   2. every 61st run (processor::runs, Go's schedtick % 61): the
+//      netpoll's completions, then the global queue, and
 //      the top (oldest end) of the own deque if that item has been waiting
 //      there for k_local_starvation_ns (doubling after each such rescue until
 //      the deque is next found empty, see k_max_starvation_backoff) — so
-//      neither I/O, nor the global queue, nor old local work can starve;
+//      neither I/O, nor the global queue, nor old local work can starve
+//      (counted in runs, not rounds: a round that finds nothing to run
+//      looks at the netpoll and the global queue in steps 4-5 anyway);
 //   3. runnext, unless the monitor saw the current time slice run out (then
 //      runnext waits behind the oldest local item, or the global queue's
 //      first), then the own deque;
@@ -65,7 +68,7 @@
 //      processors"), and run what they woke; else park on the processor's
 //      own netpoll until a completion, a wake-up or its earliest timer.
 //
-// Completions that step 5, the 61st tick or the park reap wake no other
+// Completions that step 5, the 61st run's check or the park reap wake no other
 // processor for the first task they ready when this processor goes on to
 // run it (see begin_netpoll_reap): as Go's findrunnable runs the first
 // goroutine netpoll returned and injects the rest.
@@ -266,7 +269,7 @@
 // ## Rejected alternatives
 //
 //   - A FIFO ring per processor (Go, Tokio) instead of Chase–Lev: fairer for
-//     owner pops, but a CAS on every pop; LIFO plus runnext plus the 61-tick
+//     owner pops, but a CAS on every pop; LIFO plus runnext plus the 61-run
 //     checks gives the same fairness guarantees for what matters.
 //   - Batch "steal half" with one CAS on top: races with the owner's CAS-free
 //     pops (see work_deque.hpp).
@@ -381,10 +384,10 @@ void run_timers(processor& p) noexcept {
 // ---- the work-finding loop ----
 
 // The top of p's deque, if the same item has sat there for k_local_starvation_ns
-// (called every k_fairness_interval ticks; reads the clock only while the top
+// (called every k_fairness_interval runs; reads the clock only while the top
 // is not moving). Always inlined: with the traced loop's copy of
 // find_runnable as a second caller g++ kept it out of line (a call every
-// k_fairness_interval ticks).
+// k_fairness_interval runs).
 [[gnu::always_inline]] inline goroutine* take_starving_oldest(processor& p) noexcept {
     const std::int64_t top = p.deque.top_hint();
     if (top != p.watched_top || p.deque.empty_hint()) {
@@ -431,7 +434,7 @@ bool slice_expired(const processor& p) noexcept {
 // for the next round. A runnext whose slice the monitor saw expire is
 // left to that check (which starts a new slice), and ready()'s hook to
 // the next interval. Nothing while tracing: the hooks are armed for good
-// (start_tracing). Out of line and cold: once in 244 rounds. No `inherit`
+// (start_tracing). Out of line and cold: once in 976 runs. No `inherit`
 // parameter: a reference to the loop's flag would keep it in memory for
 // every round (its address escapes); the caller sets it.
 [[gnu::noinline, gnu::cold]] goroutine* arm_ready_hooks(processor& p) noexcept {
@@ -453,9 +456,9 @@ bool slice_expired(const processor& p) noexcept {
         return nullptr;
     }
     p.runnext.store(runnext_hook(), std::memory_order_relaxed);
-    // The caller's --p.tick sends the next round through this interval's
-    // branch again, which counts it again: one more, so that the arms stay
-    // k_sample_intervals intervals apart.
+    // The caller leaves fairness_due as it is, which sends the next round
+    // through this interval's branch again, which counts it again: one
+    // more, so that the arms stay k_sample_intervals intervals apart.
     p.stats.intervals_to_sample = processor_stats::k_sample_intervals + 1;
     return rn;
 }
@@ -479,17 +482,21 @@ bool slice_expired(const processor& p) noexcept {
 
         run_timers(p);
 
-        ++p.tick;
-        if (p.tick % k_fairness_interval == 0) {
+        // Once every k_fairness_interval runs (processor::runs). relaxed:
+        // the owner's own count.
+        const std::uint64_t runs = p.runs.load(std::memory_order_relaxed);
+        if (runs >= p.fairness_due) {
             // The latency sample's arming (arm_ready_hooks), in this branch
             // so that its count costs the rounds between nothing.
             if (--p.stats.intervals_to_sample == 0) [[unlikely]] {
                 if (goroutine* g = arm_ready_hooks(p)) {
-                    --p.tick;  // the interval's checks below run next round
+                    // fairness_due left as it is: the interval's checks
+                    // below run next round.
                     inherit = true;  // taken from runnext, in the current slice
                     return g;
                 }
             }
+            p.fairness_due = runs + k_fairness_interval;
             refresh_wait_clock();  // the parks' stamp (goroutine.hpp)
             // Give the netpoll its turn even when local work never runs out (its
             // completions go to the deque), then the global queue.
@@ -661,6 +668,7 @@ template <bool Traced>
     // the monitor, which acquires `running` before it reads them.
     p.running.store(g, std::memory_order_release);
     g->wait_reason.store(nullptr, std::memory_order_relaxed);
+    owner_add(p.runs, std::uint64_t{1});  // the fairness tick, and goro::metrics' runs
     note_run<Traced>(p.stats, g);
     // Task code from here on: the monitor may hand p off (detail/machine.hpp).
     // release: everything the loop did to p happens before a hand-off.

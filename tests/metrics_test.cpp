@@ -208,16 +208,16 @@ TEST_CASE("metrics see the blocking pool, I/O in flight and the scheduling laten
 }
 
 // The latency sample (detail/processor_stats.hpp): the loop arms the ready
-// hooks once in k_latency_sample_every (244) scheduling rounds, and the
+// hooks once in k_latency_sample_every (976) runs, and the
 // next ready puts a probe in the readied goroutine's resume point, which
 // times the wait when the goroutine runs and then runs it. A ping-pong
-// readies once a round, so one ready in k_latency_sample_every is timed.
+// readies once a run, so one ready in k_latency_sample_every is timed.
 // On one processor every sample's goroutine runs before the next sample is
 // due, so the count is known to within a couple; a sampling that never
 // fires, or fires seldom, fails here, and so does one that fires on more
 // readies than it is armed for, or a probe that does not hand over to the
 // goroutine (the values).
-TEST_CASE("the latency sample times one ready in 244 and runs the goroutine on", "[metrics]") {
+TEST_CASE("the latency sample times one ready in k_latency_sample_every and runs the goroutine on", "[metrics]") {
     watchdog dog("latency sample", 60s);
     constexpr std::uint32_t k_every = goro::detail::processor_stats::k_latency_sample_every;
     constexpr int k_trips = 50 * k_every;  // 100 samples due
@@ -244,7 +244,7 @@ TEST_CASE("the latency sample times one ready in 244 and runs the goroutine on",
     // sum of (i + 1) for i < k_trips: every value went through both tasks.
     CHECK(total == static_cast<long>(k_trips) * (k_trips + 1) / 2);
     const std::uint64_t samples = after.sched_latency.samples() - before.sched_latency.samples();
-    // 100 due (two rounds a trip); a few fewer if the processor was handed
+    // 100 due (two runs a trip); a few fewer if the processor was handed
     // off mid-run on a loaded machine (the task's readies from a thread
     // without it are not counted), never more but for the arms' phase.
     CHECK(samples >= 2 * k_trips / k_every / 2);
@@ -254,13 +254,13 @@ TEST_CASE("the latency sample times one ready in 244 and runs the goroutine on",
 
 // One arm, one sample (detail/processor_stats.hpp): the loop arms two hooks
 // at once, runnext's for ready() and netpoll_readied's for ready_local(),
-// and the first to fire disarms the other. Here each round has one ready of
+// and the first to fire disarms the other. Here each run has one ready of
 // each kind (a send to a parked task, then a close that wakes its
 // receiver), so hooks that stayed armed would time two readies an arm.
 TEST_CASE("the latency sample takes one ready an arm when ready() and ready_local() alternate", "[metrics]") {
     watchdog dog("latency sample, mixed readies", 60s);
     constexpr std::uint32_t k_every = goro::detail::processor_stats::k_latency_sample_every;
-    constexpr int k_trips = 50 * k_every;  // two rounds a trip: 100 samples due
+    constexpr int k_trips = 50 * k_every;  // two runs a trip: 100 samples due
     goro::runtime_metrics before, after;
     int closes = 0;
     goro::run(
@@ -305,10 +305,12 @@ TEST_CASE("a latency probe whose goroutine never runs is freed at shutdown", "[m
                     n.fetch_add(1);
                 }(never, ran));
             co_await goro::sleep(1ms);  // all 600 park
-            // Rounds without a noted ready (a yield is not one), so that
-            // the loop arms the hooks (once in 244 rounds) after main's
-            // wake from the sleep, which may have used the last arm.
-            for (int i = 0; i < 600; ++i) co_await goro::yield();
+            // Runs without a noted ready (a yield is not one), so that
+            // the loop arms the hooks (once in k_latency_sample_every
+            // runs) after main's wake from the sleep, which may have used
+            // the last arm.
+            constexpr std::uint32_t k_every = goro::detail::processor_stats::k_latency_sample_every;
+            for (std::uint32_t i = 0; i < 2 * k_every + 10; ++i) co_await goro::yield();
             // 600 readies (the first one hooked), none of them run: main
             // returns first, and the runtime stops.
             never.close();

@@ -10,7 +10,8 @@
 // are `stolen`, which thieves add to (a relaxed fetch_add per steal batch,
 // on its own line: a steal already writes the victim's deque), and the
 // latency histogram, which the latency probe adds to from whichever thread
-// runs the sampled goroutine (a relaxed fetch_add, once a sample).
+// runs the sampled goroutine (a relaxed load and store, once a sample: one
+// sample in flight at a time, each ordered before the next).
 //
 // The ready hooks (issue 15: a ready pays nothing for them when nobody
 // asks). A ready is noted (its latency timed, or traced) only when its
@@ -30,28 +31,30 @@
 //
 // Arming, for the latency sample: the scheduling loop arms both hooks in
 // one of k_sample_intervals of its fairness intervals (every
-// k_fairness_interval = 61 rounds, scheduler.cpp: a branch that every
-// round takes already, so the count costs the loop nothing a round): once
-// in k_latency_sample_every scheduling rounds. The first hook to fire
-// disarms the other: one arm, at most one sample. A program that readies
-// about once a round (a goroutine runs, readies another and parks: every
-// channel hand-off) has one ready in k_latency_sample_every timed; one
-// that readies less often a larger share, but never more than one sample
-// in k_latency_sample_every rounds, so a sample's cost stays bounded per
-// round; one that readies many times a round a smaller share.
+// k_fairness_interval = 61 runs, scheduler.cpp: a branch that every
+// round tests already, so the count costs the loop nothing a round): once
+// in k_latency_sample_every runs. The first hook to fire disarms the
+// other: one arm, at most one sample. A program that readies about once a
+// run (a goroutine runs, readies another and parks: every channel
+// hand-off) has one ready in k_latency_sample_every timed; one that
+// readies less often a larger share, but never more than one sample in
+// k_latency_sample_every runs, so a sample's cost stays bounded per run;
+// one that readies many times a run a smaller share.
 //
 // The sample: note_hooked_ready reads the clock and puts a probe in the
 // goroutine's resume_point: a small coroutine of its own, which holds the
 // goroutine's real resume point. Whoever runs the goroutine next (this
 // processor's loop, or a thief's) resumes the probe instead; the probe
-// reads the clock, adds the latency to the histogram, destroys itself and
-// transfers to the real resume point (symmetric transfer: the goroutine runs
+// reads the clock, adds the latency to the histogram and transfers to the
+// real resume point (symmetric transfer: the goroutine runs
 // on the same stack, as if resumed directly). So the loop tests nothing for
 // the sample on each run (it compared every goroutine it ran with the
 // sampled one: 2 instructions a run), and a sample is timed wherever its
-// goroutine runs (no expiry for a goroutine that was stolen). One probe in
-// flight per processor (`probe`); a hooked ready while one is in flight
-// takes no sample. Only readies are timed, not starts: a started goroutine
+// goroutine runs (no expiry for a goroutine that was stolen). One probe
+// per processor, made at its first sample and suspended between samples
+// (`probe_frame`: a sample builds no frame), so one sample in flight
+// (`probe_in_flight`); a hooked ready while one is in flight takes no
+// sample. Only readies are timed, not starts: a started goroutine
 // may be run in place by its joiner (run_in_place), a path that this file
 // does not own; a readied goroutine is resumed only through its
 // resume_point.
@@ -153,15 +156,19 @@ struct alignas(64) processor_stats {
     static constexpr unsigned k_latency_shift = 7;  // 128 ns .. about 1 s
     // The loop arms the ready hooks in one fairness interval in this many
     // (see the top of this file).
-    static constexpr std::uint32_t k_sample_intervals = 4;
-    // So one scheduling round in this many arms them (k_fairness_interval,
-    // 61, times k_sample_intervals; scheduler.cpp checks the product). A
-    // sample costs a few hundred instructions (two clock reads, the probe's
-    // frame); at 1 in 244 that is about 1.5 instructions a round, and a
-    // 10,000-ready ping-pong still gets about 40 samples.
+    static constexpr std::uint32_t k_sample_intervals = 16;
+    // So one run in this many arms them (k_fairness_interval, 61, times
+    // k_sample_intervals; scheduler.cpp checks the product). A sample costs
+    // about 150 instructions and two clock reads (clock_gettime: 32 ns
+    // each on the 2-core EPYC VM, where the whole sample cost about 100 ns):
+    // at 1 in 244 that was 2 % of pingpong (benchmarks/RESULTS.md,
+    // 2026-11-30 05:30), at 1 in 976 about 0.5 %. A 10,000-ready
+    // ping-pong still gets about 20 samples, a million-ready one 2,000
+    // (Go's sampler, 1 transition in 8, takes more and pays more).
     static constexpr std::uint32_t k_latency_sample_every = 61 * k_sample_intervals;
 
-    std::atomic<std::uint64_t> runs{0};          // goroutines resumed by the scheduling loop
+    // (The goroutines resumed by the scheduling loop: processor::runs, the
+    // loop's fairness tick, which counts them anyway.)
     // goroutines that returned here. Those started here are not counted
     // apart: they are processor::live_delta + finished (live_delta is
     // started here minus finished here), so a start pays no counter
@@ -185,18 +192,24 @@ struct alignas(64) processor_stats {
     // ready hooks armed for good (start_tracing below).
     trace_buffer* trace = nullptr;
 
-    // Added to by the latency probe (relaxed fetch_add: it runs on
-    // whichever thread runs the sampled goroutine).
+    // Added to by the latency probe, on whichever thread runs the sampled
+    // goroutine: one writer at a time (see probe_in_flight), so a relaxed
+    // load and store.
     alignas(64) std::atomic<std::uint64_t> latency[k_latency_buckets]{};
-    // The latency probe in flight (its coroutine frame's address), or null.
-    // Set by the owner when it arms one (note_hooked_ready); cleared by the
-    // probe when it fires, on whichever thread runs the sampled goroutine
-    // (release: its histogram add, and its frame's destruction, happen
-    // before the owner's next arming, which loads it with acquire). A
-    // probe still in flight when the processor is destroyed (its goroutine
-    // never ran again) is destroyed with it (~processor_stats).
-    // After the histogram, on a line the owner writes only when it arms.
-    std::atomic<void*> probe{nullptr};
+    // The latency probe (its coroutine frame's address), or null before
+    // the first sample: made by the owner at its first arm and kept for
+    // every later sample (runtime/metrics.cpp). Owner only (the holder of
+    // the processor: a hand-off orders it for the next); destroyed with
+    // the processor (~processor_stats), wherever it is suspended.
+    void* probe_frame = nullptr;
+    // A sample is in flight: the probe stands in some goroutine's resume
+    // point. Set by the owner when it arms the probe (note_hooked_ready);
+    // cleared by the probe when it fires, on whichever thread runs the
+    // sampled goroutine (release: its reads of the probe's fields, and its
+    // histogram add, happen before the owner's next arming, which loads it
+    // with acquire). After the histogram, on a line the owner writes only
+    // when it arms.
+    std::atomic<bool> probe_in_flight{false};
 
     // Written by thieves: goroutines other processors took from this one.
     alignas(64) std::atomic<std::uint64_t> stolen{0};
@@ -204,10 +217,11 @@ struct alignas(64) processor_stats {
     processor_stats() = default;
     processor_stats(const processor_stats&) = delete;
     processor_stats& operator=(const processor_stats&) = delete;
-    // Every thread that could run the probe has stopped (relaxed: ordered
-    // by their join).
+    // Every thread that could run the probe has stopped (ordered by their
+    // join). A probe still in flight (its goroutine never ran again) is
+    // suspended as any other.
     ~processor_stats() {
-        if (void* frame = probe.load(std::memory_order_relaxed)) std::coroutine_handle<>::from_address(frame).destroy();
+        if (probe_frame) std::coroutine_handle<>::from_address(probe_frame).destroy();
     }
 };
 
@@ -228,10 +242,11 @@ void start_tracing(processor& p, trace_buffer* buffer) noexcept;
 /// takes the processor and runs the matching instantiation (worker_loop,
 /// runtime/scheduler.cpp), so an untraced run's start and end test nothing
 /// for the trace. Nothing for the latency sample: a sampled goroutine's
-/// resume point is its probe (see the top of this file).
+/// resume point is its probe (see the top of this file). Nor for the runs
+/// counted in goro::metrics: the loop's fairness tick counts them
+/// (processor::runs).
 template <bool Traced>
-inline void note_run(processor_stats& s, goroutine* g) noexcept {
-    stat_add(s.runs);
+inline void note_run([[maybe_unused]] processor_stats& s, [[maybe_unused]] goroutine* g) noexcept {
     if constexpr (Traced) trace_run_begin(*s.trace, g);
 }
 

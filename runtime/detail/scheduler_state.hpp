@@ -178,7 +178,20 @@ struct processor {
     // times how long each value lasts (only the monitor reads the clock).
     // See k_tick_run, k_tick_slice.
     std::atomic<std::uint64_t> schedtick{0};
-    std::uint32_t tick = 0;         // scheduling rounds, for the 61-tick fairness check
+    // Goroutines this processor's loop has resumed (run_goroutine; not the
+    // symmetric transfers), and the fairness tick: find_runnable runs its
+    // fairness checks once every k_fairness_interval runs, as Go's
+    // findRunnable does on schedtick % 61 (a count of runs too). One count
+    // for both, so that goro::metrics' runs costs a run nothing that the
+    // scheduler does not do anyway (issue 15: a counter of its own was an
+    // add a run). Owner writes (owner_add); goro::metrics reads it relaxed,
+    // racily (a snapshot).
+    std::atomic<std::uint64_t> runs{0};
+    // The value of `runs` at which find_runnable next runs its fairness
+    // checks (a compare a round, where `runs % 61` was a multiply). Idle
+    // rounds (nothing to run) leave `runs` as it is, and so do not repeat
+    // the checks: the checks move the due value on. Owner only.
+    std::uint64_t fairness_due = 0;
     // The slice number (schedtick >> 32) that the monitor saw last longer
     // than the time slice: while it equals the current one, find_runnable
     // does not let runnext inherit the slice. Monitor writes (relaxed: a
