@@ -178,6 +178,7 @@ private:
             how = admit_limited(p, queue_if_full);
             if (how == admission::dropped) {
                 handle.destroy();  // kind is still nested: it holds no reference
+                count_off_unstarted(false);
                 return false;
             }
             if (how == admission::queued) return true;  // the state owns it now: touch nothing
@@ -188,7 +189,7 @@ private:
             detail::start_goroutine(&p, "goro::group::go");
         } catch (...) {
             handle.destroy();  // drops the task's reference
-            count_off_failed_start(how == admission::start_active);
+            count_off_unstarted(how == admission::start_active);
             throw;
         }
         return true;
@@ -198,41 +199,36 @@ private:
         start,         // no limit: counted in, start it
         start_active,  // within the limit: counted in and active, start it
         queued,        // beyond the limit: the state owns the frame until a finish starts it
-        dropped,       // try_go beyond the limit: counted off again, destroy it unrun
+        dropped,       // try_go beyond the limit: destroy it unrun, count it off
     };
 
     // The limited mode's start, under the lock; the task is counted in
     // already (count_in_unlimited). The mode is read again under the lock:
-    // set_limit may have removed the limit since.
+    // set_limit may have removed the limit since. A dropped task is still
+    // counted in: the caller counts it off (count_off_unstarted).
     admission admit_limited(detail::goroutine& p, bool queue_if_full) {
         detail::group_state& st = *m_state;
-        std::vector<detail::goroutine*> to_wake;
-        {
-            std::lock_guard guard(st.lock);
-            if ((st.pending_word.load(std::memory_order_relaxed) & detail::group_state::k_limited) == 0)
-                return admission::start;
-            if (st.limit < 0 || static_cast<std::ptrdiff_t>(st.active) < st.limit) {
-                ++st.active;
-                return admission::start_active;
-            }
-            if (queue_if_full) {
-                p.queue_next = nullptr;
-                if (st.queued_tail)
-                    st.queued_tail->queue_next = &p;
-                else
-                    st.queued_head = &p;
-                st.queued_tail = &p;
-                return admission::queued;
-            }
-            // Dropped: our count may have been the one a waiter saw.
-            if (detail::count_off(m_state)) detail::take_waiters_if_idle_locked(m_state, to_wake);
+        std::lock_guard guard(st.lock);
+        if ((st.pending_word.load(std::memory_order_relaxed) & detail::group_state::k_limited) == 0)
+            return admission::start;
+        if (st.limit < 0 || static_cast<std::ptrdiff_t>(st.active) < st.limit) {
+            ++st.active;
+            return admission::start_active;
         }
-        for (detail::goroutine* g : to_wake) detail::ready(g);
-        return admission::dropped;
+        if (!queue_if_full) return admission::dropped;
+        p.queue_next = nullptr;
+        if (st.queued_tail)
+            st.queued_tail->queue_next = &p;
+        else
+            st.queued_head = &p;
+        st.queued_tail = &p;
+        return admission::queued;
     }
 
-    // A start that failed after the task was counted in (and made active).
-    void count_off_failed_start(bool was_active) noexcept {
+    // Counts off a task that was counted in (and, if `was_active`, made
+    // active) but will never run: dropped by try_go, or its start failed.
+    // Its count may have been the one a waiter saw, so it may wake them.
+    void count_off_unstarted(bool was_active) noexcept {
         std::vector<detail::goroutine*> to_wake;
         {
             std::lock_guard guard(m_state->lock);

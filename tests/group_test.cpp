@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +41,16 @@ goro::task<> counted(std::atomic<int>& active, std::atomic<int>& most, std::atom
 }
 
 goro::task<> park_forever(frame_token) { co_await goro::select(); }
+
+// Runs main_task at each processor count: it must return 0 and leave no frame.
+template <typename Main>
+void require_zero_leaving_no_frame(Main& main_task, std::initializer_list<unsigned> procs) {
+    for (unsigned n : procs) {
+        INFO("procs " << n);
+        REQUIRE(goro::run(main_task(), {.procs = n}) == 0);
+        REQUIRE(live_frames() == 0);
+    }
+}
 
 goro::task<> wait_release(goro::chan<int> release, std::atomic<int>& ran, frame_token) {
     (void)co_await release.recv();
@@ -220,11 +231,7 @@ TEST_CASE("group count without the lock: every waiter wakes after every task, at
         }
         co_return woken_early.load() == 0 ? 0 : 2;
     };
-    for (unsigned procs : {2u, 4u}) {
-        INFO("procs " << procs);
-        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
-        REQUIRE(live_frames() == 0);
-    }
+    require_zero_leaving_no_frame(main_task, {2u, 4u});
 }
 
 // Failures on every processor at once: exactly one of them is the group's
@@ -252,11 +259,7 @@ TEST_CASE("group count without the lock: concurrent failures, one error, every t
         }
         co_return 0;
     };
-    for (unsigned procs : {2u, 4u}) {
-        INFO("procs " << procs);
-        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
-        REQUIRE(live_frames() == 0);
-    }
+    require_zero_leaving_no_frame(main_task, {2u, 4u});
 }
 
 // The mode switches of set_limit (no limit -> limit -> no limit) on one
@@ -283,9 +286,5 @@ TEST_CASE("group set_limit switches between the lock-free and the limited count"
         co_await g.wait();
         co_return ran.load() == 60 && g.pending() == 0 ? 0 : 4;
     };
-    for (unsigned procs : {1u, 4u}) {
-        INFO("procs " << procs);
-        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
-        REQUIRE(live_frames() == 0);
-    }
+    require_zero_leaving_no_frame(main_task, {1u, 4u});
 }

@@ -162,7 +162,7 @@ struct alignas(64) processor_stats {
     // about 150 instructions and two clock reads (clock_gettime: 32 ns
     // each on the 2-core EPYC VM, where the whole sample cost about 100 ns):
     // at 1 in 244 that was 2 % of pingpong (benchmarks/RESULTS.md,
-    // 2026-11-30 05:30), at 1 in 976 about 0.5 %. A 10,000-ready
+    // 2026-11-30 05:50), at 1 in 976 about 0.5 %. A 10,000-ready
     // ping-pong still gets about 20 samples, a million-ready one 2,000
     // (Go's sampler, 1 transition in 8, takes more and pays more).
     static constexpr std::uint32_t k_latency_sample_every = 61 * k_sample_intervals;
