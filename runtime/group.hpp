@@ -62,31 +62,36 @@ public:
 
     /// errgroup.SetLimit: at most n tasks of the group run at once; n < 0
     /// removes the limit. Throws goro::runtime_error while tasks are active,
-    /// as Go panics.
+    /// as Go panics. Tasks queued under a limit of 0 (none can be active)
+    /// start as far as the new limit lets them; in Go the g.Go calls that
+    /// wait for a limit of 0 would wait forever.
     void set_limit(std::ptrdiff_t n) {
         detail::group_state& st = *m_state;
-        std::lock_guard guard(st.lock);
-        std::uint64_t word = st.pending_word.load(std::memory_order_relaxed);
-        for (;;) {
-            // Without a limit every pending task counts as active. (Tasks
-            // left queued by a limit that was then removed stay queued and
-            // count too: nothing starts them, as before.)
-            const std::uint64_t active = (word & detail::group_state::k_limited) != 0
-                                             ? st.active
-                                             : (word & detail::group_state::k_count_mask);
-            if (active != 0)
-                throw runtime_error("errgroup: modify limit while " + std::to_string(active) +
-                                    " goroutines in the group are still active");
-            const std::uint64_t mode = n < 0 ? 0 : detail::group_state::k_limited;
-            // A CAS, not a store: a start that counts itself in without the
-            // lock (no limit) either lands first, and the loop throws, or
-            // sees the new mode and takes the lock (group_state.hpp).
-            // relaxed: the lock orders the limit; the flag orders nothing.
-            if (st.pending_word.compare_exchange_weak(word, (word & detail::group_state::k_count_mask) | mode,
-                                                      std::memory_order_relaxed))
-                break;
+        detail::goroutine* released = nullptr;
+        {
+            std::lock_guard guard(st.lock);
+            std::uint64_t word = st.pending_word.load(std::memory_order_relaxed);
+            for (;;) {
+                // Without a limit every pending task counts as active.
+                const std::uint64_t active = (word & detail::group_state::k_limited) != 0
+                                                 ? st.active
+                                                 : (word & detail::group_state::k_count_mask);
+                if (active != 0)
+                    throw runtime_error("errgroup: modify limit while " + std::to_string(active) +
+                                        " goroutines in the group are still active");
+                const std::uint64_t mode = n < 0 ? 0 : detail::group_state::k_limited;
+                // A CAS, not a store: a start that counts itself in without the
+                // lock (no limit) either lands first, and the loop throws, or
+                // sees the new mode and takes the lock (group_state.hpp).
+                // relaxed: the lock orders the limit; the flag orders nothing.
+                if (st.pending_word.compare_exchange_weak(word, (word & detail::group_state::k_count_mask) | mode,
+                                                          std::memory_order_relaxed))
+                    break;
+            }
+            st.limit = n < 0 ? -1 : n;
+            released = detail::take_released_locked(&st);
         }
-        st.limit = n < 0 ? -1 : n;
+        detail::start_released(&st, released);
     }
 
     /// errgroup.TryGo: starts `t` only if the limit lets it run now; false (and

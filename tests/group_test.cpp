@@ -288,3 +288,36 @@ TEST_CASE("group set_limit switches between the lock-free and the limited count"
     };
     require_zero_leaving_no_frame(main_task, {1u, 4u});
 }
+
+// A limit of 0 queues every task (none is active, so the limit may change):
+// raising it starts as many as it lets run, removing it starts them all.
+// Without the release in set_limit, wait() never returns: the deadlock
+// report ends the run with exit status 2.
+TEST_CASE("group set_limit releases the tasks a limit of 0 queued", "[task][group]") {
+    auto main_task = []() -> goro::task<int> {
+        std::atomic<int> active{0}, most{0}, ran{0};
+        goro::group raised;
+        raised.set_limit(0);
+        for (int i = 0; i < 6; ++i) raised.go(counted(active, most, ran, frame_token{}));
+        if (raised.try_go(counted(active, most, ran, frame_token{}))) co_return 1;  // dropped at 0
+        co_await goro::yield();
+        // Queued, not goroutines: none can have run.
+        if (ran.load() != 0 || raised.pending() != 6) co_return 2;
+        raised.set_limit(2);
+        co_await raised.wait();
+        if (ran.load() != 6 || most.load() != 2) co_return 3;
+
+        goro::group removed;
+        removed.set_limit(0);
+        for (int i = 0; i < 6; ++i) removed.go(counted(active, most, ran, frame_token{}));
+        co_await goro::yield();
+        if (ran.load() != 6) co_return 4;
+        removed.set_limit(-1);
+        co_await removed.wait();
+        // Without a limit the tasks count themselves off without the lock.
+        for (int i = 0; i < 4; ++i) removed.go(counted(active, most, ran, frame_token{}));
+        co_await removed.wait();
+        co_return ran.load() == 16 && removed.pending() == 0 ? 0 : 5;
+    };
+    require_zero_leaving_no_frame(main_task, {1u, 2u});
+}

@@ -43,8 +43,10 @@
 // With a limit (group::set_limit, Go's errgroup.SetLimit), a task beyond it
 // waits in `queued`, not yet a goroutine: its frame belongs to the state (it
 // holds no reference and its kind is still `nested`, so destroying it drops
-// nothing) until a finishing task starts it; a state freed with tasks still
-// queued destroys their frames unrun.
+// nothing) until a finishing task starts it, or set_limit raises or removes
+// the limit (a limit of 0 queues every task: none is active, so the limit
+// may change); a state freed with tasks still queued destroys their frames
+// unrun.
 //
 // References: the group object holds one, every started and not yet
 // destroyed task one, every wait() awaiter one. The state is freed with the
@@ -229,6 +231,50 @@ inline member_outcome member_finished(group_state* st, std::exception_ptr error)
         }
     }
     return out;
+}
+
+/// set_limit's release, with the new limit set (lock held): the queued
+/// tasks that it lets run, taken off the queue as a list through
+/// queue_next, in their order: all of them without a limit, as many as fit
+/// with one (counted active, as take_queued_locked counts them).
+inline goroutine* take_released_locked(group_state* st) noexcept {
+    GORO_ASSERT(st->lock.is_locked());
+    if (st->limit < 0) {
+        goroutine* all = st->queued_head;
+        st->queued_head = nullptr;
+        st->queued_tail = nullptr;
+        return all;
+    }
+    goroutine* head = nullptr;
+    goroutine** tail = &head;
+    while (goroutine* g = take_queued_locked(st)) {
+        *tail = g;
+        tail = &g->queue_next;
+    }
+    return head;
+}
+
+/// Starts the tasks of take_released_locked's list, the lock not held. One
+/// that cannot start (outside a runtime) ends as a task that failed with
+/// that exception (member_finished, which in the limited mode starts the
+/// next queued task in its place). The caller holds a reference to `st`.
+inline void start_released(group_state* st, goroutine* list) noexcept {
+    while (goroutine* g = list) {
+        list = g->queue_next;
+        g->queue_next = nullptr;
+        // Now a goroutine of the group: it holds its reference from here.
+        retain(st);
+        g->kind = goroutine_kind::group_member;
+        try {
+            start_goroutine(g, "goro::group::go");
+        } catch (...) {
+            std::exception_ptr failed = std::current_exception();
+            g->frame_link.destroy();  // drops its reference (its kind is group_member)
+            member_outcome out = member_finished(st, std::move(failed));
+            if (out.cancel) st->cancel();
+            for (goroutine* w : out.to_wake) ready(w);
+        }
+    }
 }
 
 /// A waiter destroyed while parked (runtime shutdown) takes itself off the
