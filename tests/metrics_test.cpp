@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -40,6 +41,33 @@ std::uint64_t sum(const goro::runtime_metrics& m, std::uint64_t goro::processor_
     std::uint64_t n = 0;
     for (const auto& p : m.processors) n += p.*field;
     return n;
+}
+
+// How many live tasks are in a state starting with `prefix` ("IO wait",
+// "blocking call", ...): the registry's word, not a counter's, so the tests
+// below wait on it for the situation they then count.
+std::size_t in_state(std::string_view prefix) {
+    std::size_t n = 0;
+    for (const auto& r : goro::goroutines())
+        if (r.state.starts_with(prefix)) ++n;
+    return n;
+}
+
+goro::task<> set_flag(std::atomic<bool>* flag) {
+    flag->store(true, std::memory_order_release);
+    co_return;
+}
+
+goro::task<> send_seven(goro::chan<int> c) { co_await c.send(7); }
+
+goro::task<> accept_one(goro::net::tcp_listener l, bool* accepted) {
+    auto s = co_await l.accept();
+    *accepted = static_cast<bool>(s);
+}
+
+goro::task<> wait_in_pool(std::atomic<bool>* release) {
+    auto job = [release] { release->wait(false); };  // returns once release is true
+    co_await goro::blocking(job);
 }
 
 double named(const goro::runtime_metrics& m, const std::string& name) {
@@ -109,6 +137,168 @@ TEST_CASE("metrics add up across processors: created = finished + live, steals m
     CHECK(sum(m, &goro::processor_metrics::finished) == m.goroutines_finished);
     CHECK(sum(m, &goro::processor_metrics::created) == m.goroutines_created - 1);
     CHECK(sum(m, &goro::processor_metrics::steals) == sum(m, &goro::processor_metrics::stolen));
+}
+
+// The sum above holds with no steal at all; here one is certain. Two
+// processors and max_threads == procs: no spare thread, so no hand-off
+// (runtime/handoff.cpp) can give main's processor to another thread. Main
+// starts a child, which goes to its processor's deque (start_on: never
+// runnext, nor the global queue for one item), and spins without
+// suspending until the child has run. Its own processor is busy with main
+// and no one else may hold it, so only the other processor can run the
+// child, and the only way there from a deque is a steal (steal_from);
+// runnext is not stealable and the starvation rescue serves the owner's
+// own deque. A steal that stopped being counted fails the first check,
+// one counted on one side only the second; a steal that never happens
+// hangs (the watchdog).
+TEST_CASE("metrics count a steal: the spawner keeps its processor until another has run its child", "[metrics]") {
+    watchdog dog("a forced steal", 60s);
+    goro::runtime_metrics m;
+    goro::options o;
+    o.procs = 2;
+    o.max_threads = 2;
+    goro::run(
+        [&]() -> goro::task<> {
+            std::atomic<bool> ran{false};
+            auto child = goro::spawn(set_flag(&ran));
+            while (!ran.load(std::memory_order_acquire)) {
+            }
+            co_await std::move(child);
+            m = goro::metrics();  // nothing else runs: every steal is counted on both sides
+        }(),
+        o);
+    REQUIRE(m.processors.size() == 2);
+    CHECK(sum(m, &goro::processor_metrics::steals) >= 1);
+    CHECK(sum(m, &goro::processor_metrics::stolen) == sum(m, &goro::processor_metrics::steals));
+    CHECK(named(m, "/goro/sched/steals:goroutines") == static_cast<double>(sum(m, &goro::processor_metrics::steals)));
+    CHECK(m.handoffs == 0);
+}
+
+// A task started by a thread that is not a processor goes to the global
+// queue (start_goroutine_outside, ready_external), and only a processor's
+// take from it (global_take, or find_runnable's last look under
+// sched_lock) can run it: main receives its value, so it was taken.
+TEST_CASE("metrics count a take from the global queue: a task started by a plain thread", "[metrics]") {
+    watchdog dog("global queue take", 60s);
+    goro::runtime_metrics before, after;
+    int got = 0;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::chan<int> c;
+            before = goro::metrics();
+            std::thread outsider([c] { goro::go(send_seven(c)); });
+            auto v = co_await c.recv();
+            got = v.value_or(0);
+            outsider.join();
+            after = goro::metrics();
+        }(),
+        // Main may wait on the channel before the thread has started the
+        // sender: the runtime cannot know that a plain thread will.
+        {.procs = 1, .detect_deadlock = false});
+    CHECK(got == 7);
+    CHECK(sum(after, &goro::processor_metrics::global_taken) >= sum(before, &goro::processor_metrics::global_taken) + 1);
+    CHECK(named(after, "/goro/sched/global-taken:goroutines") ==
+          static_cast<double>(sum(after, &goro::processor_metrics::global_taken)));
+}
+
+// A non-blocking poll of the netpoller is certain when a processor looks
+// for work with I/O in flight and nothing runnable (find_runnable, step 5:
+// it polls before it steals or parks). One processor, no spare thread
+// (max_threads 2 leaves the one beyond the processor to the blocking pool,
+// so no hand-off: the tasks run one at a time). The acceptor waits in
+// accept (the registry says so); main then connects and joins it. Whether
+// the connect completes at once or parks, main ends up parked on the join
+// with the accept still in the driver, whose completion only a reap brings:
+// the processor, with nothing else to run, polls first.
+TEST_CASE("metrics count the netpoller's polls while a task waits for I/O", "[metrics][net]") {
+    watchdog dog("netpoll polls", 60s);
+    goro::runtime_metrics before, after;
+    bool accepted = false, connected = false;
+    goro::options o;
+    o.procs = 1;
+    o.max_threads = 2;
+    goro::run(
+        [&]() -> goro::task<> {
+            auto l = goro::net::tcp_listener::listen("127.0.0.1:0").value();
+            const auto addr = l.local_address().value();
+            auto acceptor = goro::spawn(accept_one(l, &accepted));
+            while (in_state("IO wait") == 0) co_await goro::yield();
+            before = goro::metrics();
+            auto c = co_await goro::net::tcp_stream::connect(addr);
+            connected = static_cast<bool>(c);
+            co_await std::move(acceptor);
+            after = goro::metrics();
+        }(),
+        o);
+    CHECK(connected);
+    CHECK(accepted);
+    CHECK(sum(after, &goro::processor_metrics::polls) >= sum(before, &goro::processor_metrics::polls) + 1);
+    CHECK(named(after, "/goro/sched/netpoll-polls:events") ==
+          static_cast<double>(sum(after, &goro::processor_metrics::polls)));
+}
+
+// max_threads 2 at one processor: one blocking-pool thread. Two tasks call
+// goro::blocking with jobs that return only when released; once both wait
+// on "blocking call" (the registry), both jobs were submitted, and the one
+// thread runs at most one of them: the other is queued (both are, if the
+// thread has not taken the first yet). No hand-off (no spare thread), so
+// main, which reads the figures, runs only while both tasks are parked.
+TEST_CASE("metrics count the blocking jobs queued for a thread", "[metrics]") {
+    watchdog dog("blocking jobs queued", 60s);
+    goro::runtime_metrics m;
+    goro::options o;
+    o.procs = 1;
+    o.max_threads = 2;
+    goro::run(
+        [&]() -> goro::task<> {
+            std::atomic<bool> release{false};
+            auto a = goro::spawn(wait_in_pool(&release));
+            auto b = goro::spawn(wait_in_pool(&release));
+            while (in_state("blocking call") < 2) co_await goro::yield();
+            m = goro::metrics();
+            release.store(true);
+            release.notify_all();
+            co_await std::move(a);
+            co_await std::move(b);
+        }(),
+        o);
+    CHECK(m.blocking_threads == 1);
+    CHECK(m.blocking_queued >= 1);
+    CHECK(m.blocking_queued <= 2);
+    CHECK(named(m, "/goro/blocking/queued:jobs") == static_cast<double>(m.blocking_queued));
+}
+
+// A refused hand-off: one processor on the epoll driver (it hands off, as
+// in the hand-off tests) and max_threads 2, whose one thread beyond the
+// processor stays for the blocking pool, so the monitor can get no spare
+// thread (reserve_spare). Main queues a task and computes without
+// suspending: after a time slice the monitor finds the processor stuck with
+// work waiting and tries to hand it off, which it must refuse and count.
+// Main spins until the count shows it: as certain as the hand-off tests'
+// spin_until_handed_off (the monitor's own schedule; no timing is
+// asserted), and a refusal that is not counted hangs (the watchdog).
+TEST_CASE("metrics count a hand-off refused at max_threads", "[metrics][handoff]") {
+    watchdog dog("refused hand-off", 60s);
+    goro::runtime_metrics m;
+    std::atomic<bool> ran{false};
+    goro::options o;
+    o.procs = 1;
+    o.max_threads = 2;
+    o.netpoll = goro::netpoll_kind::epoll;
+    o.time_slice = 1ms;
+    goro::run(
+        [&]() -> goro::task<> {
+            goro::go(set_flag(&ran));  // queued behind main, which keeps the processor
+            while (goro::metrics().handoffs_refused == 0) {
+            }
+            m = goro::metrics();
+            co_return;
+        }(),
+        o);
+    CHECK(m.handoffs_refused >= 1);
+    CHECK(m.handoffs == 0);
+    CHECK(m.spare_threads == 0);
+    CHECK(named(m, "/goro/sched/handoffs-refused:events") == static_cast<double>(m.handoffs_refused));
 }
 
 TEST_CASE("metrics count a task that finishes after its processor was handed off", "[metrics][handoff]") {

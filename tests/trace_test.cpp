@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <goro/goro.hpp>
@@ -62,6 +63,41 @@ std::size_t count(const std::string& text, const std::string& what) {
     for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
     return n;
 }
+
+// How many live tasks are in a state starting with `prefix` (the
+// registry's word: the tests below wait on it for the park they trace).
+std::size_t in_state(std::string_view prefix) {
+    std::size_t n = 0;
+    for (const auto& r : goro::goroutines())
+        if (r.state.starts_with(prefix)) ++n;
+    return n;
+}
+
+bool main_joins() {
+    for (const auto& r : goro::goroutines())
+        if (r.main) return r.state == "join";
+    return false;
+}
+
+goro::task<> set_flag(std::atomic<bool>* flag) {
+    flag->store(true, std::memory_order_release);
+    co_return;
+}
+
+goro::task<> lock_once(goro::mutex* m) {
+    co_await m->lock();
+    m->unlock();
+}
+
+goro::task<> receive_one(goro::chan<int> c) { (void)co_await c.recv(); }
+
+// Sends once main waits in a join (of the receiver this send wakes).
+goro::task<> send_once_main_joins(goro::chan<int> c) {
+    while (!main_joins()) co_await goro::yield();
+    co_await c.send(1);
+}
+
+goro::task<> accept_one(goro::net::tcp_listener l) { (void)co_await l.accept(); }
 
 bool have_python() { return std::system("python3 -c 'import json' >/dev/null 2>&1") == 0; }
 
@@ -126,6 +162,90 @@ TEST_CASE("a trace of tennis on two processors has every hand-off as a flow", "[
 // first takes runnext's hook mark, the next two displace a goroutine,
 // the branch that tests the trace itself), and a close that wakes three
 // receivers (ready_local from a task). One "unpark" instant each.
+// A steal made certain (as in metrics_test.cpp): two processors and
+// max_threads == procs, so no spare thread and no hand-off; main starts a
+// child (its processor's deque) and spins without suspending until the
+// child has run, which only the other processor can do, by stealing it.
+// The thief records the steal in its ring (note_steal).
+TEST_CASE("a trace of a forced steal has a steal event", "[trace]") {
+    watchdog dog("trace of a steal", 60s);
+    goro_test::temp_dir tmp("goro-trace");
+    const std::string path = (tmp.dir / "steal.json").string();
+    goro::options o;
+    o.procs = 2;
+    o.max_threads = 2;
+    o.trace = path;
+    goro::run(
+        []() -> goro::task<> {
+            std::atomic<bool> ran{false};
+            auto child = goro::spawn(set_flag(&ran));
+            while (!ran.load(std::memory_order_acquire)) {
+            }
+            co_await std::move(child);
+        }(),
+        o);
+    const std::string text = read_file(path);
+    REQUIRE_FALSE(text.empty());
+    INFO(text.substr(0, 3000));
+    CHECK(count(text, R"("name":"steal","cat":"steal","ph":"i")") >= 1);
+    CHECK(count(text, R"("args":{"from":"P)") == count(text, R"("cat":"steal")"));
+    CHECK(count(text, R"("goro_dropped_events":0)") == 1);
+    if (have_python()) CHECK(python_summary(path).find("unmatched=0") != std::string::npos);
+}
+
+// Parks of three kinds, each certain. One processor, max_threads 2 (no
+// spare thread, so no hand-off: one task runs at a time).
+//   - mutex: main holds a goro::mutex while a task locks it, and lets go
+//     only once the registry shows that task waiting on sync.Mutex.Lock.
+//   - join: main joins a task that waits on a channel (it started and
+//     parked, so the join cannot run it in place); the sender sends only
+//     once the registry shows main waiting on the join.
+//   - I/O: a task accepts on a listener before anyone connects (main
+//     connects once the registry shows it waiting on IO wait).
+// A park is traced where the task records its wait (note_waiting), before
+// it publishes itself to a waker.
+TEST_CASE("a trace has parks on a mutex, a join and I/O, by kind", "[trace]") {
+    watchdog dog("trace of parks by kind", 60s);
+    goro_test::temp_dir tmp("goro-trace");
+    const std::string path = (tmp.dir / "parks.json").string();
+    goro::options o;
+    o.procs = 1;
+    o.max_threads = 2;
+    o.trace = path;
+    goro::run(
+        []() -> goro::task<> {
+            goro::mutex m;
+            co_await m.lock();
+            auto locker = goro::spawn(lock_once(&m));
+            while (in_state("sync.Mutex.Lock") == 0) co_await goro::yield();
+            m.unlock();
+            co_await std::move(locker);
+
+            goro::chan<int> c;
+            auto receiver = goro::spawn(receive_one(c));
+            while (in_state("chan receive") == 0) co_await goro::yield();
+            goro::go(send_once_main_joins(c));
+            co_await std::move(receiver);
+
+            auto l = goro::net::tcp_listener::listen("127.0.0.1:0").value();
+            const auto addr = l.local_address().value();
+            auto acceptor = goro::spawn(accept_one(l));
+            while (in_state("IO wait") == 0) co_await goro::yield();
+            auto conn = co_await goro::net::tcp_stream::connect(addr);
+            (void)conn;
+            co_await std::move(acceptor);
+        }(),
+        o);
+    const std::string text = read_file(path);
+    REQUIRE_FALSE(text.empty());
+    INFO(text.substr(0, 3000));
+    CHECK(count(text, R"("reason":"sync.Mutex.Lock","kind":"mutex")") >= 1);
+    CHECK(count(text, R"("reason":"join","kind":"join")") >= 1);
+    CHECK(count(text, R"x("reason":"IO wait (accept)","kind":"I/O")x") >= 1);
+    CHECK(count(text, R"("goro_dropped_events":0)") == 1);
+    if (have_python()) CHECK(python_summary(path).find("unmatched=0") != std::string::npos);
+}
+
 TEST_CASE("a trace records every ready: runnext's, a displacing one, the deque's", "[trace]") {
     watchdog dog("trace of every ready", 60s);
     goro_test::temp_dir tmp("goro-trace");
