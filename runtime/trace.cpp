@@ -32,6 +32,10 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <x86intrin.h>  // __rdtsc
+#endif
+
 #include "detail/goroutine_dump.hpp"  // readable_function
 #include "detail/machine.hpp"         // processor_scope
 #include "detail/scheduler_state.hpp"
@@ -43,7 +47,12 @@ namespace goro::detail {
 
 struct tracer {
     std::string path;
+    // The trace clock's readings at the start (trace_now, and the
+    // monotonic clock in ns), and its nanoseconds a tick, measured over the
+    // run when it is written: events carry ticks, the file microseconds.
+    std::int64_t start_ticks = 0;
     std::int64_t start_ns = 0;
+    double ns_per_tick = 1.0;
     std::vector<std::unique_ptr<trace_buffer>> procs;
     // Blocking-pool threads (not processors): one shared ring, under a lock
     // (a job is a system call or more: the lock is noise there).
@@ -60,6 +69,36 @@ void tracer_deleter::operator()(tracer* t) const noexcept {
 }
 
 namespace {
+
+// The trace's clock. Where the kernel keeps time with the TSC itself
+// (clocksource "tsc": it found the counter invariant and in step across
+// CPUs), its raw reading, rdtsc, a few nanoseconds; elsewhere the
+// monotonic clock. A traced spawn_join spent 40 % of its time in the
+// vDSO's clock_gettime (three events a task; 2026-11-30, issue 15's
+// "within 2x"). Set by trace_start before the processors start (their
+// start orders it), read by them; one trace at a time (trace_start).
+bool g_trace_tsc = false;
+
+inline std::int64_t trace_now() noexcept {
+#if defined(__x86_64__)
+    if (g_trace_tsc) return static_cast<std::int64_t>(__rdtsc());
+#endif
+    return monotonic_now_ns();
+}
+
+// Whether the kernel's clocksource is the TSC (see g_trace_tsc).
+bool kernel_clock_is_tsc() noexcept {
+#if defined(__x86_64__)
+    std::FILE* f = std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (!f) return false;
+    char name[32] = {};
+    const bool read = std::fgets(name, sizeof name, f) != nullptr;
+    std::fclose(f);
+    return read && std::string_view(name) == "tsc\n";
+#else
+    return false;
+#endif
+}
 
 thread_local unsigned t_pool_thread = 0;  // 1 + this pool thread's number, 0: not yet named
 
@@ -99,7 +138,7 @@ std::uint64_t running_id() noexcept {
 void push_flow_start(trace_buffer& t, trace_kind kind, const goroutine* g) noexcept {
     trace_event e;
     e.kind = kind;
-    e.ts = monotonic_now_ns();
+    e.ts = trace_now();
     e.g = g->id;
     e.other = running_id();
     t.push(e);
@@ -114,7 +153,7 @@ void trace_spawn(trace_buffer& t, goroutine* g) noexcept { push_flow_start(t, tr
 void trace_run_begin(trace_buffer& t, goroutine* g) noexcept {
     t.run = trace_event{};
     t.run.kind = trace_kind::run;
-    t.run.ts = monotonic_now_ns();
+    t.run.ts = trace_now();
     t.run.g = g->id;
     if (g->kind != goroutine_kind::main) {
         t.run.str = g->spawn_site.file_name();
@@ -129,21 +168,21 @@ void trace_lost_run(runtime_state& rt, int tid) noexcept {
     trace_event e = t_run_begun;
     t_run_begun = trace_event{};
     e.kind = trace_kind::lost_run;
-    e.dur = monotonic_now_ns() - e.ts;
+    e.dur = trace_now() - e.ts;
     e.other = static_cast<std::uint64_t>(tid);
     std::lock_guard guard(rt.trace->external_lock);
     rt.trace->external.push(e);
 }
 
 void trace_run_end(trace_buffer& t) noexcept {
-    t.run.dur = monotonic_now_ns() - t.run.ts;
+    t.run.dur = trace_now() - t.run.ts;
     t.push(t.run);
 }
 
 void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept {
     trace_event e;
     e.kind = trace_kind::steal;
-    e.ts = monotonic_now_ns();
+    e.ts = trace_now();
     e.other = victim;
     e.line = static_cast<std::uint32_t>(n);
     t.push(e);
@@ -158,7 +197,7 @@ goroutine* trace_park(const char* reason) noexcept {
     if (!g || !p || !p->stats.trace) return g;
     trace_event e;
     e.kind = trace_kind::park;
-    e.ts = monotonic_now_ns();
+    e.ts = trace_now();
     e.g = g->id;
     e.str = reason;
     p->stats.trace->push(e);
@@ -168,7 +207,7 @@ goroutine* trace_park(const char* reason) noexcept {
 std::int64_t trace_blocking_begin(runtime_state& rt) noexcept {
     if (!rt.trace) [[likely]]
         return 0;
-    return monotonic_now_ns();
+    return trace_now();
 }
 
 void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept {
@@ -177,7 +216,7 @@ void trace_blocking_end(runtime_state& rt, std::int64_t start) noexcept {
     trace_event e;
     e.kind = trace_kind::blocking;
     e.ts = start;
-    e.dur = monotonic_now_ns() - start;
+    e.dur = trace_now() - start;
     std::lock_guard guard(rt.trace->external_lock);
     if (t_pool_thread == 0) t_pool_thread = ++rt.trace->next_thread;
     e.line = t_pool_thread - 1;
@@ -211,6 +250,8 @@ void trace_start(runtime_state& rt) {
     if (park_traced())
         throw bad_configuration("goro::run: a trace is already being recorded in this process");
     rt.trace.reset(new tracer(path, rt.opts.trace_events));
+    g_trace_tsc = kernel_clock_is_tsc();
+    rt.trace->start_ticks = trace_now();
     rt.trace->start_ns = monotonic_now_ns();
     for (auto& p : rt.procs) {
         rt.trace->procs.push_back(std::make_unique<trace_buffer>(rt.opts.trace_events));
@@ -275,7 +316,15 @@ void trace_finish(runtime_state& rt) noexcept {
             for (std::size_t i : order) sorted.push_back(events[i]);
             events.swap(sorted);
         }
-        auto us = [&](std::int64_t ns) { return static_cast<double>(ns - tr.start_ns) / 1000.0; };
+        // Ticks to the file's microseconds from the start: the rate over
+        // the whole run (the two clocks read together at both ends).
+        {
+            const std::int64_t ticks = trace_now() - tr.start_ticks;
+            const std::int64_t ns = monotonic_now_ns() - tr.start_ns;
+            tr.ns_per_tick = g_trace_tsc && ticks > 0 ? static_cast<double>(ns) / static_cast<double>(ticks) : 1.0;
+        }
+        auto us = [&](std::int64_t ts) { return static_cast<double>(ts - tr.start_ticks) * tr.ns_per_tick / 1000.0; };
+        auto dur_us = [&](std::int64_t dur) { return static_cast<double>(dur) * tr.ns_per_tick / 1000.0; };
 
         std::string out = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
         bool first = true;
@@ -327,7 +376,7 @@ void trace_finish(runtime_state& rt) noexcept {
                     const std::string name = slice_name(e);
                     emit(fmt::format(
                         R"({{"name":{},"cat":"run","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"g":{}}}}})",
-                        json_string(name), track, us(e.ts), static_cast<double>(e.dur) / 1000.0, e.g));
+                        json_string(name), track, us(e.ts), dur_us(e.dur), e.g));
                     auto w = waiting_flow.find(e.g);
                     if (w != waiting_flow.end()) {
                         ++flow_id;
@@ -372,7 +421,7 @@ void trace_finish(runtime_state& rt) noexcept {
                 case trace_kind::blocking:
                     emit(fmt::format(
                         R"({{"name":"blocking call","cat":"blocking","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f}}})",
-                        k_pool_track + e.line, us(e.ts), static_cast<double>(e.dur) / 1000.0));
+                        k_pool_track + e.line, us(e.ts), dur_us(e.dur)));
                     break;
                 case trace_kind::lost_run: {
                     auto [it, fresh] = lost_tracks.emplace(e.other, k_lost_track + static_cast<unsigned>(lost_tracks.size()));
@@ -382,7 +431,7 @@ void trace_finish(runtime_state& rt) noexcept {
                             it->second, e.other));
                     emit(fmt::format(
                         R"({{"name":{},"cat":"lost_run","ph":"X","pid":1,"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"g":{},"thread":{}}}}})",
-                        json_string(slice_name(e)), it->second, us(e.ts), static_cast<double>(e.dur) / 1000.0, e.g,
+                        json_string(slice_name(e)), it->second, us(e.ts), dur_us(e.dur), e.g,
                         e.other));
                     break;
                 }
