@@ -15,9 +15,11 @@
 //     (cat "handoff" when the readied task waited on a channel or select,
 //     gotrace's picture; cat "ready" otherwise).
 //
-// Events are recorded raw (a clock read and a few stores each); the flows
-// are matched when the file is written: a spawn or ready of goroutine g
-// links to g's first run slice that starts after it. A task run in place
+// Events are recorded raw (a clock read and a few stores each; the clock
+// is the TSC where the kernel keeps time with it, see trace_now); the flows
+// are matched and the ticks turned into microseconds when the file is
+// written: a spawn or ready of goroutine g links to g's first run slice
+// that starts after it. A task run in place
 // by its joiner (the fork-join fast path) has no slice of its own.
 
 #include <fmt/core.h>
