@@ -321,3 +321,26 @@ TEST_CASE("group set_limit releases the tasks a limit of 0 queued", "[task][grou
     };
     require_zero_leaving_no_frame(main_task, {1u, 2u});
 }
+
+// The release's failure path: set_limit called outside a runtime, where
+// no released task can start. Each one ends as a task that failed (counted
+// off, its frame destroyed, its exception the group's first error), and
+// each failure frees its place for the next queued one, which fails too.
+TEST_CASE("group set_limit outside a runtime: released tasks that cannot start fail in turn", "[task][group]") {
+    goro::group g;
+    g.set_limit(0);
+    for (int i = 0; i < 3; ++i) g.go(park_forever(frame_token{}));
+    REQUIRE(g.pending() == 3);
+    g.set_limit(1);
+    REQUIRE(g.pending() == 0);
+    REQUIRE(live_frames() == 0);
+    auto main_task = [&g]() -> goro::task<int> {
+        try {
+            co_await g.wait();
+        } catch (const goro::no_runtime&) {
+            co_return 0;
+        }
+        co_return 1;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+}

@@ -181,6 +181,24 @@ inline void record_error_locked(group_state* st, std::exception_ptr error, membe
     }
 }
 
+/// Starts `g`, a queued task taken off the queue (counted in, and active
+/// in the limited mode), as a goroutine of the group. False when its start
+/// failed (outside a runtime): it is destroyed, `failed` holds the
+/// exception, and the caller counts it off as a task that failed.
+inline bool start_queued(group_state* st, goroutine* g, std::exception_ptr& failed) noexcept {
+    // Now a goroutine of the group: it holds its reference from here.
+    retain(st);
+    g->kind = goroutine_kind::group_member;
+    try {
+        start_goroutine(g, "goro::group::go");
+        return true;
+    } catch (...) {
+        failed = std::current_exception();
+        g->frame_link.destroy();  // drops its reference (its kind is group_member)
+        return false;
+    }
+}
+
 /// A member finished, or failed to start (with `error`, or null): records the
 /// group's first error, counts it off, and starts the queued tasks that the
 /// limit now lets run (one that cannot start counts as failed with its
@@ -203,34 +221,21 @@ inline member_outcome member_finished(group_state* st, std::exception_ptr error)
         }
         return out;
     }
-    goroutine* next = nullptr;
-    {
-        std::lock_guard guard(st->lock);
-        record_error_locked(st, std::move(error), out);
-        --st->active;
-        (void)count_off(st);
-        next = take_queued_locked(st);
-        take_waiters_if_idle_locked(st, out.to_wake);
-    }
-    while (next) {
-        // Now a goroutine of the group: it holds its reference from here.
-        retain(st);
-        next->kind = goroutine_kind::group_member;
-        try {
-            start_goroutine(next, "goro::group::go");
-            return out;
-        } catch (...) {
-            std::exception_ptr failed = std::current_exception();
-            next->frame_link.destroy();  // drops its reference (its kind is group_member)
+    // The limited mode: the finish frees a place, which the next queued
+    // task takes; one whose start fails frees it again, as a task that
+    // failed with that exception.
+    for (;;) {
+        goroutine* next = nullptr;
+        {
             std::lock_guard guard(st->lock);
-            record_error_locked(st, std::move(failed), out);
+            record_error_locked(st, std::move(error), out);
             --st->active;
             (void)count_off(st);
             next = take_queued_locked(st);
             take_waiters_if_idle_locked(st, out.to_wake);
         }
+        if (!next || start_queued(st, next, error)) return out;
     }
-    return out;
 }
 
 /// set_limit's release, with the new limit set (lock held): the queued
@@ -262,18 +267,11 @@ inline void start_released(group_state* st, goroutine* list) noexcept {
     while (goroutine* g = list) {
         list = g->queue_next;
         g->queue_next = nullptr;
-        // Now a goroutine of the group: it holds its reference from here.
-        retain(st);
-        g->kind = goroutine_kind::group_member;
-        try {
-            start_goroutine(g, "goro::group::go");
-        } catch (...) {
-            std::exception_ptr failed = std::current_exception();
-            g->frame_link.destroy();  // drops its reference (its kind is group_member)
-            member_outcome out = member_finished(st, std::move(failed));
-            if (out.cancel) st->cancel();
-            for (goroutine* w : out.to_wake) ready(w);
-        }
+        std::exception_ptr failed;
+        if (start_queued(st, g, failed)) continue;
+        member_outcome out = member_finished(st, std::move(failed));
+        if (out.cancel) st->cancel();
+        for (goroutine* w : out.to_wake) ready(w);
     }
 }
 
