@@ -9,6 +9,7 @@
 #include "runtime/context.hpp"
 #include "runtime/dump.hpp"
 #include "runtime/error.hpp"
+#include "runtime/fork_join.hpp"
 #include "runtime/go.hpp"
 #include "runtime/group.hpp"
 #include "runtime/join_all.hpp"

@@ -20,6 +20,11 @@ namespace goro::detail {
 // external registry) and never touches the processor again.
 
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
+    // Every caller is about to suspend the goroutine (a park, a yield, an
+    // I/O start): its fork-join regions leave this thread's chain first
+    // (detail/fork_join_region.hpp). A store, not a test: cheaper on the
+    // park's path than the branch.
+    t_ctx.fj_top = nullptr;
     // This thread's own record: right whether or not it still holds its
     // processor.
     return t_ctx.g;
@@ -29,6 +34,9 @@ namespace {
 
 // switch_to's work, under the caller's scope on t_ctx.p.
 inline void switch_under(goroutine* g, const processor_scope& scope) noexcept {
+    // The goroutine switched from suspended or finished: no region of its
+    // is left on the chain (detail/fork_join_region.hpp).
+    GORO_ASSERT(t_ctx.fj_top == nullptr);
     t_ctx.g = g;
     // No schedtick step (it would cost fork-join code two increments per
     // task): a child run in place continues its joiner's run, as a call

@@ -15,6 +15,7 @@
 // in-place chain (registry_slot::in_place_child), pushed when it starts and
 // popped when it ends (LIFO: what it runs in place meanwhile ends first).
 // Only the record's run writes the chain.
+#include "detail/fork_join_region.hpp"
 #include "detail/goroutine_dump.hpp"
 #include "detail/join_batch.hpp"
 #include "detail/machine.hpp"
@@ -263,6 +264,7 @@ std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
     goroutine* record = b->record;
     // Written before the first park_batch publishes the batch (its release).
     record->resume_point = b->joiner;
+    t_ctx.fj_top = nullptr;  // a suspension (detail/fork_join_region.hpp)
     note_waiting(record, "join");
     // One share per child and one for the record, which takes back the
     // shares of the children it did not park on (finished already) with
@@ -300,6 +302,7 @@ std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> bounce_to_loop(join_batch* b, goroutine* next) noexcept {
     goroutine* record = b->record;
     record->resume_point = next->frame_link;
+    t_ctx.fj_top = nullptr;  // a suspension (detail/fork_join_region.hpp)
     note_waiting(record, "join");
     ready(record);
     return std::noop_coroutine();
@@ -364,6 +367,9 @@ inline std::coroutine_handle<> batch_continue(join_batch* b, goroutine* next, bo
 }
 
 [[gnu::noinline]] std::coroutine_handle<> join_batch_next(goroutine* child) noexcept {
+    // The two kinds task.hpp's final awaiter sends here (`> in_place`).
+    if (child->kind == goroutine_kind::fj_last) [[unlikely]]
+        return fj_last_end(child);
     join_batch* b = child->join_state.in_place_batch();
     pop_in_place(b->record, child);
     // Done, as a finished child's word: the join_all reads it so (its wait,

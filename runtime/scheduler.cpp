@@ -673,9 +673,13 @@ template <bool Traced>
     // Task code from here on: the monitor may hand p off (detail/machine.hpp).
     // release: everything the loop did to p happens before a hand-off.
     m.in_sched.store(false, std::memory_order_release);
+    GORO_ASSERT(t_ctx.fj_top == nullptr);
     t_ctx.g = g;
     g->resume_point.resume();
     t_ctx.g = nullptr;
+    // It suspended or finished: no region of its is left on the chain
+    // (detail/fork_join_region.hpp).
+    GORO_ASSERT(t_ctx.fj_top == nullptr);
     // Back in scheduler code: a processor_scope's entry (machine.hpp), kept
     // until the next run's release store above.
     if (!enter_processor_fast(&p, &m) && !enter_processor_slow(&p, &m)) [[unlikely]] {

@@ -97,12 +97,14 @@ struct task_promise_base : goroutine {
             // (one jump), rather than a compare of its own that every
             // goroutine's end below would pay too.
             static_assert(static_cast<int>(goroutine_kind::in_place_batch) ==
-                          static_cast<int>(goroutine_kind::in_place) + 1);
+                              static_cast<int>(goroutine_kind::in_place) + 1 &&
+                          static_cast<int>(goroutine_kind::fj_last) == static_cast<int>(goroutine_kind::in_place) + 2);
             if (p.kind > goroutine_kind::in_place) return join_batch_next(&p);
             switch (p.kind) {
                 case goroutine_kind::nested:
                 case goroutine_kind::in_place:
                 case goroutine_kind::in_place_batch:
+                case goroutine_kind::fj_last:
                     return std::noop_coroutine();  // handled above
                 case goroutine_kind::detached:
                     finish_goroutine(&p);

@@ -90,6 +90,9 @@ SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
 # goro_bulk: goro's ports that join their children with goro::join_all
 # (suite_<bench>_bulk), the form of TooManyCooks' spawn_many.
 GORO_BULK = {"skynet", "fib", "nqueens"}
+# goro_fj: the same three with goro::fj::all (suite_<bench>_fj): children
+# run in place, made goroutines only when a processor wants work.
+GORO_VARIANTS = {"goro_bulk": "_bulk", "goro_fj": "_fj"}
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 DURATION_RE = re.compile(r"duration:\s*(\d+)\s*us")
 RSS_RE = re.compile(r"max_rss:\s*(\d+)\s*KiB")
@@ -162,7 +165,7 @@ def fmt_s(v):
 
 def table(rows, markdown):
     head = ["bench", "threads", "system", "median s", "range s", "peak RSS MiB", "goro / system (time)",
-            "goro / system (RSS)", "goro_bulk / system (time)"]
+            "goro / system (RSS)", "goro_bulk / system (time)", "goro_fj / system (time)"]
     lines = []
     if markdown:
         lines.append("| " + " | ".join(head) + " |")
@@ -184,7 +187,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="", help="comma-separated benchmarks (default: every port)")
     ap.add_argument("--systems", default="goro,goro_bulk,libfork,tmc",
-                    help="comma-separated: goro, goro_bulk (its join_all ports, where there are), libfork, tmc")
+                    help="comma-separated: goro, goro_bulk (its join_all ports, where there are), "
+                         "goro_fj (its fj::all ports), libfork, tmc")
     ap.add_argument("--goro-dir", default="build-release/benchmarks",
                     help="goro's benchmark build directory (holds suite_<bench>)")
     ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
@@ -216,7 +220,7 @@ def main(argv=None):
             raise SystemExit(f"compare_suite: no port of {b!r} (have {', '.join(ARGS)})")
     systems = [s for s in a.systems.split(",") if s]
     for s in systems:
-        if s not in ("goro", "goro_bulk") and s not in PEERS:
+        if s != "goro" and s not in GORO_VARIANTS and s not in PEERS:
             raise SystemExit(f"compare_suite: unknown system {s!r}")
     tcmalloc = os.path.abspath(a.tcmalloc)
     if a.malloc == "tcmalloc" and not os.path.exists(tcmalloc):
@@ -231,10 +235,10 @@ def main(argv=None):
     binaries = {}
     for b in benches:
         for s in systems:
-            if s in ("goro", "goro_bulk"):
-                if s == "goro_bulk" and b not in GORO_BULK:
+            if s == "goro" or s in GORO_VARIANTS:
+                if s in GORO_VARIANTS and b not in GORO_BULK:
                     continue
-                path = os.path.join(goro_dir, "suite_" + b + ("_bulk" if s == "goro_bulk" else ""))
+                path = os.path.join(goro_dir, "suite_" + b + GORO_VARIANTS.get(s, ""))
                 if not os.path.exists(path):
                     raise SystemExit(f"compare_suite: {path} not found (build goro's benchmarks first)")
                 binaries[(s, b)] = path
@@ -273,6 +277,8 @@ def main(argv=None):
             g_rss = statistics.median(x[1] for x in g) if g else None
             gb = results.get(("goro_bulk", b, t)) or []
             gb_time = statistics.median(x[0] for x in gb) if gb else None
+            gf = results.get(("goro_fj", b, t)) or []
+            gf_time = statistics.median(x[0] for x in gf) if gf else None
             for s in systems:
                 runs = results.get((s, b, t)) or []
                 if not runs:
@@ -282,8 +288,9 @@ def main(argv=None):
                 ratio_t = f"{g_time / med:.2f}" if g_time and s != "goro" else "-"
                 ratio_m = f"{g_rss / rss:.2f}" if g_rss and s != "goro" else "-"
                 ratio_b = f"{gb_time / med:.2f}" if gb_time and s != "goro_bulk" else "-"
+                ratio_f = f"{gf_time / med:.2f}" if gf_time and s != "goro_fj" else "-"
                 rows.append([b, str(t), s, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
-                             f"{rss / 1024:.1f}", ratio_t, ratio_m, ratio_b])
+                             f"{rss / 1024:.1f}", ratio_t, ratio_m, ratio_b, ratio_f])
     print(f"# runtime-benchmarks ports, {a.rounds} rounds interleaved, threads {a.threads}; "
           f"peers built by {a.cxx} -march={a.march}, allocator (every system): {'tcmalloc' if use_tcmalloc else 'glibc malloc'}")
     print(table(rows, a.markdown))

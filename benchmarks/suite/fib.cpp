@@ -5,8 +5,10 @@
 // with SUITE_JOIN_ALL, starts both branches as goroutines and joins them
 // with one goro::join_all over a std::array of two tasks instead (the
 // form of TooManyCooks' spawn_tuple, which the suite's TooManyCooks port
-// mentions and leaves out). Warm-up fib(30), then one timed fib(N).
-// Usage: suite_fib[_bulk] N [THREADS]
+// mentions and leaves out). suite_fib_fj, with SUITE_FJ, runs both with
+// goro::fj::all (children made goroutines only when a processor wants
+// work). Warm-up fib(30), then one timed fib(N).
+// Usage: suite_fib[_bulk|_fj] N [THREADS]
 #include <goro/goro.hpp>
 
 #include <array>
@@ -17,7 +19,10 @@ namespace {
 
 goro::task<std::size_t> fib(std::size_t n) {
     if (n < 2) co_return n;
-#ifdef SUITE_JOIN_ALL
+#if defined(SUITE_FJ)
+    auto [a, b] = co_await goro::fj::all(fib(n - 1), fib(n - 2));
+    co_return a + b;
+#elif defined(SUITE_JOIN_ALL)
     std::array<goro::task<std::size_t>, 2> tasks{fib(n - 1), fib(n - 2)};
     const std::array<std::size_t, 2> values = co_await goro::join_all(std::move(tasks));
     co_return values[0] + values[1];

@@ -4,8 +4,10 @@
 // them in spawn order. suite_nqueens_bulk, built from this file with
 // SUITE_JOIN_ALL, starts and joins a node's children with one
 // goro::join_all(tasks, count) instead (the form of TooManyCooks'
-// spawn_many<N>: the first count tasks of an array of N). Warm-up run,
-// then one timed run. Usage: suite_nqueens[_bulk] [THREADS [N]]; N (8 to
+// spawn_many<N>: the first count tasks of an array of N); suite_nqueens_fj,
+// with SUITE_JOIN_ALL and SUITE_FJ, with goro::fj::all(tasks, count)
+// (children made goroutines only when a processor wants work). Warm-up
+// run, then one timed run. Usage: suite_nqueens[_bulk|_fj] [THREADS [N]]; N (8 to
 // 14, default the suite's 14) is for instruction counts under callgrind,
 // where 14 queens take too long.
 #include <goro/goro.hpp>
@@ -46,7 +48,11 @@ goro::task<int> nqueens(int row, board<N> b) {
         b[row] = static_cast<char>(col);
         tasks[made++] = nqueens<N>(row + 1, b);
     }
+#ifdef SUITE_FJ
+    const std::array<int, N> values = co_await goro::fj::all(std::move(tasks), made);
+#else
     const std::array<int, N> values = co_await goro::join_all(std::move(tasks), made);
+#endif
     int count = 0;
     for (std::size_t i = 0; i < made; ++i) count += values[i];
 #else

@@ -4,8 +4,10 @@
 // suite's peers use their own idioms: libfork forks 9 and calls the 10th,
 // TooManyCooks spawns all 10 with spawn_many). suite_skynet_bulk, built from
 // this file with SUITE_JOIN_ALL, starts the 10 with goro::spawn_all and
-// joins them with goro::join_all instead (TooManyCooks' form). One warm-up run, then one timed run. Usage:
-// suite_skynet[_bulk] [THREADS [DEPTH]]; DEPTH (1 to 8, default the
+// joins them with goro::join_all instead (TooManyCooks' form);
+// suite_skynet_fj, with SUITE_FJ, runs them with goro::fj::all (children
+// made goroutines only when a processor wants work). One warm-up run, then
+// one timed run. Usage: suite_skynet[_bulk|_fj] [THREADS [DEPTH]]; DEPTH (1 to 8, default the
 // suite's 8: 10^DEPTH leaves) is for instruction counts under callgrind.
 #include <goro/goro.hpp>
 
@@ -23,7 +25,11 @@ goro::task<std::size_t> skynet_one(std::size_t base, std::size_t depth, std::siz
     std::size_t offset = 1;
     for (std::size_t i = 0; i < depth_max - depth - 1; ++i) offset *= 10;
     std::size_t count = 0;
-#ifdef SUITE_JOIN_ALL
+#if defined(SUITE_FJ)
+    std::array<goro::task<std::size_t>, 10> tasks;
+    for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);
+    for (std::size_t v : co_await goro::fj::all(std::move(tasks))) count += v;
+#elif defined(SUITE_JOIN_ALL)
     std::array<goro::task<std::size_t>, 10> tasks;
     for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);
     for (std::size_t v : co_await goro::join_all(std::move(tasks))) count += v;

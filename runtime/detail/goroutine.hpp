@@ -40,8 +40,13 @@ enum class goroutine_kind : std::uint8_t {
     in_place,
     // The same, taken by a goro::join_all (detail/join_batch.hpp): its end
     // goes on to the join_all's next child; join_state holds the batch.
-    // The last kind: task.hpp's final awaiter tests it as `> in_place`.
     in_place_batch,
+    // A goro::fj::all child run in place, the last of its region when some
+    // of its siblings were promoted (detail/fork_join_region.hpp): its end
+    // waits for them; join_state holds the region's batch.
+    // The last kind: task.hpp's final awaiter tests this and in_place_batch
+    // as `> in_place`, and join_batch_next tells them apart.
+    fj_last,
 };
 
 struct goroutine {

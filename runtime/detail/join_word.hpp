@@ -124,6 +124,11 @@ public:
         return static_cast<join_batch*>(m_word.load(std::memory_order_relaxed));
     }
 
+    /// A goro::fj::all child about to become a goroutine
+    /// (detail/fork_join_region.hpp): back to running, whatever its word held
+    /// as the nested task it was (relaxed: its start publishes it).
+    void reset_running() noexcept { m_word.store(k_running, std::memory_order_relaxed); }
+
     /// The end of a child that a join_all ran in place: done, as finish()
     /// leaves the word, for the join_all's reads on the same record
     /// (relaxed: nobody else reads it; the record's run orders the rest).

@@ -16,6 +16,8 @@
 
 namespace goro::detail {
 
+struct fj_region;
+
 // Goroutines a processor may run in place (join_handle's fork-join fast path)
 // before going back through its scheduling loop. Symmetric transfer is a tail
 // call in optimized builds, but not at -O0 nor under the sanitizers: there
@@ -57,6 +59,10 @@ struct thread_ctx {
     processor* p = nullptr;
     machine* m = nullptr;
     goroutine* g = nullptr;
+    // The innermost open goro::fj::all region of the goroutine this thread
+    // runs, or null: emptied before that goroutine suspends, so it never
+    // names another's (detail/fork_join_region.hpp).
+    fj_region* fj_top = nullptr;
 };
 // constinit: no dynamic initialization, so other files read it directly
 // (without it, each access from another file checks for a TLS init function).

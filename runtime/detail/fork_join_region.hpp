@@ -1,0 +1,84 @@
+// fork_join_region — the runtime's side of goro::fj::all (fork_join.hpp):
+// a set of children run in place on the calling goroutine, made goroutines
+// only when an idle processor wants work. Internal.
+//
+// The protocol, for children c[0..n):
+//
+//   1. fj_open (the awaiter's await_suspend) chains the children as nested
+//      tasks: c[i]'s continuation (frame_link) is c[i-1], c[0]'s is the
+//      joiner. So c[n-1] runs first and each end transfers straight into
+//      the next (the task's plain nested end: no runtime call between
+//      children). It pushes the region onto this thread's chain of open
+//      regions (thread_ctx::fj_top, innermost first).
+//   2. Work requests. At every fj_open, if some processor is idle or
+//      spinning and this processor's deque is empty (nothing there for it
+//      to steal already), the oldest unstarted child of the outermost
+//      region on the chain is promoted (fj_promote_oldest): prepared as a
+//      spawned goroutine (kind joinable) and started, so a thief can take
+//      it. Promotion takes c[p], the lowest index not yet promoted, the
+//      last one the in-place chain would reach; c[p] is unstarted exactly
+//      when c[p + 1] has not finished (children run from n - 1 down). The
+//      promoted ones are the prefix [0, promoted).
+//   3. The last child run in place, c[promoted], ends the region. With none
+//      promoted it is c[0], a plain nested task that resumes the joiner.
+//      Otherwise it is kind fj_last (its join word holds the region's
+//      batch) and its end (fj_last_end, from join_batch_next) waits for
+//      the promoted ones as a goro::join_all does (detail/join_batch.hpp):
+//      those still on this deque run in place, the rest are parked on.
+//   4. fj_close (the awaiter's await_resume) pops the region off the chain.
+//
+// The chain names regions of the goroutine this thread runs, and promotion
+// touches their children: so it must never name another goroutine's. It is
+// emptied before every suspension of the running goroutine (a park, a
+// yield, a bounce through the loop: current_goroutine() and the in-place
+// join's parks call fj_forget_regions), and the scheduler asserts it empty
+// whenever it switches goroutines. Regions forgotten so are not promoted
+// from any more: their unstarted children run in place, after the park.
+// That is also why a child must not wait for a sibling (fork_join.hpp): a
+// child parked on one parks the whole region, and the sibling may be an
+// unstarted child behind it.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <new>
+#include <source_location>
+
+#include "join_batch.hpp"
+
+namespace goro::detail {
+
+struct goroutine;
+
+/// One fj::all's state, in its awaiter (the joiner's frame), written by
+/// the awaiter's await_suspend and by fj_open. Only the thread running the
+/// joiner's goroutine touches it, but for the batch's wait (join_batch.hpp).
+struct fj_region {
+    // The wait for the promoted children: constructed by the first
+    // promotion (most regions have none, and pay nothing for it), read only
+    // when `promoted` is not 0. First, at the region's own address: the
+    // last child's end finds the region from it (fj_last_end).
+    alignas(join_batch) unsigned char batch_storage[sizeof(join_batch)];
+    fj_region* outer;                             // the next region out on the chain (fj_open)
+    goroutine* const* children;                   // the children's records, index order
+    const std::coroutine_handle<>* frames;        // their frames, index order
+    std::uint32_t count;
+    std::uint32_t promoted;                       // children [0, promoted) are goroutines
+    std::coroutine_handle<> joiner;               // the awaiter's continuation
+    std::source_location site;                    // named by promoted children (dumps)
+
+    join_batch& batch() noexcept { return *std::launder(reinterpret_cast<join_batch*>(batch_storage)); }
+};
+
+/// fj::all's await_suspend: chains the children, opens the region, answers
+/// a work request; returns the first child to run (c[count - 1]). count > 0.
+std::coroutine_handle<> fj_open(fj_region* r) noexcept;
+
+/// fj::all's await_resume, first: takes the region off the chain.
+void fj_close(fj_region* r) noexcept;
+
+/// The end of a region's last child run in place when some were promoted
+/// (kind fj_last; join_batch_next dispatches it): what runs next.
+std::coroutine_handle<> fj_last_end(goroutine* child) noexcept;
+
+}  // namespace goro::detail

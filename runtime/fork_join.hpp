@@ -1,0 +1,288 @@
+// goro::fj::all — fork-join for divide-and-conquer code, with children that
+// become goroutines only when an idle processor can take them.
+//
+//     goro::task<long> fib(int n) {
+//         if (n < 2) co_return n;
+//         auto [a, b] = co_await goro::fj::all(fib(n - 1), fib(n - 2));
+//         co_return a + b;
+//     }
+//
+//     std::array<goro::task<long>, 10> kids;                  // a fan-out of 10
+//     for (int i = 0; i < 10; ++i) kids[i] = work(i);
+//     std::array<long, 10> values = co_await goro::fj::all(std::move(kids));
+//     values = co_await goro::fj::all(std::move(kids), n);    // the first n
+//
+// What it does. The children run one after another on the awaiting
+// goroutine, last first, as nested tasks: a child's end transfers straight
+// into the next, with no runtime call in between. Whenever a fork-join
+// region opens while some processor is idle or spinning and this one's
+// queue is empty, the oldest child not yet started (of the outermost open
+// region: the biggest piece of work left) is made a goroutine and queued,
+// for that processor to steal. So a program that keeps every processor
+// busy pays for almost no goroutines; one that leaves a processor idle
+// hands it work at the next fork. (This is work *requesting*, where
+// goro::spawn is work stealing: Acar, Charguéraud and Rainey, "Scheduling
+// Parallel Programs by Work Stealing with Private Deques", PPoPP 2013.)
+//
+// Against goro::join_all, which starts every child as a goroutine: a child
+// costs about half as much (callgrind figures in benchmarks/RESULTS.md,
+// issue 14), and the memory of a deep tree stays that of one path down it
+// per processor.
+//
+// The contract, which Go's goroutines do not have (it is Cilk's, and
+// libfork's and TooManyCooks'):
+//   - a child may park (a channel, a mutex, I/O, a sleep, a join): the
+//     awaiting goroutine waits with it, and its unstarted siblings wait
+//     too;
+//   - so a child must not wait for a sibling (a channel between two
+//     children of one fj::all can deadlock: the sibling may be unstarted,
+//     behind it). Use goro::spawn or goro::join_all for children that talk;
+//   - a child not yet made a goroutine is not one: it has no id, is not
+//     counted by goro::num_goroutines(), and a dump shows its work as the
+//     awaiting goroutine's. Promoted children are ordinary goroutines
+//     (created at this header, in a dump).
+//   - after a park inside a region, the regions that enclose it no longer
+//     hand out work until the region closes (their children run in place);
+//   - a region never goes through the scheduler's loop: a long one counts
+//     as one long computation, which the monitor hands off like any
+//     (README, "Blocking and long computations").
+//
+// The values come back in the children's order: a std::tuple for the
+// variadic form (std::monostate for a task<void>; nothing when all are
+// void), a std::array for the array forms. Every child runs to its end, even
+// when one threw; then the first exception in the children's order is
+// rethrown and the others are discarded, as goro::join_all does. The tasks
+// are taken over at the call; an fj::all never awaited frees them, run.
+#pragma once
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <source_location>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "detail/fork_join_region.hpp"
+#include "error.hpp"
+#include "go.hpp"
+#include "task.hpp"
+
+namespace goro {
+
+namespace detail {
+
+template <typename T>
+using fj_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+/// What fj::all's awaiters share: the region and its N children (the first
+/// m_region.count of them).
+template <std::size_t N>
+class fj_awaiter_base {
+public:
+    fj_awaiter_base(const fj_awaiter_base&) = delete;
+    fj_awaiter_base& operator=(const fj_awaiter_base&) = delete;
+
+    // Frees what is still ours. Never awaited: every child, unrun. Destroyed
+    // while suspended (the joiner's frame freed at shutdown): the children
+    // run in place (unstarted, suspended inside their run, or finished),
+    // and the promoted ones that are ours alone (finished, or run in place
+    // by the wait: batch.running); the others run on detached, or are
+    // freed by the shutdown that is destroying us (join_word.hpp).
+    ~fj_awaiter_base() {
+        // After await_resume every child is taken: no walk (join_all's
+        // measure: 13 instructions a node).
+        if (m_taken) return;
+        const std::uint32_t promoted = m_awaited ? m_region.promoted : 0;
+        for (std::uint32_t i = 0; i < m_count; ++i) {
+            if (i < promoted) {
+                goroutine* g = m_children[i];
+                if (g != m_region.batch().running && !g->join_state.detach()) continue;
+            }
+            m_frames[i].destroy();
+        }
+    }
+
+    bool await_ready() const noexcept { return m_count == 0; }
+
+    // The region's fields are written here, not at construction: an
+    // fj::all is awaited where it is made, and this is one place for all.
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
+        m_awaited = true;
+        m_region.children = m_children.data();
+        m_region.frames = m_frames.data();
+        m_region.count = m_count;
+        m_region.promoted = 0;
+        m_region.joiner = me;
+        m_region.site = m_site;
+        return fj_open(&m_region);
+    }
+
+protected:
+    explicit fj_awaiter_base(std::source_location site) noexcept : m_site(site) {}
+
+    // Child i in slot i: the region runs the last first. (Kept in reverse,
+    // so that they ran first to first, nqueens 13 ran 9 % slower and
+    // skynet 2 % slower, fib 3 % faster: 3 runs each, 2026-11-30.)
+    template <typename T>
+    void adopt(std::size_t i, task<T>& t) noexcept {
+        auto h = t.release();
+        m_children[i] = &h.promise();
+        m_frames[i] = h;
+    }
+
+    /// await_resume's first step (every child has finished): from here on
+    /// the harvest frees every frame, whatever it throws.
+    void close() noexcept {
+        m_taken = true;
+        if (m_count != 0) fj_close(&m_region);
+    }
+
+    /// Child i's value (or its exception); its frame is freed either way.
+    template <typename T>
+    T take(std::size_t i) {
+        return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i].address()));
+    }
+
+    fj_region m_region;  // written at the await (await_suspend, fj_open)
+    std::array<goroutine*, N> m_children;
+    std::array<std::coroutine_handle<>, N> m_frames;
+    std::source_location m_site;
+    std::uint32_t m_count = 0;  // children [0, m_count) are ours
+    bool m_awaited = false;     // await_suspend ran (m_region holds them)
+    bool m_taken = false;       // await_resume took every child
+};
+
+template <typename... T>
+class [[nodiscard]] fj_tuple_awaiter : public fj_awaiter_base<sizeof...(T)> {
+public:
+    static constexpr bool all_void = (std::is_void_v<T> && ...);
+    using result = std::conditional_t<all_void, void, std::tuple<fj_value_t<T>...>>;
+
+    explicit fj_tuple_awaiter(std::source_location site, task<T>&... tasks) : fj_awaiter_base<sizeof...(T)>(site) {
+        if (!(static_cast<bool>(tasks) && ...)) throw runtime_error("goro::fj::all: an empty task");
+        std::size_t slot = 0;
+        (this->adopt(slot++, tasks), ...);
+        this->m_count = sizeof...(T);
+    }
+
+    result await_resume() {
+        this->close();
+        return harvest(std::index_sequence_for<T...>{});
+    }
+
+private:
+    template <std::size_t... I>
+    result harvest(std::index_sequence<I...>) {
+        std::exception_ptr first;
+        if constexpr (all_void) {
+            (take_into<I, T>(static_cast<std::monostate*>(nullptr), first), ...);
+            if (first) std::rethrow_exception(first);
+        } else {
+            std::tuple<fj_value_t<T>...> values;
+            (take_into<I, T>(&std::get<I>(values), first), ...);
+            if (first) std::rethrow_exception(first);
+            return values;
+        }
+    }
+
+    template <std::size_t I, typename U, typename Slot>
+    void take_into(Slot* slot, std::exception_ptr& first) noexcept {
+        try {
+            if constexpr (std::is_void_v<U>)
+                this->template take<void>(I);
+            else
+                *slot = this->template take<U>(I);
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
+    }
+};
+
+template <typename T, std::size_t N>
+class [[nodiscard]] fj_array_awaiter : public fj_awaiter_base<N> {
+public:
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<fj_value_t<T>, N>>;
+
+    fj_array_awaiter(std::source_location site, std::array<task<T>, N>& tasks, std::size_t count)
+        : fj_awaiter_base<N>(site) {
+        if (count > N) throw runtime_error("goro::fj::all: a count above the array's size");
+        for (std::size_t i = 0; i < count; ++i)
+            if (!tasks[i]) throw runtime_error("goro::fj::all: an empty task");
+        for (std::size_t i = 0; i < count; ++i) this->adopt(i, tasks[i]);
+        this->m_count = static_cast<std::uint32_t>(count);
+    }
+
+    result await_resume() {
+        this->close();
+        std::exception_ptr first;
+        const std::uint32_t n = this->m_count;
+        if constexpr (std::is_void_v<T>) {
+            for (std::uint32_t i = 0; i < n; ++i) {
+                try {
+                    this->template take<void>(i);
+                } catch (...) {
+                    if (!first) first = std::current_exception();
+                }
+            }
+            if (first) std::rethrow_exception(first);
+        } else {
+            result values{};
+            for (std::uint32_t i = 0; i < n; ++i) {
+                try {
+                    values[i] = this->template take<T>(i);
+                } catch (...) {
+                    if (!first) first = std::current_exception();
+                }
+            }
+            if (first) std::rethrow_exception(first);
+            return values;
+        }
+    }
+};
+
+}  // namespace detail
+
+namespace fj {
+
+/// Runs every task, in place or, when a processor wants work, as goroutines;
+/// returns once all have finished: their values in order as a std::tuple
+/// (std::monostate for a void task; void when all are void), or the first
+/// exception in order. None may be empty (goro::runtime_error, taking
+/// none). See the header comment for the contract.
+template <typename... T>
+    requires(sizeof...(T) > 0)
+auto all(task<T>... tasks) {
+    static_assert(((std::is_void_v<T> || std::is_default_constructible_v<T>) && ...),
+                  "goro::fj::all needs default-constructible value types");
+    // Promoted children name this line as where they were created: a
+    // parameter pack cannot be followed by a defaulted source_location.
+    return detail::fj_tuple_awaiter<T...>(std::source_location::current(), tasks...);
+}
+
+/// The same over an array of tasks; the values come back as a std::array.
+template <typename T, std::size_t N>
+auto all(std::array<task<T>, N>&& tasks, std::source_location site = std::source_location::current()) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::fj::all over a std::array needs a default-constructible value type");
+    return detail::fj_array_awaiter<T, N>(site, tasks, N);
+}
+
+/// The first `count` tasks of the array (a fan-out known at run time, the
+/// array its bound); the values in a std::array of N, the first `count`
+/// theirs (the rest value-initialized). The tasks from `count` on stay in
+/// the array, unrun. A count above N throws goro::runtime_error.
+template <typename T, std::size_t N>
+auto all(std::array<task<T>, N>&& tasks, std::size_t count,
+         std::source_location site = std::source_location::current()) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::fj::all over a std::array needs a default-constructible value type");
+    return detail::fj_array_awaiter<T, N>(site, tasks, count);
+}
+
+}  // namespace fj
+
+}  // namespace goro

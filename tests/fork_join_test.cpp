@@ -1,0 +1,309 @@
+// goro::fj::all: values in order, exceptions after every child finished,
+// children that park, promotion to goroutines when a processor wants work,
+// and shutdown in the middle of a region (runtime/detail/fork_join_region.hpp).
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include <goro/goro.hpp>
+
+#include "support/frame_token.hpp"
+#include "support/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::watchdog;
+
+namespace {
+
+goro::task<long> fib(int n) {
+    if (n < 2) co_return n;
+    auto [a, b] = co_await goro::fj::all(fib(n - 1), fib(n - 2));
+    co_return a + b;
+}
+
+long fib_plain(int n) { return n < 2 ? n : fib_plain(n - 1) + fib_plain(n - 2); }
+
+// A tree of fan-out 10 (the suite's skynet): the leaves give their numbers,
+// so the root's value is the sum of 0 .. 10^depth - 1.
+goro::task<long> skynet(long num, int depth) {
+    if (depth == 0) co_return num;
+    std::array<goro::task<long>, 10> kids;
+    for (long i = 0; i < 10; ++i) kids[i] = skynet(num * 10 + i, depth - 1);
+    const std::array<long, 10> values = co_await goro::fj::all(std::move(kids));
+    long sum = 0;
+    for (long v : values) sum += v;
+    co_return sum;
+}
+
+// nqueens' shape: a fan-out that varies from node to node (the bounded form).
+goro::task<long> queens(int n, int row, std::array<int, 12> cols) {
+    if (row == n) co_return 1;
+    std::array<goro::task<long>, 12> kids;
+    std::size_t count = 0;
+    for (int c = 0; c < n; ++c) {
+        bool safe = true;
+        for (int r = 0; r < row; ++r)
+            if (cols[r] == c || cols[r] - c == row - r || c - cols[r] == row - r) safe = false;
+        if (!safe) continue;
+        std::array<int, 12> next = cols;
+        next[row] = c;
+        kids[count++] = queens(n, row + 1, next);
+    }
+    const std::array<long, 12> values = co_await goro::fj::all(std::move(kids), count);
+    long sum = 0;
+    for (std::size_t i = 0; i < count; ++i) sum += values[i];
+    co_return sum;
+}
+
+goro::task<long> value(long v) { co_return v; }
+goro::task<std::string> text(std::string s) { co_return s; }
+goro::task<void> add_to(std::atomic<long>* total, long v) {
+    total->fetch_add(v);
+    co_return;
+}
+goro::task<long> throws_after(std::atomic<int>* finished, int which) {
+    finished->fetch_add(1);
+    throw std::runtime_error("child " + std::to_string(which));
+    co_return 0;
+}
+goro::task<long> counts(std::atomic<int>* finished, long v) {
+    finished->fetch_add(1);
+    co_return v;
+}
+
+}  // namespace
+
+TEST_CASE("fj::all gives every value in order at 1, 2 and 4 processors", "[fj]") {
+    watchdog dog("fj values", 120s);
+    for (unsigned procs : {1u, 2u, 4u}) {
+        INFO("procs " << procs);
+        REQUIRE(goro::run(fib(20), {.procs = procs}) == fib_plain(20));
+        REQUIRE(goro::run(skynet(0, 4), {.procs = procs}) == 9999L * 10000L / 2);
+        REQUIRE(goro::run(queens(8, 0, {}), {.procs = procs}) == 92);
+    }
+}
+
+TEST_CASE("fj::all's forms: mixed types, void tasks, a bounded count", "[fj]") {
+    auto main_task = []() -> goro::task<int> {
+        auto [n, s] = co_await goro::fj::all(value(7), text("seven"));
+        REQUIRE(n == 7);
+        REQUIRE(s == "seven");
+
+        std::atomic<long> total{0};
+        co_await goro::fj::all(add_to(&total, 1), add_to(&total, 2), add_to(&total, 4));
+        REQUIRE(total.load() == 7);
+
+        std::array<goro::task<void>, 3> voids{add_to(&total, 8), add_to(&total, 16), add_to(&total, 32)};
+        co_await goro::fj::all(std::move(voids));
+        REQUIRE(total.load() == 63);
+
+        // Only the first two run; the third stays in the array, unrun.
+        std::array<goro::task<long>, 3> some{value(1), value(2), value(3)};
+        const std::array<long, 3> got = co_await goro::fj::all(std::move(some), 2);
+        REQUIRE(got[0] == 1);
+        REQUIRE(got[1] == 2);
+        REQUIRE(got[2] == 0);
+        REQUIRE(static_cast<bool>(some[2]));
+
+        std::array<goro::task<long>, 2> none{value(1), value(2)};
+        const std::array<long, 2> zero = co_await goro::fj::all(std::move(none), 0);
+        REQUIRE(zero[0] == 0);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("fj::all rejects an empty task and a count above the array, taking none", "[fj]") {
+    auto main_task = []() -> goro::task<int> {
+        goro::task<long> empty;
+        int errors = 0;
+        try {
+            (void)co_await goro::fj::all(value(1), std::move(empty));
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        std::array<goro::task<long>, 2> tasks{value(1), value(2)};
+        try {
+            (void)co_await goro::fj::all(std::move(tasks), 3);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        REQUIRE(static_cast<bool>(tasks[0]));
+        co_return errors;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 2);
+}
+
+TEST_CASE("fj::all rethrows the first exception in order once every child finished", "[fj]") {
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        auto main_task = []() -> goro::task<int> {
+            std::atomic<int> finished{0};
+            std::string caught;
+            try {
+                std::array<goro::task<long>, 5> kids{counts(&finished, 1), throws_after(&finished, 1),
+                                                     counts(&finished, 2), throws_after(&finished, 3),
+                                                     counts(&finished, 4)};
+                (void)co_await goro::fj::all(std::move(kids));
+            } catch (const std::runtime_error& e) {
+                caught = e.what();
+            }
+            REQUIRE(caught == "child 1");
+            REQUIRE(finished.load() == 5);
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+TEST_CASE("fj::all's children may park: a sleep, a mutex, a channel, a join", "[fj]") {
+    watchdog dog("fj parks", 120s);
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        auto main_task = []() -> goro::task<int> {
+            goro::mutex mu;
+            goro::chan<long> ch(0);
+            // A goroutine outside the region feeds the channel.
+            goro::go([](goro::chan<long> c) -> goro::task<> {
+                for (long i = 0; i < 3; ++i) co_await c.send(i + 1);
+            }(ch));
+            auto sleeper = []() -> goro::task<long> {
+                co_await goro::sleep(1ms);
+                co_return 10;
+            };
+            auto locker = [](goro::mutex* m) -> goro::task<long> {
+                co_await m->lock();
+                co_await goro::sleep(1ms);
+                m->unlock();
+                co_return 20;
+            };
+            auto receiver = [](goro::chan<long> c) -> goro::task<long> {
+                auto v = co_await c.recv();
+                co_return v.value_or(-100);
+            };
+            auto joiner = []() -> goro::task<long> {
+                auto h = goro::spawn(value(30));
+                co_await goro::sleep(1ms);
+                co_return co_await std::move(h);
+            };
+            auto [a, b, c, d, e, f, g] = co_await goro::fj::all(sleeper(), locker(&mu), locker(&mu), receiver(ch),
+                                                               receiver(ch), receiver(ch), joiner());
+            REQUIRE(a == 10);
+            REQUIRE(b + c == 40);
+            REQUIRE(d + e + f == 6);
+            REQUIRE(g == 30);
+            // And inside a deeper tree: a child that parks deep down.
+            auto deep = [](auto& self, int depth) -> goro::task<long> {
+                if (depth == 0) {
+                    co_await goro::sleep(100us);
+                    co_return 1;
+                }
+                auto [x, y] = co_await goro::fj::all(self(self, depth - 1), self(self, depth - 1));
+                co_return x + y;
+            };
+            REQUIRE(co_await deep(deep, 6) == 64);
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    }
+}
+
+// The child run first spins, without parking, until its sibling has run:
+// only a promotion (the idle second processor asks for work at a fork
+// inside it) lets the sibling run. Without one it never ends.
+TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
+    watchdog dog("fj promotion", 60s);
+    auto main_task = []() -> goro::task<int> {
+        std::atomic<bool> sibling_ran{false};
+        auto sibling = [](std::atomic<bool>* flag) -> goro::task<long> {
+            flag->store(true);
+            co_return 1;
+        };
+        auto spinner = [](std::atomic<bool>* flag) -> goro::task<long> {
+            // Forks while the other processor is idle: work requests (the
+            // first ones may come before it has gone idle).
+            long sum = 0;
+            while (!flag->load()) {
+                auto [x, y] = co_await goro::fj::all(value(1), value(2));
+                sum = x + y;
+                std::this_thread::yield();
+            }
+            co_return sum;
+        };
+        const std::size_t before = goro::num_goroutines();
+        auto [s, t] = co_await goro::fj::all(sibling(&sibling_ran), spinner(&sibling_ran));
+        REQUIRE(s == 1);
+        REQUIRE(t == 3);
+        REQUIRE(goro::num_goroutines() == before);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("fj::all at 1 processor makes no goroutine of a child", "[fj]") {
+    auto main_task = []() -> goro::task<int> {
+        auto counted = [](auto& self, int depth) -> goro::task<long> {
+            if (depth == 0) co_return static_cast<long>(goro::num_goroutines());
+            auto [x, y] = co_await goro::fj::all(self(self, depth - 1), self(self, depth - 1));
+            co_return std::max(x, y);
+        };
+        const std::uint64_t before = goro::metrics().goroutines_created;
+        // The most goroutines any leaf saw: main alone.
+        REQUIRE(co_await counted(counted, 10) == 1);
+        REQUIRE(goro::metrics().goroutines_created == before);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
+}
+
+TEST_CASE("fj::all under load: many regions at 2 and 4 processors", "[fj][stress]") {
+    watchdog dog("fj stress", 300s);
+    for (unsigned procs : {2u, 4u}) {
+        INFO("procs " << procs);
+        auto main_task = []() -> goro::task<long> {
+            long total = 0;
+            for (int round = 0; round < 20; ++round) total += co_await fib(16);
+            // Several roots at once, each a region tree.
+            std::array<goro::join_handle<long>, 4> roots;
+            for (auto& r : roots) r = goro::spawn(skynet(0, 3));
+            for (auto& r : roots) total += co_await std::move(r);
+            co_return total;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 20 * fib_plain(16) + 4 * (999L * 1000L / 2));
+    }
+}
+
+// The main goroutine returns while another sits inside a region: a child
+// run in place parked forever, one sibling finished and one unstarted (at 1
+// processor; at 2 it may have been promoted and run). The shutdown frees
+// every frame, run or not (ASan checks it; the frame tokens count them).
+TEST_CASE("fj::all: shutdown in the middle of a region frees every child", "[fj]") {
+    for (unsigned procs : {1u, 2u}) {
+        INFO("procs " << procs);
+        const long frames_before = goro_test::live_frames();
+        auto main_task = []() -> goro::task<int> {
+            goro::chan<int> never(0);
+            goro::chan<int> started(1);
+            auto stuck = [](goro::chan<int> c, goro::chan<int> s, goro_test::frame_token) -> goro::task<long> {
+                co_await s.send(1);
+                (void)co_await c.recv();
+                co_return 0;
+            };
+            auto plain = [](goro_test::frame_token) -> goro::task<long> { co_return 1; };
+            auto region = [](goro::task<long> a, goro::task<long> b, goro::task<long> c) -> goro::task<> {
+                (void)co_await goro::fj::all(std::move(a), std::move(b), std::move(c));
+            };
+            goro::go(region(plain({}), stuck(never, started, {}), plain({})));
+            (void)co_await started.recv();
+            co_return 0;
+        };
+        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+        REQUIRE(goro_test::live_frames() == frames_before);
+    }
+}
