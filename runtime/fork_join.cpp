@@ -10,6 +10,21 @@
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 
+// Where symmetric transfer may not be a tail call (no optimization, or a
+// sanitizer), every transfer between the region's children nests a native
+// frame, and a whole fork-join tree would nest them all (ASan overflowed
+// the stack at fib(20)). There a region opened past the cap on in-place
+// runs goes through the scheduler's loop first, as join_all's bounce does.
+// Optimized builds never do it: a bounce is a suspension, which takes the
+// regions around it off the chain (no more promotions from them).
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GORO_FJ_BOUNDED_STACK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GORO_FJ_BOUNDED_STACK 1
+#endif
+#endif
+
 namespace goro::detail {
 
 // fj_last_end finds its region from the batch its join word holds: the
@@ -82,6 +97,22 @@ void promote(fj_region& r) noexcept {
     if (target) promote(*target);
 }
 
+#ifdef GORO_FJ_BOUNDED_STACK
+// The bounce (see GORO_FJ_BOUNDED_STACK): the record is readied with the
+// region's first child as its resume point, so that it starts on a fresh
+// stack from the loop. A suspension: the chain is emptied first. The wait
+// reason as bounce_to_loop's (in_place_join.cpp): the record may reach a
+// deque, and a joiner's take must not take it for a child that never ran.
+[[gnu::noinline, gnu::cold]] std::coroutine_handle<> bounce_region(goroutine* record,
+                                                                   std::coroutine_handle<> first) noexcept {
+    t_ctx.fj_top = nullptr;
+    record->resume_point = first;
+    note_waiting(record, "join");
+    ready(record);
+    return std::noop_coroutine();
+}
+#endif
+
 }  // namespace
 
 [[gnu::noinline]] std::coroutine_handle<> fj_open(fj_region* r) noexcept {
@@ -109,7 +140,14 @@ void promote(fj_region& r) noexcept {
             // leaves compute for a slice is handed off as any computation.
             advance_schedtick(*p, k_tick_run);
             const bool wanted = work_wanted(*p);
+#ifdef GORO_FJ_BOUNDED_STACK
+            // The loop resets the count when it resumes a goroutine.
+            const bool bounce = ++p->in_place_runs > k_max_in_place_runs;
             leave_processor(ctx.m);
+            if (bounce) return bounce_region(ctx.g, f[n - 1]);
+#else
+            leave_processor(ctx.m);
+#endif
             if (wanted) [[unlikely]]
                 promote_oldest(r);
         }
