@@ -24,10 +24,10 @@
 // goro::spawn is work stealing: Acar, Charguéraud and Rainey, "Scheduling
 // Parallel Programs by Work Stealing with Private Deques", PPoPP 2013.)
 //
-// Against goro::join_all, which starts every child as a goroutine: a child
-// costs about half as much (callgrind figures in benchmarks/RESULTS.md,
-// issue 14), and the memory of a deep tree stays that of one path down it
-// per processor.
+// Against goro::spawn and a co_await per child, where every child is a
+// goroutine: a skynet task costs 249 instructions against 441 (join_all:
+// 362), a fib call 245 against 293; a plain sequential co_await of each
+// costs 195 (benchmarks/RESULTS.md, 2026-11-30 11:30).
 //
 // The contract, which Go's goroutines do not have (it is Cilk's, and
 // libfork's and TooManyCooks'):
