@@ -10,19 +10,20 @@
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 
-// Where symmetric transfer may not be a tail call (no optimization, or a
-// sanitizer), every transfer between the region's children nests a native
-// frame, and a whole fork-join tree would nest them all (ASan overflowed
-// the stack at fib(20)). There a region opened past the cap on in-place
-// runs goes through the scheduler's loop first, as join_all's bounce does.
-// Optimized builds never do it: a bounce is a suspension, which takes the
-// regions around it off the chain (no more promotions from them).
+// The library's own half of fj_region::bounded_stack (fork_join.hpp sets
+// the user's): the transfers between children are compiled into the user's
+// code, the ends' runtime calls into this library.
 #if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GORO_FJ_BOUNDED_STACK 1
+#define GORO_FJ_LIBRARY_BOUNDED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORO_FJ_BOUNDED_STACK 1
+#define GORO_FJ_LIBRARY_BOUNDED 1
 #endif
+#endif
+#ifdef GORO_FJ_LIBRARY_BOUNDED
+constexpr bool k_library_bounded = true;
+#else
+constexpr bool k_library_bounded = false;
 #endif
 
 namespace goro::detail {
@@ -91,14 +92,59 @@ void promote(fj_region& r) noexcept {
 // the largest unexplored subtree, as a thief of a Chase-Lev deque would
 // take).
 [[gnu::noinline, gnu::cold]] void promote_oldest(fj_region* innermost) noexcept {
+    // Only on a thread that holds its processor: one that lost it (handed
+    // off) would start each child the slow way, from outside.
+    if (!enter_from_task(t_ctx.p, t_ctx.m)) return;
+    leave_processor(t_ctx.m);
     fj_region* target = nullptr;
     for (fj_region* r = innermost; r; r = r->outer)
         if (promotable(*r)) target = r;
     if (target) promote(*target);
 }
 
-#ifdef GORO_FJ_BOUNDED_STACK
-// The bounce (see GORO_FJ_BOUNDED_STACK): the record is readied with the
+// Does nothing wait on p that a long region would hold up? Nothing in its
+// run-next slot or its deque (but a promoted child not yet stolen), no
+// timer set, no I/O in flight on its netpoll, nothing in the global queue.
+// Then a fork is a scheduling event, as a spawn is (queue_started): the
+// monitor sees a run step, and a region that keeps forking is not taken
+// for a stuck task (which handed a 1-processor skynet's processor off 46
+// times, and sent every later promotion down the slow path of a thread
+// without one). Otherwise it is not: the region counts as one long
+// computation, and the monitor hands p off for what waits, as it does for
+// any (a timer or a readied goroutine on p waited for the whole tree).
+// Relaxed reads of hints, as the monitor's own.
+inline bool nothing_waits(const processor& p) noexcept {
+    if (runnext_holds(p.runnext.load(std::memory_order_relaxed))) return false;
+    if (!p.deque.empty_hint()) return false;
+    if (p.rt.global_size.load(std::memory_order_relaxed) != 0) return false;
+    if (p.timers.next_deadline() != timer_heap::k_never) return false;
+    return !p.netpoll || p.netpoll->in_flight() == 0;
+}
+
+// Forks between two steps of schedtick (fj_step): the monitor polls every
+// quarter slice at the most often, so a step in 16 forks (well under a
+// microsecond of skynet) is as good as one per fork, and the step's
+// processor entry and nothing_waits (33 instructions) are paid once.
+constexpr unsigned k_fj_step_interval = 16;
+
+// A fork's part that needs the processor: a schedtick step when nothing
+// waits on it, and, where the stack is bounded, the count of in-place runs.
+// True when the region must bounce through the loop (bounded only): past
+// the cap, or with the processor lost (no count to keep without it: every
+// region bounces, through the global queue, until a processor runs the
+// goroutine again). Without the processor (handed off), nothing else.
+[[gnu::noinline]] bool fj_step(thread_ctx& ctx, bool bounded) noexcept {
+    processor* p = ctx.p;
+    if (!enter_from_task(p, ctx.m)) return bounded;
+    if (nothing_waits(*p)) [[likely]]
+        advance_schedtick(*p, k_tick_run);
+    // The loop resets the count when it resumes a goroutine.
+    const bool bounce = bounded && ++p->in_place_runs > k_max_in_place_runs;
+    leave_processor(ctx.m);
+    return bounce;
+}
+
+// The bounce (see fj_region::bounded_stack): the record is readied with the
 // region's first child as its resume point, so that it starts on a fresh
 // stack from the loop. A suspension: the chain is emptied first. The wait
 // reason as bounce_to_loop's (in_place_join.cpp): the record may reach a
@@ -111,7 +157,6 @@ void promote(fj_region& r) noexcept {
     ready(record);
     return std::noop_coroutine();
 }
-#endif
 
 }  // namespace
 
@@ -126,32 +171,21 @@ void promote(fj_region& r) noexcept {
     thread_ctx& ctx = t_ctx;
     // Outside a goroutine (a task resumed by hand) the children just run
     // one after another: nothing could take one.
-    if (ctx.g) [[likely]] {
-        r->outer = ctx.fj_top;
-        ctx.fj_top = r;
-        processor* p = ctx.p;
-        // Without the processor (handed off: the thread runs on without
-        // one), neither: the region just runs in place.
-        if (enter_from_task(p, ctx.m)) [[likely]] {
-            // A fork is a scheduling event, as a spawn is (queue_started):
-            // the monitor sees a run step, so a region that keeps forking
-            // is not taken for a stuck task and handed off (which cost a
-            // thread more and a slow path per promotion). A region whose
-            // leaves compute for a slice is handed off as any computation.
-            advance_schedtick(*p, k_tick_run);
-            const bool wanted = work_wanted(*p);
-#ifdef GORO_FJ_BOUNDED_STACK
-            // The loop resets the count when it resumes a goroutine.
-            const bool bounce = ++p->in_place_runs > k_max_in_place_runs;
-            leave_processor(ctx.m);
-            if (bounce) return bounce_region(ctx.g, f[n - 1]);
-#else
-            leave_processor(ctx.m);
-#endif
-            if (wanted) [[unlikely]]
-                promote_oldest(r);
-        }
+    if (!ctx.g) [[unlikely]] {
+        r->outer = nullptr;
+        return f[n - 1];
     }
+    r->outer = ctx.fj_top;
+    ctx.fj_top = r;
+    // What needs the processor, one fork in k_fj_step_interval (every fork
+    // where the stack is bounded): the schedtick step and the bounce.
+    const bool bounded = k_library_bounded || r->bounded_stack;
+    if (bounded || ++ctx.fj_forks % k_fj_step_interval == 0) [[unlikely]] {
+        if (fj_step(ctx, bounded)) return bounce_region(ctx.g, f[n - 1]);
+    }
+    // A work request: relaxed reads of hints, with no processor entry.
+    if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
+        promote_oldest(r);
     return f[n - 1];
 }
 
@@ -165,7 +199,9 @@ void promote(fj_region& r) noexcept {
 }
 
 [[gnu::noinline]] std::coroutine_handle<> fj_last_end(goroutine* child) noexcept {
-    fj_region* r = reinterpret_cast<fj_region*>(child->join_state.in_place_batch());
+    // The batch lives in the region's first member: the region is at its
+    // address.
+    fj_region* r = std::launder(reinterpret_cast<fj_region*>(child->join_state.in_place_batch()));
     // Nothing of r is left to promote: off the chain, before the wait's
     // park (which empties the chain anyway) or the promoted children it
     // runs in place (which open regions of their own).

@@ -43,9 +43,11 @@
 //     (created at this header, in a dump).
 //   - after a park inside a region, the regions that enclose it no longer
 //     hand out work until the region closes (their children run in place);
-//   - a region never goes through the scheduler's loop: a long one counts
-//     as one long computation, which the monitor hands off like any
-//     (README, "Blocking and long computations").
+//   - a region never goes through the scheduler's loop. Each fork counts
+//     as a scheduling event while nothing else waits on its processor;
+//     when something does (a readied goroutine, a timer, I/O, the global
+//     queue), the region counts as one long computation, and the monitor
+//     hands the processor off to another thread, as for any.
 //
 // The values come back in the children's order: a std::tuple for the
 // variadic form (std::monostate for a task<void>; nothing when all are
@@ -77,6 +79,19 @@ namespace detail {
 
 template <typename T>
 using fj_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// fj_region::bounded_stack, decided where the awaiting code is compiled.
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool k_fj_bounded_stack = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool k_fj_bounded_stack = true;
+#else
+inline constexpr bool k_fj_bounded_stack = false;
+#endif
+#else
+inline constexpr bool k_fj_bounded_stack = false;
+#endif
 
 /// What fj::all's awaiters share: the region and its N children (the first
 /// m_region.count of them).
@@ -118,6 +133,7 @@ public:
         m_region.promoted = 0;
         m_region.joiner = me;
         m_region.site = m_site;
+        m_region.bounded_stack = k_fj_bounded_stack;
         return fj_open(&m_region);
     }
 
@@ -134,10 +150,8 @@ protected:
         m_frames[i] = h;
     }
 
-    /// await_resume's first step (every child has finished): from here on
-    /// the harvest frees every frame, whatever it throws.
+    /// await_resume's first step (every child has finished).
     void close() noexcept {
-        m_taken = true;
         if (m_count != 0) fj_close(&m_region);
     }
 
@@ -179,10 +193,12 @@ private:
     result harvest(std::index_sequence<I...>) {
         std::exception_ptr first;
         if constexpr (all_void) {
+            this->m_taken = true;  // from here on the harvest frees every frame
             (take_into<I, T>(static_cast<std::monostate*>(nullptr), first), ...);
             if (first) std::rethrow_exception(first);
         } else {
-            std::tuple<fj_value_t<T>...> values;
+            std::tuple<fj_value_t<T>...> values;  // may throw: nothing taken yet
+            this->m_taken = true;                 // from here on the harvest frees every frame
             (take_into<I, T>(&std::get<I>(values), first), ...);
             if (first) std::rethrow_exception(first);
             return values;
@@ -221,6 +237,7 @@ public:
         std::exception_ptr first;
         const std::uint32_t n = this->m_count;
         if constexpr (std::is_void_v<T>) {
+            this->m_taken = true;  // from here on the harvest frees every frame
             for (std::uint32_t i = 0; i < n; ++i) {
                 try {
                     this->template take<void>(i);
@@ -230,7 +247,8 @@ public:
             }
             if (first) std::rethrow_exception(first);
         } else {
-            result values{};
+            result values{};       // may throw: nothing taken yet
+            this->m_taken = true;  // from here on the harvest frees every frame
             for (std::uint32_t i = 0; i < n; ++i) {
                 try {
                     values[i] = this->template take<T>(i);

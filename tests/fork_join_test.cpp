@@ -62,6 +62,19 @@ goro::task<long> queens(int n, int row, std::array<int, 12> cols) {
 }
 
 goro::task<long> value(long v) { co_return v; }
+goro::task<> sleep_then_set(std::atomic<bool>* flag) {
+    co_await goro::sleep(1ms);
+    flag->store(true);
+}
+// Forks until the flag is set; at least one fork.
+goro::task<long> fork_until(std::atomic<bool>* flag) {
+    long n = 0;
+    do {
+        auto [x, y] = co_await goro::fj::all(value(1), value(2));
+        n += x + y;
+    } while (!flag->load());
+    co_return n;
+}
 goro::task<std::string> text(std::string s) { co_return s; }
 goro::task<void> add_to(std::atomic<long>* total, long v) {
     total->fetch_add(v);
@@ -244,6 +257,22 @@ TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
         co_return 0;
     };
     REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+// A goroutine readied on the region's processor, and the timer it sets,
+// must not wait for the whole tree: the region stops counting as progress
+// and the monitor hands the processor off. The region's children fork
+// until the sleeper has run: without the hand-off, never.
+TEST_CASE("fj::all: a long region does not hold up a goroutine and a timer on its processor", "[fj]") {
+    watchdog dog("fj fairness", 120s);
+    auto main_task = []() -> goro::task<int> {
+        std::atomic<bool> woke{false};
+        goro::go(sleep_then_set(&woke));
+        auto [a, b] = co_await goro::fj::all(fork_until(&woke), fork_until(&woke));
+        REQUIRE(a + b > 0);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
 }
 
 TEST_CASE("fj::all at 1 processor makes no goroutine of a child", "[fj]") {

@@ -66,6 +66,16 @@ struct fj_region {
     std::uint32_t promoted;                       // children [0, promoted) are goroutines
     std::coroutine_handle<> joiner;               // the awaiter's continuation
     std::source_location site;                    // named by promoted children (dumps)
+    // Symmetric transfer may not be a tail call where the awaiting code was
+    // compiled (no optimization, a sanitizer: fork_join.hpp decides, in the
+    // user's build): every transfer between children then nests a native
+    // frame, and a whole tree would nest them all (ASan overflowed the stack
+    // at fib(20); a -O0 program against a release library at fib(25)). Then
+    // a region opened past the cap on in-place runs goes through the
+    // scheduler's loop first, as join_all's bounce does. Optimized code never
+    // does: a bounce is a suspension, after which the regions around it hand
+    // out no more work.
+    bool bounded_stack;
 
     join_batch& batch() noexcept { return *std::launder(reinterpret_cast<join_batch*>(batch_storage)); }
 };

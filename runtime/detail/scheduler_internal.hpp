@@ -63,6 +63,9 @@ struct thread_ctx {
     // runs, or null: emptied before that goroutine suspends, so it never
     // names another's (detail/fork_join_region.hpp).
     fj_region* fj_top = nullptr;
+    // Forks this thread made, modulo 2^32: fork_join.cpp steps schedtick
+    // once in k_fj_step_interval of them.
+    unsigned fj_forks = 0;
 };
 // constinit: no dynamic initialization, so other files read it directly
 // (without it, each access from another file checks for a TLS init function).
