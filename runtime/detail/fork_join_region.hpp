@@ -27,6 +27,11 @@
 //      those still on this deque run in place, the rest are parked on.
 //   4. fj_close (the awaiter's await_resume) pops the region off the chain.
 //
+// The monitor: one fork in 16 steps the processor's schedtick, as a spawn
+// does, while nothing else waits on the processor (fj_step); when
+// something does, the region counts as one long computation and is handed
+// off like any.
+//
 // The chain names regions of the goroutine this thread runs, and promotion
 // touches their children: so it must never name another goroutine's. It is
 // emptied before every suspension of the running goroutine (a park, a
