@@ -10,23 +10,12 @@
 #include "detail/scheduler_internal.hpp"
 #include "detail/scheduler_state.hpp"
 
-// The library's own half of fj_region::bounded_stack (fork_join.hpp sets
-// the user's): the transfers between children are compiled into the user's
-// code, the ends' runtime calls into this library.
-#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GORO_FJ_LIBRARY_BOUNDED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORO_FJ_LIBRARY_BOUNDED 1
-#endif
-#endif
-#ifdef GORO_FJ_LIBRARY_BOUNDED
-constexpr bool k_library_bounded = true;
-#else
-constexpr bool k_library_bounded = false;
-#endif
-
 namespace goro::detail {
+
+// The library's own half of fj_region::bounded_stack (the awaiter sets the
+// user's): the transfers between children are compiled into the user's
+// code, the ends' runtime calls into this library.
+constexpr bool k_library_bounded = k_fj_bounded_here;
 
 // fj_last_end finds its region from the batch its join word holds: the
 // batch is the region's first member, at the region's own address.
@@ -67,10 +56,7 @@ void promote(fj_region& r) noexcept {
     goroutine* g = r.children[i];
     const std::coroutine_handle<> link = g->frame_link;  // c[i - 1], or the joiner
     const goroutine_kind kind = g->kind;                 // nested, or fj_last (i > 0)
-    g->kind = goroutine_kind::joinable;
-    g->spawn_site = r.site;
-    g->frame_link = r.frames[i];
-    g->resume_point = r.frames[i];
+    prepare_root(*g, r.frames[i], goroutine_kind::joinable, r.site);
     g->join_state.reset_running();
     try {
         start_goroutine(g, "goro::fj::all");
@@ -151,7 +137,7 @@ constexpr unsigned k_fj_step_interval = 16;
 // deque, and a joiner's take must not take it for a child that never ran.
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> bounce_region(goroutine* record,
                                                                    std::coroutine_handle<> first) noexcept {
-    t_ctx.fj_top = nullptr;
+    forget_fj_regions();
     record->resume_point = first;
     note_waiting(record, "join");
     ready(record);

@@ -48,11 +48,7 @@ namespace detail {
 template <typename T>
 [[gnu::always_inline]] inline void prepare_goroutine(std::coroutine_handle<task_promise<T>> h, goroutine_kind kind,
                                                      const std::source_location& site) noexcept {
-    auto& p = h.promise();
-    p.kind = kind;
-    p.spawn_site = site;
-    p.frame_link = h;
-    p.resume_point = h;
+    prepare_root(h.promise(), h, kind, site);
 }
 
 }  // namespace detail

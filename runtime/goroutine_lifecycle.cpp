@@ -21,10 +21,8 @@ namespace goro::detail {
 
 [[gnu::noinline]] goroutine* current_goroutine() noexcept {
     // Every caller is about to suspend the goroutine (a park, a yield, an
-    // I/O start): its fork-join regions leave this thread's chain first
-    // (detail/fork_join_region.hpp). A store, not a test: cheaper on the
-    // park's path than the branch.
-    t_ctx.fj_top = nullptr;
+    // I/O start).
+    forget_fj_regions();
     // This thread's own record: right whether or not it still holds its
     // processor.
     return t_ctx.g;

@@ -264,7 +264,7 @@ std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
     goroutine* record = b->record;
     // Written before the first park_batch publishes the batch (its release).
     record->resume_point = b->joiner;
-    t_ctx.fj_top = nullptr;  // a suspension (detail/fork_join_region.hpp)
+    forget_fj_regions();  // a suspension
     note_waiting(record, "join");
     // One share per child and one for the record, which takes back the
     // shares of the children it did not park on (finished already) with
@@ -302,7 +302,7 @@ std::coroutine_handle<> join_batch_wait(join_batch* b) noexcept {
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> bounce_to_loop(join_batch* b, goroutine* next) noexcept {
     goroutine* record = b->record;
     record->resume_point = next->frame_link;
-    t_ctx.fj_top = nullptr;  // a suspension (detail/fork_join_region.hpp)
+    forget_fj_regions();  // a suspension
     note_waiting(record, "join");
     ready(record);
     return std::noop_coroutine();

@@ -91,6 +91,16 @@ goro::task<long> counts(std::atomic<int>* finished, long v) {
     co_return v;
 }
 
+// Runs main_task (returning 0) at `procs` processors; every frame that
+// holds a goro_test::frame_token is freed by the end of the run, shutdown
+// included.
+template <typename Main>
+void run_freeing_every_frame(Main& main_task, unsigned procs) {
+    const long frames_before = goro_test::live_frames();
+    REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
+    REQUIRE(goro_test::live_frames() == frames_before);
+}
+
 }  // namespace
 
 TEST_CASE("fj::all gives every value in order at 1, 2 and 4 processors", "[fj]") {
@@ -316,7 +326,6 @@ TEST_CASE("fj::all under load: many regions at 2 and 4 processors", "[fj][stress
 TEST_CASE("fj::all: shutdown in the middle of a region frees every child", "[fj]") {
     for (unsigned procs : {1u, 2u}) {
         INFO("procs " << procs);
-        const long frames_before = goro_test::live_frames();
         auto main_task = []() -> goro::task<int> {
             goro::chan<int> never(0);
             goro::chan<int> started(1);
@@ -333,8 +342,7 @@ TEST_CASE("fj::all: shutdown in the middle of a region frees every child", "[fj]
             (void)co_await started.recv();
             co_return 0;
         };
-        REQUIRE(goro::run(main_task(), {.procs = procs}) == 0);
-        REQUIRE(goro_test::live_frames() == frames_before);
+        run_freeing_every_frame(main_task, procs);
     }
 }
 
@@ -373,7 +381,6 @@ goro::task<> region_of_two(goro::task<long> a, goro::task<long> b) {
 }  // namespace
 
 TEST_CASE("fj::all never awaited frees its children, unrun", "[fj]") {
-    const long frames_before = goro_test::live_frames();
     auto main_task = []() -> goro::task<int> {
         {
             auto unawaited = goro::fj::all(token_value(1, {}), token_value(2, {}));
@@ -382,15 +389,13 @@ TEST_CASE("fj::all never awaited frees its children, unrun", "[fj]") {
         }
         co_return 0;
     };
-    REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
-    REQUIRE(goro_test::live_frames() == frames_before);
+    run_freeing_every_frame(main_task, 1);
 }
 
 // The first child runs only once promoted (its sibling forks until it
 // started); its exception comes back once both finished.
 TEST_CASE("fj::all rethrows the exception of a promoted child", "[fj]") {
     watchdog dog("fj promoted exception", 60s);
-    const long frames_before = goro_test::live_frames();
     auto main_task = []() -> goro::task<int> {
         std::atomic<bool> started{false};
         std::string caught;
@@ -402,8 +407,7 @@ TEST_CASE("fj::all rethrows the exception of a promoted child", "[fj]") {
         REQUIRE(caught == "promoted child");
         co_return 0;
     };
-    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
-    REQUIRE(goro_test::live_frames() == frames_before);
+    run_freeing_every_frame(main_task, 2);
 }
 
 // Shutdown while a promoted child is parked for good on another processor
@@ -412,7 +416,6 @@ TEST_CASE("fj::all rethrows the exception of a promoted child", "[fj]") {
 // leak).
 TEST_CASE("fj::all: shutdown with a promoted child parked frees every frame", "[fj]") {
     watchdog dog("fj promoted shutdown", 60s);
-    const long frames_before = goro_test::live_frames();
     auto main_task = []() -> goro::task<int> {
         goro::chan<int> never(0);
         goro::chan<int> ready(1);
@@ -422,6 +425,5 @@ TEST_CASE("fj::all: shutdown with a promoted child parked frees every frame", "[
         (void)co_await ready.recv();
         co_return 0;
     };
-    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
-    REQUIRE(goro_test::live_frames() == frames_before);
+    run_freeing_every_frame(main_task, 2);
 }

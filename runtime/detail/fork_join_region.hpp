@@ -13,7 +13,7 @@
 //   2. Work requests. At every fj_open, if some processor is idle or
 //      spinning and this processor's deque is empty (nothing there for it
 //      to steal already), the oldest unstarted child of the outermost
-//      region on the chain is promoted (fj_promote_oldest): prepared as a
+//      region on the chain is promoted (promote_oldest): prepared as a
 //      spawned goroutine (kind joinable) and started, so a thief can take
 //      it. Promotion takes c[p], the lowest index not yet promoted, the
 //      last one the in-place chain would reach; c[p] is unstarted exactly
@@ -35,9 +35,9 @@
 // The chain names regions of the goroutine this thread runs, and promotion
 // touches their children: so it must never name another goroutine's. It is
 // emptied before every suspension of the running goroutine (a park, a
-// yield, a bounce through the loop: current_goroutine() and the in-place
-// join's parks call fj_forget_regions), and the scheduler asserts it empty
-// whenever it switches goroutines. Regions forgotten so are not promoted
+// yield, a bounce through the loop: current_goroutine(), the in-place
+// join's parks and bounces call forget_fj_regions), and the scheduler
+// asserts it empty whenever it switches goroutines. Regions forgotten so are not promoted
 // from any more: their unstarted children run in place, after the park.
 // That is also why a child must not wait for a sibling (fork_join.hpp): a
 // child parked on one parks the whole region, and the sibling may be an
@@ -54,6 +54,23 @@
 namespace goro::detail {
 
 struct goroutine;
+
+/// Whether symmetric transfer may not be a tail call in the translation
+/// unit that includes this (no optimization, a sanitizer): see
+/// fj_region::bounded_stack. Not inline, so each one has its own value:
+/// fork_join.hpp's awaiter reads the user's build, fork_join.cpp the
+/// library's.
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool k_fj_bounded_here = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool k_fj_bounded_here = true;
+#else
+constexpr bool k_fj_bounded_here = false;
+#endif
+#else
+constexpr bool k_fj_bounded_here = false;
+#endif
 
 /// One fj::all's state, in its awaiter (the joiner's frame), written by
 /// the awaiter's await_suspend and by fj_open. Only the thread running the

@@ -120,6 +120,18 @@ struct goroutine {
 
 inline constexpr std::uint16_t k_external_registry = 0xFFFF;
 
+/// The stores that make `g`, the record in the promise of `frame`, a root
+/// goroutine of `kind`, not started yet: go.hpp's prepare_goroutine, and a
+/// goro::fj::all child promoted (fork_join.cpp). Its start's queue push
+/// publishes them.
+[[gnu::always_inline]] inline void prepare_root(goroutine& g, std::coroutine_handle<> frame, goroutine_kind kind,
+                                                const std::source_location& site) noexcept {
+    g.kind = kind;
+    g.spawn_site = site;
+    g.frame_link = frame;
+    g.resume_point = frame;
+}
+
 /// The main goroutine's id (goro::run's task): the one goroutine with it,
 /// so that a dump tells main by its id, written before the goroutine is
 /// published, rather than by `kind`, which run_in_place rewrites while a

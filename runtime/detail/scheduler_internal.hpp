@@ -71,6 +71,11 @@ struct thread_ctx {
 // (without it, each access from another file checks for a TLS init function).
 [[gnu::tls_model("initial-exec")]] extern thread_local constinit thread_ctx t_ctx;  // thread_context.cpp
 
+/// Before the goroutine this thread runs suspends: its fork-join regions
+/// leave the chain (detail/fork_join_region.hpp). A store, not a test:
+/// cheaper on a park's path than the branch.
+inline void forget_fj_regions() noexcept { t_ctx.fj_top = nullptr; }
+
 /// ready() and friends on a thread that holds no processor: through the
 /// global queue (nothing once shutdown has closed the runtime).
 void ready_from_outside(goroutine* g) noexcept;
