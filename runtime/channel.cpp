@@ -55,7 +55,9 @@ namespace {
 // xorshift32 state, one per OS thread. Seeded from the clock and the
 // variable's own address so that threads differ.
 std::uint32_t& rand_state() noexcept {
-    thread_local std::uint32_t state = 0;
+    // initial-exec: as the frame pool's (frame_allocator.cpp), no
+    // __tls_get_addr call planned for in this -fPIC library.
+    [[gnu::tls_model("initial-exec")]] thread_local std::uint32_t state = 0;
     return state;
 }
 }  // namespace
