@@ -147,13 +147,9 @@ constexpr unsigned k_fj_step_interval = 16;
 }  // namespace
 
 [[gnu::noinline]] std::coroutine_handle<> fj_open(fj_region* r) noexcept {
-    goroutine* const* c = r->children;
     const std::coroutine_handle<>* f = r->frames;
     const std::uint32_t n = r->count;
-    GORO_ASSERT(n > 0);
-    // The in-place chain: each child's end starts the one below it.
-    c[0]->frame_link = r->joiner;
-    for (std::uint32_t i = 1; i < n; ++i) c[i]->frame_link = f[i - 1];
+    GORO_ASSERT(n > 0 && r->children[0]->frame_link == r->joiner);  // the awaiter chained them
     thread_ctx& ctx = t_ctx;
     // Outside a goroutine (a task resumed by hand) the children just run
     // one after another: nothing could take one.

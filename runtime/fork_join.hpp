@@ -114,6 +114,11 @@ public:
     // fj::all is awaited where it is made, and this is one place for all.
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
         m_awaited = true;
+        // The in-place chain (step 1 of the protocol): each child's end
+        // starts the one below it, c[0]'s the joiner. Here rather than in
+        // fj_open: the children's records are still in registers.
+        m_children[0]->frame_link = me;
+        for (std::uint32_t i = 1; i < m_count; ++i) m_children[i]->frame_link = m_frames[i - 1];
         m_region.children = m_children.data();
         m_region.frames = m_frames.data();
         m_region.count = m_count;

@@ -127,7 +127,7 @@ template <typename T>
 [[gnu::always_inline]] inline T take_result_and_free(std::coroutine_handle<task_promise<T>> h) {
     struct destroy_guard {
         std::coroutine_handle<task_promise<T>> h;
-        ~destroy_guard() { h.destroy(); }
+        ~destroy_guard() { release_finished(h); }
     } guard{h};
     return guard.h.promise().take_result();
 }

@@ -4,9 +4,9 @@
 //
 // The protocol, for children c[0..n):
 //
-//   1. fj_open (the awaiter's await_suspend) chains the children as nested
-//      tasks: c[i]'s continuation (frame_link) is c[i-1], c[0]'s is the
-//      joiner. So c[n-1] runs first and each end transfers straight into
+//   1. The awaiter's await_suspend chains the children as nested tasks:
+//      c[i]'s continuation (frame_link) is c[i-1], c[0]'s is the joiner;
+//      then it calls fj_open. So c[n-1] runs first and each end transfers straight into
 //      the next (the task's plain nested end: no runtime call between
 //      children). It pushes the region onto this thread's chain of open
 //      regions (thread_ctx::fj_top, innermost first).
@@ -102,8 +102,9 @@ struct fj_region {
     join_batch& batch() noexcept { return *std::launder(reinterpret_cast<join_batch*>(batch_storage)); }
 };
 
-/// fj::all's await_suspend: chains the children, opens the region, answers
-/// a work request; returns the first child to run (c[count - 1]). count > 0.
+/// fj::all's await_suspend, once the children are chained: opens the
+/// region, answers a work request; returns the first child to run
+/// (c[count - 1]). count > 0.
 std::coroutine_handle<> fj_open(fj_region* r) noexcept;
 
 /// fj::all's await_resume, first: takes the region off the chain.

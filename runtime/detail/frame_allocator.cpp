@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "invariant.hpp"
 #include "spin_mutex.hpp"
 
 #if defined(GORO_NO_FRAME_POOL) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -383,6 +384,68 @@ bool frame_pool_enabled() noexcept { return pool_on(); }
         return;
     }
     free_frame_undecided(frame, size);
+}
+
+namespace {
+
+// A task frame's header (k_task_frame_header bytes before the frame): its
+// size, and the check word that task_frame_at tests.
+struct task_frame_header {
+    std::size_t size;
+    std::uintptr_t check;
+};
+static_assert(sizeof(task_frame_header) == k_task_frame_header);
+
+task_frame_header* write_header(void* block, std::size_t size) noexcept {
+    auto* header = static_cast<task_frame_header*>(block);
+    header->size = size;
+    header->check = reinterpret_cast<std::uintptr_t>(header + 1) ^ k_task_frame_check;
+    return header;
+}
+
+[[gnu::noinline]] void* allocate_task_frame_slow(std::size_t size) {
+    return write_header(allocate_frame(size + k_task_frame_header), size) + 1;
+}
+
+// A task frame's block back to the pool, its class from its size (header
+// included): allocate_frame's fast path, written out again here so that
+// the three task-frame functions stay leaves but for a tail call.
+[[gnu::always_inline]] inline void free_task_block(task_frame_header* header, std::size_t total) noexcept {
+    const std::size_t cls = (total - 1) / k_class_granularity;
+    if (pool_known_on() && cls < k_class_count) [[likely]] {
+        auto* block = reinterpret_cast<free_block*>(header);
+        block->next = t_frames.heads[cls];
+        t_frames.heads[cls] = block;
+        if (--t_frames.room[cls] > 0) [[likely]]
+            return;
+        return free_slow(cls);
+    }
+    free_frame_undecided(header, total);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void* allocate_task_frame(std::size_t size) {
+    const std::size_t cls = (size + k_task_frame_header - 1) / k_class_granularity;
+    if (pool_known_on() && cls < k_class_count) [[likely]] {
+        free_block* block = t_frames.heads[cls];
+        if (block) [[likely]] {
+            t_frames.heads[cls] = block->next;
+            ++t_frames.room[cls];
+            return write_header(block, size) + 1;
+        }
+    }
+    return allocate_task_frame_slow(size);
+}
+
+[[gnu::noinline]] void free_task_frame(void* frame, std::size_t size) noexcept {
+    free_task_block(static_cast<task_frame_header*>(frame) - 1, size + k_task_frame_header);
+}
+
+[[gnu::noinline]] void free_finished_task_frame(void* frame) noexcept {
+    GORO_ASSERT(task_frame_at(frame));
+    task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
+    free_task_block(header, header->size + k_task_frame_header);
 }
 
 [[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }

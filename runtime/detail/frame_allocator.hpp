@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace goro::detail {
 
@@ -28,6 +29,36 @@ void* allocate_frame(std::size_t size);
 
 /// Frees a frame obtained from allocate_frame with the same `size`; any thread may call it.
 void free_frame(void* frame, std::size_t size) noexcept;
+
+/// A goro::task frame: allocate_frame's block with a header of
+/// k_task_frame_header bytes in front, which holds the frame's size and a
+/// check word, so that a finished frame can be freed without the
+/// compiler's destroy (task.hpp's release_finished). The pair
+/// allocate_task_frame / free_task_frame is the promise's operator new and
+/// delete.
+inline constexpr std::size_t k_task_frame_header = 16;  // keeps the frame 16-byte aligned
+void* allocate_task_frame(std::size_t size);
+void free_task_frame(void* frame, std::size_t size) noexcept;
+
+/// The header's check word for a frame at `frame`: its address scrambled,
+/// so that no pointer that happens to lie before a frame (a parent's
+/// handle to it, say) passes for one.
+inline constexpr std::uintptr_t k_task_frame_check = 0x9e3779b97f4a7c15u;
+
+/// True when the coroutine frame at `frame` starts where
+/// allocate_task_frame put it. A compiler may place a frame elsewhere: in
+/// its caller's frame (clang's allocation elision), or past padding that
+/// aligns an over-aligned frame (clang, when the frame needs more than 16
+/// bytes' alignment). The 16 bytes before such a frame are its caller's or
+/// the padding, readable, and fail the check.
+inline bool task_frame_at(const void* frame) noexcept {
+    const std::uintptr_t check = static_cast<const std::uintptr_t*>(frame)[-1];
+    return check == (reinterpret_cast<std::uintptr_t>(frame) ^ k_task_frame_check);
+}
+
+/// Frees a frame from allocate_task_frame (task_frame_at), its size read
+/// from its header.
+void free_finished_task_frame(void* frame) noexcept;
 
 /// False when frames bypass the pool (see above); fixed for the process's life.
 bool frame_pool_enabled() noexcept;
