@@ -25,9 +25,8 @@
 // Parallel Programs by Work Stealing with Private Deques", PPoPP 2013.)
 //
 // Against goro::spawn and a co_await per child, where every child is a
-// goroutine: a skynet task costs 249 instructions against 441 (join_all:
-// 362), a fib call 245 against 293; a plain sequential co_await of each
-// costs 195 (benchmarks/RESULTS.md, 2026-11-30 11:30).
+// goroutine: a skynet task costs 216 instructions against 413, a fib call
+// 208 against 270 (benchmarks/RESULTS.md, 2026-11-30 15:50).
 //
 // The contract, which Go's goroutines do not have (it is Cilk's, and
 // libfork's and TooManyCooks'):
