@@ -141,7 +141,8 @@ std::string_view date_line() noexcept {
         std::time_t second = -1;
         char text[6 + k_date_size + 2] = "Date: ";
     };
-    thread_local cache c;
+    // initial-exec: as the frame pool's t_frames (frame_allocator.cpp).
+    [[gnu::tls_model("initial-exec")]] thread_local cache c;
     const std::time_t now = std::time(nullptr);
     if (now != c.second) {
         if (format_date(c.text + 6, k_date_size, now) == 0) return {};

@@ -27,7 +27,9 @@ namespace {
 // (see "Yielding" in epoll_driver.hpp; the io_uring driver sends it through
 // the ring instead).
 [[gnu::noinline]] bool instant_completion_allowed() noexcept {
-    thread_local unsigned streak = 0;
+    // initial-exec: no __tls_get_addr call planned for in this -fPIC
+    // library (runtime/detail/frame_allocator.cpp's t_frames says more).
+    [[gnu::tls_model("initial-exec")]] thread_local unsigned streak = 0;
     return (++streak & 63u) != 0;
 }
 

@@ -24,7 +24,9 @@ namespace {
 // Consecutive fast-path completions on this thread (see "Fast path" in
 // io_op.hpp): every 64th goes through the ring, which suspends the task.
 [[gnu::noinline]] bool fast_path_allowed() noexcept {
-    thread_local unsigned streak = 0;
+    // initial-exec: no __tls_get_addr call planned for in this -fPIC
+    // library (runtime/detail/frame_allocator.cpp's t_frames says more).
+    [[gnu::tls_model("initial-exec")]] thread_local unsigned streak = 0;
     return (++streak & 63u) != 0;
 }
 
