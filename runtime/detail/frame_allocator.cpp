@@ -407,18 +407,12 @@ task_frame_header* write_header(void* block, std::size_t size) noexcept {
     return write_header(allocate_frame(size + k_task_frame_header), size) + 1;
 }
 
-// A task frame's block back to the pool, its class from its size (header
-// included): allocate_frame's fast path, written out again here so that
-// the three task-frame functions stay leaves but for a tail call.
+// A task frame's block back where it came from: free_frame's body,
+// inlined so that the task-frame functions stay leaves but for a tail call.
 [[gnu::always_inline]] inline void free_task_block(task_frame_header* header, std::size_t total) noexcept {
-    const std::size_t cls = (total - 1) / k_class_granularity;
-    if (pool_known_on() && cls < k_class_count) [[likely]] {
-        auto* block = reinterpret_cast<free_block*>(header);
-        block->next = t_frames.heads[cls];
-        t_frames.heads[cls] = block;
-        if (--t_frames.room[cls] > 0) [[likely]]
-            return;
-        return free_slow(cls);
+    if (pool_known_on()) [[likely]] {
+        pool_free(header, total);
+        return;
     }
     free_frame_undecided(header, total);
 }
