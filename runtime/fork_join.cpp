@@ -47,25 +47,16 @@ inline bool promotable(const fj_region& r) noexcept {
 }
 
 // Makes r's lowest unpromoted child (unstarted) a goroutine of its own,
-// started as goro::spawn starts one: a thief may take it. The child after
+// started as goro::spawn starts one, on p (entered and held by this
+// thread, so the start cannot fail): a thief may take it. The child after
 // it becomes the region's last run in place (kind fj_last), whose end waits
-// for the promoted ones. When the start fails (the runtime is closing),
-// nothing changes: the child runs in place.
-void promote(fj_region& r) noexcept {
+// for the promoted ones.
+void promote(fj_region& r, processor& p) noexcept {
     const std::uint32_t i = r.promoted;
     goroutine* g = r.children[i];
-    const std::coroutine_handle<> link = g->frame_link;  // c[i - 1], or the joiner
-    const goroutine_kind kind = g->kind;                 // nested, or fj_last (i > 0)
     prepare_root(*g, r.frames[i], goroutine_kind::joinable, r.site);
     g->join_state.reset_running();
-    try {
-        start_goroutine(g, "goro::fj::all");
-    } catch (...) {
-        g->kind = kind;
-        g->frame_link = link;
-        if (kind == goroutine_kind::fj_last) g->join_state.set_in_place_batch(&r.batch());
-        return;
-    }
+    start_goroutine_held(g, p);
     if (i == 0) new (r.batch_storage) join_batch{};  // the region's first promotion
     r.promoted = i + 1;
     goroutine* last = r.children[i + 1];
@@ -78,14 +69,17 @@ void promote(fj_region& r) noexcept {
 // the largest unexplored subtree, as a thief of a Chase-Lev deque would
 // take).
 [[gnu::noinline, gnu::cold]] void promote_oldest(fj_region* innermost) noexcept {
-    // Only on a thread that holds its processor: one that lost it (handed
-    // off) would start each child the slow way, from outside.
-    if (!enter_from_task(t_ctx.p, t_ctx.m)) return;
-    leave_processor(t_ctx.m);
+    // Only on a thread that holds its processor, entered for the start: one
+    // that lost it (handed off) would start each child the slow way, from
+    // outside, which may fail.
+    processor* p = t_ctx.p;
+    machine* m = t_ctx.m;
+    if (!enter_from_task(p, m)) return;
     fj_region* target = nullptr;
     for (fj_region* r = innermost; r; r = r->outer)
         if (promotable(*r)) target = r;
-    if (target) promote(*target);
+    if (target) promote(*target, *p);
+    leave_processor(m);
 }
 
 // Does nothing wait on p that a long region would hold up? Nothing in its

@@ -111,7 +111,11 @@ public:
 
     // The region's fields are written here, not at construction: an
     // fj::all is awaited where it is made, and this is one place for all.
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
+    // The awaiter's steps are always_inline: clang left them calls (take,
+    // harvest, take_into; with the task's final awaiter, clang's
+    // `suite_fib_fj 27 1` went from 797 to 652 M instructions:
+    // benchmarks/RESULTS.md, 2026-11-30 18:30).
+    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
         m_awaited = true;
         // The in-place chain (step 1 of the protocol): each child's end
         // starts the one below it, c[0]'s the joiner. Here rather than in
@@ -143,13 +147,13 @@ protected:
     }
 
     /// await_resume's first step (every child has finished).
-    void close() noexcept {
+    [[gnu::always_inline]] void close() noexcept {
         if (m_count != 0) fj_close(&m_region);
     }
 
     /// Child i's value (or its exception); its frame is freed either way.
     template <typename T>
-    T take(std::size_t i) {
+    [[gnu::always_inline]] T take(std::size_t i) {
         return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i].address()));
     }
 
@@ -174,14 +178,14 @@ public:
         this->m_count = sizeof...(T);
     }
 
-    result await_resume() {
+    [[gnu::always_inline]] result await_resume() {
         this->close();
         return harvest(std::index_sequence_for<T...>{});
     }
 
 private:
     template <std::size_t... I>
-    result harvest(std::index_sequence<I...>) {
+    [[gnu::always_inline]] result harvest(std::index_sequence<I...>) {
         std::exception_ptr first;
         if constexpr (all_void) {
             this->m_taken = true;  // from here on the harvest frees every frame
@@ -197,7 +201,7 @@ private:
     }
 
     template <std::size_t I, typename U, typename Slot>
-    void take_into(Slot* slot, std::exception_ptr& first) noexcept {
+    [[gnu::always_inline]] void take_into(Slot* slot, std::exception_ptr& first) noexcept {
         try {
             if constexpr (std::is_void_v<U>)
                 this->template take<void>(I);

@@ -263,6 +263,11 @@ namespace {
     leave_processor(m);
 }
 
+void start_goroutine_held(goroutine* g, processor& p) noexcept {
+    GORO_ASSERT(holds_processor(p));
+    start_on(g, p);
+}
+
 [[gnu::noinline]] bool start_goroutines(goroutine* const* gs, std::size_t n) noexcept {
     processor* p = t_ctx.p;
     machine* m = t_ctx.m;

@@ -95,6 +95,12 @@ inline void wakep(runtime_state& rt) noexcept {
 
 void push_local_overflow(processor& p, goroutine* g) noexcept;
 
+/// start_goroutine on a processor this thread has entered and holds (p):
+/// cannot fail, as start_goroutine can (its slow paths throw no_runtime
+/// when the runtime is closing). goroutine_lifecycle.cpp; for fj::all's
+/// promotion (fork_join.cpp).
+void start_goroutine_held(goroutine* g, processor& p) noexcept;
+
 // ---- the global queue and the idle list (run_queues.cpp) ----
 
 /// Pops the global queue's first goroutine, or nullptr (sched_lock held).
