@@ -111,11 +111,12 @@ public:
 
     // The region's fields are written here, not at construction: an
     // fj::all is awaited where it is made, and this is one place for all.
-    // The awaiter's steps are always_inline: clang left them calls (take,
+    // The awaiter's steps are always inlined when optimized (task.hpp's
+    // GORO_INLINE_WHEN_OPTIMIZED): clang left them calls (take,
     // harvest, take_into; with the task's final awaiter, clang's
     // `suite_fib_fj 27 1` went from 797 to 652 M instructions:
-    // benchmarks/RESULTS.md, 2026-11-30 18:30).
-    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
+    // benchmarks/RESULTS.md, 2026-11-30 18:45).
+    GORO_INLINE_WHEN_OPTIMIZED std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
         m_awaited = true;
         // The in-place chain (step 1 of the protocol): each child's end
         // starts the one below it, c[0]'s the joiner. Here rather than in
@@ -147,13 +148,13 @@ protected:
     }
 
     /// await_resume's first step (every child has finished).
-    [[gnu::always_inline]] void close() noexcept {
+    GORO_INLINE_WHEN_OPTIMIZED void close() noexcept {
         if (m_count != 0) fj_close(&m_region);
     }
 
     /// Child i's value (or its exception); its frame is freed either way.
     template <typename T>
-    [[gnu::always_inline]] T take(std::size_t i) {
+    GORO_INLINE_WHEN_OPTIMIZED T take(std::size_t i) {
         return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i].address()));
     }
 
@@ -178,14 +179,14 @@ public:
         this->m_count = sizeof...(T);
     }
 
-    [[gnu::always_inline]] result await_resume() {
+    GORO_INLINE_WHEN_OPTIMIZED result await_resume() {
         this->close();
         return harvest(std::index_sequence_for<T...>{});
     }
 
 private:
     template <std::size_t... I>
-    [[gnu::always_inline]] result harvest(std::index_sequence<I...>) {
+    GORO_INLINE_WHEN_OPTIMIZED result harvest(std::index_sequence<I...>) {
         std::exception_ptr first;
         if constexpr (all_void) {
             this->m_taken = true;  // from here on the harvest frees every frame
@@ -201,7 +202,7 @@ private:
     }
 
     template <std::size_t I, typename U, typename Slot>
-    [[gnu::always_inline]] void take_into(Slot* slot, std::exception_ptr& first) noexcept {
+    GORO_INLINE_WHEN_OPTIMIZED void take_into(Slot* slot, std::exception_ptr& first) noexcept {
         try {
             if constexpr (std::is_void_v<U>)
                 this->template take<void>(I);

@@ -52,6 +52,26 @@
 #define GORO_TASK_LIFETIME_ATTRIBUTES
 #endif
 
+// GORO_INLINE_WHEN_OPTIMIZED: [[gnu::always_inline]] in an optimized build
+// without sanitizers, nothing otherwise. For the steps every task or fork
+// runs (the final awaiter, fj::all's awaiter), which clang otherwise left
+// calls. Not forced where symmetric transfer is no tail call (-O0, the
+// sanitizers): there each await nests a native frame, and forcing the
+// final awaiter's rare ends into every one of them grew each enough that
+// ASan's deep await chain test overflowed the stack.
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if defined(__has_feature)
+#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
+#define GORO_INLINE_WHEN_OPTIMIZED [[gnu::always_inline]]
+#endif
+#else
+#define GORO_INLINE_WHEN_OPTIMIZED [[gnu::always_inline]]
+#endif
+#endif
+#ifndef GORO_INLINE_WHEN_OPTIMIZED
+#define GORO_INLINE_WHEN_OPTIMIZED
+#endif
+
 namespace goro {
 
 template <typename T = void>
@@ -59,7 +79,7 @@ class GORO_TASK_LIFETIME_ATTRIBUTES task;
 
 namespace detail {
 
-/// task_promise_base::params_trivial's test of one parameter type: false
+/// task_promise_base's operator new's test of one parameter type: false
 /// for a type incomplete where it is first asked (a class template, not a
 /// concept: a concept's answer may not change later in the translation
 /// unit, and g++ rejects the program when it does).
@@ -79,31 +99,35 @@ struct task_promise_base : goroutine {
             release(join_state.group());
     }
 
-    static void* operator new(std::size_t size) { return allocate_task_frame(size); }
-    static void operator delete(void* frame, std::size_t size) noexcept { free_task_frame(frame, size); }
-
-    // The coroutine's parameters are all trivially destructible: at its
-    // final suspension, then, nothing in its frame but this promise needs
-    // destroying, and release_finished may free the frame without the
-    // compiler's destroy. The promise's constructor sees the parameters as
-    // lvalues, a member function's object and a lambda's closure among
-    // them; so a reference parameter is judged by what it refers to
-    // (conservative), and by false when that is an incomplete type.
+    // The frame's allocation sees the coroutine's parameters, as lvalues
+    // (a member function's object and a lambda's closure among them). When
+    // all are trivially destructible, nothing in a finished frame but this
+    // promise needs destroying, and release_finished may free it without
+    // the compiler's destroy: allocate_task_frame marks it so
+    // (frees_directly); allocate_task_frame_nontrivial does not. A
+    // reference parameter is judged by what it refers to (conservative),
+    // and as non-trivial when that is an incomplete type. Decided here
+    // rather than by a flag in the promise: no store in every task's ramp,
+    // no load at its end.
     template <typename... Params>
-    explicit task_promise_base(Params&...) noexcept : params_trivial((frame_param_trivial<Params>::value && ...)) {}
-    task_promise_base() noexcept : params_trivial(true) {}  // no parameters
-    bool params_trivial;
+    static void* operator new(std::size_t size, Params&...) {
+        if constexpr ((frame_param_trivial<Params>::value && ...))
+            return allocate_task_frame(size);
+        else
+            return allocate_task_frame_nontrivial(size);
+    }
+    static void operator delete(void* frame, std::size_t size) noexcept { free_task_frame(frame, size); }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
 
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
-        // always_inline: g++ inlines it anyway; clang left it a call in
-        // every coroutine (a fork-join fib call: 18 instructions, of 240;
-        // issue 14). Kept whole: its rare ends out of line (a call) cost
-        // g++ a few instructions on the common ones.
+        // Always inlined when optimized: clang left it a call in every
+        // coroutine (a fork-join fib call: 18 instructions, of 240; issue
+        // 14), as g++ did in large bodies. Kept whole: its rare ends out of
+        // line (a call) cost g++ a few instructions on the common ones.
         template <typename Promise>
-        [[gnu::always_inline]] std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+        GORO_INLINE_WHEN_OPTIMIZED std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
             task_promise_base& p = self.promise();
             // The two common ends first, each one test (a switch on all
             // the kinds was a jump table, 7 instructions: issue 14): an
@@ -199,10 +223,6 @@ struct task_promise_base : goroutine {
 
 template <typename T>
 struct task_promise final : task_promise_base {
-    template <typename... Params>
-    explicit task_promise(Params&... params) noexcept : task_promise_base(params...) {}
-    task_promise() noexcept = default;
-
     std::variant<std::monostate, T> value;
     std::exception_ptr exception;
 
@@ -229,10 +249,6 @@ struct task_promise final : task_promise_base {
 
 template <>
 struct task_promise<void> final : task_promise_base {
-    template <typename... Params>
-    explicit task_promise(Params&... params) noexcept : task_promise_base(params...) {}
-    task_promise() noexcept = default;
-
     std::exception_ptr exception;
 
     task<void> get_return_object() noexcept;
@@ -246,16 +262,16 @@ struct task_promise<void> final : task_promise_base {
 
 /// Frees the frame of a task that finished (suspended at its final
 /// suspension point): its promise destroyed and its memory freed directly
-/// where nothing else in it needs destroying (params_trivial) and the frame
-/// is where goro allocated it (task_frame_at), through the compiler's
-/// destroy otherwise. The direct way costs no entry into the coroutine's
+/// where the frame says so (frees_directly: goro allocated it there, and
+/// nothing else in it needs destroying), through the compiler's destroy
+/// otherwise. The direct way costs no entry into the coroutine's
 /// body: g++ runs destroy through it, with the body's whole prologue and
 /// epilogue and a dispatch on the suspension point (a fork-join fib call:
 /// about 30 instructions a task fewer; issue 14).
 template <typename Promise>
 [[gnu::always_inline]] inline void release_finished(std::coroutine_handle<Promise> h) noexcept {
     Promise& p = h.promise();
-    if (p.params_trivial && task_frame_at(h.address())) [[likely]] {
+    if (frees_directly(h.address())) [[likely]] {
         p.~Promise();
         free_finished_task_frame(h.address());
     } else {

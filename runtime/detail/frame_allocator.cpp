@@ -389,22 +389,27 @@ bool frame_pool_enabled() noexcept { return pool_on(); }
 namespace {
 
 // A task frame's header (k_task_frame_header bytes before the frame): its
-// size, and the check word that task_frame_at tests.
+// size, and the check word that frees_directly tests.
 struct task_frame_header {
     std::size_t size;
     std::uintptr_t check;
 };
 static_assert(sizeof(task_frame_header) == k_task_frame_header);
 
-task_frame_header* write_header(void* block, std::size_t size) noexcept {
+// `direct`: the frame may be freed directly (frees_directly). Otherwise
+// the check word is 0, which no frame's passes (the block may hold a
+// valid one from an earlier frame at the same address).
+template <bool direct>
+[[gnu::always_inline]] inline task_frame_header* write_header(void* block, std::size_t size) noexcept {
     auto* header = static_cast<task_frame_header*>(block);
     header->size = size;
-    header->check = reinterpret_cast<std::uintptr_t>(header + 1) ^ k_task_frame_check;
+    header->check = direct ? reinterpret_cast<std::uintptr_t>(header + 1) ^ k_task_frame_check : 0;
     return header;
 }
 
+template <bool direct>
 [[gnu::noinline]] void* allocate_task_frame_slow(std::size_t size) {
-    return write_header(allocate_frame(size + k_task_frame_header), size) + 1;
+    return write_header<direct>(allocate_frame(size + k_task_frame_header), size) + 1;
 }
 
 // A task frame's block back where it came from: free_frame's body,
@@ -417,19 +422,26 @@ task_frame_header* write_header(void* block, std::size_t size) noexcept {
     free_frame_undecided(header, total);
 }
 
-}  // namespace
-
-[[gnu::noinline]] void* allocate_task_frame(std::size_t size) {
+template <bool direct>
+[[gnu::always_inline]] inline void* allocate_task_frame_in(std::size_t size) {
     const std::size_t cls = (size + k_task_frame_header - 1) / k_class_granularity;
     if (pool_known_on() && cls < k_class_count) [[likely]] {
         free_block* block = t_frames.heads[cls];
         if (block) [[likely]] {
             t_frames.heads[cls] = block->next;
             ++t_frames.room[cls];
-            return write_header(block, size) + 1;
+            return write_header<direct>(block, size) + 1;
         }
     }
-    return allocate_task_frame_slow(size);
+    return allocate_task_frame_slow<direct>(size);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void* allocate_task_frame(std::size_t size) { return allocate_task_frame_in<true>(size); }
+
+[[gnu::noinline]] void* allocate_task_frame_nontrivial(std::size_t size) {
+    return allocate_task_frame_in<false>(size);
 }
 
 [[gnu::noinline]] void free_task_frame(void* frame, std::size_t size) noexcept {
@@ -437,7 +449,7 @@ task_frame_header* write_header(void* block, std::size_t size) noexcept {
 }
 
 [[gnu::noinline]] void free_finished_task_frame(void* frame) noexcept {
-    GORO_ASSERT(task_frame_at(frame));
+    GORO_ASSERT(frees_directly(frame));
     task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
     free_task_block(header, header->size + k_task_frame_header);
 }

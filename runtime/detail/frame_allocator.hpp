@@ -33,11 +33,15 @@ void free_frame(void* frame, std::size_t size) noexcept;
 /// A goro::task frame: allocate_frame's block with a header of
 /// k_task_frame_header bytes in front, which holds the frame's size and a
 /// check word, so that a finished frame can be freed without the
-/// compiler's destroy (task.hpp's release_finished). The pair
-/// allocate_task_frame / free_task_frame is the promise's operator new and
-/// delete.
+/// compiler's destroy (task.hpp's release_finished). The promise's
+/// operator new allocates with allocate_task_frame when every parameter of
+/// its coroutine is trivially destructible (then a finished frame holds
+/// nothing to destroy but the promise), with
+/// allocate_task_frame_nontrivial otherwise (its check word fails);
+/// free_task_frame is its operator delete.
 inline constexpr std::size_t k_task_frame_header = 16;  // keeps the frame 16-byte aligned
 void* allocate_task_frame(std::size_t size);
+void* allocate_task_frame_nontrivial(std::size_t size);
 void free_task_frame(void* frame, std::size_t size) noexcept;
 
 /// The header's check word for a frame at `frame`: its address scrambled,
@@ -45,18 +49,21 @@ void free_task_frame(void* frame, std::size_t size) noexcept;
 /// handle to it, say) passes for one.
 inline constexpr std::uintptr_t k_task_frame_check = 0x9e3779b97f4a7c15u;
 
-/// True when the coroutine frame at `frame` starts where
-/// allocate_task_frame put it. A compiler may place a frame elsewhere: in
-/// its caller's frame (clang's allocation elision), or past padding that
-/// aligns an over-aligned frame (clang, when the frame needs more than 16
-/// bytes' alignment). The 16 bytes before such a frame are its caller's or
-/// the padding, readable, and fail the check.
-inline bool task_frame_at(const void* frame) noexcept {
+/// True when the finished coroutine frame at `frame` may be freed directly
+/// (free_finished_task_frame, once its promise is destroyed): it starts
+/// where allocate_task_frame put it. Not one from
+/// allocate_task_frame_nontrivial (a parameter to destroy), nor one a
+/// compiler placed elsewhere: in its caller's frame (clang's allocation
+/// elision), or past padding that aligns an over-aligned frame (clang,
+/// when the frame needs more than 16 bytes' alignment). The 16 bytes
+/// before such a frame are its caller's or the padding, readable, and fail
+/// the check.
+inline bool frees_directly(const void* frame) noexcept {
     const std::uintptr_t check = static_cast<const std::uintptr_t*>(frame)[-1];
     return check == (reinterpret_cast<std::uintptr_t>(frame) ^ k_task_frame_check);
 }
 
-/// Frees a frame from allocate_task_frame (task_frame_at), its size read
+/// Frees a frame from allocate_task_frame (frees_directly), its size read
 /// from its header.
 void free_finished_task_frame(void* frame) noexcept;
 
