@@ -25,8 +25,8 @@
 // Parallel Programs by Work Stealing with Private Deques", PPoPP 2013.)
 //
 // Against goro::spawn and a co_await per child, where every child is a
-// goroutine: a skynet task costs 216 instructions against 413, a fib call
-// 208 against 270 (benchmarks/RESULTS.md, 2026-11-30 15:50).
+// goroutine: a skynet task costs 214 instructions against 409, a fib call
+// 201 against 265 (g++; benchmarks/RESULTS.md, 2026-11-30 18:45).
 //
 // The contract, which Go's goroutines do not have (it is Cilk's, and
 // libfork's and TooManyCooks'):
