@@ -26,7 +26,7 @@
 //
 // Against goro::spawn and a co_await per child, where every child is a
 // goroutine: a skynet task costs 214 instructions against 409, a fib call
-// 201 against 265 (g++; benchmarks/RESULTS.md, 2026-11-30 18:45).
+// 202 against 265 (g++; benchmarks/RESULTS.md, 2026-11-30 18:45).
 //
 // The contract, which Go's goroutines do not have (it is Cilk's, and
 // libfork's and TooManyCooks'):
@@ -111,9 +111,9 @@ public:
 
     // The region's fields are written here, not at construction: an
     // fj::all is awaited where it is made, and this is one place for all.
-    // The awaiter's steps are always inlined when optimized (task.hpp's
-    // GORO_INLINE_WHEN_OPTIMIZED): clang left them calls (take,
-    // harvest, take_into; with the task's final awaiter, clang's
+    // The tuple form's steps are always inlined when optimized without
+    // sanitizers (task.hpp's GORO_INLINE_WHEN_OPTIMIZED): clang left them
+    // calls (take, harvest, take_into; with the task's final awaiter, clang's
     // `suite_fib_fj 27 1` went from 797 to 652 M instructions:
     // benchmarks/RESULTS.md, 2026-11-30 18:45).
     GORO_INLINE_WHEN_OPTIMIZED std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {

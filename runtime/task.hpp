@@ -100,7 +100,8 @@ struct task_promise_base : goroutine {
     }
 
     // The frame's allocation sees the coroutine's parameters, as lvalues
-    // (a member function's object and a lambda's closure among them). When
+    // (a member function's object among them, and with g++ a lambda's
+    // closure; a frame holds only the address of either). When
     // all are trivially destructible, nothing in a finished frame but this
     // promise needs destroying, and release_finished may free it without
     // the compiler's destroy: allocate_task_frame marks it so

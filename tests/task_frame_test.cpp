@@ -47,10 +47,18 @@ goro::task<counted> make_counted(long v) {
     co_return counted(v);
 }
 
-// A reference to a type incomplete here: the promise must still compile
-// (its parameter test cannot ask whether the type is trivially destructible).
+// A reference to a type incomplete here: the frame's allocation must still
+// compile (it cannot ask whether the type is trivially destructible), and
+// counts it as not. through_incomplete_here is a coroutine defined while
+// the type is incomplete; through_incomplete, one declared so and defined
+// once it is complete.
 struct defined_later;
 goro::task<long> through_incomplete(defined_later& x);
+long value_of(const defined_later& x);
+goro::task<long> through_incomplete_here(defined_later& x) {
+    co_await goro::yield();
+    co_return value_of(x);
+}
 
 // Over-aligned locals live across a suspension: a compiler may pad such a
 // frame to align it (clang does), and the frame is then not where goro's
@@ -67,6 +75,8 @@ struct defined_later {
     std::string name = "later";
     long v = 5;
 };
+
+long value_of(const defined_later& x) { return x.v; }
 
 goro::task<long> through_incomplete(defined_later& x) {
     co_await goro::yield();
@@ -153,9 +163,10 @@ TEST_CASE("a task's frame is freed whatever its parameters and locals", "[task][
         for (long i = 0; i < 200; ++i) {
             const long a = co_await over_aligned(i);
             const long b = co_await through_incomplete(later);
-            total += a + b;
+            const long c = co_await through_incomplete_here(later);
+            total += a + b + c;
         }
-        REQUIRE(total == 2 * (199 * 200 / 2) + 5 * 200);
+        REQUIRE(total == 2 * (199 * 200 / 2) + 2 * 5 * 200);
         std::array<goro::join_handle<long>, 64> handles;
         for (long i = 0; i < 64; ++i) handles[i] = goro::spawn(over_aligned(i));
         for (long i = 0; i < 64; ++i) {
@@ -200,6 +211,8 @@ TEST_CASE("a task frame frees directly exactly when its parameters are trivially
     CHECK(frees_directly_unrun(plain_void(1)));
     has_member_task object;
     CHECK(frees_directly_unrun(object.get()));  // the object, by reference: a trivial type
+    defined_later later;
+    CHECK_FALSE(frees_directly_unrun(through_incomplete_here(later)));  // incomplete where it was defined
     CHECK_FALSE(frees_directly_unrun(owning_string(1, std::string(40, 'y'))));
     CHECK_FALSE(frees_directly_unrun(owning_counted(counted(2))));
     // A lambda's frame holds its closure's address, not the closure: either
@@ -217,9 +230,13 @@ TEST_CASE("frees_directly tells goro's direct-free frames from other memory", "[
     void* frame = goro::detail::allocate_task_frame(200);
     CHECK(frees_directly(frame));
     goro::detail::free_task_frame(frame, 200);
+    // A freed frame's word is cleared (read only where the pool keeps the
+    // memory: elsewhere the read would be a use after free).
+    if (goro::detail::frame_pool_enabled()) CHECK_FALSE(frees_directly(frame));
     // The same block again (the pool's lists are LIFO), for a frame with a
     // parameter to destroy: the earlier check word must not survive.
     void* kept = goro::detail::allocate_task_frame_nontrivial(200);
+    if (goro::detail::frame_pool_enabled()) CHECK(kept == frame);
     CHECK_FALSE(frees_directly(kept));
     goro::detail::free_task_frame(kept, 200);
 

@@ -444,13 +444,22 @@ template <bool direct>
     return allocate_task_frame_in<false>(size);
 }
 
+// Both frees clear the check word: no freed memory holds a valid one. A
+// frame goro did not allocate (elided into its caller's, or padded) is
+// judged by the 8 bytes before it, and memory from the system allocator
+// (frames over 2 KiB, sanitizer builds) may be carved differently next
+// time: a stale word left there could otherwise pass for a later frame
+// at that very address.
 [[gnu::noinline]] void free_task_frame(void* frame, std::size_t size) noexcept {
-    free_task_block(static_cast<task_frame_header*>(frame) - 1, size + k_task_frame_header);
+    task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
+    header->check = 0;
+    free_task_block(header, size + k_task_frame_header);
 }
 
 [[gnu::noinline]] void free_finished_task_frame(void* frame) noexcept {
     GORO_ASSERT(frees_directly(frame));
     task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
+    header->check = 0;
     free_task_block(header, header->size + k_task_frame_header);
 }
 

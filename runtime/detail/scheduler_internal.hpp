@@ -96,8 +96,8 @@ inline void wakep(runtime_state& rt) noexcept {
 void push_local_overflow(processor& p, goroutine* g) noexcept;
 
 /// start_goroutine on a processor this thread has entered and holds (p):
-/// cannot fail, as start_goroutine can (its slow paths throw no_runtime
-/// when the runtime is closing). goroutine_lifecycle.cpp; for fj::all's
+/// cannot fail, unlike start_goroutine, whose slow paths throw no_runtime
+/// when the runtime is closing. goroutine_lifecycle.cpp; for fj::all's
 /// promotion (fork_join.cpp).
 void start_goroutine_held(goroutine* g, processor& p) noexcept;
 
