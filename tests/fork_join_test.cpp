@@ -358,6 +358,12 @@ goro::task<long> start_then_throw(std::atomic<bool>* started, goro_test::frame_t
     co_return 0;
 }
 
+// Sets `started`, then returns at once (it never parks).
+goro::task<long> start_then_return(std::atomic<bool>* started, goro_test::frame_token) {
+    started->store(true);
+    co_return 7;
+}
+
 // Sets `started`, then parks for good.
 goro::task<long> start_then_park(std::atomic<bool>* started, goro::chan<int> never, goro_test::frame_token) {
     started->store(true);
@@ -421,6 +427,25 @@ TEST_CASE("fj::all: shutdown with a promoted child parked frees every frame", "[
         goro::chan<int> ready(1);
         auto started = std::make_shared<std::atomic<bool>>(false);
         goro::go(region_of_two(start_then_park(started.get(), never, {}),
+                               fork_until_then_park(started.get(), ready, never, {})));
+        (void)co_await ready.recv();
+        co_return 0;
+    };
+    run_freeing_every_frame(main_task, 2);
+}
+
+// The other half of the awaiter's shutdown walk: the promoted child has
+// finished (nobody joined it yet) while the region's caller is parked
+// inside the child it runs in place. Only the awaiter can free that
+// frame (its join word says done: detach() returns true); the tokens
+// catch a leak if it does not, ASan a double free if it frees it twice.
+TEST_CASE("fj::all: shutdown with a promoted child finished frees every frame", "[fj]") {
+    watchdog dog("fj promoted finished shutdown", 60s);
+    auto main_task = []() -> goro::task<int> {
+        goro::chan<int> never(0);
+        goro::chan<int> ready(1);
+        auto started = std::make_shared<std::atomic<bool>>(false);
+        goro::go(region_of_two(start_then_return(started.get(), {}),
                                fork_until_then_park(started.get(), ready, never, {})));
         (void)co_await ready.recv();
         co_return 0;
