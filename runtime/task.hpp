@@ -21,6 +21,7 @@
 #include "detail/goroutine.hpp"
 #include "detail/group_state.hpp"
 #include "detail/join_batch.hpp"
+#include "detail/tail_calls.hpp"
 
 // GORO_CORO_LIFETIME_CHECKS (define it before including goro, clang 19 or
 // newer): marks goro::task [[clang::coro_return_type]] and
@@ -58,17 +59,10 @@
 // calls. Not forced where symmetric transfer is no tail call (-O0, the
 // sanitizers): there each await nests a native frame, and forcing the
 // final awaiter's rare ends into every one of them grew each enough that
-// ASan's deep await chain test overflowed the stack.
-#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#if defined(__has_feature)
-#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
+// ASan's deep await chain test overflowed the stack (detail/tail_calls.hpp).
+#if GORO_TAIL_CALLS
 #define GORO_INLINE_WHEN_OPTIMIZED [[gnu::always_inline]]
-#endif
 #else
-#define GORO_INLINE_WHEN_OPTIMIZED [[gnu::always_inline]]
-#endif
-#endif
-#ifndef GORO_INLINE_WHEN_OPTIMIZED
 #define GORO_INLINE_WHEN_OPTIMIZED
 #endif
 

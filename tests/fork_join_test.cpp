@@ -10,7 +10,9 @@
 #include <string>
 #include <thread>
 #include <memory>
+#include <ranges>
 #include <tuple>
+#include <vector>
 
 #include <goro/goro.hpp>
 
@@ -57,6 +59,27 @@ goro::task<long> queens(int n, int row, std::array<int, 12> cols) {
         kids[count++] = queens(n, row + 1, next);
     }
     const std::array<long, 12> values = co_await goro::fj::all(std::move(kids), count);
+    long sum = 0;
+    for (std::size_t i = 0; i < count; ++i) sum += values[i];
+    co_return sum;
+}
+
+// The same with the range form: a view makes each child as fj::all takes it.
+goro::task<long> queens_range(int n, int row, std::array<int, 12> cols) {
+    if (row == n) co_return 1;
+    std::size_t count = 0;
+    auto kids = std::views::iota(0, n) | std::views::filter([&](int c) {
+                    for (int r = 0; r < row; ++r)
+                        if (cols[r] == c || cols[r] - c == row - r || c - cols[r] == row - r) return false;
+                    return true;
+                }) |
+                std::views::transform([&](int c) {
+                    std::array<int, 12> next = cols;
+                    next[row] = c;
+                    ++count;
+                    return queens_range(n, row + 1, next);
+                });
+    const std::array<long, 12> values = co_await goro::fj::all<12>(kids);
     long sum = 0;
     for (std::size_t i = 0; i < count; ++i) sum += values[i];
     co_return sum;
@@ -110,6 +133,7 @@ TEST_CASE("fj::all gives every value in order at 1, 2 and 4 processors", "[fj]")
         REQUIRE(goro::run(fib(20), {.procs = procs}) == fib_plain(20));
         REQUIRE(goro::run(skynet(0, 4), {.procs = procs}) == 9999L * 10000L / 2);
         REQUIRE(goro::run(queens(8, 0, {}), {.procs = procs}) == 92);
+        REQUIRE(goro::run(queens_range(8, 0, {}), {.procs = procs}) == 92);
     }
 }
 
@@ -138,6 +162,39 @@ TEST_CASE("fj::all's forms: mixed types, void tasks, a bounded count", "[fj]") {
         std::array<goro::task<long>, 2> none{value(1), value(2)};
         const std::array<long, 2> zero = co_await goro::fj::all(std::move(none), 0);
         REQUIRE(zero[0] == 0);
+        co_return 0;
+    };
+    REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+TEST_CASE("fj::all over a range: a container's tasks, a view's, fewer than the bound, void", "[fj]") {
+    auto main_task = []() -> goro::task<int> {
+        std::vector<goro::task<long>> stored;
+        stored.push_back(value(1));
+        stored.push_back(value(2));
+        const std::array<long, 4> some = co_await goro::fj::all<4>(stored);
+        REQUIRE(some == std::array<long, 4>{1, 2, 0, 0});
+        REQUIRE(!stored[0]);  // taken: moved from
+        REQUIRE(!stored[1]);
+
+        auto made = std::views::iota(0, 3) | std::views::transform([](int i) { return value(10 * i); });
+        const std::array<long, 3> all_three = co_await goro::fj::all<3>(made);
+        REQUIRE(all_three == std::array<long, 3>{0, 10, 20});
+
+        std::vector<goro::task<long>> pair;
+        pair.push_back(value(5));
+        pair.push_back(value(6));
+        const std::array<long, 2> by_iterators = co_await goro::fj::all<2>(pair.begin(), pair.end());
+        REQUIRE(by_iterators == std::array<long, 2>{5, 6});
+
+        std::vector<goro::task<long>> none;
+        const std::array<long, 2> zero = co_await goro::fj::all<2>(none);
+        REQUIRE(zero == std::array<long, 2>{0, 0});
+
+        std::atomic<long> total{0};
+        auto adders = std::views::iota(1, 4) | std::views::transform([&](int i) { return add_to(&total, i); });
+        co_await goro::fj::all<3>(adders);
+        REQUIRE(total.load() == 6);
         co_return 0;
     };
     REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
@@ -396,6 +453,46 @@ TEST_CASE("fj::all never awaited frees its children, unrun", "[fj]") {
         co_return 0;
     };
     run_freeing_every_frame(main_task, 1);
+}
+
+TEST_CASE("fj::all over a range that is too long, has an empty task or throws frees the tasks it took, unrun",
+          "[fj]") {
+    auto main_task = []() -> goro::task<int> {
+        std::atomic<int> ran{0};
+        auto counted = [&ran](long v, goro_test::frame_token) -> goro::task<long> {
+            ran.fetch_add(1);
+            co_return v;
+        };
+        int errors = 0;
+        auto three = std::views::iota(0, 3) | std::views::transform([&](int i) { return counted(i, {}); });
+        try {
+            (void)co_await goro::fj::all<2>(three);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        auto with_empty = std::views::iota(0, 3) | std::views::transform([&](int i) {
+                              return i == 1 ? goro::task<long>{} : counted(i, {});
+                          });
+        try {
+            (void)co_await goro::fj::all<3>(with_empty);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        auto throwing = std::views::iota(0, 3) | std::views::transform([&](int i) {
+                            if (i == 2) throw std::runtime_error("the range's own");
+                            return counted(i, {});
+                        });
+        try {
+            (void)co_await goro::fj::all<3>(throwing);
+        } catch (const std::runtime_error& e) {
+            if (std::string(e.what()) == "the range's own") ++errors;
+        }
+        REQUIRE(ran.load() == 0);
+        co_return errors;
+    };
+    const long frames_before = goro_test::live_frames();
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 3);
+    REQUIRE(goro_test::live_frames() == frames_before);
 }
 
 // The first child runs only once promoted (its sibling forks until it

@@ -13,6 +13,7 @@
 #include <goro/goro.hpp>
 
 #include <array>
+#include <ranges>
 
 #include "suite_util.hpp"
 
@@ -40,7 +41,18 @@ bool safe(const board<N>& b, int row, int col) {
 template <int N>
 goro::task<int> nqueens(int row, board<N> b) {
     if (row == N) co_return 1;
-#ifdef SUITE_JOIN_ALL
+#if defined(SUITE_JOIN_ALL) && defined(SUITE_FJ)
+    // TooManyCooks' shape: a view that makes a child per safe column, each
+    // taken by fj::all as the view makes it (no array of tasks).
+    std::size_t made = 0;
+    auto children = std::views::iota(0, N) | std::views::filter([row, &b](int col) { return safe<N>(b, row, col); }) |
+                    std::views::transform([row, &b, &made](int col) {
+                        b[row] = static_cast<char>(col);
+                        ++made;
+                        return nqueens<N>(row + 1, b);
+                    });
+    const std::array<int, N> values = co_await goro::fj::all<N>(children);
+#elif defined(SUITE_JOIN_ALL)
     std::array<goro::task<int>, N> tasks;
     std::size_t made = 0;
     for (int col = 0; col < N; ++col) {
@@ -48,11 +60,9 @@ goro::task<int> nqueens(int row, board<N> b) {
         b[row] = static_cast<char>(col);
         tasks[made++] = nqueens<N>(row + 1, b);
     }
-#ifdef SUITE_FJ
-    const std::array<int, N> values = co_await goro::fj::all(std::move(tasks), made);
-#else
     const std::array<int, N> values = co_await goro::join_all(std::move(tasks), made);
 #endif
+#ifdef SUITE_JOIN_ALL
     int count = 0;
     for (std::size_t i = 0; i < made; ++i) count += values[i];
 #else

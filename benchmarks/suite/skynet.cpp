@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <ranges>
 
 #include "suite_util.hpp"
 
@@ -26,9 +27,10 @@ goro::task<std::size_t> skynet_one(std::size_t base, std::size_t depth, std::siz
     for (std::size_t i = 0; i < depth_max - depth - 1; ++i) offset *= 10;
     std::size_t count = 0;
 #if defined(SUITE_FJ)
-    std::array<goro::task<std::size_t>, 10> tasks;
-    for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);
-    for (std::size_t v : co_await goro::fj::all(std::move(tasks))) count += v;
+    // TooManyCooks' shape: the children made by a view as fj::all takes them.
+    auto children = std::views::iota(std::size_t{0}, std::size_t{10}) |
+                    std::views::transform([=](std::size_t i) { return skynet_one(base + offset * i, depth + 1, depth_max); });
+    for (std::size_t v : co_await goro::fj::all<10>(children)) count += v;
 #elif defined(SUITE_JOIN_ALL)
     std::array<goro::task<std::size_t>, 10> tasks;
     for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);

@@ -50,6 +50,7 @@
 #include <source_location>
 
 #include "join_batch.hpp"
+#include "tail_calls.hpp"
 
 namespace goro::detail {
 
@@ -60,17 +61,7 @@ struct goroutine;
 /// fj_region::bounded_stack. Not inline, so each one has its own value:
 /// fork_join.hpp's awaiter reads the user's build, fork_join.cpp the
 /// library's.
-#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool k_fj_bounded_here = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool k_fj_bounded_here = true;
-#else
-constexpr bool k_fj_bounded_here = false;
-#endif
-#else
-constexpr bool k_fj_bounded_here = false;
-#endif
+constexpr bool k_fj_bounded_here = !GORO_TAIL_CALLS;
 
 /// One fj::all's state, in its awaiter (the joiner's frame), written by
 /// the awaiter's await_suspend and by fj_open. Only the thread running the
