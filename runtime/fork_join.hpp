@@ -138,7 +138,7 @@ public:
         m_children[0]->frame_link = me;
         for (std::uint32_t i = 1; i < m_count; ++i) m_children[i]->frame_link = m_frames[i - 1];
         m_region.children = m_children.data();
-        m_region.frames = m_frames.data();
+        m_region.frames = m_frames;
         m_region.count = m_count;
         m_region.promoted = 0;
         m_region.joiner = me;
@@ -174,7 +174,13 @@ protected:
 
     fj_region m_region;  // written at the await (await_suspend, fj_open), but its site
     std::array<goroutine*, N> m_children;
-    std::array<std::coroutine_handle<>, N> m_frames;
+    // A built-in array in a union, not a std::array of handles: a handle's
+    // default constructor nulls it, and every fork-join paid for nulling all
+    // N (g++: a `rep stos` in every nqueens node, most of which fork
+    // nothing). Slot i's lifetime begins at its assignment (adopt).
+    union {
+        std::coroutine_handle<> m_frames[N];
+    };
     std::uint32_t m_count = 0;  // children [0, m_count) are ours
     bool m_awaited = false;     // await_suspend ran (m_region holds them)
     bool m_taken = false;       // await_resume took every child
