@@ -17,8 +17,8 @@
 //
 // The range form takes each task as the range makes it: with a view that
 // makes them, no array of tasks is filled, moved from and destroyed. It is
-// the cheapest form for a fan-out (skynet, g++: 179 instructions a task
-// against the array form's 214).
+// the cheapest form for a fan-out (skynet, g++: 178 instructions a task
+// against the array form's 215).
 //
 // What it does. The children run one after another on the awaiting
 // goroutine, last first, as nested tasks: a child's end transfers straight
@@ -33,8 +33,8 @@
 // Parallel Programs by Work Stealing with Private Deques", PPoPP 2013.)
 //
 // Against goro::spawn and a co_await per child, where every child is a
-// goroutine: a skynet task costs 179 instructions against 411, a fib call
-// 202 against 265 (g++; benchmarks/RESULTS.md, 2026-11-30 21:50).
+// goroutine: a skynet task costs 178 instructions against 410, a fib call
+// 200 against 265 (g++; benchmarks/RESULTS.md, 2026-11-30 21:50).
 //
 // The contract, which Go's goroutines do not have (it is Cilk's, and
 // libfork's and TooManyCooks'):
