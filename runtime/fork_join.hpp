@@ -177,9 +177,11 @@ protected:
     // A built-in array in a union, not a std::array of handles: a handle's
     // default constructor nulls it, and every fork-join paid for nulling all
     // N (g++: a `rep stos` in every nqueens node, most of which fork
-    // nothing). Slot i's lifetime begins at its assignment (adopt).
+    // nothing). Slot i's lifetime begins at its assignment (adopt). One
+    // slot at least: a built-in array may not be empty (fj::all over a
+    // std::array of none is valid, and awaits nothing).
     union {
-        std::coroutine_handle<> m_frames[N];
+        std::coroutine_handle<> m_frames[N == 0 ? 1 : N];
     };
     std::uint32_t m_count = 0;  // children [0, m_count) are ours
     bool m_awaited = false;     // await_suspend ran (m_region holds them)

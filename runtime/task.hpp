@@ -103,15 +103,21 @@ struct task_promise_base : goroutine {
     // reference parameter is judged by what it refers to (conservative),
     // and as non-trivial when that is an incomplete type. Decided here
     // rather than by a flag in the promise: no store in every task's ramp,
-    // no load at its end.
+    // no load at its end. Both operators are always inlined, at -O0 too:
+    // g++ does not pair a template operator new with this operator delete
+    // and, where they stay calls, warns on every coroutine
+    // (-Wmismatched-new-delete, in -Wall; tests/install_test.cpp builds a
+    // program at -O0 -Wall -Wextra -Werror).
     template <typename... Params>
-    static void* operator new(std::size_t size, Params&...) {
+    [[gnu::always_inline]] static void* operator new(std::size_t size, Params&...) {
         if constexpr ((frame_param_trivial<Params>::value && ...))
             return allocate_task_frame(size);
         else
             return allocate_task_frame_nontrivial(size);
     }
-    static void operator delete(void* frame, std::size_t size) noexcept { free_task_frame(frame, size); }
+    [[gnu::always_inline]] static void operator delete(void* frame, std::size_t size) noexcept {
+        free_task_frame(frame, size);
+    }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
 

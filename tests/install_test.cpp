@@ -56,12 +56,13 @@ void write_file(const stdfs::path& p, const std::string& text) {
     std::ofstream(p) << text;
 }
 
-// Builds `source` with the compiler of this build and the flags that
-// pkg-config gives for goro (under `pkg_config_env`), runs the program, and
-// returns what it printed; both steps must succeed.
-std::string build_and_run(const stdfs::path& source, const std::string& pkg_config_env) {
+// Builds `source` with the compiler of this build, `flags`, and the flags
+// that pkg-config gives for goro (under `pkg_config_env`), runs the
+// program, and returns what it printed; both steps must succeed.
+std::string build_and_run(const stdfs::path& source, const std::string& pkg_config_env,
+                          const std::string& flags = "-O1") {
     const stdfs::path program = stdfs::path(source).replace_extension();
-    const auto build = shell(std::string(GORO_CXX) + " -std=c++20 -O1 " + quoted(source) + " -o " + quoted(program) +
+    const auto build = shell(std::string(GORO_CXX) + " -std=c++20 " + flags + " " + quoted(source) + " -o " + quoted(program) +
                              " $(" + pkg_config_env + " pkg-config --cflags --libs goro)");
     INFO(build.output);
     REQUIRE(build.status == 0);
@@ -72,7 +73,8 @@ std::string build_and_run(const stdfs::path& source, const std::string& pkg_conf
 }
 
 // A program that touches the main parts of the public API: tasks, spawn and
-// join, a buffered channel closed by its producer, and the run loop.
+// join, fork-join, a buffered channel closed by its producer, and the run
+// loop.
 constexpr const char* k_app = R"(#include <goro/goro.hpp>
 #include <cstdio>
 
@@ -90,6 +92,8 @@ goro::task<int> main_task() {
     int sum = 0;
     while (auto v = co_await ch.recv()) sum += *v;
     const int squared = co_await std::move(h);
+    const auto [one, four] = co_await goro::fj::all(square(1), square(2));
+    if (one + four != 5) co_return 1;
     std::printf("%d %d %u\n", squared, sum, goro::procs());
     co_return 0;
 }
@@ -143,6 +147,11 @@ TEST_CASE("meson install: headers under include/goro, a goro.pc that builds a pr
     INFO(flags.output);
     REQUIRE(flags.status == 0);
     REQUIRE(build_and_run(tmp.dir / "app.cpp", env) == "144 55 2\n");
+    // A debug build with every warning an error, as a user's may be: the
+    // headers compile clean at -O0 too (g++ once warned on every
+    // coroutine there, -Wmismatched-new-delete: the promise's operator new
+    // is a template, which it did not pair with the operator delete).
+    REQUIRE(build_and_run(tmp.dir / "app.cpp", env, "-O0 -Wall -Wextra -Werror") == "144 55 2\n");
 
     // The README's ten-line example, exactly as printed there, builds the same
     // way and prints the sum of (i % 100)^2 over 100,000 tasks.
