@@ -43,7 +43,7 @@ inline bool work_wanted(processor& p) noexcept {
 // either unstarted or suspended inside its own awaits (this code runs
 // below it).
 inline bool promotable(const fj_region& r) noexcept {
-    return r.promoted + 1 < r.count && !r.frames[r.promoted + 1].done();
+    return r.promoted + 1 < r.count && !r.frame(r.promoted + 1).done();
 }
 
 // Makes r's lowest unpromoted child (unstarted) a goroutine of its own,
@@ -54,7 +54,7 @@ inline bool promotable(const fj_region& r) noexcept {
 void promote(fj_region& r, processor& p) noexcept {
     const std::uint32_t i = r.promoted;
     goroutine* g = r.children[i];
-    prepare_root(*g, r.frames[i], goroutine_kind::joinable, r.site);
+    prepare_root(*g, r.frame(i), goroutine_kind::joinable, r.site);
     g->join_state.reset_running();
     start_goroutine_held(g, p);
     if (i == 0) new (r.batch_storage) join_batch{};  // the region's first promotion
@@ -146,14 +146,14 @@ constexpr unsigned k_fj_step_interval = 16;
 // after another: nothing could take one.
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> fj_open_outside(fj_region* r) noexcept {
     r->outer = nullptr;
-    return r->frames[r->count - 1];
+    return r->frame(r->count - 1);
 }
 
 // One fork in k_fj_step_interval (every fork where the stack is bounded):
 // the schedtick step and the bounce, then the work request.
 [[gnu::noinline]] std::coroutine_handle<> fj_open_step(fj_region* r, bool bounded) noexcept {
     thread_ctx& ctx = t_ctx;
-    const std::coroutine_handle<> first = r->frames[r->count - 1];
+    const std::coroutine_handle<> first = r->frame(r->count - 1);
     if (fj_step(ctx, bounded)) return bounce_region(ctx.g, first);
     if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
         promote_oldest(r);
@@ -162,7 +162,7 @@ constexpr unsigned k_fj_step_interval = 16;
 
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> fj_open_promote(fj_region* r) noexcept {
     promote_oldest(r);
-    return r->frames[r->count - 1];
+    return r->frame(r->count - 1);
 }
 
 }  // namespace
@@ -182,7 +182,7 @@ constexpr unsigned k_fj_step_interval = 16;
     // A work request: relaxed reads of hints, with no processor entry.
     if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
         return fj_open_promote(r);
-    return r->frames[r->count - 1];
+    return r->frame(r->count - 1);
 }
 
 [[gnu::noinline]] void fj_close(fj_region* r) noexcept {

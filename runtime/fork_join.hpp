@@ -17,8 +17,8 @@
 //
 // The range form takes each task as the range makes it: with a view that
 // makes them, no array of tasks is filled, moved from and destroyed. It is
-// the cheapest form for a fan-out (skynet, g++: 178 instructions a task
-// against the array form's 215).
+// the cheapest form for a fan-out (skynet, g++: 178 instructions a task;
+// 215 with the array form before the range form and its other cuts).
 //
 // What it does. The children run one after another on the awaiting
 // goroutine, last first, as nested tasks: a child's end transfers straight
@@ -58,10 +58,11 @@
 //
 // The values come back in the children's order: a std::tuple for the
 // variadic form (std::monostate for a task<void>; nothing when all are
-// void), a std::array for the array forms. Every child runs to its end, even
-// when one threw; then the first exception in the children's order is
-// rethrown and the others are discarded, as goro::join_all does. The tasks
-// are taken over at the call; an fj::all never awaited frees them, run.
+// void), a std::array for the array and range forms. Every child runs to
+// its end, even when one threw; then the first exception in the children's
+// order is rethrown and the others are discarded, as goro::join_all does.
+// The tasks are taken over at the call; an fj::all never awaited frees
+// them, unrun.
 #pragma once
 
 #include <array>
@@ -117,7 +118,7 @@ public:
                 goroutine* g = m_children[i];
                 if (g != m_region.batch().running && !g->join_state.detach()) continue;
             }
-            m_frames[i].destroy();
+            std::coroutine_handle<>::from_address(m_frames[i]).destroy();
         }
     }
 
@@ -136,7 +137,8 @@ public:
         // starts the one below it, c[0]'s the joiner. Here rather than in
         // fj_open: the children's records are still in registers.
         m_children[0]->frame_link = me;
-        for (std::uint32_t i = 1; i < m_count; ++i) m_children[i]->frame_link = m_frames[i - 1];
+        for (std::uint32_t i = 1; i < m_count; ++i)
+            m_children[i]->frame_link = std::coroutine_handle<>::from_address(m_frames[i - 1]);
         m_region.children = m_children.data();
         m_region.frames = m_frames;
         m_region.count = m_count;
@@ -158,7 +160,7 @@ protected:
     void adopt(std::size_t i, task<T>& t) noexcept {
         auto h = t.release();
         m_children[i] = &h.promise();
-        m_frames[i] = h;
+        m_frames[i] = h.address();
     }
 
     /// await_resume's first step (every child has finished).
@@ -169,20 +171,18 @@ protected:
     /// Child i's value (or its exception); its frame is freed either way.
     template <typename T>
     GORO_INLINE_WHEN_OPTIMIZED T take(std::size_t i) {
-        return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i].address()));
+        return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i]));
     }
 
     fj_region m_region;  // written at the await (await_suspend, fj_open), but its site
     std::array<goroutine*, N> m_children;
-    // A built-in array in a union, not a std::array of handles: a handle's
-    // default constructor nulls it, and every fork-join paid for nulling all
-    // N (g++: a `rep stos` in every nqueens node, most of which fork
-    // nothing). Slot i's lifetime begins at its assignment (adopt). One
-    // slot at least: a built-in array may not be empty (fj::all over a
-    // std::array of none is valid, and awaits nothing).
-    union {
-        std::coroutine_handle<> m_frames[N == 0 ? 1 : N];
-    };
+    // The frames' addresses, not std::coroutine_handle<>s: a handle's
+    // default constructor nulls it, and every fork-join paid for nulling
+    // all N (g++: a `rep stos` in every nqueens node, most of which fork
+    // nothing). Slots [0, m_count) are written by adopt; the rest are never
+    // read. One slot at least: a built-in array may not be empty (fj::all
+    // over a std::array of none is valid, and awaits nothing).
+    void* m_frames[N == 0 ? 1 : N];
     std::uint32_t m_count = 0;  // children [0, m_count) are ours
     bool m_awaited = false;     // await_suspend ran (m_region holds them)
     bool m_taken = false;       // await_resume took every child
@@ -253,9 +253,14 @@ public:
     // The range form: each task adopted as the range makes it, with no
     // array of tasks in between. On a throw (an empty task, one too many,
     // or the range's own), the base's destructor frees those adopted so
-    // far, unrun (m_awaited is false).
-    template <typename It, typename End>
+    // far, unrun (m_awaited is false). A range that knows its length and
+    // is too long is refused before any task is taken.
+    template <std::input_iterator It, std::sentinel_for<It> End>
     fj_array_awaiter(std::source_location site, It first, End last) : fj_awaiter_base<N>(site) {
+        if constexpr (std::sized_sentinel_for<End, It>) {
+            if (last - first > static_cast<std::iter_difference_t<It>>(N))
+                throw runtime_error("goro::fj::all: a range longer than its bound N");
+        }
         for (; first != last; ++first) {
             if (this->m_count == N) throw runtime_error("goro::fj::all: a range longer than its bound N");
             task<T> t = std::ranges::iter_move(first);
@@ -341,11 +346,14 @@ auto all(std::array<task<T>, N>&& tasks, std::size_t count,
 /// spawn_many<N>(begin, end): each task is taken (moved from its element)
 /// as the range makes it, so a range that makes them (a transform view)
 /// needs no array of tasks at all. The values come back as a std::array
-/// of N, the first as many as the range had theirs. A range longer than N,
-/// or an empty task, throws goro::runtime_error; so does whatever the range
-/// throws. Either way the tasks taken by then are freed, unrun.
+/// of N, the first as many as the range had theirs (the rest
+/// value-initialized). An empty task throws goro::runtime_error, as does a
+/// range longer than N; the range's own exceptions propagate. The tasks
+/// taken by then are freed, unrun; a range that knows its length (a
+/// container, a sized view) and is too long gives up none.
 template <std::size_t N, std::input_iterator It, std::sentinel_for<It> End>
-    requires detail::is_task_v<std::iter_value_t<It>>
+    requires detail::is_task_v<std::iter_value_t<It>> &&
+             std::constructible_from<std::iter_value_t<It>, std::iter_rvalue_reference_t<It>>
 auto all(It first, End last, std::source_location site = std::source_location::current()) {
     using T = typename std::iter_value_t<It>::value_type;
     static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
@@ -360,7 +368,9 @@ template <std::size_t N, typename R>
     requires requires(R& r) {
         { std::ranges::begin(r) } -> std::input_iterator;
         { std::ranges::end(r) } -> std::sentinel_for<decltype(std::ranges::begin(r))>;
-    } && detail::is_task_v<std::iter_value_t<decltype(std::ranges::begin(std::declval<R&>()))>>
+    } && detail::is_task_v<std::iter_value_t<decltype(std::ranges::begin(std::declval<R&>()))>> &&
+             std::constructible_from<std::iter_value_t<decltype(std::ranges::begin(std::declval<R&>()))>,
+                                     std::iter_rvalue_reference_t<decltype(std::ranges::begin(std::declval<R&>()))>>
 auto all(R&& range, std::source_location site = std::source_location::current()) {
     return fj::all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }

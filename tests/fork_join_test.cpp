@@ -455,6 +455,13 @@ TEST_CASE("fj::all never awaited frees its children, unrun", "[fj]") {
     run_freeing_every_frame(main_task, 1);
 }
 
+// Tasks cannot be moved out of a const range: fj::all is not viable there
+// (rather than failing inside the awaiter).
+template <typename R>
+concept fj_all_takes = requires(R& tasks) { goro::fj::all<2>(tasks); };
+static_assert(!fj_all_takes<const std::vector<goro::task<long>>>);
+static_assert(fj_all_takes<std::vector<goro::task<long>>>);
+
 TEST_CASE("fj::all over a range that is too long, has an empty task or throws frees the tasks it took, unrun",
           "[fj]") {
     auto main_task = []() -> goro::task<int> {
@@ -487,11 +494,21 @@ TEST_CASE("fj::all over a range that is too long, has an empty task or throws fr
         } catch (const std::runtime_error& e) {
             if (std::string(e.what()) == "the range's own") ++errors;
         }
+        // A container knows its length: refused before any task is taken.
+        std::vector<goro::task<long>> stored;
+        for (int i = 0; i < 3; ++i) stored.push_back(counted(i, {}));
+        try {
+            (void)co_await goro::fj::all<2>(stored);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        REQUIRE(static_cast<bool>(stored[0]));
+        REQUIRE(static_cast<bool>(stored[2]));
         REQUIRE(ran.load() == 0);
         co_return errors;
     };
     const long frames_before = goro_test::live_frames();
-    REQUIRE(goro::run(main_task(), {.procs = 1}) == 3);
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 4);
     REQUIRE(goro_test::live_frames() == frames_before);
 }
 

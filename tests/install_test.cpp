@@ -76,7 +76,9 @@ std::string build_and_run(const stdfs::path& source, const std::string& pkg_conf
 // join, fork-join, a buffered channel closed by its producer, and the run
 // loop.
 constexpr const char* k_app = R"(#include <goro/goro.hpp>
+#include <array>
 #include <cstdio>
+#include <vector>
 
 goro::task<int> square(int x) { co_await goro::sleep(std::chrono::milliseconds(1)); co_return x * x; }
 
@@ -94,6 +96,10 @@ goro::task<int> main_task() {
     const int squared = co_await std::move(h);
     const auto [one, four] = co_await goro::fj::all(square(1), square(2));
     if (one + four != 5) co_return 1;
+    std::vector<goro::task<int>> more;
+    more.push_back(square(3));
+    const std::array<int, 2> nine = co_await goro::fj::all<2>(more);
+    if (nine[0] != 9 || nine[1] != 0) co_return 1;
     std::printf("%d %d %u\n", squared, sum, goro::procs());
     co_return 0;
 }

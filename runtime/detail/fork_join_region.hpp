@@ -74,7 +74,7 @@ struct fj_region {
     alignas(join_batch) unsigned char batch_storage[sizeof(join_batch)];
     fj_region* outer;                             // the next region out on the chain (fj_open)
     goroutine* const* children;                   // the children's records, index order
-    const std::coroutine_handle<>* frames;        // their frames, index order
+    void* const* frames;                          // their frames' addresses, index order
     std::uint32_t count;
     std::uint32_t promoted;                       // children [0, promoted) are goroutines
     std::coroutine_handle<> joiner;               // the awaiter's continuation
@@ -91,6 +91,9 @@ struct fj_region {
     bool bounded_stack;
 
     join_batch& batch() noexcept { return *std::launder(reinterpret_cast<join_batch*>(batch_storage)); }
+    std::coroutine_handle<> frame(std::uint32_t i) const noexcept {
+        return std::coroutine_handle<>::from_address(frames[i]);
+    }
 };
 
 /// fj::all's await_suspend, once the children are chained: opens the
