@@ -78,6 +78,7 @@
 #include <variant>
 
 #include "detail/fork_join_region.hpp"
+#include "detail/owned_call.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "task.hpp"
@@ -86,10 +87,11 @@ namespace goro {
 
 namespace detail {
 
-template <typename X>
-inline constexpr bool is_task_v = false;
-template <typename T>
-inline constexpr bool is_task_v<task<T>> = true;
+/// An iterator the range form of fj::all takes tasks from: its elements
+/// are tasks, and they can be moved out (not a const range's).
+template <typename It>
+concept fj_task_iterator = std::input_iterator<It> && task_traits<std::iter_value_t<It>>::is_task &&
+                           std::constructible_from<std::iter_value_t<It>, std::iter_rvalue_reference_t<It>>;
 
 template <typename T>
 using fj_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
@@ -351,11 +353,9 @@ auto all(std::array<task<T>, N>&& tasks, std::size_t count,
 /// range longer than N; the range's own exceptions propagate. The tasks
 /// taken by then are freed, unrun; a range that knows its length (a
 /// container, a sized view) and is too long gives up none.
-template <std::size_t N, std::input_iterator It, std::sentinel_for<It> End>
-    requires detail::is_task_v<std::iter_value_t<It>> &&
-             std::constructible_from<std::iter_value_t<It>, std::iter_rvalue_reference_t<It>>
+template <std::size_t N, detail::fj_task_iterator It, std::sentinel_for<It> End>
 auto all(It first, End last, std::source_location site = std::source_location::current()) {
-    using T = typename std::iter_value_t<It>::value_type;
+    using T = typename detail::task_traits<std::iter_value_t<It>>::value_type;
     static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
                   "goro::fj::all over a range needs a default-constructible value type");
     return detail::fj_array_awaiter<T, N>(site, std::move(first), std::move(last));
@@ -366,11 +366,9 @@ auto all(It first, End last, std::source_location site = std::source_location::c
 /// user of goro.hpp would pay to compile: <iterator> has begin and end.)
 template <std::size_t N, typename R>
     requires requires(R& r) {
-        { std::ranges::begin(r) } -> std::input_iterator;
+        { std::ranges::begin(r) } -> detail::fj_task_iterator;
         { std::ranges::end(r) } -> std::sentinel_for<decltype(std::ranges::begin(r))>;
-    } && detail::is_task_v<std::iter_value_t<decltype(std::ranges::begin(std::declval<R&>()))>> &&
-             std::constructible_from<std::iter_value_t<decltype(std::ranges::begin(std::declval<R&>()))>,
-                                     std::iter_rvalue_reference_t<decltype(std::ranges::begin(std::declval<R&>()))>>
+    }
 auto all(R&& range, std::source_location site = std::source_location::current()) {
     return fj::all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
