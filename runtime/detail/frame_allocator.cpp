@@ -138,12 +138,21 @@ void give_back(std::size_t cls, batch b) {
 //
 // Invariant, once the thread is hooked (`hook == hooked`): room[cls] ==
 // 2 * k_batch_blocks - (the length of the list at heads[cls]), so a free
-// that brings room to 0 takes the slow path and moves a batch out. Before
-// (`unhooked`): every list is empty and room is 0, so the thread's first
-// free takes the slow path too, which hooks it; its first allocation finds
-// an empty list and hooks it in refill. After the exit hook ran (`gone`):
-// lists are empty, and the slow paths hand blocks straight to the central
-// stacks.
+// that brings room to 0 takes the slow path and moves a batch out. Outside
+// that state every list is empty and room is 1, so that a free (which
+// pushes its block, then decrements room) always reaches the slow path:
+// before the thread is hooked (`unhooked`: its first free hooks it; its
+// first allocation finds an empty list and hooks it in allocate_slow);
+// after the exit hook ran (`gone`: blocks go straight to the central
+// stacks); and for the whole process when the pool is switched off at run
+// time (GORO_DEBUG=framepool=0: no thread is ever hooked, and the slow
+// paths allocate and free with the system allocator). So the fast paths
+// need no test of the switch: an empty list, or a room that reaches 0,
+// sends them to the slow path, which tests it (3 instructions off each).
+//
+// Why 1 and a test for 0, not 0 and a test for "0 or less": `--room == 0`
+// is one decrement of memory and the jump on its flags with both g++ and
+// clang (`<= 0` was a load, a decrement, a store and a test).
 enum class hook_state : unsigned char { unhooked, hooked, gone };
 
 struct thread_frames {
@@ -151,6 +160,15 @@ struct thread_frames {
     std::array<std::int32_t, k_class_count> room;
     hook_state hook;
 };
+
+// room's value outside the hooked state (see above).
+constexpr std::int32_t k_room_unhooked = 1;
+
+constexpr thread_frames initial_thread_frames() noexcept {
+    thread_frames f{};
+    for (auto& r : f.room) r = k_room_unhooked;
+    return f;
+}
 
 // Inlined only into allocate_frame and free_frame (and the pool's exported
 // pair), which are never inlined into their callers (coroutine frames'
@@ -164,7 +182,7 @@ struct thread_frames {
 // after the compiler has planned for a call: the fast paths then saved and
 // restored two or three registers on every frame (issue 14). This model is
 // a load of the offset and an %fs access, no call.
-[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames{};
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames = initial_thread_frames();
 
 static_assert(std::is_trivially_destructible_v<thread_frames>);
 
@@ -187,7 +205,7 @@ void hook_thread() noexcept {
 void hand_back_lists() noexcept {
     t_frames.hook = hook_state::gone;
     for (std::size_t cls = 0; cls < k_class_count; ++cls) {
-        t_frames.room[cls] = 0;
+        t_frames.room[cls] = k_room_unhooked;
         while (t_frames.heads[cls]) {
             free_block* first = t_frames.heads[cls];
             free_block* tail = first;
@@ -208,10 +226,61 @@ void hand_back_lists() noexcept {
     }
 }
 
+// GORO_DEBUG=framepool=0 (read once, at the first frame): frames come from
+// ::operator new instead of the pool, so that a sanitizer in the program sees
+// them. Invariant: the answer never changes during the process, so every
+// frame is freed the way it was allocated. Tested on the slow paths only
+// (see thread_frames): while the pool is off or undecided, no thread is
+// hooked, so every allocation finds an empty list and every free a room
+// that reaches 0.
+#ifndef GORO_BYPASS_FRAME_POOL
+// The switch's answer: 0 until the first frame, then 1 (pool) or -1
+// (bypass). Decided once by compare-exchange, so that every thread sees the
+// first answer even if the environment changed in between.
+std::atomic<signed char> g_pool_state{0};
+
+[[gnu::noinline, gnu::cold]] signed char decide_pool_state() noexcept {
+    const char* env = std::getenv("GORO_DEBUG");
+    signed char expected = 0;
+    const signed char decided = env && std::strstr(env, "framepool=0") != nullptr ? -1 : 1;
+    // relaxed: the byte publishes nothing but itself.
+    g_pool_state.compare_exchange_strong(expected, decided, std::memory_order_relaxed);
+    return expected != 0 ? expected : decided;
+}
+#endif
+
+bool pool_on() noexcept {
+#ifdef GORO_BYPASS_FRAME_POOL
+    return false;
+#else
+    signed char state = g_pool_state.load(std::memory_order_relaxed);
+    if (state == 0) [[unlikely]]
+        state = decide_pool_state();
+    return state > 0;
+#endif
+}
+
+// Whether the slow paths below must hand a request to the system allocator
+// instead: the run-time switch is off. Never in a build that bypasses the
+// pool at compile time: there only the exported test pair reaches the pool
+// (allocate_frame and the task-frame functions never do), and it must use
+// it.
+bool switched_off() noexcept {
+#ifdef GORO_BYPASS_FRAME_POOL
+    return false;
+#else
+    return !pool_on();
+#endif
+}
+
 // allocate's slow path: the list of `cls` is empty (or the thread is not
-// hooked yet). Refills it with a batch and pops one block.
-[[gnu::noinline]] void* allocate_slow(std::size_t cls) {
-    if (t_frames.hook == hook_state::unhooked) hook_thread();
+// hooked yet, or the pool is switched off). Refills it with a batch and pops
+// one block.
+[[gnu::noinline]] void* allocate_slow(std::size_t cls, std::size_t size) {
+    if (t_frames.hook == hook_state::unhooked) {
+        if (switched_off()) return ::operator new(size);
+        hook_thread();
+    }
     if (t_frames.hook == hook_state::gone) {
         // Exiting thread (another thread_local's destructor): one block
         // from a batch, the rest handed straight back.
@@ -236,24 +305,30 @@ void hand_back_lists() noexcept {
     return block;
 }
 
-// free's slow path: `block` was pushed on the list of `cls` and room fell
-// to 0 or below (an overflowing list, or a thread not hooked yet).
+// free's slow path: a block was pushed on the list of `cls` and room fell
+// to 0 (an overflowing list, a thread not hooked yet or exiting, or the
+// pool switched off).
 [[gnu::noinline]] void free_slow(std::size_t cls) noexcept {
-    if (t_frames.hook == hook_state::gone) {
-        // Exiting thread: the block goes straight back.
+    if (t_frames.hook != hook_state::hooked) {
         free_block* block = t_frames.heads[cls];
+        if (t_frames.hook == hook_state::unhooked && !switched_off()) {
+            hook_thread();
+            --t_frames.room[cls];  // the block just pushed
+            return;
+        }
+        // Not for this thread's list: exiting, or from ::operator new
+        // (the pool switched off). Every list stays empty, room 1.
         t_frames.heads[cls] = block->next;
-        t_frames.room[cls] = 0;
+        t_frames.room[cls] = k_room_unhooked;
+        if (t_frames.hook == hook_state::unhooked) {
+            ::operator delete(block);
+            return;
+        }
         block->next = nullptr;
         try {
             give_back(cls, {block, 1});
         } catch (...) {
         }
-        return;
-    }
-    if (t_frames.hook == hook_state::unhooked) {
-        hook_thread();
-        --t_frames.room[cls];  // the block just pushed
         return;
     }
     // Overflow: detach the newest k_batch_blocks blocks as one batch.
@@ -267,9 +342,11 @@ void hand_back_lists() noexcept {
     try {
         give_back(cls, {first, k_batch_blocks});
     } catch (...) {
-        // vector growth failed: keep the blocks locally (room stays at 0).
+        // vector growth failed: keep the blocks locally, and try again at
+        // the next free (room 1).
         tail->next = t_frames.heads[cls];
         t_frames.heads[cls] = first;
+        t_frames.room[cls] = 1;
         return;
     }
     t_frames.room[cls] += static_cast<std::int32_t>(k_batch_blocks);
@@ -287,7 +364,7 @@ void hand_back_lists() noexcept {
             ++t_frames.room[cls];
             return block;
         }
-        return allocate_slow(cls);
+        return allocate_slow(cls, size);
     }
     return ::operator new(size);  // past the pool, or empty (the exported pair takes any size)
 }
@@ -298,7 +375,7 @@ void hand_back_lists() noexcept {
         auto* block = static_cast<free_block*>(frame);
         block->next = t_frames.heads[cls];
         t_frames.heads[cls] = block;
-        if (--t_frames.room[cls] <= 0) [[unlikely]]
+        if (--t_frames.room[cls] == 0) [[unlikely]]
             free_slow(cls);
         return;
     }
@@ -307,83 +384,26 @@ void hand_back_lists() noexcept {
 
 }  // namespace
 
-// GORO_DEBUG=framepool=0 (read once, at the first frame): frames come from
-// ::operator new instead of the pool, so that a sanitizer in the program sees
-// them. Invariant: the answer never changes during the process, so every
-// frame is freed the way it was allocated.
-namespace {
-
-#ifndef GORO_BYPASS_FRAME_POOL
-// frame_pool_enabled's answer: 0 until the first frame, then 1 (pool) or -1
-// (bypass). A namespace-scope byte rather than a function-local static: the
-// hot path is one relaxed load and a compare, with no guard variable and no
-// call. Decided once by compare-exchange, so that every thread sees the
-// first answer even if the environment changed in between.
-std::atomic<signed char> g_pool_state{0};
-
-[[gnu::noinline, gnu::cold]] signed char decide_pool_state() noexcept {
-    const char* env = std::getenv("GORO_DEBUG");
-    signed char expected = 0;
-    const signed char decided = env && std::strstr(env, "framepool=0") != nullptr ? -1 : 1;
-    // relaxed: the byte publishes nothing but itself.
-    g_pool_state.compare_exchange_strong(expected, decided, std::memory_order_relaxed);
-    return expected != 0 ? expected : decided;
-}
-#endif
-
-[[gnu::always_inline]] inline bool pool_on() noexcept {
-#ifdef GORO_BYPASS_FRAME_POOL
-    return false;
-#else
-    signed char state = g_pool_state.load(std::memory_order_relaxed);
-    if (state == 0) [[unlikely]]
-        state = decide_pool_state();
-    return state > 0;
-#endif
-}
-
-// True once the pool is known to be on: the fast paths' test (one load and
-// a compare). False while undecided, too: the callers' other path decides.
-[[gnu::always_inline]] inline bool pool_known_on() noexcept {
-#ifdef GORO_BYPASS_FRAME_POOL
-    return false;
-#else
-    return g_pool_state.load(std::memory_order_relaxed) > 0;
-#endif
-}
-
-// allocate_frame/free_frame when the pool is off or not decided yet (the
-// process's first frame). Kept apart so that the fast paths need no stack
-// frame of their own: every way out of them is a tail call.
-[[gnu::noinline]] void* allocate_frame_undecided(std::size_t size) {
-    if (!pool_on()) return ::operator new(size);
-    return pool_allocate(size);
-}
-
-[[gnu::noinline]] void free_frame_undecided(void* frame, std::size_t size) noexcept {
-    if (!pool_on()) {
-        ::operator delete(frame);
-        return;
-    }
-    pool_free(frame, size);
-}
-
-}  // namespace
-
 bool frame_pool_enabled() noexcept { return pool_on(); }
 
+// allocate_frame and free_frame: the pool, which hands a request to the
+// system allocator on its slow paths when it is switched off; a build that
+// bypasses it at compile time never touches it.
 [[gnu::noinline]] void* allocate_frame(std::size_t size) {
-    if (pool_known_on()) [[likely]]
-        return pool_allocate(size);
-    return allocate_frame_undecided(size);
+#ifdef GORO_BYPASS_FRAME_POOL
+    return ::operator new(size);
+#else
+    return pool_allocate(size);
+#endif
 }
 
 [[gnu::noinline]] void free_frame(void* frame, std::size_t size) noexcept {
-    if (pool_known_on()) [[likely]] {
-        pool_free(frame, size);
-        return;
-    }
-    free_frame_undecided(frame, size);
+#ifdef GORO_BYPASS_FRAME_POOL
+    (void)size;
+    ::operator delete(frame);
+#else
+    pool_free(frame, size);
+#endif
 }
 
 namespace {
@@ -415,17 +435,19 @@ template <bool direct>
 // A task frame's block back where it came from: free_frame's body,
 // inlined so that the task-frame functions stay leaves but for a tail call.
 [[gnu::always_inline]] inline void free_task_block(task_frame_header* header, std::size_t total) noexcept {
-    if (pool_known_on()) [[likely]] {
-        pool_free(header, total);
-        return;
-    }
-    free_frame_undecided(header, total);
+#ifdef GORO_BYPASS_FRAME_POOL
+    (void)total;
+    ::operator delete(header);
+#else
+    pool_free(header, total);
+#endif
 }
 
 template <bool direct>
 [[gnu::always_inline]] inline void* allocate_task_frame_in(std::size_t size) {
+#ifndef GORO_BYPASS_FRAME_POOL
     const std::size_t cls = (size + k_task_frame_header - 1) / k_class_granularity;
-    if (pool_known_on() && cls < k_class_count) [[likely]] {
+    if (cls < k_class_count) [[likely]] {
         free_block* block = t_frames.heads[cls];
         if (block) [[likely]] {
             t_frames.heads[cls] = block->next;
@@ -433,6 +455,7 @@ template <bool direct>
             return write_header<direct>(block, size) + 1;
         }
     }
+#endif
     return allocate_task_frame_slow<direct>(size);
 }
 
