@@ -78,7 +78,7 @@
 #include <variant>
 
 #include "detail/fork_join_region.hpp"
-#include "detail/owned_call.hpp"
+#include "detail/task_iterator.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "task.hpp"
@@ -86,12 +86,6 @@
 namespace goro {
 
 namespace detail {
-
-/// An iterator the range form of fj::all takes tasks from: its elements
-/// are tasks, and they can be moved out (not a const range's).
-template <typename It>
-concept fj_task_iterator = std::input_iterator<It> && task_traits<std::iter_value_t<It>>::is_task &&
-                           std::constructible_from<std::iter_value_t<It>, std::iter_rvalue_reference_t<It>>;
 
 template <typename T>
 using fj_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
@@ -353,22 +347,17 @@ auto all(std::array<task<T>, N>&& tasks, std::size_t count,
 /// range longer than N; the range's own exceptions propagate. The tasks
 /// taken by then are freed, unrun; a range that knows its length (a
 /// container, a sized view) and is too long gives up none.
-template <std::size_t N, detail::fj_task_iterator It, std::sentinel_for<It> End>
+template <std::size_t N, detail::task_iterator It, std::sentinel_for<It> End>
 auto all(It first, End last, std::source_location site = std::source_location::current()) {
-    using T = typename detail::task_traits<std::iter_value_t<It>>::value_type;
+    using T = detail::task_iterator_value_t<It>;
     static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
                   "goro::fj::all over a range needs a default-constructible value type");
     return detail::fj_array_awaiter<T, N>(site, std::move(first), std::move(last));
 }
 
 /// The same over a whole range: fj::all<N>(std::ranges::begin(r),
-/// std::ranges::end(r)). (Written without <ranges>' concepts, which every
-/// user of goro.hpp would pay to compile: <iterator> has begin and end.)
-template <std::size_t N, typename R>
-    requires requires(R& r) {
-        { std::ranges::begin(r) } -> detail::fj_task_iterator;
-        { std::ranges::end(r) } -> std::sentinel_for<decltype(std::ranges::begin(r))>;
-    }
+/// std::ranges::end(r)).
+template <std::size_t N, detail::task_range R>
 auto all(R&& range, std::source_location site = std::source_location::current()) {
     return fj::all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }

@@ -15,6 +15,9 @@
 //         if (wanted(i)) some[n++] = work(i);
 //     values = co_await goro::join_all(std::move(some), n);  // values[0, n)
 //
+//     auto made = std::views::iota(0, n) | std::views::transform(work);
+//     values = co_await goro::join_all<10>(made);            // at most 10, from a range
+//
 // spawn_all(tasks) is goro::spawn of each task, in order, in one runtime
 // call (one count of the new goroutines and one wake-up of an idle
 // processor for them all, where a spawn each makes a call each): it
@@ -36,7 +39,10 @@
 // join (join_all over a std::vector does that). Nothing has to outlive
 // the call: the n tasks are taken over by it (emptied), the values come
 // back by value (a std::array of N, the first n theirs), and the tasks
-// from n on stay in the array, untouched.
+// from n on stay in the array, untouched. join_all<N>(range) takes up to
+// N tasks from a range as it makes them (TooManyCooks'
+// spawn_many<N>(begin, end)): with a view that makes them, no array of
+// tasks is filled at all.
 //
 // The same as awaiting each handle in turn, in one suspension:
 //   - the values come back in the handles' order (std::array for an array
@@ -70,6 +76,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <source_location>
 #include <type_traits>
@@ -77,6 +84,7 @@
 #include <vector>
 
 #include "detail/join_batch.hpp"
+#include "detail/task_iterator.hpp"
 #include "error.hpp"
 #include "go.hpp"
 #include "task.hpp"
@@ -121,15 +129,22 @@ public:
     // `count` goroutines in order at m_children.data() (a std::array is not
     // zeroed first). `unstarted`: goroutines prepared by prepare_spawns, not
     // started (join_all(tasks)); the await starts them. When `fill` throws
-    // (an empty handle or task, checked before any is taken), nothing was
-    // taken.
+    // (an empty handle or task, checked before any is taken; the range
+    // form's, which frees what it took), we hold nothing. A `fill` that
+    // returns a count (the range form, into a bounded_children) sets it:
+    // `count` is then unused.
     template <typename Fill>
     join_all_awaiter(std::size_t count, bool unstarted, Fill&& fill) : m_unstarted(unstarted) {
         if constexpr (std::is_same_v<Children, std::vector<goroutine*>>)
             m_children.resize(count);
         else if constexpr (is_bounded_children<Children>)
             m_children.count = count;
-        fill(m_children.data());
+        if constexpr (std::is_void_v<decltype(fill(m_children.data()))>) {
+            fill(m_children.data());
+        } else {
+            static_assert(is_bounded_children<Children>);
+            m_children.count = fill(m_children.data());
+        }
     }
     join_all_awaiter(const join_all_awaiter&) = delete;
     join_all_awaiter& operator=(const join_all_awaiter&) = delete;
@@ -290,6 +305,35 @@ template <typename T>
     }
 }
 
+// join_all<N>(first, last): takes each task as the range makes it (moved
+// from its element), prepared as prepare_spawns prepares it, into gs[0, N);
+// returns how many. An empty task ("go of nil func value"), one past N,
+// or the range's own exception throws; the tasks taken by then are freed,
+// unrun. A range that knows its length and is too long gives up none.
+template <std::size_t N, typename It, typename End>
+std::size_t prepare_spawns_from(It first, End last, goroutine** gs, const std::source_location& site) {
+    if constexpr (std::sized_sentinel_for<End, It>) {
+        if (last - first > static_cast<std::iter_difference_t<It>>(N))
+            throw runtime_error("goro::join_all: a range longer than its bound N");
+    }
+    std::size_t n = 0;
+    try {
+        for (; first != last; ++first) {
+            if (n == N) throw runtime_error("goro::join_all: a range longer than its bound N");
+            std::iter_value_t<It> t = std::ranges::iter_move(first);
+            if (!t) throw runtime_error("go of nil func value");
+            auto h = t.release();
+            prepare_goroutine(h, goroutine_kind::joinable, site);
+            gs[n++] = &h.promise();
+        }
+    } catch (...) {
+        // Prepared, never started: frame_link is each one's own frame.
+        for (std::size_t i = 0; i < n; ++i) gs[i]->frame_link.destroy();
+        throw;
+    }
+    return n;
+}
+
 // The join handle of a goroutine that prepare_spawns prepared.
 template <typename T>
 join_handle<T> join_handle_of(goroutine* g) noexcept {
@@ -366,6 +410,34 @@ auto join_all(std::array<task<T>, N>&& tasks, std::size_t count,
     if (count > N) throw runtime_error("goro::join_all: a count above the array's size");
     return detail::join_all_awaiter<T, detail::bounded_children<N>, result>(
         count, true, [&](detail::goroutine** gs) { detail::prepare_spawns(tasks.data(), count, gs, site); });
+}
+
+/// Up to N tasks from an iterator range, the form of TooManyCooks'
+/// spawn_many<N>(begin, end): each task is taken (moved from its element)
+/// as the range makes it, so a range that makes them (a transform view)
+/// needs no array of tasks; then they start and are waited for as
+/// join_all(tasks, n) does. The values come back as a std::array of N, the
+/// first as many as the range had theirs (the rest value-initialized). An
+/// empty task ("go of nil func value") or a range longer than N throws
+/// goro::runtime_error; the range's own exceptions propagate. The tasks
+/// taken by then are freed, unrun; a range that knows its length (a
+/// container, a sized view) and is too long gives up none.
+template <std::size_t N, detail::task_iterator It, std::sentinel_for<It> End>
+auto join_all(It first, End last, std::source_location site = std::source_location::current()) {
+    using T = detail::task_iterator_value_t<It>;
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "goro::join_all over a range needs a default-constructible value type");
+    using result = std::conditional_t<std::is_void_v<T>, void, std::array<std::conditional_t<std::is_void_v<T>, int, T>, N>>;
+    return detail::join_all_awaiter<T, detail::bounded_children<N>, result>(0, true, [&](detail::goroutine** gs) {
+        return detail::prepare_spawns_from<N>(std::move(first), std::move(last), gs, site);
+    });
+}
+
+/// The same over a whole range: join_all<N>(std::ranges::begin(r),
+/// std::ranges::end(r)).
+template <std::size_t N, detail::task_range R>
+auto join_all(R&& range, std::source_location site = std::source_location::current()) {
+    return join_all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
 
 /// Starts every task of `tasks` as a goroutine, in order (none may be

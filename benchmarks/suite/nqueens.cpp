@@ -3,9 +3,9 @@
 // column of the next row (each with its own copy of the board) and joins
 // them in spawn order. suite_nqueens_bulk, built from this file with
 // SUITE_JOIN_ALL, starts and joins a node's children with one
-// goro::join_all(tasks, count) instead (the form of TooManyCooks'
-// spawn_many<N>: the first count tasks of an array of N); suite_nqueens_fj,
-// with SUITE_JOIN_ALL and SUITE_FJ, with goro::fj::all(tasks, count)
+// goro::join_all<N> over a view that makes them instead (the form of
+// TooManyCooks' spawn_many<N>(begin, end)); suite_nqueens_fj, with
+// SUITE_JOIN_ALL and SUITE_FJ, with goro::fj::all<N> over the same view
 // (children made goroutines only when a processor wants work). Warm-up
 // run, then one timed run. Usage: suite_nqueens[_bulk|_fj] [THREADS [N]]; N (8 to
 // 14, default the suite's 14) is for instruction counts under callgrind,
@@ -41,9 +41,9 @@ bool safe(const board<N>& b, int row, int col) {
 template <int N>
 goro::task<int> nqueens(int row, board<N> b) {
     if (row == N) co_return 1;
-#if defined(SUITE_JOIN_ALL) && defined(SUITE_FJ)
+#ifdef SUITE_JOIN_ALL
     // TooManyCooks' shape: a view that makes a child per safe column, each
-    // taken by fj::all as the view makes it (no array of tasks).
+    // taken by fj::all or join_all as the view makes it (no array of tasks).
     std::size_t made = 0;
     auto children = std::views::iota(0, N) | std::views::filter([row, &b](int col) { return safe<N>(b, row, col); }) |
                     std::views::transform([row, &b, &made](int col) {
@@ -51,16 +51,11 @@ goro::task<int> nqueens(int row, board<N> b) {
                         ++made;
                         return nqueens<N>(row + 1, b);
                     });
+#ifdef SUITE_FJ
     const std::array<int, N> values = co_await goro::fj::all<N>(children);
-#elif defined(SUITE_JOIN_ALL)
-    std::array<goro::task<int>, N> tasks;
-    std::size_t made = 0;
-    for (int col = 0; col < N; ++col) {
-        if (!safe<N>(b, row, col)) continue;
-        b[row] = static_cast<char>(col);
-        tasks[made++] = nqueens<N>(row + 1, b);
-    }
-    const std::array<int, N> values = co_await goro::join_all(std::move(tasks), made);
+#else
+    const std::array<int, N> values = co_await goro::join_all<N>(children);
+#endif
 #endif
 #ifdef SUITE_JOIN_ALL
     int count = 0;

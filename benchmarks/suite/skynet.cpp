@@ -3,8 +3,9 @@
 // started with goro::spawn, joined in spawn order (the idiomatic form; the
 // suite's peers use their own idioms: libfork forks 9 and calls the 10th,
 // TooManyCooks spawns all 10 with spawn_many). suite_skynet_bulk, built from
-// this file with SUITE_JOIN_ALL, starts the 10 with goro::spawn_all and
-// joins them with goro::join_all instead (TooManyCooks' form);
+// this file with SUITE_JOIN_ALL, starts and joins the 10 with one
+// goro::join_all<10> over a view that makes them instead (TooManyCooks'
+// form: spawn_many<10> over such a view);
 // suite_skynet_fj, with SUITE_FJ, runs them with goro::fj::all (children
 // made goroutines only when a processor wants work). One warm-up run, then
 // one timed run. Usage: suite_skynet[_bulk|_fj] [THREADS [DEPTH]]; DEPTH (1 to 8, default the
@@ -26,15 +27,16 @@ goro::task<std::size_t> skynet_one(std::size_t base, std::size_t depth, std::siz
     std::size_t offset = 1;
     for (std::size_t i = 0; i < depth_max - depth - 1; ++i) offset *= 10;
     std::size_t count = 0;
-#if defined(SUITE_FJ)
-    // TooManyCooks' shape: the children made by a view as fj::all takes them.
+#if defined(SUITE_FJ) || defined(SUITE_JOIN_ALL)
+    // TooManyCooks' shape: the children made by a view as fj::all or
+    // join_all takes them.
     auto children = std::views::iota(std::size_t{0}, std::size_t{10}) |
                     std::views::transform([=](std::size_t i) { return skynet_one(base + offset * i, depth + 1, depth_max); });
+#ifdef SUITE_FJ
     for (std::size_t v : co_await goro::fj::all<10>(children)) count += v;
-#elif defined(SUITE_JOIN_ALL)
-    std::array<goro::task<std::size_t>, 10> tasks;
-    for (std::size_t i = 0; i < 10; ++i) tasks[i] = skynet_one(base + offset * i, depth + 1, depth_max);
-    for (std::size_t v : co_await goro::join_all(std::move(tasks))) count += v;
+#else
+    for (std::size_t v : co_await goro::join_all<10>(children)) count += v;
+#endif
 #else
     std::array<goro::join_handle<std::size_t>, 10> children;
     for (std::size_t i = 0; i < 10; ++i) children[i] = goro::spawn(skynet_one(base + offset * i, depth + 1, depth_max));
