@@ -12,7 +12,7 @@
 //     std::array<long, 10> values = co_await goro::fj::all(std::move(kids));
 //     values = co_await goro::fj::all(std::move(kids), n);    // the first n
 //
-//     auto made = std::views::iota(0, n) | std::views::transform(work);
+//     auto made = std::views::iota(0, 10) | std::views::transform(work);
 //     values = co_await goro::fj::all<10>(made);              // at most 10, from a range
 //
 // The range form takes each task as the range makes it: with a view that
@@ -345,8 +345,9 @@ auto all(std::array<task<T>, N>&& tasks, std::size_t count,
 /// of N, the first as many as the range had theirs (the rest
 /// value-initialized). An empty task throws goro::runtime_error, as does a
 /// range longer than N; the range's own exceptions propagate. The tasks
-/// taken by then are freed, unrun; a range that knows its length (a
-/// container, a sized view) and is too long gives up none.
+/// taken by then are freed, unrun; an iterator pair that knows its length
+/// (iterators that subtract: a vector's, a sized view's) and is too long
+/// gives up none.
 template <std::size_t N, detail::task_iterator It, std::sentinel_for<It> End>
 auto all(It first, End last, std::source_location site = std::source_location::current()) {
     using T = detail::task_iterator_value_t<It>;
@@ -356,9 +357,14 @@ auto all(It first, End last, std::source_location site = std::source_location::c
 }
 
 /// The same over a whole range: fj::all<N>(std::ranges::begin(r),
-/// std::ranges::end(r)).
+/// std::ranges::end(r)); a range that knows its size and is too long (a
+/// std::list too, whose iterators cannot subtract) gives up none.
 template <std::size_t N, detail::task_range R>
 auto all(R&& range, std::source_location site = std::source_location::current()) {
+    if constexpr (requires { std::ranges::size(range); }) {
+        if (std::cmp_greater(std::ranges::size(range), N))
+            throw runtime_error("goro::fj::all: a range longer than its bound N");
+    }
     return fj::all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
 

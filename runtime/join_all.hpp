@@ -15,7 +15,8 @@
 //         if (wanted(i)) some[n++] = work(i);
 //     values = co_await goro::join_all(std::move(some), n);  // values[0, n)
 //
-//     auto made = std::views::iota(0, n) | std::views::transform(work);
+//     auto made = std::views::iota(0, 10) | std::views::filter(wanted) |
+//                 std::views::transform(work);
 //     values = co_await goro::join_all<10>(made);            // at most 10, from a range
 //
 // spawn_all(tasks) is goro::spawn of each task, in order, in one runtime
@@ -420,8 +421,9 @@ auto join_all(std::array<task<T>, N>&& tasks, std::size_t count,
 /// first as many as the range had theirs (the rest value-initialized). An
 /// empty task ("go of nil func value") or a range longer than N throws
 /// goro::runtime_error; the range's own exceptions propagate. The tasks
-/// taken by then are freed, unrun; a range that knows its length (a
-/// container, a sized view) and is too long gives up none.
+/// taken by then are freed, unrun; an iterator pair that knows its length
+/// (iterators that subtract: a vector's, a sized view's) and is too long
+/// gives up none.
 template <std::size_t N, detail::task_iterator It, std::sentinel_for<It> End>
 auto join_all(It first, End last, std::source_location site = std::source_location::current()) {
     using T = detail::task_iterator_value_t<It>;
@@ -434,9 +436,14 @@ auto join_all(It first, End last, std::source_location site = std::source_locati
 }
 
 /// The same over a whole range: join_all<N>(std::ranges::begin(r),
-/// std::ranges::end(r)).
+/// std::ranges::end(r)); a range that knows its size and is too long (a
+/// std::list too, whose iterators cannot subtract) gives up none.
 template <std::size_t N, detail::task_range R>
 auto join_all(R&& range, std::source_location site = std::source_location::current()) {
+    if constexpr (requires { std::ranges::size(range); }) {
+        if (std::cmp_greater(std::ranges::size(range), N))
+            throw runtime_error("goro::join_all: a range longer than its bound N");
+    }
     return join_all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
 

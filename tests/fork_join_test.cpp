@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <list>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -477,6 +478,14 @@ TEST_CASE("fj::all over a range that is too long, has an empty task or throws fr
         } catch (const goro::runtime_error&) {
             ++errors;
         }
+        // Not sized (a filter): two taken, refused at the third, both freed.
+        auto three_unsized = std::views::iota(0, 3) | std::views::filter([](int) { return true; }) |
+                             std::views::transform([&](int i) { return counted(i, {}); });
+        try {
+            (void)co_await goro::fj::all<2>(three_unsized);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
         auto with_empty = std::views::iota(0, 3) | std::views::transform([&](int i) {
                               return i == 1 ? goro::task<long>{} : counted(i, {});
                           });
@@ -504,11 +513,21 @@ TEST_CASE("fj::all over a range that is too long, has an empty task or throws fr
         }
         REQUIRE(static_cast<bool>(stored[0]));
         REQUIRE(static_cast<bool>(stored[2]));
+        // So does a list, whose iterators cannot subtract.
+        std::list<goro::task<long>> listed;
+        for (int i = 0; i < 3; ++i) listed.push_back(counted(i, {}));
+        try {
+            (void)co_await goro::fj::all<2>(listed);
+        } catch (const goro::runtime_error&) {
+            ++errors;
+        }
+        REQUIRE(static_cast<bool>(listed.front()));
+        REQUIRE(static_cast<bool>(listed.back()));
         REQUIRE(ran.load() == 0);
         co_return errors;
     };
     const long frames_before = goro_test::live_frames();
-    REQUIRE(goro::run(main_task(), {.procs = 1}) == 4);
+    REQUIRE(goro::run(main_task(), {.procs = 1}) == 6);
     REQUIRE(goro_test::live_frames() == frames_before);
 }
 

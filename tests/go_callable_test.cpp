@@ -260,8 +260,15 @@ TEST_CASE("frame pool switch: children of this test", "[.][frame_pool_child]") {
     REQUIRE(during >= before + size);
     // And back to malloc when freed (this child runs without malloc's
     // thread cache): not kept on the pool's lists, whose fast path takes
-    // every block (the slow path hands it back).
+    // every block (the slow path hands it back). The same for a task
+    // frame's own pair.
+    void* task_frame = goro::detail::allocate_task_frame(size);
+    const auto task_during = ::mallinfo2().uordblks;
+    goro::detail::free_task_frame(task_frame, size);
+    const auto task_after = ::mallinfo2().uordblks;
     REQUIRE(after == before);
+    REQUIRE(task_during >= before + size);
+    REQUIRE(task_after == before);
 #endif
     REQUIRE(goro::run([]() -> goro::task<int> { co_return 7; }(), {.procs = 1}) == 7);
 }
@@ -270,8 +277,11 @@ TEST_CASE("GORO_DEBUG=framepool=0 gives every task frame its own operator new", 
     auto result = goro_test::run_in_child([] {
         ::setenv("GORO_DEBUG", "framepool=0", 1);
         // No thread cache in malloc: a freed block leaves its count of
-        // bytes in use at once (the child's test of free_frame).
-        ::setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
+        // bytes in use at once (the child's test of free_frame). Added to
+        // whatever tunables the caller set.
+        const char* tunables = std::getenv("GLIBC_TUNABLES");
+        const std::string no_tcache = "glibc.malloc.tcache_count=0";
+        ::setenv("GLIBC_TUNABLES", tunables && *tunables ? (std::string(tunables) + ":" + no_tcache).c_str() : no_tcache.c_str(), 1);
         ::dup2(STDERR_FILENO, STDOUT_FILENO);  // Catch's report, for a failure's message
         ::execl("/proc/self/exe", "test_task", "frame pool switch: children of this test", static_cast<char*>(nullptr));
         return 127;

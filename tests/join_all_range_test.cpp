@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <list>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -125,6 +126,14 @@ TEST_CASE("join_all over a range that is too long, has an empty task or throws f
         } catch (const goro::runtime_error& e) {
             what = e.what();
         }
+        // Not sized (a filter): two taken, refused at the third, both freed.
+        auto three_unsized = std::views::iota(0, 3) | std::views::filter([](int) { return true; }) |
+                             std::views::transform([&](int i) { return counted(i, {}); });
+        try {
+            (void)co_await goro::join_all<2>(three_unsized);
+        } catch (const goro::runtime_error& e) {
+            what += std::string(" / ") + e.what();
+        }
         auto with_empty = std::views::iota(0, 3) | std::views::transform([&](int i) {
                               return i == 1 ? goro::task<long>{} : counted(i, {});
                           });
@@ -151,6 +160,15 @@ TEST_CASE("join_all over a range that is too long, has an empty task or throws f
             what += std::string(" / ") + e.what();
         }
         if (!stored[0] || !stored[2]) what += " / a stored task was taken";
+        // So does a list, whose iterators cannot subtract.
+        std::list<goro::task<long>> listed;
+        for (int i = 0; i < 3; ++i) listed.push_back(counted(i, {}));
+        try {
+            (void)co_await goro::join_all<2>(listed);
+        } catch (const goro::runtime_error& e) {
+            what += std::string(" / ") + e.what();
+        }
+        if (!listed.front() || !listed.back()) what += " / a listed task was taken";
         // Never awaited: the tasks it took are freed, unrun.
         {
             auto never = goro::join_all<3>(std::views::iota(0, 2) |
@@ -163,7 +181,8 @@ TEST_CASE("join_all over a range that is too long, has an empty task or throws f
     for (unsigned procs : {1u, 2u}) {
         const long frames_before = goro_test::live_frames();
         REQUIRE(goro::run(main_task(), {.procs = procs}) ==
-                "goro::join_all: a range longer than its bound N / go of nil func value / the range's own / "
+                "goro::join_all: a range longer than its bound N / goro::join_all: a range longer than its bound N / "
+                "go of nil func value / the range's own / goro::join_all: a range longer than its bound N / "
                 "goro::join_all: a range longer than its bound N / ran 0 goroutines 1");
         REQUIRE(goro_test::live_frames() == frames_before);
     }

@@ -22,7 +22,9 @@
 // pool_allocate_frame/pool_free_frame for its own stress test. So do a
 // library built with -Dframe_pool=false (GORO_NO_FRAME_POOL) and, in any
 // build, a process started with GORO_DEBUG=framepool=0: that one is for a
-// program built with sanitizers against a goro built without them.
+// program built with sanitizers against a goro built without them, and in
+// it the test pair goes to the system allocator too (the switch is tested
+// on the slow paths they share: see thread_frames).
 
 #include "frame_allocator.hpp"
 
@@ -138,7 +140,10 @@ void give_back(std::size_t cls, batch b) {
 //
 // Invariant, once the thread is hooked (`hook == hooked`): room[cls] ==
 // 2 * k_batch_blocks - (the length of the list at heads[cls]), so a free
-// that brings room to 0 takes the slow path and moves a batch out. Outside
+// that brings room to 0 takes the slow path and moves a batch out. (Or one
+// more for each time that move failed for want of memory: free_slow then
+// keeps the batch and sets room to 1, to try again at the next free; the
+// list is only longer by as much.) Outside
 // that state every list is empty and room is 1, so that a free (which
 // pushes its block, then decrements room) always reaches the slow path:
 // before the thread is hooked (`unhooked`: its first free hooks it; its
@@ -274,8 +279,8 @@ bool switched_off() noexcept {
 }
 
 // allocate's slow path: the list of `cls` is empty (or the thread is not
-// hooked yet, or the pool is switched off). Refills it with a batch and pops
-// one block.
+// hooked yet, or the pool is switched off: then the system allocator's
+// block). Refills the list with a batch and pops one block.
 [[gnu::noinline]] void* allocate_slow(std::size_t cls, std::size_t size) {
     if (t_frames.hook == hook_state::unhooked) {
         if (switched_off()) return ::operator new(size);

@@ -71,7 +71,9 @@ void free_finished_task_frame(void* frame) noexcept;
 bool frame_pool_enabled() noexcept;
 
 /// The pool behind allocate_frame/free_frame, used even in sanitizer builds
-/// (for its tests). Pair them with each other only.
+/// (for its tests); in a process started with GORO_DEBUG=framepool=0 (a
+/// build without sanitizers), the system allocator, as for every frame.
+/// Pair them with each other only.
 void* pool_allocate_frame(std::size_t size);
 void pool_free_frame(void* frame, std::size_t size) noexcept;
 
