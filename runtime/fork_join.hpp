@@ -253,10 +253,7 @@ public:
     // is too long is refused before any task is taken.
     template <std::input_iterator It, std::sentinel_for<It> End>
     fj_array_awaiter(std::source_location site, It first, End last) : fj_awaiter_base<N>(site) {
-        if constexpr (std::sized_sentinel_for<End, It>) {
-            if (last - first > static_cast<std::iter_difference_t<It>>(N))
-                throw runtime_error("goro::fj::all: a range longer than its bound N");
-        }
+        if (known_longer_than<N>(first, last)) throw runtime_error("goro::fj::all: a range longer than its bound N");
         for (; first != last; ++first) {
             if (this->m_count == N) throw runtime_error("goro::fj::all: a range longer than its bound N");
             task<T> t = std::ranges::iter_move(first);
@@ -361,10 +358,7 @@ auto all(It first, End last, std::source_location site = std::source_location::c
 /// std::list too, whose iterators cannot subtract) gives up none.
 template <std::size_t N, detail::task_range R>
 auto all(R&& range, std::source_location site = std::source_location::current()) {
-    if constexpr (requires { std::ranges::size(range); }) {
-        if (std::cmp_greater(std::ranges::size(range), N))
-            throw runtime_error("goro::fj::all: a range longer than its bound N");
-    }
+    if (detail::size_known_longer_than<N>(range)) throw runtime_error("goro::fj::all: a range longer than its bound N");
     return fj::all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
 

@@ -313,10 +313,7 @@ template <typename T>
 // unrun. A range that knows its length and is too long gives up none.
 template <std::size_t N, typename It, typename End>
 std::size_t prepare_spawns_from(It first, End last, goroutine** gs, const std::source_location& site) {
-    if constexpr (std::sized_sentinel_for<End, It>) {
-        if (last - first > static_cast<std::iter_difference_t<It>>(N))
-            throw runtime_error("goro::join_all: a range longer than its bound N");
-    }
+    if (known_longer_than<N>(first, last)) throw runtime_error("goro::join_all: a range longer than its bound N");
     std::size_t n = 0;
     try {
         for (; first != last; ++first) {
@@ -440,10 +437,7 @@ auto join_all(It first, End last, std::source_location site = std::source_locati
 /// std::list too, whose iterators cannot subtract) gives up none.
 template <std::size_t N, detail::task_range R>
 auto join_all(R&& range, std::source_location site = std::source_location::current()) {
-    if constexpr (requires { std::ranges::size(range); }) {
-        if (std::cmp_greater(std::ranges::size(range), N))
-            throw runtime_error("goro::join_all: a range longer than its bound N");
-    }
+    if (detail::size_known_longer_than<N>(range)) throw runtime_error("goro::join_all: a range longer than its bound N");
     return join_all<N>(std::ranges::begin(range), std::ranges::end(range), site);
 }
 

@@ -17,6 +17,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/error_of.hpp"
 #include "support/frame_token.hpp"
 #include "support/watchdog.hpp"
 
@@ -465,69 +466,45 @@ static_assert(fj_all_takes<std::vector<goro::task<long>>>);
 
 TEST_CASE("fj::all over a range that is too long, has an empty task or throws frees the tasks it took, unrun",
           "[fj]") {
-    auto main_task = []() -> goro::task<int> {
+    auto main_task = []() -> goro::task<std::string> {
         std::atomic<int> ran{0};
         auto counted = [&ran](long v, goro_test::frame_token) -> goro::task<long> {
             ran.fetch_add(1);
             co_return v;
         };
-        int errors = 0;
+        using goro_test::error_of;
         auto three = std::views::iota(0, 3) | std::views::transform([&](int i) { return counted(i, {}); });
-        try {
-            (void)co_await goro::fj::all<2>(three);
-        } catch (const goro::runtime_error&) {
-            ++errors;
-        }
+        std::string what = co_await error_of([&] { return goro::fj::all<2>(three); });
         // Not sized (a filter): two taken, refused at the third, both freed.
         auto three_unsized = std::views::iota(0, 3) | std::views::filter([](int) { return true; }) |
                              std::views::transform([&](int i) { return counted(i, {}); });
-        try {
-            (void)co_await goro::fj::all<2>(three_unsized);
-        } catch (const goro::runtime_error&) {
-            ++errors;
-        }
+        what += " / " + co_await error_of([&] { return goro::fj::all<2>(three_unsized); });
         auto with_empty = std::views::iota(0, 3) | std::views::transform([&](int i) {
                               return i == 1 ? goro::task<long>{} : counted(i, {});
                           });
-        try {
-            (void)co_await goro::fj::all<3>(with_empty);
-        } catch (const goro::runtime_error&) {
-            ++errors;
-        }
+        what += " / " + co_await error_of([&] { return goro::fj::all<3>(with_empty); });
         auto throwing = std::views::iota(0, 3) | std::views::transform([&](int i) {
                             if (i == 2) throw std::runtime_error("the range's own");
                             return counted(i, {});
                         });
-        try {
-            (void)co_await goro::fj::all<3>(throwing);
-        } catch (const std::runtime_error& e) {
-            if (std::string(e.what()) == "the range's own") ++errors;
-        }
+        what += " / " + co_await error_of([&] { return goro::fj::all<3>(throwing); });
         // A container knows its length: refused before any task is taken.
         std::vector<goro::task<long>> stored;
         for (int i = 0; i < 3; ++i) stored.push_back(counted(i, {}));
-        try {
-            (void)co_await goro::fj::all<2>(stored);
-        } catch (const goro::runtime_error&) {
-            ++errors;
-        }
-        REQUIRE(static_cast<bool>(stored[0]));
-        REQUIRE(static_cast<bool>(stored[2]));
+        what += " / " + co_await error_of([&] { return goro::fj::all<2>(stored); });
+        if (!stored[0] || !stored[2]) what += " / a stored task was taken";
         // So does a list, whose iterators cannot subtract.
         std::list<goro::task<long>> listed;
         for (int i = 0; i < 3; ++i) listed.push_back(counted(i, {}));
-        try {
-            (void)co_await goro::fj::all<2>(listed);
-        } catch (const goro::runtime_error&) {
-            ++errors;
-        }
-        REQUIRE(static_cast<bool>(listed.front()));
-        REQUIRE(static_cast<bool>(listed.back()));
-        REQUIRE(ran.load() == 0);
-        co_return errors;
+        what += " / " + co_await error_of([&] { return goro::fj::all<2>(listed); });
+        if (!listed.front() || !listed.back()) what += " / a listed task was taken";
+        co_return what + " / ran " + std::to_string(ran.load());
     };
     const long frames_before = goro_test::live_frames();
-    REQUIRE(goro::run(main_task(), {.procs = 1}) == 6);
+    REQUIRE(goro::run(main_task(), {.procs = 1}) ==
+            "goro::fj::all: a range longer than its bound N / goro::fj::all: a range longer than its bound N / "
+            "goro::fj::all: an empty task / other: the range's own / goro::fj::all: a range longer than its bound N / "
+            "goro::fj::all: a range longer than its bound N / ran 0");
     REQUIRE(goro_test::live_frames() == frames_before);
 }
 

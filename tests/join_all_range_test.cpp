@@ -14,6 +14,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/error_of.hpp"
 #include "support/frame_token.hpp"
 #include "support/watchdog.hpp"
 
@@ -119,55 +120,31 @@ TEST_CASE("join_all over a range that is too long, has an empty task or throws f
             ran.fetch_add(1);
             co_return v;
         };
-        std::string what;
+        using goro_test::error_of;
         auto three = std::views::iota(0, 3) | std::views::transform([&](int i) { return counted(i, {}); });
-        try {
-            (void)co_await goro::join_all<2>(three);
-        } catch (const goro::runtime_error& e) {
-            what = e.what();
-        }
+        std::string what = co_await error_of([&] { return goro::join_all<2>(three); });
         // Not sized (a filter): two taken, refused at the third, both freed.
         auto three_unsized = std::views::iota(0, 3) | std::views::filter([](int) { return true; }) |
                              std::views::transform([&](int i) { return counted(i, {}); });
-        try {
-            (void)co_await goro::join_all<2>(three_unsized);
-        } catch (const goro::runtime_error& e) {
-            what += std::string(" / ") + e.what();
-        }
+        what += " / " + co_await error_of([&] { return goro::join_all<2>(three_unsized); });
         auto with_empty = std::views::iota(0, 3) | std::views::transform([&](int i) {
                               return i == 1 ? goro::task<long>{} : counted(i, {});
                           });
-        try {
-            (void)co_await goro::join_all<3>(with_empty);
-        } catch (const goro::runtime_error& e) {
-            what += std::string(" / ") + e.what();
-        }
+        what += " / " + co_await error_of([&] { return goro::join_all<3>(with_empty); });
         auto throwing = std::views::iota(0, 3) | std::views::transform([&](int i) {
                             if (i == 2) throw std::runtime_error("the range's own");
                             return counted(i, {});
                         });
-        try {
-            (void)co_await goro::join_all<3>(throwing);
-        } catch (const std::runtime_error& e) {
-            what += std::string(" / ") + e.what();
-        }
+        what += " / " + co_await error_of([&] { return goro::join_all<3>(throwing); });
         // A container knows its length: refused before any task is taken.
         std::vector<goro::task<long>> stored;
         for (int i = 0; i < 3; ++i) stored.push_back(counted(i, {}));
-        try {
-            (void)co_await goro::join_all<2>(stored);
-        } catch (const goro::runtime_error& e) {
-            what += std::string(" / ") + e.what();
-        }
+        what += " / " + co_await error_of([&] { return goro::join_all<2>(stored); });
         if (!stored[0] || !stored[2]) what += " / a stored task was taken";
         // So does a list, whose iterators cannot subtract.
         std::list<goro::task<long>> listed;
         for (int i = 0; i < 3; ++i) listed.push_back(counted(i, {}));
-        try {
-            (void)co_await goro::join_all<2>(listed);
-        } catch (const goro::runtime_error& e) {
-            what += std::string(" / ") + e.what();
-        }
+        what += " / " + co_await error_of([&] { return goro::join_all<2>(listed); });
         if (!listed.front() || !listed.back()) what += " / a listed task was taken";
         // Never awaited: the tasks it took are freed, unrun.
         {
@@ -182,7 +159,7 @@ TEST_CASE("join_all over a range that is too long, has an empty task or throws f
         const long frames_before = goro_test::live_frames();
         REQUIRE(goro::run(main_task(), {.procs = procs}) ==
                 "goro::join_all: a range longer than its bound N / goro::join_all: a range longer than its bound N / "
-                "go of nil func value / the range's own / goro::join_all: a range longer than its bound N / "
+                "go of nil func value / other: the range's own / goro::join_all: a range longer than its bound N / "
                 "goro::join_all: a range longer than its bound N / ran 0 goroutines 1");
         REQUIRE(goro_test::live_frames() == frames_before);
     }

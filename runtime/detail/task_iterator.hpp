@@ -7,7 +7,9 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <iterator>
+#include <utility>
 
 #include "owned_call.hpp"
 
@@ -30,5 +32,29 @@ concept task_range = requires(R& r) {
 /// The value type of the tasks an iterator of tasks gives.
 template <typename It>
 using task_iterator_value_t = typename task_traits<std::iter_value_t<It>>::value_type;
+
+/// Whether [first, last) is known to hold more than N tasks before any is
+/// taken: its iterators subtract (a vector's, a sized view's). False when
+/// that is not known; taking then stops at the (N + 1)th.
+template <std::size_t N, typename It, typename End>
+constexpr bool known_longer_than(const It& first, const End& last) {
+    if constexpr (std::sized_sentinel_for<End, It>)
+        return last - first > static_cast<std::iter_difference_t<It>>(N);
+    else
+        return false;
+}
+
+/// The same for a whole range whose size is known although its iterators
+/// do not subtract (a std::list); for the others, known_longer_than over
+/// its iterators answers, and this is false (no second measure).
+template <std::size_t N, typename R>
+constexpr bool size_known_longer_than(R& range) {
+    using It = decltype(std::ranges::begin(range));
+    using End = decltype(std::ranges::end(range));
+    if constexpr (!std::sized_sentinel_for<End, It> && requires { std::ranges::size(range); })
+        return std::cmp_greater(std::ranges::size(range), N);
+    else
+        return false;
+}
 
 }  // namespace goro::detail
