@@ -89,8 +89,8 @@ struct task_promise_base : goroutine {
     // shutdown, which runs no final awaiter and must wake nobody.
     ~task_promise_base() {
         // relaxed: written before the goroutine was started (published by its queue push).
-        if (kind == goroutine_kind::group_member)
-            release(join_state.group());
+        if (kind == goroutine_kind::group_member) [[unlikely]]
+            release_member_reference(join_state.group());
     }
 
     // The frame's allocation sees the coroutine's parameters, as lvalues
@@ -301,8 +301,12 @@ public:
     }
     task(const task&) = delete;
     task& operator=(const task&) = delete;
-    // The test inline (an array of tasks given away leaves every one empty).
-    ~task() {
+    // The test inline (an array of tasks given away leaves every one empty),
+    // always when optimized: clang otherwise weighs the frame's release
+    // below and may leave the destructor a call in every coroutine that
+    // makes a task (six instructions a fib call under fj::all:
+    // benchmarks/RESULTS.md, 2026-12-01 04:00).
+    GORO_INLINE_WHEN_OPTIMIZED ~task() {
         if (m_handle) drop_frame();
     }
 

@@ -36,10 +36,11 @@ prints `duration: N us` and `max_rss: N KiB`; the table shows, per system,
 the median duration and its range, the median peak RSS, and the ratio
 goro / system (above 1: goro is slower or bigger). The system goro_bulk is
 goro's port written with goro::join_all (suite_<bench>_bulk: skynet,
-nqueens and fib): one suspension of the parent for all its children, as
-TooManyCooks' spawn_many (fib: both branches started as goroutines and
-joined at once, as its spawn_tuple); its own ratio column is goro_bulk /
-system. --threads takes a list
+nqueens, fib and matmul): one suspension of the parent for all its
+children, as TooManyCooks' spawn_many (fib: both branches started as
+goroutines and joined at once, as its spawn_tuple; matmul: the four
+products of a round, as its spawn_tuple); its own ratio column is
+goro_bulk / system. --threads takes a list
 (1,2,4,8,16) so that one command records the scaling curve on a bigger
 machine. For io_socket_st the suite passes the thread count as the number
 of connections (every system runs a server thread and a client thread), so
@@ -89,8 +90,8 @@ PEERS = {
 SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
 # goro_bulk: goro's ports that join their children with goro::join_all
 # (suite_<bench>_bulk), the form of TooManyCooks' spawn_many.
-GORO_BULK = {"skynet", "fib", "nqueens"}
-# goro_fj: the same three with goro::fj::all (suite_<bench>_fj): children
+GORO_BULK = {"skynet", "fib", "nqueens", "matmul"}
+# goro_fj: the same four with goro::fj::all (suite_<bench>_fj): children
 # run in place, made goroutines only when a processor wants work.
 GORO_VARIANTS = {"goro_bulk": "_bulk", "goro_fj": "_fj"}
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"

@@ -127,6 +127,13 @@ inline void release(group_state* st) noexcept {
     if (st->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete st;
 }
 
+/// release, kept a call: a group member's promise destructor (task.hpp)
+/// runs in every task's end, and with the release and the state's
+/// destructor inline clang left that destructor a call of its own (seven
+/// instructions a fork-join child; see benchmarks/RESULTS.md,
+/// 2026-12-01 04:00).
+[[gnu::noinline, gnu::cold]] inline void release_member_reference(group_state* st) noexcept { release(st); }
+
 /// Counts one task in; true if the group has no limit, so that the task may
 /// start at once. Otherwise the caller takes the lock and decides (the task
 /// is counted already). relaxed: the start publishes the task, and the
