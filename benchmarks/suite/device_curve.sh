@@ -16,8 +16,9 @@
 #       tcmalloc, interleaved, and prints the markdown table. Defaults:
 #       1,2,4,8,16 threads, 1 round, skynet,fib,nqueens,matmul, 40 s a run.
 #       With the device tool: run with carry [".dev"] and a timeout that
-#       fits its per-call limit; one round of the default takes about five
-#       minutes on 16 cores.
+#       fits its per-call limit. One round of the default should take
+#       4-5 minutes on 16 cores (an estimate from the 2026-11-30 16-core
+#       tables in benchmarks/RESULTS.md; the 1-thread runs are half of it).
 #
 # x86-64-v3 (AVX2) for every system, so that one build runs on both
 # machines; matmul's leaf is vectorized by it alike for goro and the peers.
