@@ -191,10 +191,10 @@ public:
             bool await_ready() const noexcept {
                 return !h || h.promise().join_state.done();
             }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
+            GORO_INLINE_WHEN_OPTIMIZED std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) {
                 return detail::suspend_for_join(h.promise(), h, me, in_place, "co_await on a goro::join_handle");
             }
-            T await_resume() {
+            GORO_INLINE_WHEN_OPTIMIZED T await_resume() {
                 if (!h) throw runtime_error("goro::join_handle: awaited an empty handle");
                 return detail::take_result_and_free(std::exchange(h, {}));
             }

@@ -321,7 +321,7 @@ public:
                 child.promise().frame_link = parent;
                 return child;  // symmetric transfer into the child
             }
-            T await_resume() {
+            GORO_INLINE_WHEN_OPTIMIZED T await_resume() {
                 if (!child) throw std::logic_error("goro::task: awaited an empty task");
                 return child.promise().take_result();
             }
