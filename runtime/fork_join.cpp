@@ -12,9 +12,10 @@
 
 namespace goro::detail {
 
-// The library's own half of fj_region::bounded_stack (the awaiter sets the
-// user's): the transfers between children are compiled into the user's
-// code, the ends' runtime calls into this library.
+// The library's own half of the bounded stack (k_fj_bounded_here; the
+// awaiter picks fj_open_bounded for the user's): the transfers between
+// children are compiled into the user's code, the ends' runtime calls into
+// this library.
 constexpr bool k_library_bounded = k_fj_bounded_here;
 
 // fj_last_end finds its region from the batch its join word holds: the
@@ -165,10 +166,9 @@ constexpr unsigned k_fj_step_interval = 16;
     return r->frame(r->count - 1);
 }
 
-}  // namespace
-
-[[gnu::noinline]] std::coroutine_handle<> fj_open(fj_region* r) noexcept {
-    GORO_ASSERT(r->count > 0 && r->children[0]->frame_link == r->joiner);  // the awaiter chained them
+// fj_open and fj_open_bounded: `bounded` is a constant in each.
+[[gnu::always_inline]] inline std::coroutine_handle<> open_region(fj_region* r, bool bounded) noexcept {
+    GORO_ASSERT(r->count > 0 && r->children[0]->frame_link == r->joiner_handle());  // the awaiter chained them
     thread_ctx& ctx = t_ctx;
     if (!ctx.g) [[unlikely]]
         return fj_open_outside(r);
@@ -176,7 +176,6 @@ constexpr unsigned k_fj_step_interval = 16;
     ctx.fj_top = r;
     // What needs the processor, one fork in k_fj_step_interval (every fork
     // where the stack is bounded): the schedtick step and the bounce.
-    const bool bounded = k_library_bounded || r->bounded_stack;
     if (bounded || ++ctx.fj_forks % k_fj_step_interval == 0) [[unlikely]]
         return fj_open_step(r, bounded);
     // A work request: relaxed reads of hints, with no processor entry.
@@ -184,6 +183,12 @@ constexpr unsigned k_fj_step_interval = 16;
         return fj_open_promote(r);
     return r->frame(r->count - 1);
 }
+
+}  // namespace
+
+[[gnu::noinline]] std::coroutine_handle<> fj_open(fj_region* r) noexcept { return open_region(r, k_library_bounded); }
+
+[[gnu::noinline]] std::coroutine_handle<> fj_open_bounded(fj_region* r) noexcept { return open_region(r, true); }
 
 [[gnu::noinline]] void fj_close(fj_region* r) noexcept {
     // The regions out of r are this goroutine's, open (r is nested in one of
@@ -206,10 +211,10 @@ constexpr unsigned k_fj_step_interval = 16;
     b->children = r->children;
     b->count = r->promoted;
     b->cursor = r->promoted;
-    b->joiner = r->joiner;
+    b->joiner = r->joiner_handle();
     const std::coroutine_handle<> next = join_batch_start(b);
     // Null only outside a goroutine, where nothing was promoted.
-    return next ? next : r->joiner;
+    return next ? next : r->joiner_handle();
 }
 
 }  // namespace goro::detail

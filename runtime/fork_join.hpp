@@ -108,8 +108,8 @@ public:
         // After await_resume every child is taken: no walk (join_all's
         // measure: 13 instructions a node).
         if (m_taken) return;
-        const std::uint32_t promoted = m_awaited ? m_region.promoted : 0;
-        for (std::uint32_t i = 0; i < m_count; ++i) {
+        const std::uint32_t promoted = m_region.promoted;  // 0 unless awaited
+        for (std::uint32_t i = 0; i < m_region.count; ++i) {
             if (i < promoted) {
                 goroutine* g = m_children[i];
                 if (g != m_region.batch().running && !g->join_state.detach()) continue;
@@ -118,36 +118,44 @@ public:
         }
     }
 
-    bool await_ready() const noexcept { return m_count == 0; }
+    bool await_ready() const noexcept { return m_region.count == 0; }
 
-    // The region's fields are written here, not at construction: an
-    // fj::all is awaited where it is made, and this is one place for all.
+    // The region's fields but its count, promoted and site are written
+    // here, not at construction: an fj::all is awaited where it is made.
     // The tuple form's steps are always inlined when optimized without
     // sanitizers (task.hpp's GORO_INLINE_WHEN_OPTIMIZED): clang left them
     // calls (take, harvest, take_into; with the task's final awaiter, clang's
     // `suite_fib_fj 27 1` went from 797 to 652 M instructions:
     // benchmarks/RESULTS.md, 2026-11-30 18:45).
     GORO_INLINE_WHEN_OPTIMIZED std::coroutine_handle<> await_suspend(std::coroutine_handle<> me) noexcept {
-        m_awaited = true;
         // The in-place chain (step 1 of the protocol): each child's end
         // starts the one below it, c[0]'s the joiner. Here rather than in
         // fj_open: the children's records are still in registers.
         m_children[0]->frame_link = me;
-        for (std::uint32_t i = 1; i < m_count; ++i)
+        for (std::uint32_t i = 1; i < m_region.count; ++i)
             m_children[i]->frame_link = std::coroutine_handle<>::from_address(m_frames[i - 1]);
         m_region.children = m_children.data();
         m_region.frames = m_frames;
-        m_region.count = m_count;
-        m_region.promoted = 0;
-        m_region.joiner = me;
-        m_region.bounded_stack = k_fj_bounded_here;  // the user's build
-        return fj_open(&m_region);
+        m_region.joiner = me.address();
+        if constexpr (k_fj_bounded_here)  // the user's build
+            return fj_open_bounded(&m_region);
+        else
+            return fj_open(&m_region);
     }
 
 protected:
     // The site goes straight into the region (a copy kept for the await
-    // cost a load and a store per fork).
-    explicit fj_awaiter_base(std::source_location site) noexcept { m_region.site = site; }
+    // cost a load and a store per fork). The region's count is the
+    // awaiter's own (children [0, count) are ours), written once: `count`
+    // when the caller knows it (the tuple and array forms, which check their
+    // tasks before constructing this), 0 for the range form, which counts
+    // as it adopts. `promoted` is 0 until the await (then fj_open's), so
+    // the destructor reads it whether or not the awaiter was awaited.
+    fj_awaiter_base(std::source_location site, std::uint32_t count) noexcept {
+        m_region.site = site;
+        m_region.count = count;
+        m_region.promoted = 0;
+    }
 
     // Child i in slot i: the region runs the last first. (Kept in reverse,
     // so that they ran first to last, nqueens 13 ran 9 % slower and
@@ -161,7 +169,7 @@ protected:
 
     /// await_resume's first step (every child has finished).
     GORO_INLINE_WHEN_OPTIMIZED void close() noexcept {
-        if (m_count != 0) fj_close(&m_region);
+        if (m_region.count != 0) fj_close(&m_region);
     }
 
     /// Child i's value (or its exception); its frame is freed either way.
@@ -170,18 +178,16 @@ protected:
         return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i]));
     }
 
-    fj_region m_region;  // written at the await (await_suspend, fj_open), but its site
+    fj_region m_region;  // written at the await (await_suspend, fj_open), but its site, count and promoted
     std::array<goroutine*, N> m_children;
     // The frames' addresses, not std::coroutine_handle<>s: a handle's
     // default constructor nulls it, and every fork-join paid for nulling
     // all N (g++: a `rep stos` in every nqueens node, most of which fork
-    // nothing). Slots [0, m_count) are written by adopt; the rest are never
+    // nothing). Slots [0, m_region.count) are written by adopt; the rest are never
     // read. One slot at least: a built-in array may not be empty (fj::all
     // over a std::array of none is valid, and awaits nothing).
     void* m_frames[N == 0 ? 1 : N];
-    std::uint32_t m_count = 0;  // children [0, m_count) are ours
-    bool m_awaited = false;     // await_suspend ran (m_region holds them)
-    bool m_taken = false;       // await_resume took every child
+    bool m_taken = false;  // await_resume took every child
 };
 
 template <typename... T>
@@ -190,11 +196,10 @@ public:
     static constexpr bool all_void = (std::is_void_v<T> && ...);
     using result = std::conditional_t<all_void, void, std::tuple<fj_value_t<T>...>>;
 
-    explicit fj_tuple_awaiter(std::source_location site, task<T>&... tasks) : fj_awaiter_base<sizeof...(T)>(site) {
-        if (!(static_cast<bool>(tasks) && ...)) throw runtime_error("goro::fj::all: an empty task");
+    explicit fj_tuple_awaiter(std::source_location site, task<T>&... tasks)
+        : fj_awaiter_base<sizeof...(T)>(site, checked_count(tasks...)) {
         std::size_t slot = 0;
         (this->adopt(slot++, tasks), ...);
-        this->m_count = sizeof...(T);
     }
 
     GORO_INLINE_WHEN_OPTIMIZED result await_resume() {
@@ -203,6 +208,12 @@ public:
     }
 
 private:
+    // Before the base is constructed, so that its count is written once.
+    static std::uint32_t checked_count(const task<T>&... tasks) {
+        if (!(static_cast<bool>(tasks) && ...)) throw runtime_error("goro::fj::all: an empty task");
+        return sizeof...(T);
+    }
+
     template <std::size_t... I>
     GORO_INLINE_WHEN_OPTIMIZED result harvest(std::index_sequence<I...>) {
         std::exception_ptr first;
@@ -238,28 +249,25 @@ public:
     using result = std::conditional_t<std::is_void_v<T>, void, std::array<fj_value_t<T>, N>>;
 
     fj_array_awaiter(std::source_location site, std::array<task<T>, N>& tasks, std::size_t count)
-        : fj_awaiter_base<N>(site) {
-        if (count > N) throw runtime_error("goro::fj::all: a count above the array's size");
-        for (std::size_t i = 0; i < count; ++i)
-            if (!tasks[i]) throw runtime_error("goro::fj::all: an empty task");
+        : fj_awaiter_base<N>(site, checked_count(tasks, count)) {
         for (std::size_t i = 0; i < count; ++i) this->adopt(i, tasks[i]);
-        this->m_count = static_cast<std::uint32_t>(count);
     }
 
     // The range form: each task adopted as the range makes it, with no
     // array of tasks in between. On a throw (an empty task, one too many,
     // or the range's own), the base's destructor frees those adopted so
-    // far, unrun (m_awaited is false). A range that knows its length and
+    // far, unrun (nothing promoted). A range that knows its length and
     // is too long is refused before any task is taken.
     template <std::input_iterator It, std::sentinel_for<It> End>
-    fj_array_awaiter(std::source_location site, It first, End last) : fj_awaiter_base<N>(site) {
+    fj_array_awaiter(std::source_location site, It first, End last) : fj_awaiter_base<N>(site, 0) {
         if (known_longer_than<N>(first, last)) throw runtime_error("goro::fj::all: a range longer than its bound N");
+        std::uint32_t& count = this->m_region.count;
         for (; first != last; ++first) {
-            if (this->m_count == N) throw runtime_error("goro::fj::all: a range longer than its bound N");
+            if (count == N) throw runtime_error("goro::fj::all: a range longer than its bound N");
             task<T> t = std::ranges::iter_move(first);
             if (!t) throw runtime_error("goro::fj::all: an empty task");
-            this->adopt(this->m_count, t);
-            ++this->m_count;
+            this->adopt(count, t);
+            ++count;
         }
     }
 
@@ -269,7 +277,7 @@ public:
     GORO_INLINE_WHEN_OPTIMIZED result await_resume() {
         this->close();
         std::exception_ptr first;
-        const std::uint32_t n = this->m_count;
+        const std::uint32_t n = this->m_region.count;
         if constexpr (std::is_void_v<T>) {
             this->m_taken = true;  // from here on the harvest frees every frame
             for (std::uint32_t i = 0; i < n; ++i) {
@@ -293,6 +301,15 @@ public:
             if (first) std::rethrow_exception(first);
             return values;
         }
+    }
+
+private:
+    // Before the base is constructed, so that its count is written once.
+    static std::uint32_t checked_count(const std::array<task<T>, N>& tasks, std::size_t count) {
+        if (count > N) throw runtime_error("goro::fj::all: a count above the array's size");
+        for (std::size_t i = 0; i < count; ++i)
+            if (!tasks[i]) throw runtime_error("goro::fj::all: an empty task");
+        return static_cast<std::uint32_t>(count);
     }
 };
 

@@ -57,10 +57,17 @@ namespace goro::detail {
 struct goroutine;
 
 /// Whether symmetric transfer may not be a tail call in the translation
-/// unit that includes this (no optimization, a sanitizer): see
-/// fj_region::bounded_stack. Not inline, so each one has its own value:
-/// fork_join.hpp's awaiter reads the user's build, fork_join.cpp the
-/// library's.
+/// unit that includes this (no optimization, a sanitizer). Then every
+/// transfer between children nests a native frame, and a whole tree would
+/// nest them all (ASan overflowed the stack at fib(20); a -O0 program
+/// against a release library at fib(25)), so the stack is *bounded*: a
+/// region opened past the cap on in-place runs goes through the
+/// scheduler's loop first, as join_all's bounce does. Optimized code never
+/// does: a bounce is a suspension, after which the regions around it hand
+/// out no more work. Not inline, so each translation unit has its own
+/// value: fork_join.hpp's awaiter calls fj_open_bounded where the user's
+/// build needs it, and fork_join.cpp bounds every region where the
+/// library's does.
 constexpr bool k_fj_bounded_here = !GORO_TAIL_CALLS;
 
 /// One fj::all's state, in its awaiter (the joiner's frame), written by
@@ -77,20 +84,13 @@ struct fj_region {
     void* const* frames;                          // their frames' addresses, index order
     std::uint32_t count;
     std::uint32_t promoted;                       // children [0, promoted) are goroutines
-    std::coroutine_handle<> joiner;               // the awaiter's continuation
+    // The awaiter's continuation, its frame's address: a handle would null
+    // itself at construction, a store in every fork for nothing.
+    void* joiner;
     std::source_location site;                    // named by promoted children (dumps)
-    // Symmetric transfer may not be a tail call where the awaiting code was
-    // compiled (no optimization, a sanitizer: fork_join.hpp decides, in the
-    // user's build): every transfer between children then nests a native
-    // frame, and a whole tree would nest them all (ASan overflowed the stack
-    // at fib(20); a -O0 program against a release library at fib(25)). Then
-    // a region opened past the cap on in-place runs goes through the
-    // scheduler's loop first, as join_all's bounce does. Optimized code never
-    // does: a bounce is a suspension, after which the regions around it hand
-    // out no more work.
-    bool bounded_stack;
 
     join_batch& batch() noexcept { return *std::launder(reinterpret_cast<join_batch*>(batch_storage)); }
+    std::coroutine_handle<> joiner_handle() const noexcept { return std::coroutine_handle<>::from_address(joiner); }
     std::coroutine_handle<> frame(std::uint32_t i) const noexcept {
         return std::coroutine_handle<>::from_address(frames[i]);
     }
@@ -100,6 +100,12 @@ struct fj_region {
 /// region, answers a work request; returns the first child to run
 /// (c[count - 1]). count > 0.
 std::coroutine_handle<> fj_open(fj_region* r) noexcept;
+
+/// fj_open for an awaiter compiled where the stack is bounded
+/// (k_fj_bounded_here): every fork counts its in-place run. Two entries,
+/// not a flag in the region: the flag was a store in every fork and a load
+/// that fj_open waited on.
+std::coroutine_handle<> fj_open_bounded(fj_region* r) noexcept;
 
 /// fj::all's await_resume, first: takes the region off the chain.
 void fj_close(fj_region* r) noexcept;

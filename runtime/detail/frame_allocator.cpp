@@ -374,9 +374,10 @@ bool switched_off() noexcept {
     return ::operator new(size);  // past the pool, or empty (the exported pair takes any size)
 }
 
-[[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
-    if (size - 1 < k_max_pooled_size) [[likely]] {
-        const std::size_t cls = (size - 1) / k_class_granularity;
+// A block of class `cls` back on this thread's list; past the classes, to
+// the system allocator.
+[[gnu::always_inline]] inline void pool_free_class(void* frame, std::size_t cls) noexcept {
+    if (cls < k_class_count) [[likely]] {
         auto* block = static_cast<free_block*>(frame);
         block->next = t_frames.heads[cls];
         t_frames.heads[cls] = block;
@@ -385,6 +386,14 @@ bool switched_off() noexcept {
         return;
     }
     ::operator delete(frame);
+}
+
+// size - 1 wraps for an empty block (the exported pair takes any size):
+// past the classes.
+constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / k_class_granularity; }
+
+[[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
+    pool_free_class(frame, class_of(size));
 }
 
 }  // namespace
@@ -413,10 +422,13 @@ bool frame_pool_enabled() noexcept { return pool_on(); }
 
 namespace {
 
-// A task frame's header (k_task_frame_header bytes before the frame): its
-// size, and the check word that frees_directly tests.
+// A task frame's header (k_task_frame_header bytes before the frame): the
+// size class of its block (past the classes for a block from the system
+// allocator), and the check word that frees_directly tests. The class, not
+// the size: a finished frame's free goes straight to its list, with no
+// arithmetic between the header's load and the list head's.
 struct task_frame_header {
-    std::size_t size;
+    std::size_t cls;
     std::uintptr_t check;
 };
 static_assert(sizeof(task_frame_header) == k_task_frame_header);
@@ -425,39 +437,39 @@ static_assert(sizeof(task_frame_header) == k_task_frame_header);
 // the check word is 0, which no frame's passes (the block may hold a
 // valid one from an earlier frame at the same address).
 template <bool direct>
-[[gnu::always_inline]] inline task_frame_header* write_header(void* block, std::size_t size) noexcept {
+[[gnu::always_inline]] inline task_frame_header* write_header(void* block, std::size_t cls) noexcept {
     auto* header = static_cast<task_frame_header*>(block);
-    header->size = size;
+    header->cls = cls;
     header->check = direct ? reinterpret_cast<std::uintptr_t>(header + 1) ^ k_task_frame_check : 0;
     return header;
 }
 
 template <bool direct>
 [[gnu::noinline]] void* allocate_task_frame_slow(std::size_t size) {
-    return write_header<direct>(allocate_frame(size + k_task_frame_header), size) + 1;
+    return write_header<direct>(allocate_frame(size + k_task_frame_header), class_of(size + k_task_frame_header)) + 1;
 }
 
 // A task frame's block back where it came from: free_frame's body,
 // inlined so that the task-frame functions stay leaves but for a tail call.
-[[gnu::always_inline]] inline void free_task_block(task_frame_header* header, std::size_t total) noexcept {
+[[gnu::always_inline]] inline void free_task_block(task_frame_header* header, std::size_t cls) noexcept {
 #ifdef GORO_BYPASS_FRAME_POOL
-    (void)total;
+    (void)cls;
     ::operator delete(header);
 #else
-    pool_free(header, total);
+    pool_free_class(header, cls);
 #endif
 }
 
 template <bool direct>
 [[gnu::always_inline]] inline void* allocate_task_frame_in(std::size_t size) {
 #ifndef GORO_BYPASS_FRAME_POOL
-    const std::size_t cls = (size + k_task_frame_header - 1) / k_class_granularity;
+    const std::size_t cls = class_of(size + k_task_frame_header);
     if (cls < k_class_count) [[likely]] {
         free_block* block = t_frames.heads[cls];
         if (block) [[likely]] {
             t_frames.heads[cls] = block->next;
             ++t_frames.room[cls];
-            return write_header<direct>(block, size) + 1;
+            return write_header<direct>(block, cls) + 1;
         }
     }
 #endif
@@ -481,14 +493,14 @@ template <bool direct>
 [[gnu::noinline]] void free_task_frame(void* frame, std::size_t size) noexcept {
     task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
     header->check = 0;
-    free_task_block(header, size + k_task_frame_header);
+    free_task_block(header, class_of(size + k_task_frame_header));
 }
 
 [[gnu::noinline]] void free_finished_task_frame(void* frame) noexcept {
     GORO_ASSERT(frees_directly(frame));
     task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
     header->check = 0;
-    free_task_block(header, header->size + k_task_frame_header);
+    free_task_block(header, header->cls);
 }
 
 [[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }
