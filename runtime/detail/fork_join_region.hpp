@@ -6,7 +6,8 @@
 //
 //   1. The awaiter's await_suspend chains the children as nested tasks:
 //      c[i]'s continuation (frame_link) is c[i-1], c[0]'s is the joiner;
-//      then it calls fj_open. So c[n-1] runs first and each end transfers straight into
+//      then it calls fj_open (fj_open_bounded where its build has no tail
+//      calls). So c[n-1] runs first and each end transfers straight into
 //      the next (the task's plain nested end: no runtime call between
 //      children). It pushes the region onto this thread's chain of open
 //      regions (thread_ctx::fj_top, innermost first).
@@ -71,7 +72,8 @@ struct goroutine;
 constexpr bool k_fj_bounded_here = !GORO_TAIL_CALLS;
 
 /// One fj::all's state, in its awaiter (the joiner's frame), written by
-/// the awaiter's await_suspend and by fj_open. Only the thread running the
+/// the awaiter (its count, promoted and site at construction, the rest at
+/// await_suspend) and by fj_open. Only the thread running the
 /// joiner's goroutine touches it, but for the batch's wait (join_batch.hpp).
 struct fj_region {
     // The wait for the promoted children: constructed by the first
