@@ -147,7 +147,7 @@ constexpr unsigned k_fj_step_interval = 16;
 // after another: nothing could take one.
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> fj_open_outside(fj_region* r) noexcept {
     r->outer = nullptr;
-    return r->frame(r->count - 1);
+    return {};
 }
 
 // One fork in k_fj_step_interval (every fork where the stack is bounded):
@@ -158,12 +158,12 @@ constexpr unsigned k_fj_step_interval = 16;
     if (fj_step(ctx, bounded)) return bounce_region(ctx.g, first);
     if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
         promote_oldest(r);
-    return first;
+    return {};
 }
 
 [[gnu::noinline, gnu::cold]] std::coroutine_handle<> fj_open_promote(fj_region* r) noexcept {
     promote_oldest(r);
-    return r->frame(r->count - 1);
+    return {};
 }
 
 // fj_open and fj_open_bounded: `bounded` is a constant in each.
@@ -181,7 +181,7 @@ constexpr unsigned k_fj_step_interval = 16;
     // A work request: relaxed reads of hints, with no processor entry.
     if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
         return fj_open_promote(r);
-    return r->frame(r->count - 1);
+    return {};
 }
 
 }  // namespace

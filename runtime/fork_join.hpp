@@ -137,10 +137,16 @@ public:
         m_region.children = m_children.data();
         m_region.frames = m_frames;
         m_region.joiner = me.address();
+        // The first child to run, read before the call: fj_open answers
+        // null for it (all but a bounce), and the address stays in a
+        // register rather than being loaded back through the region.
+        void* const first = m_frames[m_region.count - 1];
+        std::coroutine_handle<> next;
         if constexpr (k_fj_bounded_here)  // the user's build
-            return fj_open_bounded(&m_region);
+            next = fj_open_bounded(&m_region);
         else
-            return fj_open(&m_region);
+            next = fj_open(&m_region);
+        return next ? next : std::coroutine_handle<>::from_address(first);
     }
 
 protected:
