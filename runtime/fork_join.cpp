@@ -154,8 +154,7 @@ constexpr unsigned k_fj_step_interval = 16;
 // the schedtick step and the bounce, then the work request.
 [[gnu::noinline]] std::coroutine_handle<> fj_open_step(fj_region* r, bool bounded) noexcept {
     thread_ctx& ctx = t_ctx;
-    const std::coroutine_handle<> first = r->frame(r->count - 1);
-    if (fj_step(ctx, bounded)) return bounce_region(ctx.g, first);
+    if (fj_step(ctx, bounded)) return bounce_region(ctx.g, r->frame(r->count - 1));
     if (processor* p = ctx.p; p && work_wanted(*p)) [[unlikely]]
         promote_oldest(r);
     return {};

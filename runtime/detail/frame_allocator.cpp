@@ -357,12 +357,16 @@ bool switched_off() noexcept {
     t_frames.room[cls] += static_cast<std::int32_t>(k_batch_blocks);
 }
 
+// A block of `size` bytes' class; size - 1 wraps for an empty block (the
+// exported pair takes any size): past the classes.
+constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / k_class_granularity; }
+
 // The pool itself, inlined into the exported functions below (which are
 // never inlined into their callers: see t_frames).
 [[gnu::always_inline]] inline void* pool_allocate(std::size_t size) {
-    // size - 1 < max: 1..k_max_pooled_size (no coroutine frame is empty).
-    if (size - 1 < k_max_pooled_size) [[likely]] {
-        const std::size_t cls = (size - 1) / k_class_granularity;
+    // Classes cover 1..k_max_pooled_size (no coroutine frame is empty).
+    static_assert(k_max_pooled_size % k_class_granularity == 0);
+    if (const std::size_t cls = class_of(size); cls < k_class_count) [[likely]] {
         free_block* block = t_frames.heads[cls];
         if (block) [[likely]] {
             t_frames.heads[cls] = block->next;
@@ -387,10 +391,6 @@ bool switched_off() noexcept {
     }
     ::operator delete(frame);
 }
-
-// size - 1 wraps for an empty block (the exported pair takes any size):
-// past the classes.
-constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / k_class_granularity; }
 
 [[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
     pool_free_class(frame, class_of(size));
