@@ -90,6 +90,13 @@ namespace detail {
 template <typename T>
 using fj_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
+/// Whether fj::all harvests a child of task<T> with take_into_slot: a value
+/// moved without a throw (or none), so that the only exception a child can
+/// hand over is its own.
+template <typename T>
+inline constexpr bool fj_takes_without_throw =
+    std::is_void_v<T> || (std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>);
+
 /// What fj::all's awaiters share: the region and its N children (the first
 /// m_region.count of them).
 template <std::size_t N>
@@ -107,7 +114,20 @@ public:
     ~fj_awaiter_base() {
         // After await_resume every child is taken: no walk (join_all's
         // measure: 13 instructions a node).
-        if (m_taken) return;
+        if (m_taken) [[likely]]
+            return;
+        free_untaken();
+    }
+
+    bool await_ready() const noexcept { return m_region.count == 0; }
+
+private:
+    // Out of line and cold: it runs only for an fj::all never awaited or
+    // destroyed while suspended, and inlined it was in every coroutine
+    // that awaits one, twice (its end and its destroy: g++'s fork-join fib
+    // body, 586 lines of assembly before this and the harvest without a
+    // landing pad, 439 after).
+    [[gnu::noinline, gnu::cold]] void free_untaken() noexcept {
         const std::uint32_t promoted = m_region.promoted;  // 0 unless awaited
         for (std::uint32_t i = 0; i < m_region.count; ++i) {
             if (i < promoted) {
@@ -118,7 +138,7 @@ public:
         }
     }
 
-    bool await_ready() const noexcept { return m_region.count == 0; }
+public:
 
     // The region's fields but its count, promoted and site are written
     // here, not at construction: an fj::all is awaited where it is made.
@@ -184,6 +204,27 @@ protected:
         return take_result_and_free(std::coroutine_handle<task_promise<T>>::from_address(m_frames[i]));
     }
 
+    /// Child i's value into *slot (a void child: slot unused), or its
+    /// exception into `first` unless an earlier child's is there; its frame
+    /// freed either way. The harvest of a child whose value moves without a
+    /// throw: the exception is moved, not rethrown and caught, and the body
+    /// has no landing pad per child (g++ saved and restored registers for
+    /// them at every entry into an awaiting coroutine).
+    template <typename T, typename Slot>
+        requires fj_takes_without_throw<T>
+    GORO_INLINE_WHEN_OPTIMIZED void take_into_slot(std::size_t i, Slot* slot, std::exception_ptr& first) noexcept {
+        const auto h = std::coroutine_handle<task_promise<T>>::from_address(m_frames[i]);
+        task_promise<T>& p = h.promise();
+        if (p.exception) [[unlikely]] {
+            if (!first) first = std::move(p.exception);
+        } else if constexpr (!std::is_void_v<T>) {
+            // It returned: `value` holds its value (task_promise::take_result).
+            if (p.value.index() != 1) __builtin_unreachable();
+            *slot = std::move(*std::get_if<1>(&p.value));
+        }
+        release_finished(h);
+    }
+
     fj_region m_region;  // written at the await (await_suspend, fj_open), but its site, count and promoted
     std::array<goroutine*, N> m_children;
     // The frames' addresses, not std::coroutine_handle<>s: a handle's
@@ -238,13 +279,14 @@ private:
 
     template <std::size_t I, typename U, typename Slot>
     GORO_INLINE_WHEN_OPTIMIZED void take_into(Slot* slot, std::exception_ptr& first) noexcept {
-        try {
-            if constexpr (std::is_void_v<U>)
-                this->template take<void>(I);
-            else
+        if constexpr (fj_takes_without_throw<U>) {
+            this->template take_into_slot<U>(I, slot, first);
+        } else {
+            try {
                 *slot = this->template take<U>(I);
-        } catch (...) {
-            if (!first) first = std::current_exception();
+            } catch (...) {
+                if (!first) first = std::current_exception();
+            }
         }
     }
 };
@@ -286,22 +328,21 @@ public:
         const std::uint32_t n = this->m_region.count;
         if constexpr (std::is_void_v<T>) {
             this->m_taken = true;  // from here on the harvest frees every frame
-            for (std::uint32_t i = 0; i < n; ++i) {
-                try {
-                    this->template take<void>(i);
-                } catch (...) {
-                    if (!first) first = std::current_exception();
-                }
-            }
+            for (std::uint32_t i = 0; i < n; ++i)
+                this->template take_into_slot<void>(i, static_cast<std::monostate*>(nullptr), first);
             if (first) std::rethrow_exception(first);
         } else {
             result values{};       // may throw: nothing taken yet
             this->m_taken = true;  // from here on the harvest frees every frame
             for (std::uint32_t i = 0; i < n; ++i) {
-                try {
-                    values[i] = this->template take<T>(i);
-                } catch (...) {
-                    if (!first) first = std::current_exception();
+                if constexpr (fj_takes_without_throw<T>) {
+                    this->template take_into_slot<T>(i, &values[i], first);
+                } else {
+                    try {
+                        values[i] = this->template take<T>(i);
+                    } catch (...) {
+                        if (!first) first = std::current_exception();
+                    }
                 }
             }
             if (first) std::rethrow_exception(first);
