@@ -47,10 +47,20 @@ goroutine* global_take_slow(processor& p, std::size_t batch) {
             const std::size_t share = std::min<std::size_t>(
                 batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
             for (; i < share; ++i) {
-                goroutine* g = rt.global_head;
+                // Unlinked (its queue_next written) before the push
+                // publishes it: from the push on, a thief may steal it, run
+                // it to its end and free its frame (TSan caught the write
+                // after the push racing with that free).
+                goroutine* g = global_pop_locked(rt);
                 if (!g) break;
-                if (!p.deque.push(g)) break;  // full: leave the rest in the global queue
-                global_pop_locked(rt);
+                if (!p.deque.push(g)) {  // full: back at the head, the rest stay in the global queue
+                    g->queue_next = rt.global_head;
+                    rt.global_head = g;
+                    if (!rt.global_tail) rt.global_tail = g;
+                    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) + 1,
+                                         std::memory_order_relaxed);
+                    break;
+                }
             }
         }
     }
