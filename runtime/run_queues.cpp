@@ -44,23 +44,21 @@ goroutine* global_take_slow(processor& p, std::size_t batch) {
         std::lock_guard guard(rt.sched_lock);
         first = global_pop_locked(rt);
         if (first) {
-            const std::size_t share = std::min<std::size_t>(
-                batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1);
+            // At most the deque's free room, so that every push below
+            // succeeds: p owns the deque, so its bottom is exact here, and
+            // its top only grows (thieves), so the room seen only widens.
+            const std::size_t room = p.deque.capacity() - p.deque.size_hint();
+            const std::size_t share =
+                std::min({batch, rt.global_size.load(std::memory_order_relaxed) / rt.nprocs + 1, room + 1});
             for (; i < share; ++i) {
                 // Unlinked (its queue_next written) before the push
                 // publishes it: from the push on, a thief may steal it, run
-                // it to its end and free its frame (TSan caught the write
+                // it to its end and free its frame (TSan caught a write
                 // after the push racing with that free).
                 goroutine* g = global_pop_locked(rt);
                 if (!g) break;
-                if (!p.deque.push(g)) {  // full: back at the head, the rest stay in the global queue
-                    g->queue_next = rt.global_head;
-                    rt.global_head = g;
-                    if (!rt.global_tail) rt.global_tail = g;
-                    rt.global_size.store(rt.global_size.load(std::memory_order_relaxed) + 1,
-                                         std::memory_order_relaxed);
-                    break;
-                }
+                [[maybe_unused]] const bool pushed = p.deque.push(g);
+                GORO_ASSERT(pushed);
             }
         }
     }

@@ -90,9 +90,9 @@
 // deque (stolen, or moved to the global queue by an overflow) and its new
 // holder may be writing the field as take() reads it: hence an atomic, and
 // a field of its own rather than one unused while the item sits in a deque
-// (goroutine::queue_next is rewritten, or still read, by whoever moves a
-// goroutine between queues: global_take_slow pushes a goroutine before it
-// unlinks it from the global queue). Item types without the member fall back
+// (goroutine::queue_next is rewritten by whoever moves a goroutine between
+// queues: an overflow links it into the global queue while a joiner's
+// take() may still read its index). Item types without the member fall back
 // to the search from the newest item.
 #pragma once
 
