@@ -174,10 +174,10 @@ private:
         auto& p = handle.promise();
         // start_goroutine's queue push (or the group lock, for a queued
         // task) publishes the record.
+        // Still of kind nested: the group's kind is set once it holds a
+        // reference (below).
+        detail::prepare_root(p, handle, detail::goroutine_kind::nested, site);
         p.join_state.set_group(m_state);
-        p.spawn_site = site;
-        p.frame_link = handle;
-        p.resume_point = handle;
         admission how = admission::start;
         if (!detail::count_in_unlimited(m_state)) [[unlikely]] {
             how = admit_limited(p, queue_if_full);

@@ -112,9 +112,8 @@ T run(task<T> main, options opts = {}, std::source_location site = std::source_l
         ~frame_guard() { h.destroy(); }
     } guard{handle};
     auto& promise = handle.promise();
-    promise.kind = detail::goroutine_kind::main;
-    promise.frame_link = handle;
-    promise.resume_point = handle;
+    // No spawn site: the main goroutine has none to show.
+    detail::prepare_root(promise, handle, detail::goroutine_kind::main, std::source_location{});
     {
         struct lifetime {
             lifetime() noexcept { detail::runtime_lifetime_begin(); }

@@ -50,6 +50,18 @@ enum class goroutine_kind : std::uint8_t {
 };
 
 struct goroutine {
+    // The fields up to frame_link are initialized in every task frame's
+    // ramp (their types zero themselves: a coroutine handle, a
+    // source_location, the atomics). They sit together, 48 bytes, all zero
+    // but `kind`'s byte: g++ 12 writes them with two 16-byte stores and two
+    // 8-byte ones (`kind`'s word, which it builds from four narrower
+    // stores, pairs with nothing). The fields after frame_link have no
+    // initializer: the ramp, which every awaited task and every
+    // goro::fj::all child runs, leaves them alone, and prepare_root writes
+    // them when the frame becomes a goroutine (go, spawn, join_all, a
+    // group's go, goro::run, an fj::all child promoted). An awaited task
+    // never reads them. (Issue 14: 6 stores a ramp before, 4 now.)
+
     // Where the scheduler continues this goroutine. Written by the goroutine
     // itself (on the thread running it) before it publishes itself to a waker;
     // the publication (a lock release, or a release store/CAS) orders that
@@ -57,31 +69,13 @@ struct goroutine {
     // processor that pops and resumes it.
     std::coroutine_handle<> resume_point;
 
-    // Link used by whichever intrusive queue currently holds this goroutine
-    // (the global run queue, a timer or blocking-pool list). A goroutine is in
-    // at most one such queue at a time; the queue's owner guards the field.
-    // A child run in place (run_in_place) is in no queue for the rest of its
-    // life: the field then links it to the next one out in its record's
-    // in-place chain (registry_slot::in_place_child), written before the
-    // chain's release store publishes it.
-    goroutine* queue_next = nullptr;
-
-    // This goroutine's slot in the registry of live goroutines (for shutdown
-    // and dumps), or null: written when it first leaves a deque other than
-    // for an in-place join (lazy registration, processor::goroutines), when
-    // a thread without a processor starts it, and when it finishes (see
-    // scheduler_state.hpp, registry); reg_home below names the registry.
-    // Only whoever holds the goroutine (its runner, or the thread that just
-    // took it out of a deque) reads or writes it.
-    registry_slot* reg_slot = nullptr;
+    std::source_location spawn_site{};
 
     // What the goroutine is blocked on, for deadlock reports and dumps: a
     // static string, written by the goroutine before parking, read racily by
     // the reporter (relaxed: it is diagnostic only).
     std::atomic<const char*> wait_reason{nullptr};
 
-    std::source_location spawn_site{};
-    std::uint64_t id = 0;
     goroutine_kind kind = goroutine_kind::nested;
 
     // Its index in the deque that holds it, modulo 256: work_deque::take's
@@ -116,16 +110,41 @@ struct goroutine {
     // both keeps a task frame in a smaller size class (a root task is never
     // awaited as a nested one: go/spawn/run take it by value).
     std::coroutine_handle<> frame_link;
+
+    // Link used by whichever intrusive queue currently holds this goroutine
+    // (the global run queue, a timer or blocking-pool list). A goroutine is in
+    // at most one such queue at a time; the queue's owner guards the field.
+    // A child run in place (run_in_place) is in no queue for the rest of its
+    // life: the field then links it to the next one out in its record's
+    // in-place chain (registry_slot::in_place_child), written before the
+    // chain's release store publishes it.
+    goroutine* queue_next;
+
+    // This goroutine's slot in the registry of live goroutines (for shutdown
+    // and dumps), or null: written when it first leaves a deque other than
+    // for an in-place join (lazy registration, processor::goroutines), when
+    // a thread without a processor starts it, and when it finishes (see
+    // scheduler_state.hpp, registry); reg_home below names the registry.
+    // Only whoever holds the goroutine (its runner, or the thread that just
+    // took it out of a deque) reads or writes it.
+    registry_slot* reg_slot;
+
+    // Written by the goroutine's start (start_goroutine and its kin, and
+    // the runtime's for main), before anything can read it.
+    std::uint64_t id;
 };
 
 inline constexpr std::uint16_t k_external_registry = 0xFFFF;
 
 /// The stores that make `g`, the record in the promise of `frame`, a root
-/// goroutine of `kind`, not started yet: go.hpp's prepare_goroutine, and a
-/// goro::fj::all child promoted (fork_join.cpp). Its start's queue push
-/// publishes them.
+/// goroutine of `kind`, not started yet, the fields a ramp leaves
+/// uninitialized among them: go.hpp's prepare_goroutine, goro::run's main,
+/// a group's go, and a goro::fj::all child promoted (fork_join.cpp). Its
+/// start's queue push publishes them.
 [[gnu::always_inline]] inline void prepare_root(goroutine& g, std::coroutine_handle<> frame, goroutine_kind kind,
                                                 const std::source_location& site) noexcept {
+    g.queue_next = nullptr;
+    g.reg_slot = nullptr;  // (`id` is written by the start)
     g.kind = kind;
     g.spawn_site = site;
     g.frame_link = frame;
