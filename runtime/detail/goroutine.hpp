@@ -124,7 +124,7 @@ struct goroutine {
     // and dumps), or null: written when it first leaves a deque other than
     // for an in-place join (lazy registration, processor::goroutines), when
     // a thread without a processor starts it, and when it finishes (see
-    // scheduler_state.hpp, registry); reg_home below names the registry.
+    // scheduler_state.hpp, registry); reg_home names the registry.
     // Only whoever holds the goroutine (its runner, or the thread that just
     // took it out of a deque) reads or writes it.
     registry_slot* reg_slot;
