@@ -110,10 +110,7 @@ struct task_promise_base : goroutine {
     // program at -O0 -Wall -Wextra -Werror).
     template <typename... Params>
     [[gnu::always_inline]] static void* operator new(std::size_t size, Params&...) {
-        if constexpr ((frame_param_trivial<Params>::value && ...))
-            return allocate_task_frame(size);
-        else
-            return allocate_task_frame_nontrivial(size);
+        return allocate_task_frame_inline<(frame_param_trivial<Params>::value && ...)>(size);
     }
     [[gnu::always_inline]] static void operator delete(void* frame, std::size_t size) noexcept {
         free_task_frame(frame, size);

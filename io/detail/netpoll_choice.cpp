@@ -13,6 +13,16 @@
 #include "epoll_driver.hpp"
 #include "poller.hpp"
 
+// Valgrind's client-request header, where it is installed: it tells a
+// process whether it runs under valgrind (a few no-op instructions
+// otherwise).
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GORO_RUNNING_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#else
+#define GORO_RUNNING_ON_VALGRIND() false
+#endif
+
 namespace goro::detail {
 namespace {
 
@@ -49,6 +59,11 @@ const char* choose_netpoll(const char* requested) {
     if (requested && *requested) return parse(requested, "goro::options::netpoll");
     if (const char* env = std::getenv("GORO_NETPOLL"); env && *env && std::string_view(env) != "auto")
         return parse(env, "GORO_NETPOLL");
+    // Under valgrind (3.19, Debian 12's, at least), a thread blocked in
+    // io_uring_enter keeps valgrind's lock, which every other thread
+    // needs to run: the first processor to park in the kernel stops the
+    // whole program. A thread blocked in epoll_wait lets go of it.
+    if (GORO_RUNNING_ON_VALGRIND()) return k_epoll;
     return io_uring_usable() ? k_uring : k_epoll;
 }
 

@@ -54,15 +54,13 @@
 namespace goro::detail {
 namespace {
 
-constexpr std::size_t k_class_granularity = 64;
-constexpr std::size_t k_max_pooled_size = 2048;
-constexpr std::size_t k_class_count = k_max_pooled_size / k_class_granularity;
+constexpr std::size_t k_class_granularity = k_frame_class_granularity;
+constexpr std::size_t k_max_pooled_size = k_max_pooled_frame;
+constexpr std::size_t k_class_count = k_frame_class_count;
 constexpr std::size_t k_batch_blocks = 128;
 constexpr std::size_t k_slab_bytes = 1u << 20;
 
-struct free_block {
-    free_block* next;
-};
+using free_block = free_frame_block;
 
 constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) * k_class_granularity; }
 
@@ -131,7 +129,8 @@ void give_back(std::size_t cls, batch b) {
     c.batches.push_back(b);
 }
 
-// One per thread. Only its own thread reads or writes it. A plain,
+// One per thread (thread_frame_lists, in the header: a task's ramp pops
+// from it inline). Only its own thread reads or writes it. A plain,
 // constant-initialized thread_local with no destructor, so that reaching it
 // is one %fs-relative address with no first-use guard (the guard and the
 // repeated address computations were half of the 36 instructions each
@@ -160,11 +159,7 @@ void give_back(std::size_t cls, batch b) {
 // clang (`<= 0` was a load, a decrement, a store and a test).
 enum class hook_state : unsigned char { unhooked, hooked, gone };
 
-struct thread_frames {
-    std::array<free_block*, k_class_count> heads;
-    std::array<std::int32_t, k_class_count> room;
-    hook_state hook;
-};
+using thread_frames = thread_frame_lists;
 
 // room's value outside the hooked state (see above).
 constexpr std::int32_t k_room_unhooked = 1;
@@ -172,14 +167,23 @@ constexpr std::int32_t k_room_unhooked = 1;
 constexpr thread_frames initial_thread_frames() noexcept {
     thread_frames f{};
     for (auto& r : f.room) r = k_room_unhooked;
+    f.hook = static_cast<unsigned char>(hook_state::unhooked);
     return f;
 }
 
-// Inlined only into allocate_frame and free_frame (and the pool's exported
-// pair), which are never inlined into their callers (coroutine frames'
-// operator new/delete): a coroutine may resume on another thread, and the
-// address of a thread_local must never be reused across a suspension point
-// (compilers have been caught doing it).
+}  // namespace
+
+// Reached by name only in this file, in functions never inlined into
+// their callers (coroutine frames' operator new/delete): a coroutine may
+// resume on another thread, and the address of a thread_local must never
+// be reused across a suspension point (compilers have been caught doing
+// it). The header's inlined fast path (allocate_task_frame_inline) reaches
+// it through an asm instead, by its symbol, which is named and global for
+// that. Invariant: in a build that bypasses the pool, the named lists stay
+// empty forever, so that a program's inlined fast path (compiled without
+// sanitizers, say, against a goro built with them) always calls the
+// library; there the pool's only user, the test pair, keeps lists of its
+// own.
 //
 // initial-exec: the library is compiled -fPIC (meson's static libraries
 // are), where a thread_local's default model is a call to
@@ -187,9 +191,21 @@ constexpr thread_frames initial_thread_frames() noexcept {
 // after the compiler has planned for a call: the fast paths then saved and
 // restored two or three registers on every frame (issue 14). This model is
 // a load of the offset and an %fs access, no call.
+#ifndef GORO_BYPASS_FRAME_POOL
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames asm(
+    "goro_thread_frame_lists") = initial_thread_frames();
+#else
 [[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames = initial_thread_frames();
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_named_lists_never_filled asm(
+    "goro_thread_frame_lists") = initial_thread_frames();
+#endif
+
+namespace {
 
 static_assert(std::is_trivially_destructible_v<thread_frames>);
+
+hook_state hook_of(const thread_frames& f) noexcept { return static_cast<hook_state>(f.hook); }
+void set_hook(thread_frames& f, hook_state h) noexcept { f.hook = static_cast<unsigned char>(h); }
 
 void hand_back_lists() noexcept;
 
@@ -203,12 +219,12 @@ struct exit_hook {
 void hook_thread() noexcept {
     thread_local exit_hook hook;  // registers ~exit_hook for this thread
     (void)hook;
-    t_frames.hook = hook_state::hooked;
+    set_hook(t_frames, hook_state::hooked);
     for (std::size_t cls = 0; cls < k_class_count; ++cls) t_frames.room[cls] = 2 * k_batch_blocks;
 }
 
 void hand_back_lists() noexcept {
-    t_frames.hook = hook_state::gone;
+    set_hook(t_frames, hook_state::gone);
     for (std::size_t cls = 0; cls < k_class_count; ++cls) {
         t_frames.room[cls] = k_room_unhooked;
         while (t_frames.heads[cls]) {
@@ -282,11 +298,11 @@ bool switched_off() noexcept {
 // hooked yet, or the pool is switched off: then the system allocator's
 // block). Refills the list with a batch and pops one block.
 [[gnu::noinline]] void* allocate_slow(std::size_t cls, std::size_t size) {
-    if (t_frames.hook == hook_state::unhooked) {
+    if (hook_of(t_frames) == hook_state::unhooked) {
         if (switched_off()) return ::operator new(size);
         hook_thread();
     }
-    if (t_frames.hook == hook_state::gone) {
+    if (hook_of(t_frames) == hook_state::gone) {
         // Exiting thread (another thread_local's destructor): one block
         // from a batch, the rest handed straight back.
         batch b = refill(cls);
@@ -314,9 +330,9 @@ bool switched_off() noexcept {
 // to 0 (an overflowing list, a thread not hooked yet or exiting, or the
 // pool switched off).
 [[gnu::noinline]] void free_slow(std::size_t cls) noexcept {
-    if (t_frames.hook != hook_state::hooked) {
+    if (hook_of(t_frames) != hook_state::hooked) {
         free_block* block = t_frames.heads[cls];
-        if (t_frames.hook == hook_state::unhooked && !switched_off()) {
+        if (hook_of(t_frames) == hook_state::unhooked && !switched_off()) {
             hook_thread();
             --t_frames.room[cls];  // the block just pushed
             return;
@@ -325,7 +341,7 @@ bool switched_off() noexcept {
         // (the pool switched off). Every list stays empty, room 1.
         t_frames.heads[cls] = block->next;
         t_frames.room[cls] = k_room_unhooked;
-        if (t_frames.hook == hook_state::unhooked) {
+        if (hook_of(t_frames) == hook_state::unhooked) {
             ::operator delete(block);
             return;
         }
@@ -359,7 +375,7 @@ bool switched_off() noexcept {
 
 // A block of `size` bytes' class; size - 1 wraps for an empty block (the
 // exported pair takes any size): past the classes.
-constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / k_class_granularity; }
+constexpr std::size_t class_of(std::size_t size) noexcept { return frame_class_of(size); }
 
 // The pool itself, inlined into the exported functions below (which are
 // never inlined into their callers: see t_frames).
@@ -422,31 +438,9 @@ bool frame_pool_enabled() noexcept { return pool_on(); }
 
 namespace {
 
-// A task frame's header (k_task_frame_header bytes before the frame): the
-// size class of its block (past the classes for a block from the system
-// allocator), and the check word that frees_directly tests. The class, not
-// the size: a finished frame's free goes straight to its list, with no
-// arithmetic between the header's load and the list head's.
-struct task_frame_header {
-    std::size_t cls;
-    std::uintptr_t check;
-};
-static_assert(sizeof(task_frame_header) == k_task_frame_header);
-
-// `direct`: the frame may be freed directly (frees_directly). Otherwise
-// the check word is 0, which no frame's passes (the block may hold a
-// valid one from an earlier frame at the same address).
-template <bool direct>
-[[gnu::always_inline]] inline task_frame_header* write_header(void* block, std::size_t cls) noexcept {
-    auto* header = static_cast<task_frame_header*>(block);
-    header->cls = cls;
-    header->check = direct ? reinterpret_cast<std::uintptr_t>(header + 1) ^ k_task_frame_check : 0;
-    return header;
-}
-
 template <bool direct>
 [[gnu::noinline]] void* allocate_task_frame_slow(std::size_t size) {
-    return write_header<direct>(allocate_frame(size + k_task_frame_header), class_of(size + k_task_frame_header)) + 1;
+    return frame_in_block<direct>(allocate_frame(size + k_task_frame_header), class_of(size + k_task_frame_header));
 }
 
 // A task frame's block back where it came from: free_frame's body,
@@ -463,14 +457,9 @@ template <bool direct>
 template <bool direct>
 [[gnu::always_inline]] inline void* allocate_task_frame_in(std::size_t size) {
 #ifndef GORO_BYPASS_FRAME_POOL
-    const std::size_t cls = class_of(size + k_task_frame_header);
-    if (cls < k_class_count) [[likely]] {
-        free_block* block = t_frames.heads[cls];
-        if (block) [[likely]] {
-            t_frames.heads[cls] = block->next;
-            ++t_frames.room[cls];
-            return write_header<direct>(block, cls) + 1;
-        }
+    if (const std::size_t cls = class_of(size + k_task_frame_header); cls < k_class_count) [[likely]] {
+        if (void* frame = take_task_frame<direct>(t_frames, cls)) [[likely]]
+            return frame;
     }
 #endif
     return allocate_task_frame_slow<direct>(size);
