@@ -219,6 +219,10 @@ TEST_CASE("fairness: a channel ping-pong pair does not starve a queued task", "[
 // forever. A task readied from outside the processor (a blocking-pool
 // completion goes to the global queue) must still run: the global queue is
 // checked every 61st tick. Timers must fire too (checked every tick).
+// main finishing is the test: from the chain's first spawn on, the local
+// queue always holds a link. How many links run in each wait is the
+// scheduler's business (a pool thread or a timer may be quicker than the
+// next link: under valgrind, counts compared across the waits failed).
 TEST_CASE("fairness: the global queue and timers are served while local work never runs out", "[sched][fairness]") {
     watchdog dog("global queue starvation", 60s);
     std::atomic<bool> stop{false};
@@ -232,12 +236,11 @@ TEST_CASE("fairness: the global queue and timers are served while local work nev
     };
     auto main_task = [&]() -> goro::task<int> {
         goro::go(chain::link(stop, chain_length));
+        while (chain_length == 0) co_await goro::yield();          // the chain runs
         const int v = co_await goro::blocking([] { return 7; });  // resumed through the global queue
-        const long after_blocking = chain_length;
         co_await goro::sleep(1ms);                                  // resumed by a timer
-        const long after_sleep = chain_length;
         stop = true;
-        co_return v == 7 && after_blocking > 0 && after_sleep > after_blocking ? 0 : 1;
+        co_return v == 7 ? 0 : 1;
     };
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
     REQUIRE(chain_length > 0);
