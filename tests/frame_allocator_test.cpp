@@ -213,28 +213,29 @@ TEST_CASE("frame pool: a thread that only frees hands its blocks back when it ex
 // where GORO_INLINE_FRAME_ALLOCATION is defined), reaching the thread's
 // lists through an asm by the symbol's name: the lists it reaches must be
 // the very ones the library pushes to, or a freed block would never come
-// back (or worse, come back twice). Where the pool is off (sanitizers, or
-// GORO_DEBUG=framepool=0), the frames come from the system allocator and
-// only their round trip is checked.
+// back (or worse, come back twice). Two classes of the pool, and a frame
+// past it (the system allocator's, whichever way it is allocated). Where
+// the pool is off (sanitizers, or GORO_DEBUG=framepool=0), every frame
+// comes from the system allocator and only its round trip is checked.
 TEST_CASE("frame pool: a task's inlined allocation takes the block the library just freed on its thread",
           "[task][frame_pool]") {
     using namespace goro::detail;
-    constexpr std::size_t k_frame = 200;  // a block of 216 bytes with its header
-    for (const std::size_t extra : {std::size_t{0}, std::size_t{1000}}) {
+    for (const std::size_t size : {std::size_t{200}, std::size_t{1200}, k_max_pooled_frame + 100}) {
+        INFO("frame of " << size << " bytes");
+        const bool pooled = frame_pool_enabled() && size + k_task_frame_header <= k_max_pooled_frame;
         std::thread([&] {
-            const std::size_t size = k_frame + extra;
-            // A task frame allocated and freed by the library: its block
-            // is now at the head of this thread's list of its class.
+            // A task frame allocated and freed by the library: a pooled
+            // block is now at the head of this thread's list of its class.
             void* first = allocate_task_frame(size);
             free_finished_task_frame(first);
             void* again = allocate_task_frame_inline<true>(size);
             CHECK(frees_directly(again));
-            if (frame_pool_enabled()) CHECK(again == first);
+            if (pooled) CHECK(again == first);
             free_finished_task_frame(again);
             // The nontrivial kind: its check word never passes.
             void* other = allocate_task_frame_inline<false>(size);
             CHECK_FALSE(frees_directly(other));
-            if (frame_pool_enabled()) CHECK(other == first);
+            if (pooled) CHECK(other == first);
             free_task_frame(other, size);
         }).join();
     }

@@ -243,7 +243,6 @@ TEST_CASE("fairness: the global queue and timers are served while local work nev
         co_return v == 7 ? 0 : 1;
     };
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
-    REQUIRE(chain_length > 0);
 }
 
 // The owner's LIFO end never reaches an item under a chain of tasks each

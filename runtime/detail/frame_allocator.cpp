@@ -1,6 +1,6 @@
 // Coroutine frame allocator: per-thread free lists over shared slabs.
 //
-// Layout: frames of up to k_max_pooled_size bytes are rounded up to a 64-byte
+// Layout: frames of up to k_max_pooled_frame bytes are rounded up to a 64-byte
 // size class. Each thread keeps a LIFO free list per class (touched only by
 // that thread: no atomics on the fast path). When a list is empty, the thread
 // takes a whole batch of free blocks from the global transfer stack of that
@@ -24,7 +24,7 @@
 // build, a process started with GORO_DEBUG=framepool=0: that one is for a
 // program built with sanitizers against a goro built without them, and in
 // it the test pair goes to the system allocator too (the switch is tested
-// on the slow paths they share: see thread_frames).
+// on the slow paths they share: see thread_frame_lists).
 
 #include "frame_allocator.hpp"
 
@@ -54,21 +54,16 @@
 namespace goro::detail {
 namespace {
 
-constexpr std::size_t k_class_granularity = k_frame_class_granularity;
-constexpr std::size_t k_max_pooled_size = k_max_pooled_frame;
-constexpr std::size_t k_class_count = k_frame_class_count;
 constexpr std::size_t k_batch_blocks = 128;
 constexpr std::size_t k_slab_bytes = 1u << 20;
 
-using free_block = free_frame_block;
-
-constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) * k_class_granularity; }
+constexpr std::size_t block_bytes(std::size_t cls) noexcept { return (cls + 1) * k_frame_class_granularity; }
 
 // Global state per size class: batches of free blocks handed between threads,
 // and the current slab being carved. Guarded by `lock`; only touched when a
 // thread's own list runs empty or overflows (once per k_batch_blocks frames).
 struct batch {
-    free_block* head;
+    free_frame_block* head;
     std::size_t count;  // k_batch_blocks, or fewer for what an exiting thread had left
 };
 
@@ -82,10 +77,10 @@ struct central_class {
     char* slab_end = nullptr;
 };
 
-std::array<central_class, k_class_count>& central() {
+std::array<central_class, k_frame_class_count>& central() {
     // Leaked on purpose: frames may be freed by threads that outlive static
     // destruction order (and slabs are process-lifetime anyway).
-    static auto* classes = new std::array<central_class, k_class_count>();
+    static auto* classes = new std::array<central_class, k_frame_class_count>();
     return *classes;
 }
 
@@ -109,13 +104,13 @@ batch refill(std::size_t cls) {
         return b;
     }
     const std::size_t bytes = block_bytes(cls);
-    free_block* head = nullptr;
+    free_frame_block* head = nullptr;
     for (std::size_t i = 0; i < k_batch_blocks; ++i) {
         if (c.slab_cursor == nullptr || c.slab_cursor + bytes > c.slab_end) {
             c.slab_cursor = static_cast<char*>(new_slab());
             c.slab_end = c.slab_cursor + k_slab_bytes;
         }
-        auto* block = reinterpret_cast<free_block*>(c.slab_cursor);
+        auto* block = reinterpret_cast<free_frame_block*>(c.slab_cursor);
         c.slab_cursor += bytes;
         block->next = head;
         head = block;
@@ -159,13 +154,11 @@ void give_back(std::size_t cls, batch b) {
 // clang (`<= 0` was a load, a decrement, a store and a test).
 enum class hook_state : unsigned char { unhooked, hooked, gone };
 
-using thread_frames = thread_frame_lists;
-
 // room's value outside the hooked state (see above).
 constexpr std::int32_t k_room_unhooked = 1;
 
-constexpr thread_frames initial_thread_frames() noexcept {
-    thread_frames f{};
+constexpr thread_frame_lists initial_thread_frames() noexcept {
+    thread_frame_lists f{};
     for (auto& r : f.room) r = k_room_unhooked;
     f.hook = static_cast<unsigned char>(hook_state::unhooked);
     return f;
@@ -192,20 +185,20 @@ constexpr thread_frames initial_thread_frames() noexcept {
 // restored two or three registers on every frame (issue 14). This model is
 // a load of the offset and an %fs access, no call.
 #ifndef GORO_BYPASS_FRAME_POOL
-[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames asm(
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frame_lists t_frames asm(
     "goro_thread_frame_lists") = initial_thread_frames();
 #else
-[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_frames = initial_thread_frames();
-[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frames t_named_lists_never_filled asm(
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frame_lists t_frames = initial_thread_frames();
+[[gnu::tls_model("initial-exec")]] constinit thread_local thread_frame_lists t_named_lists_never_filled asm(
     "goro_thread_frame_lists") = initial_thread_frames();
 #endif
 
 namespace {
 
-static_assert(std::is_trivially_destructible_v<thread_frames>);
+static_assert(std::is_trivially_destructible_v<thread_frame_lists>);
 
-hook_state hook_of(const thread_frames& f) noexcept { return static_cast<hook_state>(f.hook); }
-void set_hook(thread_frames& f, hook_state h) noexcept { f.hook = static_cast<unsigned char>(h); }
+hook_state hook_of(const thread_frame_lists& f) noexcept { return static_cast<hook_state>(f.hook); }
+void set_hook(thread_frame_lists& f, hook_state h) noexcept { f.hook = static_cast<unsigned char>(h); }
 
 void hand_back_lists() noexcept;
 
@@ -220,16 +213,16 @@ void hook_thread() noexcept {
     thread_local exit_hook hook;  // registers ~exit_hook for this thread
     (void)hook;
     set_hook(t_frames, hook_state::hooked);
-    for (std::size_t cls = 0; cls < k_class_count; ++cls) t_frames.room[cls] = 2 * k_batch_blocks;
+    for (std::size_t cls = 0; cls < k_frame_class_count; ++cls) t_frames.room[cls] = 2 * k_batch_blocks;
 }
 
 void hand_back_lists() noexcept {
     set_hook(t_frames, hook_state::gone);
-    for (std::size_t cls = 0; cls < k_class_count; ++cls) {
+    for (std::size_t cls = 0; cls < k_frame_class_count; ++cls) {
         t_frames.room[cls] = k_room_unhooked;
         while (t_frames.heads[cls]) {
-            free_block* first = t_frames.heads[cls];
-            free_block* tail = first;
+            free_frame_block* first = t_frames.heads[cls];
+            free_frame_block* tail = first;
             std::size_t n = 1;
             while (n < k_batch_blocks && tail->next) {
                 tail = tail->next;
@@ -251,7 +244,7 @@ void hand_back_lists() noexcept {
 // ::operator new instead of the pool, so that a sanitizer in the program sees
 // them. Invariant: the answer never changes during the process, so every
 // frame is freed the way it was allocated. Tested on the slow paths only
-// (see thread_frames): while the pool is off or undecided, no thread is
+// (see thread_frame_lists): while the pool is off or undecided, no thread is
 // hooked, so every allocation finds an empty list and every free a room
 // that reaches 0.
 #ifndef GORO_BYPASS_FRAME_POOL
@@ -306,7 +299,7 @@ bool switched_off() noexcept {
         // Exiting thread (another thread_local's destructor): one block
         // from a batch, the rest handed straight back.
         batch b = refill(cls);
-        free_block* block = b.head;
+        free_frame_block* block = b.head;
         if (b.count > 1) {
             try {
                 give_back(cls, {block->next, b.count - 1});
@@ -320,7 +313,7 @@ bool switched_off() noexcept {
         t_frames.heads[cls] = b.head;
         t_frames.room[cls] -= static_cast<std::int32_t>(b.count);
     }
-    free_block* block = t_frames.heads[cls];
+    free_frame_block* block = t_frames.heads[cls];
     t_frames.heads[cls] = block->next;
     ++t_frames.room[cls];
     return block;
@@ -331,7 +324,7 @@ bool switched_off() noexcept {
 // pool switched off).
 [[gnu::noinline]] void free_slow(std::size_t cls) noexcept {
     if (hook_of(t_frames) != hook_state::hooked) {
-        free_block* block = t_frames.heads[cls];
+        free_frame_block* block = t_frames.heads[cls];
         if (hook_of(t_frames) == hook_state::unhooked && !switched_off()) {
             hook_thread();
             --t_frames.room[cls];  // the block just pushed
@@ -353,8 +346,8 @@ bool switched_off() noexcept {
         return;
     }
     // Overflow: detach the newest k_batch_blocks blocks as one batch.
-    free_block* first = t_frames.heads[cls];
-    free_block* tail = first;
+    free_frame_block* first = t_frames.heads[cls];
+    free_frame_block* tail = first;
     for (std::size_t i = 1; i < k_batch_blocks; ++i) tail = tail->next;
     // Detached before it is published: once give_back releases the lock,
     // another thread may take the batch and walk it to its end.
@@ -373,17 +366,13 @@ bool switched_off() noexcept {
     t_frames.room[cls] += static_cast<std::int32_t>(k_batch_blocks);
 }
 
-// A block of `size` bytes' class; size - 1 wraps for an empty block (the
-// exported pair takes any size): past the classes.
-constexpr std::size_t class_of(std::size_t size) noexcept { return frame_class_of(size); }
-
 // The pool itself, inlined into the exported functions below (which are
 // never inlined into their callers: see t_frames).
 [[gnu::always_inline]] inline void* pool_allocate(std::size_t size) {
-    // Classes cover 1..k_max_pooled_size (no coroutine frame is empty).
-    static_assert(k_max_pooled_size % k_class_granularity == 0);
-    if (const std::size_t cls = class_of(size); cls < k_class_count) [[likely]] {
-        free_block* block = t_frames.heads[cls];
+    // Classes cover 1..k_max_pooled_frame (no coroutine frame is empty).
+    static_assert(k_max_pooled_frame % k_frame_class_granularity == 0);
+    if (const std::size_t cls = frame_class_of(size); cls < k_frame_class_count) [[likely]] {
+        free_frame_block* block = t_frames.heads[cls];
         if (block) [[likely]] {
             t_frames.heads[cls] = block->next;
             ++t_frames.room[cls];
@@ -397,8 +386,8 @@ constexpr std::size_t class_of(std::size_t size) noexcept { return frame_class_o
 // A block of class `cls` back on this thread's list; past the classes, to
 // the system allocator.
 [[gnu::always_inline]] inline void pool_free_class(void* frame, std::size_t cls) noexcept {
-    if (cls < k_class_count) [[likely]] {
-        auto* block = static_cast<free_block*>(frame);
+    if (cls < k_frame_class_count) [[likely]] {
+        auto* block = static_cast<free_frame_block*>(frame);
         block->next = t_frames.heads[cls];
         t_frames.heads[cls] = block;
         if (--t_frames.room[cls] == 0) [[unlikely]]
@@ -409,7 +398,7 @@ constexpr std::size_t class_of(std::size_t size) noexcept { return frame_class_o
 }
 
 [[gnu::always_inline]] inline void pool_free(void* frame, std::size_t size) noexcept {
-    pool_free_class(frame, class_of(size));
+    pool_free_class(frame, frame_class_of(size));
 }
 
 }  // namespace
@@ -440,7 +429,8 @@ namespace {
 
 template <bool direct>
 [[gnu::noinline]] void* allocate_task_frame_slow(std::size_t size) {
-    return frame_in_block<direct>(allocate_frame(size + k_task_frame_header), class_of(size + k_task_frame_header));
+    const std::size_t block_size = size + k_task_frame_header;
+    return frame_in_block<direct>(allocate_frame(block_size), frame_class_of(block_size));
 }
 
 // A task frame's block back where it came from: free_frame's body,
@@ -457,7 +447,7 @@ template <bool direct>
 template <bool direct>
 [[gnu::always_inline]] inline void* allocate_task_frame_in(std::size_t size) {
 #ifndef GORO_BYPASS_FRAME_POOL
-    if (const std::size_t cls = class_of(size + k_task_frame_header); cls < k_class_count) [[likely]] {
+    if (const std::size_t cls = frame_class_of(size + k_task_frame_header); cls < k_frame_class_count) [[likely]] {
         if (void* frame = take_task_frame<direct>(t_frames, cls)) [[likely]]
             return frame;
     }
@@ -482,7 +472,7 @@ template <bool direct>
 [[gnu::noinline]] void free_task_frame(void* frame, std::size_t size) noexcept {
     task_frame_header* header = static_cast<task_frame_header*>(frame) - 1;
     header->check = 0;
-    free_task_block(header, class_of(size + k_task_frame_header));
+    free_task_block(header, frame_class_of(size + k_task_frame_header));
 }
 
 [[gnu::noinline]] void free_finished_task_frame(void* frame) noexcept {

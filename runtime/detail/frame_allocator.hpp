@@ -77,14 +77,16 @@ struct free_frame_block {
 };
 
 /// One per thread: its free list per class, and the room left on each
-/// before a free hands a batch on (frame_allocator.cpp: thread_frames).
+/// before a free hands a batch on (frame_allocator.cpp states their invariants).
 struct thread_frame_lists {
     free_frame_block* heads[k_frame_class_count];
     std::int32_t room[k_frame_class_count];
     unsigned char hook;  // frame_allocator.cpp's hook_state
 };
 
-/// The block size class of a request of `size` bytes (1 and up).
+/// The block size class of a request of `size` bytes; size - 1 wraps for
+/// an empty request (the exported test pair takes any size): past the
+/// classes.
 constexpr std::size_t frame_class_of(std::size_t size) noexcept { return (size - 1) / k_frame_class_granularity; }
 
 // Where the fast path is inlined: x86-64 Linux (not x32), without sanitizers (whose
