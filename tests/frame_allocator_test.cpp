@@ -25,6 +25,18 @@ namespace {
 
 using goro::detail::pool_allocate_frame;
 using goro::detail::pool_free_frame;
+using goro::detail::pool_pair_reaches_pool;
+
+// Under GORO_DEBUG=framepool=0 (memcheck runs set it, so that valgrind sees
+// every frame) the test pair is the system allocator's: the stamps still
+// check that nothing is handed out twice, but what is particular to the
+// pool (its lists, what an exiting thread hands back) is not there to
+// check. Said loudly, never passed silently.
+bool pool_reached_or_warned() {
+    if (pool_pair_reaches_pool()) return true;
+    WARN("GORO_DEBUG=framepool=0: the pool is off in this process; only the system allocator's round trip is checked");
+    return false;
+}
 
 // Every live block carries its owner's stamp over its whole size: a block
 // handed out twice is overwritten by its second owner, which the first one
@@ -88,6 +100,7 @@ constexpr std::size_t k_sizes[] = {24, 64, 65, 200, 512, 2048, 4096 /* past the 
 TEST_CASE("frame pool: frames allocated on some threads and freed on others are never handed out twice",
           "[task][frame_pool][stress]") {
     goro_test::watchdog dog("frame pool", std::chrono::seconds(300));
+    pool_reached_or_warned();
     constexpr int k_producers = 2, k_consumers = 2;
     const int per_producer = 400'000 / goro_test::stress_divisor;
     handoff queue;
@@ -179,6 +192,7 @@ TEST_CASE("frame pool: frames allocated on some threads and freed on others are 
 // so the next thread to refill that size class gets the last batch handed
 // back: blocks the exited thread freed. (A size class no other test uses.)
 TEST_CASE("frame pool: a thread that only frees hands its blocks back when it exits", "[task][frame_pool]") {
+    const bool pooled = pool_reached_or_warned();
     constexpr std::size_t k_size = 1984;
     for (const int count : {10, 300, 1000}) {  // under one batch; past the overflow (256); several batches
         std::vector<stamped> blocks;
@@ -205,7 +219,7 @@ TEST_CASE("frame pool: a thread that only frees hands its blocks back when it ex
         }).join();
         bool among_freed = false;
         for (const stamped& s : blocks) among_freed = among_freed || s.block == reused;
-        CHECK(among_freed);
+        if (pooled) CHECK(among_freed);
     }
 }
 

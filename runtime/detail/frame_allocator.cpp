@@ -485,4 +485,6 @@ template <bool direct>
 [[gnu::noinline]] void* pool_allocate_frame(std::size_t size) { return pool_allocate(size); }
 [[gnu::noinline]] void pool_free_frame(void* frame, std::size_t size) noexcept { pool_free(frame, size); }
 
+bool pool_pair_reaches_pool() noexcept { return !switched_off(); }
+
 }  // namespace goro::detail

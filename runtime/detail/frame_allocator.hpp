@@ -213,4 +213,10 @@ bool frame_pool_enabled() noexcept;
 void* pool_allocate_frame(std::size_t size);
 void pool_free_frame(void* frame, std::size_t size) noexcept;
 
+/// Whether pool_allocate_frame/pool_free_frame reach the pool in this
+/// process: false only where GORO_DEBUG=framepool=0 switched it off (then
+/// they are the system allocator's, and a test of the pool's own
+/// behaviour has nothing to check).
+bool pool_pair_reaches_pool() noexcept;
+
 }  // namespace goro::detail
