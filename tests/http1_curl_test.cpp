@@ -72,6 +72,16 @@ struct curl_outcomes {
 task<curl_outcomes> curl_main(std::filesystem::path dir) {
     http::server_options opts;
     opts.max_body_bytes = 1u << 20;
+    // The 413 without Expect: curl uploads all 4 MiB of "big" before it
+    // reads the answer, unless it happens to look at the socket between two
+    // writes. With the default lingering close (1 MiB, 2 s) the server
+    // closes with the rest unread, the kernel resets the connection, and
+    // whether curl saw its 413 first depends on the machine's timing (it
+    // failed with "Send failure: Broken pipe" on a loaded machine). Lingering
+    // past the whole body makes the outcome the same on every machine: the
+    // server drains until curl, its upload done and its answer read, closes.
+    opts.linger_max_bytes = 8u << 20;
+    opts.linger_timeout = std::chrono::seconds(120);
     auto srv = goro_test::start_server(opts);
     const std::string url = "http://" + srv.addr.to_string();
     const std::string curl = "curl -sS --max-time 60 ";
