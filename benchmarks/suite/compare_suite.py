@@ -4,7 +4,7 @@
     python3 benchmarks/compare.py --suite --peers DIR [--threads 1,2]
         [--rounds 5] [--only skynet,fib,nqueens,matmul,channel,io_socket_st]
         [--goro-dir build-release/benchmarks]
-        [--systems goro,goro_bulk,libfork,tmc] [--malloc auto|tcmalloc|glibc] [--markdown]
+        [--systems goro,goro_bulk,goro_fj,libfork,tmc,tbb] [--malloc auto|tcmalloc|glibc] [--markdown]
 
 (or this file directly, with the same options). DIR holds the peers'
 sources, checked out by the user (this script downloads nothing):
@@ -12,6 +12,10 @@ sources, checked out by the user (this script downloads nothing):
     DIR/runtime-benchmarks   github.com/tzcnt/runtime-benchmarks (cpp/<runtime>/<bench>.cpp)
     DIR/libfork              github.com/ConorWilliams/libfork at tag v3.8.0 (the suite's pin)
     DIR/TooManyCooks         github.com/tzcnt/TooManyCooks
+
+The system tbb (oneTBB; skynet, fib, nqueens, matmul) needs no checkout:
+it builds against Debian's libtbb-dev (-ltbb), as the suite's CMake finds
+the system's TBB.
 
 Each peer is compiled once into DIR/bin (again when its source is newer)
 with the flags of the suite's CMake presets: clang++ (--cxx), -O3 -DNDEBUG
@@ -86,8 +90,18 @@ PEERS = {
         "flags": ["-DTMC_PRIORITY_COUNT=1", "-DTMC_TRIVIAL_TASK", "-DTMC_USE_HWLOC"],
         "benches": {"skynet", "fib", "nqueens", "matmul", "channel", "io_socket_st"},
     },
+    # oneTBB from Debian's libtbb-dev: headers and library are the system's,
+    # so there is no checkout under DIR (the suite's own CMake finds it the
+    # same way, with find_package).
+    "tbb": {
+        "dir": None,
+        "std": "gnu++20",
+        "flags": [],
+        "libs": ["-ltbb"],
+        "benches": {"skynet", "fib", "nqueens", "matmul"},
+    },
 }
-SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks"}
+SUITE_DIR = {"libfork": "libfork", "tmc": "TooManyCooks", "tbb": "tbb"}
 # goro_bulk: goro's ports that join their children with goro::join_all
 # (suite_<bench>_bulk), the form of TooManyCooks' spawn_many.
 GORO_BULK = {"skynet", "fib", "nqueens", "matmul"}
@@ -117,17 +131,20 @@ def build_peer(system, bench, peers_dir, cxx, march, no_build):
     src = os.path.join(peers_dir, "runtime-benchmarks", "cpp", SUITE_DIR[system], bench + ".cpp")
     if not os.path.exists(src):
         raise SystemExit(f"compare_suite: {src} not found (see --help for the layout of --peers)")
-    include = os.path.join(peers_dir, spec["dir"], "include")
-    if not os.path.isdir(include):
-        raise SystemExit(f"compare_suite: {include} not found (see --help for the layout of --peers)")
+    includes = []
+    if spec["dir"] is not None:
+        include = os.path.join(peers_dir, spec["dir"], "include")
+        if not os.path.isdir(include):
+            raise SystemExit(f"compare_suite: {include} not found (see --help for the layout of --peers)")
+        includes.append("-I" + include)
     os.makedirs(out_dir, exist_ok=True)
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out
     cmd = [cxx, "-std=" + spec["std"], "-O3", "-DNDEBUG", "-march=" + march, *spec["flags"],
-           "-I" + os.path.join(peers_dir, "runtime-benchmarks", "cpp", "2common"), "-I" + include]
+           "-I" + os.path.join(peers_dir, "runtime-benchmarks", "cpp", "2common"), *includes]
     if bench == "nqueens":
         cmd.append("-falign-loops=64")
-    cmd += [src, "-o", out, "-pthread", "-lhwloc"]
+    cmd += [src, "-o", out, "-pthread", *spec.get("libs", ["-lhwloc"])]
     log("building " + " ".join(cmd))
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -189,7 +206,7 @@ def main(argv=None):
     ap.add_argument("--only", default="", help="comma-separated benchmarks (default: every port)")
     ap.add_argument("--systems", default="goro,goro_bulk,libfork,tmc",
                     help="comma-separated: goro, goro_bulk (its join_all ports, where there are), "
-                         "goro_fj (its fj::all ports), libfork, tmc")
+                         "goro_fj (its fj::all ports), libfork, tmc, tbb (oneTBB, Debian libtbb-dev)")
     ap.add_argument("--goro-dir", default="build-release/benchmarks",
                     help="goro's benchmark build directory (holds suite_<bench>)")
     ap.add_argument("--cxx", default="clang++-19", help="compiler for the peers (the suite's preset: clang)")
