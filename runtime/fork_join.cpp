@@ -1,6 +1,7 @@
 // goro::fj::all's runtime side: the region chain, work requests and
 // promotion, and the end of a region whose children were partly promoted.
 // The protocol is in detail/fork_join_region.hpp.
+#include <atomic>
 #include <new>
 #include <type_traits>
 
@@ -58,6 +59,19 @@ void promote(fj_region& r, processor& p) noexcept {
     prepare_root(*g, r.frame(i), goroutine_kind::joinable, r.site);
     g->join_state.reset_running();
     start_goroutine_held(g, p);
+    // The start's wakep read npidle and nspinning with no fence after the
+    // push (scheduler.cpp, "Spinning and parking": a spawn's pusher runs
+    // the work itself if the wake is lost). A region's thread does not come
+    // back for it: it runs the region on, and while the child sits on its
+    // deque no fork asks again (work_wanted wants the deque empty). So a
+    // spinner that gave up as the push happened, missed by that wakep,
+    // slept while its peer ran alone for seconds (nqueens at 2 threads:
+    // one round in twenty, 2.2 -> 3.1 s, schedtrace showing idleprocs=1
+    // beside a queued goroutine). Here the store-load order is paid: the
+    // push is seen by the parker's re-check, or the parker by this wakep.
+    // Promotions are rare (tens a run), so the fence costs nothing.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    wakep(p.rt);
     if (i == 0) new (r.batch_storage) join_batch{};  // the region's first promotion
     r.promoted = i + 1;
     goroutine* last = r.children[i + 1];

@@ -294,6 +294,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -608,6 +609,12 @@ bool slice_expired(const processor& p) noexcept {
             rt.npidle.store(rt.npidle.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             check_deadlock_locked(rt);
         }
+        // seq_cst fence: the idle-list entry (npidle) is ordered before the
+        // re-check's loads, as a fenced pusher orders its push before its
+        // loads of nspinning and npidle (fork_join.cpp's promote): one of
+        // the two sees the other. Without it the entry could sit in the
+        // store buffer while the re-check read the deques.
+        if (was_spinning) std::atomic_thread_fence(std::memory_order_seq_cst);
         if (was_spinning && any_deque_nonempty(rt)) {
             // Lost-wake-up re-check: someone may have pushed work while we were
             // counted as spinning, and skipped waking anyone because of it.
