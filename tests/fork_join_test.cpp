@@ -17,6 +17,7 @@
 
 #include <goro/goro.hpp>
 
+#include "support/child_process.hpp"
 #include "support/error_of.hpp"
 #include "support/frame_token.hpp"
 #include "support/watchdog.hpp"
@@ -448,6 +449,47 @@ TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
         co_return 0;
     };
     REQUIRE(goro::run(main_task(), {.procs = 2}) == 0);
+}
+
+// The same, over and over, with the monitor's hand-off off: between two
+// rounds the second processor runs the sibling, finds nothing, and goes from
+// spinning to parked just as the next round's region promotes the next
+// sibling. The wake-up must not be lost in that crossing (a parker that
+// misses the push, a pusher that misses the parker): nothing else would
+// run the sibling, since the spinner never parks and its forks ask for no
+// more work while the sibling waits on its deque. A lost wake-up is a
+// round that never ends: the child process times out.
+TEST_CASE("fj::all: promotions reach a processor that is parking, round after round", "[fj][stress]") {
+    auto result = goro_test::run_in_child(
+        [] {
+            ::setenv("GORO_DEBUG", "handoff=0", 1);
+            auto main_task = []() -> goro::task<int> {
+                auto sibling = [](std::atomic<bool>* flag) -> goro::task<long> {
+                    flag->store(true);
+                    co_return 1;
+                };
+                auto spinner = [](std::atomic<bool>* flag) -> goro::task<long> {
+                    long forks = 0;
+                    while (!flag->load()) {
+                        auto [x, y] = co_await goro::fj::all(value(1), value(2));
+                        forks += x + y > 0;
+                    }
+                    co_return forks;
+                };
+                const int rounds = 20'000 / goro_test::stress_divisor;
+                for (int i = 0; i < rounds; ++i) {
+                    std::atomic<bool> sibling_ran{false};
+                    auto [s, t] = co_await goro::fj::all(sibling(&sibling_ran), spinner(&sibling_ran));
+                    if (s != 1 || t < 0) co_return 1;
+                }
+                co_return 0;
+            };
+            return goro::run(main_task(), {.procs = 2});
+        },
+        std::chrono::seconds(240));
+    INFO(result.stderr_text);
+    REQUIRE_FALSE(result.timed_out);
+    REQUIRE(result.exit_status == 0);
 }
 
 // A goroutine readied on the region's processor, and the timer it sets,
