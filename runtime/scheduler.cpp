@@ -106,6 +106,10 @@
 //     pushed before it looked at nspinning. For a push to the pusher's own
 //     deque the ordering is not fenced (no fence on the spawn fast path): the
 //     worst case is that the pusher, which is running, runs the work itself.
+//     fj::all's promotion is the exception: the pusher runs its region on
+//     and may not come back to its deque for seconds, so it fences between
+//     the push and its wakep, and the parker fences between joining the idle
+//     list and its re-check (fork_join.cpp, promote).
 //   - Work readied by a thread that is not a processor (blocking pool) goes to
 //     the global queue under sched_lock, and the waker reads nspinning and the
 //     idle list under that lock. A parking processor decrements nspinning
