@@ -70,7 +70,7 @@ void promote(fj_region& r, processor& p) noexcept {
     // beside a queued goroutine). Here the store-load order is paid: the
     // push is seen by the parker's re-check, or the parker by this wakep.
     // Promotions are rare (tens a run), so the fence costs nothing.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_load_fence();
     wakep(p.rt);
     if (i == 0) new (r.batch_storage) join_batch{};  // the region's first promotion
     r.promoted = i + 1;

@@ -618,7 +618,7 @@ bool slice_expired(const processor& p) noexcept {
         // loads of nspinning and npidle (fork_join.cpp's promote): one of
         // the two sees the other. Without it the entry could sit in the
         // store buffer while the re-check read the deques.
-        if (was_spinning) std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (was_spinning) store_load_fence();
         if (was_spinning && any_deque_nonempty(rt)) {
             // Lost-wake-up re-check: someone may have pushed work while we were
             // counted as spinning, and skipped waking anyone because of it.

@@ -459,7 +459,18 @@ TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
 // run the sibling, since the spinner never parks and its forks ask for no
 // more work while the sibling waits on its deque. A lost wake-up is a
 // round that never ends: the child process times out.
+//
+// Only where regions run unbounded (GORO_TAIL_CALLS: optimized builds
+// without sanitizers). Where the stack is bounded, the spinner's 64th fork
+// bounces its goroutine through the loop, which forgets the enclosing
+// regions: a sibling not promoted by then never is, and the spinner, which
+// waits for it against fj::all's contract, would wait for ever.
 TEST_CASE("fj::all: promotions reach a processor that is parking, round after round", "[fj][stress]") {
+    if (goro::detail::k_fj_bounded_here) {
+        WARN("SKIPPED: regions are bounded in this build (no tail calls): a child that waits for its sibling "
+             "may wait for ever there");
+        return;
+    }
     auto result = goro_test::run_in_child(
         [] {
             ::setenv("GORO_DEBUG", "handoff=0", 1);

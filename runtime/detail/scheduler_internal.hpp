@@ -8,6 +8,7 @@
 // goroutine.hpp's functions. Internal.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 #include "invariant.hpp"
@@ -84,6 +85,28 @@ void ready_from_outside(goroutine* g) noexcept;
 void notify(processor& p) noexcept;
 
 void wakep_slow(runtime_state& rt) noexcept;
+
+/// A store-load fence: the stores before it are visible to every thread
+/// before the loads after it read (fj::all's promotion and a parking
+/// spinner: the essay in scheduler.cpp). ThreadSanitizer does not model
+/// atomic_thread_fence (g++ rejects it under -fsanitize=thread), so there
+/// it is a seq_cst read-modify-write of one shared word: a locked
+/// instruction, a full fence on x86 as the other is, and one it models.
+inline void store_load_fence() noexcept {
+#if defined(__SANITIZE_THREAD__)
+    static constinit std::atomic<unsigned> word{0};
+    word.fetch_add(0, std::memory_order_seq_cst);
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    static constinit std::atomic<unsigned> word{0};
+    word.fetch_add(0, std::memory_order_seq_cst);
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
 
 /// Wakes one idle processor to spin if none is spinning (see the essay in
 /// scheduler.cpp). Inline: its two cheap checks run on every spawn and ready.
