@@ -93,6 +93,12 @@ goro::task<> sleep_then_set(std::atomic<bool>* flag) {
     co_await goro::sleep(1ms);
     flag->store(true);
 }
+// Sets the flag: a sibling that only another processor can run while the
+// child run in place waits for it.
+goro::task<long> set_flag(std::atomic<bool>* flag) {
+    flag->store(true);
+    co_return 1;
+}
 // Forks until the flag is set; at least one fork.
 goro::task<long> fork_until(std::atomic<bool>* flag) {
     long n = 0;
@@ -426,10 +432,6 @@ TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
     watchdog dog("fj promotion", 60s);
     auto main_task = []() -> goro::task<int> {
         std::atomic<bool> sibling_ran{false};
-        auto sibling = [](std::atomic<bool>* flag) -> goro::task<long> {
-            flag->store(true);
-            co_return 1;
-        };
         auto spinner = [](std::atomic<bool>* flag) -> goro::task<long> {
             // Forks while the other processor is idle: work requests (the
             // first ones may come before it has gone idle).
@@ -442,7 +444,7 @@ TEST_CASE("fj::all hands an unstarted child to an idle processor", "[fj]") {
             co_return sum;
         };
         const std::size_t before = goro::num_goroutines();
-        auto [s, t] = co_await goro::fj::all(sibling(&sibling_ran), spinner(&sibling_ran));
+        auto [s, t] = co_await goro::fj::all(set_flag(&sibling_ran), spinner(&sibling_ran));
         REQUIRE(s == 1);
         REQUIRE(t == 3);
         REQUIRE(goro::num_goroutines() == before);
@@ -475,23 +477,11 @@ TEST_CASE("fj::all: promotions reach a processor that is parking, round after ro
         [] {
             ::setenv("GORO_DEBUG", "handoff=0", 1);
             auto main_task = []() -> goro::task<int> {
-                auto sibling = [](std::atomic<bool>* flag) -> goro::task<long> {
-                    flag->store(true);
-                    co_return 1;
-                };
-                auto spinner = [](std::atomic<bool>* flag) -> goro::task<long> {
-                    long forks = 0;
-                    while (!flag->load()) {
-                        auto [x, y] = co_await goro::fj::all(value(1), value(2));
-                        forks += x + y > 0;
-                    }
-                    co_return forks;
-                };
                 const int rounds = 20'000 / goro_test::stress_divisor;
                 for (int i = 0; i < rounds; ++i) {
                     std::atomic<bool> sibling_ran{false};
-                    auto [s, t] = co_await goro::fj::all(sibling(&sibling_ran), spinner(&sibling_ran));
-                    if (s != 1 || t < 0) co_return 1;
+                    auto [s, forked] = co_await goro::fj::all(set_flag(&sibling_ran), fork_until(&sibling_ran));
+                    if (s != 1 || forked < 3) co_return 1;  // the sibling's value; at least one fork
                 }
                 co_return 0;
             };
