@@ -248,7 +248,7 @@ TEST_CASE("group::go(f): an exception of a callable's task is the group's error"
 // made frames already), which runs the hidden test case below.
 TEST_CASE("frame pool switch: children of this test", "[.][frame_pool_child]") {
     REQUIRE_FALSE(goro::detail::frame_pool_enabled());
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !GORO_ASAN && !GORO_TSAN
     // A pooled frame comes from a slab (mmap): malloc's count of bytes in use
     // does not move. With the pool off it comes from ::operator new (malloc).
     const std::size_t size = 1000;

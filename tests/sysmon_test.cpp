@@ -167,17 +167,7 @@ TEST_CASE("item 85: runnext inherits the time slice: a hog pair does not starve 
     // make a channel hand-off cost several microseconds, more than a light
     // turn itself; a hundredth keeps the light pair's work above its
     // overhead there (the turn cap would still give a ratio near 100).
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-    constexpr std::int64_t light_divisor = 100;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-    constexpr std::int64_t light_divisor = 100;
-#else
-    constexpr std::int64_t light_divisor = 1000;
-#endif
-#else
-    constexpr std::int64_t light_divisor = 1000;
-#endif
+    constexpr std::int64_t light_divisor = GORO_TSAN || GORO_ASAN ? 100 : 1000;
     const hog_result r = ping_pong_hog(per_ms, light_divisor, 300ms, {});
     const double ratio = static_cast<double>(r.hog) / static_cast<double>(std::max<std::int64_t>(1, r.light));
     INFO("increments per ms " << per_ms << ", hog " << r.hog << ", light " << r.light << ", ratio " << ratio);

@@ -11,9 +11,10 @@
 #include <new>
 
 #include "../../runtime/detail/fatal.hpp"
+#include "../../runtime/detail/sanitizers.hpp"
 #include "../../runtime/error.hpp"
 
-#if defined(__SANITIZE_THREAD__)
+#if GORO_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
 
@@ -28,12 +29,12 @@ namespace {
 // addresses, and this tells TSan so.
 [[maybe_unused]] char g_ring_memory_token;
 void ring_memory_acquire() noexcept {
-#if defined(__SANITIZE_THREAD__)
+#if GORO_TSAN
     __tsan_acquire(&g_ring_memory_token);
 #endif
 }
 void ring_memory_release() noexcept {
-#if defined(__SANITIZE_THREAD__)
+#if GORO_TSAN
     __tsan_release(&g_ring_memory_token);
 #endif
 }

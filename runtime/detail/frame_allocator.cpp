@@ -41,14 +41,11 @@
 #include <vector>
 
 #include "invariant.hpp"
+#include "sanitizers.hpp"
 #include "spin_mutex.hpp"
 
-#if defined(GORO_NO_FRAME_POOL) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(GORO_NO_FRAME_POOL) || GORO_ASAN || GORO_TSAN
 #define GORO_BYPASS_FRAME_POOL 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORO_BYPASS_FRAME_POOL 1
-#endif
 #endif
 
 namespace goro::detail {

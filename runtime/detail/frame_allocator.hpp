@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sanitizers.hpp"
+
 namespace goro::detail {
 
 /// Allocates a coroutine frame of `size` bytes (never returns null; throws std::bad_alloc).
@@ -103,15 +105,8 @@ constexpr std::size_t frame_class_of(std::size_t size) noexcept { return (size -
 // GORO_DEBUG=framepool=0, never puts a block on a thread's lists (but for
 // the pool's own test pair, pool_allocate_frame/pool_free_frame), so the
 // fast path finds them empty and calls the library.
-#if defined(__x86_64__) && defined(__LP64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#if defined(__has_feature)
-#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
+#if defined(__x86_64__) && defined(__LP64__) && defined(__linux__) && !GORO_ASAN && !GORO_TSAN
 #define GORO_INLINE_FRAME_ALLOCATION 1
-#endif
-#else
-#define GORO_INLINE_FRAME_ALLOCATION 1
-#endif
 #endif
 
 #ifdef GORO_INLINE_FRAME_ALLOCATION

@@ -83,6 +83,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "sanitizers.hpp"
+
 namespace goro::detail {
 
 struct goroutine;
@@ -97,12 +99,8 @@ void trace_run_begin(trace_buffer& t, goroutine* g) noexcept;
 void trace_run_end(trace_buffer& t) noexcept;
 void trace_steal(trace_buffer& t, unsigned victim, std::uint64_t n) noexcept;
 
-#if defined(__SANITIZE_THREAD__)
+#if GORO_TSAN
 #define GORO_STAT_PORTABLE 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORO_STAT_PORTABLE 1
-#endif
 #endif
 
 /// Owner only: c += n, for a 64-bit counter whose owner is its only

@@ -13,6 +13,7 @@
 
 #include "invariant.hpp"
 #include "machine.hpp"
+#include "sanitizers.hpp"
 #include "scheduler_state.hpp"
 
 namespace goro::detail {
@@ -86,14 +87,6 @@ void notify(processor& p) noexcept;
 
 void wakep_slow(runtime_state& rt) noexcept;
 
-#if defined(__SANITIZE_THREAD__)
-#define GORO_FENCE_AS_RMW 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORO_FENCE_AS_RMW 1
-#endif
-#endif
-
 /// A store-load fence: the stores before it are visible to every thread
 /// before the loads after it read (fj::all's promotion and a parking
 /// spinner: the essay in scheduler.cpp). ThreadSanitizer does not model
@@ -101,7 +94,7 @@ void wakep_slow(runtime_state& rt) noexcept;
 /// it is a seq_cst read-modify-write of one shared word: a locked
 /// instruction, a full fence on x86 as the other is, and one it models.
 inline void store_load_fence() noexcept {
-#if defined(GORO_FENCE_AS_RMW)
+#if GORO_TSAN
     static constinit std::atomic<unsigned> word{0};
     word.fetch_add(0, std::memory_order_seq_cst);
 #else

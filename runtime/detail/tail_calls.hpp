@@ -8,14 +8,10 @@
 // translation unit: the user's build and the library's may differ.
 #pragma once
 
-#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include "sanitizers.hpp"
+
+#if !defined(__OPTIMIZE__) || GORO_ASAN || GORO_TSAN
 #define GORO_TAIL_CALLS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORO_TAIL_CALLS 0
-#else
-#define GORO_TAIL_CALLS 1
-#endif
 #else
 #define GORO_TAIL_CALLS 1
 #endif

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <goro/runtime/detail/sanitizers.hpp>
+
 namespace goro_test {
 
 class watchdog {
@@ -44,16 +46,6 @@ private:
 };
 
 /// Sanitizer builds run stress loops this many times smaller.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-inline constexpr int stress_divisor = 10;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-inline constexpr int stress_divisor = 10;
-#else
-inline constexpr int stress_divisor = 1;
-#endif
-#else
-inline constexpr int stress_divisor = 1;
-#endif
+inline constexpr int stress_divisor = GORO_TSAN || GORO_ASAN ? 10 : 1;
 
 }  // namespace goro_test
