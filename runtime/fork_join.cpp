@@ -97,9 +97,31 @@ void promote(fj_region& r, processor& p) noexcept {
     leave_processor(m);
 }
 
+// Is g (the newest item of this thread's processor's deque) a child that
+// one of this thread's open regions promoted, not yet stolen and never
+// run? Then it waits for nobody but a thief or its own region, which
+// runs it at its end: it holds up nothing. (Without this, every promotion
+// a thief did not come for, because it found other work first, made the
+// region look like one long run for as long as the child sat there:
+// nqueens at 2 processors spent a third of its forks so, the monitor
+// polled every millisecond instead of every quarter slice, and
+// GORO_DEBUG=stuck reported the main task stuck for 300 ms at a time.)
+// The region's promoted children are its latest promotions, and at most
+// one sits on the deque (work_wanted promotes only into an empty one).
+// A child that ran, parked and was readied here has a wait reason until
+// it runs again (note_waiting): that one waits, and counts. relaxed:
+// hints; the children's records live while their regions are open.
+inline bool own_unrun_promotion(const thread_ctx& ctx, const goroutine* g) noexcept {
+    if (!g || g->wait_reason.load(std::memory_order_relaxed) != nullptr) return false;
+    for (const fj_region* r = ctx.fj_top; r; r = r->outer)
+        if (r->promoted != 0 && r->children[r->promoted - 1] == g) return true;
+    return false;
+}
+
 // Does nothing wait on p that a long region would hold up? Nothing in its
-// run-next slot or its deque (but a promoted child not yet stolen), no
-// timer set, no I/O in flight on its netpoll, nothing in the global queue.
+// run-next slot or its deque (but a child of ours promoted and not yet
+// stolen: own_unrun_promotion), no timer set, no I/O in flight on its
+// netpoll, nothing in the global queue.
 // Then a fork is a scheduling event, as a spawn is (queue_started): the
 // monitor sees a run step, and a region that keeps forking is not taken
 // for a stuck task (which handed a 1-processor skynet's processor off 46
@@ -108,9 +130,10 @@ void promote(fj_region& r, processor& p) noexcept {
 // computation, and the monitor hands p off for what waits, as it does for
 // any (a timer or a readied goroutine on p waited for the whole tree).
 // Relaxed reads of hints, as the monitor's own.
-inline bool nothing_waits(const processor& p) noexcept {
+inline bool nothing_waits(const processor& p, const thread_ctx& ctx) noexcept {
     if (runnext_holds(p.runnext.load(std::memory_order_relaxed))) return false;
-    if (!p.deque.empty_hint()) return false;
+    if (!p.deque.empty_hint() && !(p.deque.size_hint() == 1 && own_unrun_promotion(ctx, p.deque.newest_hint())))
+        return false;
     if (p.rt.global_size.load(std::memory_order_relaxed) != 0) return false;
     if (p.timers.next_deadline() != timer_heap::k_never) return false;
     return !p.netpoll || p.netpoll->in_flight() == 0;
@@ -131,7 +154,7 @@ constexpr unsigned k_fj_step_interval = 16;
 [[gnu::noinline]] bool fj_step(thread_ctx& ctx, bool bounded) noexcept {
     processor* p = ctx.p;
     if (!enter_from_task(p, ctx.m)) return bounded;
-    if (nothing_waits(*p)) [[likely]]
+    if (nothing_waits(*p, ctx)) [[likely]]
         advance_schedtick(*p, k_tick_run);
     // The loop resets the count when it resumes a goroutine.
     const bool bounce = bounded && ++p->in_place_runs > k_max_in_place_runs;

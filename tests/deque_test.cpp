@@ -181,6 +181,33 @@ TEST_CASE("deque: owner push/pop is LIFO, steal is FIFO", "[sched][deque]") {
     REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::empty);
 }
 
+// newest_hint (fork_join.cpp's test for its own promoted child): the item
+// pop would take next, after pushes, steals, takes that move the newest
+// into a hole, and wrap-around; nullptr once the deque is empty.
+TEMPLATE_TEST_CASE("deque: newest_hint names the item pop would take", "[sched][deque]", item, indexed_item) {
+    goro::detail::work_deque<TestType, 8> dq;
+    REQUIRE(dq.newest_hint() == nullptr);
+    TestType items[12];
+    for (int i = 0; i < 12; ++i) items[i].id = i;
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(dq.push(&items[i]));
+        REQUIRE(dq.newest_hint() == &items[i]);
+    }
+    TestType* stolen = nullptr;
+    REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);  // 0: the newest stays
+    REQUIRE(dq.newest_hint() == &items[4]);
+    REQUIRE(dq.take(&items[2], 8));  // 4 moves into 2's slot: 3 is the newest
+    REQUIRE(dq.newest_hint() == &items[3]);
+    for (int i = 5; i < 12; ++i) {  // past the buffer's end: the slots wrap
+        if (dq.size_hint() == 8) REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::success);
+        REQUIRE(dq.push(&items[i]));
+        REQUIRE(dq.newest_hint() == &items[i]);
+    }
+    while (TestType* newest = dq.newest_hint()) REQUIRE(dq.pop() == newest);
+    REQUIRE(dq.pop() == nullptr);
+    REQUIRE(dq.steal(stolen) == decltype(dq)::steal_result::empty);  // the last one went to pop
+}
+
 // Every item pushed is taken exactly once, by the owner or by one of the
 // thieves, across millions of operations and wrap-arounds of a small buffer.
 TEST_CASE("deque stress: nothing lost or duplicated with concurrent thieves", "[sched][deque][stress]") {

@@ -448,6 +448,17 @@ public:
         return b > t ? static_cast<std::size_t>(b - t) : 0;
     }
     bool empty_hint() const noexcept { return size_hint() == 0; }
+    /// Owner only; a hint: the newest item, or nullptr when the deque looks
+    /// empty. A thief may be taking it as this returns, so the pointer is
+    /// for comparing, never for using. Only the owner writes slots, and
+    /// the slot below bottom holds the newest item the owner pushed or
+    /// moved there (relaxed: the owner's own stores).
+    T* newest_hint() const noexcept {
+        GORO_ASSERT(m_owner.is_current());
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
+        const std::int64_t t = m_top.load(std::memory_order_relaxed);
+        return b > t ? m_slots[(b - 1) & k_mask].load(std::memory_order_relaxed) : nullptr;
+    }
     /// Any thread; a racy snapshot of the index of the oldest item (it only grows).
     std::int64_t top_hint() const noexcept { return m_top.load(std::memory_order_relaxed); }
 
