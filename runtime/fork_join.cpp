@@ -113,9 +113,7 @@ void promote(fj_region& r, processor& p) noexcept {
 // hints; the children's records live while their regions are open.
 inline bool own_unrun_promotion(const thread_ctx& ctx, const goroutine* g) noexcept {
     if (!g || g->wait_reason.load(std::memory_order_relaxed) != nullptr) return false;
-    for (const fj_region* r = ctx.fj_top; r; r = r->outer)
-        if (r->promoted != 0 && r->children[r->promoted - 1] == g) return true;
-    return false;
+    return fj_chain_latest_promotion(ctx.fj_top, g);
 }
 
 // Does nothing wait on p that a long region would hold up? Nothing in its

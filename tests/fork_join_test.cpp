@@ -509,6 +509,47 @@ TEST_CASE("fj::all: a long region does not hold up a goroutine and a timer on it
     REQUIRE(goro::run(main_task(), {.procs = 1}) == 0);
 }
 
+// The monitor's test for a region's own promoted child (fork_join.cpp:
+// a child promoted for a thief that found other work first, left on the
+// region's deque, holds up nothing): only the latest promotion of a
+// region on the chain counts, at any depth of the chain.
+TEST_CASE("fj::all: a region's latest promotion is told from other goroutines", "[fj]") {
+    using goro::detail::fj_region;
+    goro::detail::goroutine* const a = reinterpret_cast<goro::detail::goroutine*>(0x1000);
+    goro::detail::goroutine* const b = reinterpret_cast<goro::detail::goroutine*>(0x2000);
+    goro::detail::goroutine* const c = reinterpret_cast<goro::detail::goroutine*>(0x3000);
+    goro::detail::goroutine* const stranger = reinterpret_cast<goro::detail::goroutine*>(0x4000);
+    goro::detail::goroutine* const outer_children[] = {a, b};
+    goro::detail::goroutine* const inner_children[] = {c, stranger};
+    fj_region outer{};
+    outer.children = outer_children;
+    outer.count = 2;
+    fj_region inner{};
+    inner.children = inner_children;
+    inner.count = 2;
+    inner.outer = &outer;
+    // Nothing promoted yet: no child counts.
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, a));
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, c));
+    // The outer region's first promotion, seen from the inner region.
+    outer.promoted = 1;
+    REQUIRE(goro::detail::fj_chain_latest_promotion(&inner, a));
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, b));  // not promoted
+    // Its second: the first is no longer the latest (stolen or run by now).
+    outer.promoted = 2;
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, a));
+    REQUIRE(goro::detail::fj_chain_latest_promotion(&inner, b));
+    inner.promoted = 1;
+    REQUIRE(goro::detail::fj_chain_latest_promotion(&inner, c));
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, stranger));
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, nullptr));
+    // Off the chain: the outer region's children no longer count from a
+    // chain that starts past it, nor anything from an empty chain.
+    inner.outer = nullptr;
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(&inner, b));
+    REQUIRE_FALSE(goro::detail::fj_chain_latest_promotion(nullptr, c));
+}
+
 TEST_CASE("fj::all at 1 processor makes no goroutine of a child", "[fj]") {
     auto main_task = []() -> goro::task<int> {
         auto counted = [](auto& self, int depth) -> goro::task<long> {

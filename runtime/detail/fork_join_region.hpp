@@ -98,6 +98,17 @@ struct fj_region {
     }
 };
 
+/// Whether g is the latest promotion of one of the regions on the chain
+/// from `innermost` outwards: children[promoted - 1] of a region that has
+/// promoted any. Pointers are only compared. The monitor's view of a
+/// region uses it (fork_join.cpp, own_unrun_promotion): such a child on
+/// the region's own deque holds up nothing.
+inline bool fj_chain_latest_promotion(const fj_region* innermost, const goroutine* g) noexcept {
+    for (const fj_region* r = innermost; r; r = r->outer)
+        if (r->promoted != 0 && r->children[r->promoted - 1] == g) return true;
+    return false;
+}
+
 /// fj::all's await_suspend, once the children are chained: opens the
 /// region, answers a work request; returns null when the first child
 /// (c[count - 1]) runs next, as it does but for a bounce (then where to go
