@@ -2,6 +2,7 @@
 // promotion, and the end of a region whose children were partly promoted.
 // The protocol is in detail/fork_join_region.hpp.
 #include <atomic>
+#include <cstddef>
 #include <new>
 #include <type_traits>
 
@@ -130,8 +131,8 @@ inline bool own_unrun_promotion(const thread_ctx& ctx, const goroutine* g) noexc
 // Relaxed reads of hints, as the monitor's own.
 inline bool nothing_waits(const processor& p, const thread_ctx& ctx) noexcept {
     if (runnext_holds(p.runnext.load(std::memory_order_relaxed))) return false;
-    if (!p.deque.empty_hint() && !(p.deque.size_hint() == 1 && own_unrun_promotion(ctx, p.deque.newest_hint())))
-        return false;
+    const std::size_t queued = p.deque.size_hint();
+    if (queued > 1 || (queued == 1 && !own_unrun_promotion(ctx, p.deque.newest_hint()))) return false;
     if (p.rt.global_size.load(std::memory_order_relaxed) != 0) return false;
     if (p.timers.next_deadline() != timer_heap::k_never) return false;
     return !p.netpoll || p.netpoll->in_flight() == 0;

@@ -15,6 +15,7 @@
 
 #include <goro/goro.hpp>
 #include <goro/runtime/detail/frame_allocator.hpp>
+#include <goro/runtime/detail/sanitizers.hpp>
 
 #include "support/child_process.hpp"
 

@@ -22,6 +22,7 @@
 
 #include <goro/goro.hpp>
 #include <goro/runtime/detail/goroutine_dump.hpp>
+#include <goro/runtime/detail/sanitizers.hpp>
 
 #include "support/child_process.hpp"
 #include "support/watchdog.hpp"
