@@ -270,6 +270,8 @@ bool sysmon::impl::sleep_while_idle() noexcept {
         w.tick = rt.procs[i]->schedtick.load(std::memory_order_relaxed);
         w.run_seen = w.slice_seen = now;
         w.slice_marked = false;
+        // relaxed: as in poll().
+        w.run_cpu = settings.stuck_ns > 0 ? thread_cpu_ns(rt.procs[i]->thread_id.load(std::memory_order_relaxed)) : -1;
     }
     return true;
 }
@@ -301,6 +303,10 @@ bool sysmon::impl::poll(std::int64_t now) {
             w.run_seen = now;
             w.candidate_at = 0;
             w.stuck = false;
+            // A system call per new run, for reports only: a stall's
+            // first line tells computing from waiting for a CPU.
+            // relaxed: written once per holder, before it runs anything.
+            if (settings.stuck_ns > 0) w.run_cpu = thread_cpu_ns(p.thread_id.load(std::memory_order_relaxed));
         }
         if ((tick >> 32) != (w.tick >> 32)) {
             w.slice_seen = now;
@@ -353,6 +359,7 @@ bool sysmon::impl::poll(std::int64_t now) {
             if (!full) rt.early_handoffs.fetch_add(1, std::memory_order_relaxed);
             follow_lost(i, w, rec);
             w.run_seen = now;  // the processor's next run is its new thread's
+            w.run_cpu = -1;
             acted = true;
         }
     }

@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -38,6 +39,7 @@ void sysmon::impl::follow_lost(unsigned index, watch& w, const handoff_record& r
     l.rec = rec;
     l.index = index;
     l.run_seen = w.run_seen;
+    l.run_cpu = w.run_cpu;  // the task runs on on the same thread
     if (w.stall_open) {
         std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
                                w.stall_name, index)
@@ -88,13 +90,15 @@ void sysmon::impl::report_lost(lost_watch& l, std::int64_t now) {
         l.name = fmt::format("the goroutine that was on processor {}", l.index);
         where = "; its id and spawn site are unknown";
     }
+    const std::int64_t cpu = thread_cpu_ns(tid);
     std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
-                           "({}) was handed off ({}){}\n",
-                           l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid), where)
+                           "({}) was handed off ({}{}){}\n",
+                           l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid),
+                           run_cpu_words(l.run_cpu, cpu, now - l.run_seen), where)
                    .c_str(),
                stderr);
     l.reported = true;
-    l.cpu = thread_cpu_ns(tid);
+    l.cpu = cpu;
     l.reported_at = now;
 }
 
@@ -122,6 +126,19 @@ std::string sysmon::impl::site_words(const goroutine_sample& who) {
                        who.spawn_site.function_name());
 }
 
+// ", on a CPU 11 of these 12 ms": how much of a run of ran_ns its
+// thread spent on a CPU, from its CPU time when the monitor first saw the
+// run (run_cpu) to now; the rest it waited for a CPU (the machine's CPUs
+// were busy: /proc says "R" either way) or slept in the kernel. Empty when
+// either sample is unknown.
+std::string sysmon::impl::run_cpu_words(std::int64_t run_cpu, std::int64_t cpu_now, std::int64_t ran_ns) {
+    if (run_cpu < 0 || cpu_now < run_cpu) return {};
+    // The two CPU samples come microseconds after the two clock readings
+    // that make ran_ns: never say more than all of it.
+    const std::int64_t on_cpu = std::min(cpu_now - run_cpu, ran_ns);
+    return fmt::format(", on a CPU {} of these {} ms", on_cpu / 1'000'000, ran_ns / 1'000'000);
+}
+
 // The first line of a stall: the goroutine running on p has not
 // suspended since its run began (tick's low half) at least stuck_ns ago.
 bool sysmon::impl::report_stall(unsigned index, processor& p, watch& w, std::uint64_t tick, std::int64_t now) {
@@ -147,6 +164,7 @@ bool sysmon::impl::report_stall(unsigned index, processor& p, watch& w, std::uin
     w.stall_g = g;
     w.stall_cpu = thread_cpu_ns(tid);
     w.stall_reported_at = now;
+    const std::string activity = thread_activity(tid) + run_cpu_words(w.run_cpu, w.stall_cpu, now - w.run_seen);
     std::string where;
     if (!known) {
         w.stall_name = fmt::format("the goroutine on processor {}", index);
@@ -156,7 +174,7 @@ bool sysmon::impl::report_stall(unsigned index, processor& p, watch& w, std::uin
         where = site_words(who);
     }
     std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on processor {} ({}){}\n",
-                           w.stall_name, (now - w.run_seen) / 1'000'000, index, thread_activity(tid), where)
+                           w.stall_name, (now - w.run_seen) / 1'000'000, index, activity, where)
                    .c_str(),
                stderr);
     return true;

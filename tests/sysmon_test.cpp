@@ -17,7 +17,9 @@
 #include <optional>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <goro/goro.hpp>
@@ -150,6 +152,17 @@ int monitor_thread_blocks_signals() {
     return -1;
 }
 
+// The figure in a stall's first line, "(<state>, on a CPU X of these Y
+// ms)": X and Y, or nullopt when the line has none.
+std::optional<std::pair<long, long>> cpu_figure(const std::string& text) {
+    const std::string_view key = ", on a CPU ";
+    const std::size_t at = text.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    long on_cpu = -1, ran = -1;
+    if (std::sscanf(text.c_str() + at + key.size(), "%ld of these %ld ms)", &on_cpu, &ran) != 2) return std::nullopt;
+    return std::pair{on_cpu, ran};
+}
+
 }  // namespace
 
 // docs/go-behaviours.md item 85: a task readied into runnext inherits the
@@ -193,7 +206,12 @@ TEST_CASE("GORO_DEBUG=stuck reports a task that computes past the threshold, wit
     REQUIRE(r.exit_status == 0);
     REQUIRE_THAT(r.stderr_text, Catch::Contains("goro: stuck: goroutine "));
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" ms without suspending, on processor "));
-    REQUIRE_THAT(r.stderr_text, Catch::Contains("(computing)"));
+    REQUIRE_THAT(r.stderr_text, Catch::Contains("(computing, on a CPU "));
+    // How much of the run its thread had a CPU for: never more than all.
+    const auto figure = cpu_figure(r.stderr_text);
+    REQUIRE(figure.has_value());
+    REQUIRE(figure->first >= 0);
+    REQUIRE(figure->first <= figure->second);
     REQUIRE_THAT(r.stderr_text, Catch::Contains("sysmon_test.cpp:"));
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" suspended after "));
     // Exactly one stall, opened and closed once.
@@ -221,7 +239,12 @@ TEST_CASE("GORO_DEBUG=stuck names the spawn site's line and function, and sees a
     REQUIRE(r.exit_status == 0);
     const std::string line = "sysmon_test.cpp:" + std::to_string(expected.line() + 2);
     REQUIRE_THAT(r.stderr_text, Catch::Contains(line));
-    REQUIRE_THAT(r.stderr_text, Catch::Contains("(blocked in a system call)"));
+    REQUIRE_THAT(r.stderr_text, Catch::Contains("(blocked in a system call, on a CPU "));
+    // A thread asleep in the kernel is not on a CPU: less than the run.
+    const auto figure = cpu_figure(r.stderr_text);
+    REQUIRE(figure.has_value());
+    REQUIRE(figure->second >= 20);
+    REQUIRE(figure->first < figure->second);
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" suspended after "));
 }
 
