@@ -67,8 +67,12 @@ def bars_from_table(path, column, lower_is_better=False):
 
 def draw(panels, title):
     """panels: [(panel title, [(label, speedup)])] -> SVG text."""
-    width, label_w, bar_h, gap, top = 860, 330, 18, 6, 56
-    plot_w = width - label_w - 90
+    bar_h, gap, top, plot_w = 18, 6, 56, 440
+    # The label column fits the longest label (about 6.3 px a character at
+    # 12 px sans-serif; the labels are right-aligned against the axis).
+    longest = max((len(label) for _, bars in panels for label, _ in bars), default=0)
+    label_w = max(330, round(6.3 * longest) + 16)
+    width = label_w + plot_w + 90
     ratios = [r for _, bars in panels for _, r in bars] or [1.0]
     span = max(1.0, max(abs(math.log10(r)) for r in ratios))
     span = math.ceil(span * 2) / 2  # half decades
