@@ -270,8 +270,7 @@ bool sysmon::impl::sleep_while_idle() noexcept {
         w.tick = rt.procs[i]->schedtick.load(std::memory_order_relaxed);
         w.run_seen = w.slice_seen = now;
         w.slice_marked = false;
-        // relaxed: as in poll().
-        w.run_cpu = settings.stuck_ns > 0 ? thread_cpu_ns(rt.procs[i]->thread_id.load(std::memory_order_relaxed)) : -1;
+        sample_run_cpu(*rt.procs[i], w);
     }
     return true;
 }
@@ -303,10 +302,7 @@ bool sysmon::impl::poll(std::int64_t now) {
             w.run_seen = now;
             w.candidate_at = 0;
             w.stuck = false;
-            // A system call per new run, for reports only: a stall's
-            // first line tells computing from waiting for a CPU.
-            // relaxed: written once per holder, before it runs anything.
-            if (settings.stuck_ns > 0) w.run_cpu = thread_cpu_ns(p.thread_id.load(std::memory_order_relaxed));
+            sample_run_cpu(p, w);
         }
         if ((tick >> 32) != (w.tick >> 32)) {
             w.slice_seen = now;
@@ -365,6 +361,18 @@ bool sysmon::impl::poll(std::int64_t now) {
     }
     acted = poll_lost(now) || acted;
     return acted;
+}
+
+// The CPU time of p's thread as the monitor first sees a run (a system
+// call per new run, with GORO_DEBUG=stuck only): a stall's first line
+// then tells computing from waiting for a CPU (sysmon_stalls.cpp).
+void sysmon::impl::sample_run_cpu(const processor& p, watch& w) const noexcept {
+    if (settings.stuck_ns <= 0) return;
+    // relaxed: written once per holder, before it runs anything; a
+    // stale value names the previous holder, and the report then
+    // leaves the figure out (run_cpu_words compares the two).
+    w.run_tid = p.thread_id.load(std::memory_order_relaxed);
+    w.run_cpu = thread_cpu_ns(w.run_tid);
 }
 
 // Whether p, whose run has lasted a time slice, needs another thread

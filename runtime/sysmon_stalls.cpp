@@ -40,6 +40,7 @@ void sysmon::impl::follow_lost(unsigned index, watch& w, const handoff_record& r
     l.index = index;
     l.run_seen = w.run_seen;
     l.run_cpu = w.run_cpu;  // the task runs on on the same thread
+    l.run_tid = w.run_tid;
     if (w.stall_open) {
         std::fputs(fmt::format("goro: stuck: {} runs on; processor {} was handed to another thread\n",
                                w.stall_name, index)
@@ -94,7 +95,7 @@ void sysmon::impl::report_lost(lost_watch& l, std::int64_t now) {
     std::fputs(fmt::format("goro: stuck: {} has run {} ms without suspending, on a thread whose processor "
                            "({}) was handed off ({}{}){}\n",
                            l.name, (now - l.run_seen) / 1'000'000, l.index, thread_activity(tid),
-                           run_cpu_words(l.run_cpu, cpu, now - l.run_seen), where)
+                           run_cpu_words(l.run_cpu, l.run_tid, tid, cpu, now - l.run_seen), where)
                    .c_str(),
                stderr);
     l.reported = true;
@@ -128,11 +129,13 @@ std::string sysmon::impl::site_words(const goroutine_sample& who) {
 
 // ", on a CPU 11 of these 12 ms": how much of a run of ran_ns its
 // thread spent on a CPU, from its CPU time when the monitor first saw the
-// run (run_cpu) to now; the rest it waited for a CPU (the machine's CPUs
-// were busy: /proc says "R" either way) or slept in the kernel. Empty when
-// either sample is unknown.
-std::string sysmon::impl::run_cpu_words(std::int64_t run_cpu, std::int64_t cpu_now, std::int64_t ran_ns) {
-    if (run_cpu < 0 || cpu_now < run_cpu) return {};
+// run (run_cpu, of thread run_tid) to now (cpu_now, of thread tid); the
+// rest it waited for a CPU (the machine's CPUs were busy: /proc says "R"
+// either way) or slept in the kernel. Empty when either sample is unknown
+// or the two are of different threads.
+std::string sysmon::impl::run_cpu_words(std::int64_t run_cpu, int run_tid, int tid, std::int64_t cpu_now,
+                                        std::int64_t ran_ns) {
+    if (run_cpu < 0 || run_tid != tid || cpu_now < run_cpu) return {};
     // The two CPU samples come microseconds after the two clock readings
     // that make ran_ns: never say more than all of it.
     const std::int64_t on_cpu = std::min(cpu_now - run_cpu, ran_ns);
@@ -164,7 +167,8 @@ bool sysmon::impl::report_stall(unsigned index, processor& p, watch& w, std::uin
     w.stall_g = g;
     w.stall_cpu = thread_cpu_ns(tid);
     w.stall_reported_at = now;
-    const std::string activity = thread_activity(tid) + run_cpu_words(w.run_cpu, w.stall_cpu, now - w.run_seen);
+    const std::string activity =
+        thread_activity(tid) + run_cpu_words(w.run_cpu, w.run_tid, tid, w.stall_cpu, now - w.run_seen);
     std::string where;
     if (!known) {
         w.stall_name = fmt::format("the goroutine on processor {}", index);

@@ -25,8 +25,10 @@ struct sysmon::impl {
         std::uint64_t tick = 0;        // schedtick at the last poll
         std::int64_t run_seen = 0;     // when its low half was first seen
         // The thread's CPU time then (-1: unknown, or GORO_DEBUG=stuck
-        // off): a stall report says how much of the run was on a CPU.
+        // off), and which thread that was: a stall report says how much of
+        // the run was on a CPU, if the processor is still on that thread.
         std::int64_t run_cpu = -1;
+        int run_tid = 0;
         std::int64_t slice_seen = 0;   // when its high half was first seen
         bool slice_marked = false;     // preempt_slice already holds this slice
         // A hand-off candidate (its run has lasted a slice): when it was
@@ -58,6 +60,7 @@ struct sysmon::impl {
         unsigned index = 0;            // the processor it was running on
         std::int64_t run_seen = 0;     // when its run was first seen
         std::int64_t run_cpu = -1;     // its thread's CPU time then (see watch)
+        int run_tid = 0;               // and that thread
         bool reported = false;         // a stall line was printed; a closing line is owed
         std::string name;
         std::int64_t cpu = -1;
@@ -88,7 +91,9 @@ struct sysmon::impl {
     void report_lost(lost_watch& l, std::int64_t now);
     bool close_lost(lost_watch& l, std::int64_t now);
     static std::string site_words(const goroutine_sample& who);
-    static std::string run_cpu_words(std::int64_t run_cpu, std::int64_t cpu_now, std::int64_t ran_ns);
+    static std::string run_cpu_words(std::int64_t run_cpu, int run_tid, int tid, std::int64_t cpu_now,
+                                     std::int64_t ran_ns);
+    void sample_run_cpu(const processor& p, watch& w) const noexcept;
     bool report_stall(unsigned index, processor& p, watch& w, std::uint64_t tick, std::int64_t now);
     void close_stall(unsigned index, watch& w, std::int64_t now);
 };
