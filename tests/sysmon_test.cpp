@@ -207,11 +207,13 @@ TEST_CASE("GORO_DEBUG=stuck reports a task that computes past the threshold, wit
     REQUIRE_THAT(r.stderr_text, Catch::Contains("goro: stuck: goroutine "));
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" ms without suspending, on processor "));
     REQUIRE_THAT(r.stderr_text, Catch::Contains("(computing, on a CPU "));
-    // How much of the run its thread had a CPU for: never more than all.
+    // How much of the run its thread had a CPU for, of a run that the
+    // report came at the 20 ms threshold of. (X <= Y holds by
+    // construction, run_cpu_words clamps it; how large X is depends on
+    // the machine's load, so it is not asserted.)
     const auto figure = cpu_figure(r.stderr_text);
     REQUIRE(figure.has_value());
-    REQUIRE(figure->first >= 0);
-    REQUIRE(figure->first <= figure->second);
+    REQUIRE(figure->second >= 20);
     REQUIRE_THAT(r.stderr_text, Catch::Contains("sysmon_test.cpp:"));
     REQUIRE_THAT(r.stderr_text, Catch::Contains(" suspended after "));
     // Exactly one stall, opened and closed once.
